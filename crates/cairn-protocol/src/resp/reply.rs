@@ -1,0 +1,293 @@
+//! Replies, encoded straight into the connection's output buffer.
+//!
+//! A handler calls `reply.bulk(v)`, `reply.array(n)` and so on; the writer spells each in
+//! the protocol the client chose with `HELLO`. RESP3-only types fall back as Redis does:
+//! maps become flat arrays, sets arrays, doubles bulk strings, booleans integers, the null
+//! `_` becomes `$-1` (or `*-1` for a null array), verbatim strings bulk strings, and pushes
+//! arrays.
+
+/// Protocol version negotiated by `HELLO` (2 until the client asks for 3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Protocol {
+    #[default]
+    Resp2,
+    Resp3,
+}
+
+/// An output buffer plus the protocol to encode in.
+#[derive(Debug, Default)]
+pub struct Reply {
+    buf: Vec<u8>,
+    proto: Protocol,
+}
+
+impl Reply {
+    pub fn new(proto: Protocol) -> Self {
+        Reply {
+            buf: Vec::with_capacity(16 * 1024),
+            proto,
+        }
+    }
+
+    pub fn protocol(&self) -> Protocol {
+        self.proto
+    }
+
+    pub fn set_protocol(&mut self, proto: Protocol) {
+        self.proto = proto;
+    }
+
+    pub fn is_resp3(&self) -> bool {
+        self.proto == Protocol::Resp3
+    }
+
+    /// The encoded bytes waiting to be written.
+    pub fn bytes(&self) -> &[u8] {
+        &self.buf
+    }
+
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// Forgets what was written (after the socket took it), keeping a bounded capacity so a
+    /// single huge reply does not pin its buffer forever.
+    pub fn clear(&mut self) {
+        self.buf.clear();
+        if self.buf.capacity() > 1024 * 1024 {
+            self.buf.shrink_to(64 * 1024);
+        }
+    }
+
+    /// Drops everything written after `mark` (a position from [`Reply::len`]).
+    pub fn truncate(&mut self, mark: usize) {
+        self.buf.truncate(mark);
+    }
+
+    /// `+OK`
+    pub fn ok(&mut self) {
+        self.buf.extend_from_slice(b"+OK\r\n");
+    }
+
+    /// A simple string; must not contain CR or LF.
+    pub fn simple(&mut self, s: &str) {
+        self.line(b'+', s.as_bytes());
+    }
+
+    /// An error line: `msg` starts with its code (`ERR`, `WRONGTYPE`, ...). CR and LF would
+    /// break the framing, so they become spaces, as Redis does.
+    pub fn error(&mut self, msg: &str) {
+        self.buf.push(b'-');
+        self.buf.extend(
+            msg.bytes()
+                .map(|c| if c == b'\r' || c == b'\n' { b' ' } else { c }),
+        );
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
+    pub fn int(&mut self, v: i64) {
+        self.buf.push(b':');
+        self.buf
+            .extend_from_slice(itoa_buf(v, &mut [0u8; 20]).as_bytes());
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
+    pub fn bulk(&mut self, v: &[u8]) {
+        self.header(b'$', v.len());
+        self.buf.extend_from_slice(v);
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
+    /// A bulk string holding the decimal spelling of `v`.
+    pub fn bulk_int(&mut self, v: i64) {
+        self.bulk(itoa_buf(v, &mut [0u8; 20]).as_bytes());
+    }
+
+    /// The null bulk string (`$-1`; `_` in RESP3).
+    pub fn null(&mut self) {
+        match self.proto {
+            Protocol::Resp2 => self.buf.extend_from_slice(b"$-1\r\n"),
+            Protocol::Resp3 => self.buf.extend_from_slice(b"_\r\n"),
+        }
+    }
+
+    /// The null array (`*-1`; `_` in RESP3).
+    pub fn null_array(&mut self) {
+        match self.proto {
+            Protocol::Resp2 => self.buf.extend_from_slice(b"*-1\r\n"),
+            Protocol::Resp3 => self.buf.extend_from_slice(b"_\r\n"),
+        }
+    }
+
+    pub fn array(&mut self, len: usize) {
+        self.header(b'*', len);
+    }
+
+    /// A map of `len` pairs: `%len` in RESP3, an array of `2 * len` in RESP2.
+    pub fn map(&mut self, len: usize) {
+        match self.proto {
+            Protocol::Resp2 => self.header(b'*', len * 2),
+            Protocol::Resp3 => self.header(b'%', len),
+        }
+    }
+
+    /// A set: `~len` in RESP3, an array in RESP2.
+    pub fn set(&mut self, len: usize) {
+        match self.proto {
+            Protocol::Resp2 => self.header(b'*', len),
+            Protocol::Resp3 => self.header(b'~', len),
+        }
+    }
+
+    /// An out-of-band push: `>len` in RESP3, an array in RESP2.
+    pub fn push(&mut self, len: usize) {
+        match self.proto {
+            Protocol::Resp2 => self.header(b'*', len),
+            Protocol::Resp3 => self.header(b'>', len),
+        }
+    }
+
+    /// A double: `,` in RESP3, a bulk string in RESP2, spelled as Redis spells it.
+    pub fn double(&mut self, v: f64) {
+        let s = format_double(v);
+        match self.proto {
+            Protocol::Resp2 => self.bulk(s.as_bytes()),
+            Protocol::Resp3 => self.line(b',', s.as_bytes()),
+        }
+    }
+
+    /// A boolean: `#t`/`#f` in RESP3, `:1`/`:0` in RESP2.
+    pub fn boolean(&mut self, v: bool) {
+        match self.proto {
+            Protocol::Resp2 => self.int(v as i64),
+            Protocol::Resp3 => self.buf.extend_from_slice(if v { b"#t\r\n" } else { b"#f\r\n" }),
+        }
+    }
+
+    /// Human-readable text (INFO, CLIENT LIST): a verbatim string `=len\r\ntxt:...` in RESP3,
+    /// a bulk string in RESP2.
+    pub fn verbatim(&mut self, text: &[u8]) {
+        match self.proto {
+            Protocol::Resp2 => self.bulk(text),
+            Protocol::Resp3 => {
+                self.header(b'=', text.len() + 4);
+                self.buf.extend_from_slice(b"txt:");
+                self.buf.extend_from_slice(text);
+                self.buf.extend_from_slice(b"\r\n");
+            }
+        }
+    }
+
+    /// Bytes already encoded (a reply computed elsewhere).
+    pub fn raw(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    fn header(&mut self, kind: u8, len: usize) {
+        self.buf.push(kind);
+        self.buf
+            .extend_from_slice(itoa_buf(len as i64, &mut [0u8; 20]).as_bytes());
+        self.buf.extend_from_slice(b"\r\n");
+    }
+
+    fn line(&mut self, kind: u8, s: &[u8]) {
+        self.buf.push(kind);
+        self.buf.extend_from_slice(s);
+        self.buf.extend_from_slice(b"\r\n");
+    }
+}
+
+/// Formats an integer without allocating.
+fn itoa_buf(v: i64, buf: &mut [u8; 20]) -> &str {
+    let mut n = v.unsigned_abs();
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        // 20 digits are enough for u64; i64::MIN needs 19 digits plus the sign.
+        i -= 1;
+        buf[i] = b'-';
+    }
+    std::str::from_utf8(&buf[i..]).expect("ascii digits")
+}
+
+/// Spells a double the way Redis's `%.17g` does after trimming: the shortest text that
+/// reads back to the same value, with `inf`, `-inf` and `nan` for the specials.
+pub fn format_double(v: f64) -> String {
+    if v.is_nan() {
+        "nan".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "inf" } else { "-inf" }.into()
+    } else if v == v.trunc() && v.abs() < 1e17 {
+        format!("{}", v as i64)
+    } else {
+        let s = format!("{v:e}");
+        let plain = format!("{v}");
+        // Redis prints exponents only for very large or small magnitudes (%.17g rules).
+        let exp: i32 = s.split('e').nth(1).and_then(|e| e.parse().ok()).unwrap_or(0);
+        if (-5..17).contains(&exp) {
+            plain
+        } else {
+            let (mant, _) = s.split_once('e').unwrap_or((&s, ""));
+            format!("{mant}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resp2_fallbacks() {
+        let mut r = Reply::new(Protocol::Resp2);
+        r.map(1);
+        r.bulk(b"k");
+        r.double(1.5);
+        r.null();
+        r.boolean(true);
+        r.int(i64::MIN);
+        assert_eq!(
+            r.bytes(),
+            b"*2\r\n$1\r\nk\r\n$3\r\n1.5\r\n$-1\r\n:1\r\n:-9223372036854775808\r\n"
+        );
+    }
+
+    #[test]
+    fn resp3_types() {
+        let mut r = Reply::new(Protocol::Resp3);
+        r.map(1);
+        r.simple("a");
+        r.double(2.0);
+        r.null();
+        r.verbatim(b"hi");
+        assert_eq!(r.bytes(), b"%1\r\n+a\r\n,2\r\n_\r\n=6\r\ntxt:hi\r\n");
+    }
+
+    #[test]
+    fn doubles_read_like_redis() {
+        assert_eq!(format_double(3.0), "3");
+        assert_eq!(format_double(10.6), "10.6");
+        assert_eq!(format_double(-0.5), "-0.5");
+        assert_eq!(format_double(f64::INFINITY), "inf");
+        assert_eq!(format_double(1e300), "1e+300");
+        assert_eq!(format_double(1.5e-7), "1.5e-07");
+    }
+
+    #[test]
+    fn errors_cannot_break_framing() {
+        let mut r = Reply::default();
+        r.error("ERR bad\r\nthing");
+        assert_eq!(r.bytes(), b"-ERR bad  thing\r\n");
+    }
+}
