@@ -83,6 +83,7 @@ RESULTS="$WORK/results.tsv"                  # server  test  pipe  rps
 : >"$RESULTS"
 CAIRN_PID=""
 REDIS_PID=""
+BENCH_PID=""   # redis-benchmark run in progress, if any
 
 # True if the process exists and is not a zombie.
 is_running() {
@@ -110,13 +111,14 @@ cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     set +e
+    stop_server "$BENCH_PID"
     stop_server "$CAIRN_PID"
     stop_server "$REDIS_PID"
-    if [[ $rc -ne 0 ]]; then
+    if [[ $rc -ne 0 && $rc -ne 130 && $rc -ne 143 ]]; then   # failed, not interrupted
         for log in "$WORK"/cairn.log "$WORK"/redis.log; do
-            [[ -s "$log" ]] || continue
+            [[ -e "$log" ]] || continue
             echo "---- last lines of $(basename "$log") ----" >&2
-            tail -n 20 "$log" >&2
+            if [[ -s "$log" ]]; then tail -n 20 "$log" >&2; else echo "(empty)" >&2; fi
         done
     fi
     rm -rf "$WORK"
@@ -206,7 +208,13 @@ run_one() {
 
     local -a cmd
     mapfile -t cmd < <(bench_cmd "$port" "$pipe")
-    out="$(timeout "$BENCH_TIMEOUT" "${cmd[@]}" 2>"$WORK/bench.err")" || rc=$?
+    # Run in the background and `wait`, so INT/TERM reach the trap at once
+    # instead of after the run ends.
+    timeout "$BENCH_TIMEOUT" "${cmd[@]}" >"$WORK/bench.out" 2>"$WORK/bench.err" &
+    BENCH_PID=$!
+    wait "$BENCH_PID" || rc=$?
+    BENCH_PID=""
+    out="$(<"$WORK/bench.out")"
     if [[ $rc -ne 0 ]]; then
         [[ $rc -eq 124 ]] && echo "redis-benchmark timed out after ${BENCH_TIMEOUT}s" >&2
         echo "command: ${cmd[*]}" >&2

@@ -1,1 +1,42 @@
+//! The keyspace: every key Cairn holds, with its value, expiry and access metadata.
+//!
+//! Synchronous and free of I/O: the server calls in with the current time and gets answers
+//! back; nothing here blocks, sleeps or spawns.
+//!
+//! # Layout
+//!
+//! ```text
+//! Keyspace
+//!  └─ shards[N]            N a power of two; shard = slot mod N; one mutex each
+//!      └─ dbs[databases]   SELECT-able databases, all sharing the shard's lock
+//!          └─ slots[16384 / N]   one hash table per Redis Cluster hash slot
+//!              └─ Entry    key, value, expiry, LRU/LFU bits
+//! ```
+//!
+//! - [`slot`] maps a key to its hash slot exactly as Redis Cluster does (CRC16, hash tags).
+//! - [`keyspace`] owns the shards and takes their locks in ascending order for commands that
+//!   touch several (MSET, RENAME, FLUSHALL), so two such commands can never deadlock.
+//! - [`db`] is one database's share of a shard: per-slot tables, lazy expiry on access,
+//!   SCAN cursors, random sampling and the active expiry sweep.
+//! - [`entry`] and [`value`] are what one key holds.
+//! - [`glob`] is Redis's pattern language (KEYS, SCAN MATCH, later PSUBSCRIBE).
+//! - [`dump`] is the versioned, checksummed payload of DUMP / RESTORE.
+//!
+//! Keeping one table per hash slot makes slot-level work cheap: COUNTKEYSINSLOT is a length,
+//! migrating a slot walks one table, and a SCAN cursor is a slot position that stays valid
+//! however the tables grow, so a full iteration returns every key that existed throughout
+//! and never returns one twice.
 
+pub mod db;
+pub mod dump;
+pub mod entry;
+pub mod glob;
+pub mod keyspace;
+pub mod slot;
+pub mod value;
+
+pub use db::{Db, ExpireChange};
+pub use entry::Entry;
+pub use keyspace::{Keyspace, KeyspaceStats, Locked};
+pub use slot::{key_slot, SLOTS};
+pub use value::Value;

@@ -1,0 +1,353 @@
+//! The shards and their locks.
+//!
+//! A command that touches one key locks one shard. A command that touches several locks
+//! every shard involved, in ascending order, before doing anything, so it is atomic
+//! (MSET, RENAME) and two such commands cannot deadlock. Locks are `parking_lot` mutexes,
+//! never held across an `.await`: the store is synchronous, the server calls it from its
+//! connection tasks and returns to the runtime with the lock released.
+
+use parking_lot::{Mutex, MutexGuard};
+
+use crate::db::{Db, DbStats, Flushed, Now};
+use crate::slot::{key_slot, SLOTS};
+
+/// Keeps each shard's lock on its own cache lines, so two cores working on two shards do
+/// not slow each other down.
+#[repr(align(128))]
+#[derive(Debug)]
+struct Padded<T>(T);
+
+/// One shard: its share of every database.
+#[derive(Debug)]
+pub struct Shard {
+    dbs: Vec<Db>,
+    /// Where the active expiry sweep resumes: database, then shard-local slot.
+    sweep_db: usize,
+    sweep_slot: usize,
+}
+
+impl Shard {
+    /// Database `index` (the caller checked it against `databases`).
+    pub fn db(&mut self, index: usize) -> &mut Db {
+        &mut self.dbs[index]
+    }
+
+    pub fn db_ref(&self, index: usize) -> &Db {
+        &self.dbs[index]
+    }
+}
+
+/// Counters summed over every shard and database.
+#[derive(Default, Debug, Clone, Copy)]
+pub struct KeyspaceStats {
+    pub hits: u64,
+    pub misses: u64,
+    pub expired: u64,
+}
+
+/// Per-database figures for INFO keyspace.
+#[derive(Default, Debug, Clone, Copy)]
+pub struct DbSize {
+    pub keys: usize,
+    pub expires: usize,
+}
+
+#[derive(Debug)]
+pub struct Keyspace {
+    shards: Box<[Padded<Mutex<Shard>>]>,
+    bits: u32,
+    hasher: foldhash::fast::RandomState,
+}
+
+impl Keyspace {
+    /// A keyspace of `databases` databases over `shards` shards (rounded up to a power of
+    /// two, at most 16384).
+    pub fn new(databases: usize, shards: usize) -> Keyspace {
+        let shards = shards.clamp(1, SLOTS).next_power_of_two();
+        let bits = shards.trailing_zeros();
+        let hasher = foldhash::fast::RandomState::default();
+        let shards = (0..shards)
+            .map(|_| {
+                Padded(Mutex::new(Shard {
+                    dbs: (0..databases)
+                        .map(|_| Db::new(bits, hasher.clone()))
+                        .collect(),
+                    sweep_db: 0,
+                    sweep_slot: 0,
+                }))
+            })
+            .collect();
+        Keyspace {
+            shards,
+            bits,
+            hasher,
+        }
+    }
+
+    pub fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    pub fn databases(&self) -> usize {
+        self.shards[0].0.lock().dbs.len()
+    }
+
+    /// The shard that owns `slot`.
+    pub fn shard_of(&self, slot: u16) -> usize {
+        slot as usize & (self.shards.len() - 1)
+    }
+
+    /// Locks the shard that owns `slot`.
+    pub fn lock(&self, slot: u16) -> MutexGuard<'_, Shard> {
+        self.shards[self.shard_of(slot)].0.lock()
+    }
+
+    /// Locks shard number `index`.
+    pub fn lock_shard(&self, index: usize) -> MutexGuard<'_, Shard> {
+        self.shards[index].0.lock()
+    }
+
+    /// Locks every shard owning one of `keys`, in ascending order.
+    pub fn lock_keys<'a, I>(&self, keys: I) -> Locked<'_>
+    where
+        I: IntoIterator<Item = &'a [u8]>,
+    {
+        self.lock_slots(keys.into_iter().map(key_slot))
+    }
+
+    /// Locks every shard owning one of `slots`, in ascending order.
+    pub fn lock_slots(&self, slots: impl IntoIterator<Item = u16>) -> Locked<'_> {
+        let mut wanted: Vec<usize> = slots.into_iter().map(|s| self.shard_of(s)).collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        self.lock_set(wanted)
+    }
+
+    /// Locks every shard (FLUSHALL, SWAPDB, KEYS-style whole-keyspace work).
+    pub fn lock_all(&self) -> Locked<'_> {
+        self.lock_set((0..self.shards.len()).collect())
+    }
+
+    fn lock_set(&self, indexes: Vec<usize>) -> Locked<'_> {
+        let guards = indexes
+            .into_iter()
+            .map(|i| (i, self.shards[i].0.lock()))
+            .collect();
+        Locked {
+            guards,
+            mask: self.shards.len() - 1,
+        }
+    }
+
+    /// Hit, miss and expiry counters summed over the keyspace.
+    pub fn stats(&self) -> KeyspaceStats {
+        let mut total = KeyspaceStats::default();
+        for shard in self.shards.iter() {
+            for db in &shard.0.lock().dbs {
+                let DbStats {
+                    hits,
+                    misses,
+                    expired,
+                } = db.stats;
+                total.hits += hits;
+                total.misses += misses;
+                total.expired += expired;
+            }
+        }
+        total
+    }
+
+    /// Resets hit and miss counters (CONFIG RESETSTAT).
+    pub fn reset_stats(&self) {
+        for shard in self.shards.iter() {
+            for db in &mut shard.0.lock().dbs {
+                db.stats = DbStats::default();
+            }
+        }
+    }
+
+    /// Keys and keys-with-TTL of each database.
+    pub fn sizes(&self) -> Vec<DbSize> {
+        let mut sizes = Vec::new();
+        for shard in self.shards.iter() {
+            let shard = shard.0.lock();
+            sizes.resize(shard.dbs.len(), DbSize::default());
+            for (size, db) in sizes.iter_mut().zip(&shard.dbs) {
+                size.keys += db.len();
+                size.expires += db.volatile_len();
+            }
+        }
+        sizes
+    }
+
+    /// Keys in database `db` (DBSIZE).
+    pub fn db_len(&self, db: usize) -> usize {
+        self.shards.iter().map(|s| s.0.lock().dbs[db].len()).sum()
+    }
+
+    /// Changes the number of databases. Growing adds empty ones; shrinking is refused
+    /// while a database that would go away holds keys.
+    pub fn set_databases(&self, n: usize) -> Result<(), &'static str> {
+        let mut all = self.lock_all();
+        for (_, shard) in all.guards.iter() {
+            if shard.dbs.iter().skip(n).any(|db| !db.is_empty()) {
+                return Err("databases that would be removed still hold keys");
+            }
+        }
+        for (_, shard) in all.guards.iter_mut() {
+            let bits = self.bits;
+            shard.dbs.resize_with(n, || Db::new(bits, self.hasher.clone()));
+            shard.sweep_db = 0;
+        }
+        Ok(())
+    }
+
+    /// Empties database `db`, or all of them; returns what was removed so the caller can
+    /// free it where it likes.
+    pub fn flush(&self, db: Option<usize>) -> Vec<Flushed> {
+        let mut all = self.lock_all();
+        let mut out = Vec::new();
+        for (_, shard) in all.guards.iter_mut() {
+            for (i, d) in shard.dbs.iter_mut().enumerate() {
+                if db.is_none_or(|want| want == i) {
+                    out.push(d.take_all());
+                }
+            }
+        }
+        out
+    }
+
+    /// Swaps two databases atomically (SWAPDB).
+    pub fn swap_dbs(&self, a: usize, b: usize) {
+        let mut all = self.lock_all();
+        for (_, shard) in all.guards.iter_mut() {
+            shard.dbs.swap(a, b);
+        }
+    }
+
+    /// One SCAN step over database `db` from `cursor`: visits whole slot tables until about
+    /// `count` keys were seen, calling `f` for each live one. Returns the next cursor (0
+    /// when the iteration is complete).
+    ///
+    /// The cursor is a position in a fixed order of the 16384 hash slots (shard by shard),
+    /// so it stays valid whatever happens to the tables in between.
+    pub fn scan(
+        &self,
+        db: usize,
+        cursor: u64,
+        count: usize,
+        now: Now,
+        mut f: impl FnMut(&crate::Entry),
+    ) -> u64 {
+        let per_shard = SLOTS >> self.bits;
+        let mut pos = cursor as usize;
+        let mut seen = 0usize;
+        while pos < SLOTS {
+            let (shard, local) = (pos / per_shard, pos % per_shard);
+            let guard = self.shards[shard].0.lock();
+            let next = guard.dbs[db].scan(local, count - seen, now, |e| {
+                seen += 1;
+                f(e)
+            });
+            drop(guard);
+            pos = match next {
+                Some(local) => shard * per_shard + local,
+                None => (shard + 1) * per_shard,
+            };
+            if seen >= count {
+                break;
+            }
+        }
+        if pos >= SLOTS {
+            0
+        } else {
+            pos as u64
+        }
+    }
+
+    /// A random live key of database `db` (RANDOMKEY). Shards are picked in proportion to
+    /// the keys they hold.
+    pub fn random_key(&self, db: usize, now: Now) -> Option<Vec<u8>> {
+        for _ in 0..16 {
+            let sizes: Vec<usize> = self
+                .shards
+                .iter()
+                .map(|s| s.0.lock().dbs[db].len())
+                .collect();
+            let total: usize = sizes.iter().sum();
+            if total == 0 {
+                return None;
+            }
+            let mut pick = fastrand::usize(..total);
+            let shard = sizes
+                .iter()
+                .position(|&n| {
+                    if pick < n {
+                        true
+                    } else {
+                        pick -= n;
+                        false
+                    }
+                })
+                .unwrap_or(0);
+            if let Some(k) = self.shards[shard].0.lock().dbs[db].random_key(now) {
+                return Some(k);
+            }
+        }
+        None
+    }
+
+    /// One round of the active expiry sweep on shard `index`: examines about `budget`
+    /// entries across its databases and removes the expired ones. Returns (examined, removed).
+    pub fn sweep_shard(
+        &self,
+        index: usize,
+        budget: usize,
+        now: Now,
+        mut on_expired: impl FnMut(usize, crate::Entry),
+    ) -> (usize, usize) {
+        let mut guard = self.shards[index].0.lock();
+        let shard = &mut *guard;
+        let (mut seen, mut removed) = (0, 0);
+        let ndbs = shard.dbs.len();
+        for _ in 0..ndbs {
+            if seen >= budget {
+                break;
+            }
+            let db = shard.sweep_db % ndbs;
+            let (s, r) = shard.dbs[db].sweep_expired(&mut shard.sweep_slot, budget - seen, now, |e| {
+                on_expired(db, e)
+            });
+            seen += s;
+            removed += r;
+            if shard.sweep_slot == 0 {
+                shard.sweep_db = (db + 1) % ndbs;
+            }
+        }
+        (seen, removed)
+    }
+}
+
+/// Several shards locked at once, in ascending order.
+pub struct Locked<'a> {
+    guards: Vec<(usize, MutexGuard<'a, Shard>)>,
+    mask: usize,
+}
+
+impl Locked<'_> {
+    /// Database `db` of the shard owning `slot`. Panics if that shard was not locked: a bug
+    /// in the caller, which must lock every key it touches.
+    pub fn db(&mut self, slot: u16, db: usize) -> &mut Db {
+        let want = slot as usize & self.mask;
+        let i = self
+            .guards
+            .binary_search_by_key(&want, |(i, _)| *i)
+            .expect("shard of this key was locked");
+        self.guards[i].1.db(db)
+    }
+
+    /// Every locked shard.
+    pub fn shards(&mut self) -> impl Iterator<Item = &mut Shard> {
+        self.guards.iter_mut().map(|(_, g)| &mut **g)
+    }
+}

@@ -1,0 +1,179 @@
+//! What a key holds. Every Cairn value today is a Redis string; integers that read back
+//! exactly as they were written are kept as numbers, as Redis's `int` encoding does, so
+//! INCR does not parse and format on every call.
+
+use std::borrow::Cow;
+
+/// Strings of at most this many bytes are reported as `embstr`, as Redis does.
+const EMBSTR_MAX: usize = 44;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    /// A string whose bytes are the canonical decimal spelling of this integer.
+    Int(i64),
+    /// Any other string. A `Vec` so APPEND and SETRANGE grow it in amortised O(1).
+    Str(Vec<u8>),
+}
+
+impl Value {
+    /// A string value, stored as an integer when its bytes are a canonical `i64`.
+    pub fn from_bytes(b: &[u8]) -> Value {
+        if b.len() <= 20 {
+            if let Some(i) = parse_canonical_i64(b) {
+                return Value::Int(i);
+            }
+        }
+        Value::Str(b.to_vec())
+    }
+
+    /// The string's bytes.
+    pub fn as_bytes(&self) -> Cow<'_, [u8]> {
+        match self {
+            Value::Int(i) => Cow::Owned(i.to_string().into_bytes()),
+            Value::Str(s) => Cow::Borrowed(s),
+        }
+    }
+
+    /// Calls `f` with the string's bytes without allocating for integers.
+    pub fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+        match self {
+            Value::Int(i) => {
+                let mut buf = itoa_buf();
+                f(fmt_i64(*i, &mut buf))
+            }
+            Value::Str(s) => f(s),
+        }
+    }
+
+    /// Length of the string in bytes (STRLEN).
+    pub fn len(&self) -> usize {
+        match self {
+            Value::Int(i) => {
+                let mut buf = itoa_buf();
+                fmt_i64(*i, &mut buf).len()
+            }
+            Value::Str(s) => s.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        matches!(self, Value::Str(s) if s.is_empty())
+    }
+
+    /// The integer this string spells, if it spells one (INCR and friends).
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) => Some(*i),
+            // INCR accepts what string2ll accepts, which is exactly the canonical form.
+            Value::Str(s) => parse_canonical_i64(s),
+        }
+    }
+
+    /// Mutable bytes, converting an integer to its spelling first (APPEND, SETRANGE, SETBIT).
+    pub fn bytes_mut(&mut self) -> &mut Vec<u8> {
+        if let Value::Int(i) = *self {
+            *self = Value::Str(i.to_string().into_bytes());
+        }
+        match self {
+            Value::Str(s) => s,
+            Value::Int(_) => unreachable!("converted above"),
+        }
+    }
+
+    /// Redis's name for the value's type (TYPE, SCAN TYPE).
+    pub fn type_name(&self) -> &'static str {
+        "string"
+    }
+
+    /// Redis's name for the value's encoding (OBJECT ENCODING).
+    pub fn encoding(&self) -> &'static str {
+        match self {
+            Value::Int(_) => "int",
+            Value::Str(s) if s.len() <= EMBSTR_MAX => "embstr",
+            Value::Str(_) => "raw",
+        }
+    }
+
+    /// Bytes this value holds on the heap beyond the entry itself.
+    pub fn heap_size(&self) -> usize {
+        match self {
+            Value::Int(_) => 0,
+            Value::Str(s) => s.capacity(),
+        }
+    }
+}
+
+fn itoa_buf() -> [u8; 20] {
+    [0u8; 20]
+}
+
+fn fmt_i64(v: i64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut n = v.unsigned_abs();
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        i -= 1;
+        buf[i] = b'-';
+    }
+    &buf[i..]
+}
+
+/// `Some(i)` when `b` is exactly how `i` is written in decimal (no `+`, no leading zeros,
+/// no `-0`), the same rule as Redis's `string2ll`.
+pub fn parse_canonical_i64(b: &[u8]) -> Option<i64> {
+    let (neg, digits) = match b.first()? {
+        b'-' => (true, &b[1..]),
+        _ => (false, b),
+    };
+    match digits {
+        [] => return None,
+        [b'0'] => return (!neg).then_some(0),
+        [b'0', ..] => return None,
+        _ => {}
+    }
+    if digits.len() > 19 {
+        return None;
+    }
+    let mut v: i64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_sub((c - b'0') as i64)?;
+    }
+    if neg {
+        Some(v)
+    } else {
+        v.checked_neg()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_are_kept_as_numbers_only_when_exact() {
+        assert_eq!(Value::from_bytes(b"123"), Value::Int(123));
+        assert_eq!(Value::from_bytes(b"-5"), Value::Int(-5));
+        assert_eq!(Value::from_bytes(b"0123"), Value::Str(b"0123".to_vec()));
+        assert_eq!(Value::from_bytes(b"+1"), Value::Str(b"+1".to_vec()));
+        assert_eq!(Value::from_bytes(b"1.0"), Value::Str(b"1.0".to_vec()));
+        assert_eq!(Value::Int(i64::MIN).as_bytes().as_ref(), b"-9223372036854775808");
+        assert_eq!(Value::Int(-42).len(), 3);
+    }
+
+    #[test]
+    fn encodings() {
+        assert_eq!(Value::from_bytes(b"7").encoding(), "int");
+        assert_eq!(Value::from_bytes(b"abc").encoding(), "embstr");
+        assert_eq!(Value::from_bytes(&[b'x'; 45]).encoding(), "raw");
+    }
+}
