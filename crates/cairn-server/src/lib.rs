@@ -1,1 +1,81 @@
+//! The Cairn server: listeners, connections, the command table and one module per
+//! command family.
+//!
+//! # Layout
+//!
+//! A request takes five hops, each one place in this tree:
+//!
+//! ```text
+//! socket ─▶ connection.rs ─▶ cairn-protocol ─▶ commands/mod.rs ─▶ commands/<family>.rs ─▶ cairn-store
+//!           (read, batch,     (RESP frame       (table lookup:      (the handler)          (shard lock,
+//!            write replies)    → Args)           arity, flags)                              entry)
+//! ```
+//!
+//! - [`server`]: state every connection shares (keyspace, config, clients, stats).
+//! - [`listener`]: accepting, maxclients, protected mode.
+//! - [`connection`]: one task per client; pipelined reads, one write per batch.
+//! - [`session`]: what belongs to one connection only (selected db, pending sleep).
+//! - [`commands`]: the command table and one file per family (strings, bits, keys, expire,
+//!   connection, client, server, info, config, command).
+//! - [`config`]: settings by Redis directive name, from TOML, the command line and CONFIG SET.
+//! - [`stats`], [`clients`], [`memory`]: what INFO and CLIENT LIST report.
+//! - [`cron`]: `hz` times a second: active expiry, memory figures, ops/sec, idle timeouts.
+//! - [`lazyfree`]: a thread that frees big values and flushed databases off the request path.
+//!
+//! ```text
+//!            tokio runtime (threads = cores)
+//!   ┌───────────────┬───────────────┬─────────────────┐
+//!   │ accept loop   │ connection ×N │ cron (hz)       │   lazyfree thread
+//!   └──────┬────────┴──────┬────────┴────────┬────────┘        ▲
+//!          └──────── Arc<Server> ────────────┘     big values, flushed dbs
+//!                   keyspace: shards[N] (mutex each, never held across .await)
+//! ```
 
+pub mod clients;
+pub mod commands;
+pub mod config;
+pub mod connection;
+pub mod cron;
+pub mod lazyfree;
+pub mod listener;
+pub mod memory;
+pub mod server;
+pub mod session;
+pub mod stats;
+
+use std::sync::Arc;
+
+pub use config::Config;
+pub use server::{Hooks, Server};
+
+/// Cairn's own version, reported next to the Redis version it matches.
+pub const CAIRN_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// The Redis version whose behaviour Cairn matches (HELLO, INFO redis_version).
+pub const REDIS_VERSION: &str = "7.4.0";
+
+/// Binds the configured addresses and serves until [`Server::shutdown`] is called.
+/// `on_ready` receives the addresses actually bound (port 0 resolves to a real port).
+pub async fn run(
+    server: Arc<Server>,
+    on_ready: impl FnOnce(&[std::net::SocketAddr]),
+) -> std::io::Result<()> {
+    let listeners = listener::bind(&server)?;
+    let addrs: Vec<_> = listeners.iter().filter_map(|l| l.local_addr().ok()).collect();
+    cron::refresh_memory(&server);
+    let mut tasks = Vec::new();
+    for l in listeners {
+        tasks.push(tokio::spawn(listener::accept_loop(server.clone(), l)));
+    }
+    tasks.push(tokio::spawn(cron::run(server.clone())));
+    on_ready(&addrs);
+    server.wait_shutdown().await;
+    for t in tasks {
+        let _ = t.await;
+    }
+    // Give connections a moment to write their last replies and close.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while !server.clients.is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    Ok(())
+}

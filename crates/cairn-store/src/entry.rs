@@ -75,6 +75,22 @@ impl Entry {
         self.freq
     }
 
+    /// The same value, TTL and access metadata under another name (RENAME, COPY).
+    pub fn renamed(self, key: &[u8]) -> Entry {
+        Entry {
+            key: key.into(),
+            ..self
+        }
+    }
+
+    /// Sets the access metadata a RESTORE carries (IDLETIME, FREQ).
+    pub fn restore_access(&mut self, access: u32, freq: Option<u8>) {
+        self.access = access;
+        if let Some(f) = freq {
+            self.freq = f;
+        }
+    }
+
     pub(crate) fn set_access(&mut self, now_s: u32, freq: u8) {
         self.access = now_s;
         self.freq = freq;

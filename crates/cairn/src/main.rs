@@ -1,1 +1,168 @@
-fn main() {}
+//! The `cairn` binary: `cairn server` today; `cairn cluster`, `cairn bench` and
+//! `cairn proxy` later.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use cairn_server::config::{Mutability, SETTINGS};
+use cairn_server::{Config, Hooks, Server};
+use clap::{Arg, ArgAction, ArgMatches, Command};
+use tracing_subscriber::{EnvFilter, prelude::*, reload};
+
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
+fn cli() -> Command {
+    let mut server = Command::new("server")
+        .about("Run a Cairn node (Redis protocol on 127.0.0.1:6379 by default)")
+        .long_about(
+            "Run a Cairn node. Every setting is a Redis directive name and can be given \
+             as --name value (as redis-server takes it), in a TOML file passed with \
+             --config, or changed at run time with CONFIG SET where marked [runtime]. \
+             The command line wins over the file.",
+        )
+        .arg(
+            Arg::new("config")
+                .long("config")
+                .value_name("FILE")
+                .help("TOML file of settings (name = value, Redis directive names)"),
+        )
+        .next_help_heading("Settings");
+    for s in SETTINGS {
+        let runtime = if s.mutability == Mutability::Runtime { " [runtime]" } else { "" };
+        let default = (s.get)(&Config::default());
+        let mut arg = Arg::new(s.name)
+            .long(s.name)
+            .value_name("VALUE")
+            .allow_hyphen_values(false)
+            .help(format!("{}{} (default: {:?})", s.help, runtime, default));
+        arg = if s.multi_word {
+            arg.num_args(0..).action(ArgAction::Append)
+        } else {
+            arg.num_args(1).action(ArgAction::Set)
+        };
+        server = server.arg(arg);
+    }
+    Command::new("cairn")
+        .version(env!("CARGO_PKG_VERSION"))
+        .about("A distributed in-memory cache that speaks the Redis protocol")
+        .subcommand_required(true)
+        .arg_required_else_help(true)
+        .subcommand(server)
+}
+
+/// The configuration: defaults, then the TOML file, then the command line.
+fn load_config(m: &ArgMatches) -> anyhow::Result<Config> {
+    let mut cfg = Config::default();
+    if let Some(path) = m.get_one::<String>("config") {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
+        cfg.apply_toml(&text)
+            .map_err(|e| anyhow::anyhow!("{path}: {e}"))?;
+    }
+    for s in SETTINGS {
+        if m.value_source(s.name) != Some(clap::parser::ValueSource::CommandLine) {
+            continue;
+        }
+        let value = m
+            .get_many::<String>(s.name)
+            .map(|vs| vs.cloned().collect::<Vec<_>>().join(" "))
+            .unwrap_or_default();
+        cfg.apply(s.name, &value, false)
+            .map_err(|e| anyhow::anyhow!("--{}: {e}", s.name))?;
+    }
+    Ok(cfg)
+}
+
+/// Redis's log levels mapped onto tracing's.
+fn filter_for(level: &str) -> EnvFilter {
+    let level = match level {
+        "debug" => "debug",
+        "verbose" => "info",
+        "notice" => "info",
+        "warning" => "warn",
+        _ => "off",
+    };
+    EnvFilter::new(level)
+}
+
+fn main() -> anyhow::Result<()> {
+    let matches = cli().get_matches();
+    let Some(("server", m)) = matches.subcommand() else {
+        unreachable!("subcommand_required");
+    };
+    let cfg = load_config(m)?;
+
+    let initial = match std::env::var("RUST_LOG") {
+        Ok(v) if !v.is_empty() => EnvFilter::new(v),
+        _ => filter_for(&cfg.loglevel),
+    };
+    let (filter, handle) = reload::Layer::new(initial);
+    let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let logfile = cfg.logfile.clone();
+    if logfile.is_empty() {
+        tracing_subscriber::registry().with(filter).with(fmt).init();
+    } else {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&logfile)
+            .with_context(|| format!("opening logfile {logfile}"))?;
+        let fmt = tracing_subscriber::fmt::layer()
+            .with_ansi(false)
+            .with_writer(std::sync::Mutex::new(file));
+        tracing_subscriber::registry().with(filter).with(fmt).init();
+    }
+    let hooks = Hooks {
+        set_loglevel: Some(Box::new(move |level: &str| {
+            let _ = handle.modify(|f| *f = filter_for(level));
+        })),
+    };
+
+    if !cfg.pidfile.is_empty() {
+        std::fs::write(&cfg.pidfile, format!("{}\n", std::process::id()))
+            .with_context(|| format!("writing pidfile {}", cfg.pidfile))?;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cfg.threads.max(1))
+        .thread_name("cairn-worker")
+        .enable_all()
+        .build()?;
+    let pidfile = cfg.pidfile.clone();
+    let result = runtime.block_on(async move {
+        let server = Server::new(cfg, hooks);
+        tokio::spawn(watch_signals(server.clone()));
+        cairn_server::run(server, |addrs| {
+            let list: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
+            tracing::warn!(
+                "Cairn {} (Redis {} compatible) ready to accept connections tcp {}",
+                cairn_server::CAIRN_VERSION,
+                cairn_server::REDIS_VERSION,
+                list.join(" ")
+            );
+        })
+        .await
+    });
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    if !pidfile.is_empty() {
+        let _ = std::fs::remove_file(&pidfile);
+    }
+    result.context("server failed")?;
+    tracing::warn!("Cairn is now ready to exit, bye bye...");
+    Ok(())
+}
+
+/// SIGTERM and SIGINT start the same orderly shutdown as the SHUTDOWN command.
+async fn watch_signals(server: Arc<Server>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::warn!("Received SIGTERM scheduling shutdown..."),
+        _ = int.recv() => tracing::warn!("Received SIGINT scheduling shutdown..."),
+    }
+    server.shutdown();
+}

@@ -1,0 +1,131 @@
+//! Who is connected: what CLIENT LIST / INFO / KILL and the cron see of each connection.
+//!
+//! A connection task owns its state; the few fields others must read (name, database,
+//! last command, idle time) live here in atomics or small locks, written by the
+//! connection and read by whoever asks.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::time::Instant;
+
+use parking_lot::Mutex;
+use tokio::sync::Notify;
+
+/// The shared face of one connection.
+pub struct ClientInfo {
+    pub id: u64,
+    pub addr: SocketAddr,
+    pub laddr: SocketAddr,
+    /// The socket's file descriptor (CLIENT LIST fd).
+    pub fd: i64,
+    pub created: Instant,
+    pub name: Mutex<Option<Vec<u8>>>,
+    pub lib_name: Mutex<Option<Vec<u8>>>,
+    pub lib_ver: Mutex<Option<Vec<u8>>>,
+    pub db: AtomicUsize,
+    pub resp: AtomicU8,
+    /// Id in the command table of the last command run, plus one (0: none yet).
+    pub last_cmd: AtomicUsize,
+    /// Milliseconds since `created` of the last command (idle time, `timeout`).
+    pub last_active_ms: AtomicU64,
+    /// Bytes waiting in the query buffer (CLIENT LIST qbuf).
+    pub qbuf: AtomicUsize,
+    /// Bytes of the last command's arguments (CLIENT LIST argv-mem).
+    pub argv_mem: AtomicUsize,
+    /// CLIENT NO-EVICT: this client's own memory is not a reason to disconnect it.
+    pub no_evict: AtomicBool,
+    killed: AtomicBool,
+    kill: Notify,
+}
+
+impl ClientInfo {
+    pub fn new(id: u64, addr: SocketAddr, laddr: SocketAddr, fd: i64) -> ClientInfo {
+        ClientInfo {
+            id,
+            addr,
+            laddr,
+            fd,
+            created: Instant::now(),
+            name: Mutex::new(None),
+            lib_name: Mutex::new(None),
+            lib_ver: Mutex::new(None),
+            db: AtomicUsize::new(0),
+            resp: AtomicU8::new(2),
+            last_cmd: AtomicUsize::new(0),
+            last_active_ms: AtomicU64::new(0),
+            qbuf: AtomicUsize::new(0),
+            argv_mem: AtomicUsize::new(0),
+            no_evict: AtomicBool::new(false),
+            killed: AtomicBool::new(false),
+            kill: Notify::new(),
+        }
+    }
+
+    /// Asks the connection to close (CLIENT KILL, timeout, shutdown).
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::Release);
+        self.kill.notify_one();
+    }
+
+    pub fn is_killed(&self) -> bool {
+        self.killed.load(Ordering::Acquire)
+    }
+
+    /// Resolves when [`ClientInfo::kill`] was called.
+    pub async fn killed(&self) {
+        if self.is_killed() {
+            return;
+        }
+        self.kill.notified().await;
+    }
+
+    pub fn touch(&self) {
+        self.last_active_ms
+            .store(self.created.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+
+    pub fn idle_secs(&self) -> u64 {
+        let now = self.created.elapsed().as_millis() as u64;
+        now.saturating_sub(self.last_active_ms.load(Ordering::Relaxed)) / 1000
+    }
+}
+
+/// Every connected client, by id.
+#[derive(Default)]
+pub struct Clients {
+    map: Mutex<BTreeMap<u64, Arc<ClientInfo>>>,
+    next_id: AtomicU64,
+}
+
+impl Clients {
+    pub fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
+    pub fn add(&self, c: Arc<ClientInfo>) {
+        self.map.lock().insert(c.id, c);
+    }
+
+    pub fn remove(&self, id: u64) {
+        self.map.lock().remove(&id);
+    }
+
+    pub fn len(&self) -> usize {
+        self.map.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn get(&self, id: u64) -> Option<Arc<ClientInfo>> {
+        self.map.lock().get(&id).cloned()
+    }
+
+    /// All clients, in id order.
+    pub fn all(&self) -> Vec<Arc<ClientInfo>> {
+        self.map.lock().values().cloned().collect()
+    }
+}

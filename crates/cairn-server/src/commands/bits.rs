@@ -1,0 +1,5 @@
+//! Bit commands: SETBIT, GETBIT, BITCOUNT, BITPOS, BITOP, BITFIELD.
+
+use super::CommandSpec;
+
+pub const COMMANDS: &[CommandSpec] = &[];

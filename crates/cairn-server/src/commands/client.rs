@@ -1,0 +1,315 @@
+//! CLIENT: who is connected, names, kills, pauses.
+
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use cairn_protocol::Args;
+
+use super::{CmdError, CmdResult, CommandSpec, Ctx, Table, flags::*, int_arg, is};
+use crate::clients::ClientInfo;
+use crate::server::PauseMode;
+
+const CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("client|id", 2, NOSCRIPT | LOADING | STALE, (0, 0, 0), "connection", "5.0.0", "Returns the unique client ID of the connection.", id),
+    CommandSpec::new("client|setname", 3, NOSCRIPT | LOADING | STALE, (0, 0, 0), "connection", "2.6.9", "Sets the connection name.", setname),
+    CommandSpec::new("client|getname", 2, NOSCRIPT | LOADING | STALE, (0, 0, 0), "connection", "2.6.9", "Returns the name of the connection.", getname),
+    CommandSpec::new("client|setinfo", 4, NOSCRIPT | LOADING | STALE, (0, 0, 0), "connection", "7.2.0", "Sets information specific to the client or connection.", setinfo),
+    CommandSpec::new("client|list", -2, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "connection", "2.4.0", "Lists open connections.", list),
+    CommandSpec::new("client|info", 2, NOSCRIPT | LOADING | STALE, (0, 0, 0), "connection", "6.2.0", "Returns information about the connection.", info),
+    CommandSpec::new("client|kill", -3, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "connection", "2.4.0", "Terminates open connections.", kill),
+    CommandSpec::new("client|no-evict", 3, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "connection", "7.0.0", "Sets the client eviction mode of the connection.", no_evict),
+    CommandSpec::new("client|pause", -3, ADMIN | NOSCRIPT | LOADING | STALE | PAUSE_EXEMPT, (0, 0, 0), "connection", "3.0.0", "Suspends commands processing.", pause),
+    CommandSpec::new("client|unpause", 2, ADMIN | NOSCRIPT | LOADING | STALE | PAUSE_EXEMPT, (0, 0, 0), "connection", "6.2.0", "Resumes processing commands from paused clients.", unpause),
+    CommandSpec::new("client|help", 2, LOADING | STALE, (0, 0, 0), "connection", "5.0.0", "Returns helpful text about the different subcommands.", help),
+];
+
+pub const COMMANDS: &[CommandSpec] = &[CommandSpec::container(
+    "client",
+    "connection",
+    "2.4.0",
+    "A container for client connection commands.",
+    CLIENT_SUBCOMMANDS,
+)];
+
+fn id(ctx: &mut Ctx, _args: Args) -> CmdResult {
+    ctx.out.int(ctx.session.info.id as i64);
+    Ok(())
+}
+
+/// Client names are printable ASCII without spaces, so CLIENT LIST stays parseable.
+pub fn validate_name(name: &[u8]) -> CmdResult {
+    if name.iter().all(|&c| (b'!'..=b'~').contains(&c)) {
+        Ok(())
+    } else {
+        Err(CmdError::new(
+            "ERR Client names cannot contain spaces, newlines or special characters.",
+        ))
+    }
+}
+
+fn setname(ctx: &mut Ctx, args: Args) -> CmdResult {
+    let name = args.get(2);
+    validate_name(name)?;
+    *ctx.session.info.name.lock() = (!name.is_empty()).then(|| name.to_vec());
+    ctx.out.ok();
+    Ok(())
+}
+
+fn getname(ctx: &mut Ctx, _args: Args) -> CmdResult {
+    match &*ctx.session.info.name.lock() {
+        Some(n) => ctx.out.bulk(n),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+/// ```text
+/// CLIENT SETINFO LIB-NAME libname | LIB-VER libver
+/// ```
+fn setinfo(ctx: &mut Ctx, args: Args) -> CmdResult {
+    let (attr, value) = (args.get(2), args.get(3));
+    let slot = if is(attr, "lib-name") {
+        &ctx.session.info.lib_name
+    } else if is(attr, "lib-ver") {
+        &ctx.session.info.lib_ver
+    } else {
+        return Err(CmdError::new(format!(
+            "ERR Unrecognized option '{}'",
+            super::truncate_for_error(attr)
+        )));
+    };
+    if !value.iter().all(|&c| (b'!'..=b'~').contains(&c)) {
+        return Err(CmdError::new(format!(
+            "ERR {} cannot contain spaces, newlines or special characters.",
+            String::from_utf8_lossy(attr).to_ascii_lowercase()
+        )));
+    }
+    *slot.lock() = (!value.is_empty()).then(|| value.to_vec());
+    ctx.out.ok();
+    Ok(())
+}
+
+/// One CLIENT LIST line, with Redis 7.4's fields.
+pub fn describe(c: &ClientInfo, current_cmd: Option<&str>) -> String {
+    let table = Table::get();
+    let cmd = current_cmd.map(str::to_owned).unwrap_or_else(|| {
+        match c.last_cmd.load(Ordering::Relaxed) {
+            0 => "NULL".into(),
+            n => table.all[n - 1].name.to_string(),
+        }
+    });
+    let text = |v: &Option<Vec<u8>>| v.as_deref().map(String::from_utf8_lossy).unwrap_or_default().into_owned();
+    let qbuf = c.qbuf.load(Ordering::Relaxed);
+    let argv = c.argv_mem.load(Ordering::Relaxed);
+    let mut s = String::new();
+    let _ = write!(
+        s,
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 watch=0 qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        c.id,
+        c.addr,
+        c.laddr,
+        c.fd,
+        text(&c.name.lock()),
+        c.created.elapsed().as_secs(),
+        c.idle_secs(),
+        if c.no_evict.load(Ordering::Relaxed) { "e" } else { "N" },
+        c.db.load(Ordering::Relaxed),
+        qbuf,
+        16384usize.saturating_sub(qbuf),
+        argv,
+        16384,
+        16384 + qbuf + argv,
+        cmd,
+        c.resp.load(Ordering::Relaxed),
+        text(&c.lib_name.lock()),
+        text(&c.lib_ver.lock()),
+    );
+    s
+}
+
+/// ```text
+/// CLIENT LIST [TYPE normal|master|replica|pubsub] [ID client-id [client-id ...]]
+/// ```
+fn list(ctx: &mut Ctx, args: Args) -> CmdResult {
+    let mut ids: Option<Vec<u64>> = None;
+    let mut type_filter: Option<String> = None;
+    let mut i = 2;
+    while i < args.len() {
+        if is(args.get(i), "type") && i + 1 < args.len() {
+            let t = String::from_utf8_lossy(args.get(i + 1)).to_ascii_lowercase();
+            if !["normal", "master", "replica", "slave", "pubsub"].contains(&t.as_str()) {
+                return Err(CmdError::new(format!("ERR Unknown client type '{t}'")));
+            }
+            type_filter = Some(t);
+            i += 2;
+        } else if is(args.get(i), "id") && i + 1 < args.len() {
+            let mut v = Vec::new();
+            for a in args.tail(i + 1).iter() {
+                match cairn_protocol::resp::parse_i64(a) {
+                    Some(n) if n > 0 => v.push(n as u64),
+                    _ => return Err(CmdError::new("ERR Invalid client ID")),
+                }
+            }
+            ids = Some(v);
+            i = args.len();
+        } else {
+            return Err(CmdError::syntax());
+        }
+    }
+    let me = ctx.session.info.id;
+    let mut text = String::new();
+    for c in ctx.server.clients.all() {
+        if ids.as_ref().is_some_and(|ids| !ids.contains(&c.id)) {
+            continue;
+        }
+        // Every Cairn client is a normal client until pub/sub and replication exist.
+        if type_filter.as_deref().is_some_and(|t| t != "normal") {
+            continue;
+        }
+        let current = (c.id == me).then_some(ctx.spec.name);
+        text.push_str(&describe(&c, current));
+        text.push('\n');
+    }
+    ctx.out.verbatim(text.as_bytes());
+    Ok(())
+}
+
+fn info(ctx: &mut Ctx, _args: Args) -> CmdResult {
+    let mut line = describe(&ctx.session.info, Some(ctx.spec.name));
+    line.push('\n');
+    ctx.out.verbatim(line.as_bytes());
+    Ok(())
+}
+
+/// ```text
+/// CLIENT KILL ip:port
+/// CLIENT KILL [ID id] [ADDR ip:port] [LADDR ip:port] [TYPE type] [USER name]
+///             [SKIPME yes|no] [MAXAGE seconds] ...
+/// ```
+fn kill(ctx: &mut Ctx, args: Args) -> CmdResult {
+    let me = ctx.session.info.id;
+    if args.len() == 3 {
+        let addr = String::from_utf8_lossy(args.get(2)).into_owned();
+        let Some(c) = ctx.server.clients.all().into_iter().find(|c| c.addr.to_string() == addr) else {
+            return Err(CmdError::new("ERR No such client"));
+        };
+        kill_one(ctx, &c, me);
+        ctx.out.ok();
+        return Ok(());
+    }
+    if args.len() % 2 != 0 {
+        return Err(CmdError::syntax());
+    }
+    let mut filters: Vec<Box<dyn Fn(&ClientInfo) -> bool>> = Vec::new();
+    let mut skipme = true;
+    for pair in (2..args.len()).step_by(2) {
+        let (k, v) = (args.get(pair), args.get(pair + 1));
+        let text = String::from_utf8_lossy(v).into_owned();
+        if is(k, "id") {
+            let id = cairn_protocol::resp::parse_i64(v)
+                .filter(|n| *n > 0)
+                .ok_or_else(|| CmdError::new("ERR client-id should be greater than 0"))?
+                as u64;
+            filters.push(Box::new(move |c| c.id == id));
+        } else if is(k, "addr") {
+            filters.push(Box::new(move |c| c.addr.to_string() == text));
+        } else if is(k, "laddr") {
+            filters.push(Box::new(move |c| c.laddr.to_string() == text));
+        } else if is(k, "type") {
+            let t = text.to_ascii_lowercase();
+            if !["normal", "master", "replica", "slave", "pubsub"].contains(&t.as_str()) {
+                return Err(CmdError::new(format!("ERR Unknown client type '{text}'")));
+            }
+            filters.push(Box::new(move |_| t == "normal"));
+        } else if is(k, "user") {
+            filters.push(Box::new(move |_| text == "default"));
+        } else if is(k, "skipme") {
+            skipme = match text.to_ascii_lowercase().as_str() {
+                "yes" => true,
+                "no" => false,
+                _ => return Err(CmdError::syntax()),
+            };
+        } else if is(k, "maxage") {
+            let age = int_arg(v)?;
+            filters.push(Box::new(move |c| c.created.elapsed().as_secs() as i64 >= age));
+        } else {
+            return Err(CmdError::syntax());
+        }
+    }
+    let mut killed = 0;
+    for c in ctx.server.clients.all() {
+        if (skipme && c.id == me) || !filters.iter().all(|f| f(&c)) {
+            continue;
+        }
+        kill_one(ctx, &c, me);
+        killed += 1;
+    }
+    ctx.out.int(killed);
+    Ok(())
+}
+
+/// Kills another client at once; the caller itself is closed after its reply is written.
+fn kill_one(ctx: &mut Ctx, c: &ClientInfo, me: u64) {
+    if c.id == me {
+        ctx.session.close_after_reply = true;
+    } else {
+        c.kill();
+    }
+}
+
+fn no_evict(ctx: &mut Ctx, args: Args) -> CmdResult {
+    let on = match args.get(2) {
+        a if is(a, "on") => true,
+        a if is(a, "off") => false,
+        _ => return Err(CmdError::syntax()),
+    };
+    ctx.session.info.no_evict.store(on, Ordering::Relaxed);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// ```text
+/// CLIENT PAUSE timeout [WRITE | ALL]
+/// ```
+fn pause(ctx: &mut Ctx, args: Args) -> CmdResult {
+    let ms = cairn_protocol::resp::parse_i64(args.get(2))
+        .filter(|n| *n >= 0)
+        .ok_or_else(|| CmdError::new("ERR timeout is not an integer or out of range"))?;
+    let mode = match args.len() {
+        3 => PauseMode::All,
+        4 if is(args.get(3), "all") => PauseMode::All,
+        4 if is(args.get(3), "write") => PauseMode::Write,
+        _ => return Err(CmdError::syntax()),
+    };
+    ctx.server.pause(Instant::now() + Duration::from_millis(ms as u64), mode);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn unpause(ctx: &mut Ctx, _args: Args) -> CmdResult {
+    ctx.server.unpause();
+    ctx.out.ok();
+    Ok(())
+}
+
+fn help(ctx: &mut Ctx, _args: Args) -> CmdResult {
+    super::help_reply(
+        ctx,
+        "CLIENT",
+        &[
+            "ID", "    Return the ID of the current connection.",
+            "SETNAME <name>", "    Assign the name <name> to the current connection.",
+            "GETNAME", "    Return the name of the current connection.",
+            "SETINFO <LIB-NAME|LIB-VER> <value>", "    Set client library name or version.",
+            "LIST [TYPE <type>] [ID <id> [<id> ...]]", "    Return information about client connections.",
+            "INFO", "    Return information about the current client connection.",
+            "KILL <ip:port>", "    Kill connection made from <ip:port>.",
+            "KILL <option> <value> [<option> <value> [...]]", "    Kill connections. Options: ID, ADDR, LADDR, TYPE, USER, SKIPME, MAXAGE.",
+            "NO-EVICT (ON|OFF)", "    Protect the current client connection from eviction.",
+            "PAUSE <timeout> [WRITE|ALL]", "    Suspend commands from clients for <timeout> milliseconds.",
+            "UNPAUSE", "    Stop the current client pause, resuming traffic.",
+        ],
+    );
+    Ok(())
+}

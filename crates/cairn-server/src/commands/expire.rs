@@ -1,0 +1,156 @@
+//! Expiry commands: EXPIRE and its relatives, TTL and its relatives, PERSIST.
+
+use cairn_protocol::Args;
+
+use super::{CmdError, CmdResult, CommandSpec, Ctx, flags::*, int_arg, is};
+
+pub const COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("expire", -3, WRITE | FAST, (1, 1, 1), "generic", "1.0.0", "Sets the expiration time of a key in seconds.", expire),
+    CommandSpec::new("pexpire", -3, WRITE | FAST, (1, 1, 1), "generic", "2.6.0", "Sets the expiration time of a key in milliseconds.", pexpire),
+    CommandSpec::new("expireat", -3, WRITE | FAST, (1, 1, 1), "generic", "1.2.0", "Sets the expiration time of a key to a Unix timestamp.", expireat),
+    CommandSpec::new("pexpireat", -3, WRITE | FAST, (1, 1, 1), "generic", "2.6.0", "Sets the expiration time of a key to a Unix milliseconds timestamp.", pexpireat),
+    CommandSpec::new("ttl", 2, READONLY | FAST, (1, 1, 1), "generic", "1.0.0", "Returns the expiration time in seconds of a key.", ttl),
+    CommandSpec::new("pttl", 2, READONLY | FAST, (1, 1, 1), "generic", "2.6.0", "Returns the expiration time in milliseconds of a key.", pttl),
+    CommandSpec::new("expiretime", 2, READONLY | FAST, (1, 1, 1), "generic", "7.0.0", "Returns the expiration time of a key as a Unix timestamp.", expiretime),
+    CommandSpec::new("pexpiretime", 2, READONLY | FAST, (1, 1, 1), "generic", "7.0.0", "Returns the expiration time of a key as a Unix milliseconds timestamp.", pexpiretime),
+    CommandSpec::new("persist", 2, WRITE | FAST, (1, 1, 1), "generic", "2.2.0", "Removes the expiration time of a key.", persist),
+];
+
+/// ```text
+/// EXPIRE key seconds [NX | XX | GT | LT]   (and PEXPIRE, EXPIREAT, PEXPIREAT)
+/// ```
+fn expire_generic(ctx: &mut Ctx, args: Args, unit_ms: i64, absolute: bool) -> CmdResult {
+    let key = args.get(1);
+    let n = int_arg(args.get(2))?;
+    let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
+    for a in args.tail(3).iter() {
+        if is(a, "nx") {
+            nx = true;
+        } else if is(a, "xx") {
+            xx = true;
+        } else if is(a, "gt") {
+            gt = true;
+        } else if is(a, "lt") {
+            lt = true;
+        } else {
+            return Err(CmdError::new(format!(
+                "ERR Unsupported option {}",
+                super::truncate_for_error(a)
+            )));
+        }
+    }
+    if nx && (xx || gt || lt) {
+        return Err(CmdError::new(
+            "ERR NX and XX, GT or LT options at the same time are not compatible",
+        ));
+    }
+    if gt && lt {
+        return Err(CmdError::new(
+            "ERR GT and LT options at the same time are not compatible",
+        ));
+    }
+    let invalid = || CmdError::invalid_expire(ctx.spec.name);
+    let mut when = n.checked_mul(unit_ms).ok_or_else(invalid)?;
+    if !absolute {
+        when = when.checked_add(ctx.now.ms as i64).ok_or_else(invalid)?;
+    }
+    let (mut shard, slot) = ctx.lock(key);
+    let db = shard.db(ctx.db());
+    let Some(e) = db.peek(slot, key, ctx.now) else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    let current = e.expire_at().map(|t| t as i64);
+    let refused = match current {
+        Some(cur) => nx || (gt && when <= cur) || (lt && when >= cur),
+        // No TTL counts as an infinite one: GT never beats it, LT always does.
+        None => xx || gt,
+    };
+    if refused {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    if when <= ctx.now.ms as i64 {
+        db.remove(slot, key, ctx.now);
+    } else {
+        db.set_expire(slot, key, Some(when as u64), ctx.now);
+    }
+    ctx.out.int(1);
+    Ok(())
+}
+
+fn expire(ctx: &mut Ctx, args: Args) -> CmdResult {
+    expire_generic(ctx, args, 1000, false)
+}
+
+fn pexpire(ctx: &mut Ctx, args: Args) -> CmdResult {
+    expire_generic(ctx, args, 1, false)
+}
+
+fn expireat(ctx: &mut Ctx, args: Args) -> CmdResult {
+    expire_generic(ctx, args, 1000, true)
+}
+
+fn pexpireat(ctx: &mut Ctx, args: Args) -> CmdResult {
+    expire_generic(ctx, args, 1, true)
+}
+
+/// How TTL-like commands report a key's expiry.
+enum TtlForm {
+    RemainingSeconds,
+    RemainingMillis,
+    AtSeconds,
+    AtMillis,
+}
+
+fn ttl_generic(ctx: &mut Ctx, args: Args, form: TtlForm) -> CmdResult {
+    let key = args.get(1);
+    let (mut shard, slot) = ctx.lock(key);
+    let reply = match shard.db(ctx.db()).peek(slot, key, ctx.now) {
+        None => -2,
+        Some(e) => match e.expire_at() {
+            None => -1,
+            Some(at) => {
+                let left = at.saturating_sub(ctx.now.ms) as i64;
+                match form {
+                    TtlForm::RemainingSeconds => (left + 500) / 1000,
+                    TtlForm::RemainingMillis => left,
+                    TtlForm::AtSeconds => (at / 1000) as i64,
+                    TtlForm::AtMillis => at as i64,
+                }
+            }
+        },
+    };
+    ctx.out.int(reply);
+    Ok(())
+}
+
+fn ttl(ctx: &mut Ctx, args: Args) -> CmdResult {
+    ttl_generic(ctx, args, TtlForm::RemainingSeconds)
+}
+
+fn pttl(ctx: &mut Ctx, args: Args) -> CmdResult {
+    ttl_generic(ctx, args, TtlForm::RemainingMillis)
+}
+
+fn expiretime(ctx: &mut Ctx, args: Args) -> CmdResult {
+    ttl_generic(ctx, args, TtlForm::AtSeconds)
+}
+
+fn pexpiretime(ctx: &mut Ctx, args: Args) -> CmdResult {
+    ttl_generic(ctx, args, TtlForm::AtMillis)
+}
+
+fn persist(ctx: &mut Ctx, args: Args) -> CmdResult {
+    let key = args.get(1);
+    let (mut shard, slot) = ctx.lock(key);
+    let db = shard.db(ctx.db());
+    let had_ttl = db
+        .peek(slot, key, ctx.now)
+        .is_some_and(|e| e.expire_at().is_some());
+    if had_ttl {
+        db.set_expire(slot, key, None, ctx.now);
+    }
+    ctx.out.int(had_ttl as i64);
+    Ok(())
+}

@@ -1,0 +1,317 @@
+//! INFO: the server's state in Redis's sections and field names, so dashboards, exporters
+//! and client libraries that parse it work unchanged.
+
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+
+use cairn_protocol::Args;
+
+use super::{CmdResult, CommandSpec, Ctx, Table, flags::*};
+use crate::memory::human;
+
+pub const COMMANDS: &[CommandSpec] = &[CommandSpec::new(
+    "info",
+    -1,
+    LOADING | STALE,
+    (0, 0, 0),
+    "server",
+    "1.0.0",
+    "Returns information and statistics about the server.",
+    info,
+)];
+
+const DEFAULT_SECTIONS: &[&str] = &[
+    "server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules",
+    "errorstats", "cluster", "keyspace",
+];
+const EXTRA_SECTIONS: &[&str] = &["commandstats", "latencystats"];
+
+/// ```text
+/// INFO [section [section ...]]
+/// ```
+fn info(ctx: &mut Ctx, args: Args) -> CmdResult {
+    let mut wanted: Vec<&str> = Vec::new();
+    if args.len() == 1 {
+        wanted.extend(DEFAULT_SECTIONS);
+    }
+    for a in args.tail(1).iter() {
+        let a = String::from_utf8_lossy(a).to_ascii_lowercase();
+        match a.as_str() {
+            "default" => wanted.extend(DEFAULT_SECTIONS),
+            "all" | "everything" => {
+                wanted.extend(DEFAULT_SECTIONS);
+                wanted.extend(EXTRA_SECTIONS);
+            }
+            other => {
+                if let Some(s) = DEFAULT_SECTIONS.iter().chain(EXTRA_SECTIONS).find(|s| **s == other) {
+                    wanted.push(s);
+                }
+            }
+        }
+    }
+    let mut seen = Vec::new();
+    let mut text = String::new();
+    for s in DEFAULT_SECTIONS.iter().chain(EXTRA_SECTIONS) {
+        if wanted.contains(s) && !seen.contains(s) {
+            seen.push(s);
+            if !text.is_empty() {
+                text.push_str("\r\n");
+            }
+            section(ctx, s, &mut text);
+        }
+    }
+    ctx.out.verbatim(text.as_bytes());
+    Ok(())
+}
+
+/// Appends one section, its `# Title` line included.
+fn section(ctx: &Ctx, name: &str, out: &mut String) {
+    let server = ctx.server;
+    let cfg = server.config();
+    match name {
+        "server" => {
+            out.push_str("# Server\r\n");
+            let up = server.uptime().as_secs();
+            kv(out, "redis_version", &crate::REDIS_VERSION);
+            kv(out, "cairn_version", &crate::CAIRN_VERSION);
+            kv(out, "redis_git_sha1", &"00000000");
+            kv(out, "redis_git_dirty", &0);
+            kv(out, "redis_build_id", &"0");
+            kv(out, "redis_mode", &"standalone");
+            kv(out, "os", &format!("{} {}", std::env::consts::OS, std::env::consts::ARCH));
+            kv(out, "arch_bits", &(usize::BITS));
+            kv(out, "multiplexing_api", &"epoll");
+            kv(out, "atomicvar_api", &"c11-builtin");
+            kv(out, "process_id", &std::process::id());
+            kv(out, "process_supervised", &"no");
+            kv(out, "run_id", &server.run_id);
+            kv(out, "tcp_port", &cfg.port);
+            kv(out, "server_time_usec", &(ctx.now.ms * 1000));
+            kv(out, "uptime_in_seconds", &up);
+            kv(out, "uptime_in_days", &(up / 86400));
+            kv(out, "hz", &cfg.hz);
+            kv(out, "configured_hz", &cfg.hz);
+            kv(out, "lru_clock", &(ctx.now.s & 0xFF_FFFF));
+            kv(out, 
+                "executable",
+                &std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
+            );
+            kv(out, "config_file", &"");
+            kv(out, "io_threads_active", &0);
+            kv(out, "listener0", &format!("name=tcp,bind={},port={}", cfg.bind.join(","), cfg.port));
+        }
+        "clients" => {
+            out.push_str("# Clients\r\n");
+            kv(out, "connected_clients", &server.clients.len());
+            kv(out, "cluster_connections", &0);
+            kv(out, "maxclients", &cfg.maxclients);
+            kv(out, "client_recent_max_input_buffer", &0);
+            kv(out, "client_recent_max_output_buffer", &0);
+            kv(out, "blocked_clients", &0);
+            kv(out, "tracking_clients", &0);
+            kv(out, "pubsub_clients", &0);
+            kv(out, "watching_clients", &0);
+            kv(out, "clients_in_timeout_table", &0);
+            kv(out, "total_watched_keys", &0);
+            kv(out, "total_blocking_keys", &0);
+            kv(out, "total_blocking_keys_on_nokey", &0);
+        }
+        "memory" => {
+            out.push_str("# Memory\r\n");
+            let m = crate::memory::read();
+            let peak = server.peak_memory.load(Ordering::Relaxed).max(m.allocated);
+            let total = total_system_memory();
+            kv(out, "used_memory", &m.allocated);
+            kv(out, "used_memory_human", &human(m.allocated));
+            kv(out, "used_memory_rss", &m.rss);
+            kv(out, "used_memory_rss_human", &human(m.rss));
+            kv(out, "used_memory_peak", &peak);
+            kv(out, "used_memory_peak_human", &human(peak));
+            kv(out, 
+                "used_memory_peak_perc",
+                &format!("{:.2}%", m.allocated as f64 * 100.0 / peak.max(1) as f64),
+            );
+            kv(out, "allocator_allocated", &m.allocated);
+            kv(out, "allocator_active", &m.active);
+            kv(out, "allocator_resident", &m.resident);
+            kv(out, "total_system_memory", &total);
+            kv(out, "total_system_memory_human", &human(total));
+            kv(out, "maxmemory", &cfg.maxmemory);
+            kv(out, "maxmemory_human", &human(cfg.maxmemory));
+            kv(out, "maxmemory_policy", &cfg.maxmemory_policy);
+            kv(out, 
+                "allocator_frag_ratio",
+                &format!("{:.2}", m.active as f64 / m.allocated.max(1) as f64),
+            );
+            kv(out, 
+                "mem_fragmentation_ratio",
+                &format!("{:.2}", m.rss as f64 / m.allocated.max(1) as f64),
+            );
+            kv(out, "mem_allocator", &"jemalloc");
+            kv(out, "lazyfree_pending_objects", &server.lazyfree.pending());
+            kv(out, "lazyfreed_objects", &server.lazyfree.freed());
+        }
+        "persistence" => {
+            // Nothing is persisted yet; these fields say exactly that.
+            out.push_str("# Persistence\r\n");
+            kv(out, "loading", &0);
+            kv(out, "async_loading", &0);
+            kv(out, "rdb_bgsave_in_progress", &0);
+            kv(out, "aof_enabled", &0);
+            kv(out, "aof_rewrite_in_progress", &0);
+        }
+        "stats" => {
+            out.push_str("# Stats\r\n");
+            let ks = server.keyspace.stats();
+            let counters = server.stats.snapshot();
+            let total_cmds: u64 = counters.commands.iter().map(|c| c.calls).sum();
+            let errors: u64 = counters.errors.values().sum();
+            kv(out, 
+                "total_connections_received",
+                &server.stats.connections_received.load(Ordering::Relaxed),
+            );
+            kv(out, "total_commands_processed", &total_cmds);
+            kv(out, "instantaneous_ops_per_sec", &server.stats.ops_per_sec());
+            kv(out, "total_net_input_bytes", &counters.net_input_bytes);
+            kv(out, "total_net_output_bytes", &counters.net_output_bytes);
+            kv(out, 
+                "rejected_connections",
+                &server.stats.rejected_connections.load(Ordering::Relaxed),
+            );
+            kv(out, "expired_keys", &ks.expired);
+            kv(out, "evicted_keys", &0);
+            kv(out, "evicted_clients", &0);
+            kv(out, "keyspace_hits", &ks.hits);
+            kv(out, "keyspace_misses", &ks.misses);
+            kv(out, "pubsub_channels", &0);
+            kv(out, "pubsub_patterns", &0);
+            kv(out, "pubsubshard_channels", &0);
+            kv(out, "total_error_replies", &errors);
+            kv(out, 
+                "total_eviction_exceeded_time",
+                &0,
+            );
+            kv(out, "lazyfree_pending_objects", &server.lazyfree.pending());
+            kv(out, "lazyfreed_objects", &server.lazyfree.freed());
+        }
+        "replication" => {
+            out.push_str("# Replication\r\n");
+            kv(out, "role", &"master");
+            kv(out, "connected_slaves", &0);
+            kv(out, "master_failover_state", &"no-failover");
+            kv(out, "master_replid", &server.run_id);
+            kv(out, "master_replid2", &"0000000000000000000000000000000000000000");
+            kv(out, "master_repl_offset", &0);
+            kv(out, "second_repl_offset", &-1);
+            kv(out, "repl_backlog_active", &0);
+        }
+        "cpu" => {
+            out.push_str("# CPU\r\n");
+            let (user, sys) = cpu_seconds();
+            kv(out, "used_cpu_sys", &format!("{sys:.6}"));
+            kv(out, "used_cpu_user", &format!("{user:.6}"));
+        }
+        "modules" => out.push_str("# Modules\r\n"),
+        "errorstats" => {
+            out.push_str("# Errorstats\r\n");
+            let counters = server.stats.snapshot();
+            let mut errors: Vec<_> = counters.errors.into_iter().collect();
+            errors.sort();
+            for (code, n) in errors {
+                kv(out, &format!("errorstat_{code}"), &format!("count={n}"));
+            }
+        }
+        "cluster" => {
+            out.push_str("# Cluster\r\n");
+            kv(out, "cluster_enabled", &0);
+        }
+        "keyspace" => {
+            out.push_str("# Keyspace\r\n");
+            for (i, size) in server.keyspace.sizes().iter().enumerate() {
+                if size.keys > 0 {
+                    kv(out, 
+                        &format!("db{i}"),
+                        &format!("keys={},expires={},avg_ttl=0,subexpiry=0", size.keys, size.expires),
+                    );
+                }
+            }
+        }
+        "commandstats" => {
+            out.push_str("# Commandstats\r\n");
+            let table = Table::get();
+            let counters = server.stats.snapshot();
+            for (id, c) in counters.commands.iter().enumerate() {
+                if c.calls == 0 && c.rejected == 0 {
+                    continue;
+                }
+                kv(out, 
+                    &format!("cmdstat_{}", table.all[id].name),
+                    &format!(
+                        "calls={},usec={},usec_per_call={:.2},rejected_calls={},failed_calls={}",
+                        c.calls,
+                        c.usec,
+                        c.usec as f64 / c.calls.max(1) as f64,
+                        c.rejected,
+                        c.failed
+                    ),
+                );
+            }
+        }
+        "latencystats" => {
+            out.push_str("# Latencystats\r\n");
+            let table = Table::get();
+            let counters = server.stats.snapshot();
+            for (id, c) in counters.commands.iter().enumerate() {
+                let Some(h) = &c.latency else { continue };
+                if h.is_empty() {
+                    continue;
+                }
+                let parts: Vec<String> = cfg
+                    .latency_tracking_info_percentiles
+                    .iter()
+                    .map(|p| {
+                        format!(
+                            "p{}={:.3}",
+                            cairn_protocol::resp::reply::format_double(*p),
+                            h.value_at_quantile(p / 100.0) as f64 / 1000.0
+                        )
+                    })
+                    .collect();
+                kv(out, 
+                    &format!("latency_percentiles_usec_{}", table.all[id].name),
+                    &parts.join(","),
+                );
+            }
+        }
+        _ => {}
+    }
+}
+
+/// One `field:value` line.
+fn kv(out: &mut String, k: &str, v: &dyn std::fmt::Display) {
+    let _ = write!(out, "{k}:{v}\r\n");
+}
+
+fn total_system_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("MemTotal:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// User and system CPU seconds of this process, from /proc.
+fn cpu_seconds() -> (f64, f64) {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return (0.0, 0.0);
+    };
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / 100.0;
+    (ticks(11), ticks(12))
+}

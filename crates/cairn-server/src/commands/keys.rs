@@ -1,0 +1,475 @@
+//! Generic key commands: DEL, EXISTS, TYPE, KEYS, SCAN, RENAME, COPY, MOVE, OBJECT,
+//! DUMP / RESTORE, and friends.
+
+use cairn_protocol::Args;
+use cairn_store::{Entry, ExpireChange, dump, glob, key_slot};
+
+use super::{CmdError, CmdResult, CommandSpec, Ctx, flags::*, int_arg, is};
+
+/// Values at least this large are freed on the lazyfree thread by UNLINK.
+const LAZYFREE_BYTES: usize = 64 * 1024;
+
+const OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("object|encoding", 3, READONLY, (2, 2, 1), "generic", "2.2.3", "Returns the internal encoding of a Redis object.", object_encoding),
+    CommandSpec::new("object|freq", 3, READONLY, (2, 2, 1), "generic", "4.0.0", "Returns the logarithmic access frequency counter of a Redis object.", object_freq),
+    CommandSpec::new("object|idletime", 3, READONLY, (2, 2, 1), "generic", "2.2.3", "Returns the time since the last access to a Redis object.", object_idletime),
+    CommandSpec::new("object|refcount", 3, READONLY, (2, 2, 1), "generic", "2.2.3", "Returns the reference count of a value of a key.", object_refcount),
+    CommandSpec::new("object|help", 2, LOADING | STALE, (0, 0, 0), "generic", "6.2.0", "Returns helpful text about the different subcommands.", object_help),
+];
+
+pub const COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("del", -2, WRITE, (1, -1, 1), "generic", "1.0.0", "Deletes one or more keys.", del),
+    CommandSpec::new("unlink", -2, WRITE | FAST, (1, -1, 1), "generic", "4.0.0", "Asynchronously deletes one or more keys.", unlink),
+    CommandSpec::new("exists", -2, READONLY | FAST, (1, -1, 1), "generic", "1.0.0", "Determines whether one or more keys exist.", exists),
+    CommandSpec::new("type", 2, READONLY | FAST, (1, 1, 1), "generic", "1.0.0", "Determines the type of value stored at a key.", type_),
+    CommandSpec::new("keys", 2, READONLY, (0, 0, 0), "generic", "1.0.0", "Returns all key names that match a pattern.", keys),
+    CommandSpec::new("scan", -2, READONLY, (0, 0, 0), "generic", "2.8.0", "Iterates over the key names in the database.", scan),
+    CommandSpec::new("randomkey", 1, READONLY, (0, 0, 0), "generic", "1.0.0", "Returns a random key name from the database.", randomkey),
+    CommandSpec::new("rename", 3, WRITE, (1, 2, 1), "generic", "1.0.0", "Renames a key and overwrites the destination.", rename),
+    CommandSpec::new("renamenx", 3, WRITE | FAST, (1, 2, 1), "generic", "1.0.0", "Renames a key only when the target key name doesn't exist.", renamenx),
+    CommandSpec::new("copy", -3, WRITE | DENYOOM, (1, 2, 1), "generic", "6.2.0", "Copies the value of a key to a new key.", copy),
+    CommandSpec::new("move", 3, WRITE | FAST, (1, 1, 1), "generic", "1.0.0", "Moves a key to another database.", move_),
+    CommandSpec::new("touch", -2, READONLY | FAST, (1, -1, 1), "generic", "3.2.1", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", touch),
+    CommandSpec::container("object", "generic", "2.2.3", "A container for object introspection commands.", OBJECT_SUBCOMMANDS),
+    CommandSpec::new("dump", 2, READONLY, (1, 1, 1), "generic", "2.6.0", "Returns a serialized representation of the value stored at a key.", dump_),
+    CommandSpec::new("restore", -4, WRITE | DENYOOM, (1, 1, 1), "generic", "2.6.0", "Creates a key from the serialized representation of a value.", restore),
+];
+
+fn delete_keys(ctx: &mut Ctx, args: Args, lazy: bool) -> CmdResult {
+    let keys = args.tail(1);
+    let mut locked = ctx.server.keyspace.lock_keys(keys.iter());
+    let mut removed = 0;
+    for key in keys.iter() {
+        let slot = key_slot(key);
+        if let Some(e) = locked.db(slot, ctx.session.db).remove(slot, key, ctx.now) {
+            removed += 1;
+            if lazy && e.value().heap_size() >= LAZYFREE_BYTES {
+                ctx.server.lazyfree.free(e);
+            }
+        }
+    }
+    ctx.out.int(removed);
+    Ok(())
+}
+
+/// ```text
+/// DEL key [key ...]
+/// ```
+fn del(ctx: &mut Ctx, args: Args) -> CmdResult {
+    let lazy = ctx.server.with_config(|c| c.lazyfree_lazy_user_del);
+    delete_keys(ctx, args, lazy)
+}
+
+/// ```text
+/// UNLINK key [key ...]
+/// ```
+/// Removes the keys at once; their memory is freed on the lazyfree thread.
+fn unlink(ctx: &mut Ctx, args: Args) -> CmdResult {
+    delete_keys(ctx, args, true)
+}
+
+/// ```text
+/// EXISTS key [key ...]
+/// ```
+/// A key named twice counts twice, as in Redis.
+fn exists(ctx: &mut Ctx, args: Args) -> CmdResult {
+    let keys = args.tail(1);
+    let mut locked = ctx.server.keyspace.lock_keys(keys.iter());
+    let mut n = 0;
+    for key in keys.iter() {
+        let slot = key_slot(key);
+        if locked.db(slot, ctx.session.db).read(slot, key, ctx.now).is_some() {
+            n += 1;
+        }
+    }
+    ctx.out.int(n);
+    Ok(())
+}
+
+fn type_(ctx: &mut Ctx, args: Args) -> CmdResult {
+    let key = args.get(1);
+    let (mut shard, slot) = ctx.lock(key);
+    let t = shard
+        .db(ctx.db())
+        .peek(slot, key, ctx.now)
+        .map_or("none", |e| e.value().type_name());
+    ctx.out.simple(t);
+    Ok(())
+}
+
+/// ```text
+/// KEYS pattern
+/// ```
+fn keys(ctx: &mut Ctx, args: Args) -> CmdResult {
+    let pattern = args.get(1);
+    let all = glob::matches_all(pattern);
+    let mut found: Vec<Vec<u8>> = Vec::new();
+    for shard in 0..ctx.server.keyspace.shard_count() {
+        let guard = ctx.server.keyspace.lock_shard(shard);
+        guard.db_ref(ctx.session.db).for_each(ctx.now, |e| {
+            if all || glob::matches(pattern, e.key(), false) {
+                found.push(e.key().to_vec());
+            }
+        });
+    }
+    ctx.out.array(found.len());
+    for k in &found {
+        ctx.out.bulk(k);
+    }
+    Ok(())
+}
+
+/// ```text
+/// SCAN cursor [MATCH pattern] [COUNT count] [TYPE type]
+/// ```
+/// Every key present for the whole iteration is returned exactly once: the cursor walks
+/// hash slots, and a slot is visited whole.
+fn scan(ctx: &mut Ctx, args: Args) -> CmdResult {
+    let cursor = std::str::from_utf8(args.get(1))
+        .ok()
+        .and_then(|s| s.parse::<u64>().ok())
+        .ok_or_else(|| CmdError::new("ERR invalid cursor"))?;
+    let (mut pattern, mut count, mut type_filter) = (None, 10usize, None);
+    let mut i = 2;
+    while i < args.len() {
+        let has_value = i + 1 < args.len();
+        let a = args.get(i);
+        if is(a, "match") && has_value {
+            pattern = Some(args.get(i + 1));
+        } else if is(a, "count") && has_value {
+            let n = int_arg(args.get(i + 1))?;
+            if n < 1 {
+                return Err(CmdError::syntax());
+            }
+            count = n as usize;
+        } else if is(a, "type") && has_value {
+            type_filter = Some(String::from_utf8_lossy(args.get(i + 1)).to_ascii_lowercase());
+        } else {
+            return Err(CmdError::syntax());
+        }
+        i += 2;
+    }
+    let pattern = pattern.filter(|p| !glob::matches_all(p));
+    let mut found: Vec<Vec<u8>> = Vec::new();
+    let next = if cursor >= cairn_store::SLOTS as u64 {
+        0
+    } else {
+        ctx.server
+            .keyspace
+            .scan(ctx.session.db, cursor, count, ctx.now, |e: &Entry| {
+                if pattern.is_some_and(|p| !glob::matches(p, e.key(), false)) {
+                    return;
+                }
+                if type_filter.as_deref().is_some_and(|t| t != e.value().type_name()) {
+                    return;
+                }
+                found.push(e.key().to_vec());
+            })
+    };
+    ctx.out.array(2);
+    ctx.out.bulk(next.to_string().as_bytes());
+    ctx.out.array(found.len());
+    for k in &found {
+        ctx.out.bulk(k);
+    }
+    Ok(())
+}
+
+fn randomkey(ctx: &mut Ctx, _args: Args) -> CmdResult {
+    match ctx.server.keyspace.random_key(ctx.session.db, ctx.now) {
+        Some(k) => ctx.out.bulk(&k),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+/// Moves `src` to `dst` (keeping its TTL). With `nx`, refuses when `dst` exists.
+fn rename_generic(ctx: &mut Ctx, args: Args, nx: bool) -> CmdResult {
+    let (src, dst) = (args.get(1), args.get(2));
+    let (ss, ds) = (key_slot(src), key_slot(dst));
+    let mut locked = ctx.server.keyspace.lock_slots([ss, ds]);
+    let db = ctx.session.db;
+    if !locked.db(ss, db).contains(ss, src, ctx.now) {
+        return Err(CmdError::no_such_key());
+    }
+    if src == dst {
+        if nx {
+            ctx.out.int(0);
+        } else {
+            ctx.out.ok();
+        }
+        return Ok(());
+    }
+    if nx && locked.db(ds, db).contains(ds, dst, ctx.now) {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    let entry = locked.db(ss, db).remove(ss, src, ctx.now).expect("checked above");
+    let entry = rekey(entry, dst);
+    if let Some(old) = locked.db(ds, db).put_entry(ds, entry, ctx.now) {
+        if old.heap_size() >= LAZYFREE_BYTES {
+            ctx.server.lazyfree.free(old);
+        }
+    }
+    if nx {
+        ctx.out.int(1);
+    } else {
+        ctx.out.ok();
+    }
+    Ok(())
+}
+
+/// The same value and metadata under another name.
+fn rekey(entry: Entry, key: &[u8]) -> Entry {
+    entry.renamed(key)
+}
+
+fn rename(ctx: &mut Ctx, args: Args) -> CmdResult {
+    rename_generic(ctx, args, false)
+}
+
+fn renamenx(ctx: &mut Ctx, args: Args) -> CmdResult {
+    rename_generic(ctx, args, true)
+}
+
+/// ```text
+/// COPY source destination [DB destination-db] [REPLACE]
+/// ```
+fn copy(ctx: &mut Ctx, args: Args) -> CmdResult {
+    let (src, dst) = (args.get(1), args.get(2));
+    let mut dst_db = ctx.session.db;
+    let mut replace = false;
+    let mut i = 3;
+    while i < args.len() {
+        if is(args.get(i), "replace") {
+            replace = true;
+            i += 1;
+        } else if is(args.get(i), "db") && i + 1 < args.len() {
+            let n = int_arg(args.get(i + 1))?;
+            if n < 0 || n as usize >= ctx.server.with_config(|c| c.databases) {
+                return Err(CmdError::db_out_of_range());
+            }
+            dst_db = n as usize;
+            i += 2;
+        } else {
+            return Err(CmdError::syntax());
+        }
+    }
+    if src == dst && dst_db == ctx.session.db {
+        return Err(CmdError::new("ERR source and destination objects are the same"));
+    }
+    let (ss, ds) = (key_slot(src), key_slot(dst));
+    let mut locked = ctx.server.keyspace.lock_slots([ss, ds]);
+    let Some(entry) = locked.db(ss, ctx.session.db).peek(ss, src, ctx.now).cloned() else {
+        ctx.out.int(0);
+        return Ok(());
+    };
+    if !replace && locked.db(ds, dst_db).contains(ds, dst, ctx.now) {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    locked.db(ds, dst_db).put_entry(ds, rekey(entry, dst), ctx.now);
+    ctx.out.int(1);
+    Ok(())
+}
+
+/// ```text
+/// MOVE key db
+/// ```
+fn move_(ctx: &mut Ctx, args: Args) -> CmdResult {
+    let key = args.get(1);
+    let to = int_arg(args.get(2)).map_err(|_| CmdError::db_out_of_range())?;
+    if to < 0 || to as usize >= ctx.server.with_config(|c| c.databases) {
+        return Err(CmdError::db_out_of_range());
+    }
+    let to = to as usize;
+    if to == ctx.session.db {
+        return Err(CmdError::new("ERR source and destination objects are the same"));
+    }
+    let (mut shard, slot) = ctx.lock(key);
+    if !shard.db(ctx.session.db).contains(slot, key, ctx.now)
+        || shard.db(to).contains(slot, key, ctx.now)
+    {
+        ctx.out.int(0);
+        return Ok(());
+    }
+    let entry = shard
+        .db(ctx.session.db)
+        .remove(slot, key, ctx.now)
+        .expect("checked above");
+    shard.db(to).put_entry(slot, entry, ctx.now);
+    ctx.out.int(1);
+    Ok(())
+}
+
+fn touch(ctx: &mut Ctx, args: Args) -> CmdResult {
+    let keys = args.tail(1);
+    let mut locked = ctx.server.keyspace.lock_keys(keys.iter());
+    let mut n = 0;
+    for key in keys.iter() {
+        let slot = key_slot(key);
+        if locked.db(slot, ctx.session.db).write(slot, key, ctx.now).is_some() {
+            n += 1;
+        }
+    }
+    ctx.out.int(n);
+    Ok(())
+}
+
+/// Runs `f` on the live entry named by the OBJECT subcommand's key, or replies nil.
+fn with_object(ctx: &mut Ctx, args: Args, f: impl FnOnce(&mut Ctx, &Entry) -> CmdResult) -> CmdResult {
+    let key = args.get(2);
+    let (mut shard, slot) = ctx.lock(key);
+    match shard.db(ctx.db()).peek(slot, key, ctx.now) {
+        Some(e) => {
+            let e = e.clone();
+            drop(shard);
+            f(ctx, &e)
+        }
+        None => {
+            ctx.out.null();
+            Ok(())
+        }
+    }
+}
+
+fn lfu_policy(ctx: &Ctx) -> bool {
+    ctx.server.with_config(|c| c.maxmemory_policy.contains("lfu"))
+}
+
+fn object_encoding(ctx: &mut Ctx, args: Args) -> CmdResult {
+    with_object(ctx, args, |ctx, e| {
+        ctx.out.bulk(e.value().encoding().as_bytes());
+        Ok(())
+    })
+}
+
+fn object_freq(ctx: &mut Ctx, args: Args) -> CmdResult {
+    if !lfu_policy(ctx) {
+        return Err(CmdError::new(
+            "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+        ));
+    }
+    with_object(ctx, args, |ctx, e| {
+        ctx.out.int(e.freq() as i64);
+        Ok(())
+    })
+}
+
+fn object_idletime(ctx: &mut Ctx, args: Args) -> CmdResult {
+    if lfu_policy(ctx) {
+        return Err(CmdError::new(
+            "ERR An LRU maxmemory policy is not selected, access time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+        ));
+    }
+    with_object(ctx, args, |ctx, e| {
+        ctx.out.int(e.idle_seconds(ctx.now.s) as i64);
+        Ok(())
+    })
+}
+
+/// Redis shares the integers 0..10000 between keys and reports them with the "shared"
+/// refcount; every other value has exactly one owner.
+fn object_refcount(ctx: &mut Ctx, args: Args) -> CmdResult {
+    with_object(ctx, args, |ctx, e| {
+        let shared = matches!(e.value(), cairn_store::Value::Int(i) if (0..10000).contains(i));
+        ctx.out.int(if shared { i32::MAX as i64 } else { 1 });
+        Ok(())
+    })
+}
+
+fn object_help(ctx: &mut Ctx, _args: Args) -> CmdResult {
+    super::help_reply(
+        ctx,
+        "OBJECT",
+        &[
+            "ENCODING <key>", "    Return the kind of internal representation used in order to store the value associated with a <key>.",
+            "FREQ <key>", "    Return the access frequency index of the <key>. The returned integer is proportional to the logarithm of the recent access frequency of the key.",
+            "IDLETIME <key>", "    Return the idle time of the <key>, that is the approximated number of seconds elapsed since the last access to the key.",
+            "REFCOUNT <key>", "    Return the number of references of the value associated with the specified <key>.",
+        ],
+    );
+    Ok(())
+}
+
+fn dump_(ctx: &mut Ctx, args: Args) -> CmdResult {
+    let key = args.get(1);
+    let (mut shard, slot) = ctx.lock(key);
+    match shard.db(ctx.db()).read(slot, key, ctx.now) {
+        Some(e) => ctx.out.bulk(&dump::serialize(e.value())),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+/// ```text
+/// RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]
+/// ```
+fn restore(ctx: &mut Ctx, args: Args) -> CmdResult {
+    let key = args.get(1);
+    let ttl = int_arg(args.get(2))?;
+    let (mut replace, mut absttl) = (false, false);
+    let (mut idle, mut freq): (Option<i64>, Option<i64>) = (None, None);
+    let mut i = 4;
+    while i < args.len() {
+        let a = args.get(i);
+        let has_value = i + 1 < args.len();
+        if is(a, "replace") {
+            replace = true;
+        } else if is(a, "absttl") {
+            absttl = true;
+        } else if is(a, "idletime") && has_value && freq.is_none() {
+            let v = int_arg(args.get(i + 1))?;
+            if v < 0 {
+                return Err(CmdError::new("ERR Invalid IDLETIME value, must be >= 0"));
+            }
+            idle = Some(v);
+            i += 1;
+        } else if is(a, "freq") && has_value && idle.is_none() {
+            let v = int_arg(args.get(i + 1))?;
+            if !(0..=255).contains(&v) {
+                return Err(CmdError::new("ERR Invalid FREQ value, must be >= 0 and <= 255"));
+            }
+            freq = Some(v);
+            i += 1;
+        } else {
+            return Err(CmdError::syntax());
+        }
+        i += 1;
+    }
+    if ttl < 0 {
+        return Err(CmdError::new("ERR Invalid TTL value, must be >= 0"));
+    }
+    let value = dump::deserialize(args.get(3)).map_err(|e| match e {
+        dump::DumpError::VersionOrChecksum => {
+            CmdError::new("ERR DUMP payload version or checksum are wrong")
+        }
+        dump::DumpError::BadFormat => CmdError::new("ERR Bad data format"),
+    })?;
+    let (mut shard, slot) = ctx.lock(key);
+    let db = shard.db(ctx.db());
+    if !replace && db.contains(slot, key, ctx.now) {
+        return Err(CmdError::new("BUSYKEY Target key name already exists."));
+    }
+    let at = match ttl {
+        0 => None,
+        t if absttl => Some(t as u64),
+        t => Some(ctx.now.ms.saturating_add(t as u64)),
+    };
+    if at.is_some_and(|t| t <= ctx.now.ms) {
+        // Already expired: like Redis, the key is not created (and a replaced one is gone).
+        db.remove(slot, key, ctx.now);
+        ctx.out.ok();
+        return Ok(());
+    }
+    let expire = at.map_or(ExpireChange::Clear, ExpireChange::At);
+    db.set(slot, key, value, expire, ctx.now);
+    if idle.is_some() || freq.is_some() {
+        if let Some(e) = db.write(slot, key, ctx.now) {
+            let access = ctx.now.s.wrapping_sub(idle.unwrap_or(0) as u32);
+            e.restore_access(access, freq.map(|f| f as u8));
+        }
+    }
+    ctx.out.ok();
+    Ok(())
+}

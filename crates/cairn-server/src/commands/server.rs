@@ -1,0 +1,172 @@
+//! Server commands: DBSIZE, FLUSHDB, FLUSHALL, TIME, SWAPDB, SHUTDOWN, DEBUG.
+
+use std::time::Duration;
+
+use cairn_protocol::Args;
+
+use super::{CmdError, CmdResult, CommandSpec, Ctx, flags::*, float_arg, int_arg, is};
+
+const DEBUG_SUBCOMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("debug|sleep", 3, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "server", "1.0.0", "Sleeps this connection for the given number of seconds (other clients keep being served).", debug_sleep),
+    CommandSpec::new("debug|set-active-expire", 3, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "server", "1.0.0", "Turns the active expiry sweep on (1) or off (0).", debug_set_active_expire),
+    CommandSpec::new("debug|object", 3, ADMIN | NOSCRIPT | LOADING | STALE, (2, 2, 1), "server", "1.0.0", "Shows low-level information about a key.", debug_object),
+    CommandSpec::new("debug|help", 2, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "server", "1.0.0", "Returns helpful text about the different subcommands.", debug_help),
+];
+
+pub const COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("dbsize", 1, READONLY | FAST, (0, 0, 0), "server", "1.0.0", "Returns the number of keys in the database.", dbsize),
+    CommandSpec::new("flushdb", -1, WRITE, (0, 0, 0), "server", "1.0.0", "Remove all keys from the current database.", flushdb),
+    CommandSpec::new("flushall", -1, WRITE, (0, 0, 0), "server", "1.0.0", "Removes all keys from all databases.", flushall),
+    CommandSpec::new("time", 1, LOADING | STALE | FAST, (0, 0, 0), "server", "2.6.0", "Returns the server time.", time),
+    CommandSpec::new("swapdb", 3, WRITE | FAST, (0, 0, 0), "server", "4.0.0", "Swaps two Redis databases.", swapdb),
+    CommandSpec::new("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_AUTH | ALLOW_BUSY | PAUSE_EXEMPT, (0, 0, 0), "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", shutdown),
+    CommandSpec::container("debug", "server", "1.0.0", "A container for debugging commands.", DEBUG_SUBCOMMANDS),
+];
+
+fn dbsize(ctx: &mut Ctx, _args: Args) -> CmdResult {
+    ctx.out.int(ctx.server.keyspace.db_len(ctx.session.db) as i64);
+    Ok(())
+}
+
+/// Whether FLUSHDB / FLUSHALL frees in the background: ASYNC, SYNC, or the
+/// `lazyfree-lazy-user-flush` default.
+fn flush_mode(ctx: &Ctx, args: Args) -> Result<bool, CmdError> {
+    match args.len() {
+        1 => Ok(ctx.server.with_config(|c| c.lazyfree_lazy_user_flush)),
+        2 if is(args.get(1), "async") => Ok(true),
+        2 if is(args.get(1), "sync") => Ok(false),
+        _ => Err(CmdError::syntax()),
+    }
+}
+
+fn flush(ctx: &mut Ctx, args: Args, db: Option<usize>) -> CmdResult {
+    let lazy = flush_mode(ctx, args)?;
+    let taken = ctx.server.keyspace.flush(db);
+    if lazy {
+        ctx.server.lazyfree.free(taken);
+    } else {
+        drop(taken);
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+/// ```text
+/// FLUSHDB [ASYNC | SYNC]
+/// ```
+fn flushdb(ctx: &mut Ctx, args: Args) -> CmdResult {
+    let db = ctx.session.db;
+    flush(ctx, args, Some(db))
+}
+
+/// ```text
+/// FLUSHALL [ASYNC | SYNC]
+/// ```
+fn flushall(ctx: &mut Ctx, args: Args) -> CmdResult {
+    flush(ctx, args, None)
+}
+
+fn time(ctx: &mut Ctx, _args: Args) -> CmdResult {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    ctx.out.array(2);
+    ctx.out.bulk(now.as_secs().to_string().as_bytes());
+    ctx.out.bulk(now.subsec_micros().to_string().as_bytes());
+    Ok(())
+}
+
+/// ```text
+/// SWAPDB index1 index2
+/// ```
+fn swapdb(ctx: &mut Ctx, args: Args) -> CmdResult {
+    let a = int_arg(args.get(1)).map_err(|_| CmdError::new("ERR invalid first DB index"))?;
+    let b = int_arg(args.get(2)).map_err(|_| CmdError::new("ERR invalid second DB index"))?;
+    let n = ctx.server.with_config(|c| c.databases) as i64;
+    if a < 0 || a >= n || b < 0 || b >= n {
+        return Err(CmdError::db_out_of_range());
+    }
+    if a != b {
+        ctx.server.keyspace.swap_dbs(a as usize, b as usize);
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+/// ```text
+/// SHUTDOWN [NOSAVE | SAVE] [NOW] [FORCE] [ABORT]
+/// ```
+/// Nothing is persisted yet, so SAVE and NOSAVE both just stop the server. Like Redis, a
+/// successful SHUTDOWN sends no reply: the connection closes.
+fn shutdown(ctx: &mut Ctx, args: Args) -> CmdResult {
+    let mut abort = false;
+    for a in args.tail(1).iter() {
+        if is(a, "abort") {
+            abort = true;
+        } else if !(is(a, "nosave") || is(a, "save") || is(a, "now") || is(a, "force")) {
+            return Err(CmdError::syntax());
+        }
+    }
+    if abort {
+        return Err(CmdError::new("ERR No shutdown in progress."));
+    }
+    tracing::warn!("User requested shutdown...");
+    ctx.session.close_after_reply = true;
+    ctx.server.shutdown();
+    Ok(())
+}
+
+/// ```text
+/// DEBUG SLEEP seconds
+/// ```
+/// Redis blocks its only thread; Cairn parks this connection only, which is what tests
+/// that use it to simulate a slow command need, without stalling everyone else.
+fn debug_sleep(ctx: &mut Ctx, args: Args) -> CmdResult {
+    let secs = float_arg(args.get(2))?;
+    if !(0.0..=86_400.0).contains(&secs) {
+        return Err(CmdError::new("ERR sleep time out of range"));
+    }
+    ctx.session.sleep = Some(Duration::from_secs_f64(secs));
+    ctx.out.ok();
+    Ok(())
+}
+
+fn debug_set_active_expire(ctx: &mut Ctx, args: Args) -> CmdResult {
+    let on = int_arg(args.get(2))? != 0;
+    ctx.server
+        .active_expire
+        .store(on, std::sync::atomic::Ordering::Relaxed);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn debug_object(ctx: &mut Ctx, args: Args) -> CmdResult {
+    let key = args.get(2);
+    let (mut shard, slot) = ctx.lock(key);
+    let Some(e) = shard.db(ctx.db()).peek(slot, key, ctx.now) else {
+        return Err(CmdError::no_such_key());
+    };
+    let line = format!(
+        "Value at:0x0 refcount:1 encoding:{} serializedlength:{} lru:{} lru_seconds_idle:{}",
+        e.value().encoding(),
+        e.value().len(),
+        ctx.now.s & 0xFF_FFFF,
+        e.idle_seconds(ctx.now.s)
+    );
+    drop(shard);
+    ctx.out.simple(&line);
+    Ok(())
+}
+
+fn debug_help(ctx: &mut Ctx, _args: Args) -> CmdResult {
+    super::help_reply(
+        ctx,
+        "DEBUG",
+        &[
+            "SLEEP <seconds>", "    Stop this connection for <seconds> (other clients are served).",
+            "SET-ACTIVE-EXPIRE <0|1>", "    Turn the active expiry sweep off or on.",
+            "OBJECT <key>", "    Show low level info about the <key> and its value.",
+        ],
+    );
+    Ok(())
+}

@@ -1,0 +1,619 @@
+//! String commands: GET, SET and its relatives, counters, ranges, LCS.
+
+use cairn_protocol::Args;
+use cairn_store::{ExpireChange, Value};
+
+use super::{CmdError, CmdResult, CommandSpec, Ctx, expire_arg, flags::*, float_arg, int_arg, is};
+
+const RW: u32 = WRITE | DENYOOM;
+
+pub const COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("get", 2, READONLY | FAST, (1, 1, 1), "string", "1.0.0", "Returns the string value of a key.", get),
+    CommandSpec::new("set", -3, RW, (1, 1, 1), "string", "1.0.0", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", set),
+    CommandSpec::new("setnx", 3, RW | FAST, (1, 1, 1), "string", "1.0.0", "Set the string value of a key only when the key doesn't exist.", setnx),
+    CommandSpec::new("setex", 4, RW, (1, 1, 1), "string", "2.0.0", "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", setex),
+    CommandSpec::new("psetex", 4, RW, (1, 1, 1), "string", "2.6.0", "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.", psetex),
+    CommandSpec::new("mget", -2, READONLY | FAST, (1, -1, 1), "string", "1.0.0", "Atomically returns the string values of one or more keys.", mget),
+    CommandSpec::new("mset", -3, RW, (1, -1, 2), "string", "1.0.1", "Atomically creates or modifies the string values of one or more keys.", mset),
+    CommandSpec::new("msetnx", -3, RW, (1, -1, 2), "string", "1.0.1", "Atomically modifies the string values of one or more keys only when all keys don't exist.", msetnx),
+    CommandSpec::new("getset", 3, RW | FAST, (1, 1, 1), "string", "1.0.0", "Returns the previous string value of a key after setting it to a new value.", getset),
+    CommandSpec::new("getdel", 2, WRITE | FAST, (1, 1, 1), "string", "6.2.0", "Returns the string value of a key after deleting the key.", getdel),
+    CommandSpec::new("getex", -2, WRITE | FAST, (1, 1, 1), "string", "6.2.0", "Returns the string value of a key after setting its expiration time.", getex),
+    CommandSpec::new("append", 3, RW | FAST, (1, 1, 1), "string", "2.0.0", "Appends a string to the value of a key. Creates the key if it doesn't exist.", append),
+    CommandSpec::new("strlen", 2, READONLY | FAST, (1, 1, 1), "string", "2.2.0", "Returns the length of a string value.", strlen),
+    CommandSpec::new("incr", 2, RW | FAST, (1, 1, 1), "string", "1.0.0", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", incr),
+    CommandSpec::new("decr", 2, RW | FAST, (1, 1, 1), "string", "1.0.0", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", decr),
+    CommandSpec::new("incrby", 3, RW | FAST, (1, 1, 1), "string", "1.0.0", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", incrby),
+    CommandSpec::new("decrby", 3, RW | FAST, (1, 1, 1), "string", "1.0.0", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", decrby),
+    CommandSpec::new("incrbyfloat", 3, RW | FAST, (1, 1, 1), "string", "2.6.0", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", incrbyfloat),
+    CommandSpec::new("getrange", 4, READONLY, (1, 1, 1), "string", "2.4.0", "Returns a substring of the string stored at a key.", getrange),
+    CommandSpec::new("substr", 4, READONLY, (1, 1, 1), "string", "1.0.0", "Returns a substring from a string value.", getrange),
+    CommandSpec::new("setrange", 4, RW, (1, 1, 1), "string", "2.2.0", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", setrange),
+    CommandSpec::new("lcs", -3, READONLY, (1, 2, 1), "string", "7.0.0", "Finds the longest common substring.", lcs),
+];
+
+/// ```text
+/// GET key
+/// ```
+fn get(ctx: &mut Ctx, args: Args) -> CmdResult {
+    let key = args.get(1);
+    let (mut shard, slot) = ctx.lock(key);
+    match shard.db(ctx.db()).read(slot, key, ctx.now) {
+        Some(e) => e.value().with_bytes(|b| ctx.out.bulk(b)),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+/// ```text
+/// SET key value [NX | XX] [GET] [EX seconds | PX milliseconds |
+///     EXAT unix-time-seconds | PXAT unix-time-milliseconds | KEEPTTL]
+/// ```
+fn set(ctx: &mut Ctx, args: Args) -> CmdResult {
+    let (key, value) = (args.get(1), args.get(2));
+    let (mut nx, mut xx, mut get) = (false, false, false);
+    let mut expire: Option<ExpireChange> = None;
+    let mut i = 3;
+    while i < args.len() {
+        let a = args.get(i);
+        let next = (i + 1 < args.len()).then(|| args.get(i + 1));
+        let unit = |name: &str| -> Option<(i64, bool)> {
+            match name {
+                "ex" => Some((1000, false)),
+                "px" => Some((1, false)),
+                "exat" => Some((1000, true)),
+                "pxat" => Some((1, true)),
+                _ => None,
+            }
+        };
+        let lower = a.to_ascii_lowercase();
+        let name = std::str::from_utf8(&lower).unwrap_or("");
+        match name {
+            "nx" if !xx => nx = true,
+            "xx" if !nx => xx = true,
+            "get" => get = true,
+            "keepttl" if expire.is_none() => expire = Some(ExpireChange::Keep),
+            _ => match (unit(name), next) {
+                (Some((ms, abs)), Some(n)) if expire.is_none() => {
+                    expire = Some(ExpireChange::At(expire_arg(ctx, n, ms, abs, "set")?));
+                    i += 1;
+                }
+                _ => return Err(CmdError::syntax()),
+            },
+        }
+        i += 1;
+    }
+    let expire = expire.unwrap_or(ExpireChange::Clear);
+    let (mut shard, slot) = ctx.lock(key);
+    let db = shard.db(ctx.db());
+    if !(nx || xx || get) {
+        set_or_expire(db, slot, key, Value::from_bytes(value), expire, ctx.now);
+        ctx.out.ok();
+        return Ok(());
+    }
+    let old = db.peek(slot, key, ctx.now).map(|e| e.value().as_bytes().into_owned());
+    let write = !(nx && old.is_some() || xx && old.is_none());
+    if write {
+        set_or_expire(db, slot, key, Value::from_bytes(value), expire, ctx.now);
+    }
+    match (get, old) {
+        (true, Some(old)) => ctx.out.bulk(&old),
+        (true, None) => ctx.out.null(),
+        (false, _) if write => ctx.out.ok(),
+        (false, _) => ctx.out.null(),
+    }
+    Ok(())
+}
+
+/// Stores a value; a deadline already in the past deletes the key instead, as Redis does.
+fn set_or_expire(
+    db: &mut cairn_store::Db,
+    slot: u16,
+    key: &[u8],
+    value: Value,
+    expire: ExpireChange,
+    now: cairn_store::db::Now,
+) {
+    match expire {
+        ExpireChange::At(t) if t <= now.ms => {
+            db.remove(slot, key, now);
+        }
+        _ => {
+            db.set(slot, key, value, expire, now);
+        }
+    }
+}
+
+fn setnx(ctx: &mut Ctx, args: Args) -> CmdResult {
+    let key = args.get(1);
+    let (mut shard, slot) = ctx.lock(key);
+    let db = shard.db(ctx.db());
+    if db.contains(slot, key, ctx.now) {
+        ctx.out.int(0);
+    } else {
+        db.set(slot, key, Value::from_bytes(args.get(2)), ExpireChange::Clear, ctx.now);
+        ctx.out.int(1);
+    }
+    Ok(())
+}
+
+fn setex_generic(ctx: &mut Ctx, args: Args, unit_ms: i64, cmd: &str) -> CmdResult {
+    let key = args.get(1);
+    let at = expire_arg(ctx, args.get(2), unit_ms, false, cmd)?;
+    let (mut shard, slot) = ctx.lock(key);
+    shard
+        .db(ctx.db())
+        .set(slot, key, Value::from_bytes(args.get(3)), ExpireChange::At(at), ctx.now);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn setex(ctx: &mut Ctx, args: Args) -> CmdResult {
+    setex_generic(ctx, args, 1000, "setex")
+}
+
+fn psetex(ctx: &mut Ctx, args: Args) -> CmdResult {
+    setex_generic(ctx, args, 1, "psetex")
+}
+
+/// ```text
+/// MGET key [key ...]
+/// ```
+/// Atomic across shards: every shard involved is locked before the first read.
+fn mget(ctx: &mut Ctx, args: Args) -> CmdResult {
+    let keys = args.tail(1);
+    let mut locked = ctx.server.keyspace.lock_keys(keys.iter());
+    ctx.out.array(keys.len());
+    for key in keys.iter() {
+        let slot = cairn_store::key_slot(key);
+        match locked.db(slot, ctx.session.db).read(slot, key, ctx.now) {
+            Some(e) => e.value().with_bytes(|b| ctx.out.bulk(b)),
+            None => ctx.out.null(),
+        }
+    }
+    Ok(())
+}
+
+fn mset_generic(ctx: &mut Ctx, args: Args, nx: bool) -> CmdResult {
+    if args.len() % 2 == 0 {
+        return Err(CmdError::arity(ctx.spec.name));
+    }
+    let pairs = args.tail(1);
+    let keys = (0..pairs.len()).step_by(2).map(|i| pairs.get(i));
+    let mut locked = ctx.server.keyspace.lock_keys(keys.clone());
+    let db = ctx.session.db;
+    if nx {
+        for key in keys.clone() {
+            let slot = cairn_store::key_slot(key);
+            if locked.db(slot, db).contains(slot, key, ctx.now) {
+                ctx.out.int(0);
+                return Ok(());
+            }
+        }
+    }
+    for i in (0..pairs.len()).step_by(2) {
+        let key = pairs.get(i);
+        let slot = cairn_store::key_slot(key);
+        locked.db(slot, db).set(
+            slot,
+            key,
+            Value::from_bytes(pairs.get(i + 1)),
+            ExpireChange::Clear,
+            ctx.now,
+        );
+    }
+    if nx {
+        ctx.out.int(1);
+    } else {
+        ctx.out.ok();
+    }
+    Ok(())
+}
+
+fn mset(ctx: &mut Ctx, args: Args) -> CmdResult {
+    mset_generic(ctx, args, false)
+}
+
+fn msetnx(ctx: &mut Ctx, args: Args) -> CmdResult {
+    mset_generic(ctx, args, true)
+}
+
+fn getset(ctx: &mut Ctx, args: Args) -> CmdResult {
+    let key = args.get(1);
+    let (mut shard, slot) = ctx.lock(key);
+    let old = shard.db(ctx.db()).set(
+        slot,
+        key,
+        Value::from_bytes(args.get(2)),
+        ExpireChange::Clear,
+        ctx.now,
+    );
+    match old {
+        Some(v) => v.with_bytes(|b| ctx.out.bulk(b)),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+fn getdel(ctx: &mut Ctx, args: Args) -> CmdResult {
+    let key = args.get(1);
+    let (mut shard, slot) = ctx.lock(key);
+    let db = shard.db(ctx.db());
+    // Count the read as Redis does (GETDEL is a lookup first).
+    if db.read(slot, key, ctx.now).is_none() {
+        ctx.out.null();
+        return Ok(());
+    }
+    match db.remove(slot, key, ctx.now) {
+        Some(e) => e.value().with_bytes(|b| ctx.out.bulk(b)),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+/// ```text
+/// GETEX key [EX seconds | PX milliseconds | EXAT unix-time-seconds |
+///     PXAT unix-time-milliseconds | PERSIST]
+/// ```
+fn getex(ctx: &mut Ctx, args: Args) -> CmdResult {
+    let key = args.get(1);
+    let change = match args.len() {
+        2 => None,
+        3 if is(args.get(2), "persist") => Some(None),
+        4 => {
+            let (ms, abs) = match args.get(2) {
+                a if is(a, "ex") => (1000, false),
+                a if is(a, "px") => (1, false),
+                a if is(a, "exat") => (1000, true),
+                a if is(a, "pxat") => (1, true),
+                _ => return Err(CmdError::syntax()),
+            };
+            Some(Some(expire_arg(ctx, args.get(3), ms, abs, "getex")?))
+        }
+        _ => return Err(CmdError::syntax()),
+    };
+    let (mut shard, slot) = ctx.lock(key);
+    let db = shard.db(ctx.db());
+    let Some(e) = db.read(slot, key, ctx.now) else {
+        ctx.out.null();
+        return Ok(());
+    };
+    e.value().with_bytes(|b| ctx.out.bulk(b));
+    match change {
+        Some(Some(at)) if at <= ctx.now.ms => {
+            db.remove(slot, key, ctx.now);
+        }
+        Some(at) => {
+            db.set_expire(slot, key, at, ctx.now);
+        }
+        None => {}
+    }
+    Ok(())
+}
+
+fn append(ctx: &mut Ctx, args: Args) -> CmdResult {
+    let (key, tail) = (args.get(1), args.get(2));
+    let max = ctx.max_string();
+    let (mut shard, slot) = ctx.lock(key);
+    let db = shard.db(ctx.db());
+    let len = match db.write(slot, key, ctx.now) {
+        Some(e) => {
+            let cur = e.value().len();
+            if cur + tail.len() > max {
+                return Err(CmdError::too_big());
+            }
+            let bytes = e.value_mut().bytes_mut();
+            bytes.extend_from_slice(tail);
+            bytes.len()
+        }
+        None => {
+            db.set(slot, key, Value::from_bytes(tail), ExpireChange::Clear, ctx.now);
+            tail.len()
+        }
+    };
+    ctx.out.int(len as i64);
+    Ok(())
+}
+
+fn strlen(ctx: &mut Ctx, args: Args) -> CmdResult {
+    let key = args.get(1);
+    let (mut shard, slot) = ctx.lock(key);
+    let len = shard
+        .db(ctx.db())
+        .read(slot, key, ctx.now)
+        .map_or(0, |e| e.value().len());
+    ctx.out.int(len as i64);
+    Ok(())
+}
+
+/// Adds `by` to the integer at `key` (0 when absent), keeping its TTL.
+fn incr_generic(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
+    let (mut shard, slot) = ctx.lock(key);
+    let db = shard.db(ctx.db());
+    let new = match db.write(slot, key, ctx.now) {
+        Some(e) => {
+            let cur = e.value().as_i64().ok_or_else(CmdError::not_integer)?;
+            let new = cur
+                .checked_add(by)
+                .ok_or_else(|| CmdError::new("ERR increment or decrement would overflow"))?;
+            e.set_value(Value::Int(new));
+            new
+        }
+        None => {
+            db.set(slot, key, Value::Int(by), ExpireChange::Clear, ctx.now);
+            by
+        }
+    };
+    ctx.out.int(new);
+    Ok(())
+}
+
+fn incr(ctx: &mut Ctx, args: Args) -> CmdResult {
+    incr_generic(ctx, args.get(1), 1)
+}
+
+fn decr(ctx: &mut Ctx, args: Args) -> CmdResult {
+    incr_generic(ctx, args.get(1), -1)
+}
+
+fn incrby(ctx: &mut Ctx, args: Args) -> CmdResult {
+    let by = int_arg(args.get(2))?;
+    incr_generic(ctx, args.get(1), by)
+}
+
+fn decrby(ctx: &mut Ctx, args: Args) -> CmdResult {
+    let by = int_arg(args.get(2))?;
+    let by = by
+        .checked_neg()
+        .ok_or_else(|| CmdError::new("ERR decrement would overflow"))?;
+    incr_generic(ctx, args.get(1), by)
+}
+
+/// ```text
+/// INCRBYFLOAT key increment
+/// ```
+/// The result is stored as its decimal spelling (never with an exponent), as Redis does.
+fn incrbyfloat(ctx: &mut Ctx, args: Args) -> CmdResult {
+    let key = args.get(1);
+    let by = float_arg(args.get(2))?;
+    let (mut shard, slot) = ctx.lock(key);
+    let db = shard.db(ctx.db());
+    let cur = match db.write(slot, key, ctx.now) {
+        Some(e) => e.value().with_bytes(float_arg)?,
+        None => 0.0,
+    };
+    let new = cur + by;
+    if !new.is_finite() {
+        return Err(CmdError::new("ERR increment would produce NaN or Infinity"));
+    }
+    let text = human_float(new);
+    db.set(slot, key, Value::from_bytes(text.as_bytes()), ExpireChange::Keep, ctx.now);
+    ctx.out.bulk(text.as_bytes());
+    Ok(())
+}
+
+/// Redis's "human" long double format: fixed point, trailing zeros trimmed.
+fn human_float(v: f64) -> String {
+    let s = format!("{v}");
+    if s == "-0" { "0".into() } else { s }
+}
+
+/// Resolves Redis's inclusive, possibly negative [start, end] range over `len` bytes.
+pub fn byte_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
+    let len = len as i64;
+    if (start < 0 && end < 0 && start > end) || len == 0 {
+        return None;
+    }
+    let start = if start < 0 { (len + start).max(0) } else { start };
+    let end = if end < 0 { (len + end).max(0) } else { end }.min(len - 1);
+    (start <= end).then_some((start as usize, end as usize))
+}
+
+fn getrange(ctx: &mut Ctx, args: Args) -> CmdResult {
+    let key = args.get(1);
+    let (start, end) = (int_arg(args.get(2))?, int_arg(args.get(3))?);
+    let (mut shard, slot) = ctx.lock(key);
+    match shard.db(ctx.db()).read(slot, key, ctx.now) {
+        Some(e) => e.value().with_bytes(|b| match byte_range(start, end, b.len()) {
+            Some((s, e)) => ctx.out.bulk(&b[s..=e]),
+            None => ctx.out.bulk(b""),
+        }),
+        None => ctx.out.bulk(b""),
+    }
+    Ok(())
+}
+
+/// ```text
+/// SETRANGE key offset value
+/// ```
+fn setrange(ctx: &mut Ctx, args: Args) -> CmdResult {
+    let (key, patch) = (args.get(1), args.get(3));
+    let offset = int_arg(args.get(2))?;
+    if offset < 0 {
+        return Err(CmdError::new("ERR offset is out of range"));
+    }
+    let offset = offset as usize;
+    let max = ctx.max_string();
+    let (mut shard, slot) = ctx.lock(key);
+    let db = shard.db(ctx.db());
+    match db.write(slot, key, ctx.now) {
+        Some(e) => {
+            if patch.is_empty() {
+                ctx.out.int(e.value().len() as i64);
+                return Ok(());
+            }
+            if offset + patch.len() > max {
+                return Err(CmdError::too_big());
+            }
+            let bytes = e.value_mut().bytes_mut();
+            if bytes.len() < offset + patch.len() {
+                bytes.resize(offset + patch.len(), 0);
+            }
+            bytes[offset..offset + patch.len()].copy_from_slice(patch);
+            let len = bytes.len();
+            ctx.out.int(len as i64);
+        }
+        None => {
+            if patch.is_empty() {
+                ctx.out.int(0);
+                return Ok(());
+            }
+            if offset + patch.len() > max {
+                return Err(CmdError::too_big());
+            }
+            let mut bytes = vec![0u8; offset + patch.len()];
+            bytes[offset..].copy_from_slice(patch);
+            let len = bytes.len();
+            db.set(slot, key, Value::Str(bytes), ExpireChange::Clear, ctx.now);
+            ctx.out.int(len as i64);
+        }
+    }
+    Ok(())
+}
+
+/// ```text
+/// LCS key1 key2 [LEN] [IDX] [MINMATCHLEN min-match-len] [WITHMATCHLEN]
+/// ```
+fn lcs(ctx: &mut Ctx, args: Args) -> CmdResult {
+    let (k1, k2) = (args.get(1), args.get(2));
+    let (mut len_only, mut idx, mut with_len, mut min_len) = (false, false, false, 0i64);
+    let mut i = 3;
+    while i < args.len() {
+        let a = args.get(i);
+        if is(a, "len") {
+            len_only = true;
+        } else if is(a, "idx") {
+            idx = true;
+        } else if is(a, "withmatchlen") {
+            with_len = true;
+        } else if is(a, "minmatchlen") && i + 1 < args.len() {
+            min_len = int_arg(args.get(i + 1))?.max(0);
+            i += 1;
+        } else {
+            return Err(CmdError::syntax());
+        }
+        i += 1;
+    }
+    if len_only && idx {
+        return Err(CmdError::new(
+            "ERR If you want both the length and indexes, please just use IDX.",
+        ));
+    }
+    let (a, b) = {
+        let mut locked = ctx.server.keyspace.lock_keys([k1, k2]);
+        let mut fetch = |k: &[u8]| {
+            let slot = cairn_store::key_slot(k);
+            locked
+                .db(slot, ctx.session.db)
+                .read(slot, k, ctx.now)
+                .map(|e| e.value().as_bytes().into_owned())
+                .unwrap_or_default()
+        };
+        (fetch(k1), fetch(k2))
+    };
+    let cells = (a.len() as u128 + 1) * (b.len() as u128 + 1);
+    if cells * 4 > ctx.max_string() as u128 {
+        return Err(CmdError::new(
+            "ERR Insufficient memory, transient memory for LCS exceeds proto-max-bulk-len",
+        ));
+    }
+    // dp[i][j] = LCS length of a[..i] and b[..j].
+    let w = b.len() + 1;
+    let mut dp = vec![0u32; (a.len() + 1) * w];
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            dp[i * w + j] = if a[i - 1] == b[j - 1] {
+                dp[(i - 1) * w + j - 1] + 1
+            } else {
+                dp[(i - 1) * w + j].max(dp[i * w + j - 1])
+            };
+        }
+    }
+    let total = dp[a.len() * w + b.len()] as usize;
+    if len_only {
+        ctx.out.int(total as i64);
+        return Ok(());
+    }
+    // Walk back from the end, collecting the common string and the matching ranges.
+    let mut common = vec![0u8; total];
+    let mut ranges: Vec<((usize, usize), (usize, usize), usize)> = Vec::new();
+    let mut current: Option<((usize, usize), (usize, usize))> = None;
+    let (mut i, mut j, mut k) = (a.len(), b.len(), total);
+    while i > 0 && j > 0 {
+        if a[i - 1] == b[j - 1] {
+            k -= 1;
+            common[k] = a[i - 1];
+            current = match current {
+                Some(((_, ae), (_, be))) => Some(((i - 1, ae), (j - 1, be))),
+                None => Some(((i - 1, i - 1), (j - 1, j - 1))),
+            };
+            i -= 1;
+            j -= 1;
+            // A match range ends when the next step back is not a match continuing it.
+            let continues = i > 0 && j > 0 && a[i - 1] == b[j - 1];
+            if !continues {
+                if let Some((ra, rb)) = current.take() {
+                    let len = ra.1 - ra.0 + 1;
+                    if len as i64 >= min_len {
+                        ranges.push((ra, rb, len));
+                    }
+                }
+            }
+        } else if dp[(i - 1) * w + j] > dp[i * w + j - 1] {
+            if let Some((ra, rb)) = current.take() {
+                let len = ra.1 - ra.0 + 1;
+                if len as i64 >= min_len {
+                    ranges.push((ra, rb, len));
+                }
+            }
+            i -= 1;
+        } else {
+            if let Some((ra, rb)) = current.take() {
+                let len = ra.1 - ra.0 + 1;
+                if len as i64 >= min_len {
+                    ranges.push((ra, rb, len));
+                }
+            }
+            j -= 1;
+        }
+    }
+    if !idx {
+        ctx.out.bulk(&common);
+        return Ok(());
+    }
+    let out = &mut *ctx.out;
+    out.map(2);
+    out.bulk(b"matches");
+    out.array(ranges.len());
+    for (ra, rb, len) in &ranges {
+        out.array(if with_len { 3 } else { 2 });
+        out.array(2);
+        out.int(ra.0 as i64);
+        out.int(ra.1 as i64);
+        out.array(2);
+        out.int(rb.0 as i64);
+        out.int(rb.1 as i64);
+        if with_len {
+            out.int(*len as i64);
+        }
+    }
+    out.bulk(b"len");
+    out.int(total as i64);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::byte_range;
+
+    #[test]
+    fn ranges_follow_getrange() {
+        assert_eq!(byte_range(0, 3, 10), Some((0, 3)));
+        assert_eq!(byte_range(-3, -1, 10), Some((7, 9)));
+        assert_eq!(byte_range(0, -1, 10), Some((0, 9)));
+        assert_eq!(byte_range(10, 100, 10), None);
+        assert_eq!(byte_range(-1, -5, 10), None);
+        assert_eq!(byte_range(-100, 2, 10), Some((0, 2)));
+        assert_eq!(byte_range(0, 0, 0), None);
+    }
+}

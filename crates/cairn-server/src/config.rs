@@ -1,0 +1,504 @@
+//! Settings, named as Redis names its directives.
+//!
+//! Every setting can come from a TOML file (`port = 7000`, `maxmemory = "1gb"`), from the
+//! command line (`--maxmemory 1gb`, as redis-server accepts it) and, where it can change
+//! while running, from `CONFIG SET`. One table ([`SETTINGS`]) describes them all: the
+//! parser, CONFIG GET/SET and `cairn server --help` read it, so they cannot disagree.
+
+use std::fmt::Write as _;
+
+/// The running configuration. Fields are typed; [`SETTINGS`] maps them to and from text.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub bind: Vec<String>,
+    pub port: u16,
+    pub tcp_backlog: u32,
+    pub timeout: u64,
+    pub tcp_keepalive: u64,
+    pub protected_mode: bool,
+    pub databases: usize,
+    pub maxclients: usize,
+    pub maxmemory: u64,
+    pub maxmemory_policy: String,
+    pub maxmemory_samples: u32,
+    pub proto_max_bulk_len: u64,
+    pub client_query_buffer_limit: u64,
+    pub hz: u32,
+    pub loglevel: String,
+    pub logfile: String,
+    pub dir: String,
+    pub dbfilename: String,
+    pub appendonly: bool,
+    pub appendfilename: String,
+    pub appenddirname: String,
+    pub appendfsync: String,
+    pub save: String,
+    pub daemonize: bool,
+    pub pidfile: String,
+    pub threads: usize,
+    pub shards: usize,
+    pub latency_tracking: bool,
+    pub latency_tracking_info_percentiles: Vec<f64>,
+    pub lazyfree_lazy_user_del: bool,
+    pub lazyfree_lazy_user_flush: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Config {
+            bind: vec!["127.0.0.1".into()],
+            port: 6379,
+            tcp_backlog: 511,
+            timeout: 0,
+            tcp_keepalive: 300,
+            protected_mode: true,
+            databases: 16,
+            maxclients: 10000,
+            maxmemory: 0,
+            maxmemory_policy: "noeviction".into(),
+            maxmemory_samples: 5,
+            proto_max_bulk_len: 512 * 1024 * 1024,
+            client_query_buffer_limit: 1024 * 1024 * 1024,
+            hz: 10,
+            loglevel: "notice".into(),
+            logfile: String::new(),
+            dir: ".".into(),
+            dbfilename: "dump.rdb".into(),
+            appendonly: false,
+            appendfilename: "appendonly.aof".into(),
+            appenddirname: "appendonlydir".into(),
+            appendfsync: "everysec".into(),
+            save: String::new(),
+            daemonize: false,
+            pidfile: String::new(),
+            threads: cores,
+            shards: (cores * 8).next_power_of_two(),
+            latency_tracking: true,
+            latency_tracking_info_percentiles: vec![50.0, 99.0, 99.9],
+            lazyfree_lazy_user_del: false,
+            lazyfree_lazy_user_flush: false,
+        }
+    }
+}
+
+/// How a setting may change.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mutability {
+    /// Only at start-up (file or command line).
+    Startup,
+    /// Also with CONFIG SET.
+    Runtime,
+}
+
+/// One setting: its Redis directive name, how to read and write it, and a line of help.
+pub struct Setting {
+    pub name: &'static str,
+    pub mutability: Mutability,
+    pub help: &'static str,
+    /// How many words the value takes on the command line (`save 3600 1 300 100` takes any
+    /// number); 1 for almost everything.
+    pub multi_word: bool,
+    pub get: fn(&Config) -> String,
+    pub set: fn(&mut Config, &str) -> Result<(), String>,
+}
+
+macro_rules! setting {
+    ($name:literal, $mutability:ident, $help:literal, $field:ident, $kind:ident) => {
+        Setting {
+            name: $name,
+            mutability: Mutability::$mutability,
+            help: $help,
+            multi_word: false,
+            get: |c| $kind::show(&c.$field),
+            set: |c, v| {
+                c.$field = $kind::parse(v)?;
+                Ok(())
+            },
+        }
+    };
+}
+
+/// Every setting Cairn knows, in the order `--help` lists them.
+pub static SETTINGS: &[Setting] = &[
+    Setting {
+        name: "bind",
+        mutability: Mutability::Startup,
+        help: "Addresses to listen on, space separated (\"*\" for all)",
+        multi_word: true,
+        get: |c| c.bind.join(" "),
+        set: |c, v| {
+            let addrs: Vec<String> = v.split_whitespace().map(str::to_owned).collect();
+            if addrs.is_empty() {
+                return Err("bind needs at least one address".into());
+            }
+            c.bind = addrs;
+            Ok(())
+        },
+    },
+    setting!("port", Startup, "TCP port for RESP clients", port, Num),
+    setting!("tcp-backlog", Startup, "Listen backlog", tcp_backlog, Num),
+    setting!("timeout", Runtime, "Close a client idle this many seconds (0: never)", timeout, Num),
+    setting!("tcp-keepalive", Runtime, "TCP keepalive interval in seconds (0: off)", tcp_keepalive, Num),
+    setting!("protected-mode", Runtime, "When listening on all interfaces, refuse clients that are not on loopback", protected_mode, YesNo),
+    Setting {
+        name: "databases",
+        mutability: Mutability::Runtime,
+        help: "Number of SELECT-able databases (can grow at run time)",
+        multi_word: false,
+        get: |c| c.databases.to_string(),
+        set: |c, v| {
+            let n: usize = Num::parse(v)?;
+            if !(1..=1_000_000).contains(&n) {
+                return Err("argument must be between 1 and 1000000 inclusive".into());
+            }
+            c.databases = n;
+            Ok(())
+        },
+    },
+    setting!("maxclients", Runtime, "Most clients connected at once", maxclients, Num),
+    setting!("maxmemory", Runtime, "Memory limit in bytes (k/kb/m/mb/g/gb suffixes; 0: none)", maxmemory, Memory),
+    Setting {
+        name: "maxmemory-policy",
+        mutability: Mutability::Runtime,
+        help: "What to do at maxmemory: noeviction refuses writes with OOM",
+        multi_word: false,
+        get: |c| c.maxmemory_policy.clone(),
+        set: |c, v| {
+            let v = v.to_ascii_lowercase();
+            if v != "noeviction" {
+                return Err(format!(
+                    "policy '{v}' is not available yet; only noeviction is implemented"
+                ));
+            }
+            c.maxmemory_policy = v;
+            Ok(())
+        },
+    },
+    setting!("maxmemory-samples", Runtime, "Keys sampled per eviction", maxmemory_samples, Num),
+    setting!("proto-max-bulk-len", Runtime, "Longest string a client may send or build", proto_max_bulk_len, Memory),
+    setting!("client-query-buffer-limit", Runtime, "Most unparsed input buffered per client", client_query_buffer_limit, Memory),
+    setting!("hz", Runtime, "Background task frequency (expiry sweep, timeouts, stats)", hz, Num),
+    Setting {
+        name: "loglevel",
+        mutability: Mutability::Runtime,
+        help: "debug, verbose, notice or warning",
+        multi_word: false,
+        get: |c| c.loglevel.clone(),
+        set: |c, v| {
+            let v = v.to_ascii_lowercase();
+            match v.as_str() {
+                "debug" | "verbose" | "notice" | "warning" | "nothing" => {
+                    c.loglevel = v;
+                    Ok(())
+                }
+                _ => Err("argument(s) must be one of the following: debug, verbose, notice, warning, nothing".into()),
+            }
+        },
+    },
+    setting!("logfile", Startup, "Log file (empty: standard error)", logfile, Text),
+    setting!("dir", Runtime, "Working directory for data files", dir, Text),
+    setting!("dbfilename", Runtime, "Snapshot file name", dbfilename, Text),
+    Setting {
+        name: "appendonly",
+        mutability: Mutability::Runtime,
+        help: "Append-only file (not implemented yet: only \"no\")",
+        multi_word: false,
+        get: |c| YesNo::show(&c.appendonly),
+        set: |c, v| {
+            if YesNo::parse(v)? {
+                return Err("the append-only file is not implemented yet".into());
+            }
+            c.appendonly = false;
+            Ok(())
+        },
+    },
+    setting!("appendfilename", Startup, "Append-only file base name", appendfilename, Text),
+    setting!("appenddirname", Startup, "Append-only file directory", appenddirname, Text),
+    Setting {
+        name: "appendfsync",
+        mutability: Mutability::Runtime,
+        help: "always, everysec or no",
+        multi_word: false,
+        get: |c| c.appendfsync.clone(),
+        set: |c, v| {
+            let v = v.to_ascii_lowercase();
+            if !["always", "everysec", "no"].contains(&v.as_str()) {
+                return Err("argument(s) must be one of the following: always, everysec, no".into());
+            }
+            c.appendfsync = v;
+            Ok(())
+        },
+    },
+    Setting {
+        name: "save",
+        mutability: Mutability::Runtime,
+        help: "Snapshot schedule (not implemented yet: only \"\")",
+        multi_word: true,
+        get: |c| c.save.clone(),
+        set: |c, v| {
+            if !v.trim().is_empty() && v.trim() != "\"\"" {
+                return Err("snapshots are not implemented yet; use save \"\"".into());
+            }
+            c.save = String::new();
+            Ok(())
+        },
+    },
+    Setting {
+        name: "daemonize",
+        mutability: Mutability::Startup,
+        help: "Cairn runs in the foreground; only \"no\"",
+        multi_word: false,
+        get: |c| YesNo::show(&c.daemonize),
+        set: |c, v| {
+            if YesNo::parse(v)? {
+                return Err("cairn does not daemonize; run it under a supervisor".into());
+            }
+            c.daemonize = false;
+            Ok(())
+        },
+    },
+    setting!("pidfile", Startup, "Write the process id here (empty: don't)", pidfile, Text),
+    setting!("threads", Startup, "Worker threads serving connections (default: one per core)", threads, Num),
+    setting!("shards", Startup, "Keyspace shards, rounded up to a power of two", shards, Num),
+    setting!("latency-tracking", Runtime, "Per-command latency histograms for INFO latencystats", latency_tracking, YesNo),
+    Setting {
+        name: "latency-tracking-info-percentiles",
+        mutability: Mutability::Runtime,
+        help: "Percentiles INFO latencystats reports",
+        multi_word: true,
+        get: |c| {
+            c.latency_tracking_info_percentiles
+                .iter()
+                .map(|p| cairn_protocol::resp::reply::format_double(*p))
+                .collect::<Vec<_>>()
+                .join(" ")
+        },
+        set: |c, v| {
+            let mut ps = Vec::new();
+            for w in v.split_whitespace() {
+                let p: f64 = w.parse().map_err(|_| "Invalid latency percentile value".to_string())?;
+                if !(0.0..=100.0).contains(&p) {
+                    return Err("latency percentiles must be between 0 and 100".into());
+                }
+                ps.push(p);
+            }
+            c.latency_tracking_info_percentiles = ps;
+            Ok(())
+        },
+    },
+    setting!("lazyfree-lazy-user-del", Runtime, "DEL frees values in the background, like UNLINK", lazyfree_lazy_user_del, YesNo),
+    setting!("lazyfree-lazy-user-flush", Runtime, "FLUSHDB/FLUSHALL without SYNC/ASYNC free in the background", lazyfree_lazy_user_flush, YesNo),
+];
+
+/// Finds a setting by name, case-insensitively.
+pub fn setting(name: &str) -> Option<&'static Setting> {
+    SETTINGS.iter().find(|s| s.name.eq_ignore_ascii_case(name))
+}
+
+struct Num;
+impl Num {
+    fn parse<T: std::str::FromStr>(v: &str) -> Result<T, String> {
+        v.trim()
+            .parse()
+            .map_err(|_| "argument couldn't be parsed into an integer".to_string())
+    }
+    fn show<T: ToString>(v: &T) -> String {
+        v.to_string()
+    }
+}
+
+struct YesNo;
+impl YesNo {
+    fn parse(v: &str) -> Result<bool, String> {
+        match v.trim().to_ascii_lowercase().as_str() {
+            "yes" => Ok(true),
+            "no" => Ok(false),
+            _ => Err("argument must be 'yes' or 'no'".into()),
+        }
+    }
+    fn show(v: &bool) -> String {
+        if *v { "yes" } else { "no" }.into()
+    }
+}
+
+struct Text;
+impl Text {
+    fn parse(v: &str) -> Result<String, String> {
+        Ok(v.to_string())
+    }
+    fn show(v: &String) -> String {
+        v.clone()
+    }
+}
+
+struct Memory;
+impl Memory {
+    fn parse<T: TryFrom<u64>>(v: &str) -> Result<T, String> {
+        parse_memory(v)
+            .and_then(|n| T::try_from(n).ok())
+            .ok_or_else(|| "argument must be a memory value".to_string())
+    }
+    fn show<T: ToString>(v: &T) -> String {
+        v.to_string()
+    }
+}
+
+/// Parses a memory amount as Redis's `memtoll` does: `1k` is 1000, `1kb` 1024, and so on
+/// for m/mb and g/gb; no suffix means bytes.
+pub fn parse_memory(v: &str) -> Option<u64> {
+    let v = v.trim().to_ascii_lowercase();
+    let split = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
+    let (digits, unit) = v.split_at(split);
+    let mul: u64 = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    digits.parse::<u64>().ok()?.checked_mul(mul)
+}
+
+/// A setting that could not be applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigError {
+    Unknown(String),
+    Immutable(String),
+    Invalid { name: String, reason: String },
+}
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ConfigError::Unknown(n) => write!(f, "unknown setting '{n}'"),
+            ConfigError::Immutable(n) => write!(f, "'{n}' can only be set at start-up"),
+            ConfigError::Invalid { name, reason } => write!(f, "'{name}': {reason}"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+impl Config {
+    /// Applies one setting given as text, at start-up (any setting) or at run time (only
+    /// the mutable ones).
+    pub fn apply(&mut self, name: &str, value: &str, at_runtime: bool) -> Result<(), ConfigError> {
+        let s = setting(name).ok_or_else(|| ConfigError::Unknown(name.to_string()))?;
+        if at_runtime && s.mutability == Mutability::Startup {
+            return Err(ConfigError::Immutable(s.name.to_string()));
+        }
+        (s.set)(self, value).map_err(|reason| ConfigError::Invalid {
+            name: s.name.to_string(),
+            reason,
+        })
+    }
+
+    /// Applies a TOML document: `name = value`, where value is a string, a number, a
+    /// boolean (written as yes/no) or an array of those (joined by spaces).
+    pub fn apply_toml(&mut self, text: &str) -> Result<(), String> {
+        let table: toml::Table = text.parse().map_err(|e| format!("{e}"))?;
+        for (name, value) in table {
+            let v = toml_to_text(&value)
+                .ok_or_else(|| format!("'{name}': unsupported value type"))?;
+            self.apply(&name, &v, false).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Applies `--name value ...` pairs, as redis-server takes them on its command line.
+    /// A directive's value is every word up to the next `--`.
+    pub fn apply_args(&mut self, args: &[String]) -> Result<(), String> {
+        let mut i = 0;
+        while i < args.len() {
+            let Some(name) = args[i].strip_prefix("--") else {
+                return Err(format!("expected --name, got '{}'", args[i]));
+            };
+            let mut words = Vec::new();
+            i += 1;
+            while i < args.len() && !args[i].starts_with("--") {
+                words.push(args[i].as_str());
+                i += 1;
+            }
+            self.apply(name, &words.join(" "), false)
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Settings as `name value` lines, for logs and CONFIG GET.
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        for s in SETTINGS {
+            let _ = writeln!(out, "{} {}", s.name, (s.get)(self));
+        }
+        out
+    }
+}
+
+fn toml_to_text(v: &toml::Value) -> Option<String> {
+    Some(match v {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Integer(i) => i.to_string(),
+        toml::Value::Float(f) => f.to_string(),
+        toml::Value::Boolean(b) => if *b { "yes" } else { "no" }.into(),
+        toml::Value::Array(items) => items
+            .iter()
+            .map(toml_to_text)
+            .collect::<Option<Vec<_>>>()?
+            .join(" "),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn memory_units_follow_memtoll() {
+        assert_eq!(parse_memory("100"), Some(100));
+        assert_eq!(parse_memory("1k"), Some(1000));
+        assert_eq!(parse_memory("1KB"), Some(1024));
+        assert_eq!(parse_memory("2gb"), Some(2 << 30));
+        assert_eq!(parse_memory("1x"), None);
+        assert_eq!(parse_memory("-1"), None);
+    }
+
+    #[test]
+    fn command_line_like_redis_server() {
+        let mut c = Config::default();
+        let args: Vec<String> = ["--port", "7000", "--maxmemory", "1gb", "--save", "", "--bind", "127.0.0.1", "::1"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        c.apply_args(&args).unwrap();
+        assert_eq!(c.port, 7000);
+        assert_eq!(c.maxmemory, 1 << 30);
+        assert_eq!(c.bind, vec!["127.0.0.1", "::1"]);
+        assert!(c.apply_args(&["--nonsense".into(), "1".into()]).is_err());
+        assert!(c.apply_args(&["--appendonly".into(), "yes".into()]).is_err());
+    }
+
+    #[test]
+    fn toml_file() {
+        let mut c = Config::default();
+        c.apply_toml("port = 7001\nmaxmemory = \"10mb\"\nprotected-mode = false\nbind = [\"127.0.0.1\"]\n")
+            .unwrap();
+        assert_eq!(c.port, 7001);
+        assert_eq!(c.maxmemory, 10 << 20);
+        assert!(!c.protected_mode);
+        assert!(c.apply_toml("bogus = 1").is_err());
+    }
+
+    #[test]
+    fn runtime_rules() {
+        let mut c = Config::default();
+        assert_eq!(c.apply("port", "1", true), Err(ConfigError::Immutable("port".into())));
+        c.apply("maxclients", "5", true).unwrap();
+        assert_eq!(c.maxclients, 5);
+    }
+}

@@ -1,0 +1,209 @@
+//! One task per connection: read what the client sent, run every complete command in
+//! order, write all the replies with one write.
+//!
+//! Pipelining is the normal case: a read that brings a hundred commands costs one read,
+//! one write and one stats flush. A command that must wait (CLIENT PAUSE, DEBUG SLEEP)
+//! parks this task only.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::{Buf, BytesMut};
+use cairn_protocol::resp::request::Parsed;
+use cairn_protocol::{Args, Reply, RequestParser};
+use cairn_store::db::Now;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::clients::ClientInfo;
+use crate::commands::{self, CmdError, CommandSpec, Ctx, Table, flags};
+use crate::server::Server;
+use crate::session::Session;
+use crate::stats::{BatchStats, Outcome};
+
+/// Replies are written out once this much is buffered, even mid-pipeline, so a huge
+/// pipeline does not hold all its replies in memory.
+const FLUSH_AT: usize = 64 * 1024;
+
+/// Serves one client until it leaves, is killed, or the server shuts down.
+pub async fn serve(server: Arc<Server>, mut stream: TcpStream, info: Arc<ClientInfo>) {
+    let mut session = Session::new(info.clone());
+    let mut parser = RequestParser::new(server.limits());
+    let mut rbuf = BytesMut::with_capacity(16 * 1024);
+    let mut out = Reply::default();
+    let mut batch = BatchStats::default();
+    let _ = stream.set_nodelay(true);
+
+    'conn: loop {
+        let read = tokio::select! {
+            biased;
+            _ = info.killed() => break,
+            r = stream.read_buf(&mut rbuf) => r,
+        };
+        match read {
+            Ok(0) | Err(_) => break,
+            Ok(n) => batch.input += n as u64,
+        }
+        parser.set_limits(server.limits());
+        loop {
+            let parsed = match parser.parse(&rbuf) {
+                Ok(p) => p,
+                Err(e) => {
+                    // Redis answers a protocol error and closes the connection.
+                    out.error(&e.message());
+                    batch.errors.push("ERR".into());
+                    session.close_after_reply = true;
+                    break;
+                }
+            };
+            match parsed {
+                Parsed::Command { len, inline } => {
+                    let args = parser.args(&rbuf, inline);
+                    info.argv_mem.store(args.payload_len(), std::sync::atomic::Ordering::Relaxed);
+                    run(&server, &mut session, &mut out, args, &mut batch).await;
+                    rbuf.advance(len);
+                    if session.close_after_reply {
+                        break;
+                    }
+                    if let Some(d) = session.sleep.take() {
+                        if flush(&mut stream, &mut out, &mut batch).await.is_err() {
+                            break 'conn;
+                        }
+                        tokio::time::sleep(d).await;
+                    }
+                    if out.len() >= FLUSH_AT && flush(&mut stream, &mut out, &mut batch).await.is_err() {
+                        break 'conn;
+                    }
+                }
+                Parsed::Nothing { len } => rbuf.advance(len),
+                Parsed::Incomplete { need } => {
+                    if need > rbuf.capacity() {
+                        rbuf.reserve(need - rbuf.len());
+                    }
+                    break;
+                }
+            }
+        }
+        info.qbuf.store(rbuf.len(), std::sync::atomic::Ordering::Relaxed);
+        if rbuf.len() > server.query_buffer_limit() {
+            tracing::warn!(client = info.id, addr = %info.addr, "closing client: query buffer over client-query-buffer-limit");
+            break;
+        }
+        if flush(&mut stream, &mut out, &mut batch).await.is_err() {
+            break;
+        }
+        if !batch.is_empty() {
+            server.stats.record(&mut batch);
+        }
+        if session.close_after_reply {
+            break;
+        }
+    }
+    if !batch.is_empty() {
+        server.stats.record(&mut batch);
+    }
+    let _ = stream.shutdown().await;
+}
+
+async fn flush(stream: &mut TcpStream, out: &mut Reply, batch: &mut BatchStats) -> std::io::Result<()> {
+    if out.is_empty() {
+        return Ok(());
+    }
+    stream.write_all(out.bytes()).await?;
+    batch.output += out.len() as u64;
+    out.clear();
+    Ok(())
+}
+
+/// Looks the command up, checks it may run, waits out a CLIENT PAUSE, runs it, and counts it.
+async fn run(server: &Server, session: &mut Session, out: &mut Reply, args: Args<'_>, batch: &mut BatchStats) {
+    let table = Table::get();
+    session.info.touch();
+    let spec = match resolve(table, server, args) {
+        Ok(spec) => spec,
+        Err((spec, e)) => {
+            if let Some(spec) = spec {
+                batch.calls.push((table.id(spec), 0, Outcome::Rejected));
+            }
+            error_reply(out, batch, &e);
+            return;
+        }
+    };
+    while let Some(until) = server.pause_for(spec) {
+        server.wait_unpaused(until).await;
+    }
+    let start = Instant::now();
+    let mut ctx = Ctx {
+        server,
+        session,
+        out,
+        now: Now::wall(),
+        spec,
+    };
+    let id = table.id(spec);
+    ctx.session.info.last_cmd.store(id + 1, std::sync::atomic::Ordering::Relaxed);
+    let handler = spec.handler.expect("resolve returns runnable specs");
+    let result = handler(&mut ctx, args);
+    let ns = start.elapsed().as_nanos() as u64;
+    match result {
+        Ok(()) => batch.calls.push((id, ns, Outcome::Ok)),
+        Err(e) => {
+            batch.calls.push((id, ns, Outcome::Failed));
+            error_reply(out, batch, &e);
+        }
+    }
+}
+
+fn error_reply(out: &mut Reply, batch: &mut BatchStats, e: &CmdError) {
+    out.error(&e.0);
+    let code = e.0.split(' ').next().unwrap_or("ERR");
+    batch.errors.push(code.to_string());
+}
+
+/// Finds the spec that will run `args`: the command, or its subcommand for containers,
+/// with arity and memory checked. On refusal, returns the spec to charge the rejection to.
+fn resolve(
+    table: &Table,
+    server: &Server,
+    args: Args<'_>,
+) -> Result<&'static CommandSpec, (Option<&'static CommandSpec>, CmdError)> {
+    let name = args.get(0);
+    let Some(mut spec) = table.lookup(name) else {
+        let mut shown = String::new();
+        for a in args.tail(1).iter() {
+            if shown.len() >= 128 {
+                break;
+            }
+            let room = 128 - shown.len();
+            let a = commands::truncate_for_error(&a[..a.len().min(room)]);
+            shown.push_str(&format!("'{a}' "));
+        }
+        return Err((
+            None,
+            CmdError::new(format!(
+                "ERR unknown command '{}', with args beginning with: {}",
+                commands::truncate_for_error(name),
+                shown
+            )),
+        ));
+    };
+    if !spec.arity_ok(args.len()) {
+        return Err((Some(spec), CmdError::arity(spec.name)));
+    }
+    // A container runs its own handler only when called bare (COMMAND).
+    if !spec.subcommands.is_empty() && !(args.len() == 1 && spec.handler.is_some()) {
+        let sub = args.get(1);
+        spec = commands::subcommand(spec, sub)
+            .ok_or_else(|| (Some(spec), CmdError::unknown_subcommand(sub, spec.name)))?;
+        if !spec.arity_ok(args.len()) {
+            return Err((Some(spec), CmdError::arity(spec.name)));
+        }
+    }
+    if spec.has(flags::DENYOOM) && server.over_maxmemory() {
+        return Err((
+            Some(spec),
+            CmdError::new("OOM command not allowed when used memory > 'maxmemory'."),
+        ));
+    }
+    Ok(spec)
+}

@@ -1,0 +1,87 @@
+//! The background work that runs `hz` times a second: the active expiry sweep, memory
+//! figures, the ops/sec sample, and closing clients idle past `timeout`.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use cairn_store::db::Now;
+
+use crate::server::Server;
+
+/// Entries the sweep examines per shard per step.
+const SWEEP_STEP: usize = 2_000;
+/// Stop sweeping a shard this tick once fewer than this share of examined keys had expired.
+const STALE_THRESHOLD: f64 = 0.10;
+
+pub async fn run(server: Arc<Server>) {
+    let mut last_timeout_check = Instant::now();
+    loop {
+        let hz = server.with_config(|c| c.hz).clamp(1, 500);
+        tokio::select! {
+            _ = server.wait_shutdown() => return,
+            _ = tokio::time::sleep(Duration::from_millis(1000 / hz as u64)) => {}
+        }
+        if server.active_expire.load(Ordering::Relaxed) {
+            // Time budget per tick: 25% of the tick, as Redis's slow expire cycle allows.
+            let budget = Duration::from_micros(250_000 / hz as u64);
+            let srv = server.clone();
+            let _ = tokio::task::spawn_blocking(move || sweep(&srv, budget)).await;
+        }
+        refresh_memory(&server);
+        server.stats.sample_ops();
+        if last_timeout_check.elapsed() >= Duration::from_secs(1) {
+            last_timeout_check = Instant::now();
+            close_idle_clients(&server);
+        }
+    }
+}
+
+/// One round of the active expiry sweep over every shard, within `budget` of time.
+/// Shards with many expired keys get more passes, so expired-but-unread keys stay a small
+/// share of the keyspace.
+pub fn sweep(server: &Server, budget: Duration) {
+    let start = Instant::now();
+    let shards = server.keyspace.shard_count();
+    for shard in 0..shards {
+        loop {
+            let now = Now::wall();
+            let (seen, removed) =
+                server
+                    .keyspace
+                    .sweep_shard(shard, SWEEP_STEP, now, |_db, entry| {
+                        if entry.value().heap_size() > 64 * 1024 {
+                            server.lazyfree.free(entry);
+                        }
+                    });
+            if seen == 0
+                || (removed as f64) < seen as f64 * STALE_THRESHOLD
+                || start.elapsed() > budget
+            {
+                break;
+            }
+        }
+        if start.elapsed() > budget {
+            break;
+        }
+    }
+}
+
+pub fn refresh_memory(server: &Server) {
+    let m = crate::memory::read();
+    server.used_memory.store(m.allocated, Ordering::Relaxed);
+    server.peak_memory.fetch_max(m.allocated, Ordering::Relaxed);
+}
+
+fn close_idle_clients(server: &Server) {
+    let timeout = server.with_config(|c| c.timeout);
+    if timeout == 0 {
+        return;
+    }
+    for c in server.clients.all() {
+        if c.idle_secs() > timeout {
+            tracing::debug!(client = c.id, "closing idle client");
+            c.kill();
+        }
+    }
+}

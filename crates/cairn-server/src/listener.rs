@@ -1,0 +1,103 @@
+//! Accepting connections: maxclients, protected mode, socket options.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+
+use crate::clients::ClientInfo;
+use crate::server::Server;
+
+/// Binds every `bind` address on `port`. Port 0 picks a free port (the same one for all
+/// addresses after the first).
+pub fn bind(server: &Server) -> std::io::Result<Vec<TcpListener>> {
+    let (addrs, mut port, backlog) =
+        server.with_config(|c| (c.bind.clone(), c.port, c.tcp_backlog));
+    let mut listeners = Vec::new();
+    for a in addrs {
+        let ip: IpAddr = match a.as_str() {
+            "*" | "0.0.0.0" => IpAddr::from([0, 0, 0, 0]),
+            "::*" | "::" => IpAddr::from([0u16; 8]),
+            other => other.trim_start_matches('-').parse().map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("invalid bind address '{other}'"))
+            })?,
+        };
+        let addr = SocketAddr::new(ip, port);
+        let socket = if ip.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        let listener = socket.listen(backlog)?;
+        port = listener.local_addr()?.port();
+        listeners.push(listener);
+    }
+    Ok(listeners)
+}
+
+/// Accepts connections on `listener` until shutdown.
+pub async fn accept_loop(server: Arc<Server>, listener: TcpListener) {
+    loop {
+        let accepted = tokio::select! {
+            _ = server.wait_shutdown() => return,
+            a = listener.accept() => a,
+        };
+        let (stream, addr) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // Out of file descriptors and the like: back off instead of spinning.
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            }
+        };
+        server.stats.connections_received.fetch_add(1, Ordering::Relaxed);
+        tokio::spawn(admit(server.clone(), stream, addr));
+    }
+}
+
+async fn admit(server: Arc<Server>, mut stream: TcpStream, addr: SocketAddr) {
+    if server.clients.len() >= server.maxclients() {
+        server.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
+        let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
+        return;
+    }
+    let laddr = stream.local_addr().unwrap_or(addr);
+    if refused_by_protected_mode(&server, addr, laddr) {
+        server.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
+        let _ = stream.write_all(PROTECTED_MODE_DENIED).await;
+        return;
+    }
+    let keepalive = server.with_config(|c| c.tcp_keepalive);
+    if keepalive > 0 {
+        let ka = socket2::TcpKeepalive::new().with_time(Duration::from_secs(keepalive));
+        let _ = socket2::SockRef::from(&stream).set_tcp_keepalive(&ka);
+    }
+    let fd = {
+        use std::os::fd::AsRawFd;
+        stream.as_raw_fd() as i64
+    };
+    let info = Arc::new(ClientInfo::new(server.clients.next_id(), addr, laddr, fd));
+    info.touch();
+    server.clients.add(info.clone());
+    // The connection task may panic on a bug; the catch keeps the client table right and
+    // the rest of the server serving.
+    let id = info.id;
+    let task = tokio::spawn(crate::connection::serve(server.clone(), stream, info));
+    if let Err(e) = task.await {
+        tracing::error!(client = id, "connection task failed: {e}");
+    }
+    server.clients.remove(id);
+}
+
+/// Redis refuses non-loopback clients when protected mode is on, no password is set, and
+/// the server listens on every interface.
+fn refused_by_protected_mode(server: &Server, peer: SocketAddr, local: SocketAddr) -> bool {
+    let (on, all) = server.with_config(|c| {
+        (c.protected_mode, c.bind.iter().any(|b| matches!(b.as_str(), "*" | "0.0.0.0" | "::*" | "::")))
+    });
+    on && all && !peer.ip().is_loopback() && local.ip() != peer.ip()
+}
+
+const PROTECTED_MODE_DENIED: &[u8] = b"-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Set up an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";

@@ -1,0 +1,27 @@
+//! State that belongs to one connection and nobody else.
+
+use std::sync::Arc;
+
+use crate::clients::ClientInfo;
+
+/// Per-connection state the command handlers read and change.
+pub struct Session {
+    pub info: Arc<ClientInfo>,
+    /// The selected database (SELECT).
+    pub db: usize,
+    /// Close the connection once the pending replies are written (QUIT, protocol errors).
+    pub close_after_reply: bool,
+    /// Sleep before reading the next command (DEBUG SLEEP), without blocking other clients.
+    pub sleep: Option<std::time::Duration>,
+}
+
+impl Session {
+    pub fn new(info: Arc<ClientInfo>) -> Session {
+        Session {
+            info,
+            db: 0,
+            close_after_reply: false,
+            sleep: None,
+        }
+    }
+}
