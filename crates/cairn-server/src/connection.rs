@@ -45,6 +45,10 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, info: Arc<ClientI
             Ok(n) => batch.input += n as u64,
         }
         parser.set_limits(server.limits());
+        info.touch();
+        // One wall-clock reading per batch: commands of one pipeline see one instant, as
+        // they would if they had arrived in one event-loop turn of Redis.
+        let mut now = Now::wall();
         loop {
             let parsed = match parser.parse(&rbuf) {
                 Ok(p) => p,
@@ -60,7 +64,9 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, info: Arc<ClientI
                 Parsed::Command { len, inline } => {
                     let args = parser.args(&rbuf, inline);
                     info.argv_mem.store(args.payload_len(), std::sync::atomic::Ordering::Relaxed);
-                    run(&server, &mut session, &mut out, args, &mut batch).await;
+                    if run(&server, &mut session, &mut out, args, now, &mut batch).await {
+                        now = Now::wall();
+                    }
                     rbuf.advance(len);
                     if session.close_after_reply {
                         break;
@@ -70,6 +76,7 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, info: Arc<ClientI
                             break 'conn;
                         }
                         tokio::time::sleep(d).await;
+                        now = Now::wall();
                     }
                     if out.len() >= FLUSH_AT && flush(&mut stream, &mut out, &mut batch).await.is_err() {
                         break 'conn;
@@ -116,9 +123,16 @@ async fn flush(stream: &mut TcpStream, out: &mut Reply, batch: &mut BatchStats) 
 }
 
 /// Looks the command up, checks it may run, waits out a CLIENT PAUSE, runs it, and counts it.
-async fn run(server: &Server, session: &mut Session, out: &mut Reply, args: Args<'_>, batch: &mut BatchStats) {
+/// Returns true when it had to wait (so the caller's clock reading is stale).
+async fn run(
+    server: &Server,
+    session: &mut Session,
+    out: &mut Reply,
+    args: Args<'_>,
+    mut now: Now,
+    batch: &mut BatchStats,
+) -> bool {
     let table = Table::get();
-    session.info.touch();
     let spec = match resolve(table, server, args) {
         Ok(spec) => spec,
         Err((spec, e)) => {
@@ -126,18 +140,21 @@ async fn run(server: &Server, session: &mut Session, out: &mut Reply, args: Args
                 batch.calls.push((table.id(spec), 0, Outcome::Rejected));
             }
             error_reply(out, batch, &e);
-            return;
+            return false;
         }
     };
+    let mut waited = false;
     while let Some(until) = server.pause_for(spec) {
         server.wait_unpaused(until).await;
+        waited = true;
+        now = Now::wall();
     }
     let start = Instant::now();
     let mut ctx = Ctx {
         server,
         session,
         out,
-        now: Now::wall(),
+        now,
         spec,
     };
     let id = table.id(spec);
@@ -152,6 +169,7 @@ async fn run(server: &Server, session: &mut Session, out: &mut Reply, args: Args
             error_reply(out, batch, &e);
         }
     }
+    waited
 }
 
 fn error_reply(out: &mut Reply, batch: &mut BatchStats, e: &CmdError) {

@@ -43,12 +43,15 @@ pub struct Server {
     max_bulk_len: AtomicUsize,
     query_buffer_limit: AtomicUsize,
     maxclients: AtomicUsize,
+    maxmemory: AtomicU64,
     /// The active expiry sweep (DEBUG SET-ACTIVE-EXPIRE turns it off for tests).
     pub active_expire: AtomicBool,
     /// Memory figures refreshed by the cron (allocator statistics are not free to read).
     pub used_memory: AtomicU64,
     pub peak_memory: AtomicU64,
     pause: Mutex<Option<(Instant, PauseMode)>>,
+    /// Set while a pause may be in force, so the common case costs one relaxed load.
+    pause_active: AtomicBool,
     unpaused: Notify,
     shutdown: Notify,
     shutting_down: AtomicBool,
@@ -62,6 +65,7 @@ impl Server {
             max_bulk_len: AtomicUsize::new(config.proto_max_bulk_len as usize),
             query_buffer_limit: AtomicUsize::new(config.client_query_buffer_limit as usize),
             maxclients: AtomicUsize::new(config.maxclients),
+            maxmemory: AtomicU64::new(config.maxmemory),
             config: RwLock::new(config),
             clients: Clients::default(),
             stats: Stats::default(),
@@ -75,6 +79,7 @@ impl Server {
             used_memory: AtomicU64::new(0),
             peak_memory: AtomicU64::new(0),
             pause: Mutex::new(None),
+            pause_active: AtomicBool::new(false),
             unpaused: Notify::new(),
             shutdown: Notify::new(),
             shutting_down: AtomicBool::new(false),
@@ -126,6 +131,7 @@ impl Server {
         self.query_buffer_limit
             .store(next.client_query_buffer_limit as usize, Ordering::Relaxed);
         self.maxclients.store(next.maxclients, Ordering::Relaxed);
+        self.maxmemory.store(next.maxmemory, Ordering::Relaxed);
         self.stats.set_latency_tracking(next.latency_tracking);
         *cfg = next;
         Ok(())
@@ -150,7 +156,7 @@ impl Server {
     /// True when the memory limit is set and exceeded: commands flagged `denyoom` are
     /// refused (the `noeviction` policy).
     pub fn over_maxmemory(&self) -> bool {
-        let max = self.with_config(|c| c.maxmemory);
+        let max = self.maxmemory.load(Ordering::Relaxed);
         max != 0 && self.used_memory.load(Ordering::Relaxed) > max
     }
 
@@ -170,16 +176,21 @@ impl Server {
             None => (until, mode),
         };
         *p = Some((until, mode));
+        self.pause_active.store(true, Ordering::SeqCst);
     }
 
     /// CLIENT UNPAUSE.
     pub fn unpause(&self) {
         *self.pause.lock() = None;
+        self.pause_active.store(false, Ordering::SeqCst);
         self.unpaused.notify_waiters();
     }
 
     /// How long `spec` must wait before running, if clients are paused for it.
     pub fn pause_for(&self, spec: &CommandSpec) -> Option<Instant> {
+        if !self.pause_active.load(Ordering::Relaxed) {
+            return None;
+        }
         let p = self.pause.lock();
         let (until, mode) = (*p)?;
         if until <= Instant::now() || spec.has(flags::PAUSE_EXEMPT) {

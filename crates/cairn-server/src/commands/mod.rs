@@ -16,7 +16,6 @@ pub mod server;
 pub mod strings;
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use cairn_protocol::{Args, Reply};
@@ -217,11 +216,13 @@ fn families() -> [&'static [CommandSpec]; 10] {
 
 /// The command table, built once: lookup by name and a dense id per command and
 /// subcommand (the index of its counters in INFO commandstats).
+type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
+
 pub struct Table {
-    by_name: HashMap<&'static [u8], &'static CommandSpec>,
+    by_name: FastMap<&'static [u8], &'static CommandSpec>,
     /// Every command and subcommand; `ids[&spec as *const _]` is its position.
     pub all: Vec<&'static CommandSpec>,
-    ids: HashMap<usize, usize>,
+    ids: FastMap<usize, usize>,
 }
 
 impl Table {
@@ -229,9 +230,9 @@ impl Table {
         static TABLE: OnceLock<Table> = OnceLock::new();
         TABLE.get_or_init(|| {
             let mut t = Table {
-                by_name: HashMap::new(),
+                by_name: FastMap::default(),
                 all: Vec::new(),
-                ids: HashMap::new(),
+                ids: FastMap::default(),
             };
             for family in families() {
                 for spec in family {

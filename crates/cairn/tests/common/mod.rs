@@ -1,0 +1,155 @@
+//! Starting and stopping the real `cairn` binary for integration tests.
+//!
+//! Each test starts its own server on an ephemeral 127.0.0.1 port (`--port 0`; the port
+//! is read from the ready line the server logs) and the server is killed when the handle
+//! drops, even if the test panics.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+pub struct CairnProcess {
+    child: Child,
+    pub addr: SocketAddr,
+    /// Everything the server logged after its ready line.
+    log: mpsc::Receiver<String>,
+}
+
+impl CairnProcess {
+    /// Starts `cairn server --port 0 --bind 127.0.0.1 <extra args>`.
+    pub fn start(extra: &[&str]) -> CairnProcess {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
+            .args(["server", "--port", "0", "--bind", "127.0.0.1", "--loglevel", "notice"])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start cairn");
+        let stderr = child.stderr.take().expect("stderr piped");
+        let (tx, rx) = mpsc::channel();
+        // Keep draining stderr for the server's whole life so logging never blocks it.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    // Nobody listens any more; keep reading so the pipe never fills.
+                }
+            }
+        });
+        let addr = loop {
+            match rx.recv_timeout(Duration::from_secs(30)) {
+                Ok(line) => {
+                    if let Some(rest) = line.split("ready to accept connections tcp ").nth(1) {
+                        let first = rest.split_whitespace().next().expect("an address");
+                        break first.parse().expect("socket address");
+                    }
+                }
+                Err(e) => {
+                    let _ = child.kill();
+                    panic!("cairn did not become ready: {e}");
+                }
+            }
+        };
+        CairnProcess { child, addr, log: rx }
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://{}", self.addr)
+    }
+
+    pub fn url_resp3(&self) -> String {
+        format!("redis://{}/?protocol=resp3", self.addr)
+    }
+
+    /// A synchronous redis-rs connection (RESP2).
+    pub fn client(&self) -> redis::Connection {
+        redis::Client::open(self.url())
+            .expect("client")
+            .get_connection()
+            .expect("connect")
+    }
+
+    /// A raw socket, for inline commands and bad input.
+    pub fn raw(&self) -> RawConn {
+        let s = TcpStream::connect(self.addr).expect("connect");
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        RawConn { s }
+    }
+
+    /// Waits for the process to exit on its own (SHUTDOWN, signals).
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Log lines received so far.
+    pub fn log_lines(&self) -> Vec<String> {
+        self.log.try_iter().collect()
+    }
+}
+
+impl Drop for CairnProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A plain TCP connection speaking bytes.
+pub struct RawConn {
+    pub s: TcpStream,
+}
+
+impl RawConn {
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.s.write_all(bytes).expect("write");
+    }
+
+    /// Reads until exactly `expected.len()` bytes arrived (or the peer closed) and returns them.
+    pub fn read_exact_len(&mut self, n: usize) -> Vec<u8> {
+        let mut buf = vec![0u8; n];
+        let mut got = 0;
+        while got < n {
+            match self.s.read(&mut buf[got..]) {
+                Ok(0) => break,
+                Ok(k) => got += k,
+                Err(e) => panic!("read failed after {got} bytes: {e}"),
+            }
+        }
+        buf.truncate(got);
+        buf
+    }
+
+    /// Sends `request` and asserts the reply is exactly `expected`.
+    pub fn roundtrip(&mut self, request: &[u8], expected: &[u8]) {
+        self.send(request);
+        let got = self.read_exact_len(expected.len());
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(expected),
+            "reply to {:?}",
+            String::from_utf8_lossy(request)
+        );
+    }
+
+    /// True once the server has closed the connection (read returns 0).
+    pub fn is_closed(&mut self) -> bool {
+        let mut b = [0u8; 1];
+        matches!(self.s.read(&mut b), Ok(0))
+    }
+}
