@@ -20,15 +20,18 @@
 //! - [`config`]: settings by Redis directive name, from TOML, the command line and CONFIG SET.
 //! - [`stats`], [`clients`], [`memory`]: what INFO and CLIENT LIST report.
 //! - [`cron`]: `hz` times a second: active expiry, memory figures, ops/sec, idle timeouts.
+//! - [`workers`]: the connection threads, each with its own runtime.
 //! - [`lazyfree`]: a thread that frees big values and flushed databases off the request path.
 //!
 //! ```text
-//!            tokio runtime (threads = cores)
-//!   ┌───────────────┬───────────────┬─────────────────┐
-//!   │ accept loop   │ connection ×N │ cron (hz)       │   lazyfree thread
-//!   └──────┬────────┴──────┬────────┴────────┬────────┘        ▲
-//!          └──────── Arc<Server> ────────────┘     big values, flushed dbs
+//!   main runtime              worker threads (one per core, `threads`),
+//!   ┌─────────────┬────────┐  each its own single-threaded runtime
+//!   │ accept loop │ cron   │  ┌──────────────────┐ ┌──────────────────┐
+//!   └──────┬──────┴────────┘  │ connections …    │ │ connections …    │  lazyfree
+//!          └── round robin ──▶└────────┬─────────┘ └────────┬─────────┘  thread
+//!                                      └──── Arc<Server> ───┘              ▲
 //!                   keyspace: shards[N] (mutex each, never held across .await)
+//!                                                     big values, flushed dbs ┘
 //! ```
 
 pub mod clients;
@@ -42,6 +45,7 @@ pub mod memory;
 pub mod server;
 pub mod session;
 pub mod stats;
+pub mod workers;
 
 use std::sync::Arc;
 
@@ -62,9 +66,11 @@ pub async fn run(
     let listeners = listener::bind(&server)?;
     let addrs: Vec<_> = listeners.iter().filter_map(|l| l.local_addr().ok()).collect();
     cron::refresh_memory(&server);
+    let threads = server.with_config(|c| c.threads);
+    let workers = Arc::new(workers::Workers::start(&server, threads)?);
     let mut tasks = Vec::new();
     for l in listeners {
-        tasks.push(tokio::spawn(listener::accept_loop(server.clone(), l)));
+        tasks.push(tokio::spawn(listener::accept_loop(server.clone(), l, workers.clone())));
     }
     tasks.push(tokio::spawn(cron::run(server.clone())));
     on_ready(&addrs);
@@ -72,10 +78,11 @@ pub async fn run(
     for t in tasks {
         let _ = t.await;
     }
-    // Give connections a moment to write their last replies and close.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
-    while !server.clients.is_empty() && std::time::Instant::now() < deadline {
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    // The workers let connections write their last replies, then stop.
+    if let Ok(workers) = Arc::try_unwrap(workers) {
+        tokio::task::spawn_blocking(move || workers.join())
+            .await
+            .ok();
     }
     Ok(())
 }

@@ -10,6 +10,7 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
 use crate::clients::ClientInfo;
 use crate::server::Server;
+use crate::workers::Workers;
 
 /// Binds every `bind` address on `port`. Port 0 picks a free port (the same one for all
 /// addresses after the first).
@@ -36,8 +37,8 @@ pub fn bind(server: &Server) -> std::io::Result<Vec<TcpListener>> {
     Ok(listeners)
 }
 
-/// Accepts connections on `listener` until shutdown.
-pub async fn accept_loop(server: Arc<Server>, listener: TcpListener) {
+/// Accepts connections on `listener` until shutdown, handing each to a worker.
+pub async fn accept_loop(server: Arc<Server>, listener: TcpListener, workers: Arc<Workers>) {
     loop {
         let accepted = tokio::select! {
             _ = server.wait_shutdown() => return,
@@ -53,11 +54,12 @@ pub async fn accept_loop(server: Arc<Server>, listener: TcpListener) {
             }
         };
         server.stats.connections_received.fetch_add(1, Ordering::Relaxed);
-        tokio::spawn(admit(server.clone(), stream, addr));
+        workers.dispatch(stream, addr);
     }
 }
 
-async fn admit(server: Arc<Server>, mut stream: TcpStream, addr: SocketAddr) {
+/// Runs on the worker that owns the connection: admission checks, then the connection.
+pub async fn admit(server: Arc<Server>, mut stream: TcpStream, addr: SocketAddr) {
     if server.clients.len() >= server.maxclients() {
         server.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
         let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;

@@ -1,5 +1,6 @@
 //! One key and what it holds.
 
+use crate::inline::Key;
 use crate::value::Value;
 
 /// A key, its value, when it expires, and when it was last used.
@@ -9,7 +10,7 @@ use crate::value::Value;
 /// some, and INFO reports the count).
 #[derive(Clone, Debug)]
 pub struct Entry {
-    key: Box<[u8]>,
+    key: Key,
     pub(crate) value: Value,
     /// Absolute expiry in Unix milliseconds; 0 for none.
     pub(crate) expire_at: u64,
@@ -26,7 +27,7 @@ pub const LFU_INIT: u8 = 5;
 impl Entry {
     pub(crate) fn new(key: &[u8], value: Value, expire_at: u64, now_s: u32) -> Entry {
         Entry {
-            key: key.into(),
+            key: Key::new(key),
             value,
             expire_at,
             access: now_s,
@@ -35,7 +36,7 @@ impl Entry {
     }
 
     pub fn key(&self) -> &[u8] {
-        &self.key
+        self.key.as_slice()
     }
 
     pub fn value(&self) -> &Value {
@@ -78,7 +79,7 @@ impl Entry {
     /// The same value, TTL and access metadata under another name (RENAME, COPY).
     pub fn renamed(self, key: &[u8]) -> Entry {
         Entry {
-            key: key.into(),
+            key: Key::new(key),
             ..self
         }
     }
@@ -111,6 +112,6 @@ impl Entry {
 
     /// Approximate bytes this entry costs (MEMORY USAGE, DEBUG OBJECT).
     pub fn memory_usage(&self) -> usize {
-        std::mem::size_of::<Entry>() + self.key.len() + self.value.heap_size()
+        std::mem::size_of::<Entry>() + self.key.heap_size() + self.value.heap_size()
     }
 }

@@ -31,6 +31,7 @@ pub mod db;
 pub mod dump;
 pub mod entry;
 pub mod glob;
+pub mod inline;
 pub mod keyspace;
 pub mod slot;
 pub mod value;

@@ -4,6 +4,8 @@
 
 use std::borrow::Cow;
 
+use crate::inline::InlineBytes;
+
 /// Strings of at most this many bytes are reported as `embstr`, as Redis does.
 const EMBSTR_MAX: usize = 44;
 
@@ -11,6 +13,8 @@ const EMBSTR_MAX: usize = 44;
 pub enum Value {
     /// A string whose bytes are the canonical decimal spelling of this integer.
     Int(i64),
+    /// A short string, stored in the entry itself.
+    Inline(InlineBytes),
     /// Any other string. A `Vec` so APPEND and SETRANGE grow it in amortised O(1).
     Str(Vec<u8>),
 }
@@ -23,13 +27,17 @@ impl Value {
                 return Value::Int(i);
             }
         }
-        Value::Str(b.to_vec())
+        match InlineBytes::new(b) {
+            Some(i) => Value::Inline(i),
+            None => Value::Str(b.to_vec()),
+        }
     }
 
     /// The string's bytes.
     pub fn as_bytes(&self) -> Cow<'_, [u8]> {
         match self {
             Value::Int(i) => Cow::Owned(i.to_string().into_bytes()),
+            Value::Inline(i) => Cow::Borrowed(i.as_slice()),
             Value::Str(s) => Cow::Borrowed(s),
         }
     }
@@ -41,6 +49,7 @@ impl Value {
                 let mut buf = itoa_buf();
                 f(fmt_i64(*i, &mut buf))
             }
+            Value::Inline(i) => f(i.as_slice()),
             Value::Str(s) => f(s),
         }
     }
@@ -52,12 +61,13 @@ impl Value {
                 let mut buf = itoa_buf();
                 fmt_i64(*i, &mut buf).len()
             }
+            Value::Inline(i) => i.as_slice().len(),
             Value::Str(s) => s.len(),
         }
     }
 
     pub fn is_empty(&self) -> bool {
-        matches!(self, Value::Str(s) if s.is_empty())
+        self.len() == 0
     }
 
     /// The integer this string spells, if it spells one (INCR and friends).
@@ -65,18 +75,21 @@ impl Value {
         match self {
             Value::Int(i) => Some(*i),
             // INCR accepts what string2ll accepts, which is exactly the canonical form.
+            Value::Inline(i) => parse_canonical_i64(i.as_slice()),
             Value::Str(s) => parse_canonical_i64(s),
         }
     }
 
     /// Mutable bytes, converting an integer to its spelling first (APPEND, SETRANGE, SETBIT).
     pub fn bytes_mut(&mut self) -> &mut Vec<u8> {
-        if let Value::Int(i) = *self {
-            *self = Value::Str(i.to_string().into_bytes());
+        match self {
+            Value::Int(i) => *self = Value::Str(i.to_string().into_bytes()),
+            Value::Inline(i) => *self = Value::Str(i.as_slice().to_vec()),
+            Value::Str(_) => {}
         }
         match self {
             Value::Str(s) => s,
-            Value::Int(_) => unreachable!("converted above"),
+            _ => unreachable!("converted above"),
         }
     }
 
@@ -89,6 +102,7 @@ impl Value {
     pub fn encoding(&self) -> &'static str {
         match self {
             Value::Int(_) => "int",
+            Value::Inline(_) => "embstr",
             Value::Str(s) if s.len() <= EMBSTR_MAX => "embstr",
             Value::Str(_) => "raw",
         }
@@ -97,7 +111,7 @@ impl Value {
     /// Bytes this value holds on the heap beyond the entry itself.
     pub fn heap_size(&self) -> usize {
         match self {
-            Value::Int(_) => 0,
+            Value::Int(_) | Value::Inline(_) => 0,
             Value::Str(s) => s.capacity(),
         }
     }
@@ -163,9 +177,10 @@ mod tests {
     fn integers_are_kept_as_numbers_only_when_exact() {
         assert_eq!(Value::from_bytes(b"123"), Value::Int(123));
         assert_eq!(Value::from_bytes(b"-5"), Value::Int(-5));
-        assert_eq!(Value::from_bytes(b"0123"), Value::Str(b"0123".to_vec()));
-        assert_eq!(Value::from_bytes(b"+1"), Value::Str(b"+1".to_vec()));
-        assert_eq!(Value::from_bytes(b"1.0"), Value::Str(b"1.0".to_vec()));
+        assert_eq!(Value::from_bytes(b"0123").as_bytes().as_ref(), b"0123");
+        assert_eq!(Value::from_bytes(b"+1").as_i64(), None);
+        assert_eq!(Value::from_bytes(b"1.0").encoding(), "embstr");
+        assert!(matches!(Value::from_bytes(&[b'x'; 23]), Value::Str(_)));
         assert_eq!(Value::Int(i64::MIN).as_bytes().as_ref(), b"-9223372036854775808");
         assert_eq!(Value::Int(-42).len(), 3);
     }

@@ -122,9 +122,9 @@ fn main() -> anyhow::Result<()> {
         std::fs::write(&cfg.pidfile, format!("{}\n", std::process::id()))
             .with_context(|| format!("writing pidfile {}", cfg.pidfile))?;
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(cfg.threads.max(1))
-        .thread_name("cairn-worker")
+    // Connections run on their own worker threads (cairn_server::workers); this runtime
+    // only accepts, runs the cron and waits for signals.
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let pidfile = cfg.pidfile.clone();
