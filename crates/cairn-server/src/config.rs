@@ -327,8 +327,8 @@ impl Text {
     fn parse(v: &str) -> Result<String, String> {
         Ok(v.to_string())
     }
-    fn show(v: &String) -> String {
-        v.clone()
+    fn show(v: &str) -> String {
+        v.to_string()
     }
 }
 

@@ -209,7 +209,8 @@ fn resolve(
         return Err((Some(spec), CmdError::arity(spec.name)));
     }
     // A container runs its own handler only when called bare (COMMAND).
-    if !spec.subcommands.is_empty() && !(args.len() == 1 && spec.handler.is_some()) {
+    let bare_container = args.len() == 1 && spec.handler.is_some();
+    if !spec.subcommands.is_empty() && !bare_container {
         let sub = args.get(1);
         spec = commands::subcommand(spec, sub)
             .ok_or_else(|| (Some(spec), CmdError::unknown_subcommand(sub, spec.name)))?;

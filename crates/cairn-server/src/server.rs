@@ -15,11 +15,13 @@ use crate::config::{Config, ConfigError};
 use crate::lazyfree::LazyFree;
 use crate::stats::Stats;
 
+/// Applies a new `loglevel` to the process's logger.
+pub type LogLevelHook = Box<dyn Fn(&str) + Send + Sync>;
+
 /// Hooks the binary gives the server for what lives outside it.
 #[derive(Default)]
 pub struct Hooks {
-    /// Applies a new `loglevel` to the process's logger.
-    pub set_loglevel: Option<Box<dyn Fn(&str) + Send + Sync>>,
+    pub set_loglevel: Option<LogLevelHook>,
 }
 
 /// Which commands CLIENT PAUSE holds back.
@@ -121,10 +123,10 @@ impl Server {
                     reason: reason.into(),
                 })?;
         }
-        if next.loglevel != cfg.loglevel {
-            if let Some(set) = &self.hooks.set_loglevel {
-                set(&next.loglevel);
-            }
+        if next.loglevel != cfg.loglevel
+            && let Some(set) = &self.hooks.set_loglevel
+        {
+            set(&next.loglevel);
         }
         self.max_bulk_len
             .store(next.proto_max_bulk_len as usize, Ordering::Relaxed);

@@ -35,12 +35,11 @@ pub fn crc16(data: &[u8]) -> u16 {
 /// The part of a key that is hashed: the contents of the first `{...}` if non-empty,
 /// otherwise the whole key.
 pub fn hash_tag(key: &[u8]) -> &[u8] {
-    if let Some(open) = memchr_byte(b'{', key) {
-        if let Some(len) = memchr_byte(b'}', &key[open + 1..]) {
-            if len > 0 {
-                return &key[open + 1..open + 1 + len];
-            }
-        }
+    if let Some(open) = memchr_byte(b'{', key)
+        && let Some(len) = memchr_byte(b'}', &key[open + 1..])
+        && len > 0
+    {
+        return &key[open + 1..open + 1 + len];
     }
     key
 }

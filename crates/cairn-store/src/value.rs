@@ -22,10 +22,10 @@ pub enum Value {
 impl Value {
     /// A string value, stored as an integer when its bytes are a canonical `i64`.
     pub fn from_bytes(b: &[u8]) -> Value {
-        if b.len() <= 20 {
-            if let Some(i) = parse_canonical_i64(b) {
-                return Value::Int(i);
-            }
+        if b.len() <= 20
+            && let Some(i) = parse_canonical_i64(b)
+        {
+            return Value::Int(i);
         }
         match InlineBytes::new(b) {
             Some(i) => Value::Inline(i),
@@ -45,10 +45,7 @@ impl Value {
     /// Calls `f` with the string's bytes without allocating for integers.
     pub fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
         match self {
-            Value::Int(i) => {
-                let mut buf = itoa_buf();
-                f(fmt_i64(*i, &mut buf))
-            }
+            Value::Int(i) => f(itoa::Buffer::new().format(*i).as_bytes()),
             Value::Inline(i) => f(i.as_slice()),
             Value::Str(s) => f(s),
         }
@@ -57,10 +54,7 @@ impl Value {
     /// Length of the string in bytes (STRLEN).
     pub fn len(&self) -> usize {
         match self {
-            Value::Int(i) => {
-                let mut buf = itoa_buf();
-                fmt_i64(*i, &mut buf).len()
-            }
+            Value::Int(i) => itoa::Buffer::new().format(*i).len(),
             Value::Inline(i) => i.as_slice().len(),
             Value::Str(s) => s.len(),
         }
@@ -115,28 +109,6 @@ impl Value {
             Value::Str(s) => s.capacity(),
         }
     }
-}
-
-fn itoa_buf() -> [u8; 20] {
-    [0u8; 20]
-}
-
-fn fmt_i64(v: i64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut n = v.unsigned_abs();
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if v < 0 {
-        i -= 1;
-        buf[i] = b'-';
-    }
-    &buf[i..]
 }
 
 /// `Some(i)` when `b` is exactly how `i` is written in decimal (no `+`, no leading zeros,

@@ -31,12 +31,14 @@ pub fn split_args(line: &[u8], data: &mut Vec<u8>, ranges: &mut Vec<Range<usize>
                     return false;
                 }
                 let c = line[i];
-                if c == b'\\' && i + 3 < n && line[i + 1] == b'x' {
-                    if let (Some(h), Some(l)) = (hex(line[i + 2]), hex(line[i + 3])) {
-                        data.push(h * 16 + l);
-                        i += 4;
-                        continue;
-                    }
+                if c == b'\\'
+                    && i + 3 < n
+                    && line[i + 1] == b'x'
+                    && let (Some(h), Some(l)) = (hex(line[i + 2]), hex(line[i + 3]))
+                {
+                    data.push(h * 16 + l);
+                    i += 4;
+                    continue;
                 }
                 if c == b'\\' && i + 1 < n {
                     data.push(match line[i + 1] {

@@ -92,7 +92,7 @@ impl Reply {
     pub fn int(&mut self, v: i64) {
         self.buf.push(b':');
         self.buf
-            .extend_from_slice(itoa_buf(v, &mut [0u8; 20]).as_bytes());
+            .extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
         self.buf.extend_from_slice(b"\r\n");
     }
 
@@ -104,7 +104,7 @@ impl Reply {
 
     /// A bulk string holding the decimal spelling of `v`.
     pub fn bulk_int(&mut self, v: i64) {
-        self.bulk(itoa_buf(v, &mut [0u8; 20]).as_bytes());
+        self.bulk(itoa::Buffer::new().format(v).as_bytes());
     }
 
     /// The null bulk string (`$-1`; `_` in RESP3).
@@ -190,7 +190,7 @@ impl Reply {
     fn header(&mut self, kind: u8, len: usize) {
         self.buf.push(kind);
         self.buf
-            .extend_from_slice(itoa_buf(len as i64, &mut [0u8; 20]).as_bytes());
+            .extend_from_slice(itoa::Buffer::new().format(len).as_bytes());
         self.buf.extend_from_slice(b"\r\n");
     }
 
@@ -199,26 +199,6 @@ impl Reply {
         self.buf.extend_from_slice(s);
         self.buf.extend_from_slice(b"\r\n");
     }
-}
-
-/// Formats an integer without allocating.
-fn itoa_buf(v: i64, buf: &mut [u8; 20]) -> &str {
-    let mut n = v.unsigned_abs();
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if v < 0 {
-        // 20 digits are enough for u64; i64::MIN needs 19 digits plus the sign.
-        i -= 1;
-        buf[i] = b'-';
-    }
-    std::str::from_utf8(&buf[i..]).expect("ascii digits")
 }
 
 /// Spells a double the way Redis's `%.17g` does after trimming: the shortest text that
