@@ -104,6 +104,37 @@ pub struct Setting {
 }
 
 macro_rules! setting {
+    // A word from a fixed list, stored lower-cased.
+    ($name:literal, $mutability:ident, $help:literal, $field:ident, one_of $choices:expr) => {
+        Setting {
+            name: $name,
+            mutability: Mutability::$mutability,
+            help: $help,
+            multi_word: false,
+            get: |c| c.$field.clone(),
+            set: |c, v| {
+                c.$field = one_of(v, $choices)?;
+                Ok(())
+            },
+        }
+    };
+    // A yes/no switch for something Cairn does not do (yet): only "no" is accepted.
+    ($name:literal, $mutability:ident, $help:literal, $field:ident, only_no $why:literal) => {
+        Setting {
+            name: $name,
+            mutability: Mutability::$mutability,
+            help: $help,
+            multi_word: false,
+            get: |c| YesNo::show(&c.$field),
+            set: |c, v| {
+                if YesNo::parse(v)? {
+                    return Err($why.into());
+                }
+                c.$field = false;
+                Ok(())
+            },
+        }
+    };
     ($name:literal, $mutability:ident, $help:literal, $field:ident, $kind:ident) => {
         Setting {
             name: $name,
@@ -138,9 +169,27 @@ pub static SETTINGS: &[Setting] = &[
     },
     setting!("port", Startup, "TCP port for RESP clients", port, Num),
     setting!("tcp-backlog", Startup, "Listen backlog", tcp_backlog, Num),
-    setting!("timeout", Runtime, "Close a client idle this many seconds (0: never)", timeout, Num),
-    setting!("tcp-keepalive", Runtime, "TCP keepalive interval in seconds (0: off)", tcp_keepalive, Num),
-    setting!("protected-mode", Runtime, "When listening on all interfaces, refuse clients that are not on loopback", protected_mode, YesNo),
+    setting!(
+        "timeout",
+        Runtime,
+        "Close a client idle this many seconds (0: never)",
+        timeout,
+        Num
+    ),
+    setting!(
+        "tcp-keepalive",
+        Runtime,
+        "TCP keepalive interval in seconds (0: off)",
+        tcp_keepalive,
+        Num
+    ),
+    setting!(
+        "protected-mode",
+        Runtime,
+        "When listening on all interfaces, refuse clients that are not on loopback",
+        protected_mode,
+        YesNo
+    ),
     Setting {
         name: "databases",
         mutability: Mutability::Runtime,
@@ -156,80 +205,105 @@ pub static SETTINGS: &[Setting] = &[
             Ok(())
         },
     },
-    setting!("maxclients", Runtime, "Most clients connected at once", maxclients, Num),
-    setting!("maxmemory", Runtime, "Memory limit in bytes (k/kb/m/mb/g/gb suffixes; 0: none)", maxmemory, Memory),
-    Setting {
-        name: "maxmemory-policy",
-        mutability: Mutability::Runtime,
-        help: "What to do at maxmemory: noeviction refuses writes with OOM",
-        multi_word: false,
-        get: |c| c.maxmemory_policy.clone(),
-        set: |c, v| {
-            let v = v.to_ascii_lowercase();
-            if v != "noeviction" {
-                return Err(format!(
-                    "policy '{v}' is not available yet; only noeviction is implemented"
-                ));
-            }
-            c.maxmemory_policy = v;
-            Ok(())
-        },
-    },
-    setting!("maxmemory-samples", Runtime, "Keys sampled per eviction", maxmemory_samples, Num),
-    setting!("proto-max-bulk-len", Runtime, "Longest string a client may send or build", proto_max_bulk_len, Memory),
-    setting!("client-query-buffer-limit", Runtime, "Most unparsed input buffered per client", client_query_buffer_limit, Memory),
-    setting!("hz", Runtime, "Background task frequency (expiry sweep, timeouts, stats)", hz, Num),
-    Setting {
-        name: "loglevel",
-        mutability: Mutability::Runtime,
-        help: "debug, verbose, notice or warning",
-        multi_word: false,
-        get: |c| c.loglevel.clone(),
-        set: |c, v| {
-            let v = v.to_ascii_lowercase();
-            match v.as_str() {
-                "debug" | "verbose" | "notice" | "warning" | "nothing" => {
-                    c.loglevel = v;
-                    Ok(())
-                }
-                _ => Err("argument(s) must be one of the following: debug, verbose, notice, warning, nothing".into()),
-            }
-        },
-    },
-    setting!("logfile", Startup, "Log file (empty: standard error)", logfile, Text),
-    setting!("dir", Runtime, "Working directory for data files", dir, Text),
-    setting!("dbfilename", Runtime, "Snapshot file name", dbfilename, Text),
-    Setting {
-        name: "appendonly",
-        mutability: Mutability::Runtime,
-        help: "Append-only file (not implemented yet: only \"no\")",
-        multi_word: false,
-        get: |c| YesNo::show(&c.appendonly),
-        set: |c, v| {
-            if YesNo::parse(v)? {
-                return Err("the append-only file is not implemented yet".into());
-            }
-            c.appendonly = false;
-            Ok(())
-        },
-    },
-    setting!("appendfilename", Startup, "Append-only file base name", appendfilename, Text),
-    setting!("appenddirname", Startup, "Append-only file directory", appenddirname, Text),
-    Setting {
-        name: "appendfsync",
-        mutability: Mutability::Runtime,
-        help: "always, everysec or no",
-        multi_word: false,
-        get: |c| c.appendfsync.clone(),
-        set: |c, v| {
-            let v = v.to_ascii_lowercase();
-            if !["always", "everysec", "no"].contains(&v.as_str()) {
-                return Err("argument(s) must be one of the following: always, everysec, no".into());
-            }
-            c.appendfsync = v;
-            Ok(())
-        },
-    },
+    setting!(
+        "maxclients",
+        Runtime,
+        "Most clients connected at once",
+        maxclients,
+        Num
+    ),
+    setting!(
+        "maxmemory",
+        Runtime,
+        "Memory limit in bytes (k/kb/m/mb/g/gb suffixes; 0: none)",
+        maxmemory,
+        Memory
+    ),
+    setting!(
+        "maxmemory-policy",
+        Runtime,
+        "What to do at maxmemory: noeviction refuses writes with OOM (the only policy so far)",
+        maxmemory_policy,
+        one_of & ["noeviction"]
+    ),
+    setting!(
+        "maxmemory-samples",
+        Runtime,
+        "Keys sampled per eviction",
+        maxmemory_samples,
+        Num
+    ),
+    setting!(
+        "proto-max-bulk-len",
+        Runtime,
+        "Longest string a client may send or build",
+        proto_max_bulk_len,
+        Memory
+    ),
+    setting!(
+        "client-query-buffer-limit",
+        Runtime,
+        "Most unparsed input buffered per client",
+        client_query_buffer_limit,
+        Memory
+    ),
+    setting!(
+        "hz",
+        Runtime,
+        "Background task frequency (expiry sweep, timeouts, stats)",
+        hz,
+        Num
+    ),
+    setting!(
+        "loglevel",
+        Runtime,
+        "debug, verbose, notice or warning",
+        loglevel,
+        one_of & ["debug", "verbose", "notice", "warning", "nothing"]
+    ),
+    setting!(
+        "logfile",
+        Startup,
+        "Log file (empty: standard error)",
+        logfile,
+        Text
+    ),
+    setting!(
+        "dir",
+        Runtime,
+        "Working directory for data files",
+        dir,
+        Text
+    ),
+    setting!(
+        "dbfilename",
+        Runtime,
+        "Snapshot file name",
+        dbfilename,
+        Text
+    ),
+    setting!("appendonly", Runtime, "Append-only file (not implemented yet: only \"no\")", appendonly, only_no "the append-only file is not implemented yet"),
+    setting!(
+        "appendfilename",
+        Startup,
+        "Append-only file base name",
+        appendfilename,
+        Text
+    ),
+    setting!(
+        "appenddirname",
+        Startup,
+        "Append-only file directory",
+        appenddirname,
+        Text
+    ),
+    setting!(
+        "appendfsync",
+        Runtime,
+        "always, everysec or no",
+        appendfsync,
+        one_of & ["always", "everysec", "no"]
+    ),
     Setting {
         name: "save",
         mutability: Mutability::Runtime,
@@ -244,24 +318,35 @@ pub static SETTINGS: &[Setting] = &[
             Ok(())
         },
     },
-    Setting {
-        name: "daemonize",
-        mutability: Mutability::Startup,
-        help: "Cairn runs in the foreground; only \"no\"",
-        multi_word: false,
-        get: |c| YesNo::show(&c.daemonize),
-        set: |c, v| {
-            if YesNo::parse(v)? {
-                return Err("cairn does not daemonize; run it under a supervisor".into());
-            }
-            c.daemonize = false;
-            Ok(())
-        },
-    },
-    setting!("pidfile", Startup, "Write the process id here (empty: don't)", pidfile, Text),
-    setting!("threads", Startup, "Worker threads serving connections (default: one per core)", threads, Num),
-    setting!("shards", Startup, "Keyspace shards, rounded up to a power of two", shards, Num),
-    setting!("latency-tracking", Runtime, "Per-command latency histograms for INFO latencystats", latency_tracking, YesNo),
+    setting!("daemonize", Startup, "Cairn runs in the foreground; only \"no\"", daemonize, only_no "cairn does not daemonize; run it under a supervisor"),
+    setting!(
+        "pidfile",
+        Startup,
+        "Write the process id here (empty: don't)",
+        pidfile,
+        Text
+    ),
+    setting!(
+        "threads",
+        Startup,
+        "Worker threads serving connections (default: one per core)",
+        threads,
+        Num
+    ),
+    setting!(
+        "shards",
+        Startup,
+        "Keyspace shards, rounded up to a power of two",
+        shards,
+        Num
+    ),
+    setting!(
+        "latency-tracking",
+        Runtime,
+        "Per-command latency histograms for INFO latencystats",
+        latency_tracking,
+        YesNo
+    ),
     Setting {
         name: "latency-tracking-info-percentiles",
         mutability: Mutability::Runtime,
@@ -277,7 +362,9 @@ pub static SETTINGS: &[Setting] = &[
         set: |c, v| {
             let mut ps = Vec::new();
             for w in v.split_whitespace() {
-                let p: f64 = w.parse().map_err(|_| "Invalid latency percentile value".to_string())?;
+                let p: f64 = w
+                    .parse()
+                    .map_err(|_| "Invalid latency percentile value".to_string())?;
                 if !(0.0..=100.0).contains(&p) {
                     return Err("latency percentiles must be between 0 and 100".into());
                 }
@@ -287,13 +374,38 @@ pub static SETTINGS: &[Setting] = &[
             Ok(())
         },
     },
-    setting!("lazyfree-lazy-user-del", Runtime, "DEL frees values in the background, like UNLINK", lazyfree_lazy_user_del, YesNo),
-    setting!("lazyfree-lazy-user-flush", Runtime, "FLUSHDB/FLUSHALL without SYNC/ASYNC free in the background", lazyfree_lazy_user_flush, YesNo),
+    setting!(
+        "lazyfree-lazy-user-del",
+        Runtime,
+        "DEL frees values in the background, like UNLINK",
+        lazyfree_lazy_user_del,
+        YesNo
+    ),
+    setting!(
+        "lazyfree-lazy-user-flush",
+        Runtime,
+        "FLUSHDB/FLUSHALL without SYNC/ASYNC free in the background",
+        lazyfree_lazy_user_flush,
+        YesNo
+    ),
 ];
 
 /// Finds a setting by name, case-insensitively.
 pub fn setting(name: &str) -> Option<&'static Setting> {
     SETTINGS.iter().find(|s| s.name.eq_ignore_ascii_case(name))
+}
+
+/// Lower-cases `v` and checks it is one of `choices`, with Redis's error text.
+fn one_of(v: &str, choices: &[&str]) -> Result<String, String> {
+    let v = v.trim().to_ascii_lowercase();
+    if choices.contains(&v.as_str()) {
+        Ok(v)
+    } else {
+        Err(format!(
+            "argument(s) must be one of the following: {}",
+            choices.join(", ")
+        ))
+    }
 }
 
 struct Num;
@@ -402,8 +514,8 @@ impl Config {
     pub fn apply_toml(&mut self, text: &str) -> Result<(), String> {
         let table: toml::Table = text.parse().map_err(|e| format!("{e}"))?;
         for (name, value) in table {
-            let v = toml_to_text(&value)
-                .ok_or_else(|| format!("'{name}': unsupported value type"))?;
+            let v =
+                toml_to_text(&value).ok_or_else(|| format!("'{name}': unsupported value type"))?;
             self.apply(&name, &v, false).map_err(|e| e.to_string())?;
         }
         Ok(())
@@ -471,23 +583,38 @@ mod tests {
     #[test]
     fn command_line_like_redis_server() {
         let mut c = Config::default();
-        let args: Vec<String> = ["--port", "7000", "--maxmemory", "1gb", "--save", "", "--bind", "127.0.0.1", "::1"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let args: Vec<String> = [
+            "--port",
+            "7000",
+            "--maxmemory",
+            "1gb",
+            "--save",
+            "",
+            "--bind",
+            "127.0.0.1",
+            "::1",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         c.apply_args(&args).unwrap();
         assert_eq!(c.port, 7000);
         assert_eq!(c.maxmemory, 1 << 30);
         assert_eq!(c.bind, vec!["127.0.0.1", "::1"]);
         assert!(c.apply_args(&["--nonsense".into(), "1".into()]).is_err());
-        assert!(c.apply_args(&["--appendonly".into(), "yes".into()]).is_err());
+        assert!(
+            c.apply_args(&["--appendonly".into(), "yes".into()])
+                .is_err()
+        );
     }
 
     #[test]
     fn toml_file() {
         let mut c = Config::default();
-        c.apply_toml("port = 7001\nmaxmemory = \"10mb\"\nprotected-mode = false\nbind = [\"127.0.0.1\"]\n")
-            .unwrap();
+        c.apply_toml(
+            "port = 7001\nmaxmemory = \"10mb\"\nprotected-mode = false\nbind = [\"127.0.0.1\"]\n",
+        )
+        .unwrap();
         assert_eq!(c.port, 7001);
         assert_eq!(c.maxmemory, 10 << 20);
         assert!(!c.protected_mode);
@@ -497,7 +624,10 @@ mod tests {
     #[test]
     fn runtime_rules() {
         let mut c = Config::default();
-        assert_eq!(c.apply("port", "1", true), Err(ConfigError::Immutable("port".into())));
+        assert_eq!(
+            c.apply("port", "1", true),
+            Err(ConfigError::Immutable("port".into()))
+        );
         c.apply("maxclients", "5", true).unwrap();
         assert_eq!(c.maxclients, 5);
     }
