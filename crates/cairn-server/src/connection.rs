@@ -63,7 +63,8 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, info: Arc<ClientI
             match parsed {
                 Parsed::Command { len, inline } => {
                     let args = parser.args(&rbuf, inline);
-                    info.argv_mem.store(args.payload_len(), std::sync::atomic::Ordering::Relaxed);
+                    info.argv_mem
+                        .store(args.payload_len(), std::sync::atomic::Ordering::Relaxed);
                     if run(&server, &mut session, &mut out, args, now, &mut batch).await {
                         now = Now::wall();
                     }
@@ -78,7 +79,9 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, info: Arc<ClientI
                         tokio::time::sleep(d).await;
                         now = Now::wall();
                     }
-                    if out.len() >= FLUSH_AT && flush(&mut stream, &mut out, &mut batch).await.is_err() {
+                    if out.len() >= FLUSH_AT
+                        && flush(&mut stream, &mut out, &mut batch).await.is_err()
+                    {
                         break 'conn;
                     }
                 }
@@ -91,7 +94,8 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, info: Arc<ClientI
                 }
             }
         }
-        info.qbuf.store(rbuf.len(), std::sync::atomic::Ordering::Relaxed);
+        info.qbuf
+            .store(rbuf.len(), std::sync::atomic::Ordering::Relaxed);
         if rbuf.len() > server.query_buffer_limit() {
             tracing::warn!(client = info.id, addr = %info.addr, "closing client: query buffer over client-query-buffer-limit");
             break;
@@ -112,7 +116,11 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, info: Arc<ClientI
     let _ = stream.shutdown().await;
 }
 
-async fn flush(stream: &mut TcpStream, out: &mut Reply, batch: &mut BatchStats) -> std::io::Result<()> {
+async fn flush(
+    stream: &mut TcpStream,
+    out: &mut Reply,
+    batch: &mut BatchStats,
+) -> std::io::Result<()> {
     if out.is_empty() {
         return Ok(());
     }
@@ -158,7 +166,10 @@ async fn run(
         spec,
     };
     let id = table.id(spec);
-    ctx.session.info.last_cmd.store(id + 1, std::sync::atomic::Ordering::Relaxed);
+    ctx.session
+        .info
+        .last_cmd
+        .store(id + 1, std::sync::atomic::Ordering::Relaxed);
     let handler = spec.handler.expect("resolve returns runnable specs");
     let result = handler(&mut ctx, args);
     let ns = start.elapsed().as_nanos() as u64;

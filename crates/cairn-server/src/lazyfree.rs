@@ -3,9 +3,9 @@
 //! Dropping a large value or a whole database can take milliseconds; a dedicated thread
 //! does it so that the shard lock is released and other clients keep being served.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
-use std::sync::Arc;
 
 type Garbage = Box<dyn Send>;
 

@@ -21,6 +21,7 @@
 //! - [`stats`], [`clients`], [`memory`]: what INFO and CLIENT LIST report.
 //! - [`cron`]: `hz` times a second: active expiry, memory figures, ops/sec, idle timeouts.
 //! - [`workers`]: the connection threads, each with its own runtime.
+//! - [`ld80`]: x87 `long double` arithmetic, so INCRBYFLOAT prints what Redis prints.
 //! - [`lazyfree`]: a thread that frees big values and flushed databases off the request path.
 //!
 //! ```text
@@ -40,6 +41,7 @@ pub mod config;
 pub mod connection;
 pub mod cron;
 pub mod lazyfree;
+pub mod ld80;
 pub mod listener;
 pub mod memory;
 pub mod server;
@@ -64,13 +66,20 @@ pub async fn run(
     on_ready: impl FnOnce(&[std::net::SocketAddr]),
 ) -> std::io::Result<()> {
     let listeners = listener::bind(&server)?;
-    let addrs: Vec<_> = listeners.iter().filter_map(|l| l.local_addr().ok()).collect();
+    let addrs: Vec<_> = listeners
+        .iter()
+        .filter_map(|l| l.local_addr().ok())
+        .collect();
     cron::refresh_memory(&server);
     let threads = server.with_config(|c| c.threads);
     let workers = Arc::new(workers::Workers::start(&server, threads)?);
     let mut tasks = Vec::new();
     for l in listeners {
-        tasks.push(tokio::spawn(listener::accept_loop(server.clone(), l, workers.clone())));
+        tasks.push(tokio::spawn(listener::accept_loop(
+            server.clone(),
+            l,
+            workers.clone(),
+        )));
     }
     tasks.push(tokio::spawn(cron::run(server.clone())));
     on_ready(&addrs);

@@ -23,11 +23,18 @@ pub fn bind(server: &Server) -> std::io::Result<Vec<TcpListener>> {
             "*" | "0.0.0.0" => IpAddr::from([0, 0, 0, 0]),
             "::*" | "::" => IpAddr::from([0u16; 8]),
             other => other.trim_start_matches('-').parse().map_err(|_| {
-                std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("invalid bind address '{other}'"))
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    format!("invalid bind address '{other}'"),
+                )
             })?,
         };
         let addr = SocketAddr::new(ip, port);
-        let socket = if ip.is_ipv4() { TcpSocket::new_v4()? } else { TcpSocket::new_v6()? };
+        let socket = if ip.is_ipv4() {
+            TcpSocket::new_v4()?
+        } else {
+            TcpSocket::new_v6()?
+        };
         socket.set_reuseaddr(true)?;
         socket.bind(addr)?;
         let listener = socket.listen(backlog)?;
@@ -53,7 +60,10 @@ pub async fn accept_loop(server: Arc<Server>, listener: TcpListener, workers: Ar
                 continue;
             }
         };
-        server.stats.connections_received.fetch_add(1, Ordering::Relaxed);
+        server
+            .stats
+            .connections_received
+            .fetch_add(1, Ordering::Relaxed);
         workers.dispatch(stream, addr);
     }
 }
@@ -61,13 +71,21 @@ pub async fn accept_loop(server: Arc<Server>, listener: TcpListener, workers: Ar
 /// Runs on the worker that owns the connection: admission checks, then the connection.
 pub async fn admit(server: Arc<Server>, mut stream: TcpStream, addr: SocketAddr) {
     if server.clients.len() >= server.maxclients() {
-        server.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
-        let _ = stream.write_all(b"-ERR max number of clients reached\r\n").await;
+        server
+            .stats
+            .rejected_connections
+            .fetch_add(1, Ordering::Relaxed);
+        let _ = stream
+            .write_all(b"-ERR max number of clients reached\r\n")
+            .await;
         return;
     }
     let laddr = stream.local_addr().unwrap_or(addr);
     if refused_by_protected_mode(&server, addr, laddr) {
-        server.stats.rejected_connections.fetch_add(1, Ordering::Relaxed);
+        server
+            .stats
+            .rejected_connections
+            .fetch_add(1, Ordering::Relaxed);
         let _ = stream.write_all(PROTECTED_MODE_DENIED).await;
         return;
     }
@@ -97,7 +115,12 @@ pub async fn admit(server: Arc<Server>, mut stream: TcpStream, addr: SocketAddr)
 /// the server listens on every interface.
 fn refused_by_protected_mode(server: &Server, peer: SocketAddr, local: SocketAddr) -> bool {
     let (on, all) = server.with_config(|c| {
-        (c.protected_mode, c.bind.iter().any(|b| matches!(b.as_str(), "*" | "0.0.0.0" | "::*" | "::")))
+        (
+            c.protected_mode,
+            c.bind
+                .iter()
+                .any(|b| matches!(b.as_str(), "*" | "0.0.0.0" | "::*" | "::")),
+        )
     });
     on && all && !peer.ip().is_loopback() && local.ip() != peer.ip()
 }

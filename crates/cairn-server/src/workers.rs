@@ -41,14 +41,19 @@ impl Workers {
                         while let Some((stream, addr)) = rx.recv().await {
                             match tokio::net::TcpStream::from_std(stream) {
                                 Ok(stream) => {
-                                    tokio::spawn(crate::listener::admit(server.clone(), stream, addr));
+                                    tokio::spawn(crate::listener::admit(
+                                        server.clone(),
+                                        stream,
+                                        addr,
+                                    ));
                                 }
                                 Err(e) => tracing::warn!("cannot register connection: {e}"),
                             }
                         }
                         // Shutting down: every client was told to close; give them a moment
                         // to write their last replies before the runtime drops them.
-                        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+                        let deadline =
+                            std::time::Instant::now() + std::time::Duration::from_secs(2);
                         while !server.clients.is_empty() && std::time::Instant::now() < deadline {
                             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
                         }

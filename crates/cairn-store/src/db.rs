@@ -117,7 +117,8 @@ impl Db {
 
     fn slot_table(&mut self, slot: u16) -> &mut SlotTable {
         if self.slots.is_empty() {
-            self.slots.resize_with(self.slots_per_shard, SlotTable::default);
+            self.slots
+                .resize_with(self.slots_per_shard, SlotTable::default);
         }
         let local = self.local(slot);
         &mut self.slots[local]
@@ -213,7 +214,10 @@ impl Db {
         };
         let st = self.slot_table(slot);
         let (old, was_volatile, is_volatile, fresh) =
-            match st.table.entry(hash, |e| e.key() == key, |e| hasher.hash_one(e.key())) {
+            match st
+                .table
+                .entry(hash, |e| e.key() == key, |e| hasher.hash_one(e.key()))
+            {
                 TableEntry::Occupied(mut occ) => {
                     let e = occ.get_mut();
                     let expired = e.is_expired(now.ms);
@@ -229,7 +233,12 @@ impl Db {
                         e.touch(now.s);
                     }
                     let is_volatile = e.expire_at != 0;
-                    ((!expired).then_some(old), was_volatile, is_volatile, expired)
+                    (
+                        (!expired).then_some(old),
+                        was_volatile,
+                        is_volatile,
+                        expired,
+                    )
                 }
                 TableEntry::Vacant(v) => {
                     v.insert(Entry::new(key, value, new_ttl, now.s));

@@ -9,7 +9,7 @@
 use parking_lot::{Mutex, MutexGuard};
 
 use crate::db::{Db, DbStats, Flushed, Now};
-use crate::slot::{key_slot, SLOTS};
+use crate::slot::{SLOTS, key_slot};
 
 /// Keeps each shard's lock on its own cache lines, so two cores working on two shards do
 /// not slow each other down.
@@ -196,7 +196,9 @@ impl Keyspace {
         }
         for (_, shard) in all.guards.iter_mut() {
             let bits = self.bits;
-            shard.dbs.resize_with(n, || Db::new(bits, self.hasher.clone()));
+            shard
+                .dbs
+                .resize_with(n, || Db::new(bits, self.hasher.clone()));
             shard.sweep_db = 0;
         }
         Ok(())
@@ -258,11 +260,7 @@ impl Keyspace {
                 break;
             }
         }
-        if pos >= SLOTS {
-            0
-        } else {
-            pos as u64
-        }
+        if pos >= SLOTS { 0 } else { pos as u64 }
     }
 
     /// A random live key of database `db` (RANDOMKEY). Shards are picked in proportion to
@@ -315,9 +313,10 @@ impl Keyspace {
                 break;
             }
             let db = shard.sweep_db % ndbs;
-            let (s, r) = shard.dbs[db].sweep_expired(&mut shard.sweep_slot, budget - seen, now, |e| {
-                on_expired(db, e)
-            });
+            let (s, r) =
+                shard.dbs[db].sweep_expired(&mut shard.sweep_slot, budget - seen, now, |e| {
+                    on_expired(db, e)
+                });
             seen += s;
             removed += r;
             if shard.sweep_slot == 0 {

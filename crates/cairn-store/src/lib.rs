@@ -39,5 +39,5 @@ pub mod value;
 pub use db::{Db, ExpireChange};
 pub use entry::Entry;
 pub use keyspace::{Keyspace, KeyspaceStats, Locked};
-pub use slot::{key_slot, SLOTS};
+pub use slot::{SLOTS, key_slot};
 pub use value::Value;

@@ -134,11 +134,7 @@ pub fn parse_canonical_i64(b: &[u8]) -> Option<i64> {
         }
         v = v.checked_mul(10)?.checked_sub((c - b'0') as i64)?;
     }
-    if neg {
-        Some(v)
-    } else {
-        v.checked_neg()
-    }
+    if neg { Some(v) } else { v.checked_neg() }
 }
 
 #[cfg(test)]
@@ -153,7 +149,10 @@ mod tests {
         assert_eq!(Value::from_bytes(b"+1").as_i64(), None);
         assert_eq!(Value::from_bytes(b"1.0").encoding(), "embstr");
         assert!(matches!(Value::from_bytes(&[b'x'; 23]), Value::Str(_)));
-        assert_eq!(Value::Int(i64::MIN).as_bytes().as_ref(), b"-9223372036854775808");
+        assert_eq!(
+            Value::Int(i64::MIN).as_bytes().as_ref(),
+            b"-9223372036854775808"
+        );
         assert_eq!(Value::Int(-42).len(), 3);
     }
 

@@ -11,15 +11,36 @@ use proptest::prelude::*;
 
 #[derive(Debug, Clone)]
 enum Op {
-    Set { key: u8, value: u16, ttl: Option<u16> },
-    SetKeepTtl { key: u8, value: u16 },
-    Get { key: u8 },
-    Del { key: u8 },
-    Expire { key: u8, ttl: Option<u16> },
-    Advance { ms: u16 },
+    Set {
+        key: u8,
+        value: u16,
+        ttl: Option<u16>,
+    },
+    SetKeepTtl {
+        key: u8,
+        value: u16,
+    },
+    Get {
+        key: u8,
+    },
+    Del {
+        key: u8,
+    },
+    Expire {
+        key: u8,
+        ttl: Option<u16>,
+    },
+    Advance {
+        ms: u16,
+    },
     Sweep,
-    Rename { from: u8, to: u8 },
-    Scan { count: u8 },
+    Rename {
+        from: u8,
+        to: u8,
+    },
+    Scan {
+        count: u8,
+    },
     Flush,
 }
 
@@ -40,7 +61,7 @@ fn op() -> impl Strategy<Value = Op> {
 
 /// Keys spread over few bytes so operations collide; some share a hash tag.
 fn key(k: u8) -> Vec<u8> {
-    if k % 7 == 0 {
+    if k.is_multiple_of(7) {
         format!("{{tag}}k{k}").into_bytes()
     } else {
         format!("k{k}").into_bytes()
@@ -53,7 +74,11 @@ struct Model {
 
 impl Model {
     fn live(&mut self, k: &[u8], now: u64) -> Option<&mut (Vec<u8>, Option<u64>)> {
-        if self.map.get(k).is_some_and(|(_, d)| d.is_some_and(|d| d <= now)) {
+        if self
+            .map
+            .get(k)
+            .is_some_and(|(_, d)| d.is_some_and(|d| d <= now))
+        {
             self.map.remove(k);
         }
         self.map.get_mut(k)
@@ -168,8 +193,14 @@ fn random_key_finds_only_live_keys() {
     for i in 0..100 {
         let k = format!("k{i}").into_bytes();
         let slot = key_slot(&k);
-        let ttl = if i % 2 == 0 { ExpireChange::At(999_000) } else { ExpireChange::Clear };
-        ks.lock(slot).db(0).set(slot, &k, Value::from_bytes(b"v"), ttl, Now::from_unix_ms(0));
+        let ttl = if i % 2 == 0 {
+            ExpireChange::At(999_000)
+        } else {
+            ExpireChange::Clear
+        };
+        ks.lock(slot)
+            .db(0)
+            .set(slot, &k, Value::from_bytes(b"v"), ttl, Now::from_unix_ms(0));
     }
     for _ in 0..200 {
         let k = ks.random_key(0, now).expect("a live key");
@@ -183,7 +214,13 @@ fn swap_and_grow_databases() {
     let ks = Keyspace::new(2, 2);
     let now = Now::from_unix_ms(0);
     let slot = key_slot(b"a");
-    ks.lock(slot).db(0).set(slot, b"a", Value::from_bytes(b"1"), ExpireChange::Clear, now);
+    ks.lock(slot).db(0).set(
+        slot,
+        b"a",
+        Value::from_bytes(b"1"),
+        ExpireChange::Clear,
+        now,
+    );
     ks.swap_dbs(0, 1);
     assert_eq!(ks.db_len(0), 0);
     assert_eq!(ks.db_len(1), 1);

@@ -29,7 +29,11 @@ fn cli() -> Command {
         )
         .next_help_heading("Settings");
     for s in SETTINGS {
-        let runtime = if s.mutability == Mutability::Runtime { " [runtime]" } else { "" };
+        let runtime = if s.mutability == Mutability::Runtime {
+            " [runtime]"
+        } else {
+            ""
+        };
         let default = (s.get)(&Config::default());
         let mut arg = Arg::new(s.name)
             .long(s.name)

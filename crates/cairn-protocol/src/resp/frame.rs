@@ -26,7 +26,10 @@ pub enum Frame {
     Boolean(bool),
     BigNumber(Vec<u8>),
     BulkError(Vec<u8>),
-    Verbatim { format: [u8; 3], text: Vec<u8> },
+    Verbatim {
+        format: [u8; 3],
+        text: Vec<u8>,
+    },
     Map(Vec<(Frame, Frame)>),
     Set(Vec<Frame>),
     Push(Vec<Frame>),
@@ -252,7 +255,10 @@ mod tests {
     }
 
     fn line_bytes() -> impl Strategy<Value = Vec<u8>> {
-        proptest::collection::vec(any::<u8>().prop_filter("no CR/LF", |c| *c != b'\r' && *c != b'\n'), 0..16)
+        proptest::collection::vec(
+            any::<u8>().prop_filter("no CR/LF", |c| *c != b'\r' && *c != b'\n'),
+            0..16,
+        )
     }
 
     fn frame() -> impl Strategy<Value = Frame> {
@@ -267,7 +273,10 @@ mod tests {
             any::<bool>().prop_map(Frame::Boolean),
             (-1e300f64..1e300).prop_map(Frame::Double),
             bytes().prop_map(Frame::BulkError),
-            bytes().prop_map(|text| Frame::Verbatim { format: *b"txt", text }),
+            bytes().prop_map(|text| Frame::Verbatim {
+                format: *b"txt",
+                text
+            }),
         ];
         leaf.prop_recursive(3, 32, 6, |inner| {
             prop_oneof![

@@ -116,9 +116,17 @@ mod tests {
     fn quotes_and_escapes() {
         assert_eq!(
             split(br#"set  k "a\x41\n\"" 'it\'s'"#).unwrap(),
-            vec![b"set".to_vec(), b"k".to_vec(), b"aA\n\"".to_vec(), b"it's".to_vec()]
+            vec![
+                b"set".to_vec(),
+                b"k".to_vec(),
+                b"aA\n\"".to_vec(),
+                b"it's".to_vec()
+            ]
         );
-        assert_eq!(split(b"a\"b c\" d").unwrap(), vec![b"ab c".to_vec(), b"d".to_vec()]);
+        assert_eq!(
+            split(b"a\"b c\" d").unwrap(),
+            vec![b"ab c".to_vec(), b"d".to_vec()]
+        );
         assert_eq!(split(b"\"\"").unwrap(), vec![Vec::<u8>::new()]);
         assert_eq!(split(b"   ").unwrap(), Vec::<Vec<u8>>::new());
     }

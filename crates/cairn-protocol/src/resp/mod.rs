@@ -29,11 +29,7 @@ pub fn parse_i64(s: &[u8]) -> Option<i64> {
         }
         v = v.checked_mul(10)?.checked_sub((c - b'0') as i64)?;
     }
-    if neg {
-        Some(v)
-    } else {
-        v.checked_neg()
-    }
+    if neg { Some(v) } else { v.checked_neg() }
 }
 
 #[cfg(test)]

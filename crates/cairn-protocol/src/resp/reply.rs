@@ -164,7 +164,9 @@ impl Reply {
     pub fn boolean(&mut self, v: bool) {
         match self.proto {
             Protocol::Resp2 => self.int(v as i64),
-            Protocol::Resp3 => self.buf.extend_from_slice(if v { b"#t\r\n" } else { b"#f\r\n" }),
+            Protocol::Resp3 => self
+                .buf
+                .extend_from_slice(if v { b"#t\r\n" } else { b"#f\r\n" }),
         }
     }
 
@@ -214,7 +216,11 @@ pub fn format_double(v: f64) -> String {
         let s = format!("{v:e}");
         let plain = format!("{v}");
         // Redis prints exponents only for very large or small magnitudes (%.17g rules).
-        let exp: i32 = s.split('e').nth(1).and_then(|e| e.parse().ok()).unwrap_or(0);
+        let exp: i32 = s
+            .split('e')
+            .nth(1)
+            .and_then(|e| e.parse().ok())
+            .unwrap_or(0);
         if (-5..17).contains(&exp) {
             plain
         } else {

@@ -63,7 +63,9 @@ impl ProtocolError {
             ProtocolError::InvalidMultibulkLength => {
                 "ERR Protocol error: invalid multibulk length".into()
             }
-            ProtocolError::TooBigBulkCount => "ERR Protocol error: too big bulk count string".into(),
+            ProtocolError::TooBigBulkCount => {
+                "ERR Protocol error: too big bulk count string".into()
+            }
             ProtocolError::InvalidBulkLength => "ERR Protocol error: invalid bulk length".into(),
             ProtocolError::ExpectedDollar(c) => {
                 format!("ERR Protocol error: expected '$', got '{}'", *c as char)
@@ -154,7 +156,9 @@ impl RequestParser {
             if buf.len() > self.limits.max_inline_len {
                 return Err(ProtocolError::TooBigInline);
             }
-            return Ok(Parsed::Incomplete { need: buf.len() + 1 });
+            return Ok(Parsed::Incomplete {
+                need: buf.len() + 1,
+            });
         };
         if nl > self.limits.max_inline_len {
             return Err(ProtocolError::TooBigInline);
@@ -178,7 +182,8 @@ impl RequestParser {
         let mut st = match self.pending.take() {
             Some(p) => p,
             None => {
-                let Some((count, pos)) = self.header(buf, 0, ProtocolError::TooBigMultibulkCount)?
+                let Some((count, pos)) =
+                    self.header(buf, 0, ProtocolError::TooBigMultibulkCount)?
                 else {
                     return Ok(Parsed::Incomplete {
                         need: buf.len() + 1,
@@ -361,16 +366,34 @@ mod tests {
     #[test]
     fn errors_use_redis_words() {
         let err = |b: &[u8]| parse_all(b).unwrap_err().message();
-        assert_eq!(err(b"*x\r\n"), "ERR Protocol error: invalid multibulk length");
-        assert_eq!(err(b"*2000000\r\n"), "ERR Protocol error: invalid multibulk length");
-        assert_eq!(err(b"*1\r\n+x\r\n"), "ERR Protocol error: expected '$', got '+'");
-        assert_eq!(err(b"*1\r\n$-1\r\n"), "ERR Protocol error: invalid bulk length");
-        assert_eq!(err(b"set \"a\n"), "ERR Protocol error: unbalanced quotes in request");
+        assert_eq!(
+            err(b"*x\r\n"),
+            "ERR Protocol error: invalid multibulk length"
+        );
+        assert_eq!(
+            err(b"*2000000\r\n"),
+            "ERR Protocol error: invalid multibulk length"
+        );
+        assert_eq!(
+            err(b"*1\r\n+x\r\n"),
+            "ERR Protocol error: expected '$', got '+'"
+        );
+        assert_eq!(
+            err(b"*1\r\n$-1\r\n"),
+            "ERR Protocol error: invalid bulk length"
+        );
+        assert_eq!(
+            err(b"set \"a\n"),
+            "ERR Protocol error: unbalanced quotes in request"
+        );
         let long = vec![b'a'; 70_000];
         assert_eq!(err(&long), "ERR Protocol error: too big inline request");
         let mut long_count = b"*".to_vec();
         long_count.extend(vec![b'1'; 70_000]);
-        assert_eq!(err(&long_count), "ERR Protocol error: too big mbulk count string");
+        assert_eq!(
+            err(&long_count),
+            "ERR Protocol error: too big mbulk count string"
+        );
     }
 
     #[test]
@@ -387,7 +410,10 @@ mod tests {
 
     #[test]
     fn empty_multibulk_is_skipped() {
-        assert_eq!(parse_all(b"*0\r\n*-1\r\nPING\r\n").unwrap(), vec![vec![b"PING".to_vec()]]);
+        assert_eq!(
+            parse_all(b"*0\r\n*-1\r\nPING\r\n").unwrap(),
+            vec![vec![b"PING".to_vec()]]
+        );
     }
 
     mod props {

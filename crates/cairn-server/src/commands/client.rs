@@ -11,17 +11,116 @@ use crate::clients::ClientInfo;
 use crate::server::PauseMode;
 
 const CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("client|id", 2, NOSCRIPT | LOADING | STALE, (0, 0, 0), "connection", "5.0.0", "Returns the unique client ID of the connection.", id),
-    CommandSpec::new("client|setname", 3, NOSCRIPT | LOADING | STALE, (0, 0, 0), "connection", "2.6.9", "Sets the connection name.", setname),
-    CommandSpec::new("client|getname", 2, NOSCRIPT | LOADING | STALE, (0, 0, 0), "connection", "2.6.9", "Returns the name of the connection.", getname),
-    CommandSpec::new("client|setinfo", 4, NOSCRIPT | LOADING | STALE, (0, 0, 0), "connection", "7.2.0", "Sets information specific to the client or connection.", setinfo),
-    CommandSpec::new("client|list", -2, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "connection", "2.4.0", "Lists open connections.", list),
-    CommandSpec::new("client|info", 2, NOSCRIPT | LOADING | STALE, (0, 0, 0), "connection", "6.2.0", "Returns information about the connection.", info),
-    CommandSpec::new("client|kill", -3, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "connection", "2.4.0", "Terminates open connections.", kill),
-    CommandSpec::new("client|no-evict", 3, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "connection", "7.0.0", "Sets the client eviction mode of the connection.", no_evict),
-    CommandSpec::new("client|pause", -3, ADMIN | NOSCRIPT | LOADING | STALE | PAUSE_EXEMPT, (0, 0, 0), "connection", "3.0.0", "Suspends commands processing.", pause),
-    CommandSpec::new("client|unpause", 2, ADMIN | NOSCRIPT | LOADING | STALE | PAUSE_EXEMPT, (0, 0, 0), "connection", "6.2.0", "Resumes processing commands from paused clients.", unpause),
-    CommandSpec::new("client|help", 2, LOADING | STALE, (0, 0, 0), "connection", "5.0.0", "Returns helpful text about the different subcommands.", help),
+    CommandSpec::new(
+        "client|id",
+        2,
+        NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        "connection",
+        "5.0.0",
+        "Returns the unique client ID of the connection.",
+        id,
+    ),
+    CommandSpec::new(
+        "client|setname",
+        3,
+        NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        "connection",
+        "2.6.9",
+        "Sets the connection name.",
+        setname,
+    ),
+    CommandSpec::new(
+        "client|getname",
+        2,
+        NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        "connection",
+        "2.6.9",
+        "Returns the name of the connection.",
+        getname,
+    ),
+    CommandSpec::new(
+        "client|setinfo",
+        4,
+        NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        "connection",
+        "7.2.0",
+        "Sets information specific to the client or connection.",
+        setinfo,
+    ),
+    CommandSpec::new(
+        "client|list",
+        -2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        "connection",
+        "2.4.0",
+        "Lists open connections.",
+        list,
+    ),
+    CommandSpec::new(
+        "client|info",
+        2,
+        NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        "connection",
+        "6.2.0",
+        "Returns information about the connection.",
+        info,
+    ),
+    CommandSpec::new(
+        "client|kill",
+        -3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        "connection",
+        "2.4.0",
+        "Terminates open connections.",
+        kill,
+    ),
+    CommandSpec::new(
+        "client|no-evict",
+        3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        "connection",
+        "7.0.0",
+        "Sets the client eviction mode of the connection.",
+        no_evict,
+    ),
+    CommandSpec::new(
+        "client|pause",
+        -3,
+        ADMIN | NOSCRIPT | LOADING | STALE | PAUSE_EXEMPT,
+        (0, 0, 0),
+        "connection",
+        "3.0.0",
+        "Suspends commands processing.",
+        pause,
+    ),
+    CommandSpec::new(
+        "client|unpause",
+        2,
+        ADMIN | NOSCRIPT | LOADING | STALE | PAUSE_EXEMPT,
+        (0, 0, 0),
+        "connection",
+        "6.2.0",
+        "Resumes processing commands from paused clients.",
+        unpause,
+    ),
+    CommandSpec::new(
+        "client|help",
+        2,
+        LOADING | STALE,
+        (0, 0, 0),
+        "connection",
+        "5.0.0",
+        "Returns helpful text about the different subcommands.",
+        help,
+    ),
 ];
 
 pub const COMMANDS: &[CommandSpec] = &[CommandSpec::container(
@@ -99,7 +198,12 @@ pub fn describe(c: &ClientInfo, current_cmd: Option<&str>) -> String {
             n => table.all[n - 1].name.to_string(),
         }
     });
-    let text = |v: &Option<Vec<u8>>| v.as_deref().map(String::from_utf8_lossy).unwrap_or_default().into_owned();
+    let text = |v: &Option<Vec<u8>>| {
+        v.as_deref()
+            .map(String::from_utf8_lossy)
+            .unwrap_or_default()
+            .into_owned()
+    };
     let qbuf = c.qbuf.load(Ordering::Relaxed);
     let argv = c.argv_mem.load(Ordering::Relaxed);
     let mut s = String::new();
@@ -113,7 +217,11 @@ pub fn describe(c: &ClientInfo, current_cmd: Option<&str>) -> String {
         text(&c.name.lock()),
         c.created.elapsed().as_secs(),
         c.idle_secs(),
-        if c.no_evict.load(Ordering::Relaxed) { "e" } else { "N" },
+        if c.no_evict.load(Ordering::Relaxed) {
+            "e"
+        } else {
+            "N"
+        },
         c.db.load(Ordering::Relaxed),
         qbuf,
         16384usize.saturating_sub(qbuf),
@@ -159,7 +267,7 @@ fn list(ctx: &mut Ctx, args: Args) -> CmdResult {
     }
     let me = ctx.session.info.id;
     let mut text = String::new();
-    for c in ctx.server.clients.all() {
+    for c in live_clients(ctx) {
         if ids.as_ref().is_some_and(|ids| !ids.contains(&c.id)) {
             continue;
         }
@@ -182,6 +290,9 @@ fn info(ctx: &mut Ctx, _args: Args) -> CmdResult {
     Ok(())
 }
 
+/// One CLIENT KILL condition.
+type ClientFilter = Box<dyn Fn(&ClientInfo) -> bool>;
+
 /// ```text
 /// CLIENT KILL ip:port
 /// CLIENT KILL [ID id] [ADDR ip:port] [LADDR ip:port] [TYPE type] [USER name]
@@ -191,17 +302,20 @@ fn kill(ctx: &mut Ctx, args: Args) -> CmdResult {
     let me = ctx.session.info.id;
     if args.len() == 3 {
         let addr = String::from_utf8_lossy(args.get(2)).into_owned();
-        let Some(c) = ctx.server.clients.all().into_iter().find(|c| c.addr.to_string() == addr) else {
+        let Some(c) = live_clients(ctx)
+            .into_iter()
+            .find(|c| c.addr.to_string() == addr)
+        else {
             return Err(CmdError::new("ERR No such client"));
         };
         kill_one(ctx, &c, me);
         ctx.out.ok();
         return Ok(());
     }
-    if args.len() % 2 != 0 {
+    if !args.len().is_multiple_of(2) {
         return Err(CmdError::syntax());
     }
-    let mut filters: Vec<Box<dyn Fn(&ClientInfo) -> bool>> = Vec::new();
+    let mut filters: Vec<ClientFilter> = Vec::new();
     let mut skipme = true;
     for pair in (2..args.len()).step_by(2) {
         let (k, v) = (args.get(pair), args.get(pair + 1));
@@ -232,13 +346,15 @@ fn kill(ctx: &mut Ctx, args: Args) -> CmdResult {
             };
         } else if is(k, "maxage") {
             let age = int_arg(v)?;
-            filters.push(Box::new(move |c| c.created.elapsed().as_secs() as i64 >= age));
+            filters.push(Box::new(move |c| {
+                c.created.elapsed().as_secs() as i64 >= age
+            }));
         } else {
             return Err(CmdError::syntax());
         }
     }
     let mut killed = 0;
-    for c in ctx.server.clients.all() {
+    for c in live_clients(ctx) {
         if (skipme && c.id == me) || !filters.iter().all(|f| f(&c)) {
             continue;
         }
@@ -247,6 +363,14 @@ fn kill(ctx: &mut Ctx, args: Args) -> CmdResult {
     }
     ctx.out.int(killed);
     Ok(())
+}
+
+/// Every client not already killed. A killed connection leaves the client table only when
+/// its task ends; Redis frees it at once, so it is no longer listed, killed or counted.
+pub fn live_clients(ctx: &Ctx) -> Vec<std::sync::Arc<ClientInfo>> {
+    let mut all = ctx.server.clients.all();
+    all.retain(|c| !c.is_killed());
+    all
 }
 
 /// Kills another client at once; the caller itself is closed after its reply is written.
@@ -274,15 +398,18 @@ fn no_evict(ctx: &mut Ctx, args: Args) -> CmdResult {
 /// ```
 fn pause(ctx: &mut Ctx, args: Args) -> CmdResult {
     let ms = cairn_protocol::resp::parse_i64(args.get(2))
-        .filter(|n| *n >= 0)
         .ok_or_else(|| CmdError::new("ERR timeout is not an integer or out of range"))?;
+    if ms < 0 {
+        return Err(CmdError::new("ERR timeout is negative"));
+    }
     let mode = match args.len() {
         3 => PauseMode::All,
         4 if is(args.get(3), "all") => PauseMode::All,
         4 if is(args.get(3), "write") => PauseMode::Write,
         _ => return Err(CmdError::syntax()),
     };
-    ctx.server.pause(Instant::now() + Duration::from_millis(ms as u64), mode);
+    ctx.server
+        .pause(Instant::now() + Duration::from_millis(ms as u64), mode);
     ctx.out.ok();
     Ok(())
 }
@@ -298,17 +425,28 @@ fn help(ctx: &mut Ctx, _args: Args) -> CmdResult {
         ctx,
         "CLIENT",
         &[
-            "ID", "    Return the ID of the current connection.",
-            "SETNAME <name>", "    Assign the name <name> to the current connection.",
-            "GETNAME", "    Return the name of the current connection.",
-            "SETINFO <LIB-NAME|LIB-VER> <value>", "    Set client library name or version.",
-            "LIST [TYPE <type>] [ID <id> [<id> ...]]", "    Return information about client connections.",
-            "INFO", "    Return information about the current client connection.",
-            "KILL <ip:port>", "    Kill connection made from <ip:port>.",
-            "KILL <option> <value> [<option> <value> [...]]", "    Kill connections. Options: ID, ADDR, LADDR, TYPE, USER, SKIPME, MAXAGE.",
-            "NO-EVICT (ON|OFF)", "    Protect the current client connection from eviction.",
-            "PAUSE <timeout> [WRITE|ALL]", "    Suspend commands from clients for <timeout> milliseconds.",
-            "UNPAUSE", "    Stop the current client pause, resuming traffic.",
+            "ID",
+            "    Return the ID of the current connection.",
+            "SETNAME <name>",
+            "    Assign the name <name> to the current connection.",
+            "GETNAME",
+            "    Return the name of the current connection.",
+            "SETINFO <LIB-NAME|LIB-VER> <value>",
+            "    Set client library name or version.",
+            "LIST [TYPE <type>] [ID <id> [<id> ...]]",
+            "    Return information about client connections.",
+            "INFO",
+            "    Return information about the current client connection.",
+            "KILL <ip:port>",
+            "    Kill connection made from <ip:port>.",
+            "KILL <option> <value> [<option> <value> [...]]",
+            "    Kill connections. Options: ID, ADDR, LADDR, TYPE, USER, SKIPME, MAXAGE.",
+            "NO-EVICT (ON|OFF)",
+            "    Protect the current client connection from eviction.",
+            "PAUSE <timeout> [WRITE|ALL]",
+            "    Suspend commands from clients for <timeout> milliseconds.",
+            "UNPAUSE",
+            "    Stop the current client pause, resuming traffic.",
         ],
     );
     Ok(())

@@ -6,12 +6,66 @@ use cairn_store::glob;
 use super::{CmdError, CmdResult, CommandSpec, Ctx, Table, flags, flags::*, is};
 
 const COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("command|count", 2, LOADING | STALE, (0, 0, 0), "server", "2.8.13", "Returns a count of commands.", count),
-    CommandSpec::new("command|info", -2, LOADING | STALE, (0, 0, 0), "server", "2.8.13", "Returns information about one, multiple or all commands.", info),
-    CommandSpec::new("command|docs", -2, LOADING | STALE, (0, 0, 0), "server", "7.0.0", "Returns documentary information about one, multiple or all commands.", docs),
-    CommandSpec::new("command|getkeys", -3, LOADING | STALE, (0, 0, 0), "server", "2.8.13", "Extracts the key names from an arbitrary command.", getkeys),
-    CommandSpec::new("command|list", -2, LOADING | STALE, (0, 0, 0), "server", "7.0.0", "Returns a list of command names.", list),
-    CommandSpec::new("command|help", 2, LOADING | STALE, (0, 0, 0), "server", "5.0.0", "Returns helpful text about the different subcommands.", help),
+    CommandSpec::new(
+        "command|count",
+        2,
+        LOADING | STALE,
+        (0, 0, 0),
+        "server",
+        "2.8.13",
+        "Returns a count of commands.",
+        count,
+    ),
+    CommandSpec::new(
+        "command|info",
+        -2,
+        LOADING | STALE,
+        (0, 0, 0),
+        "server",
+        "2.8.13",
+        "Returns information about one, multiple or all commands.",
+        info,
+    ),
+    CommandSpec::new(
+        "command|docs",
+        -2,
+        LOADING | STALE,
+        (0, 0, 0),
+        "server",
+        "7.0.0",
+        "Returns documentary information about one, multiple or all commands.",
+        docs,
+    ),
+    CommandSpec::new(
+        "command|getkeys",
+        -3,
+        LOADING | STALE,
+        (0, 0, 0),
+        "server",
+        "2.8.13",
+        "Extracts the key names from an arbitrary command.",
+        getkeys,
+    ),
+    CommandSpec::new(
+        "command|list",
+        -2,
+        LOADING | STALE,
+        (0, 0, 0),
+        "server",
+        "7.0.0",
+        "Returns a list of command names.",
+        list,
+    ),
+    CommandSpec::new(
+        "command|help",
+        2,
+        LOADING | STALE,
+        (0, 0, 0),
+        "server",
+        "5.0.0",
+        "Returns helpful text about the different subcommands.",
+        help,
+    ),
 ];
 
 /// COMMAND with no subcommand lists every command; it is dispatched here by hand because
@@ -61,7 +115,7 @@ fn write_info(out: &mut Reply, c: &CommandSpec) {
     out.int(c.keys.0 as i64);
     out.int(c.keys.1 as i64);
     out.int(c.keys.2 as i64);
-    let cats = c.acl_categories();
+    let cats = categories(c);
     out.set(cats.len());
     for cat in cats {
         out.simple(cat);
@@ -73,9 +127,9 @@ fn write_info(out: &mut Reply, c: &CommandSpec) {
         out.map(3);
         out.bulk(b"flags");
         let kflags: &[&str] = if c.has(WRITE) {
-            &["RW", "ACCESS", "UPDATE"]
+            &["RW", "access", "update"]
         } else {
-            &["RO", "ACCESS"]
+            &["RO", "access"]
         };
         out.set(kflags.len());
         for f in kflags {
@@ -96,7 +150,11 @@ fn write_info(out: &mut Reply, c: &CommandSpec) {
         out.bulk(b"spec");
         out.map(3);
         out.bulk(b"lastkey");
-        out.int(if last >= 0 { (last - first) as i64 } else { last as i64 });
+        out.int(if last >= 0 {
+            (last - first) as i64
+        } else {
+            last as i64
+        });
         out.bulk(b"keystep");
         out.int(step as i64);
         out.bulk(b"limit");
@@ -120,12 +178,66 @@ fn info(ctx: &mut Ctx, args: Args) -> CmdResult {
     }
     ctx.out.array(args.len() - 2);
     for name in args.tail(2).iter() {
-        match table.lookup(name) {
+        match find(table, name) {
             Some(c) => write_info(ctx.out, c),
-            None => ctx.out.null_array(),
+            // Redis's addReplyNull: `$-1` in RESP2.
+            None => ctx.out.null(),
         }
     }
     Ok(())
+}
+
+/// A command by the name COMMAND INFO / DOCS take: `get`, or `client|list` for a
+/// subcommand.
+fn find(table: &Table, name: &[u8]) -> Option<&'static CommandSpec> {
+    match name.iter().position(|&b| b == b'|') {
+        None => table.lookup(name),
+        Some(bar) => super::subcommand(table.lookup(&name[..bar])?, &name[bar + 1..]),
+    }
+}
+
+/// ACL categories as Redis 7.4 reports them, in its fixed order (keyspace, read, write,
+/// string, bitmap, admin, fast / slow, blocking, dangerous, connection): the group's own
+/// category, those the flags imply, and the few Redis adds by name.
+pub fn categories(c: &CommandSpec) -> Vec<&'static str> {
+    let base = c.name.split('|').next().unwrap_or(c.name);
+    let keyspace =
+        c.group == "generic" || matches!(base, "dbsize" | "flushdb" | "flushall" | "swapdb");
+    let dangerous = c.has(ADMIN)
+        || matches!(
+            base,
+            "keys" | "restore" | "flushdb" | "flushall" | "swapdb" | "info"
+        );
+    let connection = c.group == "connection" || base == "command";
+    let mut cats = Vec::new();
+    if keyspace {
+        cats.push("@keyspace");
+    }
+    if c.has(READONLY) {
+        cats.push("@read");
+    }
+    if c.has(WRITE) {
+        cats.push("@write");
+    }
+    match c.group {
+        "string" => cats.push("@string"),
+        "bitmap" => cats.push("@bitmap"),
+        _ => {}
+    }
+    if c.has(ADMIN) {
+        cats.push("@admin");
+    }
+    cats.push(if c.has(FAST) { "@fast" } else { "@slow" });
+    if c.has(BLOCKING) {
+        cats.push("@blocking");
+    }
+    if dangerous {
+        cats.push("@dangerous");
+    }
+    if connection {
+        cats.push("@connection");
+    }
+    cats
 }
 
 fn write_docs(out: &mut Reply, c: &CommandSpec) {
@@ -165,7 +277,7 @@ fn docs(ctx: &mut Ctx, args: Args) -> CmdResult {
     let cmds: Vec<&CommandSpec> = if args.len() == 2 {
         table.commands().collect()
     } else {
-        args.tail(2).iter().filter_map(|n| table.lookup(n)).collect()
+        args.tail(2).iter().filter_map(|n| find(table, n)).collect()
     };
     ctx.out.map(cmds.len());
     for c in cmds {
@@ -184,16 +296,18 @@ fn getkeys(ctx: &mut Ctx, args: Args) -> CmdResult {
     let mut spec = table
         .lookup(cmd.get(0))
         .ok_or_else(|| CmdError::new("ERR Invalid command specified"))?;
-    let bad_arity = || CmdError::new("ERR Invalid number of arguments specified for command");
-    if !spec.arity_ok(cmd.len()) {
-        return Err(bad_arity());
-    }
     if !spec.subcommands.is_empty() && cmd.len() > 1 {
         spec = super::subcommand(spec, cmd.get(1))
             .ok_or_else(|| CmdError::new("ERR Invalid command specified"))?;
-        if !spec.arity_ok(cmd.len()) {
-            return Err(bad_arity());
-        }
+    }
+    // Redis's order: an unknown command, then one without keys, then the arity.
+    if spec.keys.0 <= 0 {
+        return Err(CmdError::new("ERR The command has no key arguments"));
+    }
+    if !spec.arity_ok(cmd.len()) {
+        return Err(CmdError::new(
+            "ERR Invalid number of arguments specified for command",
+        ));
     }
     let positions = spec.key_positions(cmd.len());
     if positions.is_empty() {
@@ -219,7 +333,7 @@ fn list(ctx: &mut Ctx, args: Args) -> CmdResult {
                 k if is(k, "module") => Box::new(|_| false),
                 k if is(k, "aclcat") => {
                     let cat = format!("@{}", String::from_utf8_lossy(&value).to_ascii_lowercase());
-                    Box::new(move |c| c.acl_categories().contains(&cat.as_str()))
+                    Box::new(move |c| categories(c).contains(&cat.as_str()))
                 }
                 k if is(k, "pattern") => {
                     Box::new(move |c| glob::matches(&value, c.name.as_bytes(), true))
@@ -247,12 +361,18 @@ fn help(ctx: &mut Ctx, _args: Args) -> CmdResult {
         ctx,
         "COMMAND",
         &[
-            "(no subcommand)", "    Return details about all commands.",
-            "COUNT", "    Return the total number of commands in this server.",
-            "LIST", "    Return a list of all commands in this server.",
-            "INFO [<command-name> ...]", "    Return details about multiple commands.",
-            "DOCS [<command-name> ...]", "    Return documentation details about multiple commands.",
-            "GETKEYS <full-command>", "    Return the keys from a full command.",
+            "(no subcommand)",
+            "    Return details about all commands.",
+            "COUNT",
+            "    Return the total number of commands in this server.",
+            "LIST",
+            "    Return a list of all commands in this server.",
+            "INFO [<command-name> ...]",
+            "    Return details about multiple commands.",
+            "DOCS [<command-name> ...]",
+            "    Return documentation details about multiple commands.",
+            "GETKEYS <full-command>",
+            "    Return the keys from a full command.",
         ],
     );
     Ok(())

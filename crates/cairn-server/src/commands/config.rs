@@ -7,10 +7,46 @@ use super::{CmdError, CmdResult, CommandSpec, Ctx, flags::*};
 use crate::config::{ConfigError, SETTINGS};
 
 const CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("config|get", -3, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "server", "2.0.0", "Returns the effective values of configuration parameters.", get),
-    CommandSpec::new("config|set", -4, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "server", "2.0.0", "Sets configuration parameters in-flight.", set),
-    CommandSpec::new("config|resetstat", 2, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "server", "2.0.0", "Resets the server's statistics.", resetstat),
-    CommandSpec::new("config|help", 2, LOADING | STALE, (0, 0, 0), "server", "5.0.0", "Returns helpful text about the different subcommands.", help),
+    CommandSpec::new(
+        "config|get",
+        -3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        "server",
+        "2.0.0",
+        "Returns the effective values of configuration parameters.",
+        get,
+    ),
+    CommandSpec::new(
+        "config|set",
+        -4,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        "server",
+        "2.0.0",
+        "Sets configuration parameters in-flight.",
+        set,
+    ),
+    CommandSpec::new(
+        "config|resetstat",
+        2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        "server",
+        "2.0.0",
+        "Resets the server's statistics.",
+        resetstat,
+    ),
+    CommandSpec::new(
+        "config|help",
+        2,
+        LOADING | STALE,
+        (0, 0, 0),
+        "server",
+        "5.0.0",
+        "Returns helpful text about the different subcommands.",
+        help,
+    ),
 ];
 
 pub const COMMANDS: &[CommandSpec] = &[CommandSpec::container(
@@ -26,16 +62,32 @@ pub const COMMANDS: &[CommandSpec] = &[CommandSpec::container(
 /// ```
 fn get(ctx: &mut Ctx, args: Args) -> CmdResult {
     let cfg = ctx.server.config();
-    let patterns: Vec<&[u8]> = args.tail(2).iter().collect();
-    let found: Vec<(&str, String)> = SETTINGS
-        .iter()
-        .filter(|s| patterns.iter().any(|p| glob::matches(p, s.name.as_bytes(), true)))
-        .map(|s| (s.name, (s.get)(&cfg)))
-        .collect();
+    // As in Redis: a name without glob characters is looked up and answered under the
+    // spelling the client used; a pattern answers with the settings' own names. Each
+    // setting appears once.
+    let mut found: Vec<(String, &'static crate::config::Setting)> = Vec::new();
+    let seen =
+        |found: &[(String, _)], name: &str| found.iter().any(|(n, _)| n.eq_ignore_ascii_case(name));
+    for p in args.tail(2).iter() {
+        if !p.iter().any(|c| matches!(c, b'[' | b'*' | b'?')) {
+            let name = String::from_utf8_lossy(p).into_owned();
+            if let Some(s) = crate::config::setting(&name)
+                && !seen(&found, &name)
+            {
+                found.push((name, s));
+            }
+            continue;
+        }
+        for s in SETTINGS {
+            if !seen(&found, s.name) && glob::matches(p, s.name.as_bytes(), true) {
+                found.push((s.name.to_string(), s));
+            }
+        }
+    }
     ctx.out.map(found.len());
-    for (name, value) in found {
+    for (name, s) in found {
         ctx.out.bulk(name.as_bytes());
-        ctx.out.bulk(value.as_bytes());
+        ctx.out.bulk((s.get)(&cfg).as_bytes());
     }
     Ok(())
 }
@@ -46,34 +98,48 @@ fn get(ctx: &mut Ctx, args: Args) -> CmdResult {
 /// All or nothing: when one pair is refused, none is applied.
 fn set(ctx: &mut Ctx, args: Args) -> CmdResult {
     let rest = args.tail(2);
-    if rest.len() % 2 != 0 {
+    if !rest.len().is_multiple_of(2) {
         return Err(CmdError::arity("config|set"));
     }
+    // Errors name the setting as the client spelled it, as Redis's do.
+    let mut typed: Vec<String> = Vec::new();
     let mut pairs: Vec<(String, String)> = Vec::new();
     for i in (0..rest.len()).step_by(2) {
-        let name = String::from_utf8_lossy(rest.get(i)).to_ascii_lowercase();
-        let value = String::from_utf8_lossy(rest.get(i + 1)).into_owned();
+        let as_typed = String::from_utf8_lossy(rest.get(i)).into_owned();
+        let name = as_typed.to_ascii_lowercase();
         if crate::config::setting(&name).is_none() {
             return Err(CmdError::new(format!(
-                "ERR Unknown option or number of arguments for CONFIG SET - '{name}'"
+                "ERR Unknown option or number of arguments for CONFIG SET - '{as_typed}'"
             )));
         }
         if pairs.iter().any(|(n, _)| *n == name) {
             return Err(CmdError::new(format!(
-                "ERR CONFIG SET failed (possibly related to argument '{name}') - duplicate parameter"
+                "ERR CONFIG SET failed (possibly related to argument '{as_typed}') - duplicate parameter"
             )));
         }
+        let value = String::from_utf8_lossy(rest.get(i + 1)).into_owned();
         pairs.push((name, value));
+        typed.push(as_typed);
     }
+    let spelled = |canonical: &str| -> String {
+        typed
+            .iter()
+            .find(|t| t.eq_ignore_ascii_case(canonical))
+            .cloned()
+            .unwrap_or_else(|| canonical.to_string())
+    };
     ctx.server.set_config(&pairs).map_err(|e| match e {
         ConfigError::Unknown(n) => CmdError::new(format!(
-            "ERR Unknown option or number of arguments for CONFIG SET - '{n}'"
+            "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
+            spelled(&n)
         )),
         ConfigError::Immutable(n) => CmdError::new(format!(
-            "ERR CONFIG SET failed (possibly related to argument '{n}') - can't set immutable config"
+            "ERR CONFIG SET failed (possibly related to argument '{}') - can't set immutable config",
+            spelled(&n)
         )),
         ConfigError::Invalid { name, reason } => CmdError::new(format!(
-            "ERR CONFIG SET failed (possibly related to argument '{name}') - {reason}"
+            "ERR CONFIG SET failed (possibly related to argument '{}') - {reason}",
+            spelled(&name)
         )),
     })?;
     ctx.out.ok();
@@ -84,7 +150,9 @@ fn resetstat(ctx: &mut Ctx, _args: Args) -> CmdResult {
     ctx.server.stats.reset();
     ctx.server.keyspace.reset_stats();
     ctx.server.peak_memory.store(
-        ctx.server.used_memory.load(std::sync::atomic::Ordering::Relaxed),
+        ctx.server
+            .used_memory
+            .load(std::sync::atomic::Ordering::Relaxed),
         std::sync::atomic::Ordering::Relaxed,
     );
     ctx.out.ok();
@@ -96,9 +164,12 @@ fn help(ctx: &mut Ctx, _args: Args) -> CmdResult {
         ctx,
         "CONFIG",
         &[
-            "GET <pattern>", "    Return parameters matching the glob-like <pattern> and their values.",
-            "SET <directive> <value>", "    Set the configuration <directive> to <value>.",
-            "RESETSTAT", "    Reset statistics reported by the INFO command.",
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
         ],
     );
     Ok(())

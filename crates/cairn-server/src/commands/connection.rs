@@ -8,13 +8,76 @@ use cairn_protocol::resp::reply::Protocol;
 use super::{CmdError, CmdResult, CommandSpec, Ctx, flags::*, int_arg, is};
 
 pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("ping", -1, FAST | STALE | LOADING, (0, 0, 0), "connection", "1.0.0", "Returns the server's liveliness response.", ping),
-    CommandSpec::new("echo", 2, FAST | STALE | LOADING, (0, 0, 0), "connection", "1.0.0", "Returns the given string.", echo),
-    CommandSpec::new("select", 2, FAST | STALE | LOADING, (0, 0, 0), "connection", "1.0.0", "Changes the selected database.", select),
-    CommandSpec::new("hello", -1, FAST | STALE | LOADING | NO_AUTH | NOSCRIPT, (0, 0, 0), "connection", "6.0.0", "Handshakes with the Redis server.", hello),
-    CommandSpec::new("quit", -1, FAST | STALE | LOADING | NO_AUTH | NOSCRIPT | ALLOW_BUSY | PAUSE_EXEMPT, (0, 0, 0), "connection", "1.0.0", "Closes the connection.", quit),
-    CommandSpec::new("reset", 1, FAST | STALE | LOADING | NO_AUTH | NOSCRIPT | ALLOW_BUSY, (0, 0, 0), "connection", "6.2.0", "Resets the connection.", reset),
-    CommandSpec::new("auth", -2, FAST | STALE | LOADING | NO_AUTH | NOSCRIPT | ALLOW_BUSY, (0, 0, 0), "connection", "1.0.0", "Authenticates the connection.", auth),
+    CommandSpec::new(
+        "ping",
+        -1,
+        FAST | STALE | LOADING,
+        (0, 0, 0),
+        "connection",
+        "1.0.0",
+        "Returns the server's liveliness response.",
+        ping,
+    ),
+    CommandSpec::new(
+        "echo",
+        2,
+        FAST | STALE | LOADING,
+        (0, 0, 0),
+        "connection",
+        "1.0.0",
+        "Returns the given string.",
+        echo,
+    ),
+    CommandSpec::new(
+        "select",
+        2,
+        FAST | STALE | LOADING,
+        (0, 0, 0),
+        "connection",
+        "1.0.0",
+        "Changes the selected database.",
+        select,
+    ),
+    CommandSpec::new(
+        "hello",
+        -1,
+        FAST | STALE | LOADING | NO_AUTH | NOSCRIPT,
+        (0, 0, 0),
+        "connection",
+        "6.0.0",
+        "Handshakes with the Redis server.",
+        hello,
+    ),
+    CommandSpec::new(
+        "quit",
+        -1,
+        FAST | STALE | LOADING | NO_AUTH | NOSCRIPT | ALLOW_BUSY | PAUSE_EXEMPT,
+        (0, 0, 0),
+        "connection",
+        "1.0.0",
+        "Closes the connection.",
+        quit,
+    ),
+    CommandSpec::new(
+        "reset",
+        1,
+        FAST | STALE | LOADING | NO_AUTH | NOSCRIPT | ALLOW_BUSY,
+        (0, 0, 0),
+        "connection",
+        "6.2.0",
+        "Resets the connection.",
+        reset,
+    ),
+    CommandSpec::new(
+        "auth",
+        -2,
+        FAST | STALE | LOADING | NO_AUTH | NOSCRIPT | ALLOW_BUSY,
+        (0, 0, 0),
+        "connection",
+        "1.0.0",
+        "Authenticates the connection.",
+        auth,
+    ),
 ];
 
 /// ```text
@@ -56,8 +119,9 @@ fn hello(ctx: &mut Ctx, args: Args) -> CmdResult {
     let mut proto = ctx.out.protocol();
     let mut i = 1;
     if args.len() > 1 {
-        let v = cairn_protocol::resp::parse_i64(args.get(1))
-            .ok_or_else(|| CmdError::new("ERR Protocol version is not an integer or out of range"))?;
+        let v = cairn_protocol::resp::parse_i64(args.get(1)).ok_or_else(|| {
+            CmdError::new("ERR Protocol version is not an integer or out of range")
+        })?;
         proto = match v {
             2 => Protocol::Resp2,
             3 => Protocol::Resp3,
@@ -87,10 +151,10 @@ fn hello(ctx: &mut Ctx, args: Args) -> CmdResult {
         *ctx.session.info.name.lock() = (!n.is_empty()).then_some(n);
     }
     ctx.out.set_protocol(proto);
-    ctx.session
-        .info
-        .resp
-        .store(if proto == Protocol::Resp3 { 3 } else { 2 }, Ordering::Relaxed);
+    ctx.session.info.resp.store(
+        if proto == Protocol::Resp3 { 3 } else { 2 },
+        Ordering::Relaxed,
+    );
     let out = &mut *ctx.out;
     out.map(8);
     out.bulk(b"server");
@@ -147,9 +211,10 @@ fn quit(ctx: &mut Ctx, _args: Args) -> CmdResult {
     Ok(())
 }
 
-/// Returns the connection to the state of a new one: database 0, RESP2, CLIENT NO-EVICT
-/// off. The client name stays, as in Redis.
+/// Returns the connection to the state of a new one: database 0, RESP2, no client name,
+/// CLIENT NO-EVICT off. LIB-NAME and LIB-VER stay, as in Redis.
 fn reset(ctx: &mut Ctx, _args: Args) -> CmdResult {
+    *ctx.session.info.name.lock() = None;
     ctx.session.db = 0;
     ctx.session.info.db.store(0, Ordering::Relaxed);
     ctx.session.info.resp.store(2, Ordering::Relaxed);

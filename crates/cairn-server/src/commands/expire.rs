@@ -5,15 +5,96 @@ use cairn_protocol::Args;
 use super::{CmdError, CmdResult, CommandSpec, Ctx, flags::*, int_arg, is};
 
 pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("expire", -3, WRITE | FAST, (1, 1, 1), "generic", "1.0.0", "Sets the expiration time of a key in seconds.", expire),
-    CommandSpec::new("pexpire", -3, WRITE | FAST, (1, 1, 1), "generic", "2.6.0", "Sets the expiration time of a key in milliseconds.", pexpire),
-    CommandSpec::new("expireat", -3, WRITE | FAST, (1, 1, 1), "generic", "1.2.0", "Sets the expiration time of a key to a Unix timestamp.", expireat),
-    CommandSpec::new("pexpireat", -3, WRITE | FAST, (1, 1, 1), "generic", "2.6.0", "Sets the expiration time of a key to a Unix milliseconds timestamp.", pexpireat),
-    CommandSpec::new("ttl", 2, READONLY | FAST, (1, 1, 1), "generic", "1.0.0", "Returns the expiration time in seconds of a key.", ttl),
-    CommandSpec::new("pttl", 2, READONLY | FAST, (1, 1, 1), "generic", "2.6.0", "Returns the expiration time in milliseconds of a key.", pttl),
-    CommandSpec::new("expiretime", 2, READONLY | FAST, (1, 1, 1), "generic", "7.0.0", "Returns the expiration time of a key as a Unix timestamp.", expiretime),
-    CommandSpec::new("pexpiretime", 2, READONLY | FAST, (1, 1, 1), "generic", "7.0.0", "Returns the expiration time of a key as a Unix milliseconds timestamp.", pexpiretime),
-    CommandSpec::new("persist", 2, WRITE | FAST, (1, 1, 1), "generic", "2.2.0", "Removes the expiration time of a key.", persist),
+    CommandSpec::new(
+        "expire",
+        -3,
+        WRITE | FAST,
+        (1, 1, 1),
+        "generic",
+        "1.0.0",
+        "Sets the expiration time of a key in seconds.",
+        expire,
+    ),
+    CommandSpec::new(
+        "pexpire",
+        -3,
+        WRITE | FAST,
+        (1, 1, 1),
+        "generic",
+        "2.6.0",
+        "Sets the expiration time of a key in milliseconds.",
+        pexpire,
+    ),
+    CommandSpec::new(
+        "expireat",
+        -3,
+        WRITE | FAST,
+        (1, 1, 1),
+        "generic",
+        "1.2.0",
+        "Sets the expiration time of a key to a Unix timestamp.",
+        expireat,
+    ),
+    CommandSpec::new(
+        "pexpireat",
+        -3,
+        WRITE | FAST,
+        (1, 1, 1),
+        "generic",
+        "2.6.0",
+        "Sets the expiration time of a key to a Unix milliseconds timestamp.",
+        pexpireat,
+    ),
+    CommandSpec::new(
+        "ttl",
+        2,
+        READONLY | FAST,
+        (1, 1, 1),
+        "generic",
+        "1.0.0",
+        "Returns the expiration time in seconds of a key.",
+        ttl,
+    ),
+    CommandSpec::new(
+        "pttl",
+        2,
+        READONLY | FAST,
+        (1, 1, 1),
+        "generic",
+        "2.6.0",
+        "Returns the expiration time in milliseconds of a key.",
+        pttl,
+    ),
+    CommandSpec::new(
+        "expiretime",
+        2,
+        READONLY | FAST,
+        (1, 1, 1),
+        "generic",
+        "7.0.0",
+        "Returns the expiration time of a key as a Unix timestamp.",
+        expiretime,
+    ),
+    CommandSpec::new(
+        "pexpiretime",
+        2,
+        READONLY | FAST,
+        (1, 1, 1),
+        "generic",
+        "7.0.0",
+        "Returns the expiration time of a key as a Unix milliseconds timestamp.",
+        pexpiretime,
+    ),
+    CommandSpec::new(
+        "persist",
+        2,
+        WRITE | FAST,
+        (1, 1, 1),
+        "generic",
+        "2.2.0",
+        "Removes the expiration time of a key.",
+        persist,
+    ),
 ];
 
 /// ```text
@@ -21,7 +102,6 @@ pub const COMMANDS: &[CommandSpec] = &[
 /// ```
 fn expire_generic(ctx: &mut Ctx, args: Args, unit_ms: i64, absolute: bool) -> CmdResult {
     let key = args.get(1);
-    let n = int_arg(args.get(2))?;
     let (mut nx, mut xx, mut gt, mut lt) = (false, false, false, false);
     for a in args.tail(3).iter() {
         if is(a, "nx") {
@@ -49,6 +129,8 @@ fn expire_generic(ctx: &mut Ctx, args: Args, unit_ms: i64, absolute: bool) -> Cm
             "ERR GT and LT options at the same time are not compatible",
         ));
     }
+    // As in Redis, the time is read only once the options are known to be right.
+    let n = int_arg(args.get(2))?;
     let invalid = || CmdError::invalid_expire(ctx.spec.name);
     let mut when = n.checked_mul(unit_ms).ok_or_else(invalid)?;
     if !absolute {
@@ -115,7 +197,8 @@ fn ttl_generic(ctx: &mut Ctx, args: Args, form: TtlForm) -> CmdResult {
                 match form {
                     TtlForm::RemainingSeconds => (left + 500) / 1000,
                     TtlForm::RemainingMillis => left,
-                    TtlForm::AtSeconds => (at / 1000) as i64,
+                    // Rounded to the nearest second, as Redis does for TTL too.
+                    TtlForm::AtSeconds => ((at + 500) / 1000) as i64,
                     TtlForm::AtMillis => at as i64,
                 }
             }

@@ -21,8 +21,17 @@ pub const COMMANDS: &[CommandSpec] = &[CommandSpec::new(
 )];
 
 const DEFAULT_SECTIONS: &[&str] = &[
-    "server", "clients", "memory", "persistence", "stats", "replication", "cpu", "modules",
-    "errorstats", "cluster", "keyspace",
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "errorstats",
+    "cluster",
+    "keyspace",
 ];
 const EXTRA_SECTIONS: &[&str] = &["commandstats", "latencystats"];
 
@@ -43,7 +52,11 @@ fn info(ctx: &mut Ctx, args: Args) -> CmdResult {
                 wanted.extend(EXTRA_SECTIONS);
             }
             other => {
-                if let Some(s) = DEFAULT_SECTIONS.iter().chain(EXTRA_SECTIONS).find(|s| **s == other) {
+                if let Some(s) = DEFAULT_SECTIONS
+                    .iter()
+                    .chain(EXTRA_SECTIONS)
+                    .find(|s| **s == other)
+                {
                     wanted.push(s);
                 }
             }
@@ -78,7 +91,11 @@ fn section(ctx: &Ctx, name: &str, out: &mut String) {
             kv(out, "redis_git_dirty", &0);
             kv(out, "redis_build_id", &"0");
             kv(out, "redis_mode", &"standalone");
-            kv(out, "os", &format!("{} {}", std::env::consts::OS, std::env::consts::ARCH));
+            kv(
+                out,
+                "os",
+                &format!("{} {}", std::env::consts::OS, std::env::consts::ARCH),
+            );
             kv(out, "arch_bits", &(usize::BITS));
             kv(out, "multiplexing_api", &"epoll");
             kv(out, "atomicvar_api", &"c11-builtin");
@@ -92,17 +109,28 @@ fn section(ctx: &Ctx, name: &str, out: &mut String) {
             kv(out, "hz", &cfg.hz);
             kv(out, "configured_hz", &cfg.hz);
             kv(out, "lru_clock", &(ctx.now.s & 0xFF_FFFF));
-            kv(out, 
+            kv(
+                out,
                 "executable",
-                &std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_default(),
+                &std::env::current_exe()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
             );
             kv(out, "config_file", &"");
             kv(out, "io_threads_active", &0);
-            kv(out, "listener0", &format!("name=tcp,bind={},port={}", cfg.bind.join(","), cfg.port));
+            kv(
+                out,
+                "listener0",
+                &format!("name=tcp,bind={},port={}", cfg.bind.join(","), cfg.port),
+            );
         }
         "clients" => {
             out.push_str("# Clients\r\n");
-            kv(out, "connected_clients", &server.clients.len());
+            kv(
+                out,
+                "connected_clients",
+                &super::client::live_clients(ctx).len(),
+            );
             kv(out, "cluster_connections", &0);
             kv(out, "maxclients", &cfg.maxclients);
             kv(out, "client_recent_max_input_buffer", &0);
@@ -127,7 +155,8 @@ fn section(ctx: &Ctx, name: &str, out: &mut String) {
             kv(out, "used_memory_rss_human", &human(m.rss));
             kv(out, "used_memory_peak", &peak);
             kv(out, "used_memory_peak_human", &human(peak));
-            kv(out, 
+            kv(
+                out,
                 "used_memory_peak_perc",
                 &format!("{:.2}%", m.allocated as f64 * 100.0 / peak.max(1) as f64),
             );
@@ -139,11 +168,13 @@ fn section(ctx: &Ctx, name: &str, out: &mut String) {
             kv(out, "maxmemory", &cfg.maxmemory);
             kv(out, "maxmemory_human", &human(cfg.maxmemory));
             kv(out, "maxmemory_policy", &cfg.maxmemory_policy);
-            kv(out, 
+            kv(
+                out,
                 "allocator_frag_ratio",
                 &format!("{:.2}", m.active as f64 / m.allocated.max(1) as f64),
             );
-            kv(out, 
+            kv(
+                out,
                 "mem_fragmentation_ratio",
                 &format!("{:.2}", m.rss as f64 / m.allocated.max(1) as f64),
             );
@@ -166,15 +197,21 @@ fn section(ctx: &Ctx, name: &str, out: &mut String) {
             let counters = server.stats.snapshot();
             let total_cmds: u64 = counters.commands.iter().map(|c| c.calls).sum();
             let errors: u64 = counters.errors.values().sum();
-            kv(out, 
+            kv(
+                out,
                 "total_connections_received",
                 &server.stats.connections_received.load(Ordering::Relaxed),
             );
             kv(out, "total_commands_processed", &total_cmds);
-            kv(out, "instantaneous_ops_per_sec", &server.stats.ops_per_sec());
+            kv(
+                out,
+                "instantaneous_ops_per_sec",
+                &server.stats.ops_per_sec(),
+            );
             kv(out, "total_net_input_bytes", &counters.net_input_bytes);
             kv(out, "total_net_output_bytes", &counters.net_output_bytes);
-            kv(out, 
+            kv(
+                out,
                 "rejected_connections",
                 &server.stats.rejected_connections.load(Ordering::Relaxed),
             );
@@ -187,10 +224,7 @@ fn section(ctx: &Ctx, name: &str, out: &mut String) {
             kv(out, "pubsub_patterns", &0);
             kv(out, "pubsubshard_channels", &0);
             kv(out, "total_error_replies", &errors);
-            kv(out, 
-                "total_eviction_exceeded_time",
-                &0,
-            );
+            kv(out, "total_eviction_exceeded_time", &0);
             kv(out, "lazyfree_pending_objects", &server.lazyfree.pending());
             kv(out, "lazyfreed_objects", &server.lazyfree.freed());
         }
@@ -200,7 +234,11 @@ fn section(ctx: &Ctx, name: &str, out: &mut String) {
             kv(out, "connected_slaves", &0);
             kv(out, "master_failover_state", &"no-failover");
             kv(out, "master_replid", &server.run_id);
-            kv(out, "master_replid2", &"0000000000000000000000000000000000000000");
+            kv(
+                out,
+                "master_replid2",
+                &"0000000000000000000000000000000000000000",
+            );
             kv(out, "master_repl_offset", &0);
             kv(out, "second_repl_offset", &-1);
             kv(out, "repl_backlog_active", &0);
@@ -229,9 +267,13 @@ fn section(ctx: &Ctx, name: &str, out: &mut String) {
             out.push_str("# Keyspace\r\n");
             for (i, size) in server.keyspace.sizes().iter().enumerate() {
                 if size.keys > 0 {
-                    kv(out, 
+                    kv(
+                        out,
                         &format!("db{i}"),
-                        &format!("keys={},expires={},avg_ttl=0,subexpiry=0", size.keys, size.expires),
+                        &format!(
+                            "keys={},expires={},avg_ttl=0,subexpiry=0",
+                            size.keys, size.expires
+                        ),
                     );
                 }
             }
@@ -244,7 +286,8 @@ fn section(ctx: &Ctx, name: &str, out: &mut String) {
                 if c.calls == 0 && c.rejected == 0 {
                     continue;
                 }
-                kv(out, 
+                kv(
+                    out,
                     &format!("cmdstat_{}", table.all[id].name),
                     &format!(
                         "calls={},usec={},usec_per_call={:.2},rejected_calls={},failed_calls={}",
@@ -277,7 +320,8 @@ fn section(ctx: &Ctx, name: &str, out: &mut String) {
                         )
                     })
                     .collect();
-                kv(out, 
+                kv(
+                    out,
                     &format!("latency_percentiles_usec_{}", table.all[id].name),
                     &parts.join(","),
                 );

@@ -10,29 +10,206 @@ use super::{CmdError, CmdResult, CommandSpec, Ctx, flags::*, int_arg, is};
 const LAZYFREE_BYTES: usize = 64 * 1024;
 
 const OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("object|encoding", 3, READONLY, (2, 2, 1), "generic", "2.2.3", "Returns the internal encoding of a Redis object.", object_encoding),
-    CommandSpec::new("object|freq", 3, READONLY, (2, 2, 1), "generic", "4.0.0", "Returns the logarithmic access frequency counter of a Redis object.", object_freq),
-    CommandSpec::new("object|idletime", 3, READONLY, (2, 2, 1), "generic", "2.2.3", "Returns the time since the last access to a Redis object.", object_idletime),
-    CommandSpec::new("object|refcount", 3, READONLY, (2, 2, 1), "generic", "2.2.3", "Returns the reference count of a value of a key.", object_refcount),
-    CommandSpec::new("object|help", 2, LOADING | STALE, (0, 0, 0), "generic", "6.2.0", "Returns helpful text about the different subcommands.", object_help),
+    CommandSpec::new(
+        "object|encoding",
+        3,
+        READONLY,
+        (2, 2, 1),
+        "generic",
+        "2.2.3",
+        "Returns the internal encoding of a Redis object.",
+        object_encoding,
+    ),
+    CommandSpec::new(
+        "object|freq",
+        3,
+        READONLY,
+        (2, 2, 1),
+        "generic",
+        "4.0.0",
+        "Returns the logarithmic access frequency counter of a Redis object.",
+        object_freq,
+    ),
+    CommandSpec::new(
+        "object|idletime",
+        3,
+        READONLY,
+        (2, 2, 1),
+        "generic",
+        "2.2.3",
+        "Returns the time since the last access to a Redis object.",
+        object_idletime,
+    ),
+    CommandSpec::new(
+        "object|refcount",
+        3,
+        READONLY,
+        (2, 2, 1),
+        "generic",
+        "2.2.3",
+        "Returns the reference count of a value of a key.",
+        object_refcount,
+    ),
+    CommandSpec::new(
+        "object|help",
+        2,
+        LOADING | STALE,
+        (0, 0, 0),
+        "generic",
+        "6.2.0",
+        "Returns helpful text about the different subcommands.",
+        object_help,
+    ),
 ];
 
 pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("del", -2, WRITE, (1, -1, 1), "generic", "1.0.0", "Deletes one or more keys.", del),
-    CommandSpec::new("unlink", -2, WRITE | FAST, (1, -1, 1), "generic", "4.0.0", "Asynchronously deletes one or more keys.", unlink),
-    CommandSpec::new("exists", -2, READONLY | FAST, (1, -1, 1), "generic", "1.0.0", "Determines whether one or more keys exist.", exists),
-    CommandSpec::new("type", 2, READONLY | FAST, (1, 1, 1), "generic", "1.0.0", "Determines the type of value stored at a key.", type_),
-    CommandSpec::new("keys", 2, READONLY, (0, 0, 0), "generic", "1.0.0", "Returns all key names that match a pattern.", keys),
-    CommandSpec::new("scan", -2, READONLY, (0, 0, 0), "generic", "2.8.0", "Iterates over the key names in the database.", scan),
-    CommandSpec::new("randomkey", 1, READONLY, (0, 0, 0), "generic", "1.0.0", "Returns a random key name from the database.", randomkey),
-    CommandSpec::new("rename", 3, WRITE, (1, 2, 1), "generic", "1.0.0", "Renames a key and overwrites the destination.", rename),
-    CommandSpec::new("renamenx", 3, WRITE | FAST, (1, 2, 1), "generic", "1.0.0", "Renames a key only when the target key name doesn't exist.", renamenx),
-    CommandSpec::new("copy", -3, WRITE | DENYOOM, (1, 2, 1), "generic", "6.2.0", "Copies the value of a key to a new key.", copy),
-    CommandSpec::new("move", 3, WRITE | FAST, (1, 1, 1), "generic", "1.0.0", "Moves a key to another database.", move_),
-    CommandSpec::new("touch", -2, READONLY | FAST, (1, -1, 1), "generic", "3.2.1", "Returns the number of existing keys out of those specified after updating the time they were last accessed.", touch),
-    CommandSpec::container("object", "generic", "2.2.3", "A container for object introspection commands.", OBJECT_SUBCOMMANDS),
-    CommandSpec::new("dump", 2, READONLY, (1, 1, 1), "generic", "2.6.0", "Returns a serialized representation of the value stored at a key.", dump_),
-    CommandSpec::new("restore", -4, WRITE | DENYOOM, (1, 1, 1), "generic", "2.6.0", "Creates a key from the serialized representation of a value.", restore),
+    CommandSpec::new(
+        "del",
+        -2,
+        WRITE,
+        (1, -1, 1),
+        "generic",
+        "1.0.0",
+        "Deletes one or more keys.",
+        del,
+    ),
+    CommandSpec::new(
+        "unlink",
+        -2,
+        WRITE | FAST,
+        (1, -1, 1),
+        "generic",
+        "4.0.0",
+        "Asynchronously deletes one or more keys.",
+        unlink,
+    ),
+    CommandSpec::new(
+        "exists",
+        -2,
+        READONLY | FAST,
+        (1, -1, 1),
+        "generic",
+        "1.0.0",
+        "Determines whether one or more keys exist.",
+        exists,
+    ),
+    CommandSpec::new(
+        "type",
+        2,
+        READONLY | FAST,
+        (1, 1, 1),
+        "generic",
+        "1.0.0",
+        "Determines the type of value stored at a key.",
+        type_,
+    ),
+    CommandSpec::new(
+        "keys",
+        2,
+        READONLY,
+        (0, 0, 0),
+        "generic",
+        "1.0.0",
+        "Returns all key names that match a pattern.",
+        keys,
+    ),
+    CommandSpec::new(
+        "scan",
+        -2,
+        READONLY,
+        (0, 0, 0),
+        "generic",
+        "2.8.0",
+        "Iterates over the key names in the database.",
+        scan,
+    ),
+    CommandSpec::new(
+        "randomkey",
+        1,
+        READONLY,
+        (0, 0, 0),
+        "generic",
+        "1.0.0",
+        "Returns a random key name from the database.",
+        randomkey,
+    ),
+    CommandSpec::new(
+        "rename",
+        3,
+        WRITE,
+        (1, 2, 1),
+        "generic",
+        "1.0.0",
+        "Renames a key and overwrites the destination.",
+        rename,
+    ),
+    CommandSpec::new(
+        "renamenx",
+        3,
+        WRITE | FAST,
+        (1, 2, 1),
+        "generic",
+        "1.0.0",
+        "Renames a key only when the target key name doesn't exist.",
+        renamenx,
+    ),
+    CommandSpec::new(
+        "copy",
+        -3,
+        WRITE | DENYOOM,
+        (1, 2, 1),
+        "generic",
+        "6.2.0",
+        "Copies the value of a key to a new key.",
+        copy,
+    ),
+    CommandSpec::new(
+        "move",
+        3,
+        WRITE | FAST,
+        (1, 1, 1),
+        "generic",
+        "1.0.0",
+        "Moves a key to another database.",
+        move_,
+    ),
+    CommandSpec::new(
+        "touch",
+        -2,
+        READONLY | FAST,
+        (1, -1, 1),
+        "generic",
+        "3.2.1",
+        "Returns the number of existing keys out of those specified after updating the time they were last accessed.",
+        touch,
+    ),
+    CommandSpec::container(
+        "object",
+        "generic",
+        "2.2.3",
+        "A container for object introspection commands.",
+        OBJECT_SUBCOMMANDS,
+    ),
+    CommandSpec::new(
+        "dump",
+        2,
+        READONLY,
+        (1, 1, 1),
+        "generic",
+        "2.6.0",
+        "Returns a serialized representation of the value stored at a key.",
+        dump_,
+    ),
+    CommandSpec::new(
+        "restore",
+        -4,
+        WRITE | DENYOOM,
+        (1, 1, 1),
+        "generic",
+        "2.6.0",
+        "Creates a key from the serialized representation of a value.",
+        restore,
+    ),
 ];
 
 fn delete_keys(ctx: &mut Ctx, args: Args, lazy: bool) -> CmdResult {
@@ -78,7 +255,11 @@ fn exists(ctx: &mut Ctx, args: Args) -> CmdResult {
     let mut n = 0;
     for key in keys.iter() {
         let slot = key_slot(key);
-        if locked.db(slot, ctx.session.db).read(slot, key, ctx.now).is_some() {
+        if locked
+            .db(slot, ctx.session.db)
+            .read(slot, key, ctx.now)
+            .is_some()
+        {
             n += 1;
         }
     }
@@ -160,7 +341,10 @@ fn scan(ctx: &mut Ctx, args: Args) -> CmdResult {
                 if pattern.is_some_and(|p| !glob::matches(p, e.key(), false)) {
                     return;
                 }
-                if type_filter.as_deref().is_some_and(|t| t != e.value().type_name()) {
+                if type_filter
+                    .as_deref()
+                    .is_some_and(|t| t != e.value().type_name())
+                {
                     return;
                 }
                 found.push(e.key().to_vec());
@@ -204,12 +388,15 @@ fn rename_generic(ctx: &mut Ctx, args: Args, nx: bool) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     }
-    let entry = locked.db(ss, db).remove(ss, src, ctx.now).expect("checked above");
+    let entry = locked
+        .db(ss, db)
+        .remove(ss, src, ctx.now)
+        .expect("checked above");
     let entry = rekey(entry, dst);
-    if let Some(old) = locked.db(ds, db).put_entry(ds, entry, ctx.now) {
-        if old.heap_size() >= LAZYFREE_BYTES {
-            ctx.server.lazyfree.free(old);
-        }
+    if let Some(old) = locked.db(ds, db).put_entry(ds, entry, ctx.now)
+        && old.heap_size() >= LAZYFREE_BYTES
+    {
+        ctx.server.lazyfree.free(old);
     }
     if nx {
         ctx.out.int(1);
@@ -256,11 +443,17 @@ fn copy(ctx: &mut Ctx, args: Args) -> CmdResult {
         }
     }
     if src == dst && dst_db == ctx.session.db {
-        return Err(CmdError::new("ERR source and destination objects are the same"));
+        return Err(CmdError::new(
+            "ERR source and destination objects are the same",
+        ));
     }
     let (ss, ds) = (key_slot(src), key_slot(dst));
     let mut locked = ctx.server.keyspace.lock_slots([ss, ds]);
-    let Some(entry) = locked.db(ss, ctx.session.db).peek(ss, src, ctx.now).cloned() else {
+    let Some(entry) = locked
+        .db(ss, ctx.session.db)
+        .peek(ss, src, ctx.now)
+        .cloned()
+    else {
         ctx.out.int(0);
         return Ok(());
     };
@@ -268,7 +461,9 @@ fn copy(ctx: &mut Ctx, args: Args) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     }
-    locked.db(ds, dst_db).put_entry(ds, rekey(entry, dst), ctx.now);
+    locked
+        .db(ds, dst_db)
+        .put_entry(ds, rekey(entry, dst), ctx.now);
     ctx.out.int(1);
     Ok(())
 }
@@ -278,13 +473,15 @@ fn copy(ctx: &mut Ctx, args: Args) -> CmdResult {
 /// ```
 fn move_(ctx: &mut Ctx, args: Args) -> CmdResult {
     let key = args.get(1);
-    let to = int_arg(args.get(2)).map_err(|_| CmdError::db_out_of_range())?;
+    let to = int_arg(args.get(2))?;
     if to < 0 || to as usize >= ctx.server.with_config(|c| c.databases) {
         return Err(CmdError::db_out_of_range());
     }
     let to = to as usize;
     if to == ctx.session.db {
-        return Err(CmdError::new("ERR source and destination objects are the same"));
+        return Err(CmdError::new(
+            "ERR source and destination objects are the same",
+        ));
     }
     let (mut shard, slot) = ctx.lock(key);
     if !shard.db(ctx.session.db).contains(slot, key, ctx.now)
@@ -308,7 +505,11 @@ fn touch(ctx: &mut Ctx, args: Args) -> CmdResult {
     let mut n = 0;
     for key in keys.iter() {
         let slot = key_slot(key);
-        if locked.db(slot, ctx.session.db).write(slot, key, ctx.now).is_some() {
+        if locked
+            .db(slot, ctx.session.db)
+            .write(slot, key, ctx.now)
+            .is_some()
+        {
             n += 1;
         }
     }
@@ -317,7 +518,11 @@ fn touch(ctx: &mut Ctx, args: Args) -> CmdResult {
 }
 
 /// Runs `f` on the live entry named by the OBJECT subcommand's key, or replies nil.
-fn with_object(ctx: &mut Ctx, args: Args, f: impl FnOnce(&mut Ctx, &Entry) -> CmdResult) -> CmdResult {
+fn with_object(
+    ctx: &mut Ctx,
+    args: Args,
+    f: impl FnOnce(&mut Ctx, &Entry) -> CmdResult,
+) -> CmdResult {
     let key = args.get(2);
     let (mut shard, slot) = ctx.lock(key);
     match shard.db(ctx.db()).peek(slot, key, ctx.now) {
@@ -334,7 +539,8 @@ fn with_object(ctx: &mut Ctx, args: Args, f: impl FnOnce(&mut Ctx, &Entry) -> Cm
 }
 
 fn lfu_policy(ctx: &Ctx) -> bool {
-    ctx.server.with_config(|c| c.maxmemory_policy.contains("lfu"))
+    ctx.server
+        .with_config(|c| c.maxmemory_policy.contains("lfu"))
 }
 
 fn object_encoding(ctx: &mut Ctx, args: Args) -> CmdResult {
@@ -344,25 +550,26 @@ fn object_encoding(ctx: &mut Ctx, args: Args) -> CmdResult {
     })
 }
 
+/// As in Redis, the key is looked up first (nil when missing), then the policy checked.
 fn object_freq(ctx: &mut Ctx, args: Args) -> CmdResult {
-    if !lfu_policy(ctx) {
-        return Err(CmdError::new(
-            "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
-        ));
-    }
     with_object(ctx, args, |ctx, e| {
+        if !lfu_policy(ctx) {
+            return Err(CmdError::new(
+                "ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+            ));
+        }
         ctx.out.int(e.freq() as i64);
         Ok(())
     })
 }
 
 fn object_idletime(ctx: &mut Ctx, args: Args) -> CmdResult {
-    if lfu_policy(ctx) {
-        return Err(CmdError::new(
-            "ERR An LRU maxmemory policy is not selected, access time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
-        ));
-    }
     with_object(ctx, args, |ctx, e| {
+        if lfu_policy(ctx) {
+            return Err(CmdError::new(
+                "ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.",
+            ));
+        }
         ctx.out.int(e.idle_seconds(ctx.now.s) as i64);
         Ok(())
     })
@@ -383,10 +590,14 @@ fn object_help(ctx: &mut Ctx, _args: Args) -> CmdResult {
         ctx,
         "OBJECT",
         &[
-            "ENCODING <key>", "    Return the kind of internal representation used in order to store the value associated with a <key>.",
-            "FREQ <key>", "    Return the access frequency index of the <key>. The returned integer is proportional to the logarithm of the recent access frequency of the key.",
-            "IDLETIME <key>", "    Return the idle time of the <key>, that is the approximated number of seconds elapsed since the last access to the key.",
-            "REFCOUNT <key>", "    Return the number of references of the value associated with the specified <key>.",
+            "ENCODING <key>",
+            "    Return the kind of internal representation used in order to store the value associated with a <key>.",
+            "FREQ <key>",
+            "    Return the access frequency index of the <key>. The returned integer is proportional to the logarithm of the recent access frequency of the key.",
+            "IDLETIME <key>",
+            "    Return the idle time of the <key>, that is the approximated number of seconds elapsed since the last access to the key.",
+            "REFCOUNT <key>",
+            "    Return the number of references of the value associated with the specified <key>.",
         ],
     );
     Ok(())
@@ -407,7 +618,6 @@ fn dump_(ctx: &mut Ctx, args: Args) -> CmdResult {
 /// ```
 fn restore(ctx: &mut Ctx, args: Args) -> CmdResult {
     let key = args.get(1);
-    let ttl = int_arg(args.get(2))?;
     let (mut replace, mut absttl) = (false, false);
     let (mut idle, mut freq): (Option<i64>, Option<i64>) = (None, None);
     let mut i = 4;
@@ -428,7 +638,9 @@ fn restore(ctx: &mut Ctx, args: Args) -> CmdResult {
         } else if is(a, "freq") && has_value && idle.is_none() {
             let v = int_arg(args.get(i + 1))?;
             if !(0..=255).contains(&v) {
-                return Err(CmdError::new("ERR Invalid FREQ value, must be >= 0 and <= 255"));
+                return Err(CmdError::new(
+                    "ERR Invalid FREQ value, must be >= 0 and <= 255",
+                ));
             }
             freq = Some(v);
             i += 1;
@@ -437,20 +649,25 @@ fn restore(ctx: &mut Ctx, args: Args) -> CmdResult {
         }
         i += 1;
     }
-    if ttl < 0 {
-        return Err(CmdError::new("ERR Invalid TTL value, must be >= 0"));
-    }
+    // Redis reports, in this order: the options, BUSYKEY, the TTL, the payload. The payload
+    // is checked before the lock is taken, its verdict given in that order.
+    let ttl = int_arg(args.get(2));
     let value = dump::deserialize(args.get(3)).map_err(|e| match e {
         dump::DumpError::VersionOrChecksum => {
             CmdError::new("ERR DUMP payload version or checksum are wrong")
         }
         dump::DumpError::BadFormat => CmdError::new("ERR Bad data format"),
-    })?;
+    });
     let (mut shard, slot) = ctx.lock(key);
     let db = shard.db(ctx.db());
     if !replace && db.contains(slot, key, ctx.now) {
         return Err(CmdError::new("BUSYKEY Target key name already exists."));
     }
+    let ttl = ttl?;
+    if ttl < 0 {
+        return Err(CmdError::new("ERR Invalid TTL value, must be >= 0"));
+    }
+    let value = value?;
     let at = match ttl {
         0 => None,
         t if absttl => Some(t as u64),
@@ -464,11 +681,11 @@ fn restore(ctx: &mut Ctx, args: Args) -> CmdResult {
     }
     let expire = at.map_or(ExpireChange::Clear, ExpireChange::At);
     db.set(slot, key, value, expire, ctx.now);
-    if idle.is_some() || freq.is_some() {
-        if let Some(e) = db.write(slot, key, ctx.now) {
-            let access = ctx.now.s.wrapping_sub(idle.unwrap_or(0) as u32);
-            e.restore_access(access, freq.map(|f| f as u8));
-        }
+    if (idle.is_some() || freq.is_some())
+        && let Some(e) = db.write(slot, key, ctx.now)
+    {
+        let access = ctx.now.s.wrapping_sub(idle.unwrap_or(0) as u32);
+        e.restore_access(access, freq.map(|f| f as u8));
     }
     ctx.out.ok();
     Ok(())

@@ -157,44 +157,11 @@ impl CommandSpec {
         if first <= 0 {
             return Vec::new();
         }
-        let last = if last < 0 {
-            argc as i32 + last
-        } else {
-            last
-        };
+        let last = if last < 0 { argc as i32 + last } else { last };
         (first..=last.min(argc as i32 - 1))
             .step_by(step.max(1) as usize)
             .map(|i| i as usize)
             .collect()
-    }
-
-    /// ACL categories, derived from group and flags as Redis derives most of them.
-    pub fn acl_categories(&self) -> Vec<&'static str> {
-        let mut cats = Vec::new();
-        if self.keys.0 > 0 {
-            cats.push("@keyspace");
-        }
-        match self.group {
-            "string" => cats.push("@string"),
-            "bitmap" => cats.push("@bitmap"),
-            "connection" => cats.push("@connection"),
-            _ => {}
-        }
-        if self.has(flags::WRITE) {
-            cats.push("@write");
-        }
-        if self.has(flags::READONLY) {
-            cats.push("@read");
-        }
-        if self.has(flags::ADMIN) {
-            cats.extend(["@admin", "@dangerous"]);
-        }
-        if self.has(flags::FAST) {
-            cats.push("@fast");
-        } else {
-            cats.push("@slow");
-        }
-        cats
     }
 }
 
@@ -310,7 +277,9 @@ impl CmdError {
         CmdError::new("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
     }
     pub fn arity(name: &str) -> CmdError {
-        CmdError::new(format!("ERR wrong number of arguments for '{name}' command"))
+        CmdError::new(format!(
+            "ERR wrong number of arguments for '{name}' command"
+        ))
     }
     pub fn unknown_subcommand(sub: &[u8], container: &str) -> CmdError {
         CmdError::new(format!(

@@ -7,24 +7,121 @@ use cairn_protocol::Args;
 use super::{CmdError, CmdResult, CommandSpec, Ctx, flags::*, float_arg, int_arg, is};
 
 const DEBUG_SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("debug|sleep", 3, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "server", "1.0.0", "Sleeps this connection for the given number of seconds (other clients keep being served).", debug_sleep),
-    CommandSpec::new("debug|set-active-expire", 3, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "server", "1.0.0", "Turns the active expiry sweep on (1) or off (0).", debug_set_active_expire),
-    CommandSpec::new("debug|object", 3, ADMIN | NOSCRIPT | LOADING | STALE, (2, 2, 1), "server", "1.0.0", "Shows low-level information about a key.", debug_object),
-    CommandSpec::new("debug|help", 2, ADMIN | NOSCRIPT | LOADING | STALE, (0, 0, 0), "server", "1.0.0", "Returns helpful text about the different subcommands.", debug_help),
+    CommandSpec::new(
+        "debug|sleep",
+        3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        "server",
+        "1.0.0",
+        "Sleeps this connection for the given number of seconds (other clients keep being served).",
+        debug_sleep,
+    ),
+    CommandSpec::new(
+        "debug|set-active-expire",
+        3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        "server",
+        "1.0.0",
+        "Turns the active expiry sweep on (1) or off (0).",
+        debug_set_active_expire,
+    ),
+    CommandSpec::new(
+        "debug|object",
+        3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        (2, 2, 1),
+        "server",
+        "1.0.0",
+        "Shows low-level information about a key.",
+        debug_object,
+    ),
+    CommandSpec::new(
+        "debug|help",
+        2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        "server",
+        "1.0.0",
+        "Returns helpful text about the different subcommands.",
+        debug_help,
+    ),
 ];
 
 pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("dbsize", 1, READONLY | FAST, (0, 0, 0), "server", "1.0.0", "Returns the number of keys in the database.", dbsize),
-    CommandSpec::new("flushdb", -1, WRITE, (0, 0, 0), "server", "1.0.0", "Remove all keys from the current database.", flushdb),
-    CommandSpec::new("flushall", -1, WRITE, (0, 0, 0), "server", "1.0.0", "Removes all keys from all databases.", flushall),
-    CommandSpec::new("time", 1, LOADING | STALE | FAST, (0, 0, 0), "server", "2.6.0", "Returns the server time.", time),
-    CommandSpec::new("swapdb", 3, WRITE | FAST, (0, 0, 0), "server", "4.0.0", "Swaps two Redis databases.", swapdb),
-    CommandSpec::new("shutdown", -1, ADMIN | NOSCRIPT | LOADING | STALE | NO_AUTH | ALLOW_BUSY | PAUSE_EXEMPT, (0, 0, 0), "server", "1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.", shutdown),
-    CommandSpec::container("debug", "server", "1.0.0", "A container for debugging commands.", DEBUG_SUBCOMMANDS),
+    CommandSpec::new(
+        "dbsize",
+        1,
+        READONLY | FAST,
+        (0, 0, 0),
+        "server",
+        "1.0.0",
+        "Returns the number of keys in the database.",
+        dbsize,
+    ),
+    CommandSpec::new(
+        "flushdb",
+        -1,
+        WRITE,
+        (0, 0, 0),
+        "server",
+        "1.0.0",
+        "Remove all keys from the current database.",
+        flushdb,
+    ),
+    CommandSpec::new(
+        "flushall",
+        -1,
+        WRITE,
+        (0, 0, 0),
+        "server",
+        "1.0.0",
+        "Removes all keys from all databases.",
+        flushall,
+    ),
+    CommandSpec::new(
+        "time",
+        1,
+        LOADING | STALE | FAST,
+        (0, 0, 0),
+        "server",
+        "2.6.0",
+        "Returns the server time.",
+        time,
+    ),
+    CommandSpec::new(
+        "swapdb",
+        3,
+        WRITE | FAST,
+        (0, 0, 0),
+        "server",
+        "4.0.0",
+        "Swaps two Redis databases.",
+        swapdb,
+    ),
+    CommandSpec::new(
+        "shutdown",
+        -1,
+        ADMIN | NOSCRIPT | LOADING | STALE | NO_AUTH | ALLOW_BUSY | PAUSE_EXEMPT,
+        (0, 0, 0),
+        "server",
+        "1.0.0",
+        "Synchronously saves the database(s) to disk and shuts down the Redis server.",
+        shutdown,
+    ),
+    CommandSpec::container(
+        "debug",
+        "server",
+        "1.0.0",
+        "A container for debugging commands.",
+        DEBUG_SUBCOMMANDS,
+    ),
 ];
 
 fn dbsize(ctx: &mut Ctx, _args: Args) -> CmdResult {
-    ctx.out.int(ctx.server.keyspace.db_len(ctx.session.db) as i64);
+    ctx.out
+        .int(ctx.server.keyspace.db_len(ctx.session.db) as i64);
     Ok(())
 }
 
@@ -163,9 +260,12 @@ fn debug_help(ctx: &mut Ctx, _args: Args) -> CmdResult {
         ctx,
         "DEBUG",
         &[
-            "SLEEP <seconds>", "    Stop this connection for <seconds> (other clients are served).",
-            "SET-ACTIVE-EXPIRE <0|1>", "    Turn the active expiry sweep off or on.",
-            "OBJECT <key>", "    Show low level info about the <key> and its value.",
+            "SLEEP <seconds>",
+            "    Stop this connection for <seconds> (other clients are served).",
+            "SET-ACTIVE-EXPIRE <0|1>",
+            "    Turn the active expiry sweep off or on.",
+            "OBJECT <key>",
+            "    Show low level info about the <key> and its value.",
         ],
     );
     Ok(())

@@ -3,33 +3,232 @@
 use cairn_protocol::Args;
 use cairn_store::{ExpireChange, Value};
 
-use super::{CmdError, CmdResult, CommandSpec, Ctx, expire_arg, flags::*, float_arg, int_arg, is};
+use super::{CmdError, CmdResult, CommandSpec, Ctx, expire_arg, flags::*, int_arg, is};
+use crate::ld80;
 
 const RW: u32 = WRITE | DENYOOM;
 
 pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("get", 2, READONLY | FAST, (1, 1, 1), "string", "1.0.0", "Returns the string value of a key.", get),
-    CommandSpec::new("set", -3, RW, (1, 1, 1), "string", "1.0.0", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.", set),
-    CommandSpec::new("setnx", 3, RW | FAST, (1, 1, 1), "string", "1.0.0", "Set the string value of a key only when the key doesn't exist.", setnx),
-    CommandSpec::new("setex", 4, RW, (1, 1, 1), "string", "2.0.0", "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.", setex),
-    CommandSpec::new("psetex", 4, RW, (1, 1, 1), "string", "2.6.0", "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.", psetex),
-    CommandSpec::new("mget", -2, READONLY | FAST, (1, -1, 1), "string", "1.0.0", "Atomically returns the string values of one or more keys.", mget),
-    CommandSpec::new("mset", -3, RW, (1, -1, 2), "string", "1.0.1", "Atomically creates or modifies the string values of one or more keys.", mset),
-    CommandSpec::new("msetnx", -3, RW, (1, -1, 2), "string", "1.0.1", "Atomically modifies the string values of one or more keys only when all keys don't exist.", msetnx),
-    CommandSpec::new("getset", 3, RW | FAST, (1, 1, 1), "string", "1.0.0", "Returns the previous string value of a key after setting it to a new value.", getset),
-    CommandSpec::new("getdel", 2, WRITE | FAST, (1, 1, 1), "string", "6.2.0", "Returns the string value of a key after deleting the key.", getdel),
-    CommandSpec::new("getex", -2, WRITE | FAST, (1, 1, 1), "string", "6.2.0", "Returns the string value of a key after setting its expiration time.", getex),
-    CommandSpec::new("append", 3, RW | FAST, (1, 1, 1), "string", "2.0.0", "Appends a string to the value of a key. Creates the key if it doesn't exist.", append),
-    CommandSpec::new("strlen", 2, READONLY | FAST, (1, 1, 1), "string", "2.2.0", "Returns the length of a string value.", strlen),
-    CommandSpec::new("incr", 2, RW | FAST, (1, 1, 1), "string", "1.0.0", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", incr),
-    CommandSpec::new("decr", 2, RW | FAST, (1, 1, 1), "string", "1.0.0", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.", decr),
-    CommandSpec::new("incrby", 3, RW | FAST, (1, 1, 1), "string", "1.0.0", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.", incrby),
-    CommandSpec::new("decrby", 3, RW | FAST, (1, 1, 1), "string", "1.0.0", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.", decrby),
-    CommandSpec::new("incrbyfloat", 3, RW | FAST, (1, 1, 1), "string", "2.6.0", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.", incrbyfloat),
-    CommandSpec::new("getrange", 4, READONLY, (1, 1, 1), "string", "2.4.0", "Returns a substring of the string stored at a key.", getrange),
-    CommandSpec::new("substr", 4, READONLY, (1, 1, 1), "string", "1.0.0", "Returns a substring from a string value.", getrange),
-    CommandSpec::new("setrange", 4, RW, (1, 1, 1), "string", "2.2.0", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.", setrange),
-    CommandSpec::new("lcs", -3, READONLY, (1, 2, 1), "string", "7.0.0", "Finds the longest common substring.", lcs),
+    CommandSpec::new(
+        "get",
+        2,
+        READONLY | FAST,
+        (1, 1, 1),
+        "string",
+        "1.0.0",
+        "Returns the string value of a key.",
+        get,
+    ),
+    CommandSpec::new(
+        "set",
+        -3,
+        RW,
+        (1, 1, 1),
+        "string",
+        "1.0.0",
+        "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.",
+        set,
+    ),
+    CommandSpec::new(
+        "setnx",
+        3,
+        RW | FAST,
+        (1, 1, 1),
+        "string",
+        "1.0.0",
+        "Set the string value of a key only when the key doesn't exist.",
+        setnx,
+    ),
+    CommandSpec::new(
+        "setex",
+        4,
+        RW,
+        (1, 1, 1),
+        "string",
+        "2.0.0",
+        "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.",
+        setex,
+    ),
+    CommandSpec::new(
+        "psetex",
+        4,
+        RW,
+        (1, 1, 1),
+        "string",
+        "2.6.0",
+        "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.",
+        psetex,
+    ),
+    CommandSpec::new(
+        "mget",
+        -2,
+        READONLY | FAST,
+        (1, -1, 1),
+        "string",
+        "1.0.0",
+        "Atomically returns the string values of one or more keys.",
+        mget,
+    ),
+    CommandSpec::new(
+        "mset",
+        -3,
+        RW,
+        (1, -1, 2),
+        "string",
+        "1.0.1",
+        "Atomically creates or modifies the string values of one or more keys.",
+        mset,
+    ),
+    CommandSpec::new(
+        "msetnx",
+        -3,
+        RW,
+        (1, -1, 2),
+        "string",
+        "1.0.1",
+        "Atomically modifies the string values of one or more keys only when all keys don't exist.",
+        msetnx,
+    ),
+    CommandSpec::new(
+        "getset",
+        3,
+        RW | FAST,
+        (1, 1, 1),
+        "string",
+        "1.0.0",
+        "Returns the previous string value of a key after setting it to a new value.",
+        getset,
+    ),
+    CommandSpec::new(
+        "getdel",
+        2,
+        WRITE | FAST,
+        (1, 1, 1),
+        "string",
+        "6.2.0",
+        "Returns the string value of a key after deleting the key.",
+        getdel,
+    ),
+    CommandSpec::new(
+        "getex",
+        -2,
+        WRITE | FAST,
+        (1, 1, 1),
+        "string",
+        "6.2.0",
+        "Returns the string value of a key after setting its expiration time.",
+        getex,
+    ),
+    CommandSpec::new(
+        "append",
+        3,
+        RW | FAST,
+        (1, 1, 1),
+        "string",
+        "2.0.0",
+        "Appends a string to the value of a key. Creates the key if it doesn't exist.",
+        append,
+    ),
+    CommandSpec::new(
+        "strlen",
+        2,
+        READONLY | FAST,
+        (1, 1, 1),
+        "string",
+        "2.2.0",
+        "Returns the length of a string value.",
+        strlen,
+    ),
+    CommandSpec::new(
+        "incr",
+        2,
+        RW | FAST,
+        (1, 1, 1),
+        "string",
+        "1.0.0",
+        "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.",
+        incr,
+    ),
+    CommandSpec::new(
+        "decr",
+        2,
+        RW | FAST,
+        (1, 1, 1),
+        "string",
+        "1.0.0",
+        "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.",
+        decr,
+    ),
+    CommandSpec::new(
+        "incrby",
+        3,
+        RW | FAST,
+        (1, 1, 1),
+        "string",
+        "1.0.0",
+        "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.",
+        incrby,
+    ),
+    CommandSpec::new(
+        "decrby",
+        3,
+        RW | FAST,
+        (1, 1, 1),
+        "string",
+        "1.0.0",
+        "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.",
+        decrby,
+    ),
+    CommandSpec::new(
+        "incrbyfloat",
+        3,
+        RW | FAST,
+        (1, 1, 1),
+        "string",
+        "2.6.0",
+        "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.",
+        incrbyfloat,
+    ),
+    CommandSpec::new(
+        "getrange",
+        4,
+        READONLY,
+        (1, 1, 1),
+        "string",
+        "2.4.0",
+        "Returns a substring of the string stored at a key.",
+        getrange,
+    ),
+    CommandSpec::new(
+        "substr",
+        4,
+        READONLY,
+        (1, 1, 1),
+        "string",
+        "1.0.0",
+        "Returns a substring from a string value.",
+        getrange,
+    ),
+    CommandSpec::new(
+        "setrange",
+        4,
+        RW,
+        (1, 1, 1),
+        "string",
+        "2.2.0",
+        "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.",
+        setrange,
+    ),
+    CommandSpec::new(
+        "lcs",
+        -3,
+        READONLY,
+        (1, 2, 1),
+        "string",
+        "7.0.0",
+        "Finds the longest common substring.",
+        lcs,
+    ),
 ];
 
 /// ```text
@@ -51,39 +250,13 @@ fn get(ctx: &mut Ctx, args: Args) -> CmdResult {
 /// ```
 fn set(ctx: &mut Ctx, args: Args) -> CmdResult {
     let (key, value) = (args.get(1), args.get(2));
-    let (mut nx, mut xx, mut get) = (false, false, false);
-    let mut expire: Option<ExpireChange> = None;
-    let mut i = 3;
-    while i < args.len() {
-        let a = args.get(i);
-        let next = (i + 1 < args.len()).then(|| args.get(i + 1));
-        let unit = |name: &str| -> Option<(i64, bool)> {
-            match name {
-                "ex" => Some((1000, false)),
-                "px" => Some((1, false)),
-                "exat" => Some((1000, true)),
-                "pxat" => Some((1, true)),
-                _ => None,
-            }
-        };
-        let lower = a.to_ascii_lowercase();
-        let name = std::str::from_utf8(&lower).unwrap_or("");
-        match name {
-            "nx" if !xx => nx = true,
-            "xx" if !nx => xx = true,
-            "get" => get = true,
-            "keepttl" if expire.is_none() => expire = Some(ExpireChange::Keep),
-            _ => match (unit(name), next) {
-                (Some((ms, abs)), Some(n)) if expire.is_none() => {
-                    expire = Some(ExpireChange::At(expire_arg(ctx, n, ms, abs, "set")?));
-                    i += 1;
-                }
-                _ => return Err(CmdError::syntax()),
-            },
-        }
-        i += 1;
-    }
-    let expire = expire.unwrap_or(ExpireChange::Clear);
+    let opts = ExtOpts::parse(args, 3, true)?;
+    let (nx, xx, get) = (opts.nx, opts.xx, opts.get);
+    let expire = match opts.expire {
+        Some((ms, abs, n)) => ExpireChange::At(expire_arg(ctx, n, ms, abs, "set")?),
+        None if opts.keepttl => ExpireChange::Keep,
+        None => ExpireChange::Clear,
+    };
     let (mut shard, slot) = ctx.lock(key);
     let db = shard.db(ctx.db());
     if !(nx || xx || get) {
@@ -91,7 +264,9 @@ fn set(ctx: &mut Ctx, args: Args) -> CmdResult {
         ctx.out.ok();
         return Ok(());
     }
-    let old = db.peek(slot, key, ctx.now).map(|e| e.value().as_bytes().into_owned());
+    let old = db
+        .peek(slot, key, ctx.now)
+        .map(|e| e.value().as_bytes().into_owned());
     let write = !(nx && old.is_some() || xx && old.is_none());
     if write {
         set_or_expire(db, slot, key, Value::from_bytes(value), expire, ctx.now);
@@ -103,6 +278,70 @@ fn set(ctx: &mut Ctx, args: Args) -> CmdResult {
         (false, _) => ctx.out.null(),
     }
     Ok(())
+}
+
+/// The options SET and GETEX share, read as Redis's `parseExtendedStringArgumentsOrReply`
+/// reads them: every option first (the expiry value is checked only afterwards), a
+/// conflicting pair is a syntax error, and repeating an option is not (the last expiry
+/// wins).
+#[derive(Default)]
+struct ExtOpts<'a> {
+    nx: bool,
+    xx: bool,
+    get: bool,
+    keepttl: bool,
+    persist: bool,
+    /// EX / PX / EXAT / PXAT: (milliseconds per unit, absolute, the unchecked argument).
+    expire: Option<(i64, bool, &'a [u8])>,
+}
+
+impl<'a> ExtOpts<'a> {
+    /// Reads the options from argument `from` on; `for_set` allows SET's NX, XX, GET and
+    /// KEEPTTL, otherwise GETEX's PERSIST.
+    fn parse(args: Args<'a>, from: usize, for_set: bool) -> Result<ExtOpts<'a>, CmdError> {
+        let mut o = ExtOpts::default();
+        let mut i = from;
+        while i < args.len() {
+            let a = args.get(i);
+            let unit = if is(a, "ex") {
+                Some((1000, false))
+            } else if is(a, "px") {
+                Some((1, false))
+            } else if is(a, "exat") {
+                Some((1000, true))
+            } else if is(a, "pxat") {
+                Some((1, true))
+            } else {
+                None
+            };
+            // Another kind of expiry than one already given conflicts; the same kind again
+            // does not.
+            let expire_ok = |ms: i64, abs: bool| {
+                !o.keepttl && !o.persist && o.expire.is_none_or(|(m, ab, _)| (m, ab) == (ms, abs))
+            };
+            if for_set && is(a, "nx") && !o.xx {
+                o.nx = true;
+            } else if for_set && is(a, "xx") && !o.nx {
+                o.xx = true;
+            } else if for_set && is(a, "get") {
+                o.get = true;
+            } else if for_set && is(a, "keepttl") && !o.persist && o.expire.is_none() {
+                o.keepttl = true;
+            } else if !for_set && is(a, "persist") && o.expire.is_none() && !o.keepttl {
+                o.persist = true;
+            } else {
+                match unit {
+                    Some((ms, abs)) if i + 1 < args.len() && expire_ok(ms, abs) => {
+                        o.expire = Some((ms, abs, args.get(i + 1)));
+                        i += 1;
+                    }
+                    _ => return Err(CmdError::syntax()),
+                }
+            }
+            i += 1;
+        }
+        Ok(o)
+    }
 }
 
 /// Stores a value; a deadline already in the past deletes the key instead, as Redis does.
@@ -131,7 +370,13 @@ fn setnx(ctx: &mut Ctx, args: Args) -> CmdResult {
     if db.contains(slot, key, ctx.now) {
         ctx.out.int(0);
     } else {
-        db.set(slot, key, Value::from_bytes(args.get(2)), ExpireChange::Clear, ctx.now);
+        db.set(
+            slot,
+            key,
+            Value::from_bytes(args.get(2)),
+            ExpireChange::Clear,
+            ctx.now,
+        );
         ctx.out.int(1);
     }
     Ok(())
@@ -141,9 +386,13 @@ fn setex_generic(ctx: &mut Ctx, args: Args, unit_ms: i64, cmd: &str) -> CmdResul
     let key = args.get(1);
     let at = expire_arg(ctx, args.get(2), unit_ms, false, cmd)?;
     let (mut shard, slot) = ctx.lock(key);
-    shard
-        .db(ctx.db())
-        .set(slot, key, Value::from_bytes(args.get(3)), ExpireChange::At(at), ctx.now);
+    shard.db(ctx.db()).set(
+        slot,
+        key,
+        Value::from_bytes(args.get(3)),
+        ExpireChange::At(at),
+        ctx.now,
+    );
     ctx.out.ok();
     Ok(())
 }
@@ -175,7 +424,7 @@ fn mget(ctx: &mut Ctx, args: Args) -> CmdResult {
 }
 
 fn mset_generic(ctx: &mut Ctx, args: Args, nx: bool) -> CmdResult {
-    if args.len() % 2 == 0 {
+    if args.len().is_multiple_of(2) {
         return Err(CmdError::arity(ctx.spec.name));
     }
     let pairs = args.tail(1);
@@ -257,34 +506,31 @@ fn getdel(ctx: &mut Ctx, args: Args) -> CmdResult {
 /// ```
 fn getex(ctx: &mut Ctx, args: Args) -> CmdResult {
     let key = args.get(1);
-    let change = match args.len() {
-        2 => None,
-        3 if is(args.get(2), "persist") => Some(None),
-        4 => {
-            let (ms, abs) = match args.get(2) {
-                a if is(a, "ex") => (1000, false),
-                a if is(a, "px") => (1, false),
-                a if is(a, "exat") => (1000, true),
-                a if is(a, "pxat") => (1, true),
-                _ => return Err(CmdError::syntax()),
-            };
-            Some(Some(expire_arg(ctx, args.get(3), ms, abs, "getex")?))
-        }
-        _ => return Err(CmdError::syntax()),
-    };
+    let opts = ExtOpts::parse(args, 2, false)?;
     let (mut shard, slot) = ctx.lock(key);
     let db = shard.db(ctx.db());
-    let Some(e) = db.read(slot, key, ctx.now) else {
+    // As in Redis, the key is looked up before the expiry is checked: a missing key is nil
+    // whatever the expiry says.
+    if db.read(slot, key, ctx.now).is_none() {
         ctx.out.null();
         return Ok(());
+    }
+    let at = match opts.expire {
+        Some((ms, abs, n)) => Some(expire_arg(ctx, n, ms, abs, "getex")?),
+        None => None,
     };
-    e.value().with_bytes(|b| ctx.out.bulk(b));
-    match change {
-        Some(Some(at)) if at <= ctx.now.ms => {
+    if let Some(e) = db.peek(slot, key, ctx.now) {
+        e.value().with_bytes(|b| ctx.out.bulk(b));
+    }
+    match at {
+        Some(at) if at <= ctx.now.ms => {
             db.remove(slot, key, ctx.now);
         }
         Some(at) => {
-            db.set_expire(slot, key, at, ctx.now);
+            db.set_expire(slot, key, Some(at), ctx.now);
+        }
+        None if opts.persist => {
+            db.set_expire(slot, key, None, ctx.now);
         }
         None => {}
     }
@@ -307,7 +553,13 @@ fn append(ctx: &mut Ctx, args: Args) -> CmdResult {
             bytes.len()
         }
         None => {
-            db.set(slot, key, Value::from_bytes(tail), ExpireChange::Clear, ctx.now);
+            db.set(
+                slot,
+                key,
+                Value::from_bytes(tail),
+                ExpireChange::Clear,
+                ctx.now,
+            );
             tail.len()
         }
     };
@@ -372,30 +624,34 @@ fn decrby(ctx: &mut Ctx, args: Args) -> CmdResult {
 /// ```text
 /// INCRBYFLOAT key increment
 /// ```
-/// The result is stored as its decimal spelling (never with an exponent), as Redis does.
+/// Computed as Redis computes it, in x86-64 `long double` (see [`ld80`]), and stored as
+/// its decimal spelling (never with an exponent).
 fn incrbyfloat(ctx: &mut Ctx, args: Args) -> CmdResult {
     let key = args.get(1);
-    let by = float_arg(args.get(2))?;
+    let by = ld80::parse(args.get(2)).ok_or_else(CmdError::not_float)?;
     let (mut shard, slot) = ctx.lock(key);
     let db = shard.db(ctx.db());
     let cur = match db.write(slot, key, ctx.now) {
-        Some(e) => e.value().with_bytes(float_arg)?,
-        None => 0.0,
+        Some(e) => e
+            .value()
+            .with_bytes(ld80::parse)
+            .ok_or_else(CmdError::not_float)?,
+        None => ld80::Parsed::Num(ld80::Ld::ZERO),
     };
-    let new = cur + by;
-    if !new.is_finite() {
-        return Err(CmdError::new("ERR increment would produce NaN or Infinity"));
+    let sum = match (cur, by) {
+        (ld80::Parsed::Num(a), ld80::Parsed::Num(b)) => ld80::add(a, b),
+        _ => None,
     }
-    let text = human_float(new);
-    db.set(slot, key, Value::from_bytes(text.as_bytes()), ExpireChange::Keep, ctx.now);
+    .ok_or_else(|| CmdError::new("ERR increment would produce NaN or Infinity"))?;
+    let text = ld80::human(sum);
     ctx.out.bulk(text.as_bytes());
+    // Redis stores the text as a plain string (OBJECT ENCODING embstr), never as an int.
+    let value = match cairn_store::inline::InlineBytes::new(text.as_bytes()) {
+        Some(i) => Value::Inline(i),
+        None => Value::Str(text.into_bytes()),
+    };
+    db.set(slot, key, value, ExpireChange::Keep, ctx.now);
     Ok(())
-}
-
-/// Redis's "human" long double format: fixed point, trailing zeros trimmed.
-fn human_float(v: f64) -> String {
-    let s = format!("{v}");
-    if s == "-0" { "0".into() } else { s }
 }
 
 /// Resolves Redis's inclusive, possibly negative [start, end] range over `len` bytes.
@@ -404,7 +660,11 @@ pub fn byte_range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
     if (start < 0 && end < 0 && start > end) || len == 0 {
         return None;
     }
-    let start = if start < 0 { (len + start).max(0) } else { start };
+    let start = if start < 0 {
+        (len + start).max(0)
+    } else {
+        start
+    };
     let end = if end < 0 { (len + end).max(0) } else { end }.min(len - 1);
     (start <= end).then_some((start as usize, end as usize))
 }
@@ -414,10 +674,12 @@ fn getrange(ctx: &mut Ctx, args: Args) -> CmdResult {
     let (start, end) = (int_arg(args.get(2))?, int_arg(args.get(3))?);
     let (mut shard, slot) = ctx.lock(key);
     match shard.db(ctx.db()).read(slot, key, ctx.now) {
-        Some(e) => e.value().with_bytes(|b| match byte_range(start, end, b.len()) {
-            Some((s, e)) => ctx.out.bulk(&b[s..=e]),
-            None => ctx.out.bulk(b""),
-        }),
+        Some(e) => e
+            .value()
+            .with_bytes(|b| match byte_range(start, end, b.len()) {
+                Some((s, e)) => ctx.out.bulk(&b[s..=e]),
+                None => ctx.out.bulk(b""),
+            }),
         None => ctx.out.bulk(b""),
     }
     Ok(())
@@ -469,6 +731,18 @@ fn setrange(ctx: &mut Ctx, args: Args) -> CmdResult {
         }
     }
     Ok(())
+}
+
+/// One run of consecutive matching bytes: inclusive ranges in each string.
+struct LcsMatch {
+    a: (usize, usize),
+    b: (usize, usize),
+}
+
+impl LcsMatch {
+    fn len(&self) -> usize {
+        self.a.1 - self.a.0 + 1
+    }
 }
 
 /// ```text
@@ -534,46 +808,33 @@ fn lcs(ctx: &mut Ctx, args: Args) -> CmdResult {
         ctx.out.int(total as i64);
         return Ok(());
     }
-    // Walk back from the end, collecting the common string and the matching ranges.
+    // Walk back from the end as Redis does, collecting the common string and the runs of
+    // consecutive matches (each run is reported once it stops extending backwards).
     let mut common = vec![0u8; total];
-    let mut ranges: Vec<((usize, usize), (usize, usize), usize)> = Vec::new();
-    let mut current: Option<((usize, usize), (usize, usize))> = None;
+    let mut ranges: Vec<LcsMatch> = Vec::new();
+    let mut run: Option<LcsMatch> = None;
     let (mut i, mut j, mut k) = (a.len(), b.len(), total);
     while i > 0 && j > 0 {
         if a[i - 1] == b[j - 1] {
             k -= 1;
             common[k] = a[i - 1];
-            current = match current {
-                Some(((_, ae), (_, be))) => Some(((i - 1, ae), (j - 1, be))),
-                None => Some(((i - 1, i - 1), (j - 1, j - 1))),
-            };
+            let m = run.get_or_insert(LcsMatch {
+                a: (i - 1, i - 1),
+                b: (j - 1, j - 1),
+            });
+            (m.a.0, m.b.0) = (i - 1, j - 1);
             i -= 1;
             j -= 1;
-            // A match range ends when the next step back is not a match continuing it.
             let continues = i > 0 && j > 0 && a[i - 1] == b[j - 1];
-            if !continues {
-                if let Some((ra, rb)) = current.take() {
-                    let len = ra.1 - ra.0 + 1;
-                    if len as i64 >= min_len {
-                        ranges.push((ra, rb, len));
-                    }
-                }
+            if !continues
+                && let Some(m) = run.take()
+                && m.len() as i64 >= min_len
+            {
+                ranges.push(m);
             }
         } else if dp[(i - 1) * w + j] > dp[i * w + j - 1] {
-            if let Some((ra, rb)) = current.take() {
-                let len = ra.1 - ra.0 + 1;
-                if len as i64 >= min_len {
-                    ranges.push((ra, rb, len));
-                }
-            }
             i -= 1;
         } else {
-            if let Some((ra, rb)) = current.take() {
-                let len = ra.1 - ra.0 + 1;
-                if len as i64 >= min_len {
-                    ranges.push((ra, rb, len));
-                }
-            }
             j -= 1;
         }
     }
@@ -585,16 +846,15 @@ fn lcs(ctx: &mut Ctx, args: Args) -> CmdResult {
     out.map(2);
     out.bulk(b"matches");
     out.array(ranges.len());
-    for (ra, rb, len) in &ranges {
+    for m in &ranges {
         out.array(if with_len { 3 } else { 2 });
-        out.array(2);
-        out.int(ra.0 as i64);
-        out.int(ra.1 as i64);
-        out.array(2);
-        out.int(rb.0 as i64);
-        out.int(rb.1 as i64);
+        for (start, end) in [m.a, m.b] {
+            out.array(2);
+            out.int(start as i64);
+            out.int(end as i64);
+        }
         if with_len {
-            out.int(*len as i64);
+            out.int(m.len() as i64);
         }
     }
     out.bulk(b"len");

@@ -23,7 +23,15 @@ impl CairnProcess {
     /// Starts `cairn server --port 0 --bind 127.0.0.1 <extra args>`.
     pub fn start(extra: &[&str]) -> CairnProcess {
         let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
-            .args(["server", "--port", "0", "--bind", "127.0.0.1", "--loglevel", "notice"])
+            .args([
+                "server",
+                "--port",
+                "0",
+                "--bind",
+                "127.0.0.1",
+                "--loglevel",
+                "notice",
+            ])
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -55,7 +63,11 @@ impl CairnProcess {
                 }
             }
         };
-        CairnProcess { child, addr, log: rx }
+        CairnProcess {
+            child,
+            addr,
+            log: rx,
+        }
     }
 
     pub fn url(&self) -> String {
