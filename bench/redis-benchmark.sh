@@ -22,6 +22,7 @@
 #   BENCH_ROUNDS   number of A/B rounds               (default 3)
 #   CAIRN_BIN      use this cairn binary; skips `cargo build --release -p cairn`
 #                  (default: target/release/cairn, built by this script)
+#   CAIRN_ARGS     extra settings for the cairn server, e.g. "--threads 1"
 #   BENCH_TIMEOUT  time limit in seconds for one redis-benchmark run, so a
 #                  server that hangs cannot stall the script (default 600)
 #
@@ -154,8 +155,9 @@ wait_for_ping() {
 }
 
 # Servers run in $WORK so that any files they write stay out of the repo.
+# shellcheck disable=SC2086 # CAIRN_ARGS is a list of extra words on purpose
 (cd "$WORK" && exec "$CAIRN_BIN" server --port "$CAIRN_PORT" --bind 127.0.0.1 \
-    --save "" --appendonly no --loglevel warning) >"$WORK/cairn.log" 2>&1 &
+    --save "" --appendonly no --loglevel warning ${CAIRN_ARGS:-}) >"$WORK/cairn.log" 2>&1 &
 CAIRN_PID=$!
 (cd "$WORK" && exec redis-server --port "$REDIS_PORT" --bind 127.0.0.1 \
     --save "" --appendonly no --daemonize no --loglevel warning) >"$WORK/redis.log" 2>&1 &

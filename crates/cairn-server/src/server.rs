@@ -139,6 +139,15 @@ impl Server {
         Ok(())
     }
 
+    /// Records the port actually bound when `port 0` asked for any free one, so CONFIG GET
+    /// port and INFO report the real one.
+    pub fn set_bound_port(&self, port: u16) {
+        let mut cfg = self.config.write();
+        if cfg.port == 0 {
+            cfg.port = port;
+        }
+    }
+
     /// Limits on what one client may send.
     pub fn limits(&self) -> Limits {
         Limits {

@@ -15,8 +15,11 @@ pub enum Value {
     Int(i64),
     /// A short string, stored in the entry itself.
     Inline(InlineBytes),
-    /// Any other string. A `Vec` so APPEND and SETRANGE grow it in amortised O(1).
+    /// A longer string, written whole.
     Str(Vec<u8>),
+    /// A string changed in place (APPEND, SETRANGE, SETBIT, BITOP): Redis's `raw`
+    /// encoding. A `Vec` so repeated appends grow it in amortised O(1).
+    Raw(Vec<u8>),
 }
 
 impl Value {
@@ -38,7 +41,7 @@ impl Value {
         match self {
             Value::Int(i) => Cow::Owned(i.to_string().into_bytes()),
             Value::Inline(i) => Cow::Borrowed(i.as_slice()),
-            Value::Str(s) => Cow::Borrowed(s),
+            Value::Str(s) | Value::Raw(s) => Cow::Borrowed(s),
         }
     }
 
@@ -47,7 +50,7 @@ impl Value {
         match self {
             Value::Int(i) => f(itoa::Buffer::new().format(*i).as_bytes()),
             Value::Inline(i) => f(i.as_slice()),
-            Value::Str(s) => f(s),
+            Value::Str(s) | Value::Raw(s) => f(s),
         }
     }
 
@@ -56,7 +59,7 @@ impl Value {
         match self {
             Value::Int(i) => itoa::Buffer::new().format(*i).len(),
             Value::Inline(i) => i.as_slice().len(),
-            Value::Str(s) => s.len(),
+            Value::Str(s) | Value::Raw(s) => s.len(),
         }
     }
 
@@ -70,19 +73,24 @@ impl Value {
             Value::Int(i) => Some(*i),
             // INCR accepts what string2ll accepts, which is exactly the canonical form.
             Value::Inline(i) => parse_canonical_i64(i.as_slice()),
-            Value::Str(s) => parse_canonical_i64(s),
+            Value::Str(s) | Value::Raw(s) => parse_canonical_i64(s),
         }
     }
 
-    /// Mutable bytes, converting an integer to its spelling first (APPEND, SETRANGE, SETBIT).
+    /// Mutable bytes for an in-place change (APPEND, SETRANGE, SETBIT); the value becomes
+    /// [`Value::Raw`], as Redis's string does.
     pub fn bytes_mut(&mut self) -> &mut Vec<u8> {
-        match self {
-            Value::Int(i) => *self = Value::Str(i.to_string().into_bytes()),
-            Value::Inline(i) => *self = Value::Str(i.as_slice().to_vec()),
-            Value::Str(_) => {}
+        let bytes = match self {
+            Value::Int(i) => i.to_string().into_bytes(),
+            Value::Inline(i) => i.as_slice().to_vec(),
+            Value::Str(s) => std::mem::take(s),
+            Value::Raw(_) => Vec::new(),
+        };
+        if !matches!(self, Value::Raw(_)) {
+            *self = Value::Raw(bytes);
         }
         match self {
-            Value::Str(s) => s,
+            Value::Raw(s) => s,
             _ => unreachable!("converted above"),
         }
     }
@@ -98,7 +106,7 @@ impl Value {
             Value::Int(_) => "int",
             Value::Inline(_) => "embstr",
             Value::Str(s) if s.len() <= EMBSTR_MAX => "embstr",
-            Value::Str(_) => "raw",
+            Value::Str(_) | Value::Raw(_) => "raw",
         }
     }
 
@@ -106,7 +114,7 @@ impl Value {
     pub fn heap_size(&self) -> usize {
         match self {
             Value::Int(_) | Value::Inline(_) => 0,
-            Value::Str(s) => s.capacity(),
+            Value::Str(s) | Value::Raw(s) => s.capacity(),
         }
     }
 }

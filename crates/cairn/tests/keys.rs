@@ -550,7 +550,6 @@ fn object_encoding_refcount_idletime() {
 
 /// Redis converts a string to the `raw` encoding whenever it is modified in place.
 #[test]
-#[ignore = "needs cairn-store: Value::encoding() (value.rs) derives embstr/raw from the length alone; in-place edits (APPEND, SETRANGE, SETBIT) must mark the value raw"]
 fn object_encoding_after_append_and_setrange_is_raw() {
     let (_srv, mut con) = start();
     let enc = |con: &mut Connection, k: &str| q::<String>(con, &["OBJECT", "ENCODING", k]);

@@ -299,7 +299,6 @@ fn commands_before_a_protocol_error_still_run() {
 
 /// Redis accepts any multibulk count up to INT_MAX and waits for the arguments.
 #[test]
-#[ignore = "needs cairn-protocol: request.rs refuses counts over 1024*1024 (Limits::max_multibulk_len) where Redis 7.4 accepts up to INT_MAX"]
 fn large_multibulk_counts_are_accepted() {
     let srv = CairnProcess::start(&[]);
     let mut c = srv.raw();

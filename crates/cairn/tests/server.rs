@@ -1406,3 +1406,13 @@ fn resp3_replies() {
         "ERR wrong number of arguments for 'get' command"
     );
 }
+
+/// Started with `--port 0`, the server reports the port it actually bound.
+#[test]
+fn port_zero_reports_the_bound_port() {
+    let (srv, mut con) = start();
+    let port = srv.addr.port().to_string();
+    let cfg: Vec<String> = q(&mut con, &["CONFIG", "GET", "port"]);
+    assert_eq!(cfg, vec!["port".to_string(), port.clone()]);
+    assert_eq!(info(&mut con, &["server"])["tcp_port"], port);
+}

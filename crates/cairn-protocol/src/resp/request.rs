@@ -20,7 +20,8 @@ use super::{inline, parse_i64};
 pub struct Limits {
     /// Longest single argument (`proto-max-bulk-len`, 512 MB by default).
     pub max_bulk_len: usize,
-    /// Most arguments in one multibulk (Redis: 1024 * 1024).
+    /// Most arguments in one multibulk (Redis: INT_MAX; the query buffer limit is what
+    /// really bounds a command's size).
     pub max_multibulk_len: usize,
     /// Longest inline command line, and longest `*N` / `$N` header line (Redis: 64 KB).
     pub max_inline_len: usize,
@@ -30,7 +31,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_bulk_len: 512 * 1024 * 1024,
-            max_multibulk_len: 1024 * 1024,
+            max_multibulk_len: i32::MAX as usize,
             max_inline_len: 64 * 1024,
         }
     }
@@ -371,7 +372,7 @@ mod tests {
             "ERR Protocol error: invalid multibulk length"
         );
         assert_eq!(
-            err(b"*2000000\r\n"),
+            err(b"*2147483648\r\n"),
             "ERR Protocol error: invalid multibulk length"
         );
         assert_eq!(

@@ -109,7 +109,7 @@ fn setbit(ctx: &mut Ctx, args: Args) -> CmdResult {
         None => {
             let mut bytes = vec![0u8; need];
             set_bit(&mut bytes, offset, on);
-            db.set(slot, key, Value::Str(bytes), ExpireChange::Clear, ctx.now);
+            db.set(slot, key, Value::Raw(bytes), ExpireChange::Clear, ctx.now);
             false
         }
     };
@@ -235,7 +235,7 @@ fn bitop(ctx: &mut Ctx, args: Args) -> CmdResult {
     let slot = cairn_store::key_slot(dest);
     let dest_db = locked.db(slot, db);
     if len > 0 {
-        dest_db.set(slot, dest, Value::Str(acc), ExpireChange::Clear, ctx.now);
+        dest_db.set(slot, dest, Value::Raw(acc), ExpireChange::Clear, ctx.now);
     } else {
         dest_db.remove(slot, dest, ctx.now);
     }
@@ -348,7 +348,7 @@ fn bitfield_generic(ctx: &mut Ctx, args: Args, read_only: bool) -> CmdResult {
         None => {
             let mut bytes = Vec::new();
             let results = run(&mut bytes);
-            db.set(slot, key, Value::Str(bytes), ExpireChange::Clear, ctx.now);
+            db.set(slot, key, Value::Raw(bytes), ExpireChange::Clear, ctx.now);
             results
         }
     };

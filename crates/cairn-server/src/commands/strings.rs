@@ -726,7 +726,7 @@ fn setrange(ctx: &mut Ctx, args: Args) -> CmdResult {
             let mut bytes = vec![0u8; offset + patch.len()];
             bytes[offset..].copy_from_slice(patch);
             let len = bytes.len();
-            db.set(slot, key, Value::Str(bytes), ExpireChange::Clear, ctx.now);
+            db.set(slot, key, Value::Raw(bytes), ExpireChange::Clear, ctx.now);
             ctx.out.int(len as i64);
         }
     }
