@@ -70,6 +70,9 @@ pub async fn run(
         .iter()
         .filter_map(|l| l.local_addr().ok())
         .collect();
+    if let Some(a) = addrs.first() {
+        server.set_bound_port(a.port());
+    }
     cron::refresh_memory(&server);
     let threads = server.with_config(|c| c.threads);
     let workers = Arc::new(workers::Workers::start(&server, threads)?);
