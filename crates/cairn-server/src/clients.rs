@@ -82,8 +82,15 @@ impl ClientInfo {
     }
 
     pub fn touch(&self) {
-        self.last_active_ms
-            .store(self.created.elapsed().as_millis() as u64, Ordering::Relaxed);
+        self.touch_at(Instant::now());
+    }
+
+    /// Records activity at `at` (the connection's per-batch clock reading).
+    pub fn touch_at(&self, at: Instant) {
+        self.last_active_ms.store(
+            at.saturating_duration_since(self.created).as_millis() as u64,
+            Ordering::Relaxed,
+        );
     }
 
     pub fn idle_secs(&self) -> u64 {

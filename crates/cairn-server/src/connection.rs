@@ -45,10 +45,12 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, info: Arc<ClientI
             Ok(n) => batch.input += n as u64,
         }
         parser.set_limits(server.limits());
-        info.touch();
-        // One wall-clock reading per batch: commands of one pipeline see one instant, as
-        // they would if they had arrived in one event-loop turn of Redis.
-        let mut now = Now::wall();
+        // One clock reading per batch: commands of one pipeline see one instant, as they
+        // would if they had arrived in one event-loop turn of Redis. `mark` then advances
+        // with each command's end, timing the next one.
+        let mut mark = Instant::now();
+        info.touch_at(mark);
+        let mut now = server.clock.at(mark);
         loop {
             let parsed = match parser.parse(&rbuf) {
                 Ok(p) => p,
@@ -65,8 +67,18 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, info: Arc<ClientI
                     let args = parser.args(&rbuf, inline);
                     info.argv_mem
                         .store(args.payload_len(), std::sync::atomic::Ordering::Relaxed);
-                    if run(&server, &mut session, &mut out, args, now, &mut batch).await {
-                        now = Now::wall();
+                    if run(
+                        &server,
+                        &mut session,
+                        &mut out,
+                        args,
+                        now,
+                        &mut mark,
+                        &mut batch,
+                    )
+                    .await
+                    {
+                        now = server.clock.at(mark);
                     }
                     rbuf.advance(len);
                     if session.close_after_reply {
@@ -77,7 +89,8 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, info: Arc<ClientI
                             break 'conn;
                         }
                         tokio::time::sleep(d).await;
-                        now = Now::wall();
+                        mark = Instant::now();
+                        now = server.clock.at(mark);
                     }
                     if out.len() >= FLUSH_AT
                         && flush(&mut stream, &mut out, &mut batch).await.is_err()
@@ -100,6 +113,10 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, info: Arc<ClientI
             tracing::warn!(client = info.id, addr = %info.addr, "closing client: query buffer over client-query-buffer-limit");
             break;
         }
+        // Let the other connections of this thread read and run their commands before
+        // anyone writes, as Redis answers every ready client in one pass before it sleeps:
+        // the client gets its replies in bursts instead of one by one.
+        tokio::task::yield_now().await;
         if flush(&mut stream, &mut out, &mut batch).await.is_err() {
             break;
         }
@@ -138,6 +155,7 @@ async fn run(
     out: &mut Reply,
     args: Args<'_>,
     mut now: Now,
+    mark: &mut Instant,
     batch: &mut BatchStats,
 ) -> bool {
     let table = Table::get();
@@ -155,9 +173,10 @@ async fn run(
     while let Some(until) = server.pause_for(spec) {
         server.wait_unpaused(until).await;
         waited = true;
-        now = Now::wall();
+        *mark = Instant::now();
+        now = server.clock.at(*mark);
     }
-    let start = Instant::now();
+    let start = *mark;
     let mut ctx = Ctx {
         server,
         session,
@@ -172,7 +191,8 @@ async fn run(
         .store(id + 1, std::sync::atomic::Ordering::Relaxed);
     let handler = spec.handler.expect("resolve returns runnable specs");
     let result = handler(&mut ctx, args);
-    let ns = start.elapsed().as_nanos() as u64;
+    *mark = Instant::now();
+    let ns = mark.duration_since(start).as_nanos() as u64;
     match result {
         Ok(()) => batch.calls.push((id, ns, Outcome::Ok)),
         Err(e) => {

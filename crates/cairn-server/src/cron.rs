@@ -22,6 +22,7 @@ pub async fn run(server: Arc<Server>) {
             _ = server.wait_shutdown() => return,
             _ = tokio::time::sleep(Duration::from_millis(1000 / hz as u64)) => {}
         }
+        server.clock.resync();
         if server.active_expire.load(Ordering::Relaxed) {
             // Time budget per tick: 25% of the tick, as Redis's slow expire cycle allows.
             let budget = Duration::from_micros(250_000 / hz as u64);

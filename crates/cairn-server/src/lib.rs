@@ -36,6 +36,7 @@
 //! ```
 
 pub mod clients;
+pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod connection;

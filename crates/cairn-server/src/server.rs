@@ -33,6 +33,8 @@ pub enum PauseMode {
 
 pub struct Server {
     pub keyspace: Keyspace,
+    /// Wall-clock time derived from one monotonic reading per batch.
+    pub clock: crate::clock::Clock,
     config: RwLock<Config>,
     pub clients: Clients,
     pub stats: Stats,
@@ -64,6 +66,7 @@ impl Server {
         let keyspace = Keyspace::new(config.databases, config.shards);
         let server = Server {
             keyspace,
+            clock: crate::clock::Clock::default(),
             max_bulk_len: AtomicUsize::new(config.proto_max_bulk_len as usize),
             query_buffer_limit: AtomicUsize::new(config.client_query_buffer_limit as usize),
             maxclients: AtomicUsize::new(config.maxclients),
