@@ -72,7 +72,9 @@ impl Default for Config {
             save: String::new(),
             daemonize: false,
             pidfile: String::new(),
-            threads: cores,
+            // Half the cores: the kernel's network processing and, often, co-located
+            // clients need the rest (docs/threads.md has the measurements).
+            threads: (cores / 2).max(1),
             shards: (cores * 8).next_power_of_two(),
             latency_tracking: true,
             latency_tracking_info_percentiles: vec![50.0, 99.0, 99.9],
@@ -329,7 +331,7 @@ pub static SETTINGS: &[Setting] = &[
     setting!(
         "threads",
         Startup,
-        "Worker threads serving connections (default: one per core)",
+        "Worker threads serving connections (default: half the cores, at least 1)",
         threads,
         Num
     ),
