@@ -89,7 +89,15 @@ fn filter_for(level: &str) -> EnvFilter {
     EnvFilter::new(level)
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() {
+    // Configuration and start-up errors are for a person to read: one line, no backtrace.
+    if let Err(e) = run() {
+        eprintln!("cairn: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     let matches = cli().get_matches();
     let Some(("server", m)) = matches.subcommand() else {
         unreachable!("subcommand_required");
