@@ -5,40 +5,12 @@ mod common;
 use std::collections::{BTreeSet, HashSet};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use common::CairnProcess;
-use redis::{Connection, FromRedisValue, Value};
+use common::{cmd, q, qb, start};
+use redis::{Connection, Value};
 
 // ---------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------
-
-fn start() -> (CairnProcess, Connection) {
-    let srv = CairnProcess::start(&[]);
-    let con = srv.client();
-    (srv, con)
-}
-
-fn cmd<A: AsRef<[u8]>>(args: &[A]) -> redis::Cmd {
-    let mut c = redis::cmd(std::str::from_utf8(args[0].as_ref()).expect("command name"));
-    for a in &args[1..] {
-        c.arg(a.as_ref());
-    }
-    c
-}
-
-/// Runs a command that must succeed and converts its reply.
-fn q<T: FromRedisValue>(con: &mut Connection, args: &[&str]) -> T {
-    cmd(args)
-        .query(con)
-        .unwrap_or_else(|e| panic!("{args:?} failed: {e}"))
-}
-
-/// Binary-safe variant of [`q`].
-fn qb<T: FromRedisValue>(con: &mut Connection, args: &[&[u8]]) -> T {
-    cmd(args)
-        .query(con)
-        .unwrap_or_else(|e| panic!("{args:?} failed: {e}"))
-}
 
 /// The error line of a command that must fail, as the server sent it (without `-`).
 fn err_of(result: redis::RedisResult<Value>, what: &str) -> String {

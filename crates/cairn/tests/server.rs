@@ -7,51 +7,18 @@ use std::collections::HashMap;
 use std::io::Read;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{CairnProcess, RawConn};
+use common::{CairnProcess, RawConn, err, q, start};
 use redis::{Connection, FromRedisValue, Value};
 
 // ---------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------
 
-fn start() -> (CairnProcess, Connection) {
-    let srv = CairnProcess::start(&[]);
-    let con = srv.client();
-    (srv, con)
-}
-
 fn resp3(srv: &CairnProcess) -> Connection {
     redis::Client::open(srv.url_resp3())
         .unwrap()
         .get_connection()
         .unwrap()
-}
-
-fn cmd(args: &[&str]) -> redis::Cmd {
-    let mut c = redis::cmd(args[0]);
-    for a in &args[1..] {
-        c.arg(*a);
-    }
-    c
-}
-
-/// Runs a command that must succeed and converts its reply.
-fn q<T: FromRedisValue>(con: &mut Connection, args: &[&str]) -> T {
-    cmd(args)
-        .query(con)
-        .unwrap_or_else(|e| panic!("{args:?} failed: {e}"))
-}
-
-/// Runs a command that must fail; returns the error line as the server sent it (no `-`).
-fn err(con: &mut Connection, args: &[&str]) -> String {
-    match cmd(args).query::<Value>(con) {
-        Ok(v) => panic!("{args:?} succeeded with {v:?}"),
-        Err(e) => match (e.code(), e.detail()) {
-            (Some(code), Some(detail)) => format!("{code} {detail}"),
-            (Some(code), None) => code.to_string(),
-            _ => panic!("{args:?}: not an error reply: {e}"),
-        },
-    }
 }
 
 fn bulk(s: &str) -> Value {

@@ -165,3 +165,47 @@ impl RawConn {
         matches!(self.s.read(&mut b), Ok(0))
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Helpers the test files share
+// ---------------------------------------------------------------------------------------
+
+pub fn start() -> (CairnProcess, redis::Connection) {
+    let srv = CairnProcess::start(&[]);
+    let con = srv.client();
+    (srv, con)
+}
+
+pub fn cmd<A: AsRef<[u8]>>(args: &[A]) -> redis::Cmd {
+    let mut c = redis::cmd(std::str::from_utf8(args[0].as_ref()).expect("command name"));
+    for a in &args[1..] {
+        c.arg(a.as_ref());
+    }
+    c
+}
+
+/// Runs a command that must succeed and converts its reply.
+pub fn q<T: redis::FromRedisValue>(con: &mut redis::Connection, args: &[&str]) -> T {
+    cmd(args)
+        .query(con)
+        .unwrap_or_else(|e| panic!("{args:?} failed: {e}"))
+}
+
+/// Binary-safe variant of [`q`].
+pub fn qb<T: redis::FromRedisValue>(con: &mut redis::Connection, args: &[&[u8]]) -> T {
+    cmd(args)
+        .query(con)
+        .unwrap_or_else(|e| panic!("{args:?} failed: {e}"))
+}
+
+/// Runs a command that must fail; returns the error line as the server sent it (no `-`).
+pub fn err(con: &mut redis::Connection, args: &[&str]) -> String {
+    match cmd(args).query::<redis::Value>(con) {
+        Ok(v) => panic!("{args:?} succeeded with {v:?}"),
+        Err(e) => match (e.code(), e.detail()) {
+            (Some(code), Some(detail)) => format!("{code} {detail}"),
+            (Some(code), None) => code.to_string(),
+            _ => panic!("{args:?}: not an error reply: {e}"),
+        },
+    }
+}
