@@ -194,6 +194,9 @@ echo
 # --------------------------------------------------------------- measuring --
 declare -A FLUSH_WARNED=()
 
+# cpu_ticks PID: user + system CPU time of a process, in clock ticks.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
 # run_one NAME PORT PID PIPE ROUND: one redis-benchmark run; appends to $RESULTS.
 run_one() {
     local name="$1" port="$2" pid="$3" pipe="$4" round="$5"
@@ -210,12 +213,18 @@ run_one() {
 
     local -a cmd
     mapfile -t cmd < <(bench_cmd "$port" "$pipe")
+    local cpu_before
+    cpu_before="$(cpu_ticks "$pid")"
     # Run in the background and `wait`, so INT/TERM reach the trap at once
     # instead of after the run ends.
     timeout "$BENCH_TIMEOUT" "${cmd[@]}" >"$WORK/bench.out" 2>"$WORK/bench.err" &
     BENCH_PID=$!
     wait "$BENCH_PID" || rc=$?
     BENCH_PID=""
+    # Server CPU time (user + system) per request over both tests of this run: a figure
+    # CPU steal on a shared machine disturbs far less than ops/s.
+    printf '%s\tCPU\t%s\t%s\n' "$name" "$pipe" \
+        "$(( ($(cpu_ticks "$pid") - cpu_before) * 1000000 / $(getconf CLK_TCK) ))" >>"$RESULTS"
     out="$(<"$WORK/bench.out")"
     if [[ $rc -ne 0 ]]; then
         [[ $rc -eq 124 ]] && echo "redis-benchmark timed out after ${BENCH_TIMEOUT}s" >&2
@@ -254,13 +263,13 @@ done
 # ---------------------------------------------------------------- summary --
 echo
 echo "== Medians over $BENCH_ROUNDS round(s), $BENCH_N requests per run, 50 clients, keyspace 1000000"
-python3 - "$RESULTS" <<'EOF'
+python3 - "$RESULTS" "$BENCH_N" <<'EOF'
 import statistics, sys
 
 runs = {}
 with open(sys.argv[1]) as f:
     for line in f:
-        server, test, pipe, rps = line.split("\t")
+        server, test, pipe, rps = line.strip().split("\t")
         runs.setdefault((server, test, pipe), []).append(float(rps))
 
 print(f"{'test':<8} {'cairn ops/s':>14} {'redis ops/s':>14} {'cairn/redis':>12}")
@@ -270,6 +279,16 @@ for pipe in ("1", "16"):
         r = statistics.median(runs[("redis", test, pipe)])
         ratio = f"{c / r:.2f}" if r > 0 else "n/a"
         print(f"{test + ' P' + pipe:<8} {c:>14.0f} {r:>14.0f} {ratio:>12}")
+
+requests = 2 * int(sys.argv[2])  # SET and GET
+print()
+print("server CPU per request (microseconds, user + system, median; lower is better)")
+print(f"{'pipeline':<8} {'cairn':>14} {'redis':>14} {'cairn/redis':>12}")
+for pipe in ("1", "16"):
+    c = statistics.median(runs[("cairn", "CPU", pipe)]) / requests
+    r = statistics.median(runs[("redis", "CPU", pipe)]) / requests
+    ratio = f"{c / r:.2f}" if r > 0 else "n/a"
+    print(f"{'P' + pipe:<8} {c:>14.2f} {r:>14.2f} {ratio:>12}")
 EOF
 echo
 echo "command: $(bench_cmd PORT PIPE | paste -sd ' ')"
