@@ -5,8 +5,6 @@
 //! while running, from `CONFIG SET`. One table ([`SETTINGS`]) describes them all: the
 //! parser, CONFIG GET/SET and `cairn server --help` read it, so they cannot disagree.
 
-use std::fmt::Write as _;
-
 /// The running configuration. Fields are typed; [`SETTINGS`] maps them to and from text.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -541,15 +539,6 @@ impl Config {
                 .map_err(|e| e.to_string())?;
         }
         Ok(())
-    }
-
-    /// Settings as `name value` lines, for logs and CONFIG GET.
-    pub fn describe(&self) -> String {
-        let mut out = String::new();
-        for s in SETTINGS {
-            let _ = writeln!(out, "{} {}", s.name, (s.get)(self));
-        }
-        out
     }
 }
 

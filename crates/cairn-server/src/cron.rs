@@ -69,9 +69,9 @@ pub fn sweep(server: &Server, budget: Duration) {
 }
 
 pub fn refresh_memory(server: &Server) {
-    let m = crate::memory::read();
-    server.used_memory.store(m.allocated, Ordering::Relaxed);
-    server.peak_memory.fetch_max(m.allocated, Ordering::Relaxed);
+    let allocated = crate::memory::allocated();
+    server.used_memory.store(allocated, Ordering::Relaxed);
+    server.peak_memory.fetch_max(allocated, Ordering::Relaxed);
 }
 
 fn close_idle_clients(server: &Server) {

@@ -118,17 +118,19 @@ impl Stats {
 
     /// Adds a connection's batch to the current thread's counters.
     pub fn record(&self, batch: &mut BatchStats) {
-        let worker = WORKER.with(|w| {
-            w.borrow_mut()
-                .get_or_insert_with(|| {
-                    let s = Arc::new(Mutex::new(WorkerStats::default()));
-                    self.workers.lock().push(s.clone());
-                    s
-                })
-                .clone()
+        WORKER.with(|w| {
+            let mut w = w.borrow_mut();
+            let worker = w.get_or_insert_with(|| {
+                let s = Arc::new(Mutex::new(WorkerStats::default()));
+                self.workers.lock().push(s.clone());
+                s
+            });
+            self.add(&mut worker.lock(), batch);
         });
+    }
+
+    fn add(&self, w: &mut WorkerStats, batch: &mut BatchStats) {
         let track = self.latency_tracking.load(Ordering::Relaxed);
-        let mut w = worker.lock();
         for &(id, ns, outcome) in &batch.calls {
             if w.commands.len() <= id {
                 w.commands.resize_with(id + 1, CommandCounters::default);

@@ -329,13 +329,6 @@ impl Db {
         Flushed(std::mem::take(&mut self.slots))
     }
 
-    /// Keys in one hash slot (CLUSTER COUNTKEYSINSLOT).
-    pub fn slot_len(&self, slot: u16) -> usize {
-        self.slots
-            .get(self.local(slot))
-            .map_or(0, |st| st.table.len())
-    }
-
     /// Calls `f` for every live entry.
     pub fn for_each(&self, now: Now, mut f: impl FnMut(&Entry)) {
         for st in &self.slots {

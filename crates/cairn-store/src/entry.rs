@@ -109,9 +109,4 @@ impl Entry {
             }
         }
     }
-
-    /// Approximate bytes this entry costs (MEMORY USAGE, DEBUG OBJECT).
-    pub fn memory_usage(&self) -> usize {
-        std::mem::size_of::<Entry>() + self.key.heap_size() + self.value.heap_size()
-    }
 }

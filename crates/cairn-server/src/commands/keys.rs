@@ -245,26 +245,32 @@ fn unlink(ctx: &mut Ctx, args: Args) -> CmdResult {
     delete_keys(ctx, args, true)
 }
 
-/// ```text
-/// EXISTS key [key ...]
-/// ```
-/// A key named twice counts twice, as in Redis.
-fn exists(ctx: &mut Ctx, args: Args) -> CmdResult {
+/// Counts the named keys that exist, locking all their shards first; `touch` records the
+/// access (TOUCH) or counts a keyspace hit or miss (EXISTS). A key named twice counts twice,
+/// as in Redis.
+fn count_existing(ctx: &mut Ctx, args: Args, touch: bool) -> CmdResult {
     let keys = args.tail(1);
     let mut locked = ctx.server.keyspace.lock_keys(keys.iter());
     let mut n = 0;
     for key in keys.iter() {
         let slot = key_slot(key);
-        if locked
-            .db(slot, ctx.session.db)
-            .read(slot, key, ctx.now)
-            .is_some()
-        {
-            n += 1;
-        }
+        let db = locked.db(slot, ctx.session.db);
+        let found = if touch {
+            db.write(slot, key, ctx.now).is_some()
+        } else {
+            db.read(slot, key, ctx.now).is_some()
+        };
+        n += found as i64;
     }
     ctx.out.int(n);
     Ok(())
+}
+
+/// ```text
+/// EXISTS key [key ...]
+/// ```
+fn exists(ctx: &mut Ctx, args: Args) -> CmdResult {
+    count_existing(ctx, args, false)
 }
 
 fn type_(ctx: &mut Ctx, args: Args) -> CmdResult {
@@ -499,22 +505,11 @@ fn move_(ctx: &mut Ctx, args: Args) -> CmdResult {
     Ok(())
 }
 
+/// ```text
+/// TOUCH key [key ...]
+/// ```
 fn touch(ctx: &mut Ctx, args: Args) -> CmdResult {
-    let keys = args.tail(1);
-    let mut locked = ctx.server.keyspace.lock_keys(keys.iter());
-    let mut n = 0;
-    for key in keys.iter() {
-        let slot = key_slot(key);
-        if locked
-            .db(slot, ctx.session.db)
-            .write(slot, key, ctx.now)
-            .is_some()
-        {
-            n += 1;
-        }
-    }
-    ctx.out.int(n);
-    Ok(())
+    count_existing(ctx, args, true)
 }
 
 /// Runs `f` on the live entry named by the OBJECT subcommand's key, or replies nil.
