@@ -19,6 +19,8 @@ pub struct Config {
     pub maxmemory: u64,
     pub maxmemory_policy: String,
     pub maxmemory_samples: u32,
+    pub lfu_log_factor: u32,
+    pub lfu_decay_time: u32,
     pub proto_max_bulk_len: u64,
     pub client_query_buffer_limit: u64,
     pub hz: u32,
@@ -54,8 +56,10 @@ impl Default for Config {
             databases: 16,
             maxclients: 10000,
             maxmemory: 0,
-            maxmemory_policy: "noeviction".into(),
+            maxmemory_policy: "allkeys-tinylfu".into(),
             maxmemory_samples: 5,
+            lfu_log_factor: 10,
+            lfu_decay_time: 1,
             proto_max_bulk_len: 512 * 1024 * 1024,
             client_query_buffer_limit: 1024 * 1024 * 1024,
             hz: 10,
@@ -222,17 +226,43 @@ pub static SETTINGS: &[Setting] = &[
     setting!(
         "maxmemory-policy",
         Runtime,
-        "What to do at maxmemory: noeviction refuses writes with OOM (the only policy so far)",
+        "What to evict at maxmemory: allkeys-tinylfu (default), Redis's allkeys-/volatile- lru, lfu, random, volatile-ttl, or noeviction (writes get OOM)",
         maxmemory_policy,
-        one_of & ["noeviction"]
+        one_of & POLICY_NAMES
     ),
-    setting!(
-        "maxmemory-samples",
-        Runtime,
-        "Keys sampled per eviction",
-        maxmemory_samples,
-        Num
-    ),
+    Setting {
+        name: "maxmemory-samples",
+        mutability: Mutability::Runtime,
+        help: "Keys sampled per eviction (1-64)",
+        multi_word: false,
+        get: |c| c.maxmemory_samples.to_string(),
+        set: |c, v| {
+            c.maxmemory_samples = ranged(v, 1, 64)?;
+            Ok(())
+        },
+    },
+    Setting {
+        name: "lfu-log-factor",
+        mutability: Mutability::Runtime,
+        help: "How slowly the LFU counter grows with hits (Redis's allkeys-lfu/volatile-lfu)",
+        multi_word: false,
+        get: |c| c.lfu_log_factor.to_string(),
+        set: |c, v| {
+            c.lfu_log_factor = ranged(v, 0, i32::MAX as u32)?;
+            Ok(())
+        },
+    },
+    Setting {
+        name: "lfu-decay-time",
+        mutability: Mutability::Runtime,
+        help: "Minutes of idleness that take one off the LFU counter (0: never)",
+        multi_word: false,
+        get: |c| c.lfu_decay_time.to_string(),
+        set: |c, v| {
+            c.lfu_decay_time = ranged(v, 0, i32::MAX as u32)?;
+            Ok(())
+        },
+    },
     setting!(
         "proto-max-bulk-len",
         Runtime,
@@ -393,6 +423,30 @@ pub static SETTINGS: &[Setting] = &[
 /// Finds a setting by name, case-insensitively.
 pub fn setting(name: &str) -> Option<&'static Setting> {
     SETTINGS.iter().find(|s| s.name.eq_ignore_ascii_case(name))
+}
+
+/// Every `maxmemory-policy` name (cairn-store knows what each does).
+const POLICY_NAMES: [&str; 9] = [
+    "noeviction",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "allkeys-tinylfu",
+    "volatile-lru",
+    "volatile-lfu",
+    "volatile-random",
+    "volatile-ttl",
+];
+
+/// An integer within `min..=max`, with Redis's error texts.
+fn ranged(v: &str, min: u32, max: u32) -> Result<u32, String> {
+    let n: i64 = Num::parse(v)?;
+    if n < min as i64 || n > max as i64 {
+        return Err(format!(
+            "argument must be between {min} and {max} inclusive"
+        ));
+    }
+    Ok(n as u32)
 }
 
 /// Lower-cases `v` and checks it is one of `choices`, with Redis's error text.

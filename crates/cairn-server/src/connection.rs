@@ -17,6 +17,7 @@ use tokio::net::TcpStream;
 
 use crate::clients::ClientInfo;
 use crate::commands::{self, CmdError, CommandSpec, Ctx, Table, flags};
+use crate::evict::{self, Admission};
 use crate::server::Server;
 use crate::session::Session;
 use crate::stats::{BatchStats, Outcome};
@@ -159,7 +160,7 @@ async fn run(
     batch: &mut BatchStats,
 ) -> bool {
     let table = Table::get();
-    let spec = match resolve(table, server, args) {
+    let spec = match resolve(table, args) {
         Ok(spec) => spec,
         Err((spec, e)) => {
             if let Some(spec) = spec {
@@ -177,6 +178,21 @@ async fn run(
         now = server.clock.at(*mark);
     }
     let start = *mark;
+    let mut admission = Admission::Proceed;
+    if spec.has(flags::DENYOOM) && server.maxmemory() != 0 {
+        let first_key = match spec.keys.0 {
+            i if i > 0 && (i as usize) < args.len() => Some(args.get(i as usize)),
+            _ => None,
+        };
+        match evict::make_room(server, session.db, first_key, now, evict::MAX_PER_COMMAND) {
+            Ok(a) => admission = a,
+            Err(e) => {
+                batch.calls.push((table.id(spec), 0, Outcome::Rejected));
+                error_reply(out, batch, &e);
+                return waited;
+            }
+        }
+    }
     let mut ctx = Ctx {
         server,
         session,
@@ -191,6 +207,9 @@ async fn run(
         .store(id + 1, std::sync::atomic::Ordering::Relaxed);
     let handler = spec.handler.expect("resolve returns runnable specs");
     let result = handler(&mut ctx, args);
+    if let Admission::DropAfter { db, key } = admission {
+        evict::drop_rejected(server, db, &key);
+    }
     *mark = Instant::now();
     let ns = mark.duration_since(start).as_nanos() as u64;
     match result {
@@ -210,10 +229,9 @@ fn error_reply(out: &mut Reply, batch: &mut BatchStats, e: &CmdError) {
 }
 
 /// Finds the spec that will run `args`: the command, or its subcommand for containers,
-/// with arity and memory checked. On refusal, returns the spec to charge the rejection to.
+/// with arity checked. On refusal, returns the spec to charge the rejection to.
 fn resolve(
     table: &Table,
-    server: &Server,
     args: Args<'_>,
 ) -> Result<&'static CommandSpec, (Option<&'static CommandSpec>, CmdError)> {
     let name = args.get(0);
@@ -248,12 +266,6 @@ fn resolve(
         if !spec.arity_ok(args.len()) {
             return Err((Some(spec), CmdError::arity(spec.name)));
         }
-    }
-    if spec.has(flags::DENYOOM) && server.over_maxmemory() {
-        return Err((
-            Some(spec),
-            CmdError::new("OOM command not allowed when used memory > 'maxmemory'."),
-        ));
     }
     Ok(spec)
 }

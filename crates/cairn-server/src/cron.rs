@@ -30,6 +30,15 @@ pub async fn run(server: Arc<Server>) {
             let _ = tokio::task::spawn_blocking(move || sweep(&srv, budget)).await;
         }
         refresh_memory(&server);
+        if server.over_maxmemory() {
+            // A command evicts a bounded number of keys; whatever is left over (one huge
+            // write, a lowered maxmemory) is evicted here, off the request path.
+            let srv = server.clone();
+            let _ = tokio::task::spawn_blocking(move || {
+                let _ = crate::evict::make_room(&srv, 0, None, Now::wall(), 100_000);
+            })
+            .await;
+        }
         server.stats.sample_ops();
         if last_timeout_check.elapsed() >= Duration::from_secs(1) {
             last_timeout_check = Instant::now();
@@ -51,7 +60,7 @@ pub fn sweep(server: &Server, budget: Duration) {
                 server
                     .keyspace
                     .sweep_shard(shard, SWEEP_STEP, now, |_db, entry| {
-                        if entry.value().heap_size() > 64 * 1024 {
+                        if entry.value_heap_size() > 64 * 1024 {
                             server.lazyfree.free(entry);
                         }
                     });
@@ -69,9 +78,7 @@ pub fn sweep(server: &Server, budget: Duration) {
 }
 
 pub fn refresh_memory(server: &Server) {
-    let allocated = crate::memory::allocated();
-    server.used_memory.store(allocated, Ordering::Relaxed);
-    server.peak_memory.fetch_max(allocated, Ordering::Relaxed);
+    server.set_allocated(crate::memory::allocated());
 }
 
 fn close_idle_clients(server: &Server) {

@@ -41,6 +41,7 @@ pub mod commands;
 pub mod config;
 pub mod connection;
 pub mod cron;
+pub mod evict;
 pub mod lazyfree;
 pub mod ld80;
 pub mod listener;

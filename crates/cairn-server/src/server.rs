@@ -1,11 +1,13 @@
 //! State shared by every connection: the keyspace, configuration, clients and counters.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{
+    AtomicBool, AtomicI64, AtomicU8, AtomicU32, AtomicU64, AtomicUsize, Ordering,
+};
 use std::time::{Duration, Instant};
 
 use cairn_protocol::Limits;
-use cairn_store::Keyspace;
+use cairn_store::{Keyspace, Lfu, Policy};
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::Notify;
 
@@ -48,6 +50,20 @@ pub struct Server {
     query_buffer_limit: AtomicUsize,
     maxclients: AtomicUsize,
     maxmemory: AtomicU64,
+    /// `maxmemory-policy` as an index into [`Policy::ALL`], and `maxmemory-samples`.
+    policy: AtomicU8,
+    samples: AtomicU32,
+    /// Memory the keyspace does not account for itself (buffers, runtime, allocator
+    /// slack): the allocator's figure minus the keyspace's, refreshed by the cron. Adding
+    /// the keyspace's live byte count gives a used-memory figure that is current before
+    /// every write, which is what evicting before allocating needs.
+    memory_base: AtomicI64,
+    /// Allocated bytes when the server was built (INFO used_memory_startup).
+    startup_memory: u64,
+    /// Keys evicted under each policy (INFO evicted_keys_<policy>), and newcomers the
+    /// TinyLFU admission test turned away.
+    evicted_by_policy: [AtomicU64; Policy::ALL.len()],
+    rejected: AtomicU64,
     /// The active expiry sweep (DEBUG SET-ACTIVE-EXPIRE turns it off for tests).
     pub active_expire: AtomicBool,
     /// Memory figures refreshed by the cron (allocator statistics are not free to read).
@@ -61,6 +77,12 @@ pub struct Server {
     shutting_down: AtomicBool,
 }
 
+/// Where a policy name sits in [`Policy::ALL`]; the config only holds valid names.
+fn policy_index(name: &str) -> u8 {
+    let policy = Policy::parse(name).unwrap_or(Policy::NoEviction);
+    Policy::ALL.iter().position(|p| *p == policy).unwrap_or(0) as u8
+}
+
 impl Server {
     pub fn new(config: Config, hooks: Hooks) -> Arc<Server> {
         let keyspace = Keyspace::new(config.databases, config.shards);
@@ -71,6 +93,12 @@ impl Server {
             query_buffer_limit: AtomicUsize::new(config.client_query_buffer_limit as usize),
             maxclients: AtomicUsize::new(config.maxclients),
             maxmemory: AtomicU64::new(config.maxmemory),
+            policy: AtomicU8::new(policy_index(&config.maxmemory_policy)),
+            samples: AtomicU32::new(config.maxmemory_samples),
+            memory_base: AtomicI64::new(0),
+            startup_memory: crate::memory::allocated(),
+            evicted_by_policy: Default::default(),
+            rejected: AtomicU64::new(0),
             config: RwLock::new(config),
             clients: Clients::default(),
             stats: Stats::default(),
@@ -92,6 +120,7 @@ impl Server {
         server
             .stats
             .set_latency_tracking(server.config.read().latency_tracking);
+        server.apply_memory_settings(&server.config());
         Arc::new(server)
     }
 
@@ -137,6 +166,7 @@ impl Server {
             .store(next.client_query_buffer_limit as usize, Ordering::Relaxed);
         self.maxclients.store(next.maxclients, Ordering::Relaxed);
         self.maxmemory.store(next.maxmemory, Ordering::Relaxed);
+        self.apply_memory_settings(&next);
         self.stats.set_latency_tracking(next.latency_tracking);
         *cfg = next;
         Ok(())
@@ -167,11 +197,77 @@ impl Server {
         self.maxclients.load(Ordering::Relaxed)
     }
 
-    /// True when the memory limit is set and exceeded: commands flagged `denyoom` are
-    /// refused (the `noeviction` policy).
+    /// Hands the eviction settings to the keyspace: LFU parameters, and the frequency
+    /// sketch only while a policy that reads it is in force.
+    fn apply_memory_settings(&self, c: &Config) {
+        let policy = Policy::ALL[policy_index(&c.maxmemory_policy) as usize];
+        self.policy
+            .store(policy_index(&c.maxmemory_policy), Ordering::Relaxed);
+        self.samples.store(c.maxmemory_samples, Ordering::Relaxed);
+        self.keyspace.set_lfu(Lfu {
+            log_factor: c.lfu_log_factor,
+            decay_minutes: c.lfu_decay_time,
+        });
+        self.keyspace.set_sketch(policy.uses_sketch());
+    }
+
+    pub fn startup_memory(&self) -> u64 {
+        self.startup_memory
+    }
+
+    pub fn count_eviction(&self, policy: Policy) {
+        let i = Policy::ALL.iter().position(|p| *p == policy).unwrap_or(0);
+        self.evicted_by_policy[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn count_rejection(&self) {
+        self.rejected.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Policies that have evicted something since the start, with their counts.
+    pub fn evictions_by_policy(&self) -> Vec<(Policy, u64)> {
+        Policy::ALL
+            .iter()
+            .zip(&self.evicted_by_policy)
+            .map(|(p, n)| (*p, n.load(Ordering::Relaxed)))
+            .filter(|(_, n)| *n > 0)
+            .collect()
+    }
+
+    pub fn admission_rejections(&self) -> u64 {
+        self.rejected.load(Ordering::Relaxed)
+    }
+
+    pub fn policy(&self) -> Policy {
+        Policy::ALL[self.policy.load(Ordering::Relaxed) as usize]
+    }
+
+    pub fn maxmemory_samples(&self) -> usize {
+        self.samples.load(Ordering::Relaxed) as usize
+    }
+
+    pub fn maxmemory(&self) -> u64 {
+        self.maxmemory.load(Ordering::Relaxed)
+    }
+
+    /// Used memory now: the cron's base plus the keyspace's live byte count.
+    pub fn used_memory_now(&self) -> u64 {
+        let base = self.memory_base.load(Ordering::Relaxed);
+        (base + self.keyspace.used_bytes() as i64).max(0) as u64
+    }
+
+    /// Records a fresh allocator reading (the cron, INFO).
+    pub fn set_allocated(&self, allocated: u64) {
+        let base = allocated as i64 - self.keyspace.used_bytes() as i64;
+        self.memory_base.store(base, Ordering::Relaxed);
+        self.used_memory.store(allocated, Ordering::Relaxed);
+        self.peak_memory.fetch_max(allocated, Ordering::Relaxed);
+    }
+
+    /// True when the memory limit is set and exceeded.
     pub fn over_maxmemory(&self) -> bool {
         let max = self.maxmemory.load(Ordering::Relaxed);
-        max != 0 && self.used_memory.load(Ordering::Relaxed) > max
+        max != 0 && self.used_memory_now() > max
     }
 
     /// CLIENT PAUSE: holds back matching commands until `until`.

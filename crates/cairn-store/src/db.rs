@@ -7,8 +7,11 @@
 use foldhash::fast::RandomState;
 use hashbrown::hash_table::{Entry as TableEntry, HashTable};
 use std::hash::BuildHasher;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
-use crate::entry::Entry;
+use crate::entry::{Entry, Lfu, Src};
+use crate::sketch::Sketch;
 use crate::value::Value;
 
 /// The current time, read once per command so that one command sees one instant.
@@ -63,6 +66,63 @@ pub struct DbStats {
     pub hits: u64,
     pub misses: u64,
     pub expired: u64,
+    pub evicted: u64,
+}
+
+/// Bytes a shard's databases hold (entries and tables, rounded to allocator classes).
+/// Written only under the shard's lock; read without it by the eviction check, which
+/// needs a current figure before every write command and must not take every lock.
+#[derive(Debug, Default)]
+pub struct ShardBytes(AtomicUsize);
+
+impl ShardBytes {
+    pub fn get(&self) -> usize {
+        self.0.load(Relaxed)
+    }
+
+    fn add(&self, delta: isize) {
+        // Every writer holds the shard lock, so a load and a store cannot lose an update,
+        // and they are cheaper than a locked read-modify-write on the hot path.
+        let v = self.0.load(Relaxed) as isize + delta;
+        self.0.store(v.max(0) as usize, Relaxed);
+    }
+}
+
+/// A live entry borrowed for a write. Whatever the command does to it (APPEND grows it,
+/// SETRANGE rewrites it), dropping the guard brings the shard's byte count up to date.
+pub struct EntryMut<'a> {
+    entry: &'a mut Entry,
+    bytes: &'a ShardBytes,
+    before: usize,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Read,
+    Write,
+    Peek,
+}
+
+impl std::ops::Deref for EntryMut<'_> {
+    type Target = Entry;
+    fn deref(&self) -> &Entry {
+        self.entry
+    }
+}
+
+impl std::ops::DerefMut for EntryMut<'_> {
+    fn deref_mut(&mut self) -> &mut Entry {
+        self.entry
+    }
+}
+
+impl Drop for EntryMut<'_> {
+    fn drop(&mut self) {
+        let after = self.entry.mem_usage();
+        if after != self.before {
+            self.bytes.add(after as isize - self.before as isize);
+        }
+    }
 }
 
 /// Everything FLUSHDB took out of a database, to be dropped off the request path.
@@ -82,10 +142,14 @@ pub struct Db {
     keys: usize,
     volatile: usize,
     pub stats: DbStats,
+    bytes: Arc<ShardBytes>,
+    pub(crate) lfu: Lfu,
+    /// Access frequencies for the TinyLFU policy; `None` unless that policy is active.
+    sketch: Option<Sketch>,
 }
 
 impl Db {
-    pub(crate) fn new(shard_bits: u32, hasher: RandomState) -> Db {
+    pub(crate) fn new(shard_bits: u32, hasher: RandomState, bytes: Arc<ShardBytes>) -> Db {
         Db {
             slots: Vec::new(),
             slots_per_shard: crate::SLOTS >> shard_bits,
@@ -94,7 +158,61 @@ impl Db {
             keys: 0,
             volatile: 0,
             stats: DbStats::default(),
+            bytes,
+            lfu: Lfu::default(),
+            sketch: None,
         }
+    }
+
+    fn account(&self, delta: isize) {
+        self.bytes.add(delta);
+    }
+
+    /// Bytes of the hash tables themselves (MEMORY STATS overhead.hashtable.main).
+    pub fn table_bytes(&self) -> usize {
+        self.slots.capacity() * std::mem::size_of::<SlotTable>()
+            + self
+                .slots
+                .iter()
+                .map(|st| st.table.allocation_size())
+                .sum::<usize>()
+    }
+
+    pub(crate) fn has_sketch(&self) -> bool {
+        self.sketch.is_some()
+    }
+
+    pub(crate) fn set_sketch(&mut self, on: bool) {
+        if on != self.sketch.is_some() {
+            let before = self.sketch.as_ref().map_or(0, |s| s.bytes());
+            self.sketch = on.then(Sketch::default);
+            let after = self.sketch.as_ref().map_or(0, |s| s.bytes());
+            self.account(after as isize - before as isize);
+        }
+    }
+
+    /// Counts an access in the frequency sketch, growing it with the key count.
+    fn record(&mut self, hash: u64) {
+        if let Some(sk) = &mut self.sketch {
+            let before = sk.bytes();
+            sk.ensure_capacity(self.keys);
+            sk.increment(hash);
+            let after = sk.bytes();
+            if after != before {
+                self.account(after as isize - before as isize);
+            }
+        }
+    }
+
+    /// The sketch's estimate for `key` (0 when no sketch is kept).
+    pub fn frequency(&self, key: &[u8]) -> u8 {
+        self.sketch
+            .as_ref()
+            .map_or(0, |s| s.estimate(self.hasher.hash_one(key)))
+    }
+
+    pub fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
     }
 
     /// Keys held (including expired ones not yet removed, as Redis's DBSIZE counts).
@@ -115,75 +233,88 @@ impl Db {
         (slot as usize) >> self.shard_bits
     }
 
-    fn slot_table(&mut self, slot: u16) -> &mut SlotTable {
-        if self.slots.is_empty() {
-            self.slots
-                .resize_with(self.slots_per_shard, SlotTable::default);
-        }
-        let local = self.local(slot);
-        &mut self.slots[local]
-    }
-
-    fn existing_table(&mut self, slot: u16) -> Option<&mut SlotTable> {
-        let local = self.local(slot);
-        self.slots.get_mut(local)
-    }
-
     /// The live entry for `key`, removing it first if it has expired, plus the counters
     /// (borrowed apart from the entry so callers can count hits while holding it).
-    fn lookup(&mut self, slot: u16, key: &[u8], now: Now) -> (Option<&mut Entry>, &mut DbStats) {
-        let hash = self.hasher.hash_one(key);
+    /// The live entry for `key`, removing it first if it has expired. `access` says what
+    /// the lookup is for: a read counts a hit or miss, reads and writes touch the entry.
+    fn lookup(
+        &mut self,
+        slot: u16,
+        hash: u64,
+        key: &[u8],
+        now: Now,
+        access: Access,
+    ) -> Option<&mut Entry> {
         let local = self.local(slot);
-        let Db {
-            slots,
-            stats,
-            keys,
-            volatile,
-            ..
-        } = self;
-        let Some(st) = slots.get_mut(local) else {
-            return (None, stats);
+        let Some(st) = self.slots.get_mut(local) else {
+            if access == Access::Read {
+                self.stats.misses += 1;
+            }
+            return None;
         };
         match st.table.find_entry(hash, |e| e.key() == key) {
             Ok(occ) if occ.get().is_expired(now.ms) => {
-                occ.remove();
+                let (gone, _) = occ.remove();
                 st.volatile -= 1;
-                *volatile -= 1;
-                *keys -= 1;
-                stats.expired += 1;
-                (None, stats)
+                self.volatile -= 1;
+                self.keys -= 1;
+                self.stats.expired += 1;
+                if access == Access::Read {
+                    self.stats.misses += 1;
+                }
+                self.bytes.add(-(gone.mem_usage() as isize));
+                None
             }
-            Ok(occ) => (Some(occ.into_mut()), stats),
-            Err(_) => (None, stats),
-        }
-    }
-
-    /// The live entry for `key`. No stats, no touch.
-    fn live(&mut self, slot: u16, key: &[u8], now: Now) -> Option<&mut Entry> {
-        self.lookup(slot, key, now).0
-    }
-
-    /// Looks a key up for a read command: counts a keyspace hit or miss and records the
-    /// access (Redis's `lookupKeyRead`).
-    pub fn read(&mut self, slot: u16, key: &[u8], now: Now) -> Option<&mut Entry> {
-        match self.lookup(slot, key, now) {
-            (Some(e), stats) => {
-                stats.hits += 1;
-                e.touch(now.s);
+            Ok(occ) => {
+                let e = occ.into_mut();
+                match access {
+                    Access::Read => {
+                        self.stats.hits += 1;
+                        e.touch(now.s, self.lfu);
+                    }
+                    Access::Write => e.touch(now.s, self.lfu),
+                    Access::Peek => {}
+                }
                 Some(e)
             }
-            (None, stats) => {
-                stats.misses += 1;
+            Err(_) => {
+                if access == Access::Read {
+                    self.stats.misses += 1;
+                }
                 None
             }
         }
     }
 
+    /// The live entry for `key`. No stats, no touch.
+    fn live(&mut self, slot: u16, key: &[u8], now: Now) -> Option<&mut Entry> {
+        let hash = self.hasher.hash_one(key);
+        self.lookup(slot, hash, key, now, Access::Peek)
+    }
+
+    /// Looks a key up for a read command: counts a keyspace hit or miss and records the
+    /// access (Redis's `lookupKeyRead`).
+    pub fn read(&mut self, slot: u16, key: &[u8], now: Now) -> Option<&Entry> {
+        let hash = self.hasher.hash_one(key);
+        self.record(hash);
+        self.lookup(slot, hash, key, now, Access::Read).map(|e| &*e)
+    }
+
     /// Looks a key up for a write command: records the access, counts nothing.
-    pub fn write(&mut self, slot: u16, key: &[u8], now: Now) -> Option<&mut Entry> {
-        let e = self.live(slot, key, now)?;
-        e.touch(now.s);
-        Some(e)
+    pub fn write(&mut self, slot: u16, key: &[u8], now: Now) -> Option<EntryMut<'_>> {
+        let hash = self.hasher.hash_one(key);
+        self.record(hash);
+        self.lookup(slot, hash, key, now, Access::Write)?;
+        // Found again with the fields borrowed apart, so the guard can hold the byte count.
+        let local = self.local(slot);
+        let Db { slots, bytes, .. } = self;
+        let entry = slots[local].table.find_mut(hash, |e| e.key() == key)?;
+        let before = entry.mem_usage();
+        Some(EntryMut {
+            entry,
+            bytes,
+            before,
+        })
     }
 
     /// Looks a key up without touching it or counting (TTL, TYPE, OBJECT, EXISTS-like
@@ -196,8 +327,8 @@ impl Db {
         self.live(slot, key, now).is_some()
     }
 
-    /// Writes `value` under `key` with one hash probe. Returns the previous value when the
-    /// key existed (and had not expired).
+    /// Writes `value` under `key` with one hash probe. Returns whether a live key was
+    /// replaced.
     pub fn set(
         &mut self,
         slot: u16,
@@ -205,46 +336,104 @@ impl Db {
         value: Value,
         expire: ExpireChange,
         now: Now,
+    ) -> bool {
+        match value {
+            Value::Int(i) => self.set_src(slot, key, Src::Int(i), expire, now),
+            Value::Str(b) => self.set_src(slot, key, Src::Bytes(&b), expire, now),
+            Value::Raw(b) => self.set_src(slot, key, Src::Raw(b), expire, now),
+        }
+    }
+
+    /// [`Db::set`] for a string straight from the request (SET, MSET, SETEX): kept as an
+    /// integer when it spells one, otherwise copied once, into the entry's block.
+    pub fn set_bytes(
+        &mut self,
+        slot: u16,
+        key: &[u8],
+        value: &[u8],
+        expire: ExpireChange,
+        now: Now,
+    ) -> bool {
+        let src = match crate::value::parse_canonical_i64(value) {
+            Some(i) => Src::Int(i),
+            None => Src::Bytes(value),
+        };
+        self.set_src(slot, key, src, expire, now)
+    }
+
+    /// Writes `value` under `key` and returns the value it replaced (GETSET, SET GET).
+    pub fn replace(
+        &mut self,
+        slot: u16,
+        key: &[u8],
+        value: Value,
+        expire: ExpireChange,
+        now: Now,
     ) -> Option<Value> {
+        let old = self.live(slot, key, now).map(|e| e.value().to_owned());
+        self.set(slot, key, value, expire, now);
+        old
+    }
+
+    fn set_src(
+        &mut self,
+        slot: u16,
+        key: &[u8],
+        value: Src<'_>,
+        expire: ExpireChange,
+        now: Now,
+    ) -> bool {
+        let hash = self.hasher.hash_one(key);
+        self.record(hash);
         let hasher = self.hasher.clone();
-        let hash = hasher.hash_one(key);
+        let lfu = self.lfu;
         let new_ttl = match expire {
             ExpireChange::At(t) => t,
             _ => 0,
         };
-        let st = self.slot_table(slot);
-        let (old, was_volatile, is_volatile, fresh) =
+        self.ensure_slots();
+        let local = self.local(slot);
+        let st = &mut self.slots[local];
+        let table_before = st.table.allocation_size();
+        let mut delta: isize = 0;
+        let (replaced, was_volatile, is_volatile, expired) =
             match st
                 .table
                 .entry(hash, |e| e.key() == key, |e| hasher.hash_one(e.key()))
             {
                 TableEntry::Occupied(mut occ) => {
                     let e = occ.get_mut();
+                    delta -= e.mem_usage() as isize;
                     let expired = e.is_expired(now.ms);
-                    let was_volatile = e.expire_at != 0;
-                    let old = std::mem::replace(&mut e.value, value);
-                    e.expire_at = match expire {
-                        ExpireChange::Keep if !expired => e.expire_at,
+                    let was_volatile = e.has_ttl();
+                    let deadline = match expire {
+                        ExpireChange::Keep if !expired => e.deadline(),
                         _ => new_ttl,
                     };
                     if expired {
-                        e.set_access(now.s, crate::entry::LFU_INIT);
+                        // A dead key's metadata does not carry over to its successor.
+                        *e = Entry::new(key, value, deadline, now.s);
+                    } else if was_volatile == (deadline != 0) {
+                        e.set_deadline(deadline);
+                        e.set_src(value);
+                        e.touch(now.s, lfu);
                     } else {
-                        e.touch(now.s);
+                        // The block changes shape anyway: build it once.
+                        let meta = e.meta();
+                        *e = Entry::build(key, value, deadline, meta);
+                        e.touch(now.s, lfu);
                     }
-                    let is_volatile = e.expire_at != 0;
-                    (
-                        (!expired).then_some(old),
-                        was_volatile,
-                        is_volatile,
-                        expired,
-                    )
+                    delta += e.mem_usage() as isize;
+                    (!expired, was_volatile, deadline != 0, expired)
                 }
                 TableEntry::Vacant(v) => {
-                    v.insert(Entry::new(key, value, new_ttl, now.s));
-                    (None, false, new_ttl != 0, false)
+                    let e = Entry::new(key, value, new_ttl, now.s);
+                    delta += e.mem_usage() as isize;
+                    v.insert(e);
+                    (false, false, new_ttl != 0, false)
                 }
             };
+        delta += st.table.allocation_size() as isize - table_before as isize;
         match (was_volatile, is_volatile) {
             (false, true) => {
                 st.volatile += 1;
@@ -256,40 +445,60 @@ impl Db {
             }
             _ => {}
         }
-        if fresh {
+        if expired {
             self.stats.expired += 1;
-        } else if old.is_none() {
+        } else if !replaced {
             self.keys += 1;
         }
-        old
+        self.account(delta);
+        replaced
+    }
+
+    /// Allocates the per-slot table headers on the first write.
+    fn ensure_slots(&mut self) {
+        if self.slots.is_empty() {
+            self.slots
+                .resize_with(self.slots_per_shard, SlotTable::default);
+            self.account((self.slots.capacity() * std::mem::size_of::<SlotTable>()) as isize);
+        }
     }
 
     /// Inserts a whole entry taken from elsewhere (RENAME, MOVE, COPY, RESTORE), replacing
-    /// any key of the same name.
-    pub fn put_entry(&mut self, slot: u16, entry: Entry, now: Now) -> Option<Value> {
-        let expire = match entry.expire_at() {
-            Some(t) => ExpireChange::At(t),
-            None => ExpireChange::Clear,
-        };
-        let (access, freq) = (entry.access, entry.freq);
-        let key: Box<[u8]> = entry.key().into();
-        let old = self.set(slot, &key, entry.into_value(), expire, now);
-        if let Some(e) = self.live(slot, &key, now) {
-            e.set_access(access, freq);
+    /// any key of the same name. Returns the entry it replaced, if that one was live.
+    pub fn put_entry(&mut self, slot: u16, entry: Entry, now: Now) -> Option<Entry> {
+        let old = self.remove(slot, entry.key(), now);
+        let hash = self.hasher.hash_one(entry.key());
+        let hasher = self.hasher.clone();
+        self.ensure_slots();
+        let local = self.local(slot);
+        let st = &mut self.slots[local];
+        let table_before = st.table.allocation_size();
+        let volatile = entry.has_ttl();
+        let mut delta = entry.mem_usage() as isize;
+        st.table
+            .insert_unique(hash, entry, |e| hasher.hash_one(e.key()));
+        delta += st.table.allocation_size() as isize - table_before as isize;
+        if volatile {
+            st.volatile += 1;
+            self.volatile += 1;
         }
+        self.keys += 1;
+        self.account(delta);
         old
     }
 
     /// Removes `key`; returns its entry if it was live.
     pub fn remove(&mut self, slot: u16, key: &[u8], now: Now) -> Option<Entry> {
         let hash = self.hasher.hash_one(key);
-        let st = self.existing_table(slot)?;
+        let local = self.local(slot);
+        let st = self.slots.get_mut(local)?;
         let (entry, _) = st.table.find_entry(hash, |e| e.key() == key).ok()?.remove();
-        if entry.expire_at != 0 {
+        if entry.has_ttl() {
             st.volatile -= 1;
             self.volatile -= 1;
         }
         self.keys -= 1;
+        self.account(-(entry.mem_usage() as isize));
         if entry.is_expired(now.ms) {
             self.stats.expired += 1;
             return None;
@@ -302,19 +511,20 @@ impl Db {
         let Some(e) = self.live(slot, key, now) else {
             return false;
         };
-        let was = e.expire_at != 0;
-        e.expire_at = at.unwrap_or(0);
-        let is = e.expire_at != 0;
+        let was = e.has_ttl();
+        let before = e.mem_usage() as isize;
+        e.set_deadline(at.unwrap_or(0));
+        let is = e.has_ttl();
+        let delta = e.mem_usage() as isize - before;
+        self.account(delta);
         if was != is {
-            let st = self.slot_table(slot);
+            let local = self.local(slot);
+            let st = &mut self.slots[local];
             if is {
                 st.volatile += 1;
-            } else {
-                st.volatile -= 1;
-            }
-            if is {
                 self.volatile += 1;
             } else {
+                st.volatile -= 1;
                 self.volatile -= 1;
             }
         }
@@ -324,6 +534,12 @@ impl Db {
     /// Takes every key out, leaving the database empty; the caller decides where the
     /// memory is freed (FLUSHDB ASYNC drops it on a background thread).
     pub fn take_all(&mut self) -> Flushed {
+        let mut freed = self.slots.capacity() * std::mem::size_of::<SlotTable>();
+        for st in &self.slots {
+            freed += st.table.allocation_size();
+            freed += st.table.iter().map(Entry::mem_usage).sum::<usize>();
+        }
+        self.account(-(freed as isize));
         self.keys = 0;
         self.volatile = 0;
         Flushed(std::mem::take(&mut self.slots))
@@ -380,7 +596,7 @@ impl Db {
             if self.keys == 0 {
                 return None;
             }
-            let key = self.random_entry_any()?.key().to_vec();
+            let key = self.random_entry(false)?.key().to_vec();
             let slot = crate::key_slot(&key);
             if self.peek(slot, &key, now).is_some() {
                 return Some(key);
@@ -389,15 +605,23 @@ impl Db {
         None
     }
 
-    /// A random entry, live or not.
-    fn random_entry_any(&self) -> Option<&Entry> {
+    /// A random entry, live or not; with `volatile`, one that carries a TTL.
+    pub fn random_entry(&self, volatile: bool) -> Option<&Entry> {
         let n = self.slots.len();
-        if self.keys == 0 || n == 0 {
+        let have = if volatile { self.volatile } else { self.keys };
+        if have == 0 || n == 0 {
             return None;
         }
+        let nonempty = |st: &SlotTable| {
+            if volatile {
+                st.volatile > 0
+            } else {
+                !st.table.is_empty()
+            }
+        };
         let mut local = fastrand::usize(..n);
         let mut tries = 0;
-        while self.slots[local].table.is_empty() {
+        while !nonempty(&self.slots[local]) {
             tries += 1;
             local = if tries < 64 {
                 fastrand::usize(..n)
@@ -405,14 +629,41 @@ impl Db {
                 (local + 1) % n
             };
         }
-        let table = &self.slots[local].table;
+        let st = &self.slots[local];
+        let table = &st.table;
         let buckets = table.num_buckets();
         for _ in 0..64 {
-            if let Some(e) = table.get_bucket(fastrand::usize(..buckets)) {
+            if let Some(e) = table.get_bucket(fastrand::usize(..buckets))
+                && (!volatile || e.has_ttl())
+            {
                 return Some(e);
             }
         }
-        table.iter().nth(fastrand::usize(..table.len()))
+        let mut matching = table.iter().filter(|e| !volatile || e.has_ttl());
+        let count = if volatile {
+            st.volatile as usize
+        } else {
+            table.len()
+        };
+        matching.nth(fastrand::usize(..count.max(1)))
+    }
+
+    /// Removes a key chosen by the eviction policy. Returns the bytes it freed, or `None`
+    /// if the key is no longer there.
+    pub fn evict(&mut self, slot: u16, key: &[u8]) -> Option<usize> {
+        let hash = self.hasher.hash_one(key);
+        let local = self.local(slot);
+        let st = self.slots.get_mut(local)?;
+        let (entry, _) = st.table.find_entry(hash, |e| e.key() == key).ok()?.remove();
+        if entry.has_ttl() {
+            st.volatile -= 1;
+            self.volatile -= 1;
+        }
+        self.keys -= 1;
+        self.stats.evicted += 1;
+        let freed = entry.mem_usage();
+        self.account(-(freed as isize));
+        Some(freed)
     }
 
     /// Removes expired keys from slot tables that hold any, starting at the shard-local slot
@@ -433,6 +684,7 @@ impl Db {
         }
         let n = self.slots.len();
         let mut visited_tables = 0;
+        let mut freed = 0;
         while seen < budget && visited_tables < n {
             let local = *cursor % n;
             *cursor = (local + 1) % n;
@@ -445,9 +697,11 @@ impl Db {
             for e in st.table.extract_if(|e| e.is_expired(now.ms)) {
                 st.volatile -= 1;
                 removed += 1;
+                freed += e.mem_usage();
                 on_expired(e);
             }
         }
+        self.account(-(freed as isize));
         self.volatile -= removed;
         self.keys -= removed;
         self.stats.expired += removed as u64;

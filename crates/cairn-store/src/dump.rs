@@ -12,7 +12,7 @@
 //! As in Redis, the version and checksum trail the payload, and the checksum covers
 //! everything before it. The type byte leaves room for the value types still to come.
 
-use crate::value::Value;
+use crate::value::{Value, ValueRef};
 
 /// Bumped whenever the payload layout changes; older versions stay readable.
 pub const DUMP_VERSION: u16 = 1;
@@ -29,7 +29,7 @@ pub enum DumpError {
 }
 
 /// Serializes a value for DUMP.
-pub fn serialize(value: &Value) -> Vec<u8> {
+pub fn serialize(value: ValueRef<'_>) -> Vec<u8> {
     value.with_bytes(|bytes| {
         let mut out = Vec::with_capacity(bytes.len() + 20);
         out.push(TYPE_STRING);
@@ -94,12 +94,12 @@ mod tests {
         #[test]
         fn round_trip(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
             let v = Value::from_bytes(&bytes);
-            prop_assert_eq!(deserialize(&serialize(&v)), Ok(v));
+            prop_assert_eq!(deserialize(&serialize(v.as_ref())), Ok(v.clone()));
         }
 
         #[test]
         fn any_single_byte_flip_is_detected(bytes in proptest::collection::vec(any::<u8>(), 0..64), at in any::<prop::sample::Index>(), bit in 0u8..8) {
-            let mut payload = serialize(&Value::from_bytes(&bytes));
+            let mut payload = serialize(Value::from_bytes(&bytes).as_ref());
             let i = at.index(payload.len());
             payload[i] ^= 1 << bit;
             prop_assert!(deserialize(&payload).is_err());

@@ -1,112 +1,712 @@
-//! One key and what it holds.
+//! One key and what it holds, in one allocation.
+//!
+//! Per-key overhead is a product figure (issue 3: at most 84 bytes per key for 16-byte keys
+//! and 32-byte values, against Redis's ~140). A fat entry (key, value enum, deadline and
+//! access bits side by side, 72 bytes) in a power-of-two hash table pays for every empty
+//! bucket in whole entries. So the table holds one 8-byte pointer per key, and the pointer
+//! leads to a single block holding everything else:
+//!
+//! ```text
+//! +-------+------+------+-------+-----------+----------------+-----+-----------------+
+//! | flags | freq | bits | spare | clock u32 | deadline u48   | key | value           |
+//! |  u8   |  u8  |  u8  |  u8   |    LE     | LE, if TTL set | len | int, ptr or len |
+//! |       |      |      |       |           |                | +   | + bytes         |
+//! +-------+------+------+-------+-----------+----------------+-----+-----------------+
+//!  0       1      2      3       4           8                 varint lengths (LEB128)
+//! ```
+//!
+//! `key:%012d` with a 32-byte value is 8 + 1 + 16 + 1 + 32 = 58 bytes (jemalloc's 64-byte
+//! class), and a deadline still fits in 64. The value is one of three kinds: an integer
+//! (8 bytes, Redis's `int` encoding), bytes stored in the block (`embstr`), or a pointer to
+//! a separately allocated `Vec` (`raw`) for strings changed in place (APPEND, SETRANGE,
+//! SETBIT), so that growing a string never copies the key and repeated appends stay
+//! amortised O(1).
+//!
+//! This file is the only place in Cairn that touches raw memory; everything outside it sees
+//! a safe API.
 
-use crate::inline::Key;
-use crate::value::Value;
+use std::alloc::{Layout, alloc, dealloc, handle_alloc_error};
+use std::ptr::NonNull;
 
-/// A key, its value, when it expires, and when it was last used.
-///
-/// Expiry changes go through [`crate::Db`] rather than through `&mut Entry`, because the
-/// database counts the keys that carry a TTL (the active sweep only visits tables that have
-/// some, and INFO reports the count).
-#[derive(Clone, Debug)]
-pub struct Entry {
-    key: Key,
-    pub(crate) value: Value,
-    /// Absolute expiry in Unix milliseconds; 0 for none.
-    pub(crate) expire_at: u64,
-    /// Seconds-resolution clock of the last access (OBJECT IDLETIME, LRU eviction).
-    pub(crate) access: u32,
-    /// Logarithmic access counter (OBJECT FREQ, LFU eviction), as Redis's LFU keeps it.
-    pub(crate) freq: u8,
-}
+use crate::value::{Value, ValueRef};
 
 /// New keys start with this LFU counter, as in Redis (LFU_INIT_VAL), so a fresh key is not
 /// the first thing evicted.
 pub const LFU_INIT: u8 = 5;
 
-impl Entry {
-    pub(crate) fn new(key: &[u8], value: Value, expire_at: u64, now_s: u32) -> Entry {
-        Entry {
-            key: Key::new(key),
-            value,
-            expire_at,
-            access: now_s,
-            freq: LFU_INIT,
+const HEADER: usize = 8;
+/// Deadlines are Unix milliseconds; below 2^48 (the year 10889) they take 6 bytes, which is
+/// what keeps a key with a TTL in the same 64-byte class as one without.
+const DEADLINE_SHORT: usize = 6;
+const DEADLINE_WIDE: usize = 8;
+
+const FLAG_TTL: u8 = 0x01;
+const FLAG_WIDE_TTL: u8 = 0x08;
+const KIND_MASK: u8 = 0x06;
+const KIND_STR: u8 = 0x00;
+const KIND_INT: u8 = 0x02;
+const KIND_RAW: u8 = 0x04;
+
+const OFF_FLAGS: usize = 0;
+const OFF_FREQ: usize = 1;
+const OFF_BITS: usize = 2;
+const OFF_CLOCK: usize = 4;
+
+/// What a new entry's value is made from.
+#[derive(Debug)]
+pub(crate) enum Src<'a> {
+    Int(i64),
+    Bytes(&'a [u8]),
+    Raw(Vec<u8>),
+}
+
+impl Src<'_> {
+    fn kind(&self) -> u8 {
+        match self {
+            Src::Int(_) => KIND_INT,
+            Src::Bytes(_) => KIND_STR,
+            Src::Raw(_) => KIND_RAW,
         }
     }
 
+    fn encoded_len(&self) -> usize {
+        match self {
+            Src::Int(_) | Src::Raw(_) => 8,
+            Src::Bytes(b) => varint_len(b.len()) + b.len(),
+        }
+    }
+}
+
+/// Access metadata carried from one entry to another (RENAME, RESTORE).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Meta {
+    pub clock: u32,
+    pub freq: u8,
+    pub bits: u8,
+}
+
+/// A key with its value, deadline and access metadata: an owning pointer to one block.
+pub struct Entry {
+    ptr: NonNull<u8>,
+}
+
+// SAFETY: an Entry owns its block (and the `Vec` a raw value points to) exclusively, like a
+// `Box`; nothing in it is shared or thread-bound.
+unsafe impl Send for Entry {}
+// SAFETY: `&Entry` only reads the block.
+unsafe impl Sync for Entry {}
+
+fn varint_len(mut n: usize) -> usize {
+    let mut len = 1;
+    while n >= 0x80 {
+        n >>= 7;
+        len += 1;
+    }
+    len
+}
+
+/// Reads a LEB128 length from the front of `b`; returns (value, bytes read).
+fn read_varint(b: &[u8]) -> (usize, usize) {
+    let mut v = 0usize;
+    for (i, &byte) in b.iter().enumerate() {
+        v |= ((byte & 0x7f) as usize) << (7 * i);
+        if byte & 0x80 == 0 {
+            return (v, i + 1);
+        }
+    }
+    unreachable!("blocks are written with complete varints")
+}
+
+fn deadline_width(deadline: u64) -> usize {
+    match deadline {
+        0 => 0,
+        d if d < 1 << 48 => DEADLINE_SHORT,
+        _ => DEADLINE_WIDE,
+    }
+}
+
+fn layout(size: usize) -> Layout {
+    Layout::from_size_align(size, 8).expect("entry sizes are far below isize::MAX")
+}
+
+/// Where the parts of a block are.
+#[derive(Clone, Copy)]
+struct Shape {
+    key: usize,
+    key_len: usize,
+    /// Start of the value's encoding (the varint length for strings).
+    value: usize,
+    size: usize,
+}
+
+/// Writes a block byte by byte. Only used on a freshly allocated block of exactly the
+/// size computed for its contents.
+struct Writer {
+    p: *mut u8,
+    at: usize,
+    size: usize,
+}
+
+impl Writer {
+    fn put(&mut self, bytes: &[u8]) {
+        assert!(self.at + bytes.len() <= self.size, "entry block overflow");
+        // SAFETY: the assert keeps the copy inside the allocation; source and destination
+        // cannot overlap (the block is new).
+        unsafe {
+            std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.p.add(self.at), bytes.len());
+        }
+        self.at += bytes.len();
+    }
+
+    fn varint(&mut self, mut n: usize) {
+        let mut buf = [0u8; 10];
+        let mut i = 0;
+        loop {
+            let byte = (n & 0x7f) as u8;
+            n >>= 7;
+            if n == 0 {
+                buf[i] = byte;
+                i += 1;
+                break;
+            }
+            buf[i] = byte | 0x80;
+            i += 1;
+        }
+        self.put(&buf[..i]);
+    }
+}
+
+impl Entry {
+    /// Builds a block. `deadline` is absolute Unix milliseconds, 0 for none.
+    pub(crate) fn build(key: &[u8], value: Src<'_>, deadline: u64, meta: Meta) -> Entry {
+        let ttl = deadline != 0;
+        let width = deadline_width(deadline);
+        let size = HEADER + width + varint_len(key.len()) + key.len() + value.encoded_len();
+        let flags = value.kind()
+            | match width {
+                0 => 0,
+                DEADLINE_SHORT => FLAG_TTL,
+                _ => FLAG_TTL | FLAG_WIDE_TTL,
+            };
+        // SAFETY: the layout has a non-zero size (at least the header).
+        let p = unsafe { alloc(layout(size)) };
+        let Some(ptr) = NonNull::new(p) else {
+            handle_alloc_error(layout(size))
+        };
+        let mut w = Writer { p, at: 0, size };
+        w.put(&[flags, meta.freq, meta.bits, 0]);
+        w.put(&meta.clock.to_le_bytes());
+        if ttl {
+            w.put(&deadline.to_le_bytes()[..width]);
+        }
+        w.varint(key.len());
+        w.put(key);
+        match value {
+            Src::Int(i) => w.put(&i.to_le_bytes()),
+            Src::Bytes(b) => {
+                w.varint(b.len());
+                w.put(b);
+            }
+            Src::Raw(v) => {
+                let boxed = Box::into_raw(Box::new(v)) as usize;
+                w.put(&boxed.to_le_bytes());
+            }
+        }
+        assert_eq!(w.at, size, "entry block fully written");
+        Entry { ptr }
+    }
+
+    /// A new key: LRU clock now, LFU counter at its initial value.
+    pub(crate) fn new(key: &[u8], value: Src<'_>, deadline: u64, now_s: u32) -> Entry {
+        let meta = Meta {
+            clock: now_s,
+            freq: LFU_INIT,
+            bits: 0,
+        };
+        Entry::build(key, value, deadline, meta)
+    }
+
+    fn flags(&self) -> u8 {
+        // SAFETY: every block starts with an initialised header.
+        unsafe { *self.ptr.as_ptr().add(OFF_FLAGS) }
+    }
+
+    fn kind(&self) -> u8 {
+        self.flags() & KIND_MASK
+    }
+
+    fn shape(&self) -> Shape {
+        let p = self.ptr.as_ptr();
+        let key_at = HEADER + self.width();
+        // A varint is at most 10 bytes and a block always has the key's length and the
+        // value after `key_at`, so reading lengths byte by byte stays inside the block.
+        let read = |at: usize| {
+            let mut v = 0usize;
+            let mut i = 0;
+            loop {
+                // SAFETY: see above; the loop stops at the varint's last byte.
+                let byte = unsafe { *p.add(at + i) };
+                v |= ((byte & 0x7f) as usize) << (7 * i);
+                i += 1;
+                if byte & 0x80 == 0 {
+                    return (v, i);
+                }
+            }
+        };
+        let (key_len, n) = read(key_at);
+        let key = key_at + n;
+        let value = key + key_len;
+        let size = value
+            + match self.kind() {
+                KIND_STR => {
+                    let (len, n) = read(value);
+                    n + len
+                }
+                _ => 8,
+            };
+        Shape {
+            key,
+            key_len,
+            value,
+            size,
+        }
+    }
+
+    /// The whole block.
+    fn block(&self) -> (&[u8], Shape) {
+        let shape = self.shape();
+        // SAFETY: the block is `shape.size` initialised bytes owned by `self`.
+        let b = unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), shape.size) };
+        (b, shape)
+    }
+
+    fn header_mut(&mut self) -> &mut [u8; HEADER] {
+        // SAFETY: every block starts with HEADER initialised bytes, and `&mut self` is
+        // exclusive access to them.
+        unsafe { &mut *(self.ptr.as_ptr() as *mut [u8; HEADER]) }
+    }
+
+    fn header(&self) -> &[u8; HEADER] {
+        // SAFETY: as in `header_mut`, shared.
+        unsafe { &*(self.ptr.as_ptr() as *const [u8; HEADER]) }
+    }
+
+    fn raw_ptr(&self, shape: Shape) -> *mut Vec<u8> {
+        let (b, _) = self.block();
+        let bits = usize::from_le_bytes(b[shape.value..shape.value + 8].try_into().unwrap());
+        bits as *mut Vec<u8>
+    }
+
     pub fn key(&self) -> &[u8] {
-        self.key.as_slice()
+        let (b, s) = self.block();
+        &b[s.key..s.key + s.key_len]
     }
 
-    pub fn value(&self) -> &Value {
-        &self.value
-    }
-
-    /// The value, for in-place changes (APPEND, INCR, SETRANGE). The TTL is not touched.
-    pub fn value_mut(&mut self) -> &mut Value {
-        &mut self.value
-    }
-
-    /// Replaces the value, keeping the TTL (SET KEEPTTL, INCR).
-    pub fn set_value(&mut self, value: Value) {
-        self.value = value;
-    }
-
-    pub fn into_value(self) -> Value {
-        self.value
+    pub fn value(&self) -> ValueRef<'_> {
+        let (b, s) = self.block();
+        match self.kind() {
+            KIND_INT => ValueRef::Int(i64::from_le_bytes(
+                b[s.value..s.value + 8].try_into().unwrap(),
+            )),
+            KIND_RAW => {
+                // SAFETY: a raw block holds a pointer from `Box::into_raw`, owned by this
+                // entry and alive as long as it is; `&self` keeps it unchanged.
+                ValueRef::Raw(unsafe { &*self.raw_ptr(s) }.as_slice())
+            }
+            _ => {
+                let (len, n) = read_varint(&b[s.value..]);
+                ValueRef::Str(&b[s.value + n..s.value + n + len])
+            }
+        }
     }
 
     /// Absolute expiry in Unix milliseconds, if the key has a TTL.
     pub fn expire_at(&self) -> Option<u64> {
-        (self.expire_at != 0).then_some(self.expire_at)
+        let width = self.width();
+        if width == 0 {
+            return None;
+        }
+        let (b, _) = self.block();
+        let mut le = [0u8; 8];
+        le[..width].copy_from_slice(&b[HEADER..HEADER + width]);
+        Some(u64::from_le_bytes(le))
+    }
+
+    /// Bytes the deadline takes in this block.
+    fn width(&self) -> usize {
+        match self.flags() & (FLAG_TTL | FLAG_WIDE_TTL) {
+            0 => 0,
+            FLAG_TTL => DEADLINE_SHORT,
+            _ => DEADLINE_WIDE,
+        }
+    }
+
+    pub(crate) fn deadline(&self) -> u64 {
+        self.expire_at().unwrap_or(0)
+    }
+
+    pub fn has_ttl(&self) -> bool {
+        self.flags() & FLAG_TTL != 0
     }
 
     pub fn is_expired(&self, now_ms: u64) -> bool {
-        self.expire_at != 0 && self.expire_at <= now_ms
+        self.expire_at().is_some_and(|t| t <= now_ms)
+    }
+
+    pub fn meta(&self) -> Meta {
+        let h = self.header();
+        Meta {
+            clock: u32::from_le_bytes(h[OFF_CLOCK..OFF_CLOCK + 4].try_into().unwrap()),
+            freq: h[OFF_FREQ],
+            bits: h[OFF_BITS],
+        }
+    }
+
+    pub(crate) fn set_meta(&mut self, meta: Meta) {
+        let h = self.header_mut();
+        h[OFF_FREQ] = meta.freq;
+        h[OFF_BITS] = meta.bits;
+        h[OFF_CLOCK..OFF_CLOCK + 4].copy_from_slice(&meta.clock.to_le_bytes());
     }
 
     /// Seconds since the key was last read or written.
     pub fn idle_seconds(&self, now_s: u32) -> u32 {
-        now_s.wrapping_sub(self.access)
+        now_s.wrapping_sub(self.meta().clock)
     }
 
-    /// The LFU counter (OBJECT FREQ).
+    /// The stored LFU counter, before decay.
     pub fn freq(&self) -> u8 {
-        self.freq
+        self.meta().freq
     }
 
-    /// The same value, TTL and access metadata under another name (RENAME, COPY).
-    pub fn renamed(self, key: &[u8]) -> Entry {
-        Entry {
-            key: Key::new(key),
-            ..self
+    /// The LFU counter as Redis reports it (OBJECT FREQ): decremented by one for every
+    /// `decay_minutes` the key went unused.
+    pub fn freq_decayed(&self, now_s: u32, decay_minutes: u32) -> u8 {
+        let meta = self.meta();
+        if decay_minutes == 0 {
+            return meta.freq;
         }
+        let periods = now_s.wrapping_sub(meta.clock) / 60 / decay_minutes;
+        meta.freq.saturating_sub(periods.min(255) as u8)
+    }
+
+    /// Records an access: the LRU clock, and Redis's LFU update (decay for the time unused,
+    /// then a logarithmic increment: with `log_factor` 10 the counter reaches 255 after
+    /// about a million hits).
+    pub(crate) fn touch(&mut self, now_s: u32, lfu: Lfu) {
+        let mut freq = self.freq_decayed(now_s, lfu.decay_minutes);
+        if freq < 255 {
+            let base = freq.saturating_sub(LFU_INIT) as f64;
+            let p = 1.0 / (base * lfu.log_factor as f64 + 1.0);
+            if fastrand::f64() < p {
+                freq += 1;
+            }
+        }
+        let bits = self.meta().bits;
+        self.set_meta(Meta {
+            clock: now_s,
+            freq,
+            bits,
+        });
+    }
+
+    /// Bytes this key costs: its block rounded up to the allocator's size class, plus a
+    /// raw value's own allocation.
+    pub fn mem_usage(&self) -> usize {
+        let s = self.shape();
+        let mut total = alloc_class(s.size);
+        if self.kind() == KIND_RAW {
+            // SAFETY: see `value`.
+            let v = unsafe { &*self.raw_ptr(s) };
+            total += alloc_class(std::mem::size_of::<Vec<u8>>()) + alloc_class(v.capacity());
+        }
+        total
+    }
+
+    /// Heap bytes of the value alone (lazy-free decisions).
+    pub fn value_heap_size(&self) -> usize {
+        match self.kind() {
+            // SAFETY: see `value`.
+            KIND_RAW => unsafe { &*self.raw_ptr(self.shape()) }.capacity(),
+            KIND_STR => self.value().len(),
+            _ => 0,
+        }
+    }
+
+    /// Replaces the value, keeping the key, TTL and access metadata. Rewrites the block in
+    /// place when the new value has the same kind and size (an overwrite with a value of
+    /// the same length allocates nothing).
+    pub(crate) fn set_src(&mut self, value: Src<'_>) {
+        let s = self.shape();
+        let same_size = value.kind() == self.kind()
+            && value.kind() != KIND_RAW
+            && s.value + value.encoded_len() == s.size;
+        if same_size {
+            let at = s.value;
+            // SAFETY: same size as the current value's encoding, which ends the block.
+            let tail =
+                unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr().add(at), s.size - at) };
+            match value {
+                Src::Int(i) => tail.copy_from_slice(&i.to_le_bytes()),
+                Src::Bytes(b) => {
+                    let n = tail.len() - b.len();
+                    tail[n..].copy_from_slice(b);
+                }
+                Src::Raw(_) => unreachable!("raw values are never rewritten in place"),
+            }
+            return;
+        }
+        let rebuilt = Entry::build(self.key(), value, self.deadline(), self.meta());
+        *self = rebuilt;
+    }
+
+    pub fn set_value(&mut self, value: Value) {
+        match value {
+            Value::Int(i) => self.set_src(Src::Int(i)),
+            Value::Str(s) => self.set_src(Src::Bytes(&s)),
+            Value::Raw(s) => self.set_src(Src::Raw(s)),
+        }
+    }
+
+    /// Sets or clears the deadline (rebuilds the block when one appears or goes away).
+    pub(crate) fn set_deadline(&mut self, deadline: u64) {
+        if self.width() != deadline_width(deadline) {
+            let key = self.key().to_vec();
+            let rebuilt = self.rebuild_with(&key, deadline);
+            *self = rebuilt;
+        } else if deadline != 0 {
+            let width = self.width();
+            // SAFETY: a block with a deadline has `width` bytes of it at HEADER.
+            let d = unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr().add(HEADER), width) };
+            d.copy_from_slice(&deadline.to_le_bytes()[..width]);
+        }
+    }
+
+    /// A block with another key and/or deadline and the same value and metadata; a raw
+    /// value's `Vec` moves to the new block.
+    fn rebuild_with(&mut self, key: &[u8], deadline: u64) -> Entry {
+        let meta = self.meta();
+        let src = match self.value() {
+            ValueRef::Int(i) => Src::Int(i),
+            ValueRef::Str(b) => {
+                return Entry::build(key, Src::Bytes(b), deadline, meta);
+            }
+            ValueRef::Raw(_) => Src::Raw(self.take_raw()),
+        };
+        Entry::build(key, src, deadline, meta)
+    }
+
+    /// Moves a raw value's `Vec` out, leaving an empty one behind.
+    fn take_raw(&mut self) -> Vec<u8> {
+        let s = self.shape();
+        // SAFETY: see `value`; `&mut self` makes this the only access.
+        std::mem::take(unsafe { &mut *self.raw_ptr(s) })
+    }
+
+    /// The string's bytes for an in-place change (APPEND, SETRANGE, SETBIT); the value
+    /// becomes `raw`, as Redis's string does.
+    pub fn bytes_mut(&mut self) -> &mut Vec<u8> {
+        if self.kind() != KIND_RAW {
+            let bytes = self.value().with_bytes(|b| b.to_vec());
+            self.set_src(Src::Raw(bytes));
+        }
+        let s = self.shape();
+        // SAFETY: see `take_raw`.
+        unsafe { &mut *self.raw_ptr(s) }
+    }
+
+    pub fn into_value(mut self) -> Value {
+        match self.value() {
+            ValueRef::Int(i) => Value::Int(i),
+            ValueRef::Str(b) => Value::Str(b.to_vec()),
+            ValueRef::Raw(_) => Value::Raw(self.take_raw()),
+        }
+    }
+
+    /// The same value, TTL and access metadata under another name (RENAME, MOVE).
+    pub fn renamed(mut self, key: &[u8]) -> Entry {
+        let deadline = self.deadline();
+        self.rebuild_with(key, deadline)
+    }
+
+    /// A copy under another name (COPY).
+    pub fn copy_as(&self, key: &[u8]) -> Entry {
+        let src = match self.value() {
+            ValueRef::Int(i) => Src::Int(i),
+            ValueRef::Str(b) => Src::Bytes(b),
+            ValueRef::Raw(v) => Src::Raw(v.to_vec()),
+        };
+        Entry::build(key, src, self.deadline(), self.meta())
     }
 
     /// Sets the access metadata a RESTORE carries (IDLETIME, FREQ).
-    pub fn restore_access(&mut self, access: u32, freq: Option<u8>) {
-        self.access = access;
+    pub fn restore_access(&mut self, clock: u32, freq: Option<u8>) {
+        let mut meta = self.meta();
+        meta.clock = clock;
         if let Some(f) = freq {
-            self.freq = f;
+            meta.freq = f;
+        }
+        self.set_meta(meta);
+    }
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        let s = self.shape();
+        if self.kind() == KIND_RAW {
+            // SAFETY: the pointer came from `Box::into_raw` and is dropped exactly once,
+            // here, when the block that owns it goes away.
+            drop(unsafe { Box::from_raw(self.raw_ptr(s)) });
+        }
+        // SAFETY: allocated in `build` with the layout of this same size.
+        unsafe { dealloc(self.ptr.as_ptr(), layout(s.size)) };
+    }
+}
+
+impl Clone for Entry {
+    fn clone(&self) -> Entry {
+        self.copy_as(self.key())
+    }
+}
+
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Entry")
+            .field("key", &String::from_utf8_lossy(self.key()))
+            .field("value", &self.value())
+            .field("expire_at", &self.expire_at())
+            .field("meta", &self.meta())
+            .finish()
+    }
+}
+
+/// LFU parameters (`lfu-log-factor`, `lfu-decay-time`).
+#[derive(Clone, Copy, Debug)]
+pub struct Lfu {
+    pub log_factor: u32,
+    pub decay_minutes: u32,
+}
+
+impl Default for Lfu {
+    fn default() -> Lfu {
+        Lfu {
+            log_factor: 10,
+            decay_minutes: 1,
+        }
+    }
+}
+
+/// The size jemalloc actually hands out for a request of `n` bytes: 8, 16, then steps of
+/// 16 up to 128, then four classes per doubling. Memory accounting rounds every
+/// allocation it counts this way, so used_memory tracks what the allocator holds.
+pub fn alloc_class(n: usize) -> usize {
+    if n == 0 {
+        return 0;
+    }
+    if n <= 8 {
+        return 8;
+    }
+    if n <= 128 {
+        return n.div_ceil(16) * 16;
+    }
+    // Classes between 2^k and 2^(k+1) are spaced 2^(k-2) apart.
+    let k = usize::BITS - 1 - (n - 1).leading_zeros();
+    let step = 1usize << (k - 2);
+    n.div_ceil(step) * step
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta() -> Meta {
+        Meta {
+            clock: 7,
+            freq: LFU_INIT,
+            bits: 0,
         }
     }
 
-    pub(crate) fn set_access(&mut self, now_s: u32, freq: u8) {
-        self.access = now_s;
-        self.freq = freq;
+    #[test]
+    fn blocks_round_trip_every_kind() {
+        let key = b"key:000000000001";
+        for deadline in [0, 1_700_000_000_000] {
+            let e = Entry::build(key, Src::Bytes(&[b'x'; 32]), deadline, meta());
+            assert_eq!(e.key(), key);
+            assert_eq!(e.value(), ValueRef::Str(&[b'x'; 32]));
+            assert_eq!(e.deadline(), deadline);
+            assert_eq!(e.meta(), meta());
+            // The product figure: 16-byte key, 32-byte value, with or without a TTL.
+            assert_eq!(e.mem_usage(), 64);
+
+            let e = Entry::build(key, Src::Int(-42), deadline, meta());
+            assert_eq!(e.value(), ValueRef::Int(-42));
+            let e = Entry::build(key, Src::Raw(b"abc".to_vec()), deadline, meta());
+            assert_eq!(e.value().with_bytes(|b| b.to_vec()), b"abc");
+            assert_eq!(e.deadline(), deadline);
+        }
     }
 
-    /// Records an access: the LRU clock, and a probabilistic bump of the LFU counter
-    /// (`lfu-log-factor` 10: the counter reaches 255 after about a million hits).
-    pub(crate) fn touch(&mut self, now_s: u32) {
-        self.access = now_s;
-        if self.freq < 255 {
-            let base = (self.freq.saturating_sub(LFU_INIT)) as f64;
-            let p = 1.0 / (base * 10.0 + 1.0);
-            if fastrand::f64() < p {
-                self.freq += 1;
-            }
+    #[test]
+    fn long_keys_and_values_use_multi_byte_lengths() {
+        let key = vec![b'k'; 300];
+        let value = vec![b'v'; 70_000];
+        let e = Entry::build(&key, Src::Bytes(&value), 5, meta());
+        assert_eq!(e.key(), &key[..]);
+        assert_eq!(e.value(), ValueRef::Str(&value));
+        assert_eq!(e.expire_at(), Some(5));
+        let empty = Entry::build(b"", Src::Bytes(b""), 0, meta());
+        assert_eq!(empty.key(), b"");
+        assert_eq!(empty.value(), ValueRef::Str(b""));
+    }
+
+    #[test]
+    fn in_place_changes_keep_key_ttl_and_meta() {
+        let mut e = Entry::build(b"k", Src::Bytes(b"hello"), 99, meta());
+        e.set_src(Src::Bytes(b"world"));
+        assert_eq!(e.value(), ValueRef::Str(b"world"));
+        e.set_src(Src::Bytes(b"a longer value than before"));
+        assert_eq!(e.value(), ValueRef::Str(b"a longer value than before"));
+        e.bytes_mut().extend_from_slice(b"!");
+        assert_eq!(e.value(), ValueRef::Raw(b"a longer value than before!"));
+        e.set_deadline(0);
+        assert_eq!(e.expire_at(), None);
+        assert_eq!(e.value().with_bytes(|b| b.len()), 27);
+        e.set_deadline(123);
+        assert_eq!(e.expire_at(), Some(123));
+        e.set_deadline(124);
+        assert_eq!(e.expire_at(), Some(124));
+        e.set_deadline(u64::MAX - 1);
+        assert_eq!(e.expire_at(), Some(u64::MAX - 1));
+        e.set_deadline(125);
+        assert_eq!(e.expire_at(), Some(125));
+        assert_eq!(e.key(), b"k");
+        assert_eq!(e.meta(), meta());
+        let copy = e.copy_as(b"other");
+        let renamed = e.renamed(b"third");
+        assert_eq!(renamed.key(), b"third");
+        assert_eq!(copy.key(), b"other");
+        assert_eq!(copy.value(), renamed.value());
+        assert_eq!(
+            renamed.into_value(),
+            Value::Raw(b"a longer value than before!".to_vec())
+        );
+    }
+
+    #[test]
+    fn size_classes_match_jemalloc() {
+        let expect = [
+            (1, 8),
+            (9, 16),
+            (48, 48),
+            (58, 64),
+            (129, 160),
+            (200, 224),
+            (513, 640),
+            (4097, 5120),
+        ];
+        for (n, class) in expect {
+            assert_eq!(alloc_class(n), class, "{n}");
         }
     }
 }

@@ -6,9 +6,12 @@
 //! never held across an `.await`: the store is synchronous, the server calls it from its
 //! connection tasks and returns to the runtime with the lock released.
 
+use std::sync::Arc;
+
 use parking_lot::{Mutex, MutexGuard};
 
-use crate::db::{Db, DbStats, Flushed, Now};
+use crate::db::{Db, DbStats, Flushed, Now, ShardBytes};
+use crate::entry::Lfu;
 use crate::slot::{SLOTS, key_slot};
 
 /// Keeps each shard's lock on its own cache lines, so two cores working on two shards do
@@ -21,6 +24,7 @@ struct Padded<T>(T);
 #[derive(Debug)]
 pub struct Shard {
     dbs: Vec<Db>,
+    bytes: Arc<ShardBytes>,
     /// Where the active expiry sweep resumes: database, then shard-local slot.
     sweep_db: usize,
     sweep_slot: usize,
@@ -35,6 +39,14 @@ impl Shard {
     pub fn db_ref(&self, index: usize) -> &Db {
         &self.dbs[index]
     }
+
+    pub fn dbs(&self) -> &[Db] {
+        &self.dbs
+    }
+
+    pub fn dbs_mut(&mut self) -> &mut [Db] {
+        &mut self.dbs
+    }
 }
 
 /// Counters summed over every shard and database.
@@ -43,6 +55,7 @@ pub struct KeyspaceStats {
     pub hits: u64,
     pub misses: u64,
     pub expired: u64,
+    pub evicted: u64,
 }
 
 /// Per-database figures for INFO keyspace.
@@ -55,6 +68,8 @@ pub struct DbSize {
 #[derive(Debug)]
 pub struct Keyspace {
     shards: Box<[Padded<Mutex<Shard>>]>,
+    /// Each shard's byte count, readable without its lock.
+    bytes: Box<[Arc<ShardBytes>]>,
     bits: u32,
     hasher: foldhash::fast::RandomState,
 }
@@ -66,12 +81,15 @@ impl Keyspace {
         let shards = shards.clamp(1, SLOTS).next_power_of_two();
         let bits = shards.trailing_zeros();
         let hasher = foldhash::fast::RandomState::default();
-        let shards = (0..shards)
-            .map(|_| {
+        let bytes: Box<[Arc<ShardBytes>]> = (0..shards).map(|_| Arc::default()).collect();
+        let shards = bytes
+            .iter()
+            .map(|b| {
                 Padded(Mutex::new(Shard {
                     dbs: (0..databases)
-                        .map(|_| Db::new(bits, hasher.clone()))
+                        .map(|_| Db::new(bits, hasher.clone(), Arc::clone(b)))
                         .collect(),
+                    bytes: Arc::clone(b),
                     sweep_db: 0,
                     sweep_slot: 0,
                 }))
@@ -79,6 +97,7 @@ impl Keyspace {
             .collect();
         Keyspace {
             shards,
+            bytes,
             bits,
             hasher,
         }
@@ -139,6 +158,35 @@ impl Keyspace {
         }
     }
 
+    /// Bytes held by every entry and table, summed without taking any lock (the figure
+    /// may be a few writes behind, never more).
+    pub fn used_bytes(&self) -> usize {
+        self.bytes.iter().map(|b| b.get()).sum()
+    }
+
+    /// Bytes held by shard `index`.
+    pub fn shard_bytes(&self, index: usize) -> usize {
+        self.bytes[index].get()
+    }
+
+    /// Applies `lfu-log-factor` / `lfu-decay-time`.
+    pub fn set_lfu(&self, lfu: Lfu) {
+        for shard in self.shards.iter() {
+            for db in &mut shard.0.lock().dbs {
+                db.lfu = lfu;
+            }
+        }
+    }
+
+    /// Keeps (or drops) the access-frequency sketch the TinyLFU policy needs.
+    pub fn set_sketch(&self, on: bool) {
+        for shard in self.shards.iter() {
+            for db in &mut shard.0.lock().dbs {
+                db.set_sketch(on);
+            }
+        }
+    }
+
     /// Hit, miss and expiry counters summed over the keyspace.
     pub fn stats(&self) -> KeyspaceStats {
         let mut total = KeyspaceStats::default();
@@ -148,10 +196,12 @@ impl Keyspace {
                     hits,
                     misses,
                     expired,
+                    evicted,
                 } = db.stats;
                 total.hits += hits;
                 total.misses += misses;
                 total.expired += expired;
+                total.evicted += evicted;
             }
         }
         total
@@ -164,6 +214,11 @@ impl Keyspace {
                 db.stats = DbStats::default();
             }
         }
+    }
+
+    /// The LFU parameters in force.
+    pub fn lfu(&self) -> Lfu {
+        self.shards[0].0.lock().dbs[0].lfu
     }
 
     /// Keys and keys-with-TTL of each database.
@@ -196,9 +251,14 @@ impl Keyspace {
         }
         for (_, shard) in all.guards.iter_mut() {
             let bits = self.bits;
-            shard
-                .dbs
-                .resize_with(n, || Db::new(bits, self.hasher.clone()));
+            let template = (shard.dbs[0].lfu, shard.dbs[0].has_sketch());
+            let bytes = Arc::clone(&shard.bytes);
+            shard.dbs.resize_with(n, || {
+                let mut db = Db::new(bits, self.hasher.clone(), Arc::clone(&bytes));
+                db.lfu = template.0;
+                db.set_sketch(template.1);
+                db
+            });
             shard.sweep_db = 0;
         }
         Ok(())

@@ -10,7 +10,7 @@
 //!  └─ shards[N]            N a power of two; shard = slot mod N; one mutex each
 //!      └─ dbs[databases]   SELECT-able databases, all sharing the shard's lock
 //!          └─ slots[16384 / N]   one hash table per Redis Cluster hash slot
-//!              └─ Entry    key, value, expiry, LRU/LFU bits
+//!              └─ Entry    8-byte pointer to one block: key, value, expiry, LRU/LFU bits
 //! ```
 //!
 //! - [`slot`] maps a key to its hash slot exactly as Redis Cluster does (CRC16, hash tags).
@@ -18,7 +18,9 @@
 //!   touch several (MSET, RENAME, FLUSHALL), so two such commands can never deadlock.
 //! - [`db`] is one database's share of a shard: per-slot tables, lazy expiry on access,
 //!   SCAN cursors, random sampling and the active expiry sweep.
-//! - [`entry`] and [`value`] are what one key holds.
+//! - [`entry`] and [`value`] are what one key holds, laid out for the fewest bytes a key.
+//! - [`evict`] picks victims when memory is full; [`sketch`] is the access-frequency
+//!   history its TinyLFU policy decides with.
 //! - [`glob`] is Redis's pattern language (KEYS, SCAN MATCH, later PSUBSCRIBE).
 //! - [`dump`] is the versioned, checksummed payload of DUMP / RESTORE.
 //!
@@ -30,14 +32,16 @@
 pub mod db;
 pub mod dump;
 pub mod entry;
+pub mod evict;
 pub mod glob;
-pub mod inline;
 pub mod keyspace;
+pub mod sketch;
 pub mod slot;
 pub mod value;
 
-pub use db::{Db, ExpireChange};
-pub use entry::Entry;
+pub use db::{Db, EntryMut, ExpireChange};
+pub use entry::{Entry, Lfu};
+pub use evict::{Evicted, Policy};
 pub use keyspace::{Keyspace, KeyspaceStats, Locked};
 pub use slot::{SLOTS, key_slot};
-pub use value::Value;
+pub use value::{Value, ValueRef};

@@ -1,65 +1,92 @@
 //! What a key holds. Every Cairn value today is a Redis string; integers that read back
 //! exactly as they were written are kept as numbers, as Redis's `int` encoding does, so
-//! INCR does not parse and format on every call.
+//! INCR does not parse and format on every call. [`Value`] is the owned form that travels
+//! in and out of the keyspace; [`ValueRef`] is a view of one in place (see `entry.rs` for
+//! how entries are laid out).
 
 use std::borrow::Cow;
-
-use crate::inline::InlineBytes;
 
 /// Strings of at most this many bytes are reported as `embstr`, as Redis does.
 const EMBSTR_MAX: usize = 44;
 
+/// An owned value, on its way into or out of the keyspace (GETDEL, RESTORE, BITOP).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Value {
     /// A string whose bytes are the canonical decimal spelling of this integer.
     Int(i64),
-    /// A short string, stored in the entry itself.
-    Inline(InlineBytes),
-    /// A longer string, written whole.
+    /// A string written whole.
     Str(Vec<u8>),
     /// A string changed in place (APPEND, SETRANGE, SETBIT, BITOP): Redis's `raw`
-    /// encoding. A `Vec` so repeated appends grow it in amortised O(1).
+    /// encoding, kept in its own growable allocation.
     Raw(Vec<u8>),
 }
 
 impl Value {
     /// A string value, stored as an integer when its bytes are a canonical `i64`.
     pub fn from_bytes(b: &[u8]) -> Value {
-        if b.len() <= 20
-            && let Some(i) = parse_canonical_i64(b)
-        {
-            return Value::Int(i);
-        }
-        match InlineBytes::new(b) {
-            Some(i) => Value::Inline(i),
+        match parse_canonical_i64(b) {
+            Some(i) => Value::Int(i),
             None => Value::Str(b.to_vec()),
         }
     }
 
-    /// The string's bytes.
-    pub fn as_bytes(&self) -> Cow<'_, [u8]> {
+    pub fn as_ref(&self) -> ValueRef<'_> {
         match self {
-            Value::Int(i) => Cow::Owned(i.to_string().into_bytes()),
-            Value::Inline(i) => Cow::Borrowed(i.as_slice()),
-            Value::Str(s) | Value::Raw(s) => Cow::Borrowed(s),
+            Value::Int(i) => ValueRef::Int(*i),
+            Value::Str(s) => ValueRef::Str(s),
+            Value::Raw(s) => ValueRef::Raw(s),
+        }
+    }
+
+    pub fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
+        self.as_ref().with_bytes(f)
+    }
+
+    pub fn as_bytes(&self) -> Cow<'_, [u8]> {
+        self.as_ref().as_bytes()
+    }
+
+    pub fn len(&self) -> usize {
+        self.as_ref().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// A value as it sits in the keyspace, borrowed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValueRef<'a> {
+    Int(i64),
+    /// Bytes stored in the entry's own block (`embstr`, or `raw` when long).
+    Str(&'a [u8]),
+    /// Bytes in a separately allocated, growable buffer (`raw`).
+    Raw(&'a [u8]),
+}
+
+impl<'a> ValueRef<'a> {
+    /// The string's bytes.
+    pub fn as_bytes(&self) -> Cow<'a, [u8]> {
+        match *self {
+            ValueRef::Int(i) => Cow::Owned(itoa::Buffer::new().format(i).as_bytes().to_vec()),
+            ValueRef::Str(s) | ValueRef::Raw(s) => Cow::Borrowed(s),
         }
     }
 
     /// Calls `f` with the string's bytes without allocating for integers.
     pub fn with_bytes<R>(&self, f: impl FnOnce(&[u8]) -> R) -> R {
-        match self {
-            Value::Int(i) => f(itoa::Buffer::new().format(*i).as_bytes()),
-            Value::Inline(i) => f(i.as_slice()),
-            Value::Str(s) | Value::Raw(s) => f(s),
+        match *self {
+            ValueRef::Int(i) => f(itoa::Buffer::new().format(i).as_bytes()),
+            ValueRef::Str(s) | ValueRef::Raw(s) => f(s),
         }
     }
 
     /// Length of the string in bytes (STRLEN).
     pub fn len(&self) -> usize {
-        match self {
-            Value::Int(i) => itoa::Buffer::new().format(*i).len(),
-            Value::Inline(i) => i.as_slice().len(),
-            Value::Str(s) | Value::Raw(s) => s.len(),
+        match *self {
+            ValueRef::Int(i) => itoa::Buffer::new().format(i).len(),
+            ValueRef::Str(s) | ValueRef::Raw(s) => s.len(),
         }
     }
 
@@ -69,29 +96,18 @@ impl Value {
 
     /// The integer this string spells, if it spells one (INCR and friends).
     pub fn as_i64(&self) -> Option<i64> {
-        match self {
-            Value::Int(i) => Some(*i),
+        match *self {
+            ValueRef::Int(i) => Some(i),
             // INCR accepts what string2ll accepts, which is exactly the canonical form.
-            Value::Inline(i) => parse_canonical_i64(i.as_slice()),
-            Value::Str(s) | Value::Raw(s) => parse_canonical_i64(s),
+            ValueRef::Str(s) | ValueRef::Raw(s) => parse_canonical_i64(s),
         }
     }
 
-    /// Mutable bytes for an in-place change (APPEND, SETRANGE, SETBIT); the value becomes
-    /// [`Value::Raw`], as Redis's string does.
-    pub fn bytes_mut(&mut self) -> &mut Vec<u8> {
-        let bytes = match self {
-            Value::Int(i) => i.to_string().into_bytes(),
-            Value::Inline(i) => i.as_slice().to_vec(),
-            Value::Str(s) => std::mem::take(s),
-            Value::Raw(_) => Vec::new(),
-        };
-        if !matches!(self, Value::Raw(_)) {
-            *self = Value::Raw(bytes);
-        }
-        match self {
-            Value::Raw(s) => s,
-            _ => unreachable!("converted above"),
+    pub fn to_owned(&self) -> Value {
+        match *self {
+            ValueRef::Int(i) => Value::Int(i),
+            ValueRef::Str(s) => Value::Str(s.to_vec()),
+            ValueRef::Raw(s) => Value::Raw(s.to_vec()),
         }
     }
 
@@ -102,19 +118,10 @@ impl Value {
 
     /// Redis's name for the value's encoding (OBJECT ENCODING).
     pub fn encoding(&self) -> &'static str {
-        match self {
-            Value::Int(_) => "int",
-            Value::Inline(_) => "embstr",
-            Value::Str(s) if s.len() <= EMBSTR_MAX => "embstr",
-            Value::Str(_) | Value::Raw(_) => "raw",
-        }
-    }
-
-    /// Bytes this value holds on the heap beyond the entry itself.
-    pub fn heap_size(&self) -> usize {
-        match self {
-            Value::Int(_) | Value::Inline(_) => 0,
-            Value::Str(s) | Value::Raw(s) => s.capacity(),
+        match *self {
+            ValueRef::Int(_) => "int",
+            ValueRef::Str(s) if s.len() <= EMBSTR_MAX => "embstr",
+            ValueRef::Str(_) | ValueRef::Raw(_) => "raw",
         }
     }
 }
@@ -154,8 +161,8 @@ mod tests {
         assert_eq!(Value::from_bytes(b"123"), Value::Int(123));
         assert_eq!(Value::from_bytes(b"-5"), Value::Int(-5));
         assert_eq!(Value::from_bytes(b"0123").as_bytes().as_ref(), b"0123");
-        assert_eq!(Value::from_bytes(b"+1").as_i64(), None);
-        assert_eq!(Value::from_bytes(b"1.0").encoding(), "embstr");
+        assert_eq!(Value::from_bytes(b"+1").as_ref().as_i64(), None);
+        assert_eq!(Value::from_bytes(b"1.0").as_ref().encoding(), "embstr");
         assert!(matches!(Value::from_bytes(&[b'x'; 23]), Value::Str(_)));
         assert_eq!(
             Value::Int(i64::MIN).as_bytes().as_ref(),
@@ -166,8 +173,8 @@ mod tests {
 
     #[test]
     fn encodings() {
-        assert_eq!(Value::from_bytes(b"7").encoding(), "int");
-        assert_eq!(Value::from_bytes(b"abc").encoding(), "embstr");
-        assert_eq!(Value::from_bytes(&[b'x'; 45]).encoding(), "raw");
+        assert_eq!(Value::from_bytes(b"7").as_ref().encoding(), "int");
+        assert_eq!(Value::from_bytes(b"abc").as_ref().encoding(), "embstr");
+        assert_eq!(Value::from_bytes(&[b'x'; 45]).as_ref().encoding(), "raw");
     }
 }

@@ -538,6 +538,10 @@ fn object_encoding_after_append_and_setrange_is_raw() {
 #[test]
 fn object_freq_errors_without_lfu_policy() {
     let (_srv, mut con) = start();
+    q::<()>(
+        &mut con,
+        &["CONFIG", "SET", "maxmemory-policy", "allkeys-lru"],
+    );
     q::<()>(&mut con, &["SET", "k", "v"]);
     assert_eq!(
         err(&mut con, &["OBJECT", "FREQ", "k"]),
@@ -559,6 +563,23 @@ fn object_freq_errors_without_lfu_policy() {
     let help: Vec<String> = q(&mut con, &["OBJECT", "HELP"]);
     assert!(help[0].starts_with("OBJECT <subcommand>"), "{help:?}");
     assert!(help.iter().any(|l| l.starts_with("FREQ")), "{help:?}");
+    // Under Redis's LFU policies the counter answers and idle time does not.
+    q::<()>(
+        &mut con,
+        &["CONFIG", "SET", "maxmemory-policy", "allkeys-lfu"],
+    );
+    assert_eq!(q::<i64>(&mut con, &["OBJECT", "FREQ", "k"]), 5);
+    assert!(
+        err(&mut con, &["OBJECT", "IDLETIME", "k"])
+            .starts_with("ERR An LFU maxmemory policy is selected")
+    );
+    // Cairn's default (allkeys-tinylfu) answers both.
+    q::<()>(
+        &mut con,
+        &["CONFIG", "SET", "maxmemory-policy", "allkeys-tinylfu"],
+    );
+    assert!(q::<i64>(&mut con, &["OBJECT", "FREQ", "k"]) >= 5);
+    assert_eq!(q::<i64>(&mut con, &["OBJECT", "IDLETIME", "k"]), 0);
 }
 
 // ---------------------------------------------------------------------------------------

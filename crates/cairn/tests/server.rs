@@ -734,7 +734,7 @@ fn config_get_with_patterns() {
     // glob patterns
     let m = get(&mut con, &["maxmemory*"]);
     assert_eq!(m["maxmemory"], "0");
-    assert_eq!(m["maxmemory-policy"], "noeviction");
+    assert_eq!(m["maxmemory-policy"], "allkeys-tinylfu");
     assert_eq!(m["maxmemory-samples"], "5");
     assert!(m.keys().all(|k| k.starts_with("maxmemory")), "{m:?}");
     let m = get(&mut con, &["*max-*-len"]);
@@ -748,7 +748,7 @@ fn config_get_with_patterns() {
     let m = get(&mut con, &["MAXMEMORY", "maxmemory", "maxmemory*"]);
     assert_eq!(m["MAXMEMORY"], "0");
     assert!(!m.contains_key("maxmemory"), "{m:?}");
-    assert_eq!(m["maxmemory-policy"], "noeviction");
+    assert_eq!(m["maxmemory-policy"], "allkeys-tinylfu");
     assert_eq!(
         err(&mut con, &["CONFIG", "GET"]),
         "ERR wrong number of arguments for 'config|get' command"

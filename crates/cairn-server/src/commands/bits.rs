@@ -98,20 +98,17 @@ fn setbit(ctx: &mut Ctx, args: Args) -> CmdResult {
     let need = (offset / 8) as usize + 1;
     let (mut shard, slot) = ctx.lock(key);
     let db = shard.db(ctx.db());
-    let old = match db.write(slot, key, ctx.now) {
-        Some(e) => {
-            let bytes = e.value_mut().bytes_mut();
-            if bytes.len() < need {
-                bytes.resize(need, 0);
-            }
-            set_bit(bytes, offset, on)
+    let old = if let Some(mut e) = db.write(slot, key, ctx.now) {
+        let bytes = e.bytes_mut();
+        if bytes.len() < need {
+            bytes.resize(need, 0);
         }
-        None => {
-            let mut bytes = vec![0u8; need];
-            set_bit(&mut bytes, offset, on);
-            db.set(slot, key, Value::Raw(bytes), ExpireChange::Clear, ctx.now);
-            false
-        }
+        set_bit(bytes, offset, on)
+    } else {
+        let mut bytes = vec![0u8; need];
+        set_bit(&mut bytes, offset, on);
+        db.set(slot, key, Value::Raw(bytes), ExpireChange::Clear, ctx.now);
+        false
     };
     ctx.out.int(i64::from(old));
     Ok(())
@@ -343,14 +340,13 @@ fn bitfield_generic(ctx: &mut Ctx, args: Args, read_only: bool) -> CmdResult {
         }
         fields.iter().map(|f| field_apply(bytes, f)).collect()
     };
-    let results = match db.write(slot, key, ctx.now) {
-        Some(e) => run(e.value_mut().bytes_mut()),
-        None => {
-            let mut bytes = Vec::new();
-            let results = run(&mut bytes);
-            db.set(slot, key, Value::Raw(bytes), ExpireChange::Clear, ctx.now);
-            results
-        }
+    let results = if let Some(mut e) = db.write(slot, key, ctx.now) {
+        run(e.bytes_mut())
+    } else {
+        let mut bytes = Vec::new();
+        let results = run(&mut bytes);
+        db.set(slot, key, Value::Raw(bytes), ExpireChange::Clear, ctx.now);
+        results
     };
     ctx.out.array(results.len());
     for r in results {

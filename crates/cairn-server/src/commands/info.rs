@@ -147,8 +147,11 @@ fn section(ctx: &Ctx, name: &str, out: &mut String) {
         "memory" => {
             out.push_str("# Memory\r\n");
             let m = crate::memory::read();
+            server.set_allocated(m.allocated);
             let peak = server.peak_memory.load(Ordering::Relaxed).max(m.allocated);
             let total = total_system_memory();
+            let dataset = server.keyspace.used_bytes() as u64;
+            let overhead = m.allocated.saturating_sub(dataset);
             kv(out, "used_memory", &m.allocated);
             kv(out, "used_memory_human", &human(m.allocated));
             kv(out, "used_memory_rss", &m.rss);
@@ -160,6 +163,14 @@ fn section(ctx: &Ctx, name: &str, out: &mut String) {
                 "used_memory_peak_perc",
                 &format!("{:.2}%", m.allocated as f64 * 100.0 / peak.max(1) as f64),
             );
+            kv(out, "used_memory_overhead", &overhead);
+            kv(out, "used_memory_startup", &server.startup_memory());
+            kv(out, "used_memory_dataset", &dataset);
+            kv(
+                out,
+                "used_memory_dataset_perc",
+                &format!("{:.2}%", dataset as f64 * 100.0 / m.allocated.max(1) as f64),
+            );
             kv(out, "allocator_allocated", &m.allocated);
             kv(out, "allocator_active", &m.active);
             kv(out, "allocator_resident", &m.resident);
@@ -168,6 +179,7 @@ fn section(ctx: &Ctx, name: &str, out: &mut String) {
             kv(out, "maxmemory", &cfg.maxmemory);
             kv(out, "maxmemory_human", &human(cfg.maxmemory));
             kv(out, "maxmemory_policy", &cfg.maxmemory_policy);
+            kv(out, "maxmemory_samples", &cfg.maxmemory_samples);
             kv(
                 out,
                 "allocator_frag_ratio",
@@ -177,6 +189,11 @@ fn section(ctx: &Ctx, name: &str, out: &mut String) {
                 out,
                 "mem_fragmentation_ratio",
                 &format!("{:.2}", m.rss as f64 / m.allocated.max(1) as f64),
+            );
+            kv(
+                out,
+                "mem_fragmentation_bytes",
+                &(m.rss as i64 - m.allocated as i64),
             );
             kv(out, "mem_allocator", &"jemalloc");
             kv(out, "lazyfree_pending_objects", &server.lazyfree.pending());
@@ -216,7 +233,15 @@ fn section(ctx: &Ctx, name: &str, out: &mut String) {
                 &server.stats.rejected_connections.load(Ordering::Relaxed),
             );
             kv(out, "expired_keys", &ks.expired);
-            kv(out, "evicted_keys", &0);
+            kv(out, "evicted_keys", &ks.evicted);
+            for (policy, n) in server.evictions_by_policy() {
+                kv(
+                    out,
+                    &format!("evicted_keys_{}", policy.name().replace('-', "_")),
+                    &n,
+                );
+            }
+            kv(out, "evicted_rejected", &server.admission_rejections());
             kv(out, "evicted_clients", &0);
             kv(out, "keyspace_hits", &ks.hits);
             kv(out, "keyspace_misses", &ks.misses);

@@ -260,7 +260,7 @@ fn set(ctx: &mut Ctx, args: Args) -> CmdResult {
     let (mut shard, slot) = ctx.lock(key);
     let db = shard.db(ctx.db());
     if !(nx || xx || get) {
-        set_or_expire(db, slot, key, Value::from_bytes(value), expire, ctx.now);
+        set_or_expire(db, slot, key, value, expire, ctx.now);
         ctx.out.ok();
         return Ok(());
     }
@@ -269,7 +269,7 @@ fn set(ctx: &mut Ctx, args: Args) -> CmdResult {
         .map(|e| e.value().as_bytes().into_owned());
     let write = !(nx && old.is_some() || xx && old.is_none());
     if write {
-        set_or_expire(db, slot, key, Value::from_bytes(value), expire, ctx.now);
+        set_or_expire(db, slot, key, value, expire, ctx.now);
     }
     match (get, old) {
         (true, Some(old)) => ctx.out.bulk(&old),
@@ -349,7 +349,7 @@ fn set_or_expire(
     db: &mut cairn_store::Db,
     slot: u16,
     key: &[u8],
-    value: Value,
+    value: &[u8],
     expire: ExpireChange,
     now: cairn_store::db::Now,
 ) {
@@ -358,7 +358,7 @@ fn set_or_expire(
             db.remove(slot, key, now);
         }
         _ => {
-            db.set(slot, key, value, expire, now);
+            db.set_bytes(slot, key, value, expire, now);
         }
     }
 }
@@ -370,13 +370,7 @@ fn setnx(ctx: &mut Ctx, args: Args) -> CmdResult {
     if db.contains(slot, key, ctx.now) {
         ctx.out.int(0);
     } else {
-        db.set(
-            slot,
-            key,
-            Value::from_bytes(args.get(2)),
-            ExpireChange::Clear,
-            ctx.now,
-        );
+        db.set_bytes(slot, key, args.get(2), ExpireChange::Clear, ctx.now);
         ctx.out.int(1);
     }
     Ok(())
@@ -386,13 +380,9 @@ fn setex_generic(ctx: &mut Ctx, args: Args, unit_ms: i64, cmd: &str) -> CmdResul
     let key = args.get(1);
     let at = expire_arg(ctx, args.get(2), unit_ms, false, cmd)?;
     let (mut shard, slot) = ctx.lock(key);
-    shard.db(ctx.db()).set(
-        slot,
-        key,
-        Value::from_bytes(args.get(3)),
-        ExpireChange::At(at),
-        ctx.now,
-    );
+    shard
+        .db(ctx.db())
+        .set_bytes(slot, key, args.get(3), ExpireChange::At(at), ctx.now);
     ctx.out.ok();
     Ok(())
 }
@@ -443,13 +433,9 @@ fn mset_generic(ctx: &mut Ctx, args: Args, nx: bool) -> CmdResult {
     for i in (0..pairs.len()).step_by(2) {
         let key = pairs.get(i);
         let slot = cairn_store::key_slot(key);
-        locked.db(slot, db).set(
-            slot,
-            key,
-            Value::from_bytes(pairs.get(i + 1)),
-            ExpireChange::Clear,
-            ctx.now,
-        );
+        locked
+            .db(slot, db)
+            .set_bytes(slot, key, pairs.get(i + 1), ExpireChange::Clear, ctx.now);
     }
     if nx {
         ctx.out.int(1);
@@ -470,7 +456,7 @@ fn msetnx(ctx: &mut Ctx, args: Args) -> CmdResult {
 fn getset(ctx: &mut Ctx, args: Args) -> CmdResult {
     let key = args.get(1);
     let (mut shard, slot) = ctx.lock(key);
-    let old = shard.db(ctx.db()).set(
+    let old = shard.db(ctx.db()).replace(
         slot,
         key,
         Value::from_bytes(args.get(2)),
@@ -542,26 +528,17 @@ fn append(ctx: &mut Ctx, args: Args) -> CmdResult {
     let max = ctx.max_string();
     let (mut shard, slot) = ctx.lock(key);
     let db = shard.db(ctx.db());
-    let len = match db.write(slot, key, ctx.now) {
-        Some(e) => {
-            let cur = e.value().len();
-            if cur + tail.len() > max {
-                return Err(CmdError::too_big());
-            }
-            let bytes = e.value_mut().bytes_mut();
-            bytes.extend_from_slice(tail);
-            bytes.len()
+    let len = if let Some(mut e) = db.write(slot, key, ctx.now) {
+        let cur = e.value().len();
+        if cur + tail.len() > max {
+            return Err(CmdError::too_big());
         }
-        None => {
-            db.set(
-                slot,
-                key,
-                Value::from_bytes(tail),
-                ExpireChange::Clear,
-                ctx.now,
-            );
-            tail.len()
-        }
+        let bytes = e.bytes_mut();
+        bytes.extend_from_slice(tail);
+        bytes.len()
+    } else {
+        db.set_bytes(slot, key, tail, ExpireChange::Clear, ctx.now);
+        tail.len()
     };
     ctx.out.int(len as i64);
     Ok(())
@@ -582,19 +559,16 @@ fn strlen(ctx: &mut Ctx, args: Args) -> CmdResult {
 fn incr_generic(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
     let (mut shard, slot) = ctx.lock(key);
     let db = shard.db(ctx.db());
-    let new = match db.write(slot, key, ctx.now) {
-        Some(e) => {
-            let cur = e.value().as_i64().ok_or_else(CmdError::not_integer)?;
-            let new = cur
-                .checked_add(by)
-                .ok_or_else(|| CmdError::new("ERR increment or decrement would overflow"))?;
-            e.set_value(Value::Int(new));
-            new
-        }
-        None => {
-            db.set(slot, key, Value::Int(by), ExpireChange::Clear, ctx.now);
-            by
-        }
+    let new = if let Some(mut e) = db.write(slot, key, ctx.now) {
+        let cur = e.value().as_i64().ok_or_else(CmdError::not_integer)?;
+        let new = cur
+            .checked_add(by)
+            .ok_or_else(|| CmdError::new("ERR increment or decrement would overflow"))?;
+        e.set_value(Value::Int(new));
+        new
+    } else {
+        db.set(slot, key, Value::Int(by), ExpireChange::Clear, ctx.now);
+        by
     };
     ctx.out.int(new);
     Ok(())
@@ -646,11 +620,13 @@ fn incrbyfloat(ctx: &mut Ctx, args: Args) -> CmdResult {
     let text = ld80::human(sum);
     ctx.out.bulk(text.as_bytes());
     // Redis stores the text as a plain string (OBJECT ENCODING embstr), never as an int.
-    let value = match cairn_store::inline::InlineBytes::new(text.as_bytes()) {
-        Some(i) => Value::Inline(i),
-        None => Value::Str(text.into_bytes()),
-    };
-    db.set(slot, key, value, ExpireChange::Keep, ctx.now);
+    db.set(
+        slot,
+        key,
+        Value::Str(text.into_bytes()),
+        ExpireChange::Keep,
+        ctx.now,
+    );
     Ok(())
 }
 
@@ -698,37 +674,34 @@ fn setrange(ctx: &mut Ctx, args: Args) -> CmdResult {
     let max = ctx.max_string();
     let (mut shard, slot) = ctx.lock(key);
     let db = shard.db(ctx.db());
-    match db.write(slot, key, ctx.now) {
-        Some(e) => {
-            if patch.is_empty() {
-                ctx.out.int(e.value().len() as i64);
-                return Ok(());
-            }
-            if offset + patch.len() > max {
-                return Err(CmdError::too_big());
-            }
-            let bytes = e.value_mut().bytes_mut();
-            if bytes.len() < offset + patch.len() {
-                bytes.resize(offset + patch.len(), 0);
-            }
-            bytes[offset..offset + patch.len()].copy_from_slice(patch);
-            let len = bytes.len();
-            ctx.out.int(len as i64);
+    if let Some(mut e) = db.write(slot, key, ctx.now) {
+        if patch.is_empty() {
+            ctx.out.int(e.value().len() as i64);
+            return Ok(());
         }
-        None => {
-            if patch.is_empty() {
-                ctx.out.int(0);
-                return Ok(());
-            }
-            if offset + patch.len() > max {
-                return Err(CmdError::too_big());
-            }
-            let mut bytes = vec![0u8; offset + patch.len()];
-            bytes[offset..].copy_from_slice(patch);
-            let len = bytes.len();
-            db.set(slot, key, Value::Raw(bytes), ExpireChange::Clear, ctx.now);
-            ctx.out.int(len as i64);
+        if offset + patch.len() > max {
+            return Err(CmdError::too_big());
         }
+        let bytes = e.bytes_mut();
+        if bytes.len() < offset + patch.len() {
+            bytes.resize(offset + patch.len(), 0);
+        }
+        bytes[offset..offset + patch.len()].copy_from_slice(patch);
+        let len = bytes.len();
+        ctx.out.int(len as i64);
+    } else {
+        if patch.is_empty() {
+            ctx.out.int(0);
+            return Ok(());
+        }
+        if offset + patch.len() > max {
+            return Err(CmdError::too_big());
+        }
+        let mut bytes = vec![0u8; offset + patch.len()];
+        bytes[offset..].copy_from_slice(patch);
+        let len = bytes.len();
+        db.set(slot, key, Value::Raw(bytes), ExpireChange::Clear, ctx.now);
+        ctx.out.int(len as i64);
     }
     Ok(())
 }

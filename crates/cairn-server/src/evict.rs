@@ -1,0 +1,100 @@
+//! Making room before a write, as Redis's `performEvictions` does: when `maxmemory` is set
+//! and used memory is over it, a command that may grow memory (flagged `denyoom`) first
+//! evicts keys until the figure is back under the limit, so memory is freed before the
+//! write allocates, not after. `noeviction` answers such commands with Redis's OOM error
+//! instead.
+//!
+//! Eviction starts in the shard the command's key lives in: that is where the write will
+//! land, and under TinyLFU the admission test then compares the newcomer with victims
+//! scored by the same frequency sketch. A command evicts at most [`MAX_PER_COMMAND`] keys,
+//! so one large write never stalls its client for long; the cron finishes the job.
+
+use cairn_store::db::Now;
+use cairn_store::{Evicted, Policy, key_slot};
+
+use crate::commands::CmdError;
+use crate::server::Server;
+
+/// Keys one command may evict before it runs anyway (about 100 µs of work).
+pub const MAX_PER_COMMAND: usize = 256;
+
+/// What the command about to run must do afterwards.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Admission {
+    Proceed,
+    /// The key the command creates lost TinyLFU's admission test: remove it once the
+    /// command has run (it counts as evicted; its client got the normal reply).
+    DropAfter {
+        db: usize,
+        key: Vec<u8>,
+    },
+}
+
+pub fn oom() -> CmdError {
+    CmdError::new("OOM command not allowed when used memory > 'maxmemory'.")
+}
+
+/// Frees memory for a command about to write `key` (its first key, if it has one) in
+/// database `db`. Evicts up to `budget` keys.
+pub fn make_room(
+    server: &Server,
+    db: usize,
+    key: Option<&[u8]>,
+    now: Now,
+    budget: usize,
+) -> Result<Admission, CmdError> {
+    let max = server.maxmemory();
+    if max == 0 || server.used_memory_now() <= max {
+        return Ok(Admission::Proceed);
+    }
+    let policy = server.policy();
+    if policy == Policy::NoEviction {
+        return Err(oom());
+    }
+    let keyspace = &server.keyspace;
+    let shards = keyspace.shard_count();
+    // Only a key the command will create faces the admission test.
+    let incoming = key.filter(|k| {
+        policy.uses_sketch() && {
+            let slot = key_slot(k);
+            !keyspace.lock(slot).db(db).contains(slot, k, now)
+        }
+    });
+    let mut shard = key.map_or_else(
+        || fastrand::usize(..shards),
+        |k| keyspace.shard_of(key_slot(k)),
+    );
+    let samples = server.maxmemory_samples();
+    let (mut evicted, mut barren) = (0, 0);
+    while server.used_memory_now() > max && evicted < budget {
+        match keyspace.evict_one(shard, policy, samples, incoming.map(|k| (db, k)), now) {
+            Evicted::Key { .. } => {
+                server.count_eviction(policy);
+                evicted += 1;
+                barren = 0;
+            }
+            Evicted::Rejected => {
+                server.count_rejection();
+                let key = incoming.expect("only an incoming key is rejected").to_vec();
+                return Ok(Admission::DropAfter { db, key });
+            }
+            Evicted::Nothing => {
+                barren += 1;
+                if barren >= shards {
+                    // Nothing this policy may evict anywhere (volatile-* with no TTLs).
+                    return Err(oom());
+                }
+                shard = (shard + 1) % shards;
+            }
+        }
+    }
+    Ok(Admission::Proceed)
+}
+
+/// Removes a key that lost the admission test, after its command ran.
+pub fn drop_rejected(server: &Server, db: usize, key: &[u8]) {
+    let slot = key_slot(key);
+    if server.keyspace.lock(slot).db(db).evict(slot, key).is_some() {
+        server.count_eviction(server.policy());
+    }
+}
