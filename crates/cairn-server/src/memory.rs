@@ -61,3 +61,51 @@ pub fn human(bytes: u64) -> String {
         format!("{:.2}T", b / (K * K * K * K))
     }
 }
+
+/// More of the allocator's figures, for MEMORY STATS and MALLOC-STATS.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct AllocatorDetail {
+    pub mapped: u64,
+    pub retained: u64,
+    pub metadata: u64,
+}
+
+pub fn detail() -> AllocatorDetail {
+    let _ = epoch::advance();
+    AllocatorDetail {
+        mapped: stats::mapped::read().unwrap_or(0) as u64,
+        retained: stats::retained::read().unwrap_or(0) as u64,
+        metadata: stats::metadata::read().unwrap_or(0) as u64,
+    }
+}
+
+/// jemalloc's own report (MEMORY MALLOC-STATS).
+pub fn malloc_stats() -> String {
+    let mut out = Vec::new();
+    let mut opts = tikv_jemalloc_ctl::stats_print::Options::default();
+    opts.skip_per_arena = true;
+    opts.skip_bin_size_classes = true;
+    if tikv_jemalloc_ctl::stats_print::stats_print(&mut out, opts).is_err() {
+        return "Stats not supported for the current allocator".into();
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Returns dirty pages of every arena to the kernel (MEMORY PURGE).
+pub fn purge() -> bool {
+    // "arena.<MALLCTL_ARENAS_ALL>.purge" takes neither an old nor a new value, which the
+    // typed wrappers of tikv-jemalloc-ctl cannot express, so it is called directly.
+    let name = b"arena.4096.purge\0";
+    // SAFETY: a NUL-terminated control name, with null old/new pointers and lengths as
+    // jemalloc's void controls require.
+    let rc = unsafe {
+        tikv_jemalloc_sys::mallctl(
+            name.as_ptr() as *const _,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    rc == 0
+}

@@ -168,6 +168,14 @@ impl Db {
         self.bytes.add(delta);
     }
 
+    /// The hash-table bytes one key of `slot` accounts for: its share of the slot's table
+    /// (MEMORY USAGE).
+    pub fn table_share(&self, slot: u16) -> usize {
+        self.slots
+            .get(self.local(slot))
+            .map_or(0, |st| st.table.allocation_size() / st.table.len().max(1))
+    }
+
     /// Bytes of the hash tables themselves (MEMORY STATS overhead.hashtable.main).
     pub fn table_bytes(&self) -> usize {
         self.slots.capacity() * std::mem::size_of::<SlotTable>()

@@ -235,6 +235,19 @@ impl Keyspace {
         sizes
     }
 
+    /// Bytes of each database's hash tables, summed over shards (MEMORY STATS).
+    pub fn table_bytes(&self) -> Vec<usize> {
+        let mut out = Vec::new();
+        for shard in self.shards.iter() {
+            let shard = shard.0.lock();
+            out.resize(shard.dbs.len(), 0);
+            for (o, db) in out.iter_mut().zip(&shard.dbs) {
+                *o += db.table_bytes();
+            }
+        }
+        out
+    }
+
     /// Keys in database `db` (DBSIZE).
     pub fn db_len(&self, db: usize) -> usize {
         self.shards.iter().map(|s| s.0.lock().dbs[db].len()).sum()

@@ -12,6 +12,7 @@ pub mod connection;
 pub mod expire;
 pub mod info;
 pub mod keys;
+pub mod memory;
 pub mod server;
 pub mod strings;
 
@@ -166,7 +167,7 @@ impl CommandSpec {
 }
 
 /// Every command family's table.
-fn families() -> [&'static [CommandSpec]; 10] {
+fn families() -> [&'static [CommandSpec]; 11] {
     [
         connection::COMMANDS,
         client::COMMANDS,
@@ -178,6 +179,7 @@ fn families() -> [&'static [CommandSpec]; 10] {
         bits::COMMANDS,
         keys::COMMANDS,
         expire::COMMANDS,
+        memory::COMMANDS,
     ]
 }
 
