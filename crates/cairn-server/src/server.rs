@@ -198,7 +198,7 @@ impl Server {
     }
 
     /// Hands the eviction settings to the keyspace: LFU parameters, and the frequency
-    /// sketch only while a policy that reads it is in force.
+    /// sketch only while a limit is set and a policy that reads it is in force.
     fn apply_memory_settings(&self, c: &Config) {
         let policy = Policy::ALL[policy_index(&c.maxmemory_policy) as usize];
         self.policy
@@ -208,7 +208,10 @@ impl Server {
             log_factor: c.lfu_log_factor,
             decay_minutes: c.lfu_decay_time,
         });
-        self.keyspace.set_sketch(policy.uses_sketch());
+        // Without a limit nothing is ever evicted, so the history would be dead weight
+        // (about 8 bytes a key).
+        self.keyspace
+            .set_sketch(policy.uses_sketch() && c.maxmemory != 0);
     }
 
     pub fn startup_memory(&self) -> u64 {

@@ -5,13 +5,13 @@
 //! ([`Db::sweep_expired`]) removes the ones nobody asks for.
 
 use foldhash::fast::RandomState;
-use hashbrown::hash_table::{Entry as TableEntry, HashTable};
 use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use crate::entry::{Entry, Lfu, Src};
 use crate::sketch::Sketch;
+use crate::table::Table;
 use crate::value::Value;
 
 /// The current time, read once per command so that one command sees one instant.
@@ -55,7 +55,7 @@ pub enum ExpireChange {
 /// Keys of one hash slot.
 #[derive(Default, Debug)]
 struct SlotTable {
-    table: HashTable<Entry>,
+    table: Table,
     /// How many of them carry a TTL; the sweep skips tables where this is 0.
     volatile: u32,
 }
@@ -260,9 +260,10 @@ impl Db {
             }
             return None;
         };
-        match st.table.find_entry(hash, |e| e.key() == key) {
-            Ok(occ) if occ.get().is_expired(now.ms) => {
-                let (gone, _) = occ.remove();
+        let hasher = &self.hasher;
+        match st.table.find(hash, key) {
+            Some(i) if st.table.get(i).is_expired(now.ms) => {
+                let gone = st.table.remove_at(i, |e| hasher.hash_one(e.key()));
                 st.volatile -= 1;
                 self.volatile -= 1;
                 self.keys -= 1;
@@ -273,8 +274,8 @@ impl Db {
                 self.bytes.add(-(gone.mem_usage() as isize));
                 None
             }
-            Ok(occ) => {
-                let e = occ.into_mut();
+            Some(i) => {
+                let e = st.table.get_mut(i);
                 match access {
                     Access::Read => {
                         self.stats.hits += 1;
@@ -285,7 +286,7 @@ impl Db {
                 }
                 Some(e)
             }
-            Err(_) => {
+            None => {
                 if access == Access::Read {
                     self.stats.misses += 1;
                 }
@@ -316,7 +317,9 @@ impl Db {
         // Found again with the fields borrowed apart, so the guard can hold the byte count.
         let local = self.local(slot);
         let Db { slots, bytes, .. } = self;
-        let entry = slots[local].table.find_mut(hash, |e| e.key() == key)?;
+        let table = &mut slots[local].table;
+        let i = table.find(hash, key)?;
+        let entry = table.get_mut(i);
         let before = entry.mem_usage();
         Some(EntryMut {
             entry,
@@ -404,43 +407,39 @@ impl Db {
         let st = &mut self.slots[local];
         let table_before = st.table.allocation_size();
         let mut delta: isize = 0;
-        let (replaced, was_volatile, is_volatile, expired) =
-            match st
-                .table
-                .entry(hash, |e| e.key() == key, |e| hasher.hash_one(e.key()))
-            {
-                TableEntry::Occupied(mut occ) => {
-                    let e = occ.get_mut();
-                    delta -= e.mem_usage() as isize;
-                    let expired = e.is_expired(now.ms);
-                    let was_volatile = e.has_ttl();
-                    let deadline = match expire {
-                        ExpireChange::Keep if !expired => e.deadline(),
-                        _ => new_ttl,
-                    };
-                    if expired {
-                        // A dead key's metadata does not carry over to its successor.
-                        *e = Entry::new(key, value, deadline, now.s);
-                    } else if was_volatile == (deadline != 0) {
-                        e.set_deadline(deadline);
-                        e.set_src(value);
-                        e.touch(now.s, lfu);
-                    } else {
-                        // The block changes shape anyway: build it once.
-                        let meta = e.meta();
-                        *e = Entry::build(key, value, deadline, meta);
-                        e.touch(now.s, lfu);
-                    }
-                    delta += e.mem_usage() as isize;
-                    (!expired, was_volatile, deadline != 0, expired)
+        let (replaced, was_volatile, is_volatile, expired) = match st.table.find(hash, key) {
+            Some(i) => {
+                let e = st.table.get_mut(i);
+                delta -= e.mem_usage() as isize;
+                let expired = e.is_expired(now.ms);
+                let was_volatile = e.has_ttl();
+                let deadline = match expire {
+                    ExpireChange::Keep if !expired => e.deadline(),
+                    _ => new_ttl,
+                };
+                if expired {
+                    // A dead key's metadata does not carry over to its successor.
+                    e.replace(Entry::new(key, value, deadline, now.s));
+                } else if was_volatile == (deadline != 0) {
+                    e.set_deadline(deadline);
+                    e.set_src(value);
+                    e.touch(now.s, lfu);
+                } else {
+                    // The block changes shape anyway: build it once.
+                    let meta = e.meta();
+                    e.replace(Entry::build(key, value, deadline, meta));
+                    e.touch(now.s, lfu);
                 }
-                TableEntry::Vacant(v) => {
-                    let e = Entry::new(key, value, new_ttl, now.s);
-                    delta += e.mem_usage() as isize;
-                    v.insert(e);
-                    (false, false, new_ttl != 0, false)
-                }
-            };
+                delta += e.mem_usage() as isize;
+                (!expired, was_volatile, deadline != 0, expired)
+            }
+            None => {
+                let e = Entry::new(key, value, new_ttl, now.s);
+                delta += e.mem_usage() as isize;
+                st.table.insert_new(hash, e, |e| hasher.hash_one(e.key()));
+                (false, false, new_ttl != 0, false)
+            }
+        };
         delta += st.table.allocation_size() as isize - table_before as isize;
         match (was_volatile, is_volatile) {
             (false, true) => {
@@ -484,7 +483,7 @@ impl Db {
         let volatile = entry.has_ttl();
         let mut delta = entry.mem_usage() as isize;
         st.table
-            .insert_unique(hash, entry, |e| hasher.hash_one(e.key()));
+            .insert_new(hash, entry, |e| hasher.hash_one(e.key()));
         delta += st.table.allocation_size() as isize - table_before as isize;
         if volatile {
             st.volatile += 1;
@@ -500,7 +499,9 @@ impl Db {
         let hash = self.hasher.hash_one(key);
         let local = self.local(slot);
         let st = self.slots.get_mut(local)?;
-        let (entry, _) = st.table.find_entry(hash, |e| e.key() == key).ok()?.remove();
+        let i = st.table.find(hash, key)?;
+        let hasher = &self.hasher;
+        let entry = st.table.remove_at(i, |e| hasher.hash_one(e.key()));
         if entry.has_ttl() {
             st.volatile -= 1;
             self.volatile -= 1;
@@ -641,7 +642,7 @@ impl Db {
         let table = &st.table;
         let buckets = table.num_buckets();
         for _ in 0..64 {
-            if let Some(e) = table.get_bucket(fastrand::usize(..buckets))
+            if let Some(e) = table.bucket(fastrand::usize(..buckets))
                 && (!volatile || e.has_ttl())
             {
                 return Some(e);
@@ -662,7 +663,9 @@ impl Db {
         let hash = self.hasher.hash_one(key);
         let local = self.local(slot);
         let st = self.slots.get_mut(local)?;
-        let (entry, _) = st.table.find_entry(hash, |e| e.key() == key).ok()?.remove();
+        let i = st.table.find(hash, key)?;
+        let hasher = &self.hasher;
+        let entry = st.table.remove_at(i, |e| hasher.hash_one(e.key()));
         if entry.has_ttl() {
             st.volatile -= 1;
             self.volatile -= 1;
@@ -702,12 +705,19 @@ impl Db {
                 continue;
             }
             seen += st.table.len();
-            for e in st.table.extract_if(|e| e.is_expired(now.ms)) {
-                st.volatile -= 1;
-                removed += 1;
-                freed += e.mem_usage();
-                on_expired(e);
-            }
+            let hasher = &self.hasher;
+            let mut gone = 0;
+            st.table.extract(
+                |e| e.is_expired(now.ms),
+                |e| hasher.hash_one(e.key()),
+                |e| {
+                    gone += 1;
+                    freed += e.mem_usage();
+                    on_expired(e);
+                },
+            );
+            st.volatile -= gone;
+            removed += gone as usize;
         }
         self.account(-(freed as isize));
         self.volatile -= removed;

@@ -86,9 +86,17 @@ pub struct Meta {
 }
 
 /// A key with its value, deadline and access metadata: an owning pointer to one block.
+///
+/// The pointer's top byte is free (user-space addresses on x86-64 and AArch64 fit in 48
+/// bits), and the slot table keeps a byte of the key's hash there, so a probe can skip a
+/// bucket without reading its block. Every access to the block goes through
+/// [`Entry::base`], which clears that byte.
 pub struct Entry {
     ptr: NonNull<u8>,
 }
+
+const TAG_SHIFT: u32 = 56;
+const ADDR_MASK: usize = (1 << TAG_SHIFT) - 1;
 
 // SAFETY: an Entry owns its block (and the `Vec` a raw value points to) exclusively, like a
 // `Box`; nothing in it is shared or thread-bound.
@@ -193,6 +201,10 @@ impl Entry {
         let Some(ptr) = NonNull::new(p) else {
             handle_alloc_error(layout(size))
         };
+        assert!(
+            ptr.addr().get() & !ADDR_MASK == 0,
+            "allocator returned an address above 2^56"
+        );
         let mut w = Writer { p, at: 0, size };
         w.put(&[flags, meta.freq, meta.bits, 0]);
         w.put(&meta.clock.to_le_bytes());
@@ -226,9 +238,32 @@ impl Entry {
         Entry::build(key, value, deadline, meta)
     }
 
+    /// The block's address, without the tag.
+    fn base(&self) -> *mut u8 {
+        self.ptr.as_ptr().map_addr(|a| a & ADDR_MASK)
+    }
+
+    /// The hash byte the slot table stored with this entry.
+    pub(crate) fn tag(&self) -> u8 {
+        (self.ptr.addr().get() >> TAG_SHIFT) as u8
+    }
+
+    pub(crate) fn set_tag(&mut self, tag: u8) {
+        self.ptr = self.ptr.map_addr(|a| {
+            let tagged = (a.get() & ADDR_MASK) | ((tag as usize) << TAG_SHIFT);
+            std::num::NonZeroUsize::new(tagged).expect("block addresses are not zero")
+        });
+    }
+
+    /// Puts `new` in this entry's place (a rebuilt block), keeping the table's tag.
+    pub(crate) fn replace(&mut self, mut new: Entry) {
+        new.set_tag(self.tag());
+        *self = new;
+    }
+
     fn flags(&self) -> u8 {
         // SAFETY: every block starts with an initialised header.
-        unsafe { *self.ptr.as_ptr().add(OFF_FLAGS) }
+        unsafe { *self.base().add(OFF_FLAGS) }
     }
 
     fn kind(&self) -> u8 {
@@ -236,7 +271,7 @@ impl Entry {
     }
 
     fn shape(&self) -> Shape {
-        let p = self.ptr.as_ptr();
+        let p = self.base();
         let key_at = HEADER + self.width();
         // A varint is at most 10 bytes and a block always has the key's length and the
         // value after `key_at`, so reading lengths byte by byte stays inside the block.
@@ -276,19 +311,19 @@ impl Entry {
     fn block(&self) -> (&[u8], Shape) {
         let shape = self.shape();
         // SAFETY: the block is `shape.size` initialised bytes owned by `self`.
-        let b = unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), shape.size) };
+        let b = unsafe { std::slice::from_raw_parts(self.base(), shape.size) };
         (b, shape)
     }
 
     fn header_mut(&mut self) -> &mut [u8; HEADER] {
         // SAFETY: every block starts with HEADER initialised bytes, and `&mut self` is
         // exclusive access to them.
-        unsafe { &mut *(self.ptr.as_ptr() as *mut [u8; HEADER]) }
+        unsafe { &mut *(self.base() as *mut [u8; HEADER]) }
     }
 
     fn header(&self) -> &[u8; HEADER] {
         // SAFETY: as in `header_mut`, shared.
-        unsafe { &*(self.ptr.as_ptr() as *const [u8; HEADER]) }
+        unsafe { &*(self.base() as *const [u8; HEADER]) }
     }
 
     fn raw_ptr(&self, shape: Shape) -> *mut Vec<u8> {
@@ -444,8 +479,7 @@ impl Entry {
         if same_size {
             let at = s.value;
             // SAFETY: same size as the current value's encoding, which ends the block.
-            let tail =
-                unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr().add(at), s.size - at) };
+            let tail = unsafe { std::slice::from_raw_parts_mut(self.base().add(at), s.size - at) };
             match value {
                 Src::Int(i) => tail.copy_from_slice(&i.to_le_bytes()),
                 Src::Bytes(b) => {
@@ -457,7 +491,7 @@ impl Entry {
             return;
         }
         let rebuilt = Entry::build(self.key(), value, self.deadline(), self.meta());
-        *self = rebuilt;
+        self.replace(rebuilt);
     }
 
     pub fn set_value(&mut self, value: Value) {
@@ -473,11 +507,11 @@ impl Entry {
         if self.width() != deadline_width(deadline) {
             let key = self.key().to_vec();
             let rebuilt = self.rebuild_with(&key, deadline);
-            *self = rebuilt;
+            self.replace(rebuilt);
         } else if deadline != 0 {
             let width = self.width();
             // SAFETY: a block with a deadline has `width` bytes of it at HEADER.
-            let d = unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr().add(HEADER), width) };
+            let d = unsafe { std::slice::from_raw_parts_mut(self.base().add(HEADER), width) };
             d.copy_from_slice(&deadline.to_le_bytes()[..width]);
         }
     }
@@ -559,7 +593,7 @@ impl Drop for Entry {
             drop(unsafe { Box::from_raw(self.raw_ptr(s)) });
         }
         // SAFETY: allocated in `build` with the layout of this same size.
-        unsafe { dealloc(self.ptr.as_ptr(), layout(s.size)) };
+        unsafe { dealloc(self.base(), layout(s.size)) };
     }
 }
 

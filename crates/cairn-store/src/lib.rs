@@ -37,6 +37,7 @@ pub mod glob;
 pub mod keyspace;
 pub mod sketch;
 pub mod slot;
+pub mod table;
 pub mod value;
 
 pub use db::{Db, EntryMut, ExpireChange};
