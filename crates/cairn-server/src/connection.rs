@@ -180,10 +180,7 @@ async fn run(
     let start = *mark;
     let mut admission = Admission::Proceed;
     if spec.has(flags::DENYOOM) && server.maxmemory() != 0 {
-        let first_key = match spec.keys.0 {
-            i if i > 0 && (i as usize) < args.len() => Some(args.get(i as usize)),
-            _ => None,
-        };
+        let first_key = spec.first_key(args.len()).map(|i| args.get(i));
         match evict::make_room(server, session.db, first_key, now, evict::MAX_PER_COMMAND) {
             Ok(a) => admission = a,
             Err(e) => {
@@ -207,6 +204,9 @@ async fn run(
         .store(id + 1, std::sync::atomic::Ordering::Relaxed);
     let handler = spec.handler.expect("resolve returns runnable specs");
     let result = handler(&mut ctx, args);
+    if let Some(key) = spec.first_key(args.len()) {
+        server.hotkeys.observe(args.get(key));
+    }
     if let Admission::DropAfter { db, key } = admission {
         evict::drop_rejected(server, db, &key);
     }

@@ -16,6 +16,7 @@ const STALE_THRESHOLD: f64 = 0.10;
 
 pub async fn run(server: Arc<Server>) {
     let mut last_timeout_check = Instant::now();
+    let mut last_hotkeys_decay = Instant::now();
     loop {
         let hz = server.with_config(|c| c.hz).clamp(1, 500);
         tokio::select! {
@@ -40,6 +41,10 @@ pub async fn run(server: Arc<Server>) {
             .await;
         }
         server.stats.sample_ops();
+        if last_hotkeys_decay.elapsed() >= Duration::from_secs(crate::hotkeys::DECAY_SECS) {
+            last_hotkeys_decay = Instant::now();
+            server.hotkeys.decay();
+        }
         if last_timeout_check.elapsed() >= Duration::from_secs(1) {
             last_timeout_check = Instant::now();
             close_idle_clients(&server);

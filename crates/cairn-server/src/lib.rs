@@ -42,6 +42,7 @@ pub mod config;
 pub mod connection;
 pub mod cron;
 pub mod evict;
+pub mod hotkeys;
 pub mod lazyfree;
 pub mod ld80;
 pub mod listener;

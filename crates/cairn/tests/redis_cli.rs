@@ -114,3 +114,41 @@ fn redis_benchmark_runs_clean() {
         .unwrap();
     assert_eq!(n, 5000, "every INCR landed");
 }
+
+/// `redis-cli --bigkeys` (SCAN, TYPE, STRLEN) and `--hotkeys` (SCAN, OBJECT FREQ: needs a
+/// policy that tracks frequency, which Cairn's default allkeys-tinylfu does) read a
+/// default node.
+#[test]
+fn redis_cli_bigkeys_and_hotkeys() {
+    if tool("redis-cli").is_none() {
+        eprintln!("redis-cli not installed; skipping");
+        return;
+    }
+    let srv = common::CairnProcess::start(&[]);
+    let mut con = srv.client();
+    for i in 0..200 {
+        common::q::<()>(&mut con, &["SET", &format!("small:{i}"), "v"]);
+    }
+    common::q::<()>(&mut con, &["SET", "the-big-one", &"x".repeat(10_000)]);
+    for _ in 0..300 {
+        common::q::<Option<String>>(&mut con, &["GET", "small:7"]);
+    }
+
+    let big = cli(&srv, &["--bigkeys"]);
+    assert!(
+        big.contains("Biggest string found") && big.contains("the-big-one"),
+        "{big}"
+    );
+    assert!(big.contains("201 strings"), "{big}");
+
+    let hot = cli(&srv, &["--hotkeys"]);
+    assert!(!hot.contains("ERROR"), "{hot}");
+    assert!(
+        hot.contains("hot key found with counter") && hot.contains("small:7"),
+        "{hot}"
+    );
+
+    // Cairn's own HOTKEYS sees the same key without scanning anything.
+    let top = cli(&srv, &["hotkeys", "count", "1"]);
+    assert!(top.contains("small:7"), "{top}");
+}

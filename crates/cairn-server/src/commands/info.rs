@@ -33,7 +33,7 @@ const DEFAULT_SECTIONS: &[&str] = &[
     "cluster",
     "keyspace",
 ];
-const EXTRA_SECTIONS: &[&str] = &["commandstats", "latencystats"];
+const EXTRA_SECTIONS: &[&str] = &["commandstats", "latencystats", "hotkeys"];
 
 /// ```text
 /// INFO [section [section ...]]
@@ -287,6 +287,25 @@ fn section(ctx: &Ctx, name: &str, out: &mut String) {
         "cluster" => {
             out.push_str("# Cluster\r\n");
             kv(out, "cluster_enabled", &0);
+        }
+        "hotkeys" => {
+            out.push_str("# Hotkeys\r\n");
+            kv(out, "hotkeys_sampled", &server.hotkeys.sampled());
+            kv(out, "hotkeys_sample_rate", &crate::hotkeys::SAMPLE_EVERY);
+            for (i, h) in server.hotkeys.top(10).iter().enumerate() {
+                let key: String = h
+                    .key
+                    .iter()
+                    .flat_map(|&b| std::ascii::escape_default(b))
+                    .map(char::from)
+                    .map(|c| if c == ',' || c == '=' { '_' } else { c })
+                    .collect();
+                kv(
+                    out,
+                    &format!("hotkey_{i}"),
+                    &format!("key={key},accesses={}", h.accesses),
+                );
+            }
         }
         "keyspace" => {
             out.push_str("# Keyspace\r\n");

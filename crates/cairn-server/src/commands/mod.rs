@@ -10,6 +10,7 @@ pub mod command;
 pub mod config;
 pub mod connection;
 pub mod expire;
+pub mod hotkeys;
 pub mod info;
 pub mod keys;
 pub mod memory;
@@ -152,6 +153,13 @@ impl CommandSpec {
         self.name.rsplit('|').next().unwrap_or(self.name)
     }
 
+    /// Position of the first key argument, if the command has one (eviction, hot keys:
+    /// no allocation on the request path).
+    pub fn first_key(&self, argc: usize) -> Option<usize> {
+        let first = self.keys.0;
+        (first > 0 && (first as usize) < argc).then_some(first as usize)
+    }
+
     /// Positions of the key arguments in `args` (COMMAND GETKEYS, multi-key locking).
     pub fn key_positions(&self, argc: usize) -> Vec<usize> {
         let (first, last, step) = self.keys;
@@ -167,7 +175,7 @@ impl CommandSpec {
 }
 
 /// Every command family's table.
-fn families() -> [&'static [CommandSpec]; 11] {
+fn families() -> [&'static [CommandSpec]; 12] {
     [
         connection::COMMANDS,
         client::COMMANDS,
@@ -180,6 +188,7 @@ fn families() -> [&'static [CommandSpec]; 11] {
         keys::COMMANDS,
         expire::COMMANDS,
         memory::COMMANDS,
+        hotkeys::COMMANDS,
     ]
 }
 
