@@ -34,9 +34,9 @@ Method
 3. Servers. By default redis-server runs twice, a fresh process each time, with
    `--save "" --appendonly no --maxmemory 16mb --maxmemory-policy P` for P in
    allkeys-lru and allkeys-lfu. Cairn (--cairn-bin, default target/release/cairn if it
-   exists) runs once per --cairn-policies entry (default noeviction: Cairn does not
-   evict yet, so once full it answers SETs with -OOM and stays full). Every server
-   listens on a free ephemeral port on 127.0.0.1.
+   exists) runs once per --cairn-policies entry (default allkeys-tinylfu, Cairn's
+   default, then allkeys-lfu and allkeys-lru), with --cairn-args appended to its
+   command line. Every server listens on a free ephemeral port on 127.0.0.1.
 
 4. Report. One line per (server, policy): hit ratio of the counted requests, keys held at
    the end (DBSIZE), RSS of the server process at the end (VmRSS), SETs refused with OOM
@@ -64,6 +64,7 @@ import itertools
 import os
 import random
 import shutil
+import shlex
 import signal
 import socket
 import subprocess
@@ -213,10 +214,10 @@ def redis_spec(redis_bin: str, policy: str, maxmemory: str) -> ServerSpec:
     ])
 
 
-def cairn_spec(cairn_bin: str, policy: str, maxmemory: str) -> ServerSpec:
+def cairn_spec(cairn_bin: str, policy: str, maxmemory: str, extra: list[str]) -> ServerSpec:
     return ServerSpec("cairn", policy, [
         cairn_bin, "server", "--port", "{port}", "--bind", "127.0.0.1",
-        "--maxmemory", maxmemory, "--maxmemory-policy", policy,
+        "--maxmemory", maxmemory, "--maxmemory-policy", policy, *extra,
     ])
 
 
@@ -465,8 +466,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="comma-separated maxmemory policies for Redis")
     p.add_argument("--cairn-bin", default=str(DEFAULT_CAIRN_BIN) if DEFAULT_CAIRN_BIN.exists() else "",
                    help="Cairn binary (default target/release/cairn if it exists; '' to skip)")
-    p.add_argument("--cairn-policies", default="noeviction",
+    p.add_argument("--cairn-policies", default="allkeys-tinylfu,allkeys-lfu,allkeys-lru",
                    help="comma-separated maxmemory policies for Cairn")
+    p.add_argument("--cairn-args", default="",
+                   help="extra settings for every Cairn run, e.g. '--maxmemory-samples 10'")
     args = p.parse_args(argv)
     if args.requests < 1 or args.keys < 1 or args.value_size < 0:
         p.error("--requests and --keys must be >= 1, --value-size >= 0")
@@ -490,7 +493,9 @@ def server_specs(args: argparse.Namespace) -> list[ServerSpec]:
         if not os.access(cairn_bin, os.X_OK):
             sys.exit(f"error: Cairn binary not executable: {cairn_bin} "
                      "(cargo build --release -p cairn, or --cairn-bin '')")
-        specs += [cairn_spec(cairn_bin, p, args.maxmemory) for p in split_list(args.cairn_policies)]
+        extra = shlex.split(args.cairn_args)
+        specs += [cairn_spec(cairn_bin, p, args.maxmemory, extra)
+                  for p in split_list(args.cairn_policies)]
     return specs
 
 

@@ -425,17 +425,18 @@ pub fn setting(name: &str) -> Option<&'static Setting> {
     SETTINGS.iter().find(|s| s.name.eq_ignore_ascii_case(name))
 }
 
-/// Every `maxmemory-policy` name (cairn-store knows what each does).
+/// Every `maxmemory-policy` name (cairn-store knows what each does), in the order Redis
+/// lists them in its error message, then Cairn's.
 const POLICY_NAMES: [&str; 9] = [
-    "noeviction",
-    "allkeys-lru",
-    "allkeys-lfu",
-    "allkeys-random",
-    "allkeys-tinylfu",
     "volatile-lru",
     "volatile-lfu",
     "volatile-random",
     "volatile-ttl",
+    "allkeys-lru",
+    "allkeys-lfu",
+    "allkeys-random",
+    "noeviction",
+    "allkeys-tinylfu",
 ];
 
 /// An integer within `min..=max`, with Redis's error texts.
@@ -675,5 +676,17 @@ mod tests {
         );
         c.apply("maxclients", "5", true).unwrap();
         assert_eq!(c.maxclients, 5);
+    }
+}
+
+#[cfg(test)]
+mod policy_names {
+    #[test]
+    fn every_policy_the_store_knows_is_accepted_and_nothing_else() {
+        let mut names: Vec<&str> = super::POLICY_NAMES.to_vec();
+        let mut known: Vec<&str> = cairn_store::Policy::ALL.iter().map(|p| p.name()).collect();
+        names.sort();
+        known.sort();
+        assert_eq!(names, known);
     }
 }

@@ -4,10 +4,10 @@
 //! write allocates, not after. `noeviction` answers such commands with Redis's OOM error
 //! instead.
 //!
-//! Eviction starts in the shard the command's key lives in: that is where the write will
-//! land, and under TinyLFU the admission test then compares the newcomer with victims
-//! scored by the same frequency sketch. A command evicts at most [`MAX_PER_COMMAND`] keys,
-//! so one large write never stalls its client for long; the cron finishes the job.
+//! Each eviction compares the candidates of two shards (one in turn, one at random), so
+//! the choice stays close to global without taking every lock. A command evicts at most
+//! [`MAX_PER_COMMAND`] keys, so one large write never stalls its client for long; the cron
+//! finishes the job.
 
 use cairn_store::db::Now;
 use cairn_store::{Evicted, Policy, key_slot};
@@ -53,21 +53,30 @@ pub fn make_room(
     }
     let keyspace = &server.keyspace;
     let shards = keyspace.shard_count();
-    // Only a key the command will create faces the admission test.
+    // Only a key the command will create faces the admission test; its estimate comes from
+    // its own shard's sketch (a key is always counted where it lives).
     let incoming = key.filter(|k| {
         policy.uses_sketch() && {
             let slot = key_slot(k);
             !keyspace.lock(slot).db(db).contains(slot, k, now)
         }
     });
-    let mut shard = key.map_or_else(
-        || fastrand::usize(..shards),
-        |k| keyspace.shard_of(key_slot(k)),
-    );
+    let incoming_frequency = incoming.map(|k| keyspace.frequency(db, k));
     let samples = server.maxmemory_samples();
     let (mut evicted, mut barren) = (0, 0);
     while server.used_memory_now() > max && evicted < budget {
-        match keyspace.evict_one(shard, policy, samples, incoming.map(|k| (db, k)), now) {
+        // Two shards per step, one taken in turn and one at random: the victim is the
+        // worse of their candidates, which keeps eviction close to global (no shard is
+        // emptied while another keeps its coldest keys) at the price of two short locks.
+        let turn = server.next_eviction_shard() % shards;
+        let step = keyspace.evict_step(
+            &[turn, fastrand::usize(..shards)],
+            policy,
+            samples,
+            incoming_frequency,
+            now,
+        );
+        match step {
             Evicted::Key { .. } => {
                 server.count_eviction(policy);
                 evicted += 1;
@@ -80,11 +89,10 @@ pub fn make_room(
             }
             Evicted::Nothing => {
                 barren += 1;
-                if barren >= shards {
+                if barren >= 2 * shards {
                     // Nothing this policy may evict anywhere (volatile-* with no TTLs).
                     return Err(oom());
                 }
-                shard = (shard + 1) % shards;
             }
         }
     }

@@ -65,6 +65,8 @@ pub struct Server {
     /// TinyLFU admission test turned away.
     evicted_by_policy: [AtomicU64; Policy::ALL.len()],
     rejected: AtomicU64,
+    /// Whose turn it is to give up a key (eviction visits shards in turn).
+    eviction_cursor: AtomicUsize,
     /// The active expiry sweep (DEBUG SET-ACTIVE-EXPIRE turns it off for tests).
     pub active_expire: AtomicBool,
     /// Memory figures refreshed by the cron (allocator statistics are not free to read).
@@ -100,6 +102,7 @@ impl Server {
             startup_memory: crate::memory::allocated(),
             evicted_by_policy: Default::default(),
             rejected: AtomicU64::new(0),
+            eviction_cursor: AtomicUsize::new(0),
             config: RwLock::new(config),
             clients: Clients::default(),
             stats: Stats::default(),
@@ -223,6 +226,10 @@ impl Server {
     pub fn count_eviction(&self, policy: Policy) {
         let i = Policy::ALL.iter().position(|p| *p == policy).unwrap_or(0);
         self.evicted_by_policy[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn next_eviction_shard(&self) -> usize {
+        self.eviction_cursor.fetch_add(1, Ordering::Relaxed)
     }
 
     pub fn count_rejection(&self) {

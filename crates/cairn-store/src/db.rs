@@ -190,10 +190,27 @@ impl Db {
         self.sketch.is_some()
     }
 
+    /// Starts or drops the frequency sketch. A sketch started on a database that already
+    /// holds keys is seeded from the LFU counters the entries carry (every policy keeps
+    /// them), so switching a running node to TinyLFU does not start from amnesia.
     pub(crate) fn set_sketch(&mut self, on: bool) {
         if on != self.sketch.is_some() {
             let before = self.sketch.as_ref().map_or(0, |s| s.bytes());
-            self.sketch = on.then(Sketch::default);
+            self.sketch = on.then(|| {
+                let mut sketch = Sketch::default();
+                if self.keys > 0 {
+                    sketch.ensure_capacity(self.keys);
+                    for st in &self.slots {
+                        for e in st.table.iter() {
+                            let seen = e.freq().saturating_sub(crate::entry::LFU_INIT);
+                            if seen > 0 {
+                                sketch.add(self.hasher.hash_one(e.key()), seen);
+                            }
+                        }
+                    }
+                }
+                sketch
+            });
             let after = self.sketch.as_ref().map_or(0, |s| s.bytes());
             self.account(after as isize - before as isize);
         }
@@ -263,7 +280,9 @@ impl Db {
         let hasher = &self.hasher;
         match st.table.find(hash, key) {
             Some(i) if st.table.get(i).is_expired(now.ms) => {
+                let table_before = st.table.allocation_size();
                 let gone = st.table.remove_at(i, |e| hasher.hash_one(e.key()));
+                let table_freed = table_before - st.table.allocation_size();
                 st.volatile -= 1;
                 self.volatile -= 1;
                 self.keys -= 1;
@@ -271,7 +290,7 @@ impl Db {
                 if access == Access::Read {
                     self.stats.misses += 1;
                 }
-                self.bytes.add(-(gone.mem_usage() as isize));
+                self.bytes.add(-((gone.mem_usage() + table_freed) as isize));
                 None
             }
             Some(i) => {
@@ -501,12 +520,15 @@ impl Db {
         let st = self.slots.get_mut(local)?;
         let i = st.table.find(hash, key)?;
         let hasher = &self.hasher;
+        let table_before = st.table.allocation_size();
         let entry = st.table.remove_at(i, |e| hasher.hash_one(e.key()));
+        let table_freed = table_before - st.table.allocation_size();
         if entry.has_ttl() {
             st.volatile -= 1;
             self.volatile -= 1;
         }
         self.keys -= 1;
+        self.account(-(table_freed as isize));
         self.account(-(entry.mem_usage() as isize));
         if entry.is_expired(now.ms) {
             self.stats.expired += 1;
@@ -665,16 +687,19 @@ impl Db {
         let st = self.slots.get_mut(local)?;
         let i = st.table.find(hash, key)?;
         let hasher = &self.hasher;
+        let table_before = st.table.allocation_size();
         let entry = st.table.remove_at(i, |e| hasher.hash_one(e.key()));
+        let table_freed = table_before - st.table.allocation_size();
         if entry.has_ttl() {
             st.volatile -= 1;
             self.volatile -= 1;
         }
         self.keys -= 1;
+        self.account(-(table_freed as isize));
         self.stats.evicted += 1;
         let freed = entry.mem_usage();
         self.account(-(freed as isize));
-        Some(freed)
+        Some(freed + table_freed)
     }
 
     /// Removes expired keys from slot tables that hold any, starting at the shard-local slot
@@ -707,6 +732,7 @@ impl Db {
             seen += st.table.len();
             let hasher = &self.hasher;
             let mut gone = 0;
+            let table_before = st.table.allocation_size();
             st.table.extract(
                 |e| e.is_expired(now.ms),
                 |e| hasher.hash_one(e.key()),
@@ -716,6 +742,7 @@ impl Db {
                     on_expired(e);
                 },
             );
+            freed += table_before - st.table.allocation_size();
             st.volatile -= gone;
             removed += gone as usize;
         }

@@ -108,12 +108,20 @@ impl Policy {
 /// The key a policy picked.
 #[derive(Debug, Clone)]
 pub struct Victim {
+    pub shard: usize,
     pub db: usize,
     pub slot: u16,
     pub key: Vec<u8>,
     /// The victim's sketch estimate (TinyLFU's admission test compares against it).
     pub frequency: u8,
     score: u64,
+}
+
+impl Victim {
+    /// Whether this victim should go before `other` (a higher policy score).
+    pub fn worse_than(&self, other: &Victim) -> bool {
+        self.score > other.score
+    }
 }
 
 /// What an eviction step did.
@@ -128,30 +136,26 @@ pub enum Evicted {
     /// The incoming key lost the admission test: nothing was evicted, and the caller
     /// should drop the incoming key once its command has run.
     Rejected,
-    /// The shard has nothing this policy may evict.
+    /// The shards looked at have nothing this policy may evict.
     Nothing,
 }
 
 impl Keyspace {
-    /// Evicts one key from shard `index`, chosen by `policy` among `samples` random keys
-    /// of each of its databases. With `incoming` (database, key) — a key the command about
-    /// to run will create — a TinyLFU policy first checks that the newcomer is worth more
-    /// than the victim.
-    pub fn evict_one(
+    /// The key of shard `index` that `policy` would evict first, among `samples` random
+    /// keys of each of its databases.
+    pub fn candidate(
         &self,
         index: usize,
         policy: Policy,
         samples: usize,
-        incoming: Option<(usize, &[u8])>,
         now: Now,
-    ) -> Evicted {
+    ) -> Option<Victim> {
         if policy == Policy::NoEviction {
-            return Evicted::Nothing;
+            return None;
         }
-        let mut guard = self.lock_shard(index);
-        let shard = &mut *guard;
+        let guard = self.lock_shard(index);
         let mut best: Option<Victim> = None;
-        for (db_index, db) in shard.dbs().iter().enumerate() {
+        for (db_index, db) in guard.dbs().iter().enumerate() {
             let decay = db.lfu.decay_minutes;
             for _ in 0..samples.max(1) {
                 let Some(e) = db.random_entry(policy.volatile_only()) else {
@@ -165,6 +169,7 @@ impl Keyspace {
                 let score = policy.score(e, frequency, now, decay);
                 if best.as_ref().is_none_or(|b| score > b.score) {
                     best = Some(Victim {
+                        shard: index,
                         db: db_index,
                         slot: crate::key_slot(e.key()),
                         key: e.key().to_vec(),
@@ -174,25 +179,59 @@ impl Keyspace {
                 }
             }
         }
+        best
+    }
+
+    /// The sketch's estimate for `key` in database `db` (0 without a sketch).
+    pub fn frequency(&self, db: usize, key: &[u8]) -> u8 {
+        self.lock(crate::key_slot(key)).db(db).frequency(key)
+    }
+
+    /// One eviction: the worst of the candidates from `shards` (two choices keep the
+    /// choice close to global without locking everything), after TinyLFU's admission test
+    /// when a newcomer with estimate `incoming` is waiting to be written.
+    pub fn evict_step(
+        &self,
+        shards: &[usize],
+        policy: Policy,
+        samples: usize,
+        incoming: Option<u8>,
+        now: Now,
+    ) -> Evicted {
+        let mut best: Option<Victim> = None;
+        for (n, &shard) in shards.iter().enumerate() {
+            if shards[..n].contains(&shard) {
+                continue;
+            }
+            if let Some(v) = self.candidate(shard, policy, samples, now)
+                && best.as_ref().is_none_or(|b| v.worse_than(b))
+            {
+                best = Some(v);
+            }
+        }
         let Some(victim) = best else {
             return Evicted::Nothing;
         };
+        // Admit only a key asked for more often than the victim. A small random admission
+        // keeps an attacker from pinning the cache with a few hot keys.
         if policy.uses_sketch()
-            && let Some((db, key)) = incoming
+            && let Some(candidate) = incoming
+            && candidate <= victim.frequency
+            && fastrand::u8(..) >= 2
         {
-            let candidate = shard.db(db).frequency(key);
-            // Admit only a key asked for more often than the victim. A small random
-            // admission keeps an attacker from pinning the cache with a few hot keys.
-            if candidate <= victim.frequency && fastrand::u8(..) >= 2 {
-                return Evicted::Rejected;
-            }
+            return Evicted::Rejected;
         }
-        match shard.db(victim.db).evict(victim.slot, &victim.key) {
+        let freed = self
+            .lock_shard(victim.shard)
+            .db(victim.db)
+            .evict(victim.slot, &victim.key);
+        match freed {
             Some(bytes) => Evicted::Key {
                 db: victim.db,
                 key: victim.key,
                 bytes,
             },
+            // Gone meanwhile (deleted by another client): nothing freed, try again.
             None => Evicted::Nothing,
         }
     }
@@ -239,7 +278,7 @@ mod tests {
             }
         }
         let before = ks.used_bytes();
-        match ks.evict_one(0, Policy::VolatileTtl, 5, None, now()) {
+        match ks.evict_step(&[0], Policy::VolatileTtl, 5, None, now()) {
             Evicted::Key { key, bytes, .. } => {
                 assert_eq!(key, b"k42");
                 assert_eq!(ks.used_bytes(), before - bytes);
@@ -247,11 +286,11 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(
-            ks.evict_one(0, Policy::VolatileLru, 5, None, now()),
+            ks.evict_step(&[0], Policy::VolatileLru, 5, None, now()),
             Evicted::Nothing
         );
         assert!(matches!(
-            ks.evict_one(0, Policy::AllKeysRandom, 5, None, now()),
+            ks.evict_step(&[0], Policy::AllKeysRandom, 5, None, now()),
             Evicted::Key { .. }
         ));
         assert_eq!(ks.stats().evicted, 2);
@@ -282,7 +321,8 @@ mod tests {
         }
         let mut rejected = 0;
         for _ in 0..20 {
-            if ks.evict_one(0, Policy::AllKeysTinyLfu, 5, Some((0, b"cold")), now())
+            let cold = ks.frequency(0, b"cold");
+            if ks.evict_step(&[0], Policy::AllKeysTinyLfu, 5, Some(cold), now())
                 == Evicted::Rejected
             {
                 rejected += 1;
@@ -296,8 +336,9 @@ mod tests {
                 shard.db(0).read(slot_of("wanted"), b"wanted", now());
             }
         }
+        let wanted = ks.frequency(0, b"wanted");
         assert!(matches!(
-            ks.evict_one(0, Policy::AllKeysTinyLfu, 5, Some((0, b"wanted")), now()),
+            ks.evict_step(&[0], Policy::AllKeysTinyLfu, 5, Some(wanted), now()),
             Evicted::Key { .. }
         ));
     }

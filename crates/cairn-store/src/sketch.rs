@@ -59,14 +59,30 @@ impl Sketch {
         }
     }
 
-    /// Grows the sketch when the cache holds more keys than its rows are sized for.
-    /// Growing starts the counts afresh, as Caffeine does; it happens a logarithmic
-    /// number of times while a cache fills.
+    /// Grows the sketch when the cache holds more keys than its rows are sized for,
+    /// keeping what it has counted: a counter's position is the top bits of the hash, so
+    /// each old counter becomes the parent of a run of new ones and hands them its count.
+    /// Every key's estimate is unchanged by growing (Caffeine starts afresh instead, which
+    /// forgets everything read while a cache fills).
     pub fn ensure_capacity(&mut self, keys: usize) {
         let want = keys.max(16) * COUNTERS_PER_KEY;
-        if want > self.width() {
-            *self = Sketch::with_width(want);
+        let old_width = self.width();
+        if want <= old_width {
+            return;
         }
+        let mut grown = Sketch::with_width(want);
+        if let Some(factor) = grown.width().checked_div(old_width) {
+            let (old_wpr, new_wpr) = (old_width / 16, grown.width() / 16);
+            for row in 0..ROWS {
+                for j in 0..grown.width() {
+                    let i = j / factor;
+                    let count = (self.words[row * old_wpr + i / 16] >> ((i % 16) * 4)) & 0xF;
+                    grown.words[row * new_wpr + j / 16] |= count << ((j % 16) * 4);
+                }
+            }
+            grown.additions = self.additions;
+        }
+        *self = grown;
     }
 
     pub fn bytes(&self) -> usize {
@@ -96,6 +112,17 @@ impl Sketch {
         if self.additions >= 10 * self.width() / COUNTERS_PER_KEY {
             self.age();
         }
+    }
+
+    /// Counts `n` accesses at once (seeding from what entries already know).
+    pub fn add(&mut self, hash: u64, n: u8) {
+        for row in 0..ROWS {
+            let (w, shift) = self.index(hash, row);
+            let c = ((self.words[w] >> shift) & 0xF) as u8;
+            let new = c.saturating_add(n).min(15) as u64;
+            self.words[w] = (self.words[w] & !(0xF << shift)) | (new << shift);
+        }
+        self.additions += n as usize;
     }
 
     /// Estimated accesses of the key with this hash, 0 to 15.
@@ -141,6 +168,23 @@ mod tests {
             s.increment(h(1000 + i));
         }
         assert!(s.estimate(h(1)) <= 7, "{}", s.estimate(h(1)));
+    }
+
+    #[test]
+    fn growing_keeps_every_estimate() {
+        let mut s = Sketch::default();
+        s.ensure_capacity(16);
+        let h = |i: u64| i.wrapping_mul(0x2545_F491_4F6C_DD1D);
+        for i in 0..200u64 {
+            for _ in 0..(i % 7) {
+                s.increment(h(i));
+            }
+        }
+        let before: Vec<u8> = (0..200).map(|i| s.estimate(h(i))).collect();
+        s.ensure_capacity(5000);
+        assert!(s.width() >= 20_000);
+        let after: Vec<u8> = (0..200).map(|i| s.estimate(h(i))).collect();
+        assert_eq!(before, after);
     }
 
     #[test]

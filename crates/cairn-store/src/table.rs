@@ -132,7 +132,10 @@ impl Table {
     }
 
     fn grow(&mut self, rehash: impl Fn(&Entry) -> u64) {
-        let buckets = buckets_for(self.len() + 1);
+        self.rebuild(buckets_for(self.len() + 1), rehash);
+    }
+
+    fn rebuild(&mut self, buckets: usize, rehash: impl Fn(&Entry) -> u64) {
         let old = std::mem::replace(
             &mut self.entries,
             std::iter::repeat_with(|| None).take(buckets).collect(),
@@ -147,6 +150,27 @@ impl Table {
     /// that may live here move back, so every entry stays reachable from its home bucket
     /// without tombstones.
     pub fn remove_at(&mut self, i: usize, rehash: impl Fn(&Entry) -> u64) -> Entry {
+        let removed = self.take_at(i, &rehash);
+        self.shrink_if_sparse(rehash);
+        removed
+    }
+
+    /// Gives memory back once a table is mostly empty (below 1/5 full), and all of it when
+    /// the last key goes: under churn a slot's table would otherwise keep its peak size
+    /// forever, and that memory counts against maxmemory.
+    fn shrink_if_sparse(&mut self, rehash: impl Fn(&Entry) -> u64) {
+        let buckets = self.entries.len();
+        if self.len == 0 {
+            self.entries = Box::default();
+        } else if buckets > MIN_BUCKETS && self.len() * 5 < buckets {
+            let target = buckets_for(self.len());
+            if target < buckets {
+                self.rebuild(target, rehash);
+            }
+        }
+    }
+
+    fn take_at(&mut self, i: usize, rehash: impl Fn(&Entry) -> u64) -> Entry {
         let removed = self.entries[i].take().expect("occupied bucket");
         self.len -= 1;
         let mut hole = i;
@@ -189,11 +213,12 @@ impl Table {
         while i < self.entries.len() && steps < limit {
             steps += 1;
             if self.entries[i].as_ref().is_some_and(&mut pred) {
-                out(self.remove_at(i, &rehash));
+                out(self.take_at(i, &rehash));
             } else {
                 i += 1;
             }
         }
+        self.shrink_if_sparse(rehash);
     }
 
     /// Takes every entry out (FLUSHDB), leaving the table empty and unallocated.
@@ -264,6 +289,32 @@ mod tests {
                 prop_assert_eq!(t.find(h(k), k).is_none(), gone);
             }
         }
+    }
+
+    #[test]
+    fn tables_shrink_when_sparse_and_free_when_empty() {
+        let mut t = Table::default();
+        let rehash = |e: &Entry| h(e.key());
+        let keys: Vec<Vec<u8>> = (0..1000).map(|i| format!("k{i}").into_bytes()).collect();
+        for k in &keys {
+            t.insert_new(h(k), entry(k), rehash);
+        }
+        let full = t.allocation_size();
+        for k in &keys[..990] {
+            let i = t.find(h(k), k).expect("present");
+            t.remove_at(i, rehash);
+        }
+        assert!(
+            t.allocation_size() * 10 < full,
+            "{} of {full}",
+            t.allocation_size()
+        );
+        for k in &keys[990..] {
+            assert!(t.find(h(k), k).is_some());
+        }
+        t.extract(|_| true, rehash, drop);
+        assert_eq!(t.allocation_size(), 0);
+        assert!(t.is_empty());
     }
 
     #[test]

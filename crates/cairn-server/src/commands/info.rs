@@ -150,7 +150,9 @@ fn section(ctx: &Ctx, name: &str, out: &mut String) {
             server.set_allocated(m.allocated);
             let peak = server.peak_memory.load(Ordering::Relaxed).max(m.allocated);
             let total = total_system_memory();
-            let dataset = server.keyspace.used_bytes() as u64;
+            // As MEMORY STATS dataset.bytes: the keys and values, without their tables.
+            let tables: usize = server.keyspace.table_bytes().iter().sum();
+            let dataset = server.keyspace.used_bytes().saturating_sub(tables) as u64;
             let overhead = m.allocated.saturating_sub(dataset);
             kv(out, "used_memory", &m.allocated);
             kv(out, "used_memory_human", &human(m.allocated));

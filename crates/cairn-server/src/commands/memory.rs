@@ -171,10 +171,13 @@ fn stats(ctx: &mut Ctx, _args: Args) -> CmdResult {
         ("aof.buffer", 0),
     ];
     let tail_ints: Vec<(&str, i64)> = vec![
-        ("overhead.hashtable.main", tables as i64),
         ("overhead.total", overhead as i64),
         ("keys.count", f.keys as i64),
-        ("keys.bytes-per-key", (f.keyspace / f.keys.max(1)) as i64),
+        // As Redis computes it: everything allocated since start-up, per key.
+        (
+            "keys.bytes-per-key",
+            (f.allocated.saturating_sub(f.startup) / f.keys.max(1)) as i64,
+        ),
         ("dataset.bytes", dataset as i64),
         ("allocator.allocated", f.allocated as i64),
         ("allocator.active", f.active as i64),
@@ -208,30 +211,34 @@ fn stats(ctx: &mut Ctx, _args: Args) -> CmdResult {
     ];
     let n = int_fields.len() + dbs.len() + tail_ints.len() + floats.len() + byte_diffs.len();
     ctx.out.map(n);
+    // Field names go out as bulk strings, as Redis sends them.
     for (k, v) in int_fields {
-        ctx.out.simple(k);
+        ctx.out.bulk(k.as_bytes());
         ctx.out.int(v);
     }
     for i in dbs {
-        ctx.out.simple(&format!("db.{i}"));
-        ctx.out.map(3);
-        ctx.out.simple("overhead.hashtable.main");
+        ctx.out.bulk(format!("db.{i}").as_bytes());
+        ctx.out.map(4);
+        ctx.out.bulk(b"overhead.hashtable.main");
         ctx.out.int(f.tables[i] as i64);
-        ctx.out.simple("keys");
+        // Deadlines live in the entries: there is no second table for them.
+        ctx.out.bulk(b"overhead.hashtable.expires");
+        ctx.out.int(0);
+        ctx.out.bulk(b"keys");
         ctx.out.int(f.sizes[i].0 as i64);
-        ctx.out.simple("expires");
+        ctx.out.bulk(b"expires");
         ctx.out.int(f.sizes[i].1 as i64);
     }
     for (k, v) in tail_ints {
-        ctx.out.simple(k);
+        ctx.out.bulk(k.as_bytes());
         ctx.out.int(v);
     }
     for (k, v) in floats {
-        ctx.out.simple(k);
+        ctx.out.bulk(k.as_bytes());
         ctx.out.double(v);
     }
     for (k, v) in byte_diffs {
-        ctx.out.simple(k);
+        ctx.out.bulk(k.as_bytes());
         ctx.out.int(v);
     }
     Ok(())
