@@ -168,6 +168,21 @@ impl Db {
         self.bytes.add(delta);
     }
 
+    /// What this database holds, recomputed by walking it (see
+    /// [`crate::Keyspace::recount_bytes`]).
+    pub fn recount_bytes(&self) -> usize {
+        self.slots.capacity() * std::mem::size_of::<SlotTable>()
+            + self
+                .slots
+                .iter()
+                .map(|st| {
+                    st.table.allocation_size()
+                        + st.table.iter().map(Entry::mem_usage).sum::<usize>()
+                })
+                .sum::<usize>()
+            + self.sketch.as_ref().map_or(0, Sketch::bytes)
+    }
+
     /// The hash-table bytes one key of `slot` accounts for: its share of the slot's table
     /// (MEMORY USAGE).
     pub fn table_share(&self, slot: u16) -> usize {

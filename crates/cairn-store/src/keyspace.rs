@@ -164,6 +164,15 @@ impl Keyspace {
         self.bytes.iter().map(|b| b.get()).sum()
     }
 
+    /// The byte count recomputed from scratch by walking every table (tests, DEBUG):
+    /// equal to [`Keyspace::used_bytes`] unless the accounting has a bug.
+    pub fn recount_bytes(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.0.lock().dbs.iter().map(Db::recount_bytes).sum::<usize>())
+            .sum()
+    }
+
     /// Bytes held by shard `index`.
     pub fn shard_bytes(&self, index: usize) -> usize {
         self.bytes[index].get()

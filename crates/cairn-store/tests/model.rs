@@ -42,6 +42,10 @@ enum Op {
         count: u8,
     },
     Flush,
+    Append {
+        key: u8,
+        len: u8,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -56,6 +60,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (any::<u8>(), any::<u8>()).prop_map(|(from, to)| Op::Rename { from, to }),
         1 => (1u8..50).prop_map(|count| Op::Scan { count }),
         1 => Just(Op::Flush),
+        1 => (any::<u8>(), any::<u8>()).prop_map(|(key, len)| Op::Append { key, len }),
     ]
 }
 
@@ -93,7 +98,7 @@ proptest! {
         let ks = Keyspace::new(2, 1 << shards);
         let mut model = Model { map: BTreeMap::new() };
         let mut clock: u64 = 1_700_000_000_000;
-        for op in ops {
+        for (i, op) in ops.into_iter().enumerate() {
             let now = Now::from_unix_ms(clock);
             match op {
                 Op::Set { key: k, value, ttl } => {
@@ -181,8 +186,33 @@ proptest! {
                     model.map.clear();
                     prop_assert_eq!(ks.db_len(0), 0);
                 }
+                Op::Append { key: k, len } => {
+                    let k = key(k);
+                    let slot = key_slot(&k);
+                    let tail = vec![b'a'; len as usize];
+                    let mut shard = ks.lock(slot);
+                    let db = shard.db(0);
+                    if let Some(mut e) = db.write(slot, &k, now) {
+                        e.bytes_mut().extend_from_slice(&tail);
+                    } else {
+                        db.set(slot, &k, Value::Str(tail.clone()), ExpireChange::Clear, now);
+                    }
+                    drop(shard);
+                    match model.live(&k, clock) {
+                        Some(entry) => entry.0.extend_from_slice(&tail),
+                        None => {
+                            model.map.insert(k, (tail, None));
+                        }
+                    }
+                }
+            }
+            // The byte count the eviction check reads stays exact whatever happened
+            // (checked every few operations: a recount walks all 16384 slots).
+            if i % 8 == 0 {
+                prop_assert_eq!(ks.used_bytes(), ks.recount_bytes());
             }
         }
+        prop_assert_eq!(ks.used_bytes(), ks.recount_bytes());
     }
 }
 
