@@ -11,6 +11,10 @@ Method
    bijection (no two keys collide), so hit ratios are unchanged, but every policy works
    on plain ints and the count-min sketches can take their row indexes straight from the
    key's bits instead of hashing on every access.
+   --drift-every R (default 0, off) makes popularity drift: from request R on, and again
+   every R requests, every popular key is replaced by a new key of the same rank (its
+   hash XOR a per-phase salt), so the old favourites are never asked for again. A policy
+   that cannot forget keeps them cached; this shows what a sketch's ageing is worth.
 
 2. Replay. Cache-aside, strictly one request at a time (unlike hit-ratio.py's pipelined
    replay): GET key -> hit if resident, and the policy records the access; on a miss the
@@ -53,15 +57,56 @@ Method
    sketch), and halve every counter after 10 x capacity increments. The row width matters:
    at factor 1 the rows are crowded enough to cost the sketch policies a few points.
 
+   Sketch variants (every sketch policy; the defaults are the sketch just described):
+   --sketch-counter-bits B   counters saturate at 2**B - 1 (1..8; 8 = a byte each).
+   --sketch-reset F          halve after F x N increments, where N is the capacity or, with
+   --sketch-reset-basis pow2   the next power of two >= capacity (= row width / 4 at
+                             factor 4, the period Cairn uses).
+   --sketch-accounting cairn every increment advances the reset clock, even when all four
+                             counters are saturated, and a reset just halves the clock
+                             (Cairn); "caffeine" (default) skips saturated increments and
+                             first subtracts the odd counters' rounding loss.
+   --sketch-conservative     conservative update: an increment raises only the rows that
+                             hold the key's current minimum.
+   --doorkeeper-bits D       TinyLFU's doorkeeper: a Bloom filter of D x capacity bits with
+   --doorkeeper-hashes K       K hash positions (default 2) in front of the sketch. A key's
+                             first access since the last reset only enters the filter;
+                             estimates add 1 for keys in the filter; every reset clears it.
+                             Every access, filtered or not, advances the reset clock.
+
+   sampled-* variants (the defaults are the policy described above):
+   --count-sets              a miss also counts the cache-aside SET in the sketch, after the
+                             admission test, as a server that counts every GET and SET sees.
+   --admit-margin M          admit a new key only if its estimate exceeds the victim's by
+                             more than M (default 0: strictly greater; -1 admits ties).
+   --random-admit N          admit a losing new key anyway with probability N/256.
+   --lru-stamp second        break estimate ties by simulated second of last access (as a
+                             server's idle-seconds clock does), not by request number.
+   --cairn                   Cairn's allkeys-tinylfu as the server implements it
+                             (crates/cairn-store/src/sketch.rs and evict.rs): factor 4,
+                             reset after 10 x width / 4 increments with cairn accounting,
+                             GETs and SETs counted, 2/256 random admission, ties by second.
+                             These become the defaults, so explicit options still override
+                             them (e.g. --cairn --no-count-sets). Still one global sketch
+                             and uniform sampling: the server keeps a sketch per shard and
+                             samples the incoming key's shard, which with uniform hashing
+                             and power-of-two shard counts sizes and ages the same way.
+                             On the default trace at 97,000 keys this gives 0.531, against
+                             0.529 measured on the server (16 MB, pipelined replay).
+
 4. Report. stdout: one table, a row per policy, a column per --capacities entry, cells =
-   hit ratio of the counted requests; then the ratio of an infinite cache (hit-ratio.py's
-   `infinite_cache_hits`). stderr: wall time of every run and of every policy.
+   hit ratio of the counted requests (--precision decimals, default 3); then the ratio of
+   an infinite cache (hit-ratio.py's `infinite_cache_hits`, or the same count on the
+   drifted trace). A line above the table restates the sketch settings. stderr: wall
+   time of every run and of every policy.
 
 Usage
 -----
     python3 bench/policy-sim.py                          # full run, ~5 min on one core
     python3 bench/policy-sim.py --requests 300000 --keys 100000 --capacities 8300,11000
     python3 bench/policy-sim.py --policies lru,wtinylfu,sampled-tinylfu --capacities 110000
+    python3 bench/policy-sim.py --policies sampled-tinylfu --capacities 97000 --cairn \
+        --precision 4                                    # the server's policy, ~25 s
 
 Python 3.11 standard library only. Every policy and capacity replays the trace from a
 fresh state; random choices (sampling, Redis's LFU increments) come from
@@ -110,23 +155,47 @@ def splitmix64(x: int) -> int:
     return z ^ (z >> 31)
 
 
-def hashed_keys(trace) -> list[int]:
+def hashed_keys(trace, drift_every: int = 0) -> list[int]:
     """The trace as a list of 64-bit key hashes (see the module docstring).
 
     Popular keys are memoised so that each one is a single int object, which keeps the
-    list at ~1/3 of the memory and makes dict lookups compare by identity first."""
+    list at ~1/3 of the memory and makes dict lookups compare by identity first.
+
+    With drift_every (--drift-every), request i belongs to phase i // drift_every, and in
+    phase p > 0 every popular key's hash is XORed with a per-phase salt: each phase
+    brings a whole new set of popular keys with the same Zipf law, and the previous
+    phase's keys are never asked for again."""
     memo: dict[int, int] = {}
     out = []
     append = out.append
-    for key_id in trace.ids:
-        if key_id < 0:  # one-hit wonder: seen once, not worth memoising
-            append(splitmix64(key_id & MASK64))
-            continue
-        h = memo.get(key_id)
-        if h is None:
-            h = memo[key_id] = splitmix64(key_id)
-        append(h)
+    ids = trace.ids
+    n = len(ids)
+    step = drift_every or n
+    for phase, start in enumerate(range(0, n, step)):
+        salt = splitmix64(phase + 0x5EED) if phase else 0
+        if phase:
+            memo.clear()
+        for key_id in ids[start:start + step]:
+            if key_id < 0:  # one-hit wonder: seen once, not worth memoising
+                append(splitmix64(key_id & MASK64))
+                continue
+            h = memo.get(key_id)
+            if h is None:
+                h = memo[key_id] = splitmix64(key_id) ^ salt
+            append(h)
     return out
+
+
+def infinite_hits(keys: list[int], warmup: int) -> int:
+    """Hits among requests warmup.. of a cache that never evicts, from the hashed keys."""
+    seen: set[int] = set()
+    hits = 0
+    for i, key in enumerate(keys):
+        if key in seen:
+            hits += i >= warmup
+        else:
+            seen.add(key)
+    return hits
 
 
 # --------------------------------------------------------------- shared pieces --
@@ -134,6 +203,11 @@ def hashed_keys(trace) -> list[int]:
 # bytes.translate tables for the sketch's periodic halving.
 HALVE = bytes(b >> 1 for b in range(256))
 LOW_BIT = bytes(b & 1 for b in range(256))
+
+
+def next_pow2(n: int) -> int:
+    """The smallest power of two >= n (n >= 1)."""
+    return 1 << max(0, (n - 1).bit_length())
 
 
 class CountMinSketch:
@@ -145,41 +219,59 @@ class CountMinSketch:
     the 4 row indexes come from double hashing (low 32 bits + r * high 32 bits), which is
     as good as 4 independent hashes for a count-min sketch. After 10 x capacity
     increments every counter is halved, so the sketch forgets old popularity (Caffeine's
-    "reset", including its correction of the sample count for the odd counters)."""
+    "reset", including its correction of the sample count for the odd counters).
 
-    def __init__(self, capacity: int, width_factor: int = 1):
-        width = (1 << max(0, (capacity - 1).bit_length())) * width_factor
+    Options (see the module docstring): counter_bits (--sketch-counter-bits) sets the
+    saturation value to 2**bits - 1; reset_factor and reset_basis (--sketch-reset,
+    --sketch-reset-basis) set the period to factor x capacity or factor x next power of
+    two >= capacity; accounting "cairn" (--sketch-accounting) counts every increment
+    towards the period, saturated or not, and just halves the count at a reset, as
+    crates/cairn-store/src/sketch.rs does."""
+
+    def __init__(self, capacity: int, width_factor: int = 1, counter_bits: int = 4,
+                 reset_factor: float = 10.0, reset_basis: str = "capacity",
+                 accounting: str = "caffeine"):
+        width = next_pow2(capacity) * width_factor
         self.mask = width - 1
         self.w1, self.w2, self.w3 = width, 2 * width, 3 * width
         self.table = bytearray(4 * width)
-        self.sample_size = 10 * capacity
+        self.cmax = (1 << counter_bits) - 1
+        basis = capacity if reset_basis == "capacity" else next_pow2(capacity)
+        self.sample_size = max(1, int(reset_factor * basis))
+        self.count_all = accounting == "cairn"
         self.size = 0
 
     def increment(self, h: int) -> None:
-        t, m = self.table, self.mask
+        t, m, cmax = self.table, self.mask, self.cmax
         b = (h >> 32) | 1
         added = False
         i = h & m
-        if t[i] < 15:
+        if t[i] < cmax:
             t[i] += 1
             added = True
         i = self.w1 + ((h + b) & m)
-        if t[i] < 15:
+        if t[i] < cmax:
             t[i] += 1
             added = True
         i = self.w2 + ((h + 2 * b) & m)
-        if t[i] < 15:
+        if t[i] < cmax:
             t[i] += 1
             added = True
         i = self.w3 + ((h + 3 * b) & m)
-        if t[i] < 15:
+        if t[i] < cmax:
             t[i] += 1
             added = True
-        # Like Caffeine, a saturated key does not advance the aging clock.
-        if added:
+        # Like Caffeine, a saturated key does not advance the aging clock (Cairn's does).
+        if added or self.count_all:
             self.size += 1
             if self.size >= self.sample_size:
                 self.reset()
+
+    def tick(self) -> None:
+        """Advances the aging clock by one increment that touched no counter."""
+        self.size += 1
+        if self.size >= self.sample_size:
+            self.reset()
 
     def estimate(self, h: int) -> int:
         t, m = self.table, self.mask
@@ -196,10 +288,101 @@ class CountMinSketch:
 
     def reset(self) -> None:
         t = self.table
+        if self.count_all:
+            t[:] = t.translate(HALVE)
+            self.size >>= 1
+            return
         odd = t.translate(LOW_BIT).count(1)
         t[:] = t.translate(HALVE)
         # Halving rounds odd counters down; Caffeine subtracts that loss (per row) first.
         self.size = (self.size - (odd >> 2)) >> 1
+
+
+class ConservativeSketch(CountMinSketch):
+    """Conservative update (Estan and Varghese 2002): an increment raises only the rows
+    that hold the key's current minimum, so colliding keys inflate each other less.
+    The estimate is unchanged (the minimum over the rows)."""
+
+    def increment(self, h: int) -> None:
+        t, m = self.table, self.mask
+        b = (h >> 32) | 1
+        i0 = h & m
+        i1 = self.w1 + ((h + b) & m)
+        i2 = self.w2 + ((h + 2 * b) & m)
+        i3 = self.w3 + ((h + 3 * b) & m)
+        c0, c1, c2, c3 = t[i0], t[i1], t[i2], t[i3]
+        e = min(c0, c1, c2, c3)
+        if e < self.cmax:
+            e1 = e + 1
+            if c0 == e:
+                t[i0] = e1
+            if c1 == e:
+                t[i1] = e1
+            if c2 == e:
+                t[i2] = e1
+            if c3 == e:
+                t[i3] = e1
+        elif not self.count_all:
+            return
+        self.size += 1
+        if self.size >= self.sample_size:
+            self.reset()
+
+
+class DoorkeeperMixin:
+    """TinyLFU's doorkeeper: a Bloom filter in front of the sketch. A key's first access
+    since the last reset only sets its bits in the filter; later accesses go to the sketch,
+    and an estimate adds 1 when the filter holds the key. Every access advances the aging
+    clock, and a reset (halving the sketch) also clears the filter, so one-hit wonders
+    never reach the counters. --doorkeeper-bits bits per key of capacity (exactly, no
+    rounding), --doorkeeper-hashes bit positions per key from a second mix of the key."""
+
+    def setup_doorkeeper(self, capacity: int, bits_per_key: int, hashes: int) -> None:
+        self.door_bits = max(64, bits_per_key * capacity)
+        self.door = bytearray(self.door_bits)  # one byte per bit: simpler, same semantics
+        self.door_hashes = hashes
+
+    def door_indexes(self, h: int) -> list[int]:
+        g = ((h ^ (h >> 31)) * 0xD6E8FEB86659FD93) & MASK64
+        g ^= g >> 32
+        lo, hi, n = g & 0xFFFFFFFF, (g >> 32) | 1, self.door_bits
+        return [(lo + j * hi) % n for j in range(self.door_hashes)]
+
+    def increment(self, h: int) -> None:
+        door = self.door
+        absent = False
+        for i in self.door_indexes(h):
+            if not door[i]:
+                door[i] = 1
+                absent = True
+        if absent:
+            self.tick()
+        else:
+            super().increment(h)
+
+    def estimate(self, h: int) -> int:
+        door = self.door
+        e = super().estimate(h)
+        for i in self.door_indexes(h):
+            if not door[i]:
+                return e
+        return e + 1
+
+    def reset(self) -> None:
+        super().reset()
+        self.door = bytearray(self.door_bits)
+
+
+def make_sketch(capacity: int, args) -> CountMinSketch:
+    """The count-min sketch every sketch policy uses, as the --sketch-* options say."""
+    base = ConservativeSketch if args.sketch_conservative else CountMinSketch
+    if args.doorkeeper_bits:
+        base = type("Doorkept" + base.__name__, (DoorkeeperMixin, base), {})
+    sketch = base(capacity, args.sketch_width_factor, args.sketch_counter_bits,
+                  args.sketch_reset, args.sketch_reset_basis, args.sketch_accounting)
+    if args.doorkeeper_bits:
+        sketch.setup_doorkeeper(capacity, args.doorkeeper_bits, args.doorkeeper_hashes)
+    return sketch
 
 
 class Residents:
@@ -502,7 +685,7 @@ class WTinyLFU:
         self.window: OrderedDict[int, None] = OrderedDict()
         self.probation: OrderedDict[int, None] = OrderedDict()
         self.protected: OrderedDict[int, None] = OrderedDict()
-        self.sketch = CountMinSketch(capacity, args.sketch_width_factor)
+        self.sketch = make_sketch(capacity, args)
         self.clock = 0
 
     def access(self, key: int) -> bool:
@@ -552,8 +735,12 @@ class SampledTinyLFU:
         self.samples = args.samples
         self.admit = admit
         self.pool_size = pool_size
+        self.admit_margin = args.admit_margin
+        self.random_admit = args.random_admit / 256
+        self.count_sets = args.count_sets
+        self.stamp_seconds = args.lru_stamp == "second"
         self.rng = random.Random(args.seed)
-        self.sketch = CountMinSketch(capacity, args.sketch_width_factor)
+        self.sketch = make_sketch(capacity, args)
         self.last: dict[int, int] = {}  # resident key -> request number of its last access
         self.residents = Residents()
         self.pool: list[int] = []
@@ -561,7 +748,7 @@ class SampledTinyLFU:
         self.clock = 0
 
     def access(self, key: int) -> bool:
-        self.now = now = self.now + 1
+        self.now = now = self.clock if self.stamp_seconds else self.now + 1
         self.sketch.increment(key)
         last = self.last
         if key in last:
@@ -569,15 +756,25 @@ class SampledTinyLFU:
             return True
         if len(last) >= self.capacity:
             victim, victim_estimate = self.pick_pooled() if self.pool_size else self.pick()
-            if self.admit and self.sketch.estimate(key) <= victim_estimate:
+            if self.admit and not self.admitted(key, victim_estimate):
+                if self.count_sets:
+                    self.sketch.increment(key)  # the refused SET still ran
                 return False  # refused: the victim is still more popular
             del last[victim]
             self.residents.remove(victim)
             if self.pool_size:
                 self.pool.pop(0)  # the victim is always the pool's head
+        if self.count_sets:
+            self.sketch.increment(key)
         last[key] = now
         self.residents.add(key)
         return False
+
+    def admitted(self, key: int, victim_estimate: int) -> bool:
+        """TinyLFU's admission test (--admit-margin, --random-admit)."""
+        if self.sketch.estimate(key) > victim_estimate + self.admit_margin:
+            return True
+        return bool(self.random_admit) and self.rng.random() < self.random_admit
 
     def pick(self) -> tuple[int, int]:
         keys, rnd, last = self.residents.keys, self.rng.random, self.last
@@ -648,6 +845,12 @@ def split_list(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+# What --cairn sets: the server's allkeys-tinylfu (crates/cairn-store/src/sketch.rs, evict.rs).
+CAIRN_DEFAULTS = dict(sketch_width_factor=4, sketch_reset_basis="pow2",
+                      sketch_accounting="cairn", count_sets=True, random_admit=2,
+                      lru_stamp="second")
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     hr = HR.parse_args([])  # trace defaults stay those of hit-ratio.py
     p = argparse.ArgumentParser(
@@ -659,6 +862,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=hr.seed, help="seed of the trace and the policies")
     p.add_argument("--warmup", type=float, default=hr.warmup,
                    help="fraction of requests replayed before counting")
+    p.add_argument("--drift-every", type=int, default=0,
+                   help="every this many requests, replace all popular keys by new ones "
+                        "(0: never); a test of how fast the sketch ages")
     p.add_argument("--capacities", default="83000,110000,130000",
                    help="comma-separated cache sizes, in keys")
     p.add_argument("--policies", default=",".join(POLICIES),
@@ -670,10 +876,53 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--sketch-width-factor", type=int, default=1,
                    help="count-min row width = this x next power of two >= capacity "
                         "(power of two; 4 = as many counters as Caffeine)")
+    p.add_argument("--sketch-counter-bits", type=int, default=4,
+                   help="bits per count-min counter, 1..8 (saturates at 2**bits - 1)")
+    p.add_argument("--sketch-reset", type=float, default=10.0,
+                   help="halve the sketch after this many increments per key (see "
+                        "--sketch-reset-basis)")
+    p.add_argument("--sketch-reset-basis", choices=("capacity", "pow2"), default="capacity",
+                   help="keys the reset period is counted in: the capacity, or the next "
+                        "power of two >= capacity (Cairn: width / 4)")
+    p.add_argument("--sketch-accounting", choices=("caffeine", "cairn"), default="caffeine",
+                   help="caffeine: saturated increments do not count towards the reset and "
+                        "the count is corrected for odd counters; cairn: every increment "
+                        "counts and a reset just halves the count")
+    p.add_argument("--sketch-conservative", action="store_true",
+                   help="conservative update: raise only the rows at the key's minimum")
+    p.add_argument("--doorkeeper-bits", type=int, default=0,
+                   help="Bloom-filter doorkeeper in front of the sketch, bits per key of "
+                        "capacity (0: none)")
+    p.add_argument("--doorkeeper-hashes", type=int, default=2,
+                   help="bit positions per key in the doorkeeper")
+    p.add_argument("--count-sets", action=argparse.BooleanOptionalAction, default=False,
+                   help="sampled-*: a miss also counts the cache-aside SET in the sketch, "
+                        "after the admission test (Cairn counts GETs and SETs)")
+    p.add_argument("--admit-margin", type=int, default=0,
+                   help="sampled-*: admit a new key only if its estimate > the victim's + "
+                        "this (-1: ties admitted)")
+    p.add_argument("--random-admit", type=float, default=0,
+                   help="sampled-*: admit a losing new key anyway with probability N/256 "
+                        "(Cairn: 2)")
+    p.add_argument("--lru-stamp", choices=("request", "second"), default="request",
+                   help="sampled-*: last-access stamp for ties, the request number or the "
+                        "simulated second (Cairn: idle seconds)")
+    p.add_argument("--cairn", action="store_true",
+                   help="Cairn's defaults: --sketch-width-factor 4 --sketch-reset-basis pow2 "
+                        "--sketch-accounting cairn --count-sets --random-admit 2 "
+                        "--lru-stamp second (options given explicitly still win)")
+    p.add_argument("--precision", type=int, default=3,
+                   help="decimals of the hit ratios printed")
     p.add_argument("--lfu-log-factor", type=int, default=10, help="redis-lfu lfu-log-factor")
     p.add_argument("--lfu-decay-time", type=int, default=1,
                    help="redis-lfu lfu-decay-time, minutes (0: no decay)")
     args = p.parse_args(argv)
+    if args.cairn:
+        # Cairn's settings become the defaults, so explicit options still win.
+        p.set_defaults(**CAIRN_DEFAULTS)
+        args = p.parse_args(argv)
+    if args.drift_every < 0:
+        p.error("--drift-every must be >= 0")
     if args.requests < 1 or args.keys < 1:
         p.error("--requests and --keys must be >= 1")
     if not 0 <= args.ohw <= 1 or not 0 <= args.warmup < 1:
@@ -683,6 +932,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     f = args.sketch_width_factor
     if f < 1 or f & (f - 1):
         p.error("--sketch-width-factor must be a power of two")
+    if not 1 <= args.sketch_counter_bits <= 8 or args.sketch_reset <= 0:
+        p.error("--sketch-counter-bits must be in 1..8 and --sketch-reset > 0")
+    if args.doorkeeper_bits < 0 or args.doorkeeper_hashes < 1:
+        p.error("--doorkeeper-bits must be >= 0 and --doorkeeper-hashes >= 1")
+    if not 0 <= args.random_admit <= 256:
+        p.error("--random-admit must be in [0, 256]")
     try:
         args.capacities = [int(c) for c in split_list(args.capacities)]
     except ValueError:
@@ -699,18 +954,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     print(f"trace: {args.requests} requests, {args.keys} keys, Zipf alpha {args.alpha}, "
-          f"one-hit wonders {args.ohw:.0%}, seed {args.seed} (bench/hit-ratio.py's trace)")
+          f"one-hit wonders {args.ohw:.0%}, seed {args.seed} (bench/hit-ratio.py's trace)"
+          + (f"; all popular keys replaced every {args.drift_every} requests"
+             if args.drift_every else ""))
     started = time.monotonic()
     trace = HR.make_trace(args.requests, args.keys, args.alpha, args.ohw, args.seed)
     warmup = int(args.requests * args.warmup)
-    infinite = HR.infinite_cache_hits(trace, warmup) / (args.requests - warmup)
-    keys = hashed_keys(trace)
+    keys = hashed_keys(trace, args.drift_every)
+    if args.drift_every:
+        infinite = infinite_hits(keys, warmup) / (args.requests - warmup)
+    else:
+        infinite = HR.infinite_cache_hits(trace, warmup) / (args.requests - warmup)
     del trace
     print(f"       generated in {time.monotonic() - started:.1f} s; "
           f"counted requests {args.requests - warmup} (warm-up {warmup})")
     print(f"replay: strict cache-aside, capacity in keys; {args.requests_per_second} "
           f"requests per simulated second; {args.samples} samples per eviction; "
           f"sketch width factor {args.sketch_width_factor}")
+    print(f"sketch: {args.sketch_counter_bits}-bit counters, "
+          f"{'conservative' if args.sketch_conservative else 'plain'} update, halved after "
+          f"{args.sketch_reset:g} x {args.sketch_reset_basis} increments "
+          f"({args.sketch_accounting} accounting), doorkeeper "
+          + (f"{args.doorkeeper_bits} bits/key x {args.doorkeeper_hashes} hashes"
+             if args.doorkeeper_bits else "none")
+          + f"; sampled-*: count SETs {'yes' if args.count_sets else 'no'}, admit if "
+          f"estimate > victim's + {args.admit_margin}, random admission "
+          f"{args.random_admit:g}/256, LRU stamp per {args.lru_stamp}")
     print(flush=True)
 
     name_width = max(len("policy"), max(map(len, args.policies)), len("infinite"))
@@ -723,12 +992,12 @@ def main(argv: list[str] | None = None) -> int:
             run_started = time.monotonic()
             ratio = replay(POLICIES[name](capacity, args), keys, warmup,
                            args.requests_per_second)
-            cells.append(f"{ratio:>10.3f}")
-            print(f"{name} capacity {capacity}: hit ratio {ratio:.3f}, "
+            cells.append(f"{ratio:>10.{args.precision}f}")
+            print(f"{name} capacity {capacity}: hit ratio {ratio:.{args.precision}f}, "
                   f"{time.monotonic() - run_started:.1f} s", file=sys.stderr, flush=True)
         print(f"{name}: {time.monotonic() - policy_started:.1f} s", file=sys.stderr, flush=True)
         print(f"{name:<{name_width}}" + "".join(cells), flush=True)
-    print(f"{'infinite':<{name_width}}{infinite:>10.3f}  (any capacity)")
+    print(f"{'infinite':<{name_width}}{infinite:>10.{args.precision}f}  (any capacity)")
     print(f"all policies: {time.monotonic() - total_started:.1f} s", file=sys.stderr)
     return 0
 

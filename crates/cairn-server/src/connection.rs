@@ -35,10 +35,14 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, info: Arc<ClientI
     let mut batch = BatchStats::default();
     let _ = stream.set_nodelay(true);
 
+    // One kill future for the connection's whole life: registering a fresh waiter with the
+    // Notify on every read would take its lock twice per request.
+    let killed = info.killed();
+    tokio::pin!(killed);
     'conn: loop {
         let read = tokio::select! {
             biased;
-            _ = info.killed() => break,
+            _ = &mut killed => break,
             r = stream.read_buf(&mut rbuf) => r,
         };
         match read {
