@@ -4,8 +4,8 @@
 //! write allocates, not after. `noeviction` answers such commands with Redis's OOM error
 //! instead.
 //!
-//! Each eviction compares the candidates of two shards (one in turn, one at random), so
-//! the choice stays close to global without taking every lock. A command evicts at most
+//! Each eviction takes a key from the larger of two shards (one in turn, one at random), so
+//! shards stay level and the choice stays close to global without taking every lock. A command evicts at most
 //! [`MAX_PER_COMMAND`] keys, so one large write never stalls its client for long; the cron
 //! finishes the job.
 
@@ -65,17 +65,19 @@ pub fn make_room(
     let samples = server.maxmemory_samples();
     let (mut evicted, mut barren) = (0, 0);
     while server.used_memory_now() > max && evicted < budget {
-        // Two shards per step, one taken in turn and one at random: the victim is the
-        // worse of their candidates, which keeps eviction close to global (no shard is
-        // emptied while another keeps its coldest keys) at the price of two short locks.
-        let turn = server.next_eviction_shard() % shards;
-        let step = keyspace.evict_step(
-            &[turn, fastrand::usize(..shards)],
-            policy,
-            samples,
-            incoming_frequency,
-            now,
+        // Of two shards, one taken in turn and one at random, the one holding more bytes
+        // gives up a key: shards stay level (none is emptied while another keeps its
+        // coldest keys), and each step takes one shard lock.
+        let (a, b) = (
+            server.next_eviction_shard() % shards,
+            fastrand::usize(..shards),
         );
+        let shard = if keyspace.shard_bytes(a) >= keyspace.shard_bytes(b) {
+            a
+        } else {
+            b
+        };
+        let step = keyspace.evict_step(&[shard], policy, samples, incoming_frequency, now);
         match step {
             Evicted::Key { .. } => {
                 server.count_eviction(policy);

@@ -215,6 +215,10 @@ impl Server {
         });
         // Without a limit nothing is ever evicted, so the history would be dead weight
         // (about 8 bytes a key).
+        // Sized for the keys the limit may hold if each took ~128 bytes (a short key and
+        // a value of about 100 bytes); smaller keys make it grow later, keeping its counts.
+        self.keyspace
+            .set_capacity_hint((c.maxmemory / 128) as usize);
         self.keyspace
             .set_sketch(policy.uses_sketch() && c.maxmemory != 0);
     }

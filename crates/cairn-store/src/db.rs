@@ -146,6 +146,10 @@ pub struct Db {
     pub(crate) lfu: Lfu,
     /// Access frequencies for the TinyLFU policy; `None` unless that policy is active.
     sketch: Option<Sketch>,
+    /// How many keys this database's share of the memory limit may hold, roughly: the
+    /// sketch is sized for that from the start, so it does not grow (and blur its counts)
+    /// while the cache fills.
+    pub(crate) sketch_hint: usize,
 }
 
 impl Db {
@@ -161,6 +165,7 @@ impl Db {
             bytes,
             lfu: Lfu::default(),
             sketch: None,
+            sketch_hint: 0,
         }
     }
 
@@ -214,7 +219,7 @@ impl Db {
             self.sketch = on.then(|| {
                 let mut sketch = Sketch::default();
                 if self.keys > 0 {
-                    sketch.ensure_capacity(self.keys);
+                    sketch.ensure_capacity(self.keys.max(self.sketch_hint));
                     for st in &self.slots {
                         for e in st.table.iter() {
                             let seen = e.freq().saturating_sub(crate::entry::LFU_INIT);
@@ -235,7 +240,7 @@ impl Db {
     fn record(&mut self, hash: u64) {
         if let Some(sk) = &mut self.sketch {
             let before = sk.bytes();
-            sk.ensure_capacity(self.keys);
+            sk.ensure_capacity(self.keys.max(self.sketch_hint));
             sk.increment(hash);
             let after = sk.bytes();
             if after != before {

@@ -196,6 +196,17 @@ impl Keyspace {
         }
     }
 
+    /// Tells the sketches how many keys the memory limit may hold in all (0: unknown), so
+    /// they are sized once instead of growing while the cache fills.
+    pub fn set_capacity_hint(&self, keys: usize) {
+        let per_shard = keys / self.shards.len();
+        for shard in self.shards.iter() {
+            for db in &mut shard.0.lock().dbs {
+                db.sketch_hint = per_shard;
+            }
+        }
+    }
+
     /// Hit, miss and expiry counters summed over the keyspace.
     pub fn stats(&self) -> KeyspaceStats {
         let mut total = KeyspaceStats::default();
