@@ -200,6 +200,7 @@ async fn run(
         out,
         now,
         spec,
+        drop_new_key: matches!(admission, Admission::DropAfter { .. }),
     };
     let id = table.id(spec);
     ctx.session
@@ -212,7 +213,12 @@ async fn run(
         server.hotkeys.observe(args.get(key));
     }
     if let Admission::DropAfter { db, key } = admission {
-        evict::drop_rejected(server, db, &key);
+        if ctx.drop_new_key {
+            evict::drop_rejected(server, db, &key);
+        } else {
+            // The handler answered without storing the key: evicted on arrival.
+            server.count_unstored_eviction();
+        }
     }
     *mark = Instant::now();
     let ns = mark.duration_since(start).as_nanos() as u64;

@@ -83,7 +83,7 @@ pub fn sweep(server: &Server, budget: Duration) {
 }
 
 pub fn refresh_memory(server: &Server) {
-    server.set_allocated(crate::memory::allocated());
+    server.refresh_memory();
 }
 
 fn close_idle_clients(server: &Server) {

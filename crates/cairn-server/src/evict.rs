@@ -55,29 +55,26 @@ pub fn make_room(
     let shards = keyspace.shard_count();
     // Only a key the command will create faces the admission test; its estimate comes from
     // its own shard's sketch (a key is always counted where it lives).
-    let incoming = key.filter(|k| {
-        policy.uses_sketch() && {
-            let slot = key_slot(k);
-            !keyspace.lock(slot).db(db).contains(slot, k, now)
-        }
-    });
-    let incoming_frequency = incoming.map(|k| keyspace.frequency(db, k));
+    let (incoming, incoming_frequency) = match key {
+        Some(k) if policy.uses_sketch() => match keyspace.incoming(db, k, now) {
+            Some(f) => (Some(k), Some(f)),
+            None => (None, None),
+        },
+        _ => (None, None),
+    };
     let samples = server.maxmemory_samples();
     let (mut evicted, mut barren) = (0, 0);
     while server.used_memory_now() > max && evicted < budget {
         // Of two shards, one taken in turn and one at random, the one holding more bytes
         // gives up a key: shards stay level (none is emptied while another keeps its
         // coldest keys), and each step takes one shard lock.
-        let (a, b) = (
-            server.next_eviction_shard() % shards,
-            fastrand::usize(..shards),
-        );
+        let (a, b) = (next_in_turn() % shards, fastrand::usize(..shards));
         let shard = if keyspace.shard_bytes(a) >= keyspace.shard_bytes(b) {
             a
         } else {
             b
         };
-        let step = keyspace.evict_step(&[shard], policy, samples, incoming_frequency, now);
+        let step = keyspace.evict_step(shard, policy, samples, incoming_frequency, now);
         match step {
             Evicted::Key { .. } => {
                 server.count_eviction(policy);
@@ -99,6 +96,18 @@ pub fn make_room(
         }
     }
     Ok(Admission::Proceed)
+}
+
+/// This thread's turn counter over the shards (no shared cache line between workers).
+fn next_in_turn() -> usize {
+    thread_local! {
+        static TURN: std::cell::Cell<usize> = std::cell::Cell::new(fastrand::usize(..));
+    }
+    TURN.with(|t| {
+        let v = t.get().wrapping_add(1);
+        t.set(v);
+        v
+    })
 }
 
 /// Removes a key that lost the admission test, after its command ran.

@@ -65,8 +65,7 @@ pub struct Server {
     /// TinyLFU admission test turned away.
     evicted_by_policy: [AtomicU64; Policy::ALL.len()],
     rejected: AtomicU64,
-    /// Whose turn it is to give up a key (eviction visits shards in turn).
-    eviction_cursor: AtomicUsize,
+    unstored: AtomicU64,
     /// The active expiry sweep (DEBUG SET-ACTIVE-EXPIRE turns it off for tests).
     pub active_expire: AtomicBool,
     /// Memory figures refreshed by the cron (allocator statistics are not free to read).
@@ -102,7 +101,7 @@ impl Server {
             startup_memory: crate::memory::allocated(),
             evicted_by_policy: Default::default(),
             rejected: AtomicU64::new(0),
-            eviction_cursor: AtomicUsize::new(0),
+            unstored: AtomicU64::new(0),
             config: RwLock::new(config),
             clients: Clients::default(),
             stats: Stats::default(),
@@ -232,8 +231,24 @@ impl Server {
         self.evicted_by_policy[i].fetch_add(1, Ordering::Relaxed);
     }
 
-    pub fn next_eviction_shard(&self) -> usize {
-        self.eviction_cursor.fetch_add(1, Ordering::Relaxed)
+    /// A newcomer turned away before it was stored (see `Ctx::drop_new_key`).
+    pub fn count_unstored_eviction(&self) {
+        self.count_eviction(self.policy());
+        self.unstored.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Keys evicted on arrival without ever being stored (part of INFO evicted_keys).
+    pub fn unstored_evictions(&self) -> u64 {
+        self.unstored.load(Ordering::Relaxed)
+    }
+
+    /// CONFIG RESETSTAT: the eviction counters start again from zero.
+    pub fn reset_eviction_stats(&self) {
+        for n in &self.evicted_by_policy {
+            n.store(0, Ordering::Relaxed);
+        }
+        self.rejected.store(0, Ordering::Relaxed);
+        self.unstored.store(0, Ordering::Relaxed);
     }
 
     pub fn count_rejection(&self) {
@@ -272,12 +287,21 @@ impl Server {
         (base + self.keyspace.used_bytes() as i64).max(0) as u64
     }
 
-    /// Records a fresh allocator reading (the cron, INFO).
-    pub fn set_allocated(&self, allocated: u64) {
-        let base = allocated as i64 - self.keyspace.used_bytes() as i64;
+    /// Reads the allocator and refreshes the memory base and peak (the cron, INFO,
+    /// MEMORY). Returns the allocated bytes.
+    pub fn refresh_memory(&self) -> u64 {
+        // The keyspace figure is read on both sides of the allocator's and the larger one
+        // subtracted: if a FLUSHALL ran in between, subtracting the smaller one would leave
+        // the flushed bytes in `base`, and every write until the next reading would evict
+        // an already empty keyspace and fail with OOM.
+        let before = self.keyspace.used_bytes();
+        let allocated = crate::memory::allocated();
+        let keyspace = before.max(self.keyspace.used_bytes());
+        let base = allocated as i64 - keyspace as i64;
         self.memory_base.store(base, Ordering::Relaxed);
         self.used_memory.store(allocated, Ordering::Relaxed);
         self.peak_memory.fetch_max(allocated, Ordering::Relaxed);
+        allocated
     }
 
     /// True when the memory limit is set and exceeded.

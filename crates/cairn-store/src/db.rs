@@ -7,7 +7,7 @@
 use foldhash::fast::RandomState;
 use std::hash::BuildHasher;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering::Relaxed};
 
 use crate::entry::{Entry, Lfu, Src};
 use crate::sketch::Sketch;
@@ -72,19 +72,36 @@ pub struct DbStats {
 /// Bytes a shard's databases hold (entries and tables, rounded to allocator classes).
 /// Written only under the shard's lock; read without it by the eviction check, which
 /// needs a current figure before every write command and must not take every lock.
+///
+/// Each shard also adds its changes to one keyspace-wide total, so the check before a
+/// write reads one counter instead of every shard's cache line.
 #[derive(Debug, Default)]
-pub struct ShardBytes(AtomicUsize);
+pub struct ShardBytes {
+    shard: AtomicUsize,
+    total: Arc<AtomicIsize>,
+}
 
 impl ShardBytes {
+    pub(crate) fn new(total: Arc<AtomicIsize>) -> ShardBytes {
+        ShardBytes {
+            shard: AtomicUsize::new(0),
+            total,
+        }
+    }
+
     pub fn get(&self) -> usize {
-        self.0.load(Relaxed)
+        self.shard.load(Relaxed)
     }
 
     fn add(&self, delta: isize) {
-        // Every writer holds the shard lock, so a load and a store cannot lose an update,
-        // and they are cheaper than a locked read-modify-write on the hot path.
-        let v = self.0.load(Relaxed) as isize + delta;
-        self.0.store(v.max(0) as usize, Relaxed);
+        if delta == 0 {
+            return;
+        }
+        // Every writer of the shard's figure holds the shard lock, so a load and a store
+        // cannot lose an update there; the total is shared between shards.
+        let v = self.shard.load(Relaxed) as isize + delta;
+        self.shard.store(v.max(0) as usize, Relaxed);
+        self.total.fetch_add(delta, Relaxed);
     }
 }
 
@@ -150,6 +167,8 @@ pub struct Db {
     /// sketch is sized for that from the start, so it does not grow (and blur its counts)
     /// while the cache fills.
     pub(crate) sketch_hint: usize,
+    /// The packed estimate of the key [`Db::record`] counted last, for its entry's header.
+    recorded: u8,
 }
 
 impl Db {
@@ -166,6 +185,7 @@ impl Db {
             lfu: Lfu::default(),
             sketch: None,
             sketch_hint: 0,
+            recorded: 0,
         }
     }
 
@@ -216,21 +236,28 @@ impl Db {
     pub(crate) fn set_sketch(&mut self, on: bool) {
         if on != self.sketch.is_some() {
             let before = self.sketch.as_ref().map_or(0, |s| s.bytes());
-            self.sketch = on.then(|| {
-                let mut sketch = Sketch::default();
-                if self.keys > 0 {
-                    sketch.ensure_capacity(self.keys.max(self.sketch_hint));
-                    for st in &self.slots {
-                        for e in st.table.iter() {
-                            let seen = e.freq().saturating_sub(crate::entry::LFU_INIT);
-                            if seen > 0 {
-                                sketch.add(self.hasher.hash_one(e.key()), seen);
-                            }
+            let mut sketch = Sketch::default();
+            if on && self.keys > 0 {
+                sketch.ensure_capacity(self.keys.max(self.sketch_hint));
+                for st in &mut self.slots {
+                    for e in st.table.iter_mut() {
+                        let hash = self.hasher.hash_one(e.key());
+                        let seen = e.freq().saturating_sub(crate::entry::LFU_INIT);
+                        if seen > 0 {
+                            sketch.add(hash, seen);
                         }
                     }
                 }
-                sketch
-            });
+                // Second pass: every entry's header learns its estimate (collisions in the
+                // first pass may have raised it).
+                for st in &mut self.slots {
+                    for e in st.table.iter_mut() {
+                        let hash = self.hasher.hash_one(e.key());
+                        e.set_bits(sketch.packed_estimate(hash));
+                    }
+                }
+            }
+            self.sketch = on.then_some(sketch);
             let after = self.sketch.as_ref().map_or(0, |s| s.bytes());
             self.account(after as isize - before as isize);
         }
@@ -241,12 +268,18 @@ impl Db {
         if let Some(sk) = &mut self.sketch {
             let before = sk.bytes();
             sk.ensure_capacity(self.keys.max(self.sketch_hint));
-            sk.increment(hash);
+            self.recorded = sk.increment(hash);
             let after = sk.bytes();
             if after != before {
                 self.account(after as isize - before as isize);
             }
         }
+    }
+
+    /// The sketch's estimate for `e`'s key as its header remembers it, aged to now: no
+    /// read of the sketch itself (0 when no sketch is kept).
+    pub fn cached_frequency(&self, e: &Entry) -> u8 {
+        self.sketch.as_ref().map_or(0, |s| s.cached(e.meta().bits))
     }
 
     /// The sketch's estimate for `key` (0 when no sketch is kept).
@@ -322,6 +355,9 @@ impl Db {
                     }
                     Access::Write => e.touch(now.s, self.lfu),
                     Access::Peek => {}
+                }
+                if access != Access::Peek && self.sketch.is_some() {
+                    e.set_bits(self.recorded);
                 }
                 Some(e)
             }
@@ -469,11 +505,17 @@ impl Db {
                     e.replace(Entry::build(key, value, deadline, meta));
                     e.touch(now.s, lfu);
                 }
+                if self.sketch.is_some() {
+                    e.set_bits(self.recorded);
+                }
                 delta += e.mem_usage() as isize;
                 (!expired, was_volatile, deadline != 0, expired)
             }
             None => {
-                let e = Entry::new(key, value, new_ttl, now.s);
+                let mut e = Entry::new(key, value, new_ttl, now.s);
+                if self.sketch.is_some() {
+                    e.set_bits(self.recorded);
+                }
                 delta += e.mem_usage() as isize;
                 st.table.insert_new(hash, e, |e| hasher.hash_one(e.key()));
                 (false, false, new_ttl != 0, false)
@@ -697,6 +739,39 @@ impl Db {
             table.len()
         };
         matching.nth(fastrand::usize(..count.max(1)))
+    }
+
+    /// Calls `f` with up to `n` random entries (with `volatile`, ones that carry a TTL).
+    /// Eviction samples a few keys for every write, so entries are drawn several at a time
+    /// from one random slot table when the table is big enough for that to still be a
+    /// fair sample (a quarter of its keys at most): one bucket array touched instead of
+    /// `n`. Small tables give one entry each.
+    pub fn sample<'a>(&'a self, volatile: bool, n: usize, mut f: impl FnMut(&'a Entry)) {
+        let mut found = 0;
+        let mut rounds = 0;
+        while found < n && rounds < n {
+            rounds += 1;
+            let Some(first) = self.random_entry(volatile) else {
+                return;
+            };
+            f(first);
+            found += 1;
+            let local = self.local(crate::key_slot(first.key()));
+            let table = &self.slots[local].table;
+            let more = (table.len() / 4).min(n - found);
+            let buckets = table.num_buckets();
+            let (mut got, mut tries) = (0, 0);
+            while got < more && tries < 4 * more {
+                tries += 1;
+                if let Some(e) = table.bucket(fastrand::usize(..buckets))
+                    && (!volatile || e.has_ttl())
+                {
+                    f(e);
+                    got += 1;
+                }
+            }
+            found += got;
+        }
     }
 
     /// Removes a key chosen by the eviction policy. Returns the bytes it freed, or `None`

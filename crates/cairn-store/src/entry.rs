@@ -397,6 +397,11 @@ impl Entry {
         }
     }
 
+    /// The policy byte (TinyLFU keeps the key's packed sketch estimate there).
+    pub(crate) fn set_bits(&mut self, bits: u8) {
+        self.header_mut()[OFF_BITS] = bits;
+    }
+
     pub(crate) fn set_meta(&mut self, meta: Meta) {
         let h = self.header_mut();
         h[OFF_FREQ] = meta.freq;

@@ -105,25 +105,6 @@ impl Policy {
     }
 }
 
-/// The key a policy picked.
-#[derive(Debug, Clone)]
-pub struct Victim {
-    pub shard: usize,
-    pub db: usize,
-    pub slot: u16,
-    pub key: Vec<u8>,
-    /// The victim's sketch estimate (TinyLFU's admission test compares against it).
-    pub frequency: u8,
-    score: u64,
-}
-
-impl Victim {
-    /// Whether this victim should go before `other` (a higher policy score).
-    pub fn worse_than(&self, other: &Victim) -> bool {
-        self.score > other.score
-    }
-}
-
 /// What an eviction step did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Evicted {
@@ -136,102 +117,67 @@ pub enum Evicted {
     /// The incoming key lost the admission test: nothing was evicted, and the caller
     /// should drop the incoming key once its command has run.
     Rejected,
-    /// The shards looked at have nothing this policy may evict.
+    /// The shard has nothing this policy may evict.
     Nothing,
 }
 
 impl Keyspace {
-    /// The key of shard `index` that `policy` would evict first, among `samples` random
-    /// keys of each of its databases.
-    pub fn candidate(
-        &self,
-        index: usize,
-        policy: Policy,
-        samples: usize,
-        now: Now,
-    ) -> Option<Victim> {
-        if policy == Policy::NoEviction {
-            return None;
-        }
-        let guard = self.lock_shard(index);
-        let mut best: Option<Victim> = None;
-        for (db_index, db) in guard.dbs().iter().enumerate() {
-            let decay = db.lfu.decay_minutes;
-            for _ in 0..samples.max(1) {
-                let Some(e) = db.random_entry(policy.volatile_only()) else {
-                    break;
-                };
-                let frequency = if policy.uses_sketch() {
-                    db.frequency(e.key())
-                } else {
-                    0
-                };
-                let score = policy.score(e, frequency, now, decay);
-                if best.as_ref().is_none_or(|b| score > b.score) {
-                    best = Some(Victim {
-                        shard: index,
-                        db: db_index,
-                        slot: crate::key_slot(e.key()),
-                        key: e.key().to_vec(),
-                        frequency,
-                        score,
-                    });
-                }
-            }
-        }
-        best
+    /// For a key a command is about to write: `None` if it exists already, otherwise
+    /// its sketch estimate (0 without a sketch), which TinyLFU's admission test needs.
+    pub fn incoming(&self, db: usize, key: &[u8], now: Now) -> Option<u8> {
+        let slot = crate::key_slot(key);
+        let mut shard = self.lock(slot);
+        let d = shard.db(db);
+        (!d.contains(slot, key, now)).then(|| d.frequency(key))
     }
 
-    /// The sketch's estimate for `key` in database `db` (0 without a sketch).
-    pub fn frequency(&self, db: usize, key: &[u8]) -> u8 {
-        self.lock(crate::key_slot(key)).db(db).frequency(key)
-    }
-
-    /// One eviction: the worst of the candidates from `shards` (two choices keep the
-    /// choice close to global without locking everything), after TinyLFU's admission test
-    /// when a newcomer with estimate `incoming` is waiting to be written.
+    /// One eviction in shard `index`, under one lock: the worst of `samples` random keys
+    /// of each database by `policy`, after TinyLFU's admission test when a newcomer with
+    /// estimate `incoming` is waiting to be written.
     pub fn evict_step(
         &self,
-        shards: &[usize],
+        index: usize,
         policy: Policy,
         samples: usize,
         incoming: Option<u8>,
         now: Now,
     ) -> Evicted {
-        let mut best: Option<Victim> = None;
-        for (n, &shard) in shards.iter().enumerate() {
-            if shards[..n].contains(&shard) {
-                continue;
-            }
-            if let Some(v) = self.candidate(shard, policy, samples, now)
-                && best.as_ref().is_none_or(|b| v.worse_than(b))
-            {
-                best = Some(v);
-            }
+        if policy == Policy::NoEviction {
+            return Evicted::Nothing;
         }
-        let Some(victim) = best else {
+        let mut guard = self.lock_shard(index);
+        // (score, database, sketch estimate, entry)
+        let mut best: Option<(u64, usize, u8, &Entry)> = None;
+        for (db_index, db) in guard.dbs().iter().enumerate() {
+            let decay = db.lfu.decay_minutes;
+            db.sample(policy.volatile_only(), samples.max(1), |e| {
+                let frequency = if policy.uses_sketch() {
+                    db.cached_frequency(e)
+                } else {
+                    0
+                };
+                let score = policy.score(e, frequency, now, decay);
+                if best.is_none_or(|b| score > b.0) {
+                    best = Some((score, db_index, frequency, e));
+                }
+            });
+        }
+        let Some((_, db, frequency, entry)) = best else {
             return Evicted::Nothing;
         };
         // Admit only a key asked for more often than the victim. A small random admission
         // keeps an attacker from pinning the cache with a few hot keys.
         if policy.uses_sketch()
             && let Some(candidate) = incoming
-            && candidate <= victim.frequency
+            && candidate <= frequency
             && fastrand::u8(..) >= 2
         {
             return Evicted::Rejected;
         }
-        let freed = self
-            .lock_shard(victim.shard)
-            .db(victim.db)
-            .evict(victim.slot, &victim.key);
-        match freed {
-            Some(bytes) => Evicted::Key {
-                db: victim.db,
-                key: victim.key,
-                bytes,
-            },
-            // Gone meanwhile (deleted by another client): nothing freed, try again.
+        let key = entry.key().to_vec();
+        let slot = crate::key_slot(&key);
+        match guard.db(db).evict(slot, &key) {
+            Some(bytes) => Evicted::Key { db, key, bytes },
             None => Evicted::Nothing,
         }
     }
@@ -278,7 +224,7 @@ mod tests {
             }
         }
         let before = ks.used_bytes();
-        match ks.evict_step(&[0], Policy::VolatileTtl, 5, None, now()) {
+        match ks.evict_step(0, Policy::VolatileTtl, 5, None, now()) {
             Evicted::Key { key, bytes, .. } => {
                 assert_eq!(key, b"k42");
                 assert_eq!(ks.used_bytes(), before - bytes);
@@ -286,11 +232,11 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(
-            ks.evict_step(&[0], Policy::VolatileLru, 5, None, now()),
+            ks.evict_step(0, Policy::VolatileLru, 5, None, now()),
             Evicted::Nothing
         );
         assert!(matches!(
-            ks.evict_step(&[0], Policy::AllKeysRandom, 5, None, now()),
+            ks.evict_step(0, Policy::AllKeysRandom, 5, None, now()),
             Evicted::Key { .. }
         ));
         assert_eq!(ks.stats().evicted, 2);
@@ -321,10 +267,8 @@ mod tests {
         }
         let mut rejected = 0;
         for _ in 0..20 {
-            let cold = ks.frequency(0, b"cold");
-            if ks.evict_step(&[0], Policy::AllKeysTinyLfu, 5, Some(cold), now())
-                == Evicted::Rejected
-            {
+            let cold = ks.incoming(0, b"cold", now()).expect("not stored");
+            if ks.evict_step(0, Policy::AllKeysTinyLfu, 5, Some(cold), now()) == Evicted::Rejected {
                 rejected += 1;
             }
         }
@@ -336,9 +280,9 @@ mod tests {
                 shard.db(0).read(slot_of("wanted"), b"wanted", now());
             }
         }
-        let wanted = ks.frequency(0, b"wanted");
+        let wanted = ks.incoming(0, b"wanted", now()).expect("not stored");
         assert!(matches!(
-            ks.evict_step(&[0], Policy::AllKeysTinyLfu, 5, Some(wanted), now()),
+            ks.evict_step(0, Policy::AllKeysTinyLfu, 5, Some(wanted), now()),
             Evicted::Key { .. }
         ));
     }

@@ -70,6 +70,8 @@ pub struct Keyspace {
     shards: Box<[Padded<Mutex<Shard>>]>,
     /// Each shard's byte count, readable without its lock.
     bytes: Box<[Arc<ShardBytes>]>,
+    /// The sum of every shard's bytes.
+    total_bytes: Arc<std::sync::atomic::AtomicIsize>,
     bits: u32,
     hasher: foldhash::fast::RandomState,
 }
@@ -81,7 +83,10 @@ impl Keyspace {
         let shards = shards.clamp(1, SLOTS).next_power_of_two();
         let bits = shards.trailing_zeros();
         let hasher = foldhash::fast::RandomState::default();
-        let bytes: Box<[Arc<ShardBytes>]> = (0..shards).map(|_| Arc::default()).collect();
+        let total_bytes = Arc::new(std::sync::atomic::AtomicIsize::new(0));
+        let bytes: Box<[Arc<ShardBytes>]> = (0..shards)
+            .map(|_| Arc::new(ShardBytes::new(Arc::clone(&total_bytes))))
+            .collect();
         let shards = bytes
             .iter()
             .map(|b| {
@@ -98,6 +103,7 @@ impl Keyspace {
         Keyspace {
             shards,
             bytes,
+            total_bytes,
             bits,
             hasher,
         }
@@ -161,7 +167,9 @@ impl Keyspace {
     /// Bytes held by every entry and table, summed without taking any lock (the figure
     /// may be a few writes behind, never more).
     pub fn used_bytes(&self) -> usize {
-        self.bytes.iter().map(|b| b.get()).sum()
+        self.total_bytes
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .max(0) as usize
     }
 
     /// The byte count recomputed from scratch by walking every table (tests, DEBUG):

@@ -197,6 +197,10 @@ impl Table {
         self.entries.iter().flatten()
     }
 
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Entry> {
+        self.entries.iter_mut().flatten()
+    }
+
     /// Removes every entry for which `pred` holds and hands it to `out`.
     pub fn extract(
         &mut self,

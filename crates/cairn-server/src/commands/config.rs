@@ -149,6 +149,7 @@ fn set(ctx: &mut Ctx, args: Args) -> CmdResult {
 fn resetstat(ctx: &mut Ctx, _args: Args) -> CmdResult {
     ctx.server.stats.reset();
     ctx.server.hotkeys.reset();
+    ctx.server.reset_eviction_stats();
     ctx.server.keyspace.reset_stats();
     ctx.server.peak_memory.store(
         ctx.server

@@ -147,7 +147,7 @@ fn section(ctx: &Ctx, name: &str, out: &mut String) {
         "memory" => {
             out.push_str("# Memory\r\n");
             let m = crate::memory::read();
-            server.set_allocated(m.allocated);
+            server.refresh_memory();
             let peak = server.peak_memory.load(Ordering::Relaxed).max(m.allocated);
             let total = total_system_memory();
             // As MEMORY STATS dataset.bytes: the keys and values, without their tables.
@@ -235,7 +235,11 @@ fn section(ctx: &Ctx, name: &str, out: &mut String) {
                 &server.stats.rejected_connections.load(Ordering::Relaxed),
             );
             kv(out, "expired_keys", &ks.expired);
-            kv(out, "evicted_keys", &ks.evicted);
+            kv(
+                out,
+                "evicted_keys",
+                &(ks.evicted + server.unstored_evictions()),
+            );
             for (policy, n) in server.evictions_by_policy() {
                 kv(
                     out,

@@ -129,7 +129,7 @@ struct Figures {
 fn figures(ctx: &Ctx) -> Figures {
     let server = ctx.server;
     let m = memory::read();
-    server.set_allocated(m.allocated);
+    server.refresh_memory();
     let sizes: Vec<(usize, usize)> = server
         .keyspace
         .sizes()

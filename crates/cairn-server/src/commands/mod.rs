@@ -319,6 +319,11 @@ pub struct Ctx<'a> {
     pub now: Now,
     /// The spec of the command being run (for error messages naming it).
     pub spec: &'static CommandSpec,
+    /// The key this command would create lost TinyLFU's admission test: the key is
+    /// evicted as soon as the command has run. A handler that can answer exactly as if it
+    /// had written the key and seen it evicted (a plain SET) may skip the write and clear
+    /// this flag.
+    pub drop_new_key: bool,
 }
 
 impl<'a> Ctx<'a> {

@@ -257,6 +257,12 @@ fn set(ctx: &mut Ctx, args: Args) -> CmdResult {
         None if opts.keepttl => ExpireChange::Keep,
         None => ExpireChange::Clear,
     };
+    if !(nx || xx || get) && ctx.drop_new_key {
+        // Written and evicted at once is the same as not written (the key did not exist).
+        ctx.drop_new_key = false;
+        ctx.out.ok();
+        return Ok(());
+    }
     let (mut shard, slot) = ctx.lock(key);
     let db = shard.db(ctx.db());
     if !(nx || xx || get) {
