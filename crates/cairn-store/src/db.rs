@@ -113,6 +113,14 @@ pub struct EntryMut<'a> {
     before: usize,
 }
 
+/// Where an entry sits: its slot table (shard-local) and bucket. Valid only while the
+/// shard stays locked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Position {
+    local: usize,
+    bucket: usize,
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Access {
     Read,
@@ -700,6 +708,12 @@ impl Db {
 
     /// A random entry, live or not; with `volatile`, one that carries a TTL.
     pub fn random_entry(&self, volatile: bool) -> Option<&Entry> {
+        self.random_position(volatile)
+            .map(|p| self.slots[p.local].table.get(p.bucket))
+    }
+
+    /// Where a random entry is (see [`Db::random_entry`]).
+    fn random_position(&self, volatile: bool) -> Option<Position> {
         let n = self.slots.len();
         let have = if volatile { self.volatile } else { self.keys };
         if have == 0 || n == 0 {
@@ -726,52 +740,87 @@ impl Db {
         let table = &st.table;
         let buckets = table.num_buckets();
         for _ in 0..64 {
-            if let Some(e) = table.bucket(fastrand::usize(..buckets))
-                && (!volatile || e.has_ttl())
+            let bucket = fastrand::usize(..buckets);
+            if table
+                .bucket(bucket)
+                .is_some_and(|e| !volatile || e.has_ttl())
             {
-                return Some(e);
+                return Some(Position { local, bucket });
             }
         }
-        let mut matching = table.iter().filter(|e| !volatile || e.has_ttl());
         let count = if volatile {
             st.volatile as usize
         } else {
             table.len()
         };
-        matching.nth(fastrand::usize(..count.max(1)))
+        table
+            .occupied()
+            .filter(|(_, e)| !volatile || e.has_ttl())
+            .nth(fastrand::usize(..count.max(1)))
+            .map(|(bucket, _)| Position { local, bucket })
     }
 
-    /// Calls `f` with up to `n` random entries (with `volatile`, ones that carry a TTL).
-    /// Eviction samples a few keys for every write, so entries are drawn several at a time
-    /// from one random slot table when the table is big enough for that to still be a
-    /// fair sample (a quarter of its keys at most): one bucket array touched instead of
-    /// `n`. Small tables give one entry each.
-    pub fn sample<'a>(&'a self, volatile: bool, n: usize, mut f: impl FnMut(&'a Entry)) {
+    /// Calls `f` with up to `n` random entries (with `volatile`, ones that carry a TTL)
+    /// and where they are. Eviction samples a few keys for every write, so entries are
+    /// drawn several at a time from one random slot table when the table is big enough for
+    /// that to still be a fair sample (a quarter of its keys at most): one bucket array
+    /// touched instead of `n`. Small tables give one entry each.
+    pub fn sample<'a>(&'a self, volatile: bool, n: usize, mut f: impl FnMut(Position, &'a Entry)) {
         let mut found = 0;
         let mut rounds = 0;
         while found < n && rounds < n {
             rounds += 1;
-            let Some(first) = self.random_entry(volatile) else {
+            let Some(first) = self.random_position(volatile) else {
                 return;
             };
-            f(first);
+            let table = &self.slots[first.local].table;
+            f(first, table.get(first.bucket));
             found += 1;
-            let local = self.local(crate::key_slot(first.key()));
-            let table = &self.slots[local].table;
             let more = (table.len() / 4).min(n - found);
             let buckets = table.num_buckets();
             let (mut got, mut tries) = (0, 0);
             while got < more && tries < 4 * more {
                 tries += 1;
-                if let Some(e) = table.bucket(fastrand::usize(..buckets))
+                let bucket = fastrand::usize(..buckets);
+                if let Some(e) = table.bucket(bucket)
                     && (!volatile || e.has_ttl())
                 {
-                    f(e);
+                    f(
+                        Position {
+                            local: first.local,
+                            bucket,
+                        },
+                        e,
+                    );
                     got += 1;
                 }
             }
             found += got;
         }
+    }
+
+    /// The entry at `at` (found by [`Db::sample`] under the same lock).
+    pub fn entry_at(&self, at: Position) -> &Entry {
+        self.slots[at.local].table.get(at.bucket)
+    }
+
+    /// Evicts the entry at `at`, found by [`Db::sample`] under the same lock. Returns the
+    /// bytes freed.
+    pub fn evict_at(&mut self, at: Position) -> usize {
+        let st = &mut self.slots[at.local];
+        let hasher = &self.hasher;
+        let table_before = st.table.allocation_size();
+        let entry = st.table.remove_at(at.bucket, |e| hasher.hash_one(e.key()));
+        let table_freed = table_before - st.table.allocation_size();
+        if entry.has_ttl() {
+            st.volatile -= 1;
+            self.volatile -= 1;
+        }
+        self.keys -= 1;
+        self.stats.evicted += 1;
+        let freed = entry.mem_usage() + table_freed;
+        self.account(-(freed as isize));
+        freed
     }
 
     /// Removes a key chosen by the eviction policy. Returns the bytes it freed, or `None`

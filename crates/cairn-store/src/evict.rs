@@ -15,6 +15,7 @@
 
 use crate::Keyspace;
 use crate::db::Now;
+use crate::db::Position;
 use crate::entry::Entry;
 
 /// A `maxmemory-policy`.
@@ -146,11 +147,11 @@ impl Keyspace {
             return Evicted::Nothing;
         }
         let mut guard = self.lock_shard(index);
-        // (score, database, sketch estimate, entry)
-        let mut best: Option<(u64, usize, u8, &Entry)> = None;
+        // (score, database, sketch estimate, where it is)
+        let mut best: Option<(u64, usize, u8, Position)> = None;
         for (db_index, db) in guard.dbs().iter().enumerate() {
             let decay = db.lfu.decay_minutes;
-            db.sample(policy.volatile_only(), samples.max(1), |e| {
+            db.sample(policy.volatile_only(), samples.max(1), |at, e| {
                 let frequency = if policy.uses_sketch() {
                     db.cached_frequency(e)
                 } else {
@@ -158,11 +159,11 @@ impl Keyspace {
                 };
                 let score = policy.score(e, frequency, now, decay);
                 if best.is_none_or(|b| score > b.0) {
-                    best = Some((score, db_index, frequency, e));
+                    best = Some((score, db_index, frequency, at));
                 }
             });
         }
-        let Some((_, db, frequency, entry)) = best else {
+        let Some((_, db, frequency, at)) = best else {
             return Evicted::Nothing;
         };
         // Admit only a key asked for more often than the victim. A small random admission
@@ -174,12 +175,10 @@ impl Keyspace {
         {
             return Evicted::Rejected;
         }
-        let key = entry.key().to_vec();
-        let slot = crate::key_slot(&key);
-        match guard.db(db).evict(slot, &key) {
-            Some(bytes) => Evicted::Key { db, key, bytes },
-            None => Evicted::Nothing,
-        }
+        let d = guard.db(db);
+        let key = d.entry_at(at).key().to_vec();
+        let bytes = d.evict_at(at);
+        Evicted::Key { db, key, bytes }
     }
 }
 

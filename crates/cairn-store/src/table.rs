@@ -197,6 +197,14 @@ impl Table {
         self.entries.iter().flatten()
     }
 
+    /// Occupied buckets with their index.
+    pub fn occupied(&self) -> impl Iterator<Item = (usize, &Entry)> {
+        self.entries
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| e.as_ref().map(|e| (i, e)))
+    }
+
     pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Entry> {
         self.entries.iter_mut().flatten()
     }
