@@ -48,6 +48,7 @@ fi
 
 WORK="$(mktemp -d -t cairn-mem.XXXXXX)"
 SERVER_PID=""   # the one server running at a time
+SERVER_PORT=""
 LOAD_PID=""     # the load in progress, if any
 
 is_running() { # is_running PID: exists and is not a zombie
@@ -137,11 +138,11 @@ elif cmd == "ping":
     sys.exit(0 if s.recv(100).startswith(b"VERSION") else 1)
 PY
 
-wait_ready() { # wait_ready NAME PID CHECK...: up to 20 s for CHECK to succeed
+wait_ready() { # wait_ready NAME PID CHECK...: up to 20 s for CHECK to succeed; 1 if PID exited
     local name=$1 pid=$2; shift 2
     local deadline=$((SECONDS + 20))
     while ((SECONDS < deadline)); do
-        is_running "$pid" || die "$name (pid $pid) exited before it was ready"
+        is_running "$pid" || return 1
         "$@" >/dev/null 2>&1 && return 0
         sleep 0.1
     done
@@ -170,20 +171,46 @@ run_load() { # run_load INPUT CMD...: the load in the background under a time li
     fi
 }
 
+# start_server NAME KIND(cairn|redis|memcached): start a fresh server on a free ephemeral
+# port and wait until it answers; sets SERVER_PID and SERVER_PORT. The port is free when
+# chosen, but another process may take it before the server binds it (test suites run
+# on this machine too), so "Address already in use" gets a new port, up to 5 times.
+start_server() {
+    local name=$1 kind=$2 attempt port user=()
+    [[ $EUID -eq 0 ]] && user=(-u root)   # memcached refuses to run as root without -u
+    for ((attempt = 1; attempt <= 5; attempt++)); do
+        port=$(free_port)
+        case $kind in
+        cairn)
+            # shellcheck disable=SC2086 # CAIRN_ARGS is a list of extra words on purpose
+            (cd "$WORK" && exec "$CAIRN_BIN" server --port "$port" --bind 127.0.0.1 --save "" \
+                --appendonly no --loglevel warning ${CAIRN_ARGS:-}) >"$WORK/server.log" 2>&1 & ;;
+        redis)
+            (cd "$WORK" && exec redis-server --port "$port" --bind 127.0.0.1 --save "" \
+                --appendonly no --daemonize no --loglevel warning) >"$WORK/server.log" 2>&1 & ;;
+        memcached)
+            (cd "$WORK" && exec memcached -l 127.0.0.1 -p "$port" -U 0 -m 1024 "${user[@]}") \
+                >"$WORK/server.log" 2>&1 & ;;
+        esac
+        SERVER_PID=$!
+        SERVER_PORT=$port
+        if [[ $kind == memcached ]]; then
+            wait_ready "$name" "$SERVER_PID" python3 "$WORK/mc.py" ping "$port" && return 0
+        else
+            wait_ready "$name" "$SERVER_PID" resp_ping "$port" && return 0
+        fi
+        wait "$SERVER_PID" 2>/dev/null || true
+        SERVER_PID=""
+        grep -qi 'address already in use' "$WORK/server.log" || die "$name exited before it was ready"
+        echo "note: port $port was taken before $name bound it; trying another" >&2
+    done
+    die "$name: no free port after 5 attempts"
+}
+
 measure_resp() { # measure_resp NAME SERVER(cairn|redis) LOADFILE
     local name=$1 server=$2 load=$3 port pid before after keys
-    port=$(free_port)
-    if [[ $server == cairn ]]; then
-        # shellcheck disable=SC2086 # CAIRN_ARGS is a list of extra words on purpose
-        (cd "$WORK" && exec "$CAIRN_BIN" server --port "$port" --bind 127.0.0.1 --save "" \
-            --appendonly no --loglevel warning ${CAIRN_ARGS:-}) >"$WORK/server.log" 2>&1 &
-    else
-        (cd "$WORK" && exec redis-server --port "$port" --bind 127.0.0.1 --save "" \
-            --appendonly no --daemonize no --loglevel warning) >"$WORK/server.log" 2>&1 &
-    fi
-    pid=$!
-    SERVER_PID=$pid
-    wait_ready "$name" "$pid" resp_ping "$port"
+    start_server "$name" "$server"
+    pid=$SERVER_PID port=$SERVER_PORT
     sleep 1
     before=$(rss_kb "$pid")
     run_load "$load" redis-cli -h 127.0.0.1 -p "$port" --pipe
@@ -203,13 +230,9 @@ measure_resp() { # measure_resp NAME SERVER(cairn|redis) LOADFILE
 }
 
 measure_memcached() {
-    local port pid before after items user=()
-    port=$(free_port)
-    [[ $EUID -eq 0 ]] && user=(-u root)   # memcached refuses to run as root without -u
-    memcached -l 127.0.0.1 -p "$port" -U 0 -m 1024 "${user[@]}" >"$WORK/server.log" 2>&1 &
-    pid=$!
-    SERVER_PID=$pid
-    wait_ready memcached "$pid" python3 "$WORK/mc.py" ping "$port"
+    local port pid before after items evictions
+    start_server memcached memcached
+    pid=$SERVER_PID port=$SERVER_PORT
     sleep 1
     before=$(rss_kb "$pid")
     run_load /dev/null python3 "$WORK/mc.py" load "$port" "$WORK/load.mc"
@@ -217,7 +240,6 @@ measure_memcached() {
     after=$(rss_kb "$pid")
     items=$(timeout 10 python3 "$WORK/mc.py" stat "$port" curr_items)
     [[ "$items" == "$N" ]] || die "memcached: curr_items is '$items', expected $N"
-    local evictions
     evictions=$(timeout 10 python3 "$WORK/mc.py" stat "$port" evictions)
     [[ "$evictions" == 0 ]] || die "memcached evicted $evictions items"
     report memcached "$items" "$before" "$after"
