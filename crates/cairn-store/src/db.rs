@@ -332,30 +332,21 @@ impl Db {
         access: Access,
     ) -> Option<&mut Entry> {
         let local = self.local(slot);
-        let Some(st) = self.slots.get_mut(local) else {
-            if access == Access::Read {
-                self.stats.misses += 1;
-            }
-            return None;
-        };
-        let hasher = &self.hasher;
-        match st.table.find(hash, key) {
-            Some(i) if st.table.get(i).is_expired(now.ms) => {
-                let table_before = st.table.allocation_size();
-                let gone = st.table.remove_at(i, |e| hasher.hash_one(e.key()));
-                let table_freed = table_before - st.table.allocation_size();
-                st.volatile -= 1;
-                self.volatile -= 1;
-                self.keys -= 1;
+        let found = self
+            .slots
+            .get(local)
+            .and_then(|st| st.table.find(hash, key));
+        match found {
+            Some(bucket) if self.slots[local].table.get(bucket).is_expired(now.ms) => {
+                self.take_at(Position { local, bucket });
                 self.stats.expired += 1;
                 if access == Access::Read {
                     self.stats.misses += 1;
                 }
-                self.bytes.add(-((gone.mem_usage() + table_freed) as isize));
                 None
             }
-            Some(i) => {
-                let e = st.table.get_mut(i);
+            Some(bucket) => {
+                let e = self.slots[local].table.get_mut(bucket);
                 match access {
                     Access::Read => {
                         self.stats.hits += 1;
@@ -585,21 +576,8 @@ impl Db {
 
     /// Removes `key`; returns its entry if it was live.
     pub fn remove(&mut self, slot: u16, key: &[u8], now: Now) -> Option<Entry> {
-        let hash = self.hasher.hash_one(key);
-        let local = self.local(slot);
-        let st = self.slots.get_mut(local)?;
-        let i = st.table.find(hash, key)?;
-        let hasher = &self.hasher;
-        let table_before = st.table.allocation_size();
-        let entry = st.table.remove_at(i, |e| hasher.hash_one(e.key()));
-        let table_freed = table_before - st.table.allocation_size();
-        if entry.has_ttl() {
-            st.volatile -= 1;
-            self.volatile -= 1;
-        }
-        self.keys -= 1;
-        self.account(-(table_freed as isize));
-        self.account(-(entry.mem_usage() as isize));
+        let at = self.find(slot, key)?;
+        let (entry, _) = self.take_at(at);
         if entry.is_expired(now.ms) {
             self.stats.expired += 1;
             return None;
@@ -807,43 +785,44 @@ impl Db {
     /// Evicts the entry at `at`, found by [`Db::sample`] under the same lock. Returns the
     /// bytes freed.
     pub fn evict_at(&mut self, at: Position) -> usize {
-        let st = &mut self.slots[at.local];
-        let hasher = &self.hasher;
-        let table_before = st.table.allocation_size();
-        let entry = st.table.remove_at(at.bucket, |e| hasher.hash_one(e.key()));
-        let table_freed = table_before - st.table.allocation_size();
-        if entry.has_ttl() {
-            st.volatile -= 1;
-            self.volatile -= 1;
-        }
-        self.keys -= 1;
+        let (_, freed) = self.take_at(at);
         self.stats.evicted += 1;
-        let freed = entry.mem_usage() + table_freed;
-        self.account(-(freed as isize));
         freed
     }
 
     /// Removes a key chosen by the eviction policy. Returns the bytes it freed, or `None`
     /// if the key is no longer there.
     pub fn evict(&mut self, slot: u16, key: &[u8]) -> Option<usize> {
-        let hash = self.hasher.hash_one(key);
+        let at = self.find(slot, key)?;
+        Some(self.evict_at(at))
+    }
+
+    /// Where `key` is, live or not.
+    fn find(&self, slot: u16, key: &[u8]) -> Option<Position> {
         let local = self.local(slot);
-        let st = self.slots.get_mut(local)?;
-        let i = st.table.find(hash, key)?;
+        let bucket = self
+            .slots
+            .get(local)?
+            .table
+            .find(self.hasher.hash_one(key), key)?;
+        Some(Position { local, bucket })
+    }
+
+    /// Takes the entry at `at` out, keeping every count (keys, TTL keys, bytes) right.
+    /// Returns it and the bytes freed with it (its own and any table shrink).
+    fn take_at(&mut self, at: Position) -> (Entry, usize) {
+        let st = &mut self.slots[at.local];
         let hasher = &self.hasher;
         let table_before = st.table.allocation_size();
-        let entry = st.table.remove_at(i, |e| hasher.hash_one(e.key()));
-        let table_freed = table_before - st.table.allocation_size();
+        let entry = st.table.remove_at(at.bucket, |e| hasher.hash_one(e.key()));
+        let freed = entry.mem_usage() + table_before - st.table.allocation_size();
         if entry.has_ttl() {
             st.volatile -= 1;
             self.volatile -= 1;
         }
         self.keys -= 1;
-        self.account(-(table_freed as isize));
-        self.stats.evicted += 1;
-        let freed = entry.mem_usage();
         self.account(-(freed as isize));
-        Some(freed + table_freed)
+        (entry, freed)
     }
 
     /// Removes expired keys from slot tables that hold any, starting at the shard-local slot
