@@ -108,6 +108,20 @@ pub struct Setting {
 }
 
 macro_rules! setting {
+    // An integer within bounds (Redis's "argument must be between" error outside them).
+    ($name:literal, $mutability:ident, $help:literal, $field:ident, ranged $min:expr, $max:expr) => {
+        Setting {
+            name: $name,
+            mutability: Mutability::$mutability,
+            help: $help,
+            multi_word: false,
+            get: |c| c.$field.to_string(),
+            set: |c, v| {
+                c.$field = ranged(v, $min, $max)?;
+                Ok(())
+            },
+        }
+    };
     // A word from a fixed list, stored lower-cased.
     ($name:literal, $mutability:ident, $help:literal, $field:ident, one_of $choices:expr) => {
         Setting {
@@ -230,39 +244,27 @@ pub static SETTINGS: &[Setting] = &[
         maxmemory_policy,
         one_of & POLICY_NAMES
     ),
-    Setting {
-        name: "maxmemory-samples",
-        mutability: Mutability::Runtime,
-        help: "Keys sampled per eviction (1-64)",
-        multi_word: false,
-        get: |c| c.maxmemory_samples.to_string(),
-        set: |c, v| {
-            c.maxmemory_samples = ranged(v, 1, 64)?;
-            Ok(())
-        },
-    },
-    Setting {
-        name: "lfu-log-factor",
-        mutability: Mutability::Runtime,
-        help: "How slowly the LFU counter grows with hits (Redis's allkeys-lfu/volatile-lfu)",
-        multi_word: false,
-        get: |c| c.lfu_log_factor.to_string(),
-        set: |c, v| {
-            c.lfu_log_factor = ranged(v, 0, i32::MAX as u32)?;
-            Ok(())
-        },
-    },
-    Setting {
-        name: "lfu-decay-time",
-        mutability: Mutability::Runtime,
-        help: "Minutes of idleness that take one off the LFU counter (0: never)",
-        multi_word: false,
-        get: |c| c.lfu_decay_time.to_string(),
-        set: |c, v| {
-            c.lfu_decay_time = ranged(v, 0, i32::MAX as u32)?;
-            Ok(())
-        },
-    },
+    setting!(
+        "maxmemory-samples",
+        Runtime,
+        "Keys sampled per eviction (1-64)",
+        maxmemory_samples,
+        ranged 1, 64
+    ),
+    setting!(
+        "lfu-log-factor",
+        Runtime,
+        "How slowly the LFU counter grows with hits (Redis's allkeys-lfu/volatile-lfu)",
+        lfu_log_factor,
+        ranged 0, i32::MAX as u32
+    ),
+    setting!(
+        "lfu-decay-time",
+        Runtime,
+        "Minutes of idleness that take one off the LFU counter (0: never)",
+        lfu_decay_time,
+        ranged 0, i32::MAX as u32
+    ),
     setting!(
         "proto-max-bulk-len",
         Runtime,
