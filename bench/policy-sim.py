@@ -12,9 +12,10 @@ Method
    on plain ints and the count-min sketches can take their row indexes straight from the
    key's bits instead of hashing on every access.
    --drift-every R (default 0, off) makes popularity drift: from request R on, and again
-   every R requests, every popular key is replaced by a new key of the same rank (its
-   hash XOR a per-phase salt), so the old favourites are never asked for again. A policy
-   that cannot forget keeps them cached; this shows what a sketch's ageing is worth.
+   every R requests, a --drift-fraction (default 1: all) of the popular keys, picked at
+   random each time, is replaced by new keys of the same ranks (hash XOR a per-phase
+   salt), so those old favourites are never asked for again. A policy that cannot forget
+   keeps them cached; this shows what a sketch's ageing is worth.
 
 2. Replay. Cache-aside, strictly one request at a time (unlike hit-ratio.py's pipelined
    replay): GET key -> hit if resident, and the policy records the access; on a miss the
@@ -61,7 +62,10 @@ Method
    --sketch-counter-bits B   counters saturate at 2**B - 1 (1..8; 8 = a byte each).
    --sketch-reset F          halve after F x N increments, where N is the capacity or, with
    --sketch-reset-basis pow2   the next power of two >= capacity (= row width / 4 at
-                             factor 4, the period Cairn uses).
+                             factor 4, the period Cairn uses). As in Caffeine and Cairn a
+                             reset halves the increment count too, so after the first one
+                             the counters halve every ~F x N / 2 increments (a little more
+                             with caffeine accounting). stderr reports the resets of a run.
    --sketch-accounting cairn every increment advances the reset clock, even when all four
                              counters are saturated, and a reset just halves the clock
                              (Cairn); "caffeine" (default) skips saturated increments and
@@ -75,8 +79,29 @@ Method
                              Every access, filtered or not, advances the reset clock.
 
    sampled-* variants (the defaults are the policy described above):
-   --count-sets              a miss also counts the cache-aside SET in the sketch, after the
-                             admission test, as a server that counts every GET and SET sees.
+   --count-sets yes          a miss also counts the cache-aside SET in the sketch, after the
+                             admission test, as a server that counts every GET and SET
+                             does; "clock" only advances the reset clock for it (as if it
+                             had been counted); "no" (default) ignores it.
+   --sketch-clock misses     the reset period counts misses instead of sketch increments:
+                             halve after --sketch-reset x basis misses (that count halved
+                             too at each reset). Ageing then speeds up by itself when the
+                             hit ratio drops (popularity drift).
+   --sketch-adapt W          the reset period adapts: every W x capacity requests the
+   --sketch-adapt-max M        window's hit ratio is compared with the previous window's.
+   --sketch-adapt-drop D       A drop of more than D (default 0.02) halves the sketch H
+   --sketch-adapt-halvings H   times at once (default 1) and brings the period back to
+                             the --sketch-reset one; otherwise the period grows by half,
+                             up to M (default 4) times the --sketch-reset one. Long
+                             memory while the workload holds still, quick forgetting when
+                             it shifts; stderr reports the drops seen.
+   --resident-counts         every resident key keeps its own counter, as a server can in
+                             an entry's metadata: set to the sketch's estimate when the
+                             key is admitted, +1 per hit (saturating like the sketch),
+                             halved at each sketch reset (lazily: the entry stores the
+                             reset number). Victims are scored by it, free of the
+                             collisions that inflate sketch estimates; the sketch still
+                             counts every request and scores newcomers.
    --admit-margin M          admit a new key only if its estimate exceeds the victim's by
                              more than M (default 0: strictly greater; -1 admits ties).
    --random-admit N          admit a losing new key anyway with probability N/256.
@@ -87,18 +112,20 @@ Method
                              reset after 10 x width / 4 increments with cairn accounting,
                              GETs and SETs counted, 2/256 random admission, ties by second.
                              These become the defaults, so explicit options still override
-                             them (e.g. --cairn --no-count-sets). Still one global sketch
+                             them (e.g. --cairn --count-sets no). Still one global sketch
                              and uniform sampling: the server keeps a sketch per shard and
                              samples the incoming key's shard, which with uniform hashing
                              and power-of-two shard counts sizes and ages the same way.
                              On the default trace at 97,000 keys this gives 0.531, against
-                             0.529 measured on the server (16 MB, pipelined replay).
+                             0.529 measured on the server (16 MB, pipelined replay). Since
+                             an eviction step takes the worse of two shards' candidates
+                             (maxmemory-samples keys in each), add --samples 10 to model it.
 
 4. Report. stdout: one table, a row per policy, a column per --capacities entry, cells =
    hit ratio of the counted requests (--precision decimals, default 3); then the ratio of
    an infinite cache (hit-ratio.py's `infinite_cache_hits`, or the same count on the
    drifted trace). A line above the table restates the sketch settings. stderr: wall
-   time of every run and of every policy.
+   time of every run (with its number of sketch resets) and of every policy.
 
 Usage
 -----
@@ -107,10 +134,12 @@ Usage
     python3 bench/policy-sim.py --policies lru,wtinylfu,sampled-tinylfu --capacities 110000
     python3 bench/policy-sim.py --policies sampled-tinylfu --capacities 97000 --cairn \
         --precision 4                                    # the server's policy, ~25 s
+    python3 bench/policy-sim.py --policies sampled-tinylfu,lru --capacities 97000 --cairn \
+        --drift-every 1000000                            # ... when popularity moves
 
 Python 3.11 standard library only. Every policy and capacity replays the trace from a
 fresh state; random choices (sampling, Redis's LFU increments) come from
-random.Random(--seed), so a run is reproducible.
+random.Random(--policy-seed, default --seed), so a run is reproducible.
 """
 
 from __future__ import annotations
@@ -155,24 +184,33 @@ def splitmix64(x: int) -> int:
     return z ^ (z >> 31)
 
 
-def hashed_keys(trace, drift_every: int = 0) -> list[int]:
+def hashed_keys(trace, drift_every: int = 0, drift_fraction: float = 1.0) -> list[int]:
     """The trace as a list of 64-bit key hashes (see the module docstring).
 
     Popular keys are memoised so that each one is a single int object, which keeps the
     list at ~1/3 of the memory and makes dict lookups compare by identity first.
 
-    With drift_every (--drift-every), request i belongs to phase i // drift_every, and in
-    phase p > 0 every popular key's hash is XORed with a per-phase salt: each phase
-    brings a whole new set of popular keys with the same Zipf law, and the previous
-    phase's keys are never asked for again."""
+    With drift_every (--drift-every), request i belongs to phase i // drift_every. At the
+    start of each phase p > 0 a pseudo-random drift_fraction of the popular key ids is
+    picked, and each picked id becomes a new key (its hash XORed with phase p's salt)
+    from then on: the key of that rank is new, and the old one is never asked for again.
+    With drift_fraction 1 every phase brings a whole new set of popular keys."""
     memo: dict[int, int] = {}
     out = []
     append = out.append
     ids = trace.ids
     n = len(ids)
     step = drift_every or n
+    salts = [0] + [splitmix64(phase + 0x5EED) for phase in range(1, -(-n // step))]
+    threshold = int(drift_fraction * (1 << 64))
+
+    def renamed(key_id: int, phase: int) -> int:
+        for q in range(phase, 0, -1):  # the latest phase that picked this id
+            if splitmix64(key_id ^ salts[q]) < threshold:
+                return splitmix64(key_id) ^ salts[q]
+        return splitmix64(key_id)
+
     for phase, start in enumerate(range(0, n, step)):
-        salt = splitmix64(phase + 0x5EED) if phase else 0
         if phase:
             memo.clear()
         for key_id in ids[start:start + step]:
@@ -181,7 +219,7 @@ def hashed_keys(trace, drift_every: int = 0) -> list[int]:
                 continue
             h = memo.get(key_id)
             if h is None:
-                h = memo[key_id] = splitmix64(key_id) ^ salt
+                h = memo[key_id] = renamed(key_id, phase) if phase else splitmix64(key_id)
             append(h)
     return out
 
@@ -240,6 +278,7 @@ class CountMinSketch:
         self.sample_size = max(1, int(reset_factor * basis))
         self.count_all = accounting == "cairn"
         self.size = 0
+        self.resets = 0  # for the report
 
     def increment(self, h: int) -> None:
         t, m, cmax = self.table, self.mask, self.cmax
@@ -287,6 +326,7 @@ class CountMinSketch:
         return c if c < e else e
 
     def reset(self) -> None:
+        self.resets += 1
         t = self.table
         if self.count_all:
             t[:] = t.translate(HALVE)
@@ -444,7 +484,7 @@ class RedisSampled:
     def __init__(self, capacity: int, args):
         self.capacity = capacity
         self.samples = args.samples
-        self.rng = random.Random(args.seed)
+        self.rng = random.Random(args.policy_seed)
         self.meta: dict[int, int] = {}  # resident key -> policy state (LRU time or LFU word)
         self.residents = Residents()
         self.pool_scores: list[int] = []
@@ -737,11 +777,24 @@ class SampledTinyLFU:
         self.pool_size = pool_size
         self.admit_margin = args.admit_margin
         self.random_admit = args.random_admit / 256
-        self.count_sets = args.count_sets
+        # The SET that follows a miss: "yes" counts it, "clock" only advances the reset
+        # clock, "no" ignores it.
+        self.count_set = args.count_sets == "yes"
+        self.tick_set = args.count_sets == "clock"
         self.stamp_seconds = args.lru_stamp == "second"
-        self.rng = random.Random(args.seed)
+        self.rng = random.Random(args.policy_seed)
         self.sketch = make_sketch(capacity, args)
+        # --sketch-clock misses: the sketch's own clock never fires; misses drive it.
+        self.miss_period = 0
+        if args.sketch_clock == "misses":
+            self.miss_period = self.sketch.sample_size
+            self.sketch.sample_size = float("inf")
+            self.misses = 0
         self.last: dict[int, int] = {}  # resident key -> request number of its last access
+        # --resident-counts: resident key -> (sketch reset number << 8) | own count.
+        self.own: dict[int, int] | None = {} if args.resident_counts else None
+        self.estimate_resident = self.own_estimate if args.resident_counts \
+            else self.sketch.estimate
         self.residents = Residents()
         self.pool: list[int] = []
         self.now = 0
@@ -753,22 +806,53 @@ class SampledTinyLFU:
         last = self.last
         if key in last:
             last[key] = now
+            if self.own is not None:
+                self.count_own(key)
             return True
+        if self.miss_period:
+            self.misses += 1
+            if self.misses >= self.miss_period:
+                self.misses >>= 1  # halved with the counters, as the increment clock is
+                self.sketch.reset()
         if len(last) >= self.capacity:
             victim, victim_estimate = self.pick_pooled() if self.pool_size else self.pick()
             if self.admit and not self.admitted(key, victim_estimate):
-                if self.count_sets:
-                    self.sketch.increment(key)  # the refused SET still ran
+                self.count_the_set(key)  # the refused SET still ran
                 return False  # refused: the victim is still more popular
             del last[victim]
             self.residents.remove(victim)
+            if self.own is not None:
+                del self.own[victim]
             if self.pool_size:
                 self.pool.pop(0)  # the victim is always the pool's head
-        if self.count_sets:
-            self.sketch.increment(key)
+        self.count_the_set(key)
         last[key] = now
         self.residents.add(key)
+        if self.own is not None:
+            # Seeded with what the sketch knows of the key's past.
+            self.own[key] = self.sketch.resets << 8 | self.sketch.estimate(key)
         return False
+
+    def count_own(self, key: int) -> None:
+        """One more access to a resident key's own counter, halved once per sketch reset
+        since it was last touched (lazily, as a server would with an epoch number)."""
+        own, epoch = self.own, self.sketch.resets
+        w = own[key]
+        c = (w & 255) >> (epoch - (w >> 8))
+        if c < self.sketch.cmax:
+            c += 1
+        own[key] = epoch << 8 | c
+
+    def own_estimate(self, key: int) -> int:
+        w = self.own[key]
+        return (w & 255) >> (self.sketch.resets - (w >> 8))
+
+    def count_the_set(self, key: int) -> None:
+        """The cache-aside SET after a miss, as --count-sets says."""
+        if self.count_set:
+            self.sketch.increment(key)
+        elif self.tick_set:
+            self.sketch.tick()
 
     def admitted(self, key: int, victim_estimate: int) -> bool:
         """TinyLFU's admission test (--admit-margin, --random-admit)."""
@@ -778,7 +862,7 @@ class SampledTinyLFU:
 
     def pick(self) -> tuple[int, int]:
         keys, rnd, last = self.residents.keys, self.rng.random, self.last
-        estimate = self.sketch.estimate
+        estimate = self.estimate_resident
         n = len(keys)
         best = keys[int(rnd() * n)]
         best_estimate = estimate(best)
@@ -791,7 +875,7 @@ class SampledTinyLFU:
 
     def pick_pooled(self) -> tuple[int, int]:
         keys, rnd, last, pool = self.residents.keys, self.rng.random, self.last, self.pool
-        estimate = self.sketch.estimate
+        estimate = self.estimate_resident
         n = len(keys)
         for _ in range(self.samples):
             key = keys[int(rnd() * n)]
@@ -805,6 +889,57 @@ class SampledTinyLFU:
         return ranked[0][2], ranked[0][0]
 
 
+class AdaptiveSampledTinyLFU(SampledTinyLFU):
+    """sampled-* with --sketch-adapt W: the reset period adapts to the workload.
+
+    Every W x capacity requests the hit ratio of that window is compared with the previous
+    window's. A drop of more than --sketch-adapt-drop means popularity moved: the sketch
+    is halved at once (--sketch-adapt-halvings times) and the period goes back to the
+    --sketch-reset one.
+    Otherwise the period grows by half, up to --sketch-adapt-max times the --sketch-reset
+    period: a stable workload earns a long memory, a shift buys a quick forgetting. A
+    server needs two counters and a comparison per window, no memory per key."""
+
+    def __init__(self, capacity: int, args, **kwargs):
+        super().__init__(capacity, args, **kwargs)
+        if self.miss_period:
+            raise ValueError("--sketch-adapt works with --sketch-clock increments only")
+        self.window = max(1, int(args.sketch_adapt * capacity))
+        self.min_period = self.sketch.sample_size
+        self.max_period = int(self.min_period * args.sketch_adapt_max)
+        self.drop = args.sketch_adapt_drop
+        self.drop_halvings = args.sketch_adapt_halvings
+        self.seen = self.hits = 0
+        self.previous = -1.0
+        self.drops = 0  # for the report
+
+    def access(self, key: int) -> bool:
+        hit = SampledTinyLFU.access(self, key)
+        self.hits += hit
+        self.seen += 1
+        if self.seen >= self.window:
+            self.adapt()
+        return hit
+
+    def adapt(self) -> None:
+        ratio = self.hits / self.seen
+        sketch = self.sketch
+        if ratio < self.previous - self.drop:
+            self.drops += 1
+            for _ in range(self.drop_halvings):
+                sketch.reset()
+            sketch.sample_size = self.min_period
+        else:
+            sketch.sample_size = min(self.max_period, sketch.sample_size * 3 // 2)
+        self.previous = ratio
+        self.seen = self.hits = 0
+
+
+def sampled(capacity: int, args, **kwargs) -> SampledTinyLFU:
+    cls = AdaptiveSampledTinyLFU if args.sketch_adapt else SampledTinyLFU
+    return cls(capacity, args, **kwargs)
+
+
 POLICIES = {
     "lru": LRU,
     "redis-lru": RedisLRU,
@@ -813,9 +948,9 @@ POLICIES = {
     "s3fifo": S3FIFO,
     "s3fifo-1hit": S3FIFO1Hit,
     "wtinylfu": WTinyLFU,
-    "sampled-tinylfu": SampledTinyLFU,
-    "sampled-tinylfu-pool": lambda cap, args: SampledTinyLFU(cap, args, pool_size=16),
-    "sampled-lfu-sketch-noadmit": lambda cap, args: SampledTinyLFU(cap, args, admit=False),
+    "sampled-tinylfu": sampled,
+    "sampled-tinylfu-pool": lambda cap, args: sampled(cap, args, pool_size=16),
+    "sampled-lfu-sketch-noadmit": lambda cap, args: sampled(cap, args, admit=False),
 }
 
 
@@ -847,7 +982,7 @@ def split_list(text: str) -> list[str]:
 
 # What --cairn sets: the server's allkeys-tinylfu (crates/cairn-store/src/sketch.rs, evict.rs).
 CAIRN_DEFAULTS = dict(sketch_width_factor=4, sketch_reset_basis="pow2",
-                      sketch_accounting="cairn", count_sets=True, random_admit=2,
+                      sketch_accounting="cairn", count_sets="yes", random_admit=2,
                       lru_stamp="second")
 
 
@@ -860,11 +995,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--alpha", type=float, default=hr.alpha, help="Zipf exponent")
     p.add_argument("--ohw", type=float, default=hr.ohw, help="fraction of one-hit-wonder requests")
     p.add_argument("--seed", type=int, default=hr.seed, help="seed of the trace and the policies")
+    p.add_argument("--policy-seed", type=int, default=None,
+                   help="seed of the policies' random choices only (default: --seed); "
+                        "repeat a run with a few of these to see its noise")
     p.add_argument("--warmup", type=float, default=hr.warmup,
                    help="fraction of requests replayed before counting")
     p.add_argument("--drift-every", type=int, default=0,
                    help="every this many requests, replace all popular keys by new ones "
                         "(0: never); a test of how fast the sketch ages")
+    p.add_argument("--drift-fraction", type=float, default=1.0,
+                   help="fraction of the popular keys replaced at each --drift-every")
     p.add_argument("--capacities", default="83000,110000,130000",
                    help="comma-separated cache sizes, in keys")
     p.add_argument("--policies", default=",".join(POLICIES),
@@ -895,9 +1035,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "capacity (0: none)")
     p.add_argument("--doorkeeper-hashes", type=int, default=2,
                    help="bit positions per key in the doorkeeper")
-    p.add_argument("--count-sets", action=argparse.BooleanOptionalAction, default=False,
-                   help="sampled-*: a miss also counts the cache-aside SET in the sketch, "
-                        "after the admission test (Cairn counts GETs and SETs)")
+    p.add_argument("--count-sets", choices=("no", "yes", "clock"), default="no",
+                   help="sampled-*: the cache-aside SET after a miss is ignored (no), counted "
+                        "in the sketch after the admission test (yes, Cairn), or only "
+                        "advances the reset clock (clock)")
+    p.add_argument("--sketch-clock", choices=("increments", "misses"), default="increments",
+                   help="sampled-*: what the reset period counts: sketch increments, or "
+                        "misses (the period is then --sketch-reset x basis misses)")
+    p.add_argument("--sketch-adapt", type=float, default=0,
+                   help="sampled-*: adapt the reset period every this many requests per key "
+                        "of capacity (0: fixed period)")
+    p.add_argument("--sketch-adapt-max", type=float, default=4,
+                   help="sampled-*: longest adaptive period, times the --sketch-reset one")
+    p.add_argument("--sketch-adapt-drop", type=float, default=0.02,
+                   help="sampled-*: window hit-ratio drop that counts as a popularity shift")
+    p.add_argument("--sketch-adapt-halvings", type=int, default=1,
+                   help="sampled-*: halvings of the sketch when the hit ratio drops")
+    p.add_argument("--resident-counts", action="store_true",
+                   help="sampled-*: resident keys keep their own counter (seeded from the "
+                        "sketch when admitted, +1 per hit, halved at each sketch reset) and "
+                        "victims are scored by it instead of the sketch")
     p.add_argument("--admit-margin", type=int, default=0,
                    help="sampled-*: admit a new key only if its estimate > the victim's + "
                         "this (-1: ties admitted)")
@@ -921,8 +1078,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         # Cairn's settings become the defaults, so explicit options still win.
         p.set_defaults(**CAIRN_DEFAULTS)
         args = p.parse_args(argv)
-    if args.drift_every < 0:
-        p.error("--drift-every must be >= 0")
+    if args.policy_seed is None:
+        args.policy_seed = args.seed
+    if args.drift_every < 0 or not 0 < args.drift_fraction <= 1:
+        p.error("--drift-every must be >= 0 and --drift-fraction in (0, 1]")
     if args.requests < 1 or args.keys < 1:
         p.error("--requests and --keys must be >= 1")
     if not 0 <= args.ohw <= 1 or not 0 <= args.warmup < 1:
@@ -955,12 +1114,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     print(f"trace: {args.requests} requests, {args.keys} keys, Zipf alpha {args.alpha}, "
           f"one-hit wonders {args.ohw:.0%}, seed {args.seed} (bench/hit-ratio.py's trace)"
-          + (f"; all popular keys replaced every {args.drift_every} requests"
-             if args.drift_every else ""))
+          + (f"; {args.drift_fraction:.0%} of the popular keys replaced every "
+             f"{args.drift_every} requests" if args.drift_every else ""))
     started = time.monotonic()
     trace = HR.make_trace(args.requests, args.keys, args.alpha, args.ohw, args.seed)
     warmup = int(args.requests * args.warmup)
-    keys = hashed_keys(trace, args.drift_every)
+    keys = hashed_keys(trace, args.drift_every, args.drift_fraction)
     if args.drift_every:
         infinite = infinite_hits(keys, warmup) / (args.requests - warmup)
     else:
@@ -977,9 +1136,14 @@ def main(argv: list[str] | None = None) -> int:
           f"({args.sketch_accounting} accounting), doorkeeper "
           + (f"{args.doorkeeper_bits} bits/key x {args.doorkeeper_hashes} hashes"
              if args.doorkeeper_bits else "none")
-          + f"; sampled-*: count SETs {'yes' if args.count_sets else 'no'}, admit if "
-          f"estimate > victim's + {args.admit_margin}, random admission "
-          f"{args.random_admit:g}/256, LRU stamp per {args.lru_stamp}")
+          + f"; sampled-*: count SETs {args.count_sets}, reset clock counts "
+          f"{args.sketch_clock}, admit if "
+          f"estimate > victim's + {args.admit_margin}, victims scored by "
+          f"{'own counts' if args.resident_counts else 'the sketch'}, random admission "
+          f"{args.random_admit:g}/256, LRU stamp per {args.lru_stamp}"
+          + (f", period adapted every {args.sketch_adapt:g} x capacity requests (up to "
+             f"x{args.sketch_adapt_max:g}, drop {args.sketch_adapt_drop:g})"
+             if args.sketch_adapt else ""))
     print(flush=True)
 
     name_width = max(len("policy"), max(map(len, args.policies)), len("infinite"))
@@ -990,11 +1154,17 @@ def main(argv: list[str] | None = None) -> int:
         cells = []
         for capacity in args.capacities:
             run_started = time.monotonic()
-            ratio = replay(POLICIES[name](capacity, args), keys, warmup,
-                           args.requests_per_second)
+            policy = POLICIES[name](capacity, args)
+            ratio = replay(policy, keys, warmup, args.requests_per_second)
             cells.append(f"{ratio:>10.{args.precision}f}")
+            sketch = getattr(policy, "sketch", None)
+            resets = f", {sketch.resets} sketch resets" if sketch else ""
+            if hasattr(policy, "drops"):
+                resets += (f" ({policy.drops} after hit-ratio drops; final period "
+                           f"{policy.sketch.sample_size} increments)")
             print(f"{name} capacity {capacity}: hit ratio {ratio:.{args.precision}f}, "
-                  f"{time.monotonic() - run_started:.1f} s", file=sys.stderr, flush=True)
+                  f"{time.monotonic() - run_started:.1f} s{resets}", file=sys.stderr,
+                  flush=True)
         print(f"{name}: {time.monotonic() - policy_started:.1f} s", file=sys.stderr, flush=True)
         print(f"{name:<{name_width}}" + "".join(cells), flush=True)
     print(f"{'infinite':<{name_width}}{infinite:>10.{args.precision}f}  (any capacity)")
