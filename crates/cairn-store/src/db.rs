@@ -297,10 +297,6 @@ impl Db {
             .map_or(0, |s| s.estimate(self.hasher.hash_one(key)))
     }
 
-    pub fn hash(&self, key: &[u8]) -> u64 {
-        self.hasher.hash_one(key)
-    }
-
     /// Keys held (including expired ones not yet removed, as Redis's DBSIZE counts).
     pub fn len(&self) -> usize {
         self.keys
@@ -319,18 +315,17 @@ impl Db {
         (slot as usize) >> self.shard_bits
     }
 
-    /// The live entry for `key`, removing it first if it has expired, plus the counters
-    /// (borrowed apart from the entry so callers can count hits while holding it).
-    /// The live entry for `key`, removing it first if it has expired. `access` says what
-    /// the lookup is for: a read counts a hit or miss, reads and writes touch the entry.
-    fn lookup(
+    /// Where the live entry for `key` is, removing it first if it has expired. `access`
+    /// says what the lookup is for: a read counts a hit or miss, reads and writes touch the
+    /// entry.
+    fn locate(
         &mut self,
         slot: u16,
         hash: u64,
         key: &[u8],
         now: Now,
         access: Access,
-    ) -> Option<&mut Entry> {
+    ) -> Option<Position> {
         let local = self.local(slot);
         let found = self
             .slots
@@ -358,7 +353,7 @@ impl Db {
                 if access != Access::Peek && self.sketch.is_some() {
                     e.set_bits(self.recorded);
                 }
-                Some(e)
+                Some(Position { local, bucket })
             }
             None => {
                 if access == Access::Read {
@@ -367,6 +362,19 @@ impl Db {
                 None
             }
         }
+    }
+
+    /// The live entry for `key` (see [`Db::locate`]).
+    fn lookup(
+        &mut self,
+        slot: u16,
+        hash: u64,
+        key: &[u8],
+        now: Now,
+        access: Access,
+    ) -> Option<&mut Entry> {
+        let at = self.locate(slot, hash, key, now, access)?;
+        Some(self.slots[at.local].table.get_mut(at.bucket))
     }
 
     /// The live entry for `key`. No stats, no touch.
@@ -387,13 +395,10 @@ impl Db {
     pub fn write(&mut self, slot: u16, key: &[u8], now: Now) -> Option<EntryMut<'_>> {
         let hash = self.hasher.hash_one(key);
         self.record(hash);
-        self.lookup(slot, hash, key, now, Access::Write)?;
-        // Found again with the fields borrowed apart, so the guard can hold the byte count.
-        let local = self.local(slot);
+        let at = self.locate(slot, hash, key, now, Access::Write)?;
+        // The fields borrowed apart, so the guard can hold the byte count.
         let Db { slots, bytes, .. } = self;
-        let table = &mut slots[local].table;
-        let i = table.find(hash, key)?;
-        let entry = table.get_mut(i);
+        let entry = slots[at.local].table.get_mut(at.bucket);
         let before = entry.mem_usage();
         Some(EntryMut {
             entry,
@@ -775,11 +780,6 @@ impl Db {
             }
             found += got;
         }
-    }
-
-    /// The entry at `at` (found by [`Db::sample`] under the same lock).
-    pub fn entry_at(&self, at: Position) -> &Entry {
-        self.slots[at.local].table.get(at.bucket)
     }
 
     /// Evicts the entry at `at`, found by [`Db::sample`] under the same lock. Returns the

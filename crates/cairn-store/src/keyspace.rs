@@ -244,11 +244,6 @@ impl Keyspace {
         }
     }
 
-    /// The LFU parameters in force.
-    pub fn lfu(&self) -> Lfu {
-        self.shards[0].0.lock().dbs[0].lfu
-    }
-
     /// Keys and keys-with-TTL of each database.
     pub fn sizes(&self) -> Vec<DbSize> {
         let mut sizes = Vec::new();

@@ -167,7 +167,6 @@ fn stats(ctx: &mut Ctx, _args: Args) -> CmdResult {
         ("startup.allocated", f.startup as i64),
         ("replication.backlog", 0),
         ("clients.slaves", 0),
-        ("clients.normal", 0),
         ("aof.buffer", 0),
     ];
     let tail_ints: Vec<(&str, i64)> = vec![
