@@ -427,11 +427,7 @@ impl Db {
         expire: ExpireChange,
         now: Now,
     ) -> bool {
-        match value {
-            Value::Int(i) => self.set_src(slot, key, Src::Int(i), expire, now),
-            Value::Str(b) => self.set_src(slot, key, Src::Bytes(&b), expire, now),
-            Value::Raw(b) => self.set_src(slot, key, Src::Raw(b), expire, now),
-        }
+        crate::entry::with_src(value, |src| self.set_src(slot, key, src, expire, now))
     }
 
     /// [`Db::set`] for a string straight from the request (SET, MSET, SETEX): kept as an

@@ -77,6 +77,16 @@ impl Src<'_> {
     }
 }
 
+/// Hands `f` what a block is built from: a plain string is borrowed and copied into the
+/// block once; a raw one moves its buffer in.
+pub(crate) fn with_src<R>(value: Value, f: impl FnOnce(Src<'_>) -> R) -> R {
+    match value {
+        Value::Int(i) => f(Src::Int(i)),
+        Value::Str(s) => f(Src::Bytes(&s)),
+        Value::Raw(s) => f(Src::Raw(s)),
+    }
+}
+
 /// Access metadata carried from one entry to another (RENAME, RESTORE).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Meta {
@@ -500,11 +510,7 @@ impl Entry {
     }
 
     pub fn set_value(&mut self, value: Value) {
-        match value {
-            Value::Int(i) => self.set_src(Src::Int(i)),
-            Value::Str(s) => self.set_src(Src::Bytes(&s)),
-            Value::Raw(s) => self.set_src(Src::Raw(s)),
-        }
+        with_src(value, |src| self.set_src(src))
     }
 
     /// Sets or clears the deadline (rebuilds the block when one appears or goes away).
