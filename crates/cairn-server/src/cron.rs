@@ -1,5 +1,6 @@
 //! The background work that runs `hz` times a second: the active expiry sweep, memory
-//! figures, the ops/sec sample, and closing clients idle past `timeout`.
+//! figures, eviction left over by commands, tuning TinyLFU's memory, the ops/sec sample,
+//! and closing clients idle past `timeout`.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -17,6 +18,7 @@ const STALE_THRESHOLD: f64 = 0.10;
 pub async fn run(server: Arc<Server>) {
     let mut last_timeout_check = Instant::now();
     let mut last_hotkeys_decay = Instant::now();
+    let mut sketch_tuner = cairn_store::sketch::Tuner::default();
     loop {
         let hz = server.with_config(|c| c.hz).clamp(1, 500);
         tokio::select! {
@@ -39,6 +41,9 @@ pub async fn run(server: Arc<Server>) {
                 let _ = crate::evict::make_room(&srv, 0, None, Now::wall(), 100_000);
             })
             .await;
+        }
+        if server.maxmemory() != 0 && server.policy().uses_sketch() {
+            server.keyspace.tune_sketches(&mut sketch_tuner);
         }
         server.stats.sample_ops();
         if last_hotkeys_decay.elapsed() >= Duration::from_secs(crate::hotkeys::DECAY_SECS) {

@@ -271,6 +271,31 @@ impl Db {
         }
     }
 
+    /// Applies a [`crate::sketch::Tuner`] decision to this database's sketch.
+    pub(crate) fn tune_sketch(&mut self, tuning: crate::sketch::Tuning) {
+        if let Some(sk) = &mut self.sketch {
+            sk.set_period_percent(tuning.period_percent);
+            sk.forget(tuning.halvings);
+        }
+    }
+
+    /// For a write: counts it in the sketch only if the sketch has never seen the key.
+    /// Reads are what a cache serves, so they are what the sketch counts; counting the
+    /// cache-aside SET that follows every miss would count each miss twice and favour keys
+    /// that miss. A key that is only ever written still gets a count of one, or it would
+    /// lose every admission test. (Offline, this with conservative increments gained 0.8
+    /// points; docs/eviction.md.)
+    fn record_write(&mut self, hash: u64) {
+        if let Some(sk) = &self.sketch {
+            let packed = sk.packed_estimate(hash);
+            if packed & 0xF != 0 {
+                self.recorded = packed;
+                return;
+            }
+            self.record(hash);
+        }
+    }
+
     /// Counts an access in the frequency sketch, growing it with the key count.
     fn record(&mut self, hash: u64) {
         if let Some(sk) = &mut self.sketch {
@@ -394,7 +419,7 @@ impl Db {
     /// Looks a key up for a write command: records the access, counts nothing.
     pub fn write(&mut self, slot: u16, key: &[u8], now: Now) -> Option<EntryMut<'_>> {
         let hash = self.hasher.hash_one(key);
-        self.record(hash);
+        self.record_write(hash);
         let at = self.locate(slot, hash, key, now, Access::Write)?;
         // The fields borrowed apart, so the guard can hold the byte count.
         let Db { slots, bytes, .. } = self;
@@ -470,7 +495,7 @@ impl Db {
         now: Now,
     ) -> bool {
         let hash = self.hasher.hash_one(key);
-        self.record(hash);
+        self.record_write(hash);
         let hasher = self.hasher.clone();
         let lfu = self.lfu;
         let new_ttl = match expire {
@@ -685,6 +710,12 @@ impl Db {
         None
     }
 
+    /// The entry at `at`, if there is one: for a position remembered across a lock release,
+    /// which inserts and removals since may have emptied or refilled.
+    pub(crate) fn entry_at(&self, at: Position) -> Option<&Entry> {
+        self.slots.get(at.local)?.table.bucket(at.bucket)
+    }
+
     /// A random entry, live or not; with `volatile`, one that carries a TTL.
     pub fn random_entry(&self, volatile: bool) -> Option<&Entry> {
         self.random_position(volatile)
@@ -745,6 +776,11 @@ impl Db {
     /// that to still be a fair sample (a quarter of its keys at most): one bucket array
     /// touched instead of `n`. Small tables give one entry each.
     pub fn sample<'a>(&'a self, volatile: bool, n: usize, mut f: impl FnMut(Position, &'a Entry)) {
+        // Positions are drawn first and their blocks prefetched, then scored: each score
+        // reads a block header that is rarely in cache, and asking for them all at once
+        // overlaps those misses instead of paying them one after another.
+        const BATCH: usize = 8;
+        let mut batch: [Option<(Position, &'a Entry)>; BATCH] = [None; BATCH];
         let mut found = 0;
         let mut rounds = 0;
         while found < n && rounds < n {
@@ -753,7 +789,19 @@ impl Db {
                 return;
             };
             let table = &self.slots[first.local].table;
-            f(first, table.get(first.bucket));
+            let mut len = 0;
+            let mut push = |at: Position, e: &'a Entry, f: &mut dyn FnMut(Position, &'a Entry)| {
+                e.prefetch();
+                batch[len] = Some((at, e));
+                len += 1;
+                if len == BATCH {
+                    for (at, e) in batch.iter_mut().filter_map(Option::take) {
+                        f(at, e);
+                    }
+                    len = 0;
+                }
+            };
+            push(first, table.get(first.bucket), &mut f);
             found += 1;
             let more = (table.len() / 4).min(n - found);
             let buckets = table.num_buckets();
@@ -764,17 +812,18 @@ impl Db {
                 if let Some(e) = table.bucket(bucket)
                     && (!volatile || e.has_ttl())
                 {
-                    f(
-                        Position {
-                            local: first.local,
-                            bucket,
-                        },
-                        e,
-                    );
+                    let at = Position {
+                        local: first.local,
+                        bucket,
+                    };
+                    push(at, e, &mut f);
                     got += 1;
                 }
             }
             found += got;
+            for (at, e) in batch.iter_mut().filter_map(Option::take) {
+                f(at, e);
+            }
         }
     }
 

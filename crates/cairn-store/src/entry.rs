@@ -253,6 +253,25 @@ impl Entry {
         self.ptr.as_ptr().map_addr(|a| a & ADDR_MASK)
     }
 
+    /// The block's address as a number: which entry this is, for a caller that must tell
+    /// later whether a table bucket still holds the same one.
+    pub(crate) fn identity(&self) -> usize {
+        self.base().addr()
+    }
+
+    /// Asks the CPU to start loading the block's header, for a caller about to read many
+    /// blocks it found at random (eviction sampling), so their cache misses overlap.
+    #[inline]
+    pub(crate) fn prefetch(&self) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+            // SAFETY: SSE is part of x86_64's baseline, and a prefetch is a hint that
+            // neither reads into the program nor faults, whatever the address.
+            unsafe { _mm_prefetch::<_MM_HINT_T0>(self.base().cast_const().cast()) };
+        }
+    }
+
     /// The hash byte the slot table stored with this entry.
     pub(crate) fn tag(&self) -> u8 {
         (self.ptr.addr().get() >> TAG_SHIFT) as u8

@@ -144,9 +144,25 @@ impl Keyspace {
             return Evicted::Nothing;
         }
         let mut guard = self.lock_shard(index);
-        // (score, database, sketch estimate, where it is)
-        let mut best: Option<(u64, usize, u8, Position)> = None;
-        for (db_index, db) in guard.dbs().iter().enumerate() {
+        let shard = &mut *guard;
+        let admission = policy.uses_sketch().then_some(incoming).flatten();
+        if let Some(candidate) = admission
+            && let Some(victim) = shard.victim.take()
+            && let Some(frequency) = victim.still_there(shard)
+        {
+            if rejects(candidate, frequency) {
+                shard.victim = Some(Victim {
+                    defended: victim.defended + 1,
+                    ..victim
+                });
+                return Evicted::Rejected;
+            }
+            let bytes = shard.db(victim.db).evict_at(victim.at);
+            return Evicted::Key { bytes };
+        }
+        // (score, database, sketch estimate, where it is, which entry)
+        let mut best: Option<(u64, usize, u8, Position, usize)> = None;
+        for (db_index, db) in shard.dbs().iter().enumerate() {
             let decay = db.lfu.decay_minutes;
             db.sample(policy.volatile_only(), samples.max(1), |at, e| {
                 let frequency = if policy.uses_sketch() {
@@ -156,24 +172,68 @@ impl Keyspace {
                 };
                 let score = policy.score(e, frequency, now, decay);
                 if best.is_none_or(|b| score > b.0) {
-                    best = Some((score, db_index, frequency, at));
+                    best = Some((score, db_index, frequency, at, e.identity()));
                 }
             });
         }
-        let Some((_, db, frequency, at)) = best else {
+        let Some((_, db, frequency, at, identity)) = best else {
             return Evicted::Nothing;
         };
-        // Admit only a key asked for more often than the victim. A small random admission
-        // keeps an attacker from pinning the cache with a few hot keys.
-        if policy.uses_sketch()
-            && let Some(candidate) = incoming
-            && candidate <= frequency
-            && fastrand::u8(..) >= 2
+        if let Some(candidate) = admission
+            && rejects(candidate, frequency)
         {
+            shard.victim = Some(Victim {
+                db,
+                at,
+                identity,
+                defended: 1,
+            });
             return Evicted::Rejected;
         }
-        let bytes = guard.db(db).evict_at(at);
+        let bytes = shard.db(db).evict_at(at);
         Evicted::Key { bytes }
+    }
+}
+
+/// TinyLFU's admission test: a newcomer estimated at `candidate` displaces a victim
+/// estimated at `victim` only if it has been asked for more often. A small random
+/// admission keeps an attacker from pinning the cache with a few hot keys.
+fn rejects(candidate: u8, victim: u8) -> bool {
+    candidate <= victim && fastrand::u8(..) >= 2
+}
+
+/// How many newcomers one sampled victim turns away before a fresh sample replaces it.
+const VICTIM_REUSE: u8 = 16;
+
+/// A sampled victim that won an admission test, kept for the next newcomers to its shard.
+///
+/// On a skewed load most newcomers are one-hit wonders that lose the test. Judging each
+/// against a fresh sample costs `maxmemory-samples` cache misses per refused write;
+/// W-TinyLFU (Caffeine) instead judges every newcomer against the same victim, its LRU
+/// tail, until one wins. Reusing a sampled victim a bounded number of times does the same
+/// while keeping the victim close to the worst key as the cache changes around it, and
+/// makes a refusal cost one lookup.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Victim {
+    db: usize,
+    at: Position,
+    /// Which entry was chosen. Inserts and removals since may have moved it; then the
+    /// bucket holds another entry (or none) and the victim is dropped. Should a new block
+    /// land at the same address in the same bucket, the test judges that entry instead,
+    /// which is still a key this shard holds and may evict.
+    identity: usize,
+    defended: u8,
+}
+
+impl Victim {
+    /// The victim's current estimate, if it may still be used.
+    fn still_there(&self, shard: &crate::keyspace::Shard) -> Option<u8> {
+        if self.defended >= VICTIM_REUSE {
+            return None;
+        }
+        let db = shard.db_ref(self.db);
+        let e = db.entry_at(self.at)?;
+        (e.identity() == self.identity).then(|| db.cached_frequency(e))
     }
 }
 
@@ -280,5 +340,70 @@ mod tests {
             ks.evict_step(0, Policy::AllKeysTinyLfu, 5, Some(wanted), now()),
             Evicted::Key { .. }
         ));
+    }
+
+    #[test]
+    fn a_defended_victim_faces_the_next_newcomers_until_it_moves_or_loses() {
+        let ks = Keyspace::new(1, 1);
+        ks.set_sketch(true);
+        let slot_of = |k: &str| crate::key_slot(k.as_bytes());
+        {
+            let mut shard = ks.lock_shard(0);
+            let db = shard.db(0);
+            for i in 0..50 {
+                let key = format!("k{i}");
+                db.set(
+                    slot_of(&key),
+                    key.as_bytes(),
+                    Value::Int(i),
+                    ExpireChange::Clear,
+                    now(),
+                );
+                db.read(slot_of(&key), key.as_bytes(), now());
+            }
+        }
+        let victim = |ks: &Keyspace| ks.lock_shard(0).victim.map(|v| (v.at, v.defended));
+        let cold = ks.incoming(0, b"cold", now()).expect("not stored");
+        // Random admission lets a loser in 2 times in 256: retry until a rejection.
+        while ks.evict_step(0, Policy::AllKeysTinyLfu, 5, Some(cold), now()) != Evicted::Rejected {}
+        let (at, defended) = victim(&ks).expect("the victim is remembered");
+        assert_eq!(defended, 1);
+        // The next cold newcomer is judged against the same victim, without a new sample.
+        while ks.evict_step(0, Policy::AllKeysTinyLfu, 5, Some(cold), now()) != Evicted::Rejected {}
+        assert_eq!(victim(&ks).map(|v| v.0), Some(at));
+        // Once the victim's key is gone, the next step samples afresh.
+        {
+            let mut shard = ks.lock_shard(0);
+            let key = shard
+                .db_ref(0)
+                .entry_at(at)
+                .expect("still there")
+                .key()
+                .to_vec();
+            assert!(shard.db(0).evict(crate::key_slot(&key), &key).is_some());
+        }
+        let before = ks.db_len(0);
+        let step = ks.evict_step(0, Policy::AllKeysTinyLfu, 5, Some(cold), now());
+        assert!(step == Evicted::Rejected || matches!(step, Evicted::Key { .. }));
+        assert!(ks.db_len(0) >= before - 1);
+        if step == Evicted::Rejected {
+            let (_, defended) = victim(&ks).expect("a new victim");
+            assert_eq!(defended, 1);
+        }
+        // A newcomer asked for more often than the victim evicts it.
+        {
+            let mut shard = ks.lock_shard(0);
+            for _ in 0..12 {
+                shard.db(0).read(slot_of("wanted"), b"wanted", now());
+            }
+        }
+        let wanted = ks.incoming(0, b"wanted", now()).expect("not stored");
+        let before = ks.db_len(0);
+        assert!(matches!(
+            ks.evict_step(0, Policy::AllKeysTinyLfu, 5, Some(wanted), now()),
+            Evicted::Key { .. }
+        ));
+        assert_eq!(ks.db_len(0), before - 1);
+        assert!(victim(&ks).is_none());
     }
 }

@@ -28,6 +28,8 @@ pub struct Shard {
     /// Where the active expiry sweep resumes: database, then shard-local slot.
     sweep_db: usize,
     sweep_slot: usize,
+    /// The victim TinyLFU's admission test last defended (see `evict::Victim`).
+    pub(crate) victim: Option<crate::evict::Victim>,
 }
 
 impl Shard {
@@ -97,6 +99,7 @@ impl Keyspace {
                     bytes: Arc::clone(b),
                     sweep_db: 0,
                     sweep_slot: 0,
+                    victim: None,
                 }))
             })
             .collect();
@@ -200,6 +203,30 @@ impl Keyspace {
         for shard in self.shards.iter() {
             for db in &mut shard.0.lock().dbs {
                 db.set_sketch(on);
+            }
+        }
+    }
+
+    /// One step of the sketches' [`Tuner`]: reads the keyspace's read counters and, when a
+    /// window closes, lengthens or cuts every sketch's memory. A no-op without sketches.
+    pub fn tune_sketches(&self, tuner: &mut crate::sketch::Tuner) {
+        let (mut hits, mut misses, mut keys, mut sketches) = (0, 0, 0, false);
+        for shard in self.shards.iter() {
+            for db in &shard.0.lock().dbs {
+                hits += db.stats.hits;
+                misses += db.stats.misses;
+                keys += db.len();
+                sketches |= db.has_sketch();
+            }
+        }
+        if !sketches {
+            return;
+        }
+        if let Some(tuning) = tuner.observe(hits, misses, keys) {
+            for shard in self.shards.iter() {
+                for db in &mut shard.0.lock().dbs {
+                    db.tune_sketch(tuning);
+                }
             }
         }
     }

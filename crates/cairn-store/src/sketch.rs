@@ -25,6 +25,9 @@ pub struct Sketch {
     /// log2 of the number of blocks.
     block_bits: u32,
     additions: usize,
+    /// Percent of the base period (10 increments per key) between halvings; set by
+    /// [`Tuner`]. 0 reads as 100.
+    period_percent: u16,
     /// How many times the counters were halved (mod 16): an estimate remembered elsewhere
     /// with the epoch it was read in can be aged to match (see [`Sketch::cached`]).
     epoch: u8,
@@ -40,6 +43,7 @@ impl Sketch {
             words: vec![0; blocks * WORDS_PER_BLOCK],
             block_bits: blocks.trailing_zeros(),
             additions: 0,
+            period_percent: 0,
             epoch: 0,
         }
     }
@@ -69,6 +73,7 @@ impl Sketch {
             }
             grown.additions = self.additions;
             grown.epoch = self.epoch;
+            grown.period_percent = self.period_percent;
         }
         *self = grown;
     }
@@ -99,21 +104,50 @@ impl Sketch {
         if self.words.is_empty() {
             return 0;
         }
-        let mut estimate = 15u8;
-        for (w, shift) in self.slots(hash) {
-            let c = ((self.words[w] >> shift) & 0xF) as u8;
-            if c < 15 {
-                self.words[w] += 1 << shift;
+        let slots = self.slots(hash);
+        let counts = slots.map(|(w, shift)| ((self.words[w] >> shift) & 0xF) as u8);
+        let min = counts.into_iter().min().unwrap_or(0);
+        let mut estimate = min;
+        if min < 15 {
+            for ((w, shift), c) in slots.into_iter().zip(counts) {
+                if c == min {
+                    self.words[w] += 1 << shift;
+                }
             }
-            estimate = estimate.min((c + 1).min(15));
+            estimate += 1;
         }
         self.additions += 1;
-        // Ten samples per key held, as TinyLFU's paper and Caffeine reset.
-        if self.additions >= 10 * self.counters() / COUNTERS_PER_KEY {
+        if self.additions >= self.period() {
             self.age();
             estimate /= 2;
         }
         (self.epoch << 4) | estimate
+    }
+
+    /// Increments between halvings: ten per key held (TinyLFU's paper and Caffeine), times
+    /// what the tuner says.
+    fn period(&self) -> usize {
+        let percent = match self.period_percent {
+            0 => 100,
+            p => p as usize,
+        };
+        10 * (self.counters() / COUNTERS_PER_KEY) * percent / 100
+    }
+
+    /// Sets how long the sketch remembers, in percent of the base period (see [`Tuner`]).
+    pub fn set_period_percent(&mut self, percent: u16) {
+        self.period_percent = percent;
+    }
+
+    /// Halves every counter `times` times now: popularity moved, and what the sketch
+    /// remembers describes a workload that is gone.
+    pub fn forget(&mut self, times: u32) {
+        if self.words.is_empty() {
+            return;
+        }
+        for _ in 0..times {
+            self.age();
+        }
     }
 
     /// An estimate packed by [`Sketch::increment`], halved once for every ageing since: what
@@ -169,6 +203,77 @@ impl Sketch {
     }
 }
 
+/// Tunes how long the sketches remember, from the keyspace's hit ratio (no memory per key).
+///
+/// A fixed period is a bet on how fast popularity moves: remember long and a stable
+/// workload's estimates sharpen, but keys that were popular an hour ago keep out the ones
+/// popular now. The tuner compares the hit ratio of successive windows of requests (two
+/// per key held). While it holds, the period grows by half, up to [`Tuner::MAX_PERCENT`]
+/// of the base; when it falls by more than [`Tuner::DROP`], popularity moved: every
+/// sketch is halved [`Tuner::HALVINGS`] times at once and the period goes back to the base.
+/// `bench/policy-sim.py --sketch-adapt 2 --sketch-adapt-halvings 3` is this rule; on the
+/// issue-3 trace it gained 1.5 points on a static workload and lost none when popularity
+/// drifted (docs/eviction.md).
+#[derive(Debug, Default)]
+pub struct Tuner {
+    /// Read requests (hits, misses) counted when the window opened.
+    start: Option<(u64, u64)>,
+    /// The previous window's hit ratio.
+    previous: Option<f64>,
+    percent: u16,
+}
+
+/// What the sketches should do at the end of a window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tuning {
+    /// The period between halvings, in percent of the base.
+    pub period_percent: u16,
+    /// Halvings to apply now.
+    pub halvings: u32,
+}
+
+impl Tuner {
+    /// Windows last this many read requests per key held.
+    pub const WINDOW_PER_KEY: u64 = 2;
+    /// A hit-ratio fall (absolute) that means popularity moved.
+    pub const DROP: f64 = 0.02;
+    pub const HALVINGS: u32 = 3;
+    pub const MAX_PERCENT: u16 = 400;
+
+    /// Feeds the keyspace's read counters so far and the keys held; returns a tuning when a
+    /// window closes.
+    pub fn observe(&mut self, hits: u64, misses: u64, keys: usize) -> Option<Tuning> {
+        let (h0, m0) = *self.start.get_or_insert((hits, misses));
+        if hits < h0 || misses < m0 {
+            // The counters were reset (CONFIG RESETSTAT): start the window again.
+            self.start = Some((hits, misses));
+            return None;
+        }
+        let (h, m) = (hits - h0, misses - m0);
+        if h + m < Self::WINDOW_PER_KEY * (keys as u64).max(1000) {
+            return None;
+        }
+        self.start = Some((hits, misses));
+        let ratio = h as f64 / (h + m) as f64;
+        let percent = self.percent.max(100);
+        let dropped = self.previous.is_some_and(|p| ratio < p - Self::DROP);
+        self.previous = Some(ratio);
+        let tuning = if dropped {
+            Tuning {
+                period_percent: 100,
+                halvings: Self::HALVINGS,
+            }
+        } else {
+            Tuning {
+                period_percent: (percent + percent / 2).min(Self::MAX_PERCENT),
+                halvings: 0,
+            }
+        };
+        self.percent = tuning.period_percent;
+        Some(tuning)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -219,6 +324,69 @@ mod tests {
             s.increment(42);
         }
         assert_eq!(s.estimate(42), 15);
+    }
+
+    #[test]
+    fn conservative_increments_leave_counters_above_the_minimum() {
+        let mut s = Sketch::default();
+        s.ensure_capacity(16);
+        let slots = s.slots(h(3));
+        // A busier key shares one counter with h(3): raise that counter alone.
+        let (w, shift) = slots[0];
+        s.words[w] += 5 << shift;
+        assert_eq!(s.estimate(h(3)), 0);
+        s.increment(h(3));
+        assert_eq!(s.estimate(h(3)), 1);
+        // The shared counter did not move; the three at the minimum did.
+        assert_eq!((s.words[w] >> shift) & 0xF, 5);
+    }
+
+    #[test]
+    fn a_longer_period_halves_later() {
+        let count_until_halved = |percent: u16| {
+            let mut s = Sketch::default();
+            s.ensure_capacity(64);
+            s.set_period_percent(percent);
+            let epoch = s.epoch;
+            let mut n = 0u64;
+            while s.epoch == epoch {
+                s.increment(h(n));
+                n += 1;
+            }
+            n
+        };
+        assert_eq!(count_until_halved(0), count_until_halved(100));
+        assert_eq!(count_until_halved(300), 3 * count_until_halved(100));
+    }
+
+    #[test]
+    fn the_tuner_lengthens_memory_while_the_hit_ratio_holds_and_forgets_when_it_drops() {
+        let mut t = Tuner::default();
+        let keys = 1000;
+        let window = Tuner::WINDOW_PER_KEY * keys as u64;
+        let (mut hits, mut misses) = (0, 0);
+        let mut step = |t: &mut Tuner, ratio: f64| {
+            // Half a window first: nothing to say yet.
+            let h = (window as f64 * ratio) as u64;
+            hits += h / 2;
+            misses += (window - h) / 2;
+            assert_eq!(t.observe(hits, misses, keys), None);
+            hits += h - h / 2;
+            misses += window - h - (window - h) / 2;
+            t.observe(hits, misses, keys).expect("the window closed")
+        };
+        assert_eq!(t.observe(0, 0, keys), None);
+        let first = step(&mut t, 0.5);
+        assert_eq!((first.period_percent, first.halvings), (150, 0));
+        assert_eq!(step(&mut t, 0.5).period_percent, 225);
+        assert_eq!(step(&mut t, 0.51).period_percent, 337);
+        assert_eq!(step(&mut t, 0.50).period_percent, Tuner::MAX_PERCENT);
+        assert_eq!(step(&mut t, 0.49).period_percent, Tuner::MAX_PERCENT);
+        let drop = step(&mut t, 0.40);
+        assert_eq!((drop.period_percent, drop.halvings), (100, Tuner::HALVINGS));
+        assert_eq!(step(&mut t, 0.40).period_percent, 150);
+        // Counters reset under it: the window starts again.
+        assert_eq!(t.observe(0, 0, keys), None);
     }
 
     #[test]
