@@ -10,8 +10,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
+use bytes::Bytes;
 use parking_lot::Mutex;
-use tokio::sync::Notify;
+use tokio::sync::{Notify, mpsc};
+
+use crate::outbox::Outbox;
 
 /// The shared face of one connection.
 pub struct ClientInfo {
@@ -36,13 +39,25 @@ pub struct ClientInfo {
     pub argv_mem: AtomicUsize,
     /// CLIENT NO-EVICT: this client's own memory is not a reason to disconnect it.
     pub no_evict: AtomicBool,
+    /// Frames other connections send this one (Pub/Sub messages).
+    pub outbox: Outbox,
+    /// Channels, patterns and shard channels subscribed to (CLIENT LIST sub, psub, ssub).
+    pub subscriptions: [AtomicUsize; 3],
     killed: AtomicBool,
     kill: Notify,
 }
 
 impl ClientInfo {
-    pub fn new(id: u64, addr: SocketAddr, laddr: SocketAddr, fd: i64) -> ClientInfo {
-        ClientInfo {
+    /// The client's shared face, and the receiving end of its outbox for its connection
+    /// task.
+    pub fn new(
+        id: u64,
+        addr: SocketAddr,
+        laddr: SocketAddr,
+        fd: i64,
+    ) -> (ClientInfo, mpsc::UnboundedReceiver<Bytes>) {
+        let (outbox, inbox) = Outbox::new();
+        let info = ClientInfo {
             id,
             addr,
             laddr,
@@ -58,9 +73,12 @@ impl ClientInfo {
             qbuf: AtomicUsize::new(0),
             argv_mem: AtomicUsize::new(0),
             no_evict: AtomicBool::new(false),
+            outbox,
+            subscriptions: Default::default(),
             killed: AtomicBool::new(false),
             kill: Notify::new(),
-        }
+        };
+        (info, inbox)
     }
 
     /// Asks the connection to close (CLIENT KILL, timeout, shutdown).
@@ -79,6 +97,19 @@ impl ClientInfo {
             return;
         }
         self.kill.notified().await;
+    }
+
+    /// The class CLIENT LIST TYPE and CLIENT KILL TYPE filter on.
+    pub fn class(&self) -> &'static str {
+        if self
+            .subscriptions
+            .iter()
+            .any(|n| n.load(Ordering::Relaxed) > 0)
+        {
+            "pubsub"
+        } else {
+            "normal"
+        }
     }
 
     pub fn touch(&self) {

@@ -5,6 +5,8 @@
 //! while running, from `CONFIG SET`. One table ([`SETTINGS`]) describes them all: the
 //! parser, CONFIG GET/SET and `cairn server --help` read it, so they cannot disagree.
 
+use crate::outbox::OutputLimit;
+
 /// The running configuration. Fields are typed; [`SETTINGS`] maps them to and from text.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -41,6 +43,77 @@ pub struct Config {
     pub latency_tracking_info_percentiles: Vec<f64>,
     pub lazyfree_lazy_user_del: bool,
     pub lazyfree_lazy_user_flush: bool,
+    pub client_output_buffer_limit: OutputLimits,
+}
+
+/// `client-output-buffer-limit`, per class of client.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutputLimits {
+    pub normal: OutputLimit,
+    pub replica: OutputLimit,
+    pub pubsub: OutputLimit,
+}
+
+impl Default for OutputLimits {
+    /// Redis's defaults.
+    fn default() -> Self {
+        let mb = 1024 * 1024;
+        OutputLimits {
+            normal: OutputLimit::default(),
+            replica: OutputLimit {
+                hard: 256 * mb,
+                soft: 64 * mb,
+                soft_seconds: 60,
+            },
+            pubsub: OutputLimit {
+                hard: 32 * mb,
+                soft: 8 * mb,
+                soft_seconds: 60,
+            },
+        }
+    }
+}
+
+impl OutputLimits {
+    /// As CONFIG GET shows it (Redis still says `slave`).
+    fn show(&self) -> String {
+        [
+            ("normal", self.normal),
+            ("slave", self.replica),
+            ("pubsub", self.pubsub),
+        ]
+        .iter()
+        .map(|(class, l)| format!("{class} {} {} {}", l.hard, l.soft, l.soft_seconds))
+        .collect::<Vec<_>>()
+        .join(" ")
+    }
+
+    /// `class hard soft seconds` groups; the classes named change, the others stay.
+    fn parse(&self, v: &str) -> Result<OutputLimits, String> {
+        let words: Vec<&str> = v.split_whitespace().collect();
+        if words.is_empty() || !words.len().is_multiple_of(4) {
+            return Err("Wrong number of arguments in buffer limit configuration.".into());
+        }
+        let mut next = *self;
+        for group in words.chunks(4) {
+            let limit = OutputLimit {
+                hard: parse_memory(group[1]).ok_or("Error in hard, soft or soft_seconds setting in buffer limit configuration.")?,
+                soft: parse_memory(group[2]).ok_or("Error in hard, soft or soft_seconds setting in buffer limit configuration.")?,
+                soft_seconds: group[3].parse().map_err(|_| "Error in hard, soft or soft_seconds setting in buffer limit configuration.")?,
+            };
+            match group[0].to_ascii_lowercase().as_str() {
+                "normal" => next.normal = limit,
+                "replica" | "slave" => next.replica = limit,
+                "pubsub" => next.pubsub = limit,
+                _ => {
+                    return Err(
+                        "Invalid client class specified in buffer limit configuration.".into(),
+                    );
+                }
+            }
+        }
+        Ok(next)
+    }
 }
 
 impl Default for Config {
@@ -82,6 +155,7 @@ impl Default for Config {
             latency_tracking_info_percentiles: vec![50.0, 99.0, 99.9],
             lazyfree_lazy_user_del: false,
             lazyfree_lazy_user_flush: false,
+            client_output_buffer_limit: OutputLimits::default(),
         }
     }
 }
@@ -420,6 +494,17 @@ pub static SETTINGS: &[Setting] = &[
         lazyfree_lazy_user_flush,
         YesNo
     ),
+    Setting {
+        name: "client-output-buffer-limit",
+        mutability: Mutability::Runtime,
+        help: "Disconnect a client whose unsent output passes these limits: <class> <hard> <soft> <soft-seconds> for the classes normal, replica, pubsub (0: no limit)",
+        multi_word: true,
+        get: |c| c.client_output_buffer_limit.show(),
+        set: |c, v| {
+            c.client_output_buffer_limit = c.client_output_buffer_limit.parse(v)?;
+            Ok(())
+        },
+    },
 ];
 
 /// Finds a setting by name, case-insensitively.

@@ -8,12 +8,13 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::{Buf, BytesMut};
+use bytes::{Buf, Bytes, BytesMut};
 use cairn_protocol::resp::request::Parsed;
 use cairn_protocol::{Args, Reply, RequestParser};
 use cairn_store::db::Now;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+use tokio::sync::mpsc;
 
 use crate::clients::ClientInfo;
 use crate::commands::{self, CmdError, CommandSpec, Ctx, Table, flags};
@@ -27,7 +28,12 @@ use crate::stats::{BatchStats, Outcome};
 const FLUSH_AT: usize = 64 * 1024;
 
 /// Serves one client until it leaves, is killed, or the server shuts down.
-pub async fn serve(server: Arc<Server>, mut stream: TcpStream, info: Arc<ClientInfo>) {
+pub async fn serve(
+    server: Arc<Server>,
+    mut stream: TcpStream,
+    info: Arc<ClientInfo>,
+    mut inbox: mpsc::UnboundedReceiver<Bytes>,
+) {
     let mut session = Session::new(info.clone());
     let mut parser = RequestParser::new(server.limits());
     let mut rbuf = BytesMut::with_capacity(16 * 1024);
@@ -43,6 +49,18 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, info: Arc<ClientI
         let read = tokio::select! {
             biased;
             _ = &mut killed => break,
+            Some(frame) = inbox.recv() => {
+                // Messages from other connections (Pub/Sub), written as they come.
+                take_frame(&info, &mut out, frame);
+                while out.len() < FLUSH_AT {
+                    let Ok(frame) = inbox.try_recv() else { break };
+                    take_frame(&info, &mut out, frame);
+                }
+                if flush_unless_killed(&mut stream, &mut out, &mut batch, killed.as_mut()).await.is_err() {
+                    break;
+                }
+                continue;
+            }
             r = stream.read_buf(&mut rbuf) => r,
         };
         match read {
@@ -122,7 +140,10 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, info: Arc<ClientI
         // anyone writes, as Redis answers every ready client in one pass before it sleeps:
         // the client gets its replies in bursts instead of one by one.
         tokio::task::yield_now().await;
-        if flush(&mut stream, &mut out, &mut batch).await.is_err() {
+        if flush_unless_killed(&mut stream, &mut out, &mut batch, killed.as_mut())
+            .await
+            .is_err()
+        {
             break;
         }
         if !batch.is_empty() {
@@ -135,7 +156,29 @@ pub async fn serve(server: Arc<Server>, mut stream: TcpStream, info: Arc<ClientI
     if !batch.is_empty() {
         server.stats.record(&mut batch);
     }
+    commands::pubsub::unsubscribe_all(&server, &mut session);
     let _ = stream.shutdown().await;
+}
+
+/// Moves one frame from the outbox into the replies.
+fn take_frame(info: &ClientInfo, out: &mut Reply, frame: Bytes) {
+    out.raw(&frame);
+    info.outbox.taken(frame.len());
+}
+
+/// [`flush`], given up if the client is killed meanwhile: a client that does not read
+/// (a stuck subscriber) must not keep its task waiting on the socket forever.
+async fn flush_unless_killed(
+    stream: &mut TcpStream,
+    out: &mut Reply,
+    batch: &mut BatchStats,
+    killed: std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
+) -> std::io::Result<()> {
+    tokio::select! {
+        biased;
+        _ = killed => Err(std::io::ErrorKind::ConnectionAborted.into()),
+        r = flush(stream, out, batch) => r,
+    }
 }
 
 async fn flush(
@@ -174,6 +217,14 @@ async fn run(
             return false;
         }
     };
+    if session.subscriptions.any()
+        && !out.is_resp3()
+        && !commands::pubsub::allowed_when_subscribed(spec.name)
+    {
+        batch.calls.push((table.id(spec), 0, Outcome::Rejected));
+        error_reply(out, batch, &commands::pubsub::not_allowed(spec.name));
+        return false;
+    }
     let mut waited = false;
     while let Some(until) = server.pause_for(spec) {
         server.wait_unpaused(until).await;

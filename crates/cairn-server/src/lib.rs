@@ -23,6 +23,8 @@
 //! - [`workers`]: the connection threads, each with its own runtime.
 //! - [`ld80`]: x87 `long double` arithmetic, so INCRBYFLOAT prints what Redis prints.
 //! - [`lazyfree`]: a thread that frees big values and flushed databases off the request path.
+//! - [`pubsub`]: who subscribes to what, and delivery; [`outbox`]: the queue through which
+//!   other connections send a client frames, bounded by `client-output-buffer-limit`.
 //!
 //! ```text
 //!   main runtime              worker threads (one per core, `threads`),
@@ -47,6 +49,8 @@ pub mod lazyfree;
 pub mod ld80;
 pub mod listener;
 pub mod memory;
+pub mod outbox;
+pub mod pubsub;
 pub mod server;
 pub mod session;
 pub mod stats;

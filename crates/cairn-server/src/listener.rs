@@ -98,15 +98,23 @@ pub async fn admit(server: Arc<Server>, mut stream: TcpStream, addr: SocketAddr)
         use std::os::fd::AsRawFd;
         stream.as_raw_fd() as i64
     };
-    let info = Arc::new(ClientInfo::new(server.clients.next_id(), addr, laddr, fd));
+    let (info, inbox) = ClientInfo::new(server.clients.next_id(), addr, laddr, fd);
+    let info = Arc::new(info);
     info.touch();
     server.clients.add(info.clone());
     // The connection task may panic on a bug; the catch keeps the client table right and
     // the rest of the server serving.
     let id = info.id;
-    let task = tokio::spawn(crate::connection::serve(server.clone(), stream, info));
+    let task = tokio::spawn(crate::connection::serve(
+        server.clone(),
+        stream,
+        info,
+        inbox,
+    ));
     if let Err(e) = task.await {
         tracing::error!(client = id, "connection task failed: {e}");
+        // It could not unsubscribe on its way out.
+        server.pubsub.forget(id);
     }
     server.clients.remove(id);
 }

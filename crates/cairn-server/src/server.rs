@@ -15,6 +15,7 @@ use crate::clients::Clients;
 use crate::commands::{CommandSpec, flags};
 use crate::config::{Config, ConfigError};
 use crate::lazyfree::LazyFree;
+use crate::outbox::OutputLimit;
 use crate::stats::Stats;
 
 /// Applies a new `loglevel` to the process's logger.
@@ -41,6 +42,7 @@ pub struct Server {
     pub clients: Clients,
     pub stats: Stats,
     pub hotkeys: crate::hotkeys::HotKeys,
+    pub pubsub: crate::pubsub::PubSub,
     pub lazyfree: LazyFree,
     pub hooks: Hooks,
     pub started: Instant,
@@ -49,6 +51,8 @@ pub struct Server {
     /// Request limits, copied out of the config so connections read them without a lock.
     max_bulk_len: AtomicUsize,
     query_buffer_limit: AtomicUsize,
+    /// `client-output-buffer-limit pubsub`: hard, soft, soft seconds.
+    pubsub_limit: [AtomicU64; 3],
     maxclients: AtomicUsize,
     maxmemory: AtomicU64,
     /// `maxmemory-policy` as an index into [`Policy::ALL`], and `maxmemory-samples`.
@@ -93,6 +97,7 @@ impl Server {
             clock: crate::clock::Clock::default(),
             max_bulk_len: AtomicUsize::new(config.proto_max_bulk_len as usize),
             query_buffer_limit: AtomicUsize::new(config.client_query_buffer_limit as usize),
+            pubsub_limit: Default::default(),
             maxclients: AtomicUsize::new(config.maxclients),
             maxmemory: AtomicU64::new(config.maxmemory),
             policy: AtomicU8::new(policy_index(&config.maxmemory_policy)),
@@ -106,6 +111,7 @@ impl Server {
             clients: Clients::default(),
             stats: Stats::default(),
             hotkeys: Default::default(),
+            pubsub: Default::default(),
             lazyfree: LazyFree::start(),
             hooks,
             started: Instant::now(),
@@ -125,6 +131,7 @@ impl Server {
             .stats
             .set_latency_tracking(server.config.read().latency_tracking);
         server.apply_memory_settings(&server.config());
+        server.set_pubsub_limit(server.config.read().client_output_buffer_limit.pubsub);
         Arc::new(server)
     }
 
@@ -169,6 +176,7 @@ impl Server {
         self.query_buffer_limit
             .store(next.client_query_buffer_limit as usize, Ordering::Relaxed);
         self.maxclients.store(next.maxclients, Ordering::Relaxed);
+        self.set_pubsub_limit(next.client_output_buffer_limit.pubsub);
         self.maxmemory.store(next.maxmemory, Ordering::Relaxed);
         self.apply_memory_settings(&next);
         self.stats.set_latency_tracking(next.latency_tracking);
@@ -190,6 +198,29 @@ impl Server {
         Limits {
             max_bulk_len: self.max_bulk_len.load(Ordering::Relaxed),
             ..Limits::default()
+        }
+    }
+
+    fn set_pubsub_limit(&self, l: OutputLimit) {
+        for (cell, v) in self
+            .pubsub_limit
+            .iter()
+            .zip([l.hard, l.soft, l.soft_seconds])
+        {
+            cell.store(v, Ordering::Relaxed);
+        }
+    }
+
+    /// `client-output-buffer-limit pubsub`, without a lock (read on every PUBLISH).
+    pub fn pubsub_limit(&self) -> OutputLimit {
+        let [hard, soft, soft_seconds] = self
+            .pubsub_limit
+            .each_ref()
+            .map(|c| c.load(Ordering::Relaxed));
+        OutputLimit {
+            hard,
+            soft,
+            soft_seconds,
         }
     }
 

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::clients::ClientInfo;
+use crate::pubsub::Subscriptions;
 
 /// Per-connection state the command handlers read and change.
 pub struct Session {
@@ -13,6 +14,8 @@ pub struct Session {
     pub close_after_reply: bool,
     /// Sleep before reading the next command (DEBUG SLEEP), without blocking other clients.
     pub sleep: Option<std::time::Duration>,
+    /// Channels, patterns and shard channels this connection listens to.
+    pub subscriptions: Subscriptions,
 }
 
 impl Session {
@@ -22,6 +25,7 @@ impl Session {
             db: 0,
             close_after_reply: false,
             sleep: None,
+            subscriptions: Subscriptions::default(),
         }
     }
 }

@@ -189,6 +189,21 @@ fn setinfo(ctx: &mut Ctx, args: Args) -> CmdResult {
     Ok(())
 }
 
+/// CLIENT LIST's flags: P for a subscriber, e for NO-EVICT, N for none.
+fn flags(c: &ClientInfo) -> String {
+    let mut f = String::new();
+    if c.class() == "pubsub" {
+        f.push('P');
+    }
+    if c.no_evict.load(Ordering::Relaxed) {
+        f.push('e');
+    }
+    if f.is_empty() {
+        f.push('N');
+    }
+    f
+}
+
 /// One CLIENT LIST line, with Redis 7.4's fields.
 pub fn describe(c: &ClientInfo, current_cmd: Option<&str>) -> String {
     let table = Table::get();
@@ -206,10 +221,15 @@ pub fn describe(c: &ClientInfo, current_cmd: Option<&str>) -> String {
     };
     let qbuf = c.qbuf.load(Ordering::Relaxed);
     let argv = c.argv_mem.load(Ordering::Relaxed);
+    let subs = c
+        .subscriptions
+        .each_ref()
+        .map(|n| n.load(Ordering::Relaxed));
+    let omem = c.outbox.queued();
     let mut s = String::new();
     let _ = write!(
         s,
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 watch=0 qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 watch=0 qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp=0 obl=0 oll={} omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
         c.id,
         c.addr,
         c.laddr,
@@ -217,17 +237,18 @@ pub fn describe(c: &ClientInfo, current_cmd: Option<&str>) -> String {
         text(&c.name.lock()),
         c.created.elapsed().as_secs(),
         c.idle_secs(),
-        if c.no_evict.load(Ordering::Relaxed) {
-            "e"
-        } else {
-            "N"
-        },
+        flags(c),
         c.db.load(Ordering::Relaxed),
+        subs[0],
+        subs[1],
+        subs[2],
         qbuf,
         16384usize.saturating_sub(qbuf),
         argv,
         16384,
-        16384 + qbuf + argv,
+        usize::from(omem > 0),
+        omem,
+        16384 + qbuf + argv + omem,
         cmd,
         c.resp.load(Ordering::Relaxed),
         text(&c.lib_name.lock()),
@@ -271,8 +292,7 @@ fn list(ctx: &mut Ctx, args: Args) -> CmdResult {
         if ids.as_ref().is_some_and(|ids| !ids.contains(&c.id)) {
             continue;
         }
-        // Every Cairn client is a normal client until pub/sub and replication exist.
-        if type_filter.as_deref().is_some_and(|t| t != "normal") {
+        if type_filter.as_deref().is_some_and(|t| t != c.class()) {
             continue;
         }
         let current = (c.id == me).then_some(ctx.spec.name);
@@ -335,7 +355,7 @@ fn kill(ctx: &mut Ctx, args: Args) -> CmdResult {
             if !["normal", "master", "replica", "slave", "pubsub"].contains(&t.as_str()) {
                 return Err(CmdError::new(format!("ERR Unknown client type '{text}'")));
             }
-            filters.push(Box::new(move |_| t == "normal"));
+            filters.push(Box::new(move |c| t == c.class()));
         } else if is(k, "user") {
             filters.push(Box::new(move |_| text == "default"));
         } else if is(k, "skipme") {

@@ -84,6 +84,14 @@ pub const COMMANDS: &[CommandSpec] = &[
 /// PING [message]
 /// ```
 fn ping(ctx: &mut Ctx, args: Args) -> CmdResult {
+    if ctx.session.subscriptions.any() && !ctx.out.is_resp3() {
+        // RESP2's subscribed mode answers in the shape of a message.
+        ctx.out.array(2);
+        ctx.out.bulk(b"pong");
+        ctx.out
+            .bulk(if args.len() == 2 { args.get(1) } else { b"" });
+        return Ok(());
+    }
     match args.len() {
         1 => ctx.out.simple("PONG"),
         2 => ctx.out.bulk(args.get(1)),
@@ -214,6 +222,7 @@ fn quit(ctx: &mut Ctx, _args: Args) -> CmdResult {
 /// Returns the connection to the state of a new one: database 0, RESP2, no client name,
 /// CLIENT NO-EVICT off. LIB-NAME and LIB-VER stay, as in Redis.
 fn reset(ctx: &mut Ctx, _args: Args) -> CmdResult {
+    super::pubsub::unsubscribe_all(ctx.server, ctx.session);
     *ctx.session.info.name.lock() = None;
     ctx.session.db = 0;
     ctx.session.info.db.store(0, Ordering::Relaxed);

@@ -8,6 +8,7 @@ use cairn_protocol::Args;
 
 use super::{CmdResult, CommandSpec, Ctx, Table, flags::*};
 use crate::memory::human;
+use crate::pubsub::Kind;
 
 pub const COMMANDS: &[CommandSpec] = &[CommandSpec::new(
     "info",
@@ -137,7 +138,14 @@ fn section(ctx: &Ctx, name: &str, out: &mut String) {
             kv(out, "client_recent_max_output_buffer", &0);
             kv(out, "blocked_clients", &0);
             kv(out, "tracking_clients", &0);
-            kv(out, "pubsub_clients", &0);
+            kv(
+                out,
+                "pubsub_clients",
+                &super::client::live_clients(ctx)
+                    .iter()
+                    .filter(|c| c.class() == "pubsub")
+                    .count(),
+            );
             kv(out, "watching_clients", &0);
             kv(out, "clients_in_timeout_table", &0);
             kv(out, "total_watched_keys", &0);
@@ -249,11 +257,16 @@ fn section(ctx: &Ctx, name: &str, out: &mut String) {
             }
             kv(out, "evicted_rejected", &server.admission_rejections());
             kv(out, "evicted_clients", &0);
+            kv(
+                out,
+                "client_output_buffer_limit_disconnections",
+                &server.pubsub.disconnected.load(Ordering::Relaxed),
+            );
             kv(out, "keyspace_hits", &ks.hits);
             kv(out, "keyspace_misses", &ks.misses);
-            kv(out, "pubsub_channels", &0);
-            kv(out, "pubsub_patterns", &0);
-            kv(out, "pubsubshard_channels", &0);
+            kv(out, "pubsub_channels", &server.pubsub.len(Kind::Channel));
+            kv(out, "pubsub_patterns", &server.pubsub.len(Kind::Pattern));
+            kv(out, "pubsubshard_channels", &server.pubsub.len(Kind::Shard));
             kv(out, "total_error_replies", &errors);
             kv(out, "total_eviction_exceeded_time", &0);
             kv(out, "lazyfree_pending_objects", &server.lazyfree.pending());

@@ -14,6 +14,7 @@ pub mod hotkeys;
 pub mod info;
 pub mod keys;
 pub mod memory;
+pub mod pubsub;
 pub mod server;
 pub mod strings;
 
@@ -175,7 +176,7 @@ impl CommandSpec {
 }
 
 /// Every command family's table.
-fn families() -> [&'static [CommandSpec]; 12] {
+fn families() -> [&'static [CommandSpec]; 13] {
     [
         connection::COMMANDS,
         client::COMMANDS,
@@ -189,6 +190,7 @@ fn families() -> [&'static [CommandSpec]; 12] {
         expire::COMMANDS,
         memory::COMMANDS,
         hotkeys::COMMANDS,
+        pubsub::COMMANDS,
     ]
 }
 
