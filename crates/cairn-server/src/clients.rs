@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -43,6 +43,10 @@ pub struct ClientInfo {
     pub outbox: Outbox,
     /// Channels, patterns and shard channels subscribed to (CLIENT LIST sub, psub, ssub).
     pub subscriptions: [AtomicUsize; 3],
+    /// Commands queued since MULTI, -1 outside a transaction (CLIENT LIST multi).
+    pub multi: AtomicI64,
+    /// Keys WATCHed (CLIENT LIST watch).
+    pub watch: AtomicUsize,
     killed: AtomicBool,
     kill: Notify,
 }
@@ -75,6 +79,8 @@ impl ClientInfo {
             no_evict: AtomicBool::new(false),
             outbox,
             subscriptions: Default::default(),
+            multi: AtomicI64::new(-1),
+            watch: AtomicUsize::new(0),
             killed: AtomicBool::new(false),
             kill: Notify::new(),
         };

@@ -17,7 +17,7 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use crate::clients::ClientInfo;
-use crate::commands::{self, CmdError, CommandSpec, Ctx, Table, flags};
+use crate::commands::{self, CmdError, CommandSpec, Ctx, Table, flags, multi};
 use crate::evict::{self, Admission};
 use crate::server::Server;
 use crate::session::Session;
@@ -157,6 +157,7 @@ pub async fn serve(
         server.stats.record(&mut batch);
     }
     commands::pubsub::unsubscribe_all(&server, &mut session);
+    multi::unwatch_all(&server, &mut session);
     let _ = stream.shutdown().await;
 }
 
@@ -195,8 +196,9 @@ async fn flush(
     Ok(())
 }
 
-/// Looks the command up, checks it may run, waits out a CLIENT PAUSE, runs it, and counts it.
-/// Returns true when it had to wait (so the caller's clock reading is stale).
+/// Looks the command up, checks it may run, waits out a CLIENT PAUSE, runs it (or queues
+/// it inside MULTI), and counts it. Returns true when it had to wait (so the caller's
+/// clock reading is stale).
 async fn run(
     server: &Server,
     session: &mut Session,
@@ -213,6 +215,9 @@ async fn run(
             if let Some(spec) = spec {
                 batch.calls.push((table.id(spec), 0, Outcome::Rejected));
             }
+            if let Some(tx) = &mut session.multi {
+                tx.abort();
+            }
             error_reply(out, batch, &e);
             return false;
         }
@@ -225,6 +230,10 @@ async fn run(
         error_reply(out, batch, &commands::pubsub::not_allowed(spec.name));
         return false;
     }
+    if session.multi.is_some() && !multi::runs_inside_multi(spec) {
+        queue(server, session, out, spec, args, now, batch);
+        return false;
+    }
     let mut waited = false;
     while let Some(until) = server.pause_for(spec) {
         server.wait_unpaused(until).await;
@@ -233,6 +242,39 @@ async fn run(
         now = server.clock.at(*mark);
     }
     let start = *mark;
+    if spec.name == "exec" && session.multi.is_some() {
+        let mut run_queued = |server: &Server,
+                              session: &mut Session,
+                              out: &mut Reply,
+                              spec: &'static CommandSpec,
+                              args: Args<'_>,
+                              now: Now| {
+            let started = Instant::now();
+            execute(
+                server,
+                session,
+                out,
+                spec,
+                args,
+                now,
+                Admission::Proceed,
+                started,
+                batch,
+            );
+        };
+        let result = multi::exec(server, session, out, now, &mut run_queued);
+        *mark = Instant::now();
+        let ns = mark.duration_since(start).as_nanos() as u64;
+        let id = table.id(spec);
+        match result {
+            Ok(()) => batch.calls.push((id, ns, Outcome::Ok)),
+            Err(e) => {
+                batch.calls.push((id, ns, Outcome::Failed));
+                error_reply(out, batch, &e);
+            }
+        }
+        return waited;
+    }
     let mut admission = Admission::Proceed;
     if spec.has(flags::DENYOOM) && server.maxmemory() != 0 {
         let first_key = spec.first_key(args.len()).map(|i| args.get(i));
@@ -245,6 +287,57 @@ async fn run(
             }
         }
     }
+    *mark = execute(
+        server, session, out, spec, args, now, admission, start, batch,
+    );
+    waited
+}
+
+/// Queues a command of an open transaction; a command that could not run (out of memory)
+/// is refused now and makes EXEC abort, as in Redis.
+fn queue(
+    server: &Server,
+    session: &mut Session,
+    out: &mut Reply,
+    spec: &'static CommandSpec,
+    args: Args<'_>,
+    now: Now,
+    batch: &mut BatchStats,
+) {
+    let tx = session.multi.as_mut().expect("the caller checked");
+    if spec.has(flags::DENYOOM)
+        && server.maxmemory() != 0
+        && let Err(e) = evict::make_room(server, session.db, None, now, evict::MAX_PER_COMMAND)
+    {
+        tx.abort();
+        batch
+            .calls
+            .push((Table::get().id(spec), 0, Outcome::Rejected));
+        error_reply(out, batch, &e);
+        return;
+    }
+    tx.queue(spec, args);
+    session
+        .info
+        .multi
+        .store(tx.len() as i64, std::sync::atomic::Ordering::Relaxed);
+    out.simple("QUEUED");
+}
+
+/// Runs one command that may run, and counts it. Returns when it ended.
+#[allow(clippy::too_many_arguments)]
+fn execute(
+    server: &Server,
+    session: &mut Session,
+    out: &mut Reply,
+    spec: &'static CommandSpec,
+    args: Args<'_>,
+    now: Now,
+    admission: Admission,
+    start: Instant,
+    batch: &mut BatchStats,
+) -> Instant {
+    let table = Table::get();
     let mut ctx = Ctx {
         server,
         session,
@@ -271,8 +364,8 @@ async fn run(
             server.count_unstored_eviction();
         }
     }
-    *mark = Instant::now();
-    let ns = mark.duration_since(start).as_nanos() as u64;
+    let end = Instant::now();
+    let ns = end.duration_since(start).as_nanos() as u64;
     match result {
         Ok(()) => batch.calls.push((id, ns, Outcome::Ok)),
         Err(e) => {
@@ -280,7 +373,7 @@ async fn run(
             error_reply(out, batch, &e);
         }
     }
-    waited
+    end
 }
 
 fn error_reply(out: &mut Reply, batch: &mut BatchStats, e: &CmdError) {

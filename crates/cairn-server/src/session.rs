@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::clients::ClientInfo;
+use crate::commands::multi::{Transaction, Watching};
 use crate::pubsub::Subscriptions;
 
 /// Per-connection state the command handlers read and change.
@@ -16,6 +17,10 @@ pub struct Session {
     pub sleep: Option<std::time::Duration>,
     /// Channels, patterns and shard channels this connection listens to.
     pub subscriptions: Subscriptions,
+    /// The transaction being queued, between MULTI and EXEC/DISCARD.
+    pub multi: Option<Transaction>,
+    /// The keys WATCHed for the next EXEC.
+    pub watch: Option<Watching>,
 }
 
 impl Session {
@@ -26,6 +31,8 @@ impl Session {
             close_after_reply: false,
             sleep: None,
             subscriptions: Subscriptions::default(),
+            multi: None,
+            watch: None,
         }
     }
 }

@@ -177,6 +177,40 @@ pub struct Db {
     pub(crate) sketch_hint: usize,
     /// The packed estimate of the key [`Db::record`] counted last, for its entry's header.
     recorded: u8,
+    /// WATCH: the keys clients watch in this database, each with the watchers' flags, set
+    /// by every change to the key (write, delete, expiry, eviction, flush).
+    watchers: Watchers,
+}
+
+/// A watching client's flag: set once any key it watches changes.
+pub type WatchFlag = Arc<std::sync::atomic::AtomicBool>;
+
+#[derive(Debug, Default)]
+struct Watchers(std::collections::HashMap<Box<[u8]>, Vec<WatchFlag>, RandomState>);
+
+impl Watchers {
+    /// Flags the watchers of `key`. One emptiness check when nobody watches anything.
+    #[inline]
+    fn touch(&self, key: &[u8]) {
+        if !self.0.is_empty() {
+            self.touch_slow(key);
+        }
+    }
+
+    #[cold]
+    fn touch_slow(&self, key: &[u8]) {
+        if let Some(flags) = self.0.get(key) {
+            for f in flags {
+                f.store(true, std::sync::atomic::Ordering::Release);
+            }
+        }
+    }
+
+    fn touch_all(&self) {
+        for f in self.0.values().flatten() {
+            f.store(true, std::sync::atomic::Ordering::Release);
+        }
+    }
 }
 
 impl Db {
@@ -194,7 +228,41 @@ impl Db {
             sketch: None,
             sketch_hint: 0,
             recorded: 0,
+            watchers: Watchers::default(),
         }
+    }
+
+    /// WATCH `key` for the client owning `flag`.
+    pub fn watch(&mut self, key: &[u8], flag: &WatchFlag) {
+        let flags = self.watchers.0.entry(key.into()).or_default();
+        if !flags.iter().any(|f| Arc::ptr_eq(f, flag)) {
+            flags.push(flag.clone());
+        }
+    }
+
+    /// Stops watching `key` for the client owning `flag`.
+    pub fn unwatch(&mut self, key: &[u8], flag: &WatchFlag) {
+        if let Some(flags) = self.watchers.0.get_mut(key) {
+            flags.retain(|f| !Arc::ptr_eq(f, flag));
+            if flags.is_empty() {
+                self.watchers.0.remove(key);
+            }
+        }
+    }
+
+    /// Keys watched by at least one client (INFO total_watched_keys).
+    pub fn watched_keys(&self) -> usize {
+        self.watchers.0.len()
+    }
+
+    /// Flags every watcher of this database (FLUSHDB, SWAPDB).
+    pub fn touch_all_watched(&self) {
+        self.watchers.touch_all();
+    }
+
+    /// SWAPDB exchanges the data of two databases, not their watchers.
+    pub(crate) fn swap_watchers(&mut self, other: &mut Db) {
+        std::mem::swap(&mut self.watchers, &mut other.watchers);
     }
 
     fn account(&self, delta: isize) {
@@ -418,6 +486,7 @@ impl Db {
 
     /// Looks a key up for a write command: records the access, counts nothing.
     pub fn write(&mut self, slot: u16, key: &[u8], now: Now) -> Option<EntryMut<'_>> {
+        self.watchers.touch(key);
         let hash = self.hasher.hash_one(key);
         self.record_write(hash);
         let at = self.locate(slot, hash, key, now, Access::Write)?;
@@ -494,6 +563,7 @@ impl Db {
         expire: ExpireChange,
         now: Now,
     ) -> bool {
+        self.watchers.touch(key);
         let hash = self.hasher.hash_one(key);
         self.record_write(hash);
         let hasher = self.hasher.clone();
@@ -579,6 +649,7 @@ impl Db {
     /// Inserts a whole entry taken from elsewhere (RENAME, MOVE, COPY, RESTORE), replacing
     /// any key of the same name. Returns the entry it replaced, if that one was live.
     pub fn put_entry(&mut self, slot: u16, entry: Entry, now: Now) -> Option<Entry> {
+        self.watchers.touch(entry.key());
         let old = self.remove(slot, entry.key(), now);
         let hash = self.hasher.hash_one(entry.key());
         let hasher = self.hasher.clone();
@@ -613,6 +684,7 @@ impl Db {
 
     /// Sets or clears the TTL of a live key. Returns false when the key does not exist.
     pub fn set_expire(&mut self, slot: u16, key: &[u8], at: Option<u64>, now: Now) -> bool {
+        self.watchers.touch(key);
         let Some(e) = self.live(slot, key, now) else {
             return false;
         };
@@ -639,6 +711,7 @@ impl Db {
     /// Takes every key out, leaving the database empty; the caller decides where the
     /// memory is freed (FLUSHDB ASYNC drops it on a background thread).
     pub fn take_all(&mut self) -> Flushed {
+        self.watchers.touch_all();
         let mut freed = self.slots.capacity() * std::mem::size_of::<SlotTable>();
         for st in &self.slots {
             freed += st.table.allocation_size();
@@ -860,6 +933,7 @@ impl Db {
         let hasher = &self.hasher;
         let table_before = st.table.allocation_size();
         let entry = st.table.remove_at(at.bucket, |e| hasher.hash_one(e.key()));
+        self.watchers.touch(entry.key());
         let freed = entry.mem_usage() + table_before - st.table.allocation_size();
         if entry.has_ttl() {
             st.volatile -= 1;
@@ -907,6 +981,7 @@ impl Db {
                 |e| {
                     gone += 1;
                     freed += e.mem_usage();
+                    self.watchers.touch(e.key());
                     on_expired(e);
                 },
             );

@@ -8,7 +8,9 @@
 
 use std::sync::Arc;
 
-use parking_lot::{Mutex, MutexGuard};
+use parking_lot::Mutex;
+
+use crate::hold::{Hold, ShardGuard};
 
 use crate::db::{Db, DbStats, Flushed, Now, ShardBytes};
 use crate::entry::Lfu;
@@ -117,7 +119,7 @@ impl Keyspace {
     }
 
     pub fn databases(&self) -> usize {
-        self.shards[0].0.lock().dbs.len()
+        self.lock_shard(0).dbs.len()
     }
 
     /// The shard that owns `slot`.
@@ -126,13 +128,27 @@ impl Keyspace {
     }
 
     /// Locks the shard that owns `slot`.
-    pub fn lock(&self, slot: u16) -> MutexGuard<'_, Shard> {
-        self.shards[self.shard_of(slot)].0.lock()
+    pub fn lock(&self, slot: u16) -> ShardGuard<'_> {
+        self.lock_shard(self.shard_of(slot))
     }
 
     /// Locks shard number `index`.
-    pub fn lock_shard(&self, index: usize) -> MutexGuard<'_, Shard> {
-        self.shards[index].0.lock()
+    /// Every shard lock goes through here: inside this thread's transaction [`Hold`] the
+    /// shard is lent from the hold.
+    pub fn lock_shard(&self, index: usize) -> ShardGuard<'_> {
+        crate::hold::lend(self.identity(), index)
+            .unwrap_or_else(|| ShardGuard::own(self.shards[index].0.lock()))
+    }
+
+    fn identity(&self) -> usize {
+        std::ptr::from_ref(self).addr()
+    }
+
+    /// Locks every shard for this thread until the hold is dropped (EXEC): meanwhile, locks
+    /// this thread takes are lent from the hold, and no other thread can see the keyspace.
+    pub fn hold_all(&self) -> Hold<'_> {
+        let guards = self.shards.iter().map(|s| s.0.lock()).collect();
+        Hold::new(self.identity(), guards)
     }
 
     /// Locks every shard owning one of `keys`, in ascending order.
@@ -159,7 +175,7 @@ impl Keyspace {
     fn lock_set(&self, indexes: Vec<usize>) -> Locked<'_> {
         let guards = indexes
             .into_iter()
-            .map(|i| (i, self.shards[i].0.lock()))
+            .map(|i| (i, self.lock_shard(i)))
             .collect();
         Locked {
             guards,
@@ -178,9 +194,14 @@ impl Keyspace {
     /// The byte count recomputed from scratch by walking every table (tests, DEBUG):
     /// equal to [`Keyspace::used_bytes`] unless the accounting has a bug.
     pub fn recount_bytes(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|s| s.0.lock().dbs.iter().map(Db::recount_bytes).sum::<usize>())
+        (0..self.shards.len())
+            .map(|i| {
+                self.lock_shard(i)
+                    .dbs
+                    .iter()
+                    .map(Db::recount_bytes)
+                    .sum::<usize>()
+            })
             .sum()
     }
 
@@ -191,8 +212,8 @@ impl Keyspace {
 
     /// Applies `lfu-log-factor` / `lfu-decay-time`.
     pub fn set_lfu(&self, lfu: Lfu) {
-        for shard in self.shards.iter() {
-            for db in &mut shard.0.lock().dbs {
+        for i in 0..self.shards.len() {
+            for db in &mut self.lock_shard(i).dbs {
                 db.lfu = lfu;
             }
         }
@@ -200,8 +221,8 @@ impl Keyspace {
 
     /// Keeps (or drops) the access-frequency sketch the TinyLFU policy needs.
     pub fn set_sketch(&self, on: bool) {
-        for shard in self.shards.iter() {
-            for db in &mut shard.0.lock().dbs {
+        for i in 0..self.shards.len() {
+            for db in &mut self.lock_shard(i).dbs {
                 db.set_sketch(on);
             }
         }
@@ -211,8 +232,8 @@ impl Keyspace {
     /// window closes, lengthens or cuts every sketch's memory. A no-op without sketches.
     pub fn tune_sketches(&self, tuner: &mut crate::sketch::Tuner) {
         let (mut hits, mut misses, mut keys, mut sketches) = (0, 0, 0, false);
-        for shard in self.shards.iter() {
-            for db in &shard.0.lock().dbs {
+        for i in 0..self.shards.len() {
+            for db in &self.lock_shard(i).dbs {
                 hits += db.stats.hits;
                 misses += db.stats.misses;
                 keys += db.len();
@@ -223,20 +244,33 @@ impl Keyspace {
             return;
         }
         if let Some(tuning) = tuner.observe(hits, misses, keys) {
-            for shard in self.shards.iter() {
-                for db in &mut shard.0.lock().dbs {
+            for i in 0..self.shards.len() {
+                for db in &mut self.lock_shard(i).dbs {
                     db.tune_sketch(tuning);
                 }
             }
         }
     }
 
+    /// Keys some client WATCHes, over every database (INFO total_watched_keys).
+    pub fn watched_keys(&self) -> usize {
+        (0..self.shards.len())
+            .map(|i| {
+                self.lock_shard(i)
+                    .dbs
+                    .iter()
+                    .map(Db::watched_keys)
+                    .sum::<usize>()
+            })
+            .sum()
+    }
+
     /// Tells the sketches how many keys the memory limit may hold in all (0: unknown), so
     /// they are sized once instead of growing while the cache fills.
     pub fn set_capacity_hint(&self, keys: usize) {
         let per_shard = keys / self.shards.len();
-        for shard in self.shards.iter() {
-            for db in &mut shard.0.lock().dbs {
+        for i in 0..self.shards.len() {
+            for db in &mut self.lock_shard(i).dbs {
                 db.sketch_hint = per_shard;
             }
         }
@@ -245,8 +279,8 @@ impl Keyspace {
     /// Hit, miss and expiry counters summed over the keyspace.
     pub fn stats(&self) -> KeyspaceStats {
         let mut total = KeyspaceStats::default();
-        for shard in self.shards.iter() {
-            for db in &shard.0.lock().dbs {
+        for i in 0..self.shards.len() {
+            for db in &self.lock_shard(i).dbs {
                 let DbStats {
                     hits,
                     misses,
@@ -264,8 +298,8 @@ impl Keyspace {
 
     /// Resets hit and miss counters (CONFIG RESETSTAT).
     pub fn reset_stats(&self) {
-        for shard in self.shards.iter() {
-            for db in &mut shard.0.lock().dbs {
+        for i in 0..self.shards.len() {
+            for db in &mut self.lock_shard(i).dbs {
                 db.stats = DbStats::default();
             }
         }
@@ -274,8 +308,8 @@ impl Keyspace {
     /// Keys and keys-with-TTL of each database.
     pub fn sizes(&self) -> Vec<DbSize> {
         let mut sizes = Vec::new();
-        for shard in self.shards.iter() {
-            let shard = shard.0.lock();
+        for i in 0..self.shards.len() {
+            let shard = self.lock_shard(i);
             sizes.resize(shard.dbs.len(), DbSize::default());
             for (size, db) in sizes.iter_mut().zip(&shard.dbs) {
                 size.keys += db.len();
@@ -288,8 +322,8 @@ impl Keyspace {
     /// Bytes of each database's hash tables, summed over shards (MEMORY STATS).
     pub fn table_bytes(&self) -> Vec<usize> {
         let mut out = Vec::new();
-        for shard in self.shards.iter() {
-            let shard = shard.0.lock();
+        for i in 0..self.shards.len() {
+            let shard = self.lock_shard(i);
             out.resize(shard.dbs.len(), 0);
             for (o, db) in out.iter_mut().zip(&shard.dbs) {
                 *o += db.table_bytes();
@@ -300,7 +334,9 @@ impl Keyspace {
 
     /// Keys in database `db` (DBSIZE).
     pub fn db_len(&self, db: usize) -> usize {
-        self.shards.iter().map(|s| s.0.lock().dbs[db].len()).sum()
+        (0..self.shards.len())
+            .map(|i| self.lock_shard(i).dbs[db].len())
+            .sum()
     }
 
     /// Changes the number of databases. Growing adds empty ones; shrinking is refused
@@ -347,6 +383,13 @@ impl Keyspace {
         let mut all = self.lock_all();
         for (_, shard) in all.guards.iter_mut() {
             shard.dbs.swap(a, b);
+            if a != b {
+                let (lo, hi) = (a.min(b), a.max(b));
+                let (left, right) = shard.dbs.split_at_mut(hi);
+                left[lo].swap_watchers(&mut right[0]);
+                left[lo].touch_all_watched();
+                right[0].touch_all_watched();
+            }
         }
     }
 
@@ -369,7 +412,7 @@ impl Keyspace {
         let mut seen = 0usize;
         while pos < SLOTS {
             let (shard, local) = (pos / per_shard, pos % per_shard);
-            let guard = self.shards[shard].0.lock();
+            let guard = self.lock_shard(shard);
             let next = guard.dbs[db].scan(local, count - seen, now, |e| {
                 seen += 1;
                 f(e)
@@ -390,10 +433,8 @@ impl Keyspace {
     /// the keys they hold.
     pub fn random_key(&self, db: usize, now: Now) -> Option<Vec<u8>> {
         for _ in 0..16 {
-            let sizes: Vec<usize> = self
-                .shards
-                .iter()
-                .map(|s| s.0.lock().dbs[db].len())
+            let sizes: Vec<usize> = (0..self.shards.len())
+                .map(|i| self.lock_shard(i).dbs[db].len())
                 .collect();
             let total: usize = sizes.iter().sum();
             if total == 0 {
@@ -411,7 +452,7 @@ impl Keyspace {
                     }
                 })
                 .unwrap_or(0);
-            if let Some(k) = self.shards[shard].0.lock().dbs[db].random_key(now) {
+            if let Some(k) = self.lock_shard(shard).dbs[db].random_key(now) {
                 return Some(k);
             }
         }
@@ -427,7 +468,7 @@ impl Keyspace {
         now: Now,
         mut on_expired: impl FnMut(usize, crate::Entry),
     ) -> (usize, usize) {
-        let mut guard = self.shards[index].0.lock();
+        let mut guard = self.lock_shard(index);
         let shard = &mut *guard;
         let (mut seen, mut removed) = (0, 0);
         let ndbs = shard.dbs.len();
@@ -452,7 +493,7 @@ impl Keyspace {
 
 /// Several shards locked at once, in ascending order.
 pub struct Locked<'a> {
-    guards: Vec<(usize, MutexGuard<'a, Shard>)>,
+    guards: Vec<(usize, ShardGuard<'a>)>,
     mask: usize,
 }
 

@@ -229,7 +229,7 @@ pub fn describe(c: &ClientInfo, current_cmd: Option<&str>) -> String {
     let mut s = String::new();
     let _ = write!(
         s,
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 watch=0 qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp=0 obl=0 oll={} omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} watch={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp=0 obl=0 oll={} omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
         c.id,
         c.addr,
         c.laddr,
@@ -242,6 +242,8 @@ pub fn describe(c: &ClientInfo, current_cmd: Option<&str>) -> String {
         subs[0],
         subs[1],
         subs[2],
+        c.multi.load(Ordering::Relaxed),
+        c.watch.load(Ordering::Relaxed),
         qbuf,
         16384usize.saturating_sub(qbuf),
         argv,

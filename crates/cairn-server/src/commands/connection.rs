@@ -223,6 +223,9 @@ fn quit(ctx: &mut Ctx, _args: Args) -> CmdResult {
 /// CLIENT NO-EVICT off. LIB-NAME and LIB-VER stay, as in Redis.
 fn reset(ctx: &mut Ctx, _args: Args) -> CmdResult {
     super::pubsub::unsubscribe_all(ctx.server, ctx.session);
+    ctx.session.multi = None;
+    ctx.session.info.multi.store(-1, Ordering::Relaxed);
+    super::multi::unwatch_all(ctx.server, ctx.session);
     *ctx.session.info.name.lock() = None;
     ctx.session.db = 0;
     ctx.session.info.db.store(0, Ordering::Relaxed);

@@ -146,9 +146,16 @@ fn section(ctx: &Ctx, name: &str, out: &mut String) {
                     .filter(|c| c.class() == "pubsub")
                     .count(),
             );
-            kv(out, "watching_clients", &0);
+            kv(
+                out,
+                "watching_clients",
+                &super::client::live_clients(ctx)
+                    .iter()
+                    .filter(|c| c.watch.load(Ordering::Relaxed) > 0)
+                    .count(),
+            );
             kv(out, "clients_in_timeout_table", &0);
-            kv(out, "total_watched_keys", &0);
+            kv(out, "total_watched_keys", &server.keyspace.watched_keys());
             kv(out, "total_blocking_keys", &0);
             kv(out, "total_blocking_keys_on_nokey", &0);
         }

@@ -14,6 +14,7 @@ pub mod hotkeys;
 pub mod info;
 pub mod keys;
 pub mod memory;
+pub mod multi;
 pub mod pubsub;
 pub mod server;
 pub mod strings;
@@ -22,9 +23,8 @@ use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use cairn_protocol::{Args, Reply};
+use cairn_store::ShardGuard;
 use cairn_store::db::Now;
-use cairn_store::keyspace::Shard;
-use parking_lot::MutexGuard;
 
 use crate::server::Server;
 use crate::session::Session;
@@ -176,7 +176,7 @@ impl CommandSpec {
 }
 
 /// Every command family's table.
-fn families() -> [&'static [CommandSpec]; 13] {
+fn families() -> [&'static [CommandSpec]; 14] {
     [
         connection::COMMANDS,
         client::COMMANDS,
@@ -191,6 +191,7 @@ fn families() -> [&'static [CommandSpec]; 13] {
         memory::COMMANDS,
         hotkeys::COMMANDS,
         pubsub::COMMANDS,
+        multi::COMMANDS,
     ]
 }
 
@@ -335,7 +336,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// Locks the shard holding `key`; returns the guard and the key's slot.
-    pub fn lock(&self, key: &[u8]) -> (MutexGuard<'a, Shard>, u16) {
+    pub fn lock(&self, key: &[u8]) -> (ShardGuard<'a>, u16) {
         let slot = cairn_store::key_slot(key);
         (self.server.keyspace.lock(slot), slot)
     }

@@ -1,0 +1,315 @@
+//! Transactions against the real binary: MULTI/EXEC/DISCARD queuing and errors, WATCH
+//! against writes, deletes, FLUSHALL, expiry and eviction, optimistic increments racing on
+//! several connections (no lost update), and EXEC's atomicity across shards checked by a
+//! reader that must never see half a transaction.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use common::{CairnProcess, err, q, start};
+use redis::{Connection, Value};
+
+fn exec(con: &mut Connection) -> Value {
+    redis::cmd("EXEC").query(con).expect("EXEC")
+}
+
+#[test]
+fn queued_commands_run_in_order_and_runtime_errors_do_not_abort() {
+    let (srv, mut con) = start();
+    let id = client_id(&mut con);
+    let mut observer = srv.client();
+    let _: () = q(&mut con, &["SET", "s", "text"]);
+    assert_eq!(q::<String>(&mut con, &["MULTI"]), "OK");
+    assert_eq!(q::<String>(&mut con, &["SET", "a", "1"]), "QUEUED");
+    assert_eq!(q::<String>(&mut con, &["INCR", "a"]), "QUEUED");
+    assert_eq!(q::<String>(&mut con, &["INCR", "s"]), "QUEUED");
+    assert_eq!(q::<String>(&mut con, &["GET", "a"]), "QUEUED");
+    let list: String = q(&mut observer, &["CLIENT", "LIST", "ID", &id]);
+    assert!(list.contains(" multi=4 "), "{list}");
+    // The redis crate turns an error inside EXEC's array into an error for the whole
+    // reply, so the exact bytes are read from a raw connection.
+    let mut raw = srv.raw();
+    raw.roundtrip(b"MULTI\r\n", b"+OK\r\n");
+    raw.roundtrip(b"SET a 1\r\n", b"+QUEUED\r\n");
+    raw.roundtrip(b"INCR a\r\n", b"+QUEUED\r\n");
+    raw.roundtrip(b"INCR s\r\n", b"+QUEUED\r\n");
+    raw.roundtrip(b"GET a\r\n", b"+QUEUED\r\n");
+    raw.roundtrip(
+        b"EXEC\r\n",
+        b"*4\r\n+OK\r\n:2\r\n-ERR value is not an integer or out of range\r\n$1\r\n2\r\n",
+    );
+    let _: () = q(&mut con, &["DISCARD"]);
+    let list: String = q(&mut con, &["CLIENT", "LIST", "ID", &id]);
+    assert!(list.contains(" multi=-1 "), "{list}");
+    // An empty transaction answers an empty array.
+    let _: () = q(&mut con, &["MULTI"]);
+    assert_eq!(exec(&mut con), Value::Array(vec![]));
+}
+
+#[test]
+fn queuing_errors_abort_and_misuse_is_refused() {
+    let (_srv, mut con) = start();
+    assert_eq!(err(&mut con, &["EXEC"]), "ERR EXEC without MULTI");
+    assert_eq!(err(&mut con, &["DISCARD"]), "ERR DISCARD without MULTI");
+    let _: () = q(&mut con, &["MULTI"]);
+    assert_eq!(
+        err(&mut con, &["MULTI"]),
+        "ERR MULTI calls can not be nested"
+    );
+    assert_eq!(q::<String>(&mut con, &["SET", "k", "v"]), "QUEUED");
+    assert_eq!(
+        err(&mut con, &["GET"]),
+        "ERR wrong number of arguments for 'get' command"
+    );
+    assert!(err(&mut con, &["NOSUCHCMD", "x"]).starts_with("ERR unknown command"));
+    assert_eq!(
+        err(&mut con, &["EXEC"]),
+        "EXECABORT Transaction discarded because of previous errors."
+    );
+    // Nothing ran.
+    assert_eq!(q::<Option<String>>(&mut con, &["GET", "k"]), None);
+    // DISCARD drops the queue.
+    let _: () = q(&mut con, &["MULTI"]);
+    let _: String = q(&mut con, &["SET", "k", "v"]);
+    assert_eq!(q::<String>(&mut con, &["DISCARD"]), "OK");
+    assert_eq!(q::<Option<String>>(&mut con, &["GET", "k"]), None);
+    // WATCH inside MULTI is an error that does not abort.
+    let _: () = q(&mut con, &["MULTI"]);
+    assert_eq!(
+        err(&mut con, &["WATCH", "k"]),
+        "ERR WATCH inside MULTI is not allowed"
+    );
+    let _: String = q(&mut con, &["SET", "k", "v"]);
+    assert_eq!(exec(&mut con), Value::Array(vec![Value::Okay]));
+}
+
+#[test]
+fn out_of_memory_while_queuing_aborts_the_transaction() {
+    let (_srv, mut con) = start();
+    let _: () = q(&mut con, &["SET", "filler", &"x".repeat(100_000)]);
+    let _: () = q(
+        &mut con,
+        &["CONFIG", "SET", "maxmemory-policy", "noeviction"],
+    );
+    let _: () = q(&mut con, &["CONFIG", "SET", "maxmemory", "1"]);
+    let _: () = q(&mut con, &["MULTI"]);
+    assert_eq!(q::<String>(&mut con, &["GET", "filler"]), "QUEUED");
+    assert!(err(&mut con, &["SET", "k", "v"]).starts_with("OOM "));
+    assert_eq!(
+        err(&mut con, &["EXEC"]),
+        "EXECABORT Transaction discarded because of previous errors."
+    );
+    let _: () = q(&mut con, &["CONFIG", "SET", "maxmemory", "0"]);
+}
+
+#[test]
+fn watch_fails_exec_when_another_client_changes_the_key() {
+    let srv = CairnProcess::start(&[]);
+    let mut me = srv.client();
+    let mut other = srv.client();
+    let changes: &[&[&str]] = &[
+        &["SET", "w", "changed"],
+        &["DEL", "w"],
+        &["APPEND", "w", "x"],
+        &["EXPIRE", "w", "100"],
+        &["RENAME", "w", "w2"],
+        &["FLUSHALL"],
+        &["FLUSHDB"],
+        &["SWAPDB", "0", "1"],
+    ];
+    for change in changes {
+        let _: () = q(&mut me, &["SET", "w", "1"]);
+        let _: () = q(&mut me, &["WATCH", "w"]);
+        let id = client_id(&mut me);
+        let list: String = q(&mut me, &["CLIENT", "LIST", "ID", &id]);
+        assert!(list.contains(" watch=1 "), "{list}");
+        let info: String = q(&mut other, &["INFO", "clients"]);
+        assert!(info.contains("watching_clients:1\r\n"), "{info}");
+        assert!(info.contains("total_watched_keys:1\r\n"), "{info}");
+        let _: Value = common::cmd(change).query(&mut other).unwrap();
+        let _: () = q(&mut me, &["MULTI"]);
+        let _: String = q(&mut me, &["SET", "w", "mine"]);
+        assert_eq!(exec(&mut me), Value::Nil, "EXEC ran after {change:?}");
+        let _: Value = common::cmd(&["FLUSHALL"]).query(&mut me).unwrap();
+    }
+    // Reads by others do not count; a key created after WATCH does.
+    let _: () = q(&mut me, &["SET", "w", "1"]);
+    let _: () = q(&mut me, &["WATCH", "w", "fresh"]);
+    let _: Option<String> = q(&mut other, &["GET", "w"]);
+    let _: i64 = q(&mut other, &["EXISTS", "w"]);
+    let _: () = q(&mut me, &["MULTI"]);
+    let _: String = q(&mut me, &["INCR", "w"]);
+    assert_eq!(exec(&mut me), Value::Array(vec![Value::Int(2)]));
+    let _: () = q(&mut me, &["WATCH", "fresh"]);
+    let _: () = q(&mut other, &["SET", "fresh", "x"]);
+    let _: () = q(&mut me, &["MULTI"]);
+    let _: String = q(&mut me, &["GET", "w"]);
+    assert_eq!(exec(&mut me), Value::Nil);
+    // UNWATCH forgets; EXEC and DISCARD unwatch too.
+    let _: () = q(&mut me, &["WATCH", "w"]);
+    let _: () = q(&mut me, &["UNWATCH"]);
+    let _: () = q(&mut other, &["SET", "w", "9"]);
+    let _: () = q(&mut me, &["MULTI"]);
+    let _: String = q(&mut me, &["GET", "w"]);
+    assert_eq!(
+        exec(&mut me),
+        Value::Array(vec![Value::BulkString(b"9".to_vec())])
+    );
+    let info: String = q(&mut me, &["INFO", "clients"]);
+    assert!(info.contains("total_watched_keys:0\r\n"), "{info}");
+}
+
+fn client_id(con: &mut Connection) -> String {
+    q::<i64>(con, &["CLIENT", "ID"]).to_string()
+}
+
+#[test]
+fn watch_under_expiry() {
+    let (_srv, mut con) = start();
+    // Expires after WATCH: EXEC fails, though nobody touched the key.
+    let _: () = q(&mut con, &["SET", "k", "v", "PX", "100"]);
+    let _: () = q(&mut con, &["WATCH", "k"]);
+    std::thread::sleep(Duration::from_millis(250));
+    let _: () = q(&mut con, &["MULTI"]);
+    let _: String = q(&mut con, &["SET", "other", "1"]);
+    assert_eq!(exec(&mut con), Value::Nil);
+    // Already expired when watched: not a change.
+    let _: () = q(&mut con, &["SET", "k", "v", "PX", "50"]);
+    std::thread::sleep(Duration::from_millis(150));
+    let _: () = q(&mut con, &["WATCH", "k"]);
+    let _: () = q(&mut con, &["MULTI"]);
+    let _: String = q(&mut con, &["SET", "other", "2"]);
+    assert_eq!(exec(&mut con), Value::Array(vec![Value::Okay]));
+}
+
+#[test]
+fn watch_fails_exec_when_the_key_is_evicted() {
+    let (_srv, mut con) = start();
+    let _: () = q(
+        &mut con,
+        &["CONFIG", "SET", "maxmemory-policy", "allkeys-random"],
+    );
+    let _: () = q(&mut con, &["SET", "watched", "v"]);
+    let _: () = q(&mut con, &["WATCH", "watched"]);
+    let used: String = q(&mut con, &["INFO", "memory"]);
+    let used: u64 = used
+        .lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let mut other = _srv.client();
+    let _: () = q(
+        &mut other,
+        &[
+            "CONFIG",
+            "SET",
+            "maxmemory",
+            &(used + 2_000_000).to_string(),
+        ],
+    );
+    let value = "x".repeat(1000);
+    let mut i = 0;
+    while q::<i64>(&mut other, &["EXISTS", "watched"]) == 1 {
+        let mut p = redis::pipe();
+        for _ in 0..100 {
+            p.cmd("SET").arg(format!("fill:{i}")).arg(&value).ignore();
+            i += 1;
+        }
+        let _: () = p.query(&mut other).unwrap();
+        assert!(i < 1_000_000, "the watched key was never evicted");
+    }
+    let _: () = q(&mut con, &["MULTI"]);
+    let _: String = q(&mut con, &["SET", "x", "1"]);
+    assert_eq!(exec(&mut con), Value::Nil);
+    let _: () = q(&mut other, &["CONFIG", "SET", "maxmemory", "0"]);
+}
+
+/// Four clients increment one counter with WATCH/GET/MULTI/SET/EXEC, retrying on a null
+/// EXEC: every increment that EXEC acknowledged must be in the final value.
+#[test]
+fn optimistic_increments_lose_no_update() {
+    let srv = CairnProcess::start(&[]);
+    let per_client = 150;
+    let threads: Vec<_> = (0..4)
+        .map(|_| {
+            let mut con = srv.client();
+            std::thread::spawn(move || {
+                let mut retries = 0;
+                for _ in 0..per_client {
+                    loop {
+                        let _: () = q(&mut con, &["WATCH", "counter"]);
+                        let v: Option<i64> = q(&mut con, &["GET", "counter"]);
+                        let _: () = q(&mut con, &["MULTI"]);
+                        let next = (v.unwrap_or(0) + 1).to_string();
+                        let _: String = q(&mut con, &["SET", "counter", &next]);
+                        if exec(&mut con) != Value::Nil {
+                            break;
+                        }
+                        retries += 1;
+                    }
+                }
+                retries
+            })
+        })
+        .collect();
+    let retries: i32 = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    let mut con = srv.client();
+    assert_eq!(q::<i64>(&mut con, &["GET", "counter"]), 4 * per_client);
+    eprintln!("optimistic increments: {retries} retries");
+}
+
+/// Transactions that move one unit between keys on different shards, racing with readers
+/// that read both keys at once (MGET locks both shards): if EXEC were not atomic across
+/// shards a reader would see the sum change.
+#[test]
+fn exec_is_atomic_across_shards() {
+    // Several worker threads, so that connections really run at the same time (with one,
+    // a transaction is never interleaved whatever the locking).
+    let srv = CairnProcess::start(&["--threads", "4"]);
+    let mut con = srv.client();
+    // Two keys in different slots (and, with 2+ shards, different shards).
+    let (a, b) = ("acct:a", "acct:b");
+    let _: () = q(&mut con, &["MSET", a, "1000", b, "1000"]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let mut con = srv.client();
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut reads = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let v: Vec<i64> = q(&mut con, &["MGET", a, b]);
+                    assert_eq!(v[0] + v[1], 2000, "saw half a transaction: {v:?}");
+                    reads += 1;
+                }
+                reads
+            })
+        })
+        .collect();
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            let mut con = srv.client();
+            std::thread::spawn(move || {
+                for i in 0..1000 {
+                    let (from, to) = if (i + w) % 2 == 0 { (a, b) } else { (b, a) };
+                    let mut p = redis::pipe();
+                    p.atomic().cmd("DECR").arg(from).cmd("INCR").arg(to);
+                    let _: (i64, i64) = p.query(&mut con).unwrap();
+                }
+            })
+        })
+        .collect();
+    for w in writers {
+        w.join().unwrap();
+    }
+    stop.store(true, Ordering::Relaxed);
+    let reads: u64 = readers.into_iter().map(|r| r.join().unwrap()).sum();
+    assert!(reads > 0);
+    let v: Vec<i64> = q(&mut con, &["MGET", a, b]);
+    assert_eq!(v[0] + v[1], 2000);
+}
