@@ -47,6 +47,8 @@ pub struct ClientInfo {
     pub multi: AtomicI64,
     /// Keys WATCHed (CLIENT LIST watch).
     pub watch: AtomicUsize,
+    /// CLIENT TRACKING: -1 off, 0 on, otherwise the client id invalidations go to.
+    pub tracking_redirect: AtomicI64,
     killed: AtomicBool,
     kill: Notify,
 }
@@ -81,6 +83,7 @@ impl ClientInfo {
             subscriptions: Default::default(),
             multi: AtomicI64::new(-1),
             watch: AtomicUsize::new(0),
+            tracking_redirect: AtomicI64::new(-1),
             killed: AtomicBool::new(false),
             kill: Notify::new(),
         };

@@ -44,6 +44,9 @@ pub struct Config {
     pub lazyfree_lazy_user_del: bool,
     pub lazyfree_lazy_user_flush: bool,
     pub client_output_buffer_limit: OutputLimits,
+    /// Bits of `crate::notify::class`.
+    pub notify_keyspace_events: u32,
+    pub tracking_table_max_keys: usize,
 }
 
 /// `client-output-buffer-limit`, per class of client.
@@ -156,6 +159,8 @@ impl Default for Config {
             lazyfree_lazy_user_del: false,
             lazyfree_lazy_user_flush: false,
             client_output_buffer_limit: OutputLimits::default(),
+            notify_keyspace_events: 0,
+            tracking_table_max_keys: 1_000_000,
         }
     }
 }
@@ -493,6 +498,25 @@ pub static SETTINGS: &[Setting] = &[
         "FLUSHDB/FLUSHALL without SYNC/ASYNC free in the background",
         lazyfree_lazy_user_flush,
         YesNo
+    ),
+    Setting {
+        name: "notify-keyspace-events",
+        mutability: Mutability::Runtime,
+        help: "Keyspace notifications to publish, as Redis's letters (K, E, g, $, x, e, A, ...; empty: none)",
+        multi_word: false,
+        get: |c| crate::notify::show(c.notify_keyspace_events),
+        set: |c, v| {
+            c.notify_keyspace_events = crate::notify::parse(v.trim())
+                .ok_or("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")?;
+            Ok(())
+        },
+    },
+    setting!(
+        "tracking-table-max-keys",
+        Runtime,
+        "Most keys remembered for client-side caching (0: no limit)",
+        tracking_table_max_keys,
+        Num
     ),
     Setting {
         name: "client-output-buffer-limit",

@@ -158,6 +158,10 @@ pub async fn serve(
     }
     commands::pubsub::unsubscribe_all(&server, &mut session);
     multi::unwatch_all(&server, &mut session);
+    if session.tracking.is_some() {
+        server.tracking.disable(session.info.id);
+        server.refresh_observing();
+    }
     let _ = stream.shutdown().await;
 }
 
@@ -352,7 +356,13 @@ fn execute(
         .last_cmd
         .store(id + 1, std::sync::atomic::Ordering::Relaxed);
     let handler = spec.handler.expect("resolve returns runnable specs");
-    let result = handler(&mut ctx, args);
+    let result = {
+        let _running = crate::tracking::running(ctx.session.info.id);
+        handler(&mut ctx, args)
+    };
+    if result.is_ok() {
+        commands::tracking::after_command(server, ctx.session, spec, args);
+    }
     if let Some(key) = spec.first_key(args.len()) {
         server.hotkeys.observe(args.get(key));
     }

@@ -25,6 +25,8 @@
 //! - [`lazyfree`]: a thread that frees big values and flushed databases off the request path.
 //! - [`pubsub`]: who subscribes to what, and delivery; [`outbox`]: the queue through which
 //!   other connections send a client frames, bounded by `client-output-buffer-limit`.
+//! - [`tracking`]: client-side caching invalidations; [`notify`]: keyspace notifications;
+//!   [`keyevents`]: what the store reports about changed keys, handed to both.
 //!
 //! ```text
 //!   main runtime              worker threads (one per core, `threads`),
@@ -45,15 +47,18 @@ pub mod connection;
 pub mod cron;
 pub mod evict;
 pub mod hotkeys;
+pub mod keyevents;
 pub mod lazyfree;
 pub mod ld80;
 pub mod listener;
 pub mod memory;
+pub mod notify;
 pub mod outbox;
 pub mod pubsub;
 pub mod server;
 pub mod session;
 pub mod stats;
+pub mod tracking;
 pub mod workers;
 
 use std::sync::Arc;

@@ -120,6 +120,9 @@ impl Registry {
 #[derive(Default)]
 pub struct PubSub {
     registry: RwLock<Registry>,
+    /// `client-output-buffer-limit pubsub`: hard, soft, soft seconds (read on every
+    /// delivery, so atomics rather than the config lock).
+    limit: [AtomicU64; 3],
     /// Subscribers disconnected for passing their output buffer limit (INFO stats
     /// client_output_buffer_limit_disconnections).
     pub disconnected: AtomicU64,
@@ -174,6 +177,22 @@ pub fn frame(resp3: bool, parts: &[&[u8]]) -> Bytes {
 }
 
 impl PubSub {
+    pub fn set_limit(&self, l: OutputLimit) {
+        for (cell, v) in self.limit.iter().zip([l.hard, l.soft, l.soft_seconds]) {
+            cell.store(v, Ordering::Relaxed);
+        }
+    }
+
+    /// `client-output-buffer-limit pubsub`.
+    pub fn limit(&self) -> OutputLimit {
+        let [hard, soft, soft_seconds] = self.limit.each_ref().map(|c| c.load(Ordering::Relaxed));
+        OutputLimit {
+            hard,
+            soft,
+            soft_seconds,
+        }
+    }
+
     /// Adds `client` to `name`; false if it was subscribed already.
     pub fn subscribe(&self, kind: Kind, name: &[u8], client: &Arc<ClientInfo>) -> bool {
         let mut reg = self.registry.write();

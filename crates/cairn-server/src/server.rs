@@ -15,7 +15,6 @@ use crate::clients::Clients;
 use crate::commands::{CommandSpec, flags};
 use crate::config::{Config, ConfigError};
 use crate::lazyfree::LazyFree;
-use crate::outbox::OutputLimit;
 use crate::stats::Stats;
 
 /// Applies a new `loglevel` to the process's logger.
@@ -39,10 +38,14 @@ pub struct Server {
     /// Wall-clock time derived from one monotonic reading per batch.
     pub clock: crate::clock::Clock,
     config: RwLock<Config>,
-    pub clients: Clients,
+    pub clients: Arc<Clients>,
     pub stats: Stats,
     pub hotkeys: crate::hotkeys::HotKeys,
-    pub pubsub: crate::pubsub::PubSub,
+    pub pubsub: Arc<crate::pubsub::PubSub>,
+    pub tracking: Arc<crate::tracking::Tracking>,
+    pub notifier: Arc<crate::notify::Notifier>,
+    /// The store reports key changes while this is on (see `refresh_observing`).
+    observing: Arc<AtomicBool>,
     pub lazyfree: LazyFree,
     pub hooks: Hooks,
     pub started: Instant,
@@ -51,8 +54,6 @@ pub struct Server {
     /// Request limits, copied out of the config so connections read them without a lock.
     max_bulk_len: AtomicUsize,
     query_buffer_limit: AtomicUsize,
-    /// `client-output-buffer-limit pubsub`: hard, soft, soft seconds.
-    pubsub_limit: [AtomicU64; 3],
     maxclients: AtomicUsize,
     maxmemory: AtomicU64,
     /// `maxmemory-policy` as an index into [`Policy::ALL`], and `maxmemory-samples`.
@@ -92,12 +93,13 @@ fn policy_index(name: &str) -> u8 {
 impl Server {
     pub fn new(config: Config, hooks: Hooks) -> Arc<Server> {
         let keyspace = Keyspace::new(config.databases, config.shards);
+        let clients = Arc::new(Clients::default());
+        let pubsub = Arc::new(crate::pubsub::PubSub::default());
         let server = Server {
             keyspace,
             clock: crate::clock::Clock::default(),
             max_bulk_len: AtomicUsize::new(config.proto_max_bulk_len as usize),
             query_buffer_limit: AtomicUsize::new(config.client_query_buffer_limit as usize),
-            pubsub_limit: Default::default(),
             maxclients: AtomicUsize::new(config.maxclients),
             maxmemory: AtomicU64::new(config.maxmemory),
             policy: AtomicU8::new(policy_index(&config.maxmemory_policy)),
@@ -108,10 +110,13 @@ impl Server {
             rejected: AtomicU64::new(0),
             unstored: AtomicU64::new(0),
             config: RwLock::new(config),
-            clients: Clients::default(),
+            tracking: Arc::new(crate::tracking::Tracking::new(clients.clone(), 0)),
+            notifier: Arc::new(crate::notify::Notifier::new(pubsub.clone(), 0)),
+            observing: Arc::new(AtomicBool::new(false)),
+            clients,
             stats: Stats::default(),
             hotkeys: Default::default(),
-            pubsub: Default::default(),
+            pubsub,
             lazyfree: LazyFree::start(),
             hooks,
             started: Instant::now(),
@@ -131,7 +136,24 @@ impl Server {
             .stats
             .set_latency_tracking(server.config.read().latency_tracking);
         server.apply_memory_settings(&server.config());
-        server.set_pubsub_limit(server.config.read().client_output_buffer_limit.pubsub);
+        {
+            let cfg = server.config.read();
+            server
+                .pubsub
+                .set_limit(cfg.client_output_buffer_limit.pubsub);
+            server.notifier.set_flags(cfg.notify_keyspace_events);
+            server.tracking.set_max_keys(cfg.tracking_table_max_keys);
+        }
+        server
+            .keyspace
+            .set_observer(cairn_store::observe::Observing {
+                on: server.observing.clone(),
+                sink: Arc::new(crate::keyevents::KeyEvents {
+                    tracking: server.tracking.clone(),
+                    notifier: server.notifier.clone(),
+                }),
+            });
+        server.refresh_observing();
         Arc::new(server)
     }
 
@@ -176,11 +198,16 @@ impl Server {
         self.query_buffer_limit
             .store(next.client_query_buffer_limit as usize, Ordering::Relaxed);
         self.maxclients.store(next.maxclients, Ordering::Relaxed);
-        self.set_pubsub_limit(next.client_output_buffer_limit.pubsub);
+        self.pubsub
+            .set_limit(next.client_output_buffer_limit.pubsub);
+        self.notifier.set_flags(next.notify_keyspace_events);
+        self.tracking.set_max_keys(next.tracking_table_max_keys);
         self.maxmemory.store(next.maxmemory, Ordering::Relaxed);
         self.apply_memory_settings(&next);
         self.stats.set_latency_tracking(next.latency_tracking);
         *cfg = next;
+        drop(cfg);
+        self.refresh_observing();
         Ok(())
     }
 
@@ -201,27 +228,19 @@ impl Server {
         }
     }
 
-    fn set_pubsub_limit(&self, l: OutputLimit) {
-        for (cell, v) in self
-            .pubsub_limit
-            .iter()
-            .zip([l.hard, l.soft, l.soft_seconds])
-        {
-            cell.store(v, Ordering::Relaxed);
-        }
+    /// `client-output-buffer-limit pubsub`.
+    pub fn pubsub_limit(&self) -> crate::outbox::OutputLimit {
+        self.pubsub.limit()
     }
 
-    /// `client-output-buffer-limit pubsub`, without a lock (read on every PUBLISH).
-    pub fn pubsub_limit(&self) -> OutputLimit {
-        let [hard, soft, soft_seconds] = self
-            .pubsub_limit
-            .each_ref()
-            .map(|c| c.load(Ordering::Relaxed));
-        OutputLimit {
-            hard,
-            soft,
-            soft_seconds,
-        }
+    /// Switches the store's change reports on while anyone needs them: a tracking client,
+    /// or notifications of expiries or evictions.
+    pub fn refresh_observing(&self) {
+        let on = self.tracking.is_active()
+            || self
+                .notifier
+                .wants(crate::notify::class::EXPIRED | crate::notify::class::EVICTED);
+        self.observing.store(on, Ordering::Relaxed);
     }
 
     pub fn query_buffer_limit(&self) -> usize {

@@ -21,6 +21,10 @@ pub struct Session {
     pub multi: Option<Transaction>,
     /// The keys WATCHed for the next EXEC.
     pub watch: Option<Watching>,
+    /// CLIENT TRACKING, when on.
+    pub tracking: Option<crate::tracking::Mode>,
+    /// CLIENT CACHING YES/NO, for the next command only.
+    pub caching: Option<bool>,
 }
 
 impl Session {
@@ -33,6 +37,8 @@ impl Session {
             subscriptions: Subscriptions::default(),
             multi: None,
             watch: None,
+            tracking: None,
+            caching: None,
         }
     }
 }

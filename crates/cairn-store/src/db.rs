@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering::Relaxed};
 
 use crate::entry::{Entry, Lfu, Src};
+use crate::observe::{Change, Observing};
 use crate::sketch::Sketch;
 use crate::table::Table;
 use crate::value::Value;
@@ -180,6 +181,9 @@ pub struct Db {
     /// WATCH: the keys clients watch in this database, each with the watchers' flags, set
     /// by every change to the key (write, delete, expiry, eviction, flush).
     watchers: Watchers,
+    /// This database's number, for the observer.
+    pub(crate) index: usize,
+    pub(crate) observer: Option<Observing>,
 }
 
 /// A watching client's flag: set once any key it watches changes.
@@ -229,6 +233,19 @@ impl Db {
             sketch_hint: 0,
             recorded: 0,
             watchers: Watchers::default(),
+            index: 0,
+            observer: None,
+        }
+    }
+
+    /// Tells WATCHers and the observer that `key` changed.
+    #[inline]
+    fn changed(&self, key: &[u8], change: Change) {
+        self.watchers.touch(key);
+        if let Some(o) = &self.observer
+            && o.active()
+        {
+            o.sink.changed(self.index, key, change);
         }
     }
 
@@ -258,6 +275,15 @@ impl Db {
     /// Flags every watcher of this database (FLUSHDB, SWAPDB).
     pub fn touch_all_watched(&self) {
         self.watchers.touch_all();
+    }
+
+    /// Tells the observer every key of this database may have changed at once.
+    pub(crate) fn report_flushed(&self) {
+        if let Some(o) = &self.observer
+            && o.active()
+        {
+            o.sink.flushed(self.index);
+        }
     }
 
     /// SWAPDB exchanges the data of two databases, not their watchers.
@@ -426,7 +452,7 @@ impl Db {
             .and_then(|st| st.table.find(hash, key));
         match found {
             Some(bucket) if self.slots[local].table.get(bucket).is_expired(now.ms) => {
-                self.take_at(Position { local, bucket });
+                self.take_at(Position { local, bucket }, Change::Expired);
                 self.stats.expired += 1;
                 if access == Access::Read {
                     self.stats.misses += 1;
@@ -486,7 +512,7 @@ impl Db {
 
     /// Looks a key up for a write command: records the access, counts nothing.
     pub fn write(&mut self, slot: u16, key: &[u8], now: Now) -> Option<EntryMut<'_>> {
-        self.watchers.touch(key);
+        self.changed(key, Change::Written);
         let hash = self.hasher.hash_one(key);
         self.record_write(hash);
         let at = self.locate(slot, hash, key, now, Access::Write)?;
@@ -563,7 +589,7 @@ impl Db {
         expire: ExpireChange,
         now: Now,
     ) -> bool {
-        self.watchers.touch(key);
+        self.changed(key, Change::Written);
         let hash = self.hasher.hash_one(key);
         self.record_write(hash);
         let hasher = self.hasher.clone();
@@ -649,7 +675,7 @@ impl Db {
     /// Inserts a whole entry taken from elsewhere (RENAME, MOVE, COPY, RESTORE), replacing
     /// any key of the same name. Returns the entry it replaced, if that one was live.
     pub fn put_entry(&mut self, slot: u16, entry: Entry, now: Now) -> Option<Entry> {
-        self.watchers.touch(entry.key());
+        self.changed(entry.key(), Change::Written);
         let old = self.remove(slot, entry.key(), now);
         let hash = self.hasher.hash_one(entry.key());
         let hasher = self.hasher.clone();
@@ -674,7 +700,7 @@ impl Db {
     /// Removes `key`; returns its entry if it was live.
     pub fn remove(&mut self, slot: u16, key: &[u8], now: Now) -> Option<Entry> {
         let at = self.find(slot, key)?;
-        let (entry, _) = self.take_at(at);
+        let (entry, _) = self.take_at(at, Change::Deleted);
         if entry.is_expired(now.ms) {
             self.stats.expired += 1;
             return None;
@@ -684,7 +710,7 @@ impl Db {
 
     /// Sets or clears the TTL of a live key. Returns false when the key does not exist.
     pub fn set_expire(&mut self, slot: u16, key: &[u8], at: Option<u64>, now: Now) -> bool {
-        self.watchers.touch(key);
+        self.changed(key, Change::Written);
         let Some(e) = self.live(slot, key, now) else {
             return false;
         };
@@ -903,7 +929,7 @@ impl Db {
     /// Evicts the entry at `at`, found by [`Db::sample`] under the same lock. Returns the
     /// bytes freed.
     pub fn evict_at(&mut self, at: Position) -> usize {
-        let (_, freed) = self.take_at(at);
+        let (_, freed) = self.take_at(at, Change::Evicted);
         self.stats.evicted += 1;
         freed
     }
@@ -928,12 +954,11 @@ impl Db {
 
     /// Takes the entry at `at` out, keeping every count (keys, TTL keys, bytes) right.
     /// Returns it and the bytes freed with it (its own and any table shrink).
-    fn take_at(&mut self, at: Position) -> (Entry, usize) {
+    fn take_at(&mut self, at: Position, change: Change) -> (Entry, usize) {
         let st = &mut self.slots[at.local];
         let hasher = &self.hasher;
         let table_before = st.table.allocation_size();
         let entry = st.table.remove_at(at.bucket, |e| hasher.hash_one(e.key()));
-        self.watchers.touch(entry.key());
         let freed = entry.mem_usage() + table_before - st.table.allocation_size();
         if entry.has_ttl() {
             st.volatile -= 1;
@@ -941,6 +966,7 @@ impl Db {
         }
         self.keys -= 1;
         self.account(-(freed as isize));
+        self.changed(entry.key(), change);
         (entry, freed)
     }
 
@@ -982,6 +1008,11 @@ impl Db {
                     gone += 1;
                     freed += e.mem_usage();
                     self.watchers.touch(e.key());
+                    if let Some(o) = &self.observer
+                        && o.active()
+                    {
+                        o.sink.changed(self.index, e.key(), Change::Expired);
+                    }
                     on_expired(e);
                 },
             );

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use crate::hold::{Hold, ShardGuard};
+use crate::observe::Observing;
 
 use crate::db::{Db, DbStats, Flushed, Now, ShardBytes};
 use crate::entry::Lfu;
@@ -252,6 +253,17 @@ impl Keyspace {
         }
     }
 
+    /// Installs the observer every database reports key changes to (see
+    /// [`crate::observe`]); `on` switches the reports on and off.
+    pub fn set_observer(&self, observing: Observing) {
+        for i in 0..self.shards.len() {
+            for (index, db) in self.lock_shard(i).dbs.iter_mut().enumerate() {
+                db.index = index;
+                db.observer = Some(observing.clone());
+            }
+        }
+    }
+
     /// Keys some client WATCHes, over every database (INFO total_watched_keys).
     pub fn watched_keys(&self) -> usize {
         (0..self.shards.len())
@@ -352,10 +364,15 @@ impl Keyspace {
             let bits = self.bits;
             let template = (shard.dbs[0].lfu, shard.dbs[0].has_sketch());
             let bytes = Arc::clone(&shard.bytes);
+            let observer = shard.dbs[0].observer.clone();
+            let mut index = shard.dbs.len();
             shard.dbs.resize_with(n, || {
                 let mut db = Db::new(bits, self.hasher.clone(), Arc::clone(&bytes));
                 db.lfu = template.0;
                 db.set_sketch(template.1);
+                db.index = index;
+                db.observer = observer.clone();
+                index += 1;
                 db
             });
             shard.sweep_db = 0;
@@ -375,6 +392,10 @@ impl Keyspace {
                 }
             }
         }
+        // Reported once for the whole flush, with every shard still locked.
+        if let Some((_, shard)) = all.guards.first() {
+            shard.dbs[db.unwrap_or(0)].report_flushed();
+        }
         out
     }
 
@@ -387,9 +408,15 @@ impl Keyspace {
                 let (lo, hi) = (a.min(b), a.max(b));
                 let (left, right) = shard.dbs.split_at_mut(hi);
                 left[lo].swap_watchers(&mut right[0]);
+                std::mem::swap(&mut left[lo].index, &mut right[0].index);
                 left[lo].touch_all_watched();
                 right[0].touch_all_watched();
             }
+        }
+        if a != b
+            && let Some((_, shard)) = all.guards.first()
+        {
+            shard.dbs[a].report_flushed();
         }
     }
 

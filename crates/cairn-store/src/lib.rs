@@ -36,6 +36,7 @@ pub mod evict;
 pub mod glob;
 pub mod hold;
 pub mod keyspace;
+pub mod observe;
 pub mod sketch;
 pub mod slot;
 pub mod table;

@@ -112,6 +112,46 @@ const CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
         unpause,
     ),
     CommandSpec::new(
+        "client|tracking",
+        -3,
+        NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        "connection",
+        "6.0.0",
+        "Controls server-assisted client-side caching for the connection.",
+        super::tracking::tracking,
+    ),
+    CommandSpec::new(
+        "client|caching",
+        3,
+        NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        "connection",
+        "6.0.0",
+        "Instructs the server whether to track the keys in the next request.",
+        super::tracking::caching,
+    ),
+    CommandSpec::new(
+        "client|getredir",
+        2,
+        NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        "connection",
+        "6.0.0",
+        "Returns the client ID to which the connection's tracking notifications are redirected.",
+        super::tracking::getredir,
+    ),
+    CommandSpec::new(
+        "client|trackinginfo",
+        2,
+        NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        "connection",
+        "6.2.0",
+        "Returns information about server-assisted client-side caching for the connection.",
+        super::tracking::trackinginfo,
+    ),
+    CommandSpec::new(
         "client|help",
         2,
         LOADING | STALE,
@@ -195,6 +235,9 @@ fn flags(c: &ClientInfo) -> String {
     if c.class() == "pubsub" {
         f.push('P');
     }
+    if c.tracking_redirect.load(Ordering::Relaxed) >= 0 {
+        f.push('t');
+    }
     if c.no_evict.load(Ordering::Relaxed) {
         f.push('e');
     }
@@ -229,7 +272,7 @@ pub fn describe(c: &ClientInfo, current_cmd: Option<&str>) -> String {
     let mut s = String::new();
     let _ = write!(
         s,
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} watch={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp=0 obl=0 oll={} omem={} tot-mem={} events=r cmd={} user=default redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi={} watch={} qbuf={} qbuf-free={} argv-mem={} multi-mem=0 rbs={} rbp=0 obl=0 oll={} omem={} tot-mem={} events=r cmd={} user=default redir={} resp={} lib-name={} lib-ver={}",
         c.id,
         c.addr,
         c.laddr,
@@ -252,6 +295,7 @@ pub fn describe(c: &ClientInfo, current_cmd: Option<&str>) -> String {
         omem,
         16384 + qbuf + argv + omem,
         cmd,
+        c.tracking_redirect.load(Ordering::Relaxed),
         c.resp.load(Ordering::Relaxed),
         text(&c.lib_name.lock()),
         text(&c.lib_ver.lock()),

@@ -226,6 +226,15 @@ fn reset(ctx: &mut Ctx, _args: Args) -> CmdResult {
     ctx.session.multi = None;
     ctx.session.info.multi.store(-1, Ordering::Relaxed);
     super::multi::unwatch_all(ctx.server, ctx.session);
+    if ctx.session.tracking.take().is_some() {
+        ctx.server.tracking.disable(ctx.session.info.id);
+        ctx.server.refresh_observing();
+        ctx.session
+            .info
+            .tracking_redirect
+            .store(-1, Ordering::Relaxed);
+    }
+    ctx.session.caching = None;
     *ctx.session.info.name.lock() = None;
     ctx.session.db = 0;
     ctx.session.info.db.store(0, Ordering::Relaxed);

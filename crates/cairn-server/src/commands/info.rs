@@ -137,7 +137,7 @@ fn section(ctx: &Ctx, name: &str, out: &mut String) {
             kv(out, "client_recent_max_input_buffer", &0);
             kv(out, "client_recent_max_output_buffer", &0);
             kv(out, "blocked_clients", &0);
-            kv(out, "tracking_clients", &0);
+            kv(out, "tracking_clients", &server.tracking.stats().0);
             kv(
                 out,
                 "pubsub_clients",
@@ -269,6 +269,10 @@ fn section(ctx: &Ctx, name: &str, out: &mut String) {
                 "client_output_buffer_limit_disconnections",
                 &server.pubsub.disconnected.load(Ordering::Relaxed),
             );
+            let (_, tracked_keys, tracked_items, prefixes) = server.tracking.stats();
+            kv(out, "tracking_total_keys", &tracked_keys);
+            kv(out, "tracking_total_items", &tracked_items);
+            kv(out, "tracking_total_prefixes", &prefixes);
             kv(out, "keyspace_hits", &ks.hits);
             kv(out, "keyspace_misses", &ks.misses);
             kv(out, "pubsub_channels", &server.pubsub.len(Kind::Channel));

@@ -18,6 +18,7 @@ pub mod multi;
 pub mod pubsub;
 pub mod server;
 pub mod strings;
+pub mod tracking;
 
 use std::borrow::Cow;
 use std::sync::OnceLock;

@@ -1,0 +1,33 @@
+//! The store's reports of changed keys (`cairn_store::observe`), handed to client-side
+//! caching and to keyspace notifications. Called with the key's shard locked.
+
+use std::sync::Arc;
+
+use cairn_store::observe::{Change, Observer};
+
+use crate::notify::{Notifier, class};
+use crate::tracking::Tracking;
+
+pub struct KeyEvents {
+    pub tracking: Arc<Tracking>,
+    pub notifier: Arc<Notifier>,
+}
+
+impl Observer for KeyEvents {
+    fn changed(&self, db: usize, key: &[u8], change: Change) {
+        if self.tracking.is_active() {
+            self.tracking.changed(key);
+        }
+        match change {
+            Change::Expired => self.notifier.notify(class::EXPIRED, "expired", key, db),
+            Change::Evicted => self.notifier.notify(class::EVICTED, "evicted", key, db),
+            Change::Written | Change::Deleted => {}
+        }
+    }
+
+    fn flushed(&self, _db: usize) {
+        if self.tracking.is_active() {
+            self.tracking.flushed();
+        }
+    }
+}

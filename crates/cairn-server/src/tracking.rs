@@ -1,0 +1,283 @@
+//! Client-side caching: who may hold which key in a near cache, and the invalidation
+//! messages that tell them it changed (Redis's CLIENT TRACKING).
+//!
+//! - Default mode: every key a tracking client reads is remembered with its id; the
+//!   first change to the key (any write, delete, expiry, eviction) sends the client an
+//!   invalidation and forgets the pair, until it reads the key again.
+//! - BCAST mode: nothing is remembered; a change to any key under one of the client's
+//!   prefixes (all keys without a prefix) is sent.
+//! - Changes come from the store's observer (`cairn_store::observe`), called while the
+//!   key's shard is locked, so they cannot be missed whatever path changed the key.
+//!
+//! Messages are RESP3 `invalidate` pushes, or, for a client redirecting to a RESP2
+//! connection subscribed to `__redis__:invalidate`, messages on that channel; a flush
+//! sends a null key list. A change made by the tracking client itself is not sent with
+//! NOLOOP. The table is bounded by `tracking-table-max-keys`: past it, keys are forgotten
+//! by invalidating them.
+//!
+//! One mutex guards the whole state. Only tracking clients' reads and changes while some
+//! client tracks take it; a per-slot split is the next step if it shows in a profile.
+
+use std::cell::Cell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+use bytes::{BufMut, Bytes, BytesMut};
+use parking_lot::Mutex;
+
+use crate::clients::ClientInfo;
+use crate::outbox::OutputLimit;
+
+type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+
+/// The channel RESP2 redirect clients subscribe to.
+pub const CHANNEL: &[u8] = b"__redis__:invalidate";
+
+/// How one client tracks.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Mode {
+    /// Client id that receives the invalidations (0: the client itself).
+    pub redirect: u64,
+    pub bcast: bool,
+    pub prefixes: Vec<Vec<u8>>,
+    pub optin: bool,
+    pub optout: bool,
+    pub noloop: bool,
+}
+
+struct Tracked {
+    info: Arc<ClientInfo>,
+    mode: Mode,
+}
+
+#[derive(Default)]
+struct Table {
+    /// Default mode: key -> ids of the clients that read it since its last change.
+    keys: FastMap<Vec<u8>, Vec<u64>>,
+    /// Every tracking client.
+    clients: FastMap<u64, Tracked>,
+    /// Ids of the BCAST clients (a subset of `clients`).
+    bcast: Vec<u64>,
+}
+
+pub struct Tracking {
+    table: Mutex<Table>,
+    /// Some client tracks: the store must report changes.
+    active: AtomicBool,
+    max_keys: AtomicUsize,
+    /// Where to find redirect targets.
+    clients: Arc<crate::clients::Clients>,
+}
+
+thread_local! {
+    /// The client whose command is running on this thread (0: none, e.g. the cron), for
+    /// NOLOOP.
+    static CURRENT: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Marks `id` as the client running commands on this thread until the guard goes.
+pub fn running(id: u64) -> impl Drop {
+    struct Reset(u64);
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            CURRENT.with(|c| c.set(self.0));
+        }
+    }
+    Reset(CURRENT.with(|c| c.replace(id)))
+}
+
+impl Tracking {
+    pub fn new(clients: Arc<crate::clients::Clients>, max_keys: usize) -> Tracking {
+        Tracking {
+            table: Mutex::default(),
+            active: AtomicBool::new(false),
+            max_keys: AtomicUsize::new(max_keys),
+            clients,
+        }
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.active.load(Ordering::Relaxed)
+    }
+
+    pub fn set_max_keys(&self, n: usize) {
+        self.max_keys.store(n, Ordering::Relaxed);
+    }
+
+    /// Starts (or changes) tracking for `client`.
+    pub fn enable(&self, client: &Arc<ClientInfo>, mode: Mode) {
+        let mut t = self.table.lock();
+        t.bcast.retain(|id| *id != client.id);
+        if mode.bcast {
+            t.bcast.push(client.id);
+        }
+        t.clients.insert(
+            client.id,
+            Tracked {
+                info: client.clone(),
+                mode,
+            },
+        );
+        self.active.store(true, Ordering::Relaxed);
+    }
+
+    /// Stops tracking for client `id` (CLIENT TRACKING OFF, RESET, disconnect). Its
+    /// remembered keys are dropped lazily: an id without a client is skipped.
+    pub fn disable(&self, id: u64) {
+        let mut t = self.table.lock();
+        if t.clients.remove(&id).is_some() {
+            t.bcast.retain(|b| *b != id);
+            if t.clients.is_empty() {
+                t.keys.clear();
+                self.active.store(false, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Remembers that client `id` read `keys` (default mode).
+    pub fn remember<'k>(&self, id: u64, keys: impl Iterator<Item = &'k [u8]>) {
+        let mut t = self.table.lock();
+        for key in keys {
+            let ids = t.keys.entry(key.to_vec()).or_default();
+            if !ids.contains(&id) {
+                ids.push(id);
+            }
+        }
+        let max = self.max_keys.load(Ordering::Relaxed);
+        if max != 0 && t.keys.len() > max {
+            // Forget keys past the bound by invalidating them: a client that is told, and
+            // reads again, is tracked again.
+            let excess = t.keys.len() - max;
+            let victims: Vec<Vec<u8>> = t.keys.keys().take(excess).cloned().collect();
+            for key in victims {
+                self.invalidate_locked(&mut t, &key, 0);
+            }
+        }
+    }
+
+    /// `key` changed: tell every client that may hold it.
+    pub fn changed(&self, key: &[u8]) {
+        let mut t = self.table.lock();
+        let me = CURRENT.with(Cell::get);
+        self.invalidate_locked(&mut t, key, me);
+    }
+
+    fn invalidate_locked(&self, t: &mut Table, key: &[u8], me: u64) {
+        if let Some(ids) = t.keys.remove(key) {
+            for id in ids {
+                if let Some(c) = t.clients.get(&id)
+                    && !(c.mode.noloop && id == me)
+                {
+                    self.send(c, Some(key));
+                }
+            }
+        }
+        for id in &t.bcast {
+            let Some(c) = t.clients.get(id) else { continue };
+            if c.mode.noloop && *id == me {
+                continue;
+            }
+            if c.mode.prefixes.is_empty() || c.mode.prefixes.iter().any(|p| key.starts_with(p)) {
+                self.send(c, Some(key));
+            }
+        }
+    }
+
+    /// Every key may have changed (FLUSHDB, FLUSHALL, SWAPDB): a null invalidation to every
+    /// tracking client, and the table starts again.
+    pub fn flushed(&self) {
+        let mut t = self.table.lock();
+        t.keys.clear();
+        for c in t.clients.values() {
+            self.send(c, None);
+        }
+    }
+
+    /// Sends one invalidation for `c` to wherever it goes.
+    fn send(&self, c: &Tracked, key: Option<&[u8]>) {
+        let redirected;
+        let target: &ClientInfo = if c.mode.redirect == 0 {
+            &c.info
+        } else {
+            match self.clients.get(c.mode.redirect) {
+                Some(t) => {
+                    redirected = t;
+                    &redirected
+                }
+                None => return,
+            }
+        };
+        let frame = if target.resp.load(Ordering::Relaxed) == 3 {
+            invalidation(true, key)
+        } else if c.mode.redirect != 0 && target.subscriptions[0].load(Ordering::Relaxed) > 0 {
+            invalidation(false, key)
+        } else {
+            // A RESP2 connection can only be told through the channel.
+            return;
+        };
+        // Invalidations are not subject to the pubsub output limit (a cache that misses one
+        // would serve stale data); the connection's own limits still apply to its socket.
+        if target.outbox.offer(frame, OutputLimit::default()).is_err() {
+            tracing::debug!(
+                client = target.id,
+                "invalidation to a closed client dropped"
+            );
+        }
+    }
+
+    /// INFO: tracking clients, remembered keys, (key, client) pairs, BCAST prefixes.
+    pub fn stats(&self) -> (usize, usize, usize, usize) {
+        let t = self.table.lock();
+        let items = t.keys.values().map(Vec::len).sum();
+        let prefixes = t
+            .bcast
+            .iter()
+            .filter_map(|id| t.clients.get(id))
+            .map(|c| c.mode.prefixes.len().max(1))
+            .sum();
+        (t.clients.len(), t.keys.len(), items, prefixes)
+    }
+}
+
+/// An invalidation frame: a RESP3 push, or a RESP2 message on [`CHANNEL`].
+pub fn invalidation(resp3: bool, key: Option<&[u8]>) -> Bytes {
+    let mut b = BytesMut::with_capacity(64 + key.map_or(0, <[u8]>::len));
+    if resp3 {
+        b.put_slice(b">2\r\n$10\r\ninvalidate\r\n");
+    } else {
+        b.put_slice(b"*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n");
+    }
+    match key {
+        Some(k) => {
+            b.put_slice(b"*1\r\n$");
+            b.put_slice(k.len().to_string().as_bytes());
+            b.put_slice(b"\r\n");
+            b.put_slice(k);
+            b.put_slice(b"\r\n");
+        }
+        None if resp3 => b.put_slice(b"_\r\n"),
+        None => b.put_slice(b"*-1\r\n"),
+    }
+    b.freeze()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames() {
+        assert_eq!(
+            &invalidation(true, Some(b"k"))[..],
+            b">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n"
+        );
+        assert_eq!(
+            &invalidation(true, None)[..],
+            b">2\r\n$10\r\ninvalidate\r\n_\r\n"
+        );
+        assert_eq!(
+            &invalidation(false, Some(b"k"))[..],
+            b"*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n*1\r\n$1\r\nk\r\n"
+        );
+    }
+}

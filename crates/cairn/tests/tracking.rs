@@ -1,0 +1,371 @@
+//! Client-side caching against the real binary: CLIENT TRACKING in default, BCAST, OPTIN
+//! and NOLOOP modes, invalidations as RESP3 pushes and as RESP2 messages through a
+//! REDIRECT connection, invalidation by expiry and FLUSHALL, the bounded tracking table,
+//! and the near caches of two real clients: redis-rs's (cache-aio) and redis-py's
+//! (`cache_config=CacheConfig()`, run when python3 with redis-py >= 5.1 is installed;
+//! `.ci/run` installs it).
+
+mod common;
+
+use std::io::Read;
+use std::time::{Duration, Instant};
+
+use common::{CairnProcess, RawConn, err, q};
+
+fn resp(parts: &[&str]) -> Vec<u8> {
+    let mut v = format!("*{}\r\n", parts.len()).into_bytes();
+    for p in parts {
+        v.extend_from_slice(format!("${}\r\n{p}\r\n", p.len()).as_bytes());
+    }
+    v
+}
+
+/// A raw connection switched to RESP3 (HELLO's map skipped).
+fn resp3(srv: &CairnProcess) -> RawConn {
+    let mut c = srv.raw();
+    c.send(&resp(&["HELLO", "3"]));
+    c.send(&resp(&["ECHO", "hello-done"]));
+    let mut got = Vec::new();
+    while !got.ends_with(b"hello-done\r\n") {
+        let mut b = [0u8; 4096];
+        let n = c.s.read(&mut b).unwrap();
+        assert!(n > 0);
+        got.extend_from_slice(&b[..n]);
+    }
+    c
+}
+
+fn invalidate(key: &str) -> Vec<u8> {
+    format!(
+        ">2\r\n$10\r\ninvalidate\r\n*1\r\n${}\r\n{key}\r\n",
+        key.len()
+    )
+    .into_bytes()
+}
+
+/// Sends PING and expects PONG next: nothing else was queued for this connection.
+fn nothing_pending(c: &mut RawConn) {
+    c.roundtrip(b"PING\r\n", b"+PONG\r\n");
+}
+
+#[test]
+fn default_mode_invalidates_once_per_read() {
+    let srv = CairnProcess::start(&[]);
+    let mut other = srv.client();
+    let mut c = resp3(&srv);
+    c.roundtrip(&resp(&["CLIENT", "TRACKING", "ON"]), b"+OK\r\n");
+    let _: () = q(&mut other, &["SET", "k", "1"]);
+    c.roundtrip(&resp(&["GET", "k"]), b"$1\r\n1\r\n");
+    // A key read while missing is tracked too: its creation invalidates.
+    c.roundtrip(&resp(&["GET", "missing"]), b"_\r\n");
+    let info: String = q(&mut other, &["INFO", "stats"]);
+    assert!(info.contains("tracking_total_keys:2\r\n"), "{info}");
+    let _: () = q(&mut other, &["SET", "k", "2"]);
+    let expected = invalidate("k");
+    assert_eq!(c.read_exact_len(expected.len()), expected);
+    // Once told, the client is not told again until it reads the key again.
+    let _: () = q(&mut other, &["SET", "k", "3"]);
+    nothing_pending(&mut c);
+    let _: () = q(&mut other, &["SET", "missing", "now"]);
+    let expected = invalidate("missing");
+    assert_eq!(c.read_exact_len(expected.len()), expected);
+    // Every kind of change counts: here a DEL and an INCR.
+    c.roundtrip(&resp(&["GET", "k"]), b"$1\r\n3\r\n");
+    let _: i64 = q(&mut other, &["DEL", "k"]);
+    let expected = invalidate("k");
+    assert_eq!(c.read_exact_len(expected.len()), expected);
+    c.roundtrip(&resp(&["MGET", "n1", "n2"]), b"*2\r\n_\r\n_\r\n");
+    let _: i64 = q(&mut other, &["INCR", "n2"]);
+    let expected = invalidate("n2");
+    assert_eq!(c.read_exact_len(expected.len()), expected);
+    // FLUSHALL sends a null invalidation.
+    let _: () = q(&mut other, &["FLUSHALL"]);
+    let expected = b">2\r\n$10\r\ninvalidate\r\n_\r\n";
+    assert_eq!(c.read_exact_len(expected.len()), expected);
+    // The client's own write invalidates too (no NOLOOP), after its reply.
+    c.roundtrip(&resp(&["GET", "mine"]), b"_\r\n");
+    let mut expected = b"+OK\r\n".to_vec();
+    expected.extend_from_slice(&invalidate("mine"));
+    c.roundtrip(&resp(&["SET", "mine", "x"]), &expected);
+    // OFF stops it.
+    c.roundtrip(&resp(&["CLIENT", "TRACKING", "OFF"]), b"+OK\r\n");
+    c.roundtrip(&resp(&["GET", "k"]), b"_\r\n");
+    let _: () = q(&mut other, &["SET", "k", "4"]);
+    nothing_pending(&mut c);
+    let info: String = q(&mut other, &["INFO", "clients"]);
+    assert!(info.contains("tracking_clients:0\r\n"), "{info}");
+}
+
+#[test]
+fn expiry_invalidates() {
+    let srv = CairnProcess::start(&[]);
+    let mut other = srv.client();
+    let mut c = resp3(&srv);
+    c.roundtrip(&resp(&["CLIENT", "TRACKING", "ON"]), b"+OK\r\n");
+    let _: () = q(&mut other, &["SET", "short", "v", "PX", "50"]);
+    c.roundtrip(&resp(&["GET", "short"]), b"$1\r\nv\r\n");
+    // Nobody touches the key: the active expiry sweep removes it and the client is told.
+    let expected = invalidate("short");
+    c.s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    assert_eq!(c.read_exact_len(expected.len()), expected);
+}
+
+#[test]
+fn resp2_redirect_through_the_invalidate_channel() {
+    let srv = CairnProcess::start(&[]);
+    let mut other = srv.client();
+    let mut sink = srv.raw();
+    let sink_id: i64 = {
+        let mut con = srv.client();
+        let _: () = q(&mut con, &["PING"]);
+        // The raw connection's id: the newest client but `con`.
+        let list: String = q(&mut con, &["CLIENT", "LIST"]);
+        let me: i64 = q(&mut con, &["CLIENT", "ID"]);
+        list.lines()
+            .filter_map(|l| l.strip_prefix("id="))
+            .filter_map(|l| l.split(' ').next())
+            .filter_map(|id| id.parse::<i64>().ok())
+            .filter(|id| *id != me)
+            .max()
+            .unwrap()
+    };
+    sink.roundtrip(
+        &resp(&["SUBSCRIBE", "__redis__:invalidate"]),
+        b"*3\r\n$9\r\nsubscribe\r\n$20\r\n__redis__:invalidate\r\n:1\r\n",
+    );
+    let mut tracked = srv.client();
+    let _: () = q(
+        &mut tracked,
+        &["CLIENT", "TRACKING", "ON", "REDIRECT", &sink_id.to_string()],
+    );
+    assert_eq!(q::<i64>(&mut tracked, &["CLIENT", "GETREDIR"]), sink_id);
+    let _: Option<String> = q(&mut tracked, &["GET", "k"]);
+    let _: () = q(&mut other, &["SET", "k", "v"]);
+    let expected = b"*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n*1\r\n$1\r\nk\r\n";
+    assert_eq!(sink.read_exact_len(expected.len()), expected);
+    let list: String = q(&mut other, &["CLIENT", "LIST"]);
+    assert!(list.contains(&format!("redir={sink_id}")), "{list}");
+}
+
+#[test]
+fn bcast_prefixes_optin_and_noloop() {
+    let srv = CairnProcess::start(&[]);
+    let mut other = srv.client();
+
+    let mut b = resp3(&srv);
+    b.roundtrip(
+        &resp(&[
+            "CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "user:", "PREFIX", "cart:",
+        ]),
+        b"+OK\r\n",
+    );
+    let _: () = q(&mut other, &["SET", "user:1", "x"]);
+    let expected = invalidate("user:1");
+    assert_eq!(b.read_exact_len(expected.len()), expected);
+    let _: () = q(&mut other, &["SET", "order:1", "x"]);
+    nothing_pending(&mut b);
+    let _: () = q(&mut other, &["SET", "cart:9", "x"]);
+    let expected = invalidate("cart:9");
+    assert_eq!(b.read_exact_len(expected.len()), expected);
+
+    let mut o = resp3(&srv);
+    o.roundtrip(&resp(&["CLIENT", "TRACKING", "ON", "OPTIN"]), b"+OK\r\n");
+    o.roundtrip(&resp(&["GET", "a"]), b"_\r\n");
+    o.roundtrip(&resp(&["CLIENT", "CACHING", "YES"]), b"+OK\r\n");
+    o.roundtrip(&resp(&["GET", "b"]), b"_\r\n");
+    let _: () = q(&mut other, &["SET", "a", "1"]);
+    let _: () = q(&mut other, &["SET", "b", "1"]);
+    let expected = invalidate("b");
+    assert_eq!(o.read_exact_len(expected.len()), expected);
+    nothing_pending(&mut o);
+
+    let mut n = resp3(&srv);
+    n.roundtrip(&resp(&["CLIENT", "TRACKING", "ON", "NOLOOP"]), b"+OK\r\n");
+    n.roundtrip(&resp(&["GET", "own"]), b"_\r\n");
+    n.roundtrip(&resp(&["SET", "own", "1"]), b"+OK\r\n");
+    nothing_pending(&mut n);
+    n.roundtrip(&resp(&["GET", "own"]), b"$1\r\n1\r\n");
+    let _: () = q(&mut other, &["SET", "own", "2"]);
+    let expected = invalidate("own");
+    assert_eq!(n.read_exact_len(expected.len()), expected);
+}
+
+#[test]
+fn tracking_errors_and_introspection() {
+    let srv = CairnProcess::start(&[]);
+    let mut con = srv.client();
+    assert_eq!(q::<i64>(&mut con, &["CLIENT", "GETREDIR"]), -1);
+    assert_eq!(
+        err(&mut con, &["CLIENT", "TRACKING", "ON", "PREFIX", "a"]),
+        "ERR PREFIX option requires BCAST mode to be enabled"
+    );
+    assert_eq!(
+        err(&mut con, &["CLIENT", "TRACKING", "ON", "OPTIN", "OPTOUT"]),
+        "ERR You can't use both OPTIN and OPTOUT"
+    );
+    assert_eq!(
+        err(&mut con, &["CLIENT", "TRACKING", "ON", "BCAST", "OPTIN"]),
+        "ERR OPTIN and OPTOUT are not compatible with BCAST"
+    );
+    assert_eq!(
+        err(&mut con, &["CLIENT", "TRACKING", "ON", "REDIRECT", "99999"]),
+        "ERR The client ID you want redirect to does not exist"
+    );
+    assert_eq!(
+        err(
+            &mut con,
+            &[
+                "CLIENT", "TRACKING", "ON", "BCAST", "PREFIX", "ab", "PREFIX", "a"
+            ]
+        ),
+        "ERR Prefix 'a' overlaps with an existing prefix 'ab'. Prefixes for a single client must not overlap."
+    );
+    assert_eq!(
+        err(&mut con, &["CLIENT", "TRACKING", "MAYBE"]),
+        "ERR syntax error"
+    );
+    assert!(
+        err(&mut con, &["CLIENT", "CACHING", "YES"])
+            .starts_with("ERR CLIENT CACHING can be called only")
+    );
+    let _: () = q(&mut con, &["CLIENT", "TRACKING", "ON", "OPTOUT", "NOLOOP"]);
+    assert_eq!(
+        err(&mut con, &["CLIENT", "CACHING", "YES"]),
+        "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode."
+    );
+    assert_eq!(q::<i64>(&mut con, &["CLIENT", "GETREDIR"]), 0);
+    let info: Vec<redis::Value> = q(&mut con, &["CLIENT", "TRACKINGINFO"]);
+    let text = format!("{info:?}");
+    assert!(text.contains("optout") && text.contains("noloop"), "{text}");
+    let list: String = q(&mut con, &["CLIENT", "INFO"]);
+    assert!(
+        list.contains("flags=t") && list.contains("redir=0"),
+        "{list}"
+    );
+    let got: Vec<String> = q(&mut con, &["CONFIG", "GET", "tracking-table-max-keys"]);
+    assert_eq!(got[1], "1000000");
+}
+
+#[test]
+fn the_tracking_table_is_bounded_by_invalidating() {
+    let srv = CairnProcess::start(&["--tracking-table-max-keys", "10"]);
+    let mut other = srv.client();
+    let mut c = resp3(&srv);
+    c.roundtrip(&resp(&["CLIENT", "TRACKING", "ON"]), b"+OK\r\n");
+    let mut got = Vec::new();
+    for i in 0..20 {
+        c.send(&resp(&["GET", &format!("k{i}")]));
+    }
+    c.send(b"PING\r\n");
+    c.s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    while !got.ends_with(b"+PONG\r\n") {
+        let mut b = [0u8; 4096];
+        let n = c.s.read(&mut b).unwrap();
+        got.extend_from_slice(&b[..n]);
+    }
+    // The invalidations follow the replies of the batch that caused them.
+    let count = |got: &[u8]| String::from_utf8_lossy(got).matches("invalidate").count();
+    while count(&got) < 10 {
+        let mut b = [0u8; 4096];
+        let n = c.s.read(&mut b).unwrap();
+        got.extend_from_slice(&b[..n]);
+    }
+    assert_eq!(count(&got), 10, "{}", String::from_utf8_lossy(&got));
+    let before = got.len();
+    c.send(b"PING\r\n");
+    while !got[before..].ends_with(b"+PONG\r\n") {
+        let mut b = [0u8; 4096];
+        let n = c.s.read(&mut b).unwrap();
+        got.extend_from_slice(&b[..n]);
+    }
+    assert_eq!(count(&got), 10, "{}", String::from_utf8_lossy(&got));
+    let info: String = q(&mut other, &["INFO", "stats"]);
+    assert!(info.contains("tracking_total_keys:10\r\n"), "{info}");
+}
+
+/// redis-rs's client-side cache (feature cache-aio) on a multiplexed RESP3 connection.
+#[test]
+fn redis_rs_near_cache_stays_coherent() {
+    let srv = CairnProcess::start(&[]);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        use redis::AsyncCommands;
+        let client = redis::Client::open(srv.url_resp3()).unwrap();
+        let config = redis::AsyncConnectionConfig::new()
+            .set_cache_config(redis::caching::CacheConfig::new());
+        let mut cached = client
+            .get_multiplexed_async_connection_with_config(&config)
+            .await
+            .unwrap();
+        let mut writer = client.get_multiplexed_async_connection().await.unwrap();
+        let _: () = writer.set("user:1", "alice").await.unwrap();
+        let v: String = cached.get("user:1").await.unwrap();
+        assert_eq!(v, "alice");
+        let v: String = cached.get("user:1").await.unwrap();
+        assert_eq!(v, "alice");
+        let stats = cached.get_cache_statistics().unwrap();
+        assert_eq!((stats.hit, stats.miss), (1, 1));
+
+        let _: () = writer.set("user:1", "bob").await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while cached.get_cache_statistics().unwrap().invalidate == 0 {
+            assert!(
+                Instant::now() < deadline,
+                "no invalidation reached redis-rs"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let v: String = cached.get("user:1").await.unwrap();
+        assert_eq!(v, "bob", "the near cache served a stale value");
+    });
+}
+
+/// redis-py's client-side cache (redis-py >= 5.1, `protocol=3, cache_config=...`): it
+/// refuses servers older than 7.4, reads through its cache, and must see a write made by
+/// another client.
+#[test]
+fn redis_py_near_cache_stays_coherent() {
+    let probe = std::process::Command::new("python3")
+        .args(["-c", "import redis.cache"])
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: python3 with redis-py >= 5.1 is not installed (.ci/run installs it)");
+        return;
+    }
+    let srv = CairnProcess::start(&[]);
+    let port = srv.url().rsplit(':').next().unwrap().to_string();
+    let script = r#"
+import sys, time, redis
+from redis.cache import CacheConfig
+port = int(sys.argv[1])
+cached = redis.Redis(host="127.0.0.1", port=port, protocol=3, cache_config=CacheConfig())
+writer = redis.Redis(host="127.0.0.1", port=port)
+writer.set("k", "v1")
+assert cached.get("k") == b"v1"
+assert cached.get("k") == b"v1"
+cache = cached.get_cache()
+assert cache.size == 1, cache.size
+writer.set("k", "v2")
+deadline = time.time() + 10
+while True:
+    v = cached.get("k")
+    if v == b"v2":
+        break
+    assert time.time() < deadline, "stale value served: %r" % v
+    time.sleep(0.01)
+print("ok")
+"#;
+    let out = std::process::Command::new("python3")
+        .args(["-c", script, &port])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("ok"),
+        "redis-py failed:\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
