@@ -8,6 +8,7 @@ use cairn_protocol::Args;
 use cairn_store::{ExpireChange, Value};
 
 use super::{CmdError, CmdResult, CommandSpec, Ctx, flags::*, int_arg, is};
+use crate::notify::class::{GENERIC, STRING};
 
 const RW: u32 = WRITE | DENYOOM;
 
@@ -110,6 +111,7 @@ fn setbit(ctx: &mut Ctx, args: Args) -> CmdResult {
         db.set(slot, key, Value::Raw(bytes), ExpireChange::Clear, ctx.now);
         false
     };
+    ctx.notify(STRING, "setbit", key);
     ctx.out.int(i64::from(old));
     Ok(())
 }
@@ -233,8 +235,9 @@ fn bitop(ctx: &mut Ctx, args: Args) -> CmdResult {
     let dest_db = locked.db(slot, db);
     if len > 0 {
         dest_db.set(slot, dest, Value::Raw(acc), ExpireChange::Clear, ctx.now);
-    } else {
-        dest_db.remove(slot, dest, ctx.now);
+        ctx.notify(STRING, "set", dest);
+    } else if dest_db.remove(slot, dest, ctx.now).is_some() {
+        ctx.notify(GENERIC, "del", dest);
     }
     ctx.out.int(len as i64);
     Ok(())
@@ -348,6 +351,9 @@ fn bitfield_generic(ctx: &mut Ctx, args: Args, read_only: bool) -> CmdResult {
         db.set(slot, key, Value::Raw(bytes), ExpireChange::Clear, ctx.now);
         results
     };
+    if fields.iter().any(|f| !matches!(f.op, FieldOp::Get)) {
+        ctx.notify(STRING, "setbit", key);
+    }
     ctx.out.array(results.len());
     for r in results {
         match r {

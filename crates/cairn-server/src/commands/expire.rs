@@ -3,6 +3,7 @@
 use cairn_protocol::Args;
 
 use super::{CmdError, CmdResult, CommandSpec, Ctx, flags::*, int_arg, is};
+use crate::notify::class::GENERIC;
 
 pub const COMMANDS: &[CommandSpec] = &[
     CommandSpec::new(
@@ -154,8 +155,10 @@ fn expire_generic(ctx: &mut Ctx, args: Args, unit_ms: i64, absolute: bool) -> Cm
     }
     if when <= ctx.now.ms as i64 {
         db.remove(slot, key, ctx.now);
+        ctx.notify(GENERIC, "del", key);
     } else {
         db.set_expire(slot, key, Some(when as u64), ctx.now);
+        ctx.notify(GENERIC, "expire", key);
     }
     ctx.out.int(1);
     Ok(())
@@ -233,6 +236,7 @@ fn persist(ctx: &mut Ctx, args: Args) -> CmdResult {
         .is_some_and(|e| e.expire_at().is_some());
     if had_ttl {
         db.set_expire(slot, key, None, ctx.now);
+        ctx.notify(GENERIC, "persist", key);
     }
     ctx.out.int(had_ttl as i64);
     Ok(())

@@ -5,6 +5,7 @@ use cairn_protocol::Args;
 use cairn_store::{Entry, ExpireChange, dump, glob, key_slot};
 
 use super::{CmdError, CmdResult, CommandSpec, Ctx, flags::*, int_arg, is};
+use crate::notify::class::GENERIC;
 
 /// Values at least this large are freed on the lazyfree thread by UNLINK.
 const LAZYFREE_BYTES: usize = 64 * 1024;
@@ -220,6 +221,7 @@ fn delete_keys(ctx: &mut Ctx, args: Args, lazy: bool) -> CmdResult {
         let slot = key_slot(key);
         if let Some(e) = locked.db(slot, ctx.session.db).remove(slot, key, ctx.now) {
             removed += 1;
+            ctx.notify(GENERIC, "del", key);
             if lazy && e.value_heap_size() >= LAZYFREE_BYTES {
                 ctx.server.lazyfree.free(e);
             }
@@ -404,6 +406,8 @@ fn rename_generic(ctx: &mut Ctx, args: Args, nx: bool) -> CmdResult {
     {
         ctx.server.lazyfree.free(old);
     }
+    ctx.notify(GENERIC, "rename_from", src);
+    ctx.notify(GENERIC, "rename_to", dst);
     if nx {
         ctx.out.int(1);
     } else {
@@ -470,6 +474,7 @@ fn copy(ctx: &mut Ctx, args: Args) -> CmdResult {
     locked
         .db(ds, dst_db)
         .put_entry(ds, rekey(entry, dst), ctx.now);
+    ctx.server.notifier.notify(GENERIC, "copy_to", dst, dst_db);
     ctx.out.int(1);
     Ok(())
 }
@@ -501,6 +506,8 @@ fn move_(ctx: &mut Ctx, args: Args) -> CmdResult {
         .remove(slot, key, ctx.now)
         .expect("checked above");
     shard.db(to).put_entry(slot, entry, ctx.now);
+    ctx.notify(GENERIC, "move_from", key);
+    ctx.server.notifier.notify(GENERIC, "move_to", key, to);
     ctx.out.int(1);
     Ok(())
 }
@@ -693,6 +700,7 @@ fn restore(ctx: &mut Ctx, args: Args) -> CmdResult {
         let access = ctx.now.s.wrapping_sub(idle.unwrap_or(0) as u32);
         e.restore_access(access, freq.map(|f| f as u8));
     }
+    ctx.notify(GENERIC, "restore", key);
     ctx.out.ok();
     Ok(())
 }

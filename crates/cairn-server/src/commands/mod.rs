@@ -342,6 +342,15 @@ impl<'a> Ctx<'a> {
         (self.server.keyspace.lock(slot), slot)
     }
 
+    /// Publishes keyspace notification `event` (of `class`, see `crate::notify`) for `key`
+    /// in the selected database. Call it while the key's shard is still locked, so that
+    /// the events of one key keep the order of its changes.
+    pub fn notify(&self, class: u32, event: &str, key: &[u8]) {
+        self.server
+            .notifier
+            .notify(class, event, key, self.session.db);
+    }
+
     /// The largest string a command may build (`proto-max-bulk-len`).
     pub fn max_string(&self) -> usize {
         self.server.limits().max_bulk_len

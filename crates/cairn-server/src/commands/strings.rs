@@ -5,6 +5,7 @@ use cairn_store::{ExpireChange, Value};
 
 use super::{CmdError, CmdResult, CommandSpec, Ctx, expire_arg, flags::*, int_arg, is};
 use crate::ld80;
+use crate::notify::class::{GENERIC, STRING};
 
 const RW: u32 = WRITE | DENYOOM;
 
@@ -267,6 +268,7 @@ fn set(ctx: &mut Ctx, args: Args) -> CmdResult {
     let db = shard.db(ctx.db());
     if !(nx || xx || get) {
         set_or_expire(db, slot, key, value, expire, ctx.now);
+        notify_set(ctx, key, expire);
         ctx.out.ok();
         return Ok(());
     }
@@ -276,6 +278,7 @@ fn set(ctx: &mut Ctx, args: Args) -> CmdResult {
     let write = !(nx && old.is_some() || xx && old.is_none());
     if write {
         set_or_expire(db, slot, key, value, expire, ctx.now);
+        notify_set(ctx, key, expire);
     }
     match (get, old) {
         (true, Some(old)) => ctx.out.bulk(&old),
@@ -351,6 +354,18 @@ impl<'a> ExtOpts<'a> {
 }
 
 /// Stores a value; a deadline already in the past deletes the key instead, as Redis does.
+/// The keyspace events of a SET-like write (the key's shard still locked).
+fn notify_set(ctx: &Ctx, key: &[u8], expire: ExpireChange) {
+    match expire {
+        ExpireChange::At(t) if t <= ctx.now.ms => ctx.notify(GENERIC, "del", key),
+        ExpireChange::At(_) => {
+            ctx.notify(STRING, "set", key);
+            ctx.notify(GENERIC, "expire", key);
+        }
+        _ => ctx.notify(STRING, "set", key),
+    }
+}
+
 fn set_or_expire(
     db: &mut cairn_store::Db,
     slot: u16,
@@ -377,6 +392,7 @@ fn setnx(ctx: &mut Ctx, args: Args) -> CmdResult {
         ctx.out.int(0);
     } else {
         db.set_bytes(slot, key, args.get(2), ExpireChange::Clear, ctx.now);
+        ctx.notify(STRING, "set", key);
         ctx.out.int(1);
     }
     Ok(())
@@ -389,6 +405,7 @@ fn setex_generic(ctx: &mut Ctx, args: Args, unit_ms: i64, cmd: &str) -> CmdResul
     shard
         .db(ctx.db())
         .set_bytes(slot, key, args.get(3), ExpireChange::At(at), ctx.now);
+    notify_set(ctx, key, ExpireChange::At(at));
     ctx.out.ok();
     Ok(())
 }
@@ -442,6 +459,7 @@ fn mset_generic(ctx: &mut Ctx, args: Args, nx: bool) -> CmdResult {
         locked
             .db(slot, db)
             .set_bytes(slot, key, pairs.get(i + 1), ExpireChange::Clear, ctx.now);
+        ctx.notify(STRING, "set", key);
     }
     if nx {
         ctx.out.int(1);
@@ -469,6 +487,7 @@ fn getset(ctx: &mut Ctx, args: Args) -> CmdResult {
         ExpireChange::Clear,
         ctx.now,
     );
+    ctx.notify(STRING, "set", key);
     match old {
         Some(v) => v.with_bytes(|b| ctx.out.bulk(b)),
         None => ctx.out.null(),
@@ -486,7 +505,10 @@ fn getdel(ctx: &mut Ctx, args: Args) -> CmdResult {
         return Ok(());
     }
     match db.remove(slot, key, ctx.now) {
-        Some(e) => e.value().with_bytes(|b| ctx.out.bulk(b)),
+        Some(e) => {
+            ctx.notify(GENERIC, "del", key);
+            e.value().with_bytes(|b| ctx.out.bulk(b))
+        }
         None => ctx.out.null(),
     }
     Ok(())
@@ -517,12 +539,15 @@ fn getex(ctx: &mut Ctx, args: Args) -> CmdResult {
     match at {
         Some(at) if at <= ctx.now.ms => {
             db.remove(slot, key, ctx.now);
+            ctx.notify(GENERIC, "del", key);
         }
         Some(at) => {
             db.set_expire(slot, key, Some(at), ctx.now);
+            ctx.notify(GENERIC, "expire", key);
         }
-        None if opts.persist => {
+        None if opts.persist && db.peek(slot, key, ctx.now).is_some_and(|e| e.has_ttl()) => {
             db.set_expire(slot, key, None, ctx.now);
+            ctx.notify(GENERIC, "persist", key);
         }
         None => {}
     }
@@ -546,6 +571,7 @@ fn append(ctx: &mut Ctx, args: Args) -> CmdResult {
         db.set_bytes(slot, key, tail, ExpireChange::Clear, ctx.now);
         tail.len()
     };
+    ctx.notify(STRING, "append", key);
     ctx.out.int(len as i64);
     Ok(())
 }
@@ -576,6 +602,7 @@ fn incr_generic(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
         db.set(slot, key, Value::Int(by), ExpireChange::Clear, ctx.now);
         by
     };
+    ctx.notify(STRING, "incrby", key);
     ctx.out.int(new);
     Ok(())
 }
@@ -633,6 +660,7 @@ fn incrbyfloat(ctx: &mut Ctx, args: Args) -> CmdResult {
         ExpireChange::Keep,
         ctx.now,
     );
+    ctx.notify(STRING, "incrbyfloat", key);
     Ok(())
 }
 
@@ -694,6 +722,8 @@ fn setrange(ctx: &mut Ctx, args: Args) -> CmdResult {
         }
         bytes[offset..offset + patch.len()].copy_from_slice(patch);
         let len = bytes.len();
+        drop(e);
+        ctx.notify(STRING, "setrange", key);
         ctx.out.int(len as i64);
     } else {
         if patch.is_empty() {
@@ -707,6 +737,7 @@ fn setrange(ctx: &mut Ctx, args: Args) -> CmdResult {
         bytes[offset..].copy_from_slice(patch);
         let len = bytes.len();
         db.set(slot, key, Value::Raw(bytes), ExpireChange::Clear, ctx.now);
+        ctx.notify(STRING, "setrange", key);
         ctx.out.int(len as i64);
     }
     Ok(())
