@@ -110,7 +110,11 @@ impl Server {
             rejected: AtomicU64::new(0),
             unstored: AtomicU64::new(0),
             config: RwLock::new(config),
-            tracking: Arc::new(crate::tracking::Tracking::new(clients.clone(), 0)),
+            tracking: Arc::new(crate::tracking::Tracking::new(
+                clients.clone(),
+                pubsub.clone(),
+                0,
+            )),
             notifier: Arc::new(crate::notify::Notifier::new(pubsub.clone(), 0)),
             observing: Arc::new(AtomicBool::new(false)),
             clients,

@@ -26,7 +26,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use parking_lot::Mutex;
 
 use crate::clients::ClientInfo;
-use crate::outbox::OutputLimit;
+use crate::outbox::{OutputLimit, Refused};
 
 type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
@@ -67,6 +67,8 @@ pub struct Tracking {
     max_keys: AtomicUsize,
     /// Where to find redirect targets.
     clients: Arc<crate::clients::Clients>,
+    /// The pubsub output limit applies to invalidations too.
+    pubsub: Arc<crate::pubsub::PubSub>,
 }
 
 thread_local! {
@@ -87,13 +89,22 @@ pub fn running(id: u64) -> impl Drop {
 }
 
 impl Tracking {
-    pub fn new(clients: Arc<crate::clients::Clients>, max_keys: usize) -> Tracking {
+    pub fn new(
+        clients: Arc<crate::clients::Clients>,
+        pubsub: Arc<crate::pubsub::PubSub>,
+        max_keys: usize,
+    ) -> Tracking {
         Tracking {
             table: Mutex::default(),
             active: AtomicBool::new(false),
             max_keys: AtomicUsize::new(max_keys),
             clients,
+            pubsub,
         }
+    }
+
+    fn limit(&self) -> OutputLimit {
+        self.pubsub.limit()
     }
 
     pub fn is_active(&self) -> bool {
@@ -207,6 +218,9 @@ impl Tracking {
                 None => return,
             }
         };
+        if target.is_killed() {
+            return;
+        }
         let frame = if target.resp.load(Ordering::Relaxed) == 3 {
             invalidation(true, key)
         } else if c.mode.redirect != 0 && target.subscriptions[0].load(Ordering::Relaxed) > 0 {
@@ -215,13 +229,17 @@ impl Tracking {
             // A RESP2 connection can only be told through the channel.
             return;
         };
-        // Invalidations are not subject to the pubsub output limit (a cache that misses one
-        // would serve stale data); the connection's own limits still apply to its socket.
-        if target.outbox.offer(frame, OutputLimit::default()).is_err() {
-            tracing::debug!(
-                client = target.id,
-                "invalidation to a closed client dropped"
-            );
+        // Invalidations count against the pubsub output limit: a client that stops reading
+        // them is disconnected (and, reconnecting, must drop its near cache), rather than
+        // left to grow the server's memory.
+        match target.outbox.offer(frame, self.limit()) {
+            Ok(()) => {}
+            Err(Refused::OverLimit) => {
+                tracing::warn!(client = target.id, addr = %target.addr, "closing client: invalidations over client-output-buffer-limit pubsub");
+                self.pubsub.disconnected.fetch_add(1, Ordering::Relaxed);
+                target.kill();
+            }
+            Err(Refused::Closed) => {}
         }
     }
 

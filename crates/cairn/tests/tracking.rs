@@ -369,3 +369,57 @@ print("ok")
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A tracking client that stops reading its invalidations is disconnected once they pass
+/// `client-output-buffer-limit pubsub`, and the writers never wait for it.
+#[test]
+fn a_tracking_client_that_does_not_read_is_cut_off() {
+    let srv = CairnProcess::start(&[]);
+    let mut other = srv.client();
+    let _: () = q(
+        &mut other,
+        &[
+            "CONFIG",
+            "SET",
+            "client-output-buffer-limit",
+            "pubsub 256kb 0 0",
+        ],
+    );
+    let mut c = resp3(&srv);
+    c.send(b"CLIENT ID\r\n");
+    let mut line = String::new();
+    while !line.ends_with("\r\n") {
+        line.push(c.read_exact_len(1)[0] as char);
+    }
+    let id = line.trim().trim_start_matches(':').to_string();
+    c.roundtrip(&resp(&["CLIENT", "TRACKING", "ON", "BCAST"]), b"+OK\r\n");
+    // ~40 MB of invalidations (1 KB key names), far past the limit and socket buffers.
+    let name = "k".repeat(1000);
+    for batch in 0..40 {
+        let mut p = redis::pipe();
+        for i in 0..1000 {
+            p.cmd("SET")
+                .arg(format!("{name}{batch}:{i}"))
+                .arg("v")
+                .ignore();
+        }
+        let _: () = p.query(&mut other).unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let list: String = q(&mut other, &["CLIENT", "LIST", "ID", &id]);
+        if list.trim().is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the tracking client is still connected"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let info: String = q(&mut other, &["INFO", "stats"]);
+    assert!(
+        info.contains("client_output_buffer_limit_disconnections:1\r\n"),
+        "{info}"
+    );
+}
