@@ -246,7 +246,7 @@ async fn run(
         now = server.clock.at(*mark);
     }
     let start = *mark;
-    if spec.name == "exec" && session.multi.is_some() {
+    if session.multi.is_some() && spec.name == "exec" {
         let mut run_queued = |server: &Server,
                               session: &mut Session,
                               out: &mut Reply,

@@ -15,12 +15,16 @@ pub struct KeyEvents {
 
 impl Observer for KeyEvents {
     fn changed(&self, db: usize, key: &[u8], change: Change) {
-        if self.tracking.is_active() {
+        // A creation always follows a `Written` report of the same key, and a miss
+        // changes nothing: neither invalidates.
+        if self.tracking.is_active() && !matches!(change, Change::Created | Change::Missed) {
             self.tracking.changed(key);
         }
         match change {
             Change::Expired => self.notifier.notify(class::EXPIRED, "expired", key, db),
             Change::Evicted => self.notifier.notify(class::EVICTED, "evicted", key, db),
+            Change::Created => self.notifier.notify(class::NEW_KEY, "new", key, db),
+            Change::Missed => self.notifier.notify(class::KEY_MISS, "keymiss", key, db),
             Change::Written | Change::Deleted => {}
         }
     }

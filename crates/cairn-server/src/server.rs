@@ -238,12 +238,11 @@ impl Server {
     }
 
     /// Switches the store's change reports on while anyone needs them: a tracking client,
-    /// or notifications of expiries or evictions.
+    /// or notifications of expiries, evictions, new keys or misses.
     pub fn refresh_observing(&self) {
+        use crate::notify::class::{EVICTED, EXPIRED, KEY_MISS, NEW_KEY};
         let on = self.tracking.is_active()
-            || self
-                .notifier
-                .wants(crate::notify::class::EXPIRED | crate::notify::class::EVICTED);
+            || self.notifier.wants(EXPIRED | EVICTED | NEW_KEY | KEY_MISS);
         self.observing.store(on, Ordering::Relaxed);
     }
 

@@ -242,6 +242,12 @@ impl Db {
     #[inline]
     fn changed(&self, key: &[u8], change: Change) {
         self.watchers.touch(key);
+        self.report(key, change);
+    }
+
+    /// Tells the observer only (a creation or a miss is no change for WATCH).
+    #[inline]
+    fn report(&self, key: &[u8], change: Change) {
         if let Some(o) = &self.observer
             && o.active()
         {
@@ -456,6 +462,7 @@ impl Db {
                 self.stats.expired += 1;
                 if access == Access::Read {
                     self.stats.misses += 1;
+                    self.report(key, Change::Missed);
                 }
                 None
             }
@@ -477,6 +484,7 @@ impl Db {
             None => {
                 if access == Access::Read {
                     self.stats.misses += 1;
+                    self.report(key, Change::Missed);
                 }
                 None
             }
@@ -660,6 +668,9 @@ impl Db {
             self.keys += 1;
         }
         self.account(delta);
+        if !replaced {
+            self.report(key, Change::Created);
+        }
         replaced
     }
 
@@ -685,7 +696,8 @@ impl Db {
         let table_before = st.table.allocation_size();
         let volatile = entry.has_ttl();
         let mut delta = entry.mem_usage() as isize;
-        st.table
+        let placed = st
+            .table
             .insert_new(hash, entry, |e| hasher.hash_one(e.key()));
         delta += st.table.allocation_size() as isize - table_before as isize;
         if volatile {
@@ -694,6 +706,10 @@ impl Db {
         }
         self.keys += 1;
         self.account(delta);
+        if old.is_none() && self.observer.as_ref().is_some_and(Observing::active) {
+            let key = self.slots[local].table.get(placed).key().to_vec();
+            self.report(&key, Change::Created);
+        }
         old
     }
 

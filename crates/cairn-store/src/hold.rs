@@ -33,6 +33,7 @@ enum Inner<'a> {
 }
 
 impl<'a> ShardGuard<'a> {
+    #[inline]
     pub(crate) fn own(g: MutexGuard<'a, Shard>) -> ShardGuard<'a> {
         ShardGuard {
             inner: Inner::Own(g),
@@ -42,6 +43,7 @@ impl<'a> ShardGuard<'a> {
 
 impl Deref for ShardGuard<'_> {
     type Target = Shard;
+    #[inline]
     fn deref(&self) -> &Shard {
         match &self.inner {
             Inner::Own(g) => g,
@@ -53,6 +55,7 @@ impl Deref for ShardGuard<'_> {
 }
 
 impl DerefMut for ShardGuard<'_> {
+    #[inline]
     fn deref_mut(&mut self) -> &mut Shard {
         match &mut self.inner {
             Inner::Own(g) => g,
@@ -121,6 +124,7 @@ impl Drop for Hold<'_> {
 }
 
 /// Shard `index` of keyspace `owner`, lent from this thread's hold if it has one.
+#[inline]
 pub(crate) fn lend<'a>(owner: usize, index: usize) -> Option<ShardGuard<'a>> {
     let held = HELD.with(Cell::get)?;
     // SAFETY: the pointer was registered by a live `Hold` on this thread (it unregisters

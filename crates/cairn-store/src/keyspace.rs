@@ -129,6 +129,7 @@ impl Keyspace {
     }
 
     /// Locks the shard that owns `slot`.
+    #[inline]
     pub fn lock(&self, slot: u16) -> ShardGuard<'_> {
         self.lock_shard(self.shard_of(slot))
     }
@@ -136,11 +137,13 @@ impl Keyspace {
     /// Locks shard number `index`.
     /// Every shard lock goes through here: inside this thread's transaction [`Hold`] the
     /// shard is lent from the hold.
+    #[inline]
     pub fn lock_shard(&self, index: usize) -> ShardGuard<'_> {
         crate::hold::lend(self.identity(), index)
             .unwrap_or_else(|| ShardGuard::own(self.shards[index].0.lock()))
     }
 
+    #[inline]
     fn identity(&self) -> usize {
         std::ptr::from_ref(self).addr()
     }

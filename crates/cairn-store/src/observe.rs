@@ -14,6 +14,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub enum Change {
     /// A write command is about to change it (it may not exist yet).
     Written,
+    /// It did not exist and now does (after `Written`).
+    Created,
+    /// A read looked for it and did not find it (no change: keyspace notifications' `m`).
+    Missed,
     /// A command removed it (DEL, RENAME's source, GETDEL, ...).
     Deleted,
     /// Its TTL passed and it was removed.

@@ -181,3 +181,42 @@ fn events_of_one_key_keep_the_order_of_its_changes() {
         "the last event does not match the final state"
     );
 }
+
+/// `n` publishes new keys (created by any write, RENAME's destination included) and `m`
+/// read misses; neither is part of `A`.
+#[test]
+fn new_keys_and_misses() {
+    let srv = CairnProcess::start(&[]);
+    let mut con = srv.client();
+    let _: () = q(
+        &mut con,
+        &["CONFIG", "SET", "notify-keyspace-events", "Enm"],
+    );
+    let mut l = listen(&srv);
+    let mut sub = l.as_pubsub();
+    sub.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    sub.subscribe(&["__keyevent@0__:new", "__keyevent@0__:keymiss"])
+        .unwrap();
+    let _: Option<String> = q(&mut con, &["GET", "absent"]);
+    assert_eq!(
+        next(&mut sub),
+        ("__keyevent@0__:keymiss".into(), "absent".into())
+    );
+    let _: () = q(&mut con, &["SET", "fresh", "v"]);
+    assert_eq!(
+        next(&mut sub),
+        ("__keyevent@0__:new".into(), "fresh".into())
+    );
+    // Overwriting is not new.
+    let _: () = q(&mut con, &["SET", "fresh", "w"]);
+    let _: () = q(&mut con, &["RENAME", "fresh", "moved"]);
+    assert_eq!(
+        next(&mut sub),
+        ("__keyevent@0__:new".into(), "moved".into())
+    );
+    let _: () = q(&mut con, &["CONFIG", "SET", "notify-keyspace-events", "A"]);
+    assert_eq!(
+        q::<Vec<String>>(&mut con, &["CONFIG", "GET", "notify-keyspace-events"])[1],
+        "A"
+    );
+}
