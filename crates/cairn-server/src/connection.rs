@@ -17,7 +17,7 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use crate::clients::ClientInfo;
-use crate::commands::{self, CmdError, CommandSpec, Ctx, Table, flags, multi};
+use crate::commands::{self, CmdError, CmdResult, CommandSpec, Ctx, Table, flags, multi};
 use crate::evict::{self, Admission};
 use crate::server::Server;
 use crate::session::Session;
@@ -50,8 +50,12 @@ pub async fn serve(
             biased;
             _ = &mut killed => break,
             Some(frame) = inbox.recv() => {
-                // Messages from other connections (Pub/Sub), written as they come.
+                // Messages from other connections (Pub/Sub, invalidations). The publishers
+                // on this thread run once more first, so that what they publish meanwhile
+                // leaves in the same write (one write per message cost a tenth more CPU
+                // per PUBLISH than Redis with 100 subscribers).
                 take_frame(&info, &mut out, frame);
+                tokio::task::yield_now().await;
                 while out.len() < FLUSH_AT {
                     let Ok(frame) = inbox.try_recv() else { break };
                     take_frame(&info, &mut out, frame);
@@ -269,14 +273,7 @@ async fn run(
         let result = multi::exec(server, session, out, now, &mut run_queued);
         *mark = Instant::now();
         let ns = mark.duration_since(start).as_nanos() as u64;
-        let id = table.id(spec);
-        match result {
-            Ok(()) => batch.calls.push((id, ns, Outcome::Ok)),
-            Err(e) => {
-                batch.calls.push((id, ns, Outcome::Failed));
-                error_reply(out, batch, &e);
-            }
-        }
+        count(out, batch, table.id(spec), ns, result);
         return waited;
     }
     let mut admission = Admission::Proceed;
@@ -375,7 +372,18 @@ fn execute(
         }
     }
     let end = Instant::now();
-    let ns = end.duration_since(start).as_nanos() as u64;
+    count(
+        out,
+        batch,
+        id,
+        end.duration_since(start).as_nanos() as u64,
+        result,
+    );
+    end
+}
+
+/// Counts a command that ran (commandstats, latency) and answers its error, if it had one.
+fn count(out: &mut Reply, batch: &mut BatchStats, id: usize, ns: u64, result: CmdResult) {
     match result {
         Ok(()) => batch.calls.push((id, ns, Outcome::Ok)),
         Err(e) => {
@@ -383,7 +391,6 @@ fn execute(
             error_reply(out, batch, &e);
         }
     }
-    end
 }
 
 fn error_reply(out: &mut Reply, batch: &mut BatchStats, e: &CmdError) {

@@ -825,10 +825,32 @@ impl Db {
         None
     }
 
-    /// The entry at `at`, if there is one: for a position remembered across a lock release,
-    /// which inserts and removals since may have emptied or refilled.
+    /// The entry at `at`, if there is one (tests of remembered victims).
+    #[cfg(test)]
     pub(crate) fn entry_at(&self, at: Position) -> Option<&Entry> {
         self.slots.get(at.local)?.table.bucket(at.bucket)
+    }
+
+    /// The entry `identity` (see `Entry::identity`) last seen at `at`: there, or a few
+    /// buckets back, where removals before it in its probe run shift it.
+    pub(crate) fn relocate(&self, at: Position, identity: usize) -> Option<(Position, &Entry)> {
+        let table = &self.slots.get(at.local)?.table;
+        let n = table.num_buckets();
+        (0..4.min(n)).find_map(|back| {
+            let bucket = (at.bucket % n.max(1) + n - back) % n;
+            table
+                .bucket(bucket)
+                .filter(|e| e.identity() == identity)
+                .map(|e| {
+                    (
+                        Position {
+                            local: at.local,
+                            bucket,
+                        },
+                        e,
+                    )
+                })
+        })
     }
 
     /// A random entry, live or not; with `volatile`, one that carries a TTL.

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use common::{CairnProcess, err, q, start};
+use common::{CairnProcess, err, limit_memory, q, start};
 use redis::{Connection, Value};
 
 fn exec(con: &mut Connection) -> Value {
@@ -188,30 +188,10 @@ fn watch_under_expiry() {
 #[test]
 fn watch_fails_exec_when_the_key_is_evicted() {
     let (_srv, mut con) = start();
-    let _: () = q(
-        &mut con,
-        &["CONFIG", "SET", "maxmemory-policy", "allkeys-random"],
-    );
     let _: () = q(&mut con, &["SET", "watched", "v"]);
     let _: () = q(&mut con, &["WATCH", "watched"]);
-    let used: String = q(&mut con, &["INFO", "memory"]);
-    let used: u64 = used
-        .lines()
-        .find_map(|l| l.strip_prefix("used_memory:"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
     let mut other = _srv.client();
-    let _: () = q(
-        &mut other,
-        &[
-            "CONFIG",
-            "SET",
-            "maxmemory",
-            &(used + 2_000_000).to_string(),
-        ],
-    );
+    limit_memory(&mut other, "allkeys-random", 2_000_000);
     let value = "x".repeat(1000);
     let mut i = 0;
     while q::<i64>(&mut other, &["EXISTS", "watched"]) == 1 {

@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{CairnProcess, err, q};
+use common::{CairnProcess, err, limit_memory, q};
 
 /// Subscribes to every keyspace and keyevent channel; returns the subscriber.
 fn listen(srv: &CairnProcess) -> redis::Connection {
@@ -86,28 +86,8 @@ fn writes_expiries_and_evictions_are_published() {
     );
 
     // Evictions.
-    let _: () = q(
-        &mut con,
-        &["CONFIG", "SET", "maxmemory-policy", "allkeys-random"],
-    );
-    let info: String = q(&mut con, &["INFO", "memory"]);
-    let used: u64 = info
-        .lines()
-        .find_map(|l| l.strip_prefix("used_memory:"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
     let _: () = q(&mut con, &["CONFIG", "SET", "notify-keyspace-events", "Ee"]);
-    let _: () = q(
-        &mut con,
-        &[
-            "CONFIG",
-            "SET",
-            "maxmemory",
-            &(used + 1_000_000).to_string(),
-        ],
-    );
+    limit_memory(&mut con, "allkeys-random", 1_000_000);
     let value = "x".repeat(1000);
     let mut p = redis::pipe();
     for i in 0..3000 {

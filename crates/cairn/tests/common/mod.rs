@@ -209,3 +209,21 @@ pub fn err(con: &mut redis::Connection, args: &[&str]) -> String {
         },
     }
 }
+
+/// Sets `maxmemory-policy` and a `maxmemory` of what the server uses now plus `headroom`
+/// bytes, so eviction starts after about that much more data.
+pub fn limit_memory(con: &mut redis::Connection, policy: &str, headroom: u64) {
+    let _: () = q(con, &["CONFIG", "SET", "maxmemory-policy", policy]);
+    let info: String = q(con, &["INFO", "memory"]);
+    let used: u64 = info
+        .lines()
+        .find_map(|l| l.strip_prefix("used_memory:"))
+        .expect("INFO memory has used_memory")
+        .trim()
+        .parse()
+        .expect("a number");
+    let _: () = q(
+        con,
+        &["CONFIG", "SET", "maxmemory", &(used + headroom).to_string()],
+    );
+}
