@@ -64,41 +64,24 @@ REDIS_POLICY="${REDIS_POLICY:-allkeys-lru}"
 CAIRN_BIN="${CAIRN_BIN:-}"
 PIPES=(1 16)
 
-die() { echo "error: $*" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 for var in ROUNDS BENCH_N BENCH_DATA PREFILL_N BENCH_TIMEOUT; do
     [[ "${!var}" =~ ^[1-9][0-9]*$ ]] || die "$var must be a positive integer (got '${!var}')"
 done
 
-if [[ -n "$CAIRN_BIN" ]]; then
-    if [[ "$CAIRN_BIN" == */* ]]; then
-        [[ -e "$CAIRN_BIN" ]] || die "CAIRN_BIN=$CAIRN_BIN does not exist"
-        CAIRN_BIN="$(realpath -- "$CAIRN_BIN")"
-    else
-        CAIRN_BIN="$(command -v -- "$CAIRN_BIN")" || die "CAIRN_BIN=$CAIRN_BIN not found in PATH"
-    fi
-fi
+resolve_cairn_bin
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 # ------------------------------------------------------------ dependencies --
 command -v python3 >/dev/null || die "python3 is required (used for free ports and medians)"
-if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null \
-    || ! command -v redis-cli >/dev/null; then
-    echo "==> redis-server / redis-benchmark not found; installing with apt-get"
-    [[ $EUID -eq 0 ]] || die "not root: install redis-server and redis-tools yourself"
-    apt-get update
-    DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server redis-tools
-fi
+ensure_redis_tools
 
 # ------------------------------------------------------------------- build --
-if [[ -z "$CAIRN_BIN" ]]; then
-    echo "==> cargo build --release -p cairn"
-    cargo build --release -p cairn
-    CAIRN_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/cairn"
-fi
-[[ -x "$CAIRN_BIN" ]] || die "cairn binary not executable: $CAIRN_BIN"
+build_cairn
 
 # ------------------------------------------------- servers and clean-up ----
 WORK="$(mktemp -d -t cairn-evict.XXXXXX)"   # server logs, cwd, raw results
@@ -109,26 +92,7 @@ declare -A PORT=() PID=() CMDLINE=()
 BENCH_PID=""
 CHECK_FAILED=0
 
-is_running() {
-    local state
-    state="$(ps -o stat= -p "$1" 2>/dev/null)" || return 1
-    [[ -n "$state" && "$state" != Z* ]]
-}
 
-stop_pid() {   # stop_pid PID: SIGTERM, up to 5 s grace, then SIGKILL
-    local pid="$1" i
-    [[ -n "$pid" ]] || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 50; i++)); do
-        is_running "$pid" || break
-        sleep 0.1
-    done
-    if is_running "$pid"; then
-        echo "warning: pid $pid ignored SIGTERM; sending SIGKILL" >&2
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || true
-}
 
 cleanup() {
     local rc=$? inst
@@ -137,11 +101,7 @@ cleanup() {
     stop_pid "$BENCH_PID"
     for inst in "${INSTANCES[@]}"; do stop_pid "${PID[$inst]:-}"; done
     if [[ $rc -ne 0 && $rc -ne 130 && $rc -ne 143 && $CHECK_FAILED -eq 0 ]]; then
-        for inst in "${INSTANCES[@]}"; do
-            [[ -e "$WORK/$inst.log" ]] || continue
-            echo "---- last lines of $inst.log ----" >&2
-            if [[ -s "$WORK/$inst.log" ]]; then tail -n 20 "$WORK/$inst.log" >&2; else echo "(empty)" >&2; fi
-        done
+        for inst in "${INSTANCES[@]}"; do show_logs "$WORK/$inst.log"; done
     fi
     rm -rf "$WORK"
     exit "$rc"
@@ -150,7 +110,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 wait_for_ping() {   # wait_for_ping NAME: up to 20 s for PONG; 1 if the server exited
     local name="$1" deadline=$((SECONDS + 20))

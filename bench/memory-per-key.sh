@@ -28,7 +28,8 @@ set -euo pipefail
 N="${BENCH_KEYS:-1000000}"
 TTL="${TTL:-1}"
 BENCH_TIMEOUT="${BENCH_TIMEOUT:-600}"
-die() { echo "error: $*" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 [[ "$N" =~ ^[1-9][0-9]*$ ]] || die "BENCH_KEYS must be a positive integer (got '$N')"
 [[ "$TTL" == 0 || "$TTL" == 1 ]] || die "TTL must be 0 or 1 (got '$TTL')"
 [[ "$BENCH_TIMEOUT" =~ ^[1-9][0-9]*$ ]] || die "BENCH_TIMEOUT must be a positive integer"
@@ -51,19 +52,6 @@ SERVER_PID=""   # the one server running at a time
 SERVER_PORT=""
 LOAD_PID=""     # the load in progress, if any
 
-is_running() { # is_running PID: exists and is not a zombie
-    local state
-    state="$(ps -o stat= -p "$1" 2>/dev/null)" || return 1
-    [[ -n "$state" && "$state" != Z* ]]
-}
-stop_pid() { # stop_pid PID: SIGTERM, up to 5 s grace, then SIGKILL
-    local pid="$1" i
-    [[ -n "$pid" ]] || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 50; i++)); do is_running "$pid" || break; sleep 0.1; done
-    is_running "$pid" && kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null || true
-}
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
@@ -81,7 +69,6 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
 
 # The loads, generated once: raw RESP without and with a TTL, and memcached text protocol.

@@ -39,7 +39,8 @@ BENCH_TIMEOUT="${BENCH_TIMEOUT:-600}"
 CAIRN_BIN="${CAIRN_BIN:-}"
 PIPES=(1 16)
 
-die() { echo "error: $*" >&2; exit 1; }
+# shellcheck source=bench/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 for var in BENCH_N BENCH_ROUNDS BENCH_TIMEOUT; do
     [[ "${!var}" =~ ^[1-9][0-9]*$ ]] || die "$var must be a positive integer (got '${!var}')"
@@ -47,14 +48,7 @@ done
 
 # Resolve a user-supplied CAIRN_BIN before changing directory, so relative
 # paths work from the caller's directory.
-if [[ -n "$CAIRN_BIN" ]]; then
-    if [[ "$CAIRN_BIN" == */* ]]; then
-        [[ -e "$CAIRN_BIN" ]] || die "CAIRN_BIN=$CAIRN_BIN does not exist"
-        CAIRN_BIN="$(realpath -- "$CAIRN_BIN")"
-    else
-        CAIRN_BIN="$(command -v -- "$CAIRN_BIN")" || die "CAIRN_BIN=$CAIRN_BIN not found in PATH"
-    fi
-fi
+resolve_cairn_bin
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -62,21 +56,10 @@ cd "$ROOT"
 # ------------------------------------------------------------ dependencies --
 command -v python3 >/dev/null || die "python3 is required (used for free ports and medians)"
 
-if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null \
-    || ! command -v redis-cli >/dev/null; then
-    echo "==> redis-server / redis-benchmark not found; installing with apt-get"
-    [[ $EUID -eq 0 ]] || die "not root: install redis-server and redis-tools yourself"
-    apt-get update
-    DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server redis-tools
-fi
+ensure_redis_tools
 
 # ------------------------------------------------------------------- build --
-if [[ -z "$CAIRN_BIN" ]]; then
-    echo "==> cargo build --release -p cairn"
-    cargo build --release -p cairn
-    CAIRN_BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/cairn"
-fi
-[[ -x "$CAIRN_BIN" ]] || die "cairn binary not executable: $CAIRN_BIN"
+build_cairn
 
 # ------------------------------------------------- servers and clean-up ----
 WORK="$(mktemp -d -t cairn-bench.XXXXXX)"   # server logs, cwd, raw results
@@ -86,41 +69,16 @@ CAIRN_PID=""
 REDIS_PID=""
 BENCH_PID=""   # redis-benchmark run in progress, if any
 
-# True if the process exists and is not a zombie.
-is_running() {
-    local state
-    state="$(ps -o stat= -p "$1" 2>/dev/null)" || return 1
-    [[ -n "$state" && "$state" != Z* ]]
-}
-
-stop_server() {   # stop_server PID: SIGTERM, up to 5 s grace, then SIGKILL
-    local pid="$1" i
-    [[ -n "$pid" ]] || return 0
-    kill -TERM "$pid" 2>/dev/null || true
-    for ((i = 0; i < 50; i++)); do
-        is_running "$pid" || break
-        sleep 0.1
-    done
-    if is_running "$pid"; then
-        echo "warning: pid $pid ignored SIGTERM; sending SIGKILL" >&2
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    wait "$pid" 2>/dev/null || true
-}
 
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     set +e
-    stop_server "$BENCH_PID"
-    stop_server "$CAIRN_PID"
-    stop_server "$REDIS_PID"
+    stop_pid "$BENCH_PID"
+    stop_pid "$CAIRN_PID"
+    stop_pid "$REDIS_PID"
     if [[ $rc -ne 0 && $rc -ne 130 && $rc -ne 143 ]]; then   # failed, not interrupted
-        for log in "$WORK"/cairn.log "$WORK"/redis.log; do
-            [[ -e "$log" ]] || continue
-            echo "---- last lines of $(basename "$log") ----" >&2
-            if [[ -s "$log" ]]; then tail -n 20 "$log" >&2; else echo "(empty)" >&2; fi
-        done
+        show_logs "$WORK"/cairn.log "$WORK"/redis.log
     fi
     rm -rf "$WORK"
     exit "$rc"

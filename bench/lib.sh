@@ -1,0 +1,81 @@
+# bench/lib.sh — what the bench scripts share: argument checks, finding or building the
+# cairn binary, installing the Redis tools, free ports, and stopping processes.
+# Sourced by the scripts (not run): `source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"`.
+
+die() { echo "error: $*" >&2; exit 1; }
+
+# require_positive VAR...: every named variable holds a positive integer.
+require_positive() {
+    local var
+    for var in "$@"; do
+        [[ "${!var}" =~ ^[1-9][0-9]*$ ]] || die "$var must be a positive integer (got '${!var}')"
+    done
+}
+
+# Resolves a user-supplied CAIRN_BIN to an absolute path, before the script changes
+# directory, so relative paths work from the caller's directory.
+resolve_cairn_bin() {
+    [[ -n "${CAIRN_BIN:-}" ]] || return 0
+    if [[ "$CAIRN_BIN" == */* ]]; then
+        [[ -e "$CAIRN_BIN" ]] || die "CAIRN_BIN=$CAIRN_BIN does not exist"
+        CAIRN_BIN="$(realpath -- "$CAIRN_BIN")"
+    else
+        CAIRN_BIN="$(command -v -- "$CAIRN_BIN")" || die "CAIRN_BIN=$CAIRN_BIN not found in PATH"
+    fi
+}
+
+# Installs redis-server and redis-tools with apt-get if any of the three commands is missing.
+ensure_redis_tools() {
+    if ! command -v redis-server >/dev/null || ! command -v redis-benchmark >/dev/null \
+        || ! command -v redis-cli >/dev/null; then
+        echo "==> redis-server / redis-benchmark not found; installing with apt-get"
+        [[ $EUID -eq 0 ]] || die "not root: install redis-server and redis-tools yourself"
+        apt-get update
+        DEBIAN_FRONTEND=noninteractive apt-get install -y redis-server redis-tools
+    fi
+}
+
+# Builds the release binary unless CAIRN_BIN names one; run from the repository root.
+build_cairn() {
+    if [[ -z "${CAIRN_BIN:-}" ]]; then
+        echo "==> cargo build --release -p cairn"
+        cargo build --release -p cairn
+        CAIRN_BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/cairn"
+    fi
+    [[ -x "$CAIRN_BIN" ]] || die "cairn binary not executable: $CAIRN_BIN"
+}
+
+# True if the process exists and is not a zombie.
+is_running() {
+    local state
+    state="$(ps -o stat= -p "$1" 2>/dev/null)" || return 1
+    [[ -n "$state" && "$state" != Z* ]]
+}
+
+# stop_pid PID: SIGTERM, up to 5 s grace, then SIGKILL; nothing for an empty PID.
+stop_pid() {
+    local pid="$1" i
+    [[ -n "$pid" ]] || return 0
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 50; i++)); do
+        is_running "$pid" || break
+        sleep 0.1
+    done
+    if is_running "$pid"; then
+        echo "warning: pid $pid ignored SIGTERM; sending SIGKILL" >&2
+        kill -KILL "$pid" 2>/dev/null || true
+    fi
+    wait "$pid" 2>/dev/null || true
+}
+
+# show_logs FILE...: the last lines of each server log, for a run that failed.
+show_logs() {
+    local log
+    for log in "$@"; do
+        [[ -e "$log" ]] || continue
+        echo "---- last lines of $(basename "$log") ----" >&2
+        if [[ -s "$log" ]]; then tail -n 20 "$log" >&2; else echo "(empty)" >&2; fi
+    done
+}
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
