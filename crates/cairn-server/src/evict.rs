@@ -53,17 +53,32 @@ pub fn make_room(
     }
     let keyspace = &server.keyspace;
     let shards = keyspace.shard_count();
-    // Only a key the command will create faces the admission test; its estimate comes from
-    // its own shard's sketch (a key is always counted where it lives).
-    let (incoming, incoming_frequency) = match key {
-        Some(k) if policy.uses_sketch() => match keyspace.incoming(db, k, now) {
-            Some(f) => (Some(k), Some(f)),
-            None => (None, None),
-        },
-        _ => (None, None),
-    };
     let samples = server.maxmemory_samples();
     let (mut evicted, mut barren) = (0, 0);
+    // Only a key the command will create faces the admission test, decided in the shard
+    // the key will live in (whose sketch counts it) under the lock that finds out whether
+    // it is new.
+    let (mut incoming, mut incoming_frequency) = (None, None);
+    if let Some(k) = key
+        && policy.uses_sketch()
+        && let Some((frequency, step)) = keyspace.admit(db, k, policy, samples, now)
+    {
+        (incoming, incoming_frequency) = (Some(k), Some(frequency));
+        match step {
+            Evicted::Rejected => {
+                server.count_rejection();
+                return Ok(Admission::DropAfter {
+                    db,
+                    key: k.to_vec(),
+                });
+            }
+            Evicted::Key { .. } => {
+                server.count_eviction(policy);
+                evicted += 1;
+            }
+            Evicted::Nothing => {}
+        }
+    }
     while server.used_memory_now() > max && evicted < budget {
         // Of two shards, one taken in turn and one at random, the one holding more bytes
         // gives up a key: shards stay level (none is emptied while another keeps its

@@ -143,61 +143,95 @@ impl Keyspace {
         if policy == Policy::NoEviction {
             return Evicted::Nothing;
         }
-        let mut guard = self.lock_shard(index);
-        let shard = &mut *guard;
-        let admission = policy.uses_sketch().then_some(incoming).flatten();
-        if let Some(candidate) = admission
-            && let Some(victim) = shard.victim.take()
-            && let Some((at, frequency)) = victim.still_there(shard)
-        {
-            if rejects(candidate, frequency) {
-                shard.victim = Some(Victim {
-                    at,
-                    defended: victim.defended + 1,
-                    ..victim
-                });
-                return Evicted::Rejected;
-            }
-            let bytes = shard.db(victim.db).evict_at(at);
-            return Evicted::Key { bytes };
+        evict_in(&mut self.lock_shard(index), policy, samples, incoming, now)
+    }
+
+    /// TinyLFU's admission test for a key a command is about to write, and the eviction it
+    /// allows, in the key's own shard under the one lock that also finds out whether the
+    /// key is new: `None` if it exists already (no test), else the newcomer's estimate and
+    /// what the step did. Evicting where the newcomer will
+    /// land keeps the shards level as well as choosing between two shards does, and a
+    /// refusal, the common case, then costs one lock and one lookup.
+    pub fn admit(
+        &self,
+        db: usize,
+        key: &[u8],
+        policy: Policy,
+        samples: usize,
+        now: Now,
+    ) -> Option<(u8, Evicted)> {
+        let slot = crate::key_slot(key);
+        let mut guard = self.lock(slot);
+        let d = guard.db(db);
+        if d.contains(slot, key, now) {
+            return None;
         }
-        // (score, the key, its sketch estimate)
-        let mut worst: Option<(u64, Victim, u8)> = None;
-        for (db_index, db) in shard.dbs().iter().enumerate() {
-            let decay = db.lfu.decay_minutes;
-            db.sample(policy.volatile_only(), samples.max(1), |at, e| {
-                let frequency = if policy.uses_sketch() {
-                    db.cached_frequency(e)
-                } else {
-                    0
-                };
-                let score = policy.score(e, frequency, now, decay);
-                if worst.is_none_or(|w| score > w.0) {
-                    let victim = Victim {
-                        db: db_index,
-                        at,
-                        identity: e.identity(),
-                        defended: 0,
-                    };
-                    worst = Some((score, victim, frequency));
-                }
-            });
-        }
-        let Some((_, victim, frequency)) = worst else {
-            return Evicted::Nothing;
-        };
-        if let Some(candidate) = admission
-            && rejects(candidate, frequency)
-        {
+        let candidate = d.frequency(key);
+        let step = evict_in(&mut guard, policy, samples, Some(candidate), now);
+        Some((candidate, step))
+    }
+}
+
+/// One eviction in a locked shard (see [`Keyspace::evict_step`]).
+fn evict_in(
+    shard: &mut crate::keyspace::Shard,
+    policy: Policy,
+    samples: usize,
+    incoming: Option<u8>,
+    now: Now,
+) -> Evicted {
+    let admission = policy.uses_sketch().then_some(incoming).flatten();
+    if let Some(candidate) = admission
+        && let Some(victim) = shard.victim.take()
+        && let Some((at, frequency)) = victim.still_there(shard)
+    {
+        if rejects(candidate, frequency) {
             shard.victim = Some(Victim {
-                defended: 1,
+                at,
+                defended: victim.defended + 1,
                 ..victim
             });
             return Evicted::Rejected;
         }
-        let bytes = shard.db(victim.db).evict_at(victim.at);
-        Evicted::Key { bytes }
+        let bytes = shard.db(victim.db).evict_at(at);
+        return Evicted::Key { bytes };
     }
+    // (score, the key, its sketch estimate)
+    let mut worst: Option<(u64, Victim, u8)> = None;
+    for (db_index, db) in shard.dbs().iter().enumerate() {
+        let decay = db.lfu.decay_minutes;
+        db.sample(policy.volatile_only(), samples.max(1), |at, e| {
+            let frequency = if policy.uses_sketch() {
+                db.cached_frequency(e)
+            } else {
+                0
+            };
+            let score = policy.score(e, frequency, now, decay);
+            if worst.is_none_or(|w| score > w.0) {
+                let victim = Victim {
+                    db: db_index,
+                    at,
+                    identity: e.identity(),
+                    defended: 0,
+                };
+                worst = Some((score, victim, frequency));
+            }
+        });
+    }
+    let Some((_, victim, frequency)) = worst else {
+        return Evicted::Nothing;
+    };
+    if let Some(candidate) = admission
+        && rejects(candidate, frequency)
+    {
+        shard.victim = Some(Victim {
+            defended: 1,
+            ..victim
+        });
+        return Evicted::Rejected;
+    }
+    let bytes = shard.db(victim.db).evict_at(victim.at);
+    Evicted::Key { bytes }
 }
 
 /// TinyLFU's admission test: a newcomer estimated at `candidate` displaces a victim
