@@ -242,8 +242,12 @@ async fn run(
         queue(server, session, out, spec, args, now, batch);
         return false;
     }
+    let queued_flags = match &session.multi {
+        Some(tx) if spec.name == "exec" => tx.flags(),
+        _ => 0,
+    };
     let mut waited = false;
-    while let Some(until) = server.pause_for(spec) {
+    while let Some(until) = server.pause_for(spec, queued_flags) {
         server.wait_unpaused(until).await;
         waited = true;
         *mark = Instant::now();

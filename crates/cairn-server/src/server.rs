@@ -390,7 +390,7 @@ impl Server {
     }
 
     /// How long `spec` must wait before running, if clients are paused for it.
-    pub fn pause_for(&self, spec: &CommandSpec) -> Option<Instant> {
+    pub fn pause_for(&self, spec: &CommandSpec, queued_flags: u32) -> Option<Instant> {
         if !self.pause_active.load(Ordering::Relaxed) {
             return None;
         }
@@ -399,9 +399,11 @@ impl Server {
         if until <= Instant::now() || spec.has(flags::PAUSE_EXEMPT) {
             return None;
         }
+        // EXEC counts as a write when its transaction holds one (`queued_flags`).
+        let writes = (spec.flags | queued_flags) & (flags::WRITE | flags::MAY_REPLICATE) != 0;
         let held = match mode {
             PauseMode::All => true,
-            PauseMode::Write => spec.has(flags::WRITE) || spec.has(flags::MAY_REPLICATE),
+            PauseMode::Write => writes,
         };
         held.then_some(until)
     }

@@ -48,6 +48,8 @@ pub struct Mode {
 struct Tracked {
     info: Arc<ClientInfo>,
     mode: Mode,
+    /// The redirect target left; the client was told once (TRACKINGINFO broken_redirect).
+    broken: AtomicBool,
 }
 
 #[derive(Default)]
@@ -127,6 +129,7 @@ impl Tracking {
             Tracked {
                 info: client.clone(),
                 mode,
+                broken: AtomicBool::new(false),
             },
         );
         self.active.store(true, Ordering::Relaxed);
@@ -215,7 +218,19 @@ impl Tracking {
                     redirected = t;
                     &redirected
                 }
-                None => return,
+                None => {
+                    // Redis tells a RESP3 client once that its redirect target is gone.
+                    if !c.broken.swap(true, Ordering::Relaxed)
+                        && c.info.resp.load(Ordering::Relaxed) == 3
+                    {
+                        let frame = Bytes::from(format!(
+                            ">2\r\n$21\r\ntracking-redir-broken\r\n:{}\r\n",
+                            c.mode.redirect
+                        ));
+                        let _ = c.info.outbox.offer(frame, self.limit());
+                    }
+                    return;
+                }
             }
         };
         if target.is_killed() {

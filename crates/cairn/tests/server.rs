@@ -668,6 +668,32 @@ fn client_pause_write_holds_writes_only() {
     );
 }
 
+/// CLIENT PAUSE WRITE holds an EXEC whose transaction writes (as Redis does) and lets one
+/// that only reads run.
+#[test]
+fn client_pause_write_holds_a_writing_exec() {
+    let srv = CairnProcess::start(&[]);
+    let mut admin = srv.client();
+    let mut tx = srv.raw();
+    tx.roundtrip(b"MULTI\r\n", b"+OK\r\n");
+    tx.roundtrip(b"GET k\r\n", b"+QUEUED\r\n");
+    assert_eq!(
+        q::<String>(&mut admin, &["CLIENT", "PAUSE", "20000", "WRITE"]),
+        "OK"
+    );
+    // Reads only: runs at once.
+    tx.roundtrip(b"EXEC\r\n", b"*1\r\n$-1\r\n");
+    tx.roundtrip(b"MULTI\r\n", b"+OK\r\n");
+    tx.roundtrip(b"SET k v\r\n", b"+QUEUED\r\n");
+    tx.send(b"EXEC\r\n");
+    assert!(
+        stays_silent(&mut tx, Duration::from_millis(300)),
+        "a writing transaction ran during CLIENT PAUSE WRITE"
+    );
+    assert_eq!(q::<String>(&mut admin, &["CLIENT", "UNPAUSE"]), "OK");
+    assert_eq!(tx.read_exact_len(9), b"*1\r\n+OK\r\n");
+}
+
 #[test]
 fn client_pause_all_and_timeout() {
     let srv = CairnProcess::start(&[]);

@@ -423,3 +423,49 @@ fn a_tracking_client_that_does_not_read_is_cut_off() {
         "{info}"
     );
 }
+
+/// A RESP3 client whose redirect target disconnects is told once, with a
+/// `tracking-redir-broken` push carrying the target's id.
+#[test]
+fn a_broken_redirect_is_reported() {
+    let srv = CairnProcess::start(&[]);
+    let mut other = srv.client();
+    let mut target = srv.client();
+    let target_id: i64 = q(&mut target, &["CLIENT", "ID"]);
+    let mut c = resp3(&srv);
+    c.roundtrip(
+        &resp(&[
+            "CLIENT",
+            "TRACKING",
+            "ON",
+            "REDIRECT",
+            &target_id.to_string(),
+        ]),
+        b"+OK\r\n",
+    );
+    c.roundtrip(&resp(&["GET", "k"]), b"_\r\n");
+    drop(target);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let id = target_id.to_string();
+    while !q::<String>(&mut other, &["CLIENT", "LIST", "ID", &id])
+        .trim()
+        .is_empty()
+    {
+        assert!(Instant::now() < deadline, "the target never went away");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _: () = q(&mut other, &["SET", "k", "v"]);
+    let expected = format!(">2\r\n$21\r\ntracking-redir-broken\r\n:{target_id}\r\n");
+    assert_eq!(c.read_exact_len(expected.len()), expected.as_bytes());
+    let info = {
+        c.send(&resp(&["CLIENT", "TRACKINGINFO"]));
+        let mut got = Vec::new();
+        while !String::from_utf8_lossy(&got).contains("prefixes") {
+            let mut b = [0u8; 1024];
+            let n = c.s.read(&mut b).unwrap();
+            got.extend_from_slice(&b[..n]);
+        }
+        String::from_utf8_lossy(&got).into_owned()
+    };
+    assert!(info.contains("broken_redirect"), "{info}");
+}

@@ -108,6 +108,12 @@ impl Transaction {
         self.aborted = true;
     }
 
+    /// The flags of every queued command together (CLIENT PAUSE WRITE holds an EXEC whose
+    /// transaction writes).
+    pub fn flags(&self) -> u32 {
+        self.queued.iter().fold(0, |f, q| f | q.spec.flags)
+    }
+
     pub fn len(&self) -> usize {
         self.queued.len()
     }
