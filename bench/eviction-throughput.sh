@@ -67,9 +67,7 @@ PIPES=(1 16)
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-for var in ROUNDS BENCH_N BENCH_DATA PREFILL_N BENCH_TIMEOUT; do
-    [[ "${!var}" =~ ^[1-9][0-9]*$ ]] || die "$var must be a positive integer (got '${!var}')"
-done
+require_positive ROUNDS BENCH_N BENCH_DATA PREFILL_N BENCH_TIMEOUT
 
 resolve_cairn_bin
 
@@ -111,15 +109,6 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 
-wait_for_ping() {   # wait_for_ping NAME: up to 20 s for PONG; 1 if the server exited
-    local name="$1" deadline=$((SECONDS + 20))
-    while ((SECONDS < deadline)); do
-        is_running "${PID[$name]}" || return 1
-        [[ "$(timeout 2 redis-cli -h 127.0.0.1 -p "${PORT[$name]}" ping 2>/dev/null)" == "PONG" ]] && return 0
-        sleep 0.1
-    done
-    die "$name did not answer PING on port ${PORT[$name]} within 20 s"
-}
 
 server_argv() {   # server_argv INSTANCE: the server's argv, one word per line
     local inst="$1" port="${PORT[$1]}"
@@ -142,28 +131,6 @@ server_argv() {   # server_argv INSTANCE: the server's argv, one word per line
     esac
 }
 
-# start_instance INSTANCE: start it on a free ephemeral port and wait for PONG. The port
-# is free when chosen but another process may take it before the server binds it (this
-# machine runs test suites on ephemeral ports), so "address in use" gets a new port.
-start_instance() {
-    local inst="$1" attempt
-    local -a argv
-    for ((attempt = 1; attempt <= 5; attempt++)); do
-        PORT[$inst]="$(free_port)" || die "could not pick a free port"
-        mapfile -t argv < <(server_argv "$inst")
-        (cd "$WORK" && exec "${argv[@]}") >"$WORK/$inst.log" 2>&1 &
-        PID[$inst]=$!
-        # Shown with "" for empty words, so the line can be pasted back.
-        CMDLINE[$inst]="$(for w in "${argv[@]}"; do [[ -n $w ]] && printf '%s ' "$w" || printf '"" '; done)"
-        wait_for_ping "$inst" && return 0
-        wait "${PID[$inst]}" 2>/dev/null || true
-        PID[$inst]=""
-        grep -qi 'address already in use' "$WORK/$inst.log" \
-            || die "$inst exited before answering PING on port ${PORT[$inst]}"
-        echo "note: port ${PORT[$inst]} was taken before $inst bound it; trying another" >&2
-    done
-    die "$inst: no free port after 5 attempts"
-}
 for inst in "${INSTANCES[@]}"; do start_instance "$inst"; done
 
 # ------------------------------------------------------------------ header --

@@ -79,3 +79,40 @@ show_logs() {
 }
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# The scripts that start several servers keep them in associative arrays PORT, PID and
+# CMDLINE by instance name, with logs in $WORK/<name>.log, and define
+# `server_argv NAME` (the command line, one word per line, using ${PORT[NAME]}).
+
+wait_for_ping() {   # wait_for_ping NAME: up to 20 s for PONG; 1 if the server exited
+    local name="$1" deadline=$((SECONDS + 20))
+    while ((SECONDS < deadline)); do
+        is_running "${PID[$name]}" || return 1
+        [[ "$(timeout 2 redis-cli -h 127.0.0.1 -p "${PORT[$name]}" ping 2>/dev/null)" == "PONG" ]] && return 0
+        sleep 0.1
+    done
+    die "$name did not answer PING on port ${PORT[$name]} within 20 s"
+}
+
+# start_instance INSTANCE: start it on a free ephemeral port and wait for PONG. The port
+# is free when chosen but another process may take it before the server binds it (test
+# suites use ephemeral ports too), so "address in use" gets a new port.
+start_instance() {
+    local inst="$1" attempt
+    local -a argv
+    for ((attempt = 1; attempt <= 5; attempt++)); do
+        PORT[$inst]="$(free_port)" || die "could not pick a free port"
+        mapfile -t argv < <(server_argv "$inst")
+        (cd "$WORK" && exec "${argv[@]}") >"$WORK/$inst.log" 2>&1 &
+        PID[$inst]=$!
+        # Shown with "" for empty words, so the line can be pasted back.
+        CMDLINE[$inst]="$(for w in "${argv[@]}"; do [[ -n $w ]] && printf '%s ' "$w" || printf '"" '; done)"
+        wait_for_ping "$inst" && return 0
+        wait "${PID[$inst]}" 2>/dev/null || true
+        PID[$inst]=""
+        grep -qi 'address already in use' "$WORK/$inst.log" \
+            || die "$inst exited before answering PING on port ${PORT[$inst]}"
+        echo "note: port ${PORT[$inst]} was taken before $inst bound it; trying another" >&2
+    done
+    die "$inst: no free port after 5 attempts"
+}

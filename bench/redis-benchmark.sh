@@ -42,9 +42,7 @@ PIPES=(1 16)
 # shellcheck source=bench/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-for var in BENCH_N BENCH_ROUNDS BENCH_TIMEOUT; do
-    [[ "${!var}" =~ ^[1-9][0-9]*$ ]] || die "$var must be a positive integer (got '${!var}')"
-done
+require_positive BENCH_N BENCH_ROUNDS BENCH_TIMEOUT
 
 # Resolve a user-supplied CAIRN_BIN before changing directory, so relative
 # paths work from the caller's directory.
@@ -98,8 +96,8 @@ print(*(s.getsockname()[1] for s in socks))
 ') || die "could not pick free ports"
 [[ -n "$CAIRN_PORT" && -n "$REDIS_PORT" ]] || die "could not pick free ports"
 
-# wait_for_ping NAME PORT PID: wait up to 20 s for PONG.
-wait_for_ping() {
+# await_pong NAME PORT PID: wait up to 20 s for PONG.
+await_pong() {
     local name="$1" port="$2" pid="$3"
     local deadline=$((SECONDS + 20))
     while ((SECONDS < deadline)); do
@@ -121,8 +119,8 @@ CAIRN_PID=$!
     --save "" --appendonly no --daemonize no --loglevel warning) >"$WORK/redis.log" 2>&1 &
 REDIS_PID=$!
 
-wait_for_ping cairn "$CAIRN_PORT" "$CAIRN_PID"
-wait_for_ping redis "$REDIS_PORT" "$REDIS_PID"
+await_pong cairn "$CAIRN_PORT" "$CAIRN_PID"
+await_pong redis "$REDIS_PORT" "$REDIS_PID"
 
 # ------------------------------------------------------------------ header --
 bench_cmd() {   # bench_cmd PORT PIPE: print the redis-benchmark argv, one per line
