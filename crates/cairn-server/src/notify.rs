@@ -108,17 +108,15 @@ impl Notifier {
         if f & class == 0 {
             return;
         }
-        let limit = self.pubsub.limit();
         if f & class::KEYSPACE != 0 {
             let mut channel = format!("__keyspace@{db}__:").into_bytes();
             channel.extend_from_slice(key);
             self.pubsub
-                .publish(Kind::Channel, &channel, event.as_bytes(), limit);
+                .publish(Kind::Channel, &channel, event.as_bytes());
         }
         if f & class::KEYEVENT != 0 {
             let channel = format!("__keyevent@{db}__:{event}");
-            self.pubsub
-                .publish(Kind::Channel, channel.as_bytes(), key, limit);
+            self.pubsub.publish(Kind::Channel, channel.as_bytes(), key);
         }
     }
 }

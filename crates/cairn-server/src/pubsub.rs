@@ -28,6 +28,15 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// Position in per-kind arrays (a session's subscriptions, CLIENT LIST's counts).
+    pub fn index(self) -> usize {
+        match self {
+            Kind::Channel => 0,
+            Kind::Pattern => 1,
+            Kind::Shard => 2,
+        }
+    }
+
     /// The first element of a (un)subscribe confirmation.
     pub fn verb(self, subscribe: bool) -> &'static str {
         match (self, subscribe) {
@@ -50,26 +59,18 @@ pub struct Subscriptions {
 }
 
 impl Subscriptions {
-    fn index(kind: Kind) -> usize {
-        match kind {
-            Kind::Channel => 0,
-            Kind::Pattern => 1,
-            Kind::Shard => 2,
-        }
-    }
-
     /// Records a subscription; false if it was there already.
     pub fn add(&mut self, kind: Kind, name: &[u8]) -> bool {
-        let set = &mut self.sets[Self::index(kind)];
+        let set = &mut self.sets[kind.index()];
         !set.contains(name) && set.insert(name.to_vec())
     }
 
     pub fn remove(&mut self, kind: Kind, name: &[u8]) -> bool {
-        self.sets[Self::index(kind)].remove(name)
+        self.sets[kind.index()].remove(name)
     }
 
     pub fn len(&self, kind: Kind) -> usize {
-        self.sets[Self::index(kind)].len()
+        self.sets[kind.index()].len()
     }
 
     /// The count a (P)SUBSCRIBE / (P)UNSUBSCRIBE confirmation carries: channels and
@@ -88,7 +89,7 @@ impl Subscriptions {
 
     /// Every subscription of `kind`, for UNSUBSCRIBE without arguments.
     pub fn all(&self, kind: Kind) -> Vec<Vec<u8>> {
-        self.sets[Self::index(kind)].iter().cloned().collect()
+        self.sets[kind.index()].iter().cloned().collect()
     }
 }
 
@@ -229,34 +230,51 @@ impl PubSub {
 
     /// Sends `message` to the subscribers of `channel` and of every pattern matching it
     /// (or, for [`Kind::Shard`], of the shard channel). Returns how many received it.
-    pub fn publish(&self, kind: Kind, channel: &[u8], message: &[u8], limit: OutputLimit) -> usize {
-        let mut over = Vec::new();
+    pub fn publish(&self, kind: Kind, channel: &[u8], message: &[u8]) -> usize {
         let mut receivers = 0;
-        {
-            let reg = self.registry.read();
-            let (space, verb): (_, &[u8]) = match kind {
-                Kind::Shard => (&reg.shard, b"smessage"),
-                _ => (&reg.channels, b"message"),
-            };
-            if let Some(subs) = space.get(channel) {
-                let mut msg = Encoded::new(&[verb, channel, message]);
-                receivers += deliver(subs, &mut msg, limit, &mut over);
-            }
-            if kind == Kind::Channel {
-                for (pattern, subs) in &reg.patterns {
-                    if cairn_store::glob::matches(pattern, channel, false) {
-                        let mut msg = Encoded::new(&[b"pmessage", pattern, channel, message]);
-                        receivers += deliver(subs, &mut msg, limit, &mut over);
-                    }
+        let reg = self.registry.read();
+        let (space, verb): (_, &[u8]) = match kind {
+            Kind::Shard => (&reg.shard, b"smessage"),
+            _ => (&reg.channels, b"message"),
+        };
+        if let Some(subs) = space.get(channel) {
+            receivers += self.deliver(subs, &mut Encoded::new(&[verb, channel, message]));
+        }
+        if kind == Kind::Channel {
+            for (pattern, subs) in &reg.patterns {
+                if cairn_store::glob::matches(pattern, channel, false) {
+                    let mut msg = Encoded::new(&[b"pmessage", pattern, channel, message]);
+                    receivers += self.deliver(subs, &mut msg);
                 }
             }
         }
-        for client in over {
-            tracing::warn!(client = client.id, addr = %client.addr, "closing subscriber: output buffer over client-output-buffer-limit pubsub");
-            self.disconnected.fetch_add(1, Ordering::Relaxed);
-            client.kill();
-        }
         receivers
+    }
+
+    /// Offers `msg` to each subscriber; counts the ones that took it.
+    fn deliver(&self, subs: &Subscribers, msg: &mut Encoded<'_>) -> usize {
+        subs.values()
+            .filter(|c| self.offer(c, msg.for_protocol(c.resp.load(Ordering::Relaxed) == 3)))
+            .count()
+    }
+
+    /// Queues `frame` for `client` within `client-output-buffer-limit pubsub`; a client
+    /// over it is disconnected. False if the client did not take the frame. Invalidations
+    /// go through here too.
+    pub fn offer(&self, client: &ClientInfo, frame: Bytes) -> bool {
+        if client.is_killed() {
+            return false;
+        }
+        match client.outbox.offer(frame, self.limit()) {
+            Ok(()) => true,
+            Err(Refused::OverLimit) => {
+                tracing::warn!(client = client.id, addr = %client.addr, "closing client: output buffer over client-output-buffer-limit pubsub");
+                self.disconnected.fetch_add(1, Ordering::Relaxed);
+                client.kill();
+                false
+            }
+            Err(Refused::Closed) => false,
+        }
     }
 
     /// Channels (or shard channels) with at least one subscriber, matching `pattern`.
@@ -282,29 +300,6 @@ impl PubSub {
     pub fn len(&self, kind: Kind) -> usize {
         self.registry.read().space(kind).len()
     }
-}
-
-/// Offers `msg` to each subscriber; counts the ones that took it and collects the ones
-/// over their limit (killed by the caller once the registry lock is released).
-fn deliver(
-    subs: &Subscribers,
-    msg: &mut Encoded<'_>,
-    limit: OutputLimit,
-    over: &mut Vec<Arc<ClientInfo>>,
-) -> usize {
-    let mut n = 0;
-    for client in subs.values() {
-        if client.is_killed() {
-            continue;
-        }
-        let frame = msg.for_protocol(client.resp.load(Ordering::Relaxed) == 3);
-        match client.outbox.offer(frame, limit) {
-            Ok(()) => n += 1,
-            Err(Refused::OverLimit) => over.push(client.clone()),
-            Err(Refused::Closed) => {}
-        }
-    }
-    n
 }
 
 #[cfg(test)]

@@ -232,11 +232,6 @@ impl Server {
         }
     }
 
-    /// `client-output-buffer-limit pubsub`.
-    pub fn pubsub_limit(&self) -> crate::outbox::OutputLimit {
-        self.pubsub.limit()
-    }
-
     /// Switches the store's change reports on while anyone needs them: a tracking client,
     /// or notifications of expiries, evictions, new keys or misses.
     pub fn refresh_observing(&self) {

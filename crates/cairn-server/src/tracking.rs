@@ -26,7 +26,6 @@ use bytes::{BufMut, Bytes, BytesMut};
 use parking_lot::Mutex;
 
 use crate::clients::ClientInfo;
-use crate::outbox::{OutputLimit, Refused};
 
 type FastMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
@@ -69,7 +68,7 @@ pub struct Tracking {
     max_keys: AtomicUsize,
     /// Where to find redirect targets.
     clients: Arc<crate::clients::Clients>,
-    /// The pubsub output limit applies to invalidations too.
+    /// Delivery within the pubsub output limit, which applies to invalidations too.
     pubsub: Arc<crate::pubsub::PubSub>,
 }
 
@@ -103,10 +102,6 @@ impl Tracking {
             clients,
             pubsub,
         }
-    }
-
-    fn limit(&self) -> OutputLimit {
-        self.pubsub.limit()
     }
 
     pub fn is_active(&self) -> bool {
@@ -152,19 +147,23 @@ impl Tracking {
     pub fn remember<'k>(&self, id: u64, keys: impl Iterator<Item = &'k [u8]>) {
         let mut t = self.table.lock();
         for key in keys {
-            let ids = t.keys.entry(key.to_vec()).or_default();
-            if !ids.contains(&id) {
-                ids.push(id);
+            match t.keys.get_mut(key) {
+                Some(ids) if ids.contains(&id) => {}
+                Some(ids) => ids.push(id),
+                None => {
+                    t.keys.insert(key.to_vec(), vec![id]);
+                }
             }
         }
         let max = self.max_keys.load(Ordering::Relaxed);
         if max != 0 && t.keys.len() > max {
-            // Forget keys past the bound by invalidating them: a client that is told, and
-            // reads again, is tracked again.
+            // Forget keys past the bound by telling their readers, as if they had changed:
+            // a client that reads one again is tracked again. BCAST clients hear nothing;
+            // nothing changed.
             let excess = t.keys.len() - max;
             let victims: Vec<Vec<u8>> = t.keys.keys().take(excess).cloned().collect();
             for key in victims {
-                self.invalidate_locked(&mut t, &key, 0);
+                self.tell_readers(&mut t, &key, 0);
             }
         }
     }
@@ -173,19 +172,7 @@ impl Tracking {
     pub fn changed(&self, key: &[u8]) {
         let mut t = self.table.lock();
         let me = CURRENT.with(Cell::get);
-        self.invalidate_locked(&mut t, key, me);
-    }
-
-    fn invalidate_locked(&self, t: &mut Table, key: &[u8], me: u64) {
-        if let Some(ids) = t.keys.remove(key) {
-            for id in ids {
-                if let Some(c) = t.clients.get(&id)
-                    && !(c.mode.noloop && id == me)
-                {
-                    self.send(c, Some(key));
-                }
-            }
-        }
+        self.tell_readers(&mut t, key, me);
         for id in &t.bcast {
             let Some(c) = t.clients.get(id) else { continue };
             if c.mode.noloop && *id == me {
@@ -193,6 +180,20 @@ impl Tracking {
             }
             if c.mode.prefixes.is_empty() || c.mode.prefixes.iter().any(|p| key.starts_with(p)) {
                 self.send(c, Some(key));
+            }
+        }
+    }
+
+    /// Default mode: invalidates `key` for the clients that read it (all but `me` under
+    /// NOLOOP) and forgets them.
+    fn tell_readers(&self, t: &mut Table, key: &[u8], me: u64) {
+        if let Some(ids) = t.keys.remove(key) {
+            for id in ids {
+                if let Some(c) = t.clients.get(&id)
+                    && !(c.mode.noloop && id == me)
+                {
+                    self.send(c, Some(key));
+                }
             }
         }
     }
@@ -227,15 +228,12 @@ impl Tracking {
                             ">2\r\n$21\r\ntracking-redir-broken\r\n:{}\r\n",
                             c.mode.redirect
                         ));
-                        let _ = c.info.outbox.offer(frame, self.limit());
+                        self.pubsub.offer(&c.info, frame);
                     }
                     return;
                 }
             }
         };
-        if target.is_killed() {
-            return;
-        }
         let frame = if target.resp.load(Ordering::Relaxed) == 3 {
             invalidation(true, key)
         } else if c.mode.redirect != 0 && target.subscriptions[0].load(Ordering::Relaxed) > 0 {
@@ -247,15 +245,7 @@ impl Tracking {
         // Invalidations count against the pubsub output limit: a client that stops reading
         // them is disconnected (and, reconnecting, must drop its near cache), rather than
         // left to grow the server's memory.
-        match target.outbox.offer(frame, self.limit()) {
-            Ok(()) => {}
-            Err(Refused::OverLimit) => {
-                tracing::warn!(client = target.id, addr = %target.addr, "closing client: invalidations over client-output-buffer-limit pubsub");
-                self.pubsub.disconnected.fetch_add(1, Ordering::Relaxed);
-                target.kill();
-            }
-            Err(Refused::Closed) => {}
-        }
+        self.pubsub.offer(target, frame);
     }
 
     /// INFO: tracking clients, remembered keys, (key, client) pairs, BCAST prefixes.
@@ -278,7 +268,11 @@ pub fn invalidation(resp3: bool, key: Option<&[u8]>) -> Bytes {
     if resp3 {
         b.put_slice(b">2\r\n$10\r\ninvalidate\r\n");
     } else {
-        b.put_slice(b"*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n");
+        b.put_slice(b"*3\r\n$7\r\nmessage\r\n$");
+        b.put_slice(CHANNEL.len().to_string().as_bytes());
+        b.put_slice(b"\r\n");
+        b.put_slice(CHANNEL);
+        b.put_slice(b"\r\n");
     }
     match key {
         Some(k) => {

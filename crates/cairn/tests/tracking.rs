@@ -250,6 +250,9 @@ fn tracking_errors_and_introspection() {
 fn the_tracking_table_is_bounded_by_invalidating() {
     let srv = CairnProcess::start(&["--tracking-table-max-keys", "10"]);
     let mut other = srv.client();
+    // A BCAST client hears of changes only: forgetting keys to bound the table is none.
+    let mut bcast = resp3(&srv);
+    bcast.roundtrip(&resp(&["CLIENT", "TRACKING", "ON", "BCAST"]), b"+OK\r\n");
     let mut c = resp3(&srv);
     c.roundtrip(&resp(&["CLIENT", "TRACKING", "ON"]), b"+OK\r\n");
     let mut got: Vec<u8> = Vec::new();
@@ -281,6 +284,7 @@ fn the_tracking_table_is_bounded_by_invalidating() {
     );
     let info: String = q(&mut other, &["INFO", "stats"]);
     assert!(info.contains("tracking_total_keys:10\r\n"), "{info}");
+    nothing_pending(&mut bcast);
 }
 
 /// redis-rs's client-side cache (feature cache-aio) on a multiplexed RESP3 connection.

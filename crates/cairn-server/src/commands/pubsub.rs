@@ -244,21 +244,13 @@ pub fn unsubscribe_all(server: &crate::server::Server, session: &mut crate::sess
             session.subscriptions.remove(kind, &name);
             server.pubsub.unsubscribe(kind, &name, session.info.id);
         }
-        session.info.subscriptions[index(kind)].store(0, Ordering::Relaxed);
-    }
-}
-
-fn index(kind: Kind) -> usize {
-    match kind {
-        Kind::Channel => 0,
-        Kind::Pattern => 1,
-        Kind::Shard => 2,
+        session.info.subscriptions[kind.index()].store(0, Ordering::Relaxed);
     }
 }
 
 fn sync_counts(ctx: &mut Ctx, kind: Kind) {
     let n = ctx.session.subscriptions.len(kind);
-    ctx.session.info.subscriptions[index(kind)].store(n, Ordering::Relaxed);
+    ctx.session.info.subscriptions[kind.index()].store(n, Ordering::Relaxed);
 }
 
 fn confirm(ctx: &mut Ctx, kind: Kind, subscribe: bool, name: Option<&[u8]>) {
@@ -276,23 +268,19 @@ fn confirm(ctx: &mut Ctx, kind: Kind, subscribe: bool, name: Option<&[u8]>) {
 }
 
 fn publish(ctx: &mut Ctx, args: Args) -> CmdResult {
-    let n = ctx.server.pubsub.publish(
-        Kind::Channel,
-        args.get(1),
-        args.get(2),
-        ctx.server.pubsub_limit(),
-    );
+    let n = ctx
+        .server
+        .pubsub
+        .publish(Kind::Channel, args.get(1), args.get(2));
     ctx.out.int(n as i64);
     Ok(())
 }
 
 fn spublish(ctx: &mut Ctx, args: Args) -> CmdResult {
-    let n = ctx.server.pubsub.publish(
-        Kind::Shard,
-        args.get(1),
-        args.get(2),
-        ctx.server.pubsub_limit(),
-    );
+    let n = ctx
+        .server
+        .pubsub
+        .publish(Kind::Shard, args.get(1), args.get(2));
     ctx.out.int(n as i64);
     Ok(())
 }
