@@ -160,12 +160,7 @@ pub async fn serve(
     if !batch.is_empty() {
         server.stats.record(&mut batch);
     }
-    commands::pubsub::unsubscribe_all(&server, &mut session);
-    multi::unwatch_all(&server, &mut session);
-    if session.tracking.is_some() {
-        server.tracking.disable(session.info.id);
-        server.refresh_observing();
-    }
+    session.release(&server);
     let _ = stream.shutdown().await;
 }
 

@@ -28,6 +28,18 @@ pub struct Session {
 }
 
 impl Session {
+    /// Gives up everything the connection holds elsewhere in the server: subscriptions,
+    /// an open transaction and its watched keys, client tracking (RESET, disconnect).
+    pub fn release(&mut self, server: &crate::server::Server) {
+        crate::commands::pubsub::unsubscribe_all(server, self);
+        self.multi = None;
+        self.info
+            .multi
+            .store(-1, std::sync::atomic::Ordering::Relaxed);
+        crate::commands::multi::unwatch_all(server, self);
+        crate::commands::tracking::stop(server, self);
+    }
+
     pub fn new(info: Arc<ClientInfo>) -> Session {
         Session {
             info,

@@ -186,6 +186,17 @@ pub struct Db {
     pub(crate) observer: Option<Observing>,
 }
 
+/// Tells `observer`, if it listens, that `key` of database `index` changed (a free
+/// function so callers holding other fields of the database borrowed can use it).
+#[inline]
+fn report(observer: &Option<Observing>, index: usize, key: &[u8], change: Change) {
+    if let Some(o) = observer
+        && o.active()
+    {
+        o.sink.changed(index, key, change);
+    }
+}
+
 /// A watching client's flag: set once any key it watches changes.
 pub type WatchFlag = Arc<std::sync::atomic::AtomicBool>;
 
@@ -248,10 +259,14 @@ impl Db {
     /// Tells the observer only (a creation or a miss is no change for WATCH).
     #[inline]
     fn report(&self, key: &[u8], change: Change) {
-        if let Some(o) = &self.observer
-            && o.active()
-        {
-            o.sink.changed(self.index, key, change);
+        report(&self.observer, self.index, key, change);
+    }
+
+    /// A read that found nothing (or found the key expired) counts a miss.
+    fn missed(&mut self, key: &[u8], access: Access) {
+        if access == Access::Read {
+            self.stats.misses += 1;
+            self.report(key, Change::Missed);
         }
     }
 
@@ -460,10 +475,7 @@ impl Db {
             Some(bucket) if self.slots[local].table.get(bucket).is_expired(now.ms) => {
                 self.take_at(Position { local, bucket }, Change::Expired);
                 self.stats.expired += 1;
-                if access == Access::Read {
-                    self.stats.misses += 1;
-                    self.report(key, Change::Missed);
-                }
+                self.missed(key, access);
                 None
             }
             Some(bucket) => {
@@ -482,10 +494,7 @@ impl Db {
                 Some(Position { local, bucket })
             }
             None => {
-                if access == Access::Read {
-                    self.stats.misses += 1;
-                    self.report(key, Change::Missed);
-                }
+                self.missed(key, access);
                 None
             }
         }
@@ -688,6 +697,9 @@ impl Db {
     pub fn put_entry(&mut self, slot: u16, entry: Entry, now: Now) -> Option<Entry> {
         self.changed(entry.key(), Change::Written);
         let old = self.remove(slot, entry.key(), now);
+        if old.is_none() {
+            self.report(entry.key(), Change::Created);
+        }
         let hash = self.hasher.hash_one(entry.key());
         let hasher = self.hasher.clone();
         self.ensure_slots();
@@ -696,8 +708,7 @@ impl Db {
         let table_before = st.table.allocation_size();
         let volatile = entry.has_ttl();
         let mut delta = entry.mem_usage() as isize;
-        let placed = st
-            .table
+        st.table
             .insert_new(hash, entry, |e| hasher.hash_one(e.key()));
         delta += st.table.allocation_size() as isize - table_before as isize;
         if volatile {
@@ -706,10 +717,6 @@ impl Db {
         }
         self.keys += 1;
         self.account(delta);
-        if old.is_none() && self.observer.as_ref().is_some_and(Observing::active) {
-            let key = self.slots[local].table.get(placed).key().to_vec();
-            self.report(&key, Change::Created);
-        }
         old
     }
 
@@ -836,8 +843,10 @@ impl Db {
     pub(crate) fn relocate(&self, at: Position, identity: usize) -> Option<(Position, &Entry)> {
         let table = &self.slots.get(at.local)?.table;
         let n = table.num_buckets();
+        // (A table that grew or shrank since has other bucket numbers: the identity check
+        // then fails and the victim is dropped.)
         (0..4.min(n)).find_map(|back| {
-            let bucket = (at.bucket % n.max(1) + n - back) % n;
+            let bucket = (at.bucket % n + n - back) % n;
             table
                 .bucket(bucket)
                 .filter(|e| e.identity() == identity)
@@ -1046,11 +1055,7 @@ impl Db {
                     gone += 1;
                     freed += e.mem_usage();
                     self.watchers.touch(e.key());
-                    if let Some(o) = &self.observer
-                        && o.active()
-                    {
-                        o.sink.changed(self.index, e.key(), Change::Expired);
-                    }
+                    report(&self.observer, self.index, e.key(), Change::Expired);
                     on_expired(e);
                 },
             );

@@ -222,19 +222,7 @@ fn quit(ctx: &mut Ctx, _args: Args) -> CmdResult {
 /// Returns the connection to the state of a new one: database 0, RESP2, no client name,
 /// CLIENT NO-EVICT off. LIB-NAME and LIB-VER stay, as in Redis.
 fn reset(ctx: &mut Ctx, _args: Args) -> CmdResult {
-    super::pubsub::unsubscribe_all(ctx.server, ctx.session);
-    ctx.session.multi = None;
-    ctx.session.info.multi.store(-1, Ordering::Relaxed);
-    super::multi::unwatch_all(ctx.server, ctx.session);
-    if ctx.session.tracking.take().is_some() {
-        ctx.server.tracking.disable(ctx.session.info.id);
-        ctx.server.refresh_observing();
-        ctx.session
-            .info
-            .tracking_redirect
-            .store(-1, Ordering::Relaxed);
-    }
-    ctx.session.caching = None;
+    ctx.session.release(ctx.server);
     *ctx.session.info.name.lock() = None;
     ctx.session.db = 0;
     ctx.session.info.db.store(0, Ordering::Relaxed);

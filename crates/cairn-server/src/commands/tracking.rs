@@ -58,16 +58,8 @@ pub fn tracking(ctx: &mut Ctx, args: Args) -> CmdResult {
         }
     }
     let server = ctx.server;
-    let id = ctx.session.info.id;
     if !on {
-        server.tracking.disable(id);
-        ctx.session.tracking = None;
-        ctx.session.caching = None;
-        ctx.session
-            .info
-            .tracking_redirect
-            .store(-1, Ordering::Relaxed);
-        server.refresh_observing();
+        stop(server, ctx.session);
         ctx.out.ok();
         return Ok(());
     }
@@ -121,6 +113,16 @@ pub fn tracking(ctx: &mut Ctx, args: Args) -> CmdResult {
     server.refresh_observing();
     ctx.out.ok();
     Ok(())
+}
+
+/// Turns tracking off for the connection (TRACKING OFF, RESET, disconnect).
+pub fn stop(server: &crate::server::Server, session: &mut crate::session::Session) {
+    if session.tracking.take().is_some() {
+        server.tracking.disable(session.info.id);
+        server.refresh_observing();
+        session.info.tracking_redirect.store(-1, Ordering::Relaxed);
+    }
+    session.caching = None;
 }
 
 /// ```text
