@@ -125,8 +125,19 @@ pub struct Position {
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Access {
     Read,
+    /// A memcached read: counted like a read, touched unless `bump` is false (meta `u`),
+    /// and not yet marked fetched (meta `h` reports the state before this read).
+    Fetch {
+        bump: bool,
+    },
     Write,
     Peek,
+}
+
+impl Access {
+    fn counts(self) -> bool {
+        matches!(self, Access::Read | Access::Fetch { .. })
+    }
 }
 
 impl std::ops::Deref for EntryMut<'_> {
@@ -264,7 +275,7 @@ impl Db {
 
     /// A read that found nothing (or found the key expired) counts a miss.
     fn missed(&mut self, key: &[u8], access: Access) {
-        if access == Access::Read {
+        if access.counts() {
             self.stats.misses += 1;
             self.report(key, Change::Missed);
         }
@@ -484,6 +495,13 @@ impl Db {
                     Access::Read => {
                         self.stats.hits += 1;
                         e.touch(now.s, self.lfu);
+                        e.mark_fetched();
+                    }
+                    Access::Fetch { bump } => {
+                        self.stats.hits += 1;
+                        if bump {
+                            e.touch(now.s, self.lfu);
+                        }
                     }
                     Access::Write => e.touch(now.s, self.lfu),
                     Access::Peek => {}
@@ -527,21 +545,45 @@ impl Db {
         self.lookup(slot, hash, key, now, Access::Read).map(|e| &*e)
     }
 
+    /// Looks a key up for a memcached read, which may change the entry's memcached fields
+    /// (a lazily assigned CAS, the fetched and lease bits) but not its value: counts a hit
+    /// or miss like [`Db::read`]; `bump` false leaves the access time alone (meta `u`).
+    pub fn fetch(&mut self, slot: u16, key: &[u8], now: Now, bump: bool) -> Option<EntryMut<'_>> {
+        let hash = self.hasher.hash_one(key);
+        self.record(hash);
+        let at = self.locate(slot, hash, key, now, Access::Fetch { bump })?;
+        Some(self.guard(at))
+    }
+
+    /// The live entry for `key`, to change its memcached fields in place without counting
+    /// or reporting anything (meta `md I` marking it stale). Changes to the value must go
+    /// through [`Db::write`] instead, which tells WATCH and client-side caching.
+    pub fn peek_mut(&mut self, slot: u16, key: &[u8], now: Now) -> Option<EntryMut<'_>> {
+        let hash = self.hasher.hash_one(key);
+        let at = self.locate(slot, hash, key, now, Access::Peek)?;
+        Some(self.guard(at))
+    }
+
+    /// The entry at `at`, borrowed with the shard's byte count so that a change of its
+    /// size is accounted when the guard drops.
+    fn guard(&mut self, at: Position) -> EntryMut<'_> {
+        let Db { slots, bytes, .. } = self;
+        let entry = slots[at.local].table.get_mut(at.bucket);
+        let before = entry.mem_usage();
+        EntryMut {
+            entry,
+            bytes,
+            before,
+        }
+    }
+
     /// Looks a key up for a write command: records the access, counts nothing.
     pub fn write(&mut self, slot: u16, key: &[u8], now: Now) -> Option<EntryMut<'_>> {
         self.changed(key, Change::Written);
         let hash = self.hasher.hash_one(key);
         self.record_write(hash);
         let at = self.locate(slot, hash, key, now, Access::Write)?;
-        // The fields borrowed apart, so the guard can hold the byte count.
-        let Db { slots, bytes, .. } = self;
-        let entry = slots[at.local].table.get_mut(at.bucket);
-        let before = entry.mem_usage();
-        Some(EntryMut {
-            entry,
-            bytes,
-            before,
-        })
+        Some(self.guard(at))
     }
 
     /// Looks a key up without touching it or counting (TTL, TYPE, OBJECT, EXISTS-like

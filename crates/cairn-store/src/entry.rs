@@ -7,13 +7,18 @@
 //! leads to a single block holding everything else:
 //!
 //! ```text
-//! +-------+------+------+-------+-----------+----------------+-----+-----------------+
-//! | flags | freq | bits | spare | clock u32 | deadline u48   | key | value           |
-//! |  u8   |  u8  |  u8  |  u8   |    LE     | LE, if TTL set | len | int, ptr or len |
-//! |       |      |      |       |           |                | +   | + bytes         |
-//! +-------+------+------+-------+-----------+----------------+-----+-----------------+
-//!  0       1      2      3       4           8                 varint lengths (LEB128)
+//! +-------+------+------+-------+-----------+----------------+-------------+-----+-----------------+
+//! | flags | freq | bits | mc    | clock u32 | deadline u48   | cas u64,    | key | value           |
+//! |  u8   |  u8  |  u8  |  u8   |    LE     | LE, if TTL set | flags u32,  | len | int, ptr or len |
+//! |       |      |      |       |           |                | if memcached| +   | + bytes         |
+//! +-------+------+------+-------+-----------+----------------+-------------+-----+-----------------+
+//!  0       1      2      3       4           8                               varint lengths (LEB128)
 //! ```
+//!
+//! The memcached fields (issue 5) cost nothing for a key that has none: the 12 bytes of
+//! CAS unique and client flags are present only when one of them is non-zero (the `mc`
+//! byte says so), and the `mc` byte's other bits hold the lease state of memcached's meta
+//! protocol (stale, win token sent) and whether the key was read since it was written.
 //!
 //! `key:%012d` with a 32-byte value is 8 + 1 + 16 + 1 + 32 = 58 bytes (jemalloc's 64-byte
 //! class), and a deadline still fits in 64. The value is one of three kinds: an integer
@@ -50,7 +55,40 @@ const KIND_RAW: u8 = 0x04;
 const OFF_FLAGS: usize = 0;
 const OFF_FREQ: usize = 1;
 const OFF_BITS: usize = 2;
+const OFF_MC: usize = 3;
 const OFF_CLOCK: usize = 4;
+
+/// The memcached fields' 12 bytes follow the deadline.
+const MC_EXTRA: u8 = 0x01;
+const MC_FIELDS: usize = 12;
+
+/// Memcached's per-item fields and lease state, as the meta protocol and RESP leases see
+/// them (see `crate::lease`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Mc {
+    /// The CAS unique; 0 until a client asks for it (assigned lazily, see
+    /// [`crate::Keyspace::next_cas`]), and back to 0 at every change of the value.
+    pub cas: u64,
+    /// Memcached's opaque 32-bit client flags; 0 for a value written over RESP.
+    pub flags: u32,
+    /// [`Mc::STALE`], [`Mc::WON`], [`Mc::FETCHED`].
+    pub state: u8,
+}
+
+impl Mc {
+    /// Marked stale by an invalidation (meta `md I`, `LEASE INVALIDATE`): still served,
+    /// flagged X, and the next reader is asked to refill it.
+    pub const STALE: u8 = 0x02;
+    /// A win (lease) token was handed out: the other readers are told someone refills.
+    pub const WON: u8 = 0x04;
+    /// Read at least once since it was written (meta `h`).
+    pub const FETCHED: u8 = 0x08;
+    const STATE_MASK: u8 = Mc::STALE | Mc::WON | Mc::FETCHED;
+
+    fn stored(&self) -> bool {
+        self.cas != 0 || self.flags != 0
+    }
+}
 
 /// What a new entry's value is made from.
 #[derive(Debug)]
@@ -197,9 +235,15 @@ impl Writer {
 impl Entry {
     /// Builds a block. `deadline` is absolute Unix milliseconds, 0 for none.
     pub(crate) fn build(key: &[u8], value: Src<'_>, deadline: u64, meta: Meta) -> Entry {
+        Entry::build_mc(key, value, deadline, meta, Mc::default())
+    }
+
+    /// [`Entry::build`] with memcached's fields.
+    pub(crate) fn build_mc(key: &[u8], value: Src<'_>, deadline: u64, meta: Meta, mc: Mc) -> Entry {
         let ttl = deadline != 0;
         let width = deadline_width(deadline);
-        let size = HEADER + width + varint_len(key.len()) + key.len() + value.encoded_len();
+        let extra = if mc.stored() { MC_FIELDS } else { 0 };
+        let size = HEADER + width + extra + varint_len(key.len()) + key.len() + value.encoded_len();
         let flags = value.kind()
             | match width {
                 0 => 0,
@@ -216,10 +260,15 @@ impl Entry {
             "allocator returned an address above 2^56"
         );
         let mut w = Writer { p, at: 0, size };
-        w.put(&[flags, meta.freq, meta.bits, 0]);
+        let mc_byte = (mc.state & Mc::STATE_MASK) | if extra != 0 { MC_EXTRA } else { 0 };
+        w.put(&[flags, meta.freq, meta.bits, mc_byte]);
         w.put(&meta.clock.to_le_bytes());
         if ttl {
             w.put(&deadline.to_le_bytes()[..width]);
+        }
+        if extra != 0 {
+            w.put(&mc.cas.to_le_bytes());
+            w.put(&mc.flags.to_le_bytes());
         }
         w.varint(key.len());
         w.put(key);
@@ -301,7 +350,7 @@ impl Entry {
 
     fn shape(&self) -> Shape {
         let p = self.base();
-        let key_at = HEADER + self.width();
+        let key_at = HEADER + self.width() + self.extra_len();
         // A varint is at most 10 bytes and a block always has the key's length and the
         // value after `key_at`, so reading lengths byte by byte stays inside the block.
         let read = |at: usize| {
@@ -505,9 +554,13 @@ impl Entry {
     /// Replaces the value, keeping the key, TTL and access metadata. Rewrites the block in
     /// place when the new value has the same kind and size (an overwrite with a value of
     /// the same length allocates nothing).
+    ///
+    /// A value written this way is a plain string to memcached: client flags 0, a new CAS,
+    /// no lease state (memcached's own writes go through [`Entry::with_mc`]).
     pub(crate) fn set_src(&mut self, value: Src<'_>) {
         let s = self.shape();
-        let same_size = value.kind() == self.kind()
+        let same_size = self.extra_len() == 0
+            && value.kind() == self.kind()
             && value.kind() != KIND_RAW
             && s.value + value.encoded_len() == s.size;
         if same_size {
@@ -522,6 +575,7 @@ impl Entry {
                 }
                 Src::Raw(_) => unreachable!("raw values are never rewritten in place"),
             }
+            self.header_mut()[OFF_MC] = 0;
             return;
         }
         let rebuilt = Entry::build(self.key(), value, self.deadline(), self.meta());
@@ -549,15 +603,98 @@ impl Entry {
     /// A block with another key and/or deadline and the same value and metadata; a raw
     /// value's `Vec` moves to the new block.
     fn rebuild_with(&mut self, key: &[u8], deadline: u64) -> Entry {
+        self.rebuild_mc(key, deadline, self.mc())
+    }
+
+    /// A block with another key, deadline and/or memcached fields and the same value and
+    /// access metadata; a raw value's `Vec` moves to the new block.
+    fn rebuild_mc(&mut self, key: &[u8], deadline: u64, mc: Mc) -> Entry {
         let meta = self.meta();
         let src = match self.value() {
             ValueRef::Int(i) => Src::Int(i),
             ValueRef::Str(b) => {
-                return Entry::build(key, Src::Bytes(b), deadline, meta);
+                return Entry::build_mc(key, Src::Bytes(b), deadline, meta, mc);
             }
             ValueRef::Raw(_) => Src::Raw(self.take_raw()),
         };
-        Entry::build(key, src, deadline, meta)
+        Entry::build_mc(key, src, deadline, meta, mc)
+    }
+
+    fn extra_len(&self) -> usize {
+        if self.header()[OFF_MC] & MC_EXTRA != 0 {
+            MC_FIELDS
+        } else {
+            0
+        }
+    }
+
+    /// Memcached's fields of this key (all zero for a key written over RESP).
+    pub fn mc(&self) -> Mc {
+        let state = self.header()[OFF_MC] & Mc::STATE_MASK;
+        if self.extra_len() == 0 {
+            return Mc {
+                state,
+                ..Mc::default()
+            };
+        }
+        let at = HEADER + self.width();
+        // SAFETY: a block flagged MC_EXTRA has MC_FIELDS initialised bytes after its
+        // deadline.
+        let f = unsafe { std::slice::from_raw_parts(self.base().add(at), MC_FIELDS) };
+        Mc {
+            cas: u64::from_le_bytes(f[..8].try_into().unwrap()),
+            flags: u32::from_le_bytes(f[8..].try_into().unwrap()),
+            state,
+        }
+    }
+
+    /// Sets memcached's fields, in place when the block keeps its shape (the state bits,
+    /// or CAS and flags of a key that already stores them), otherwise by rebuilding it.
+    pub fn set_mc(&mut self, mc: Mc) {
+        let has = self.extra_len() != 0;
+        if has == mc.stored() {
+            let mc_byte = (mc.state & Mc::STATE_MASK) | if has { MC_EXTRA } else { 0 };
+            self.header_mut()[OFF_MC] = mc_byte;
+            if has {
+                let at = HEADER + self.width();
+                // SAFETY: as in `mc`; `&mut self` is exclusive access.
+                let f = unsafe { std::slice::from_raw_parts_mut(self.base().add(at), MC_FIELDS) };
+                f[..8].copy_from_slice(&mc.cas.to_le_bytes());
+                f[8..].copy_from_slice(&mc.flags.to_le_bytes());
+            }
+            return;
+        }
+        let key = self.key().to_vec();
+        let deadline = self.deadline();
+        let rebuilt = self.rebuild_mc(&key, deadline, mc);
+        self.replace(rebuilt);
+    }
+
+    /// A new entry for memcached's storage commands: the value with its client flags, and
+    /// lease state cleared (a fresh item, as memcached allocates one per store).
+    pub fn with_mc(key: &[u8], value: &[u8], deadline: u64, now_s: u32, flags: u32) -> Entry {
+        let meta = Meta {
+            clock: now_s,
+            freq: LFU_INIT,
+            bits: 0,
+        };
+        let src = match crate::value::parse_canonical_i64(value) {
+            Some(i) => Src::Int(i),
+            None => Src::Bytes(value),
+        };
+        let mc = Mc {
+            flags,
+            ..Mc::default()
+        };
+        Entry::build_mc(key, src, deadline, meta, mc)
+    }
+
+    /// Records a read for memcached's `h` flag (one byte in the header's cache line,
+    /// which the read touches anyway).
+    #[inline]
+    pub(crate) fn mark_fetched(&mut self) {
+        let h = self.header_mut();
+        h[OFF_MC] |= Mc::FETCHED;
     }
 
     /// Moves a raw value's `Vec` out, leaving an empty one behind.
@@ -570,10 +707,11 @@ impl Entry {
     /// The string's bytes for an in-place change (APPEND, SETRANGE, SETBIT); the value
     /// becomes `raw`, as Redis's string does.
     pub fn bytes_mut(&mut self) -> &mut Vec<u8> {
-        if self.kind() != KIND_RAW {
+        if self.kind() != KIND_RAW || self.extra_len() != 0 {
             let bytes = self.value().with_bytes(|b| b.to_vec());
             self.set_src(Src::Raw(bytes));
         }
+        self.header_mut()[OFF_MC] = 0;
         let s = self.shape();
         // SAFETY: see `take_raw`.
         unsafe { &mut *self.raw_ptr(s) }
@@ -755,6 +893,38 @@ mod tests {
             renamed.into_value(),
             Value::Raw(b"a longer value than before!".to_vec())
         );
+    }
+
+    #[test]
+    fn memcached_fields_cost_nothing_until_set_and_follow_the_rules() {
+        let plain = Entry::with_mc(b"key:000000000001", &[b'x'; 32], 0, 0, 0);
+        let flagged = Entry::with_mc(b"key:000000000001", &[b'x'; 32], 0, 0, 7);
+        assert_eq!(
+            plain.mem_usage(),
+            64,
+            "no flags, no CAS: the same block as RESP's"
+        );
+        assert_eq!(flagged.mc().flags, 7);
+        let mut e = flagged;
+        e.set_mc(Mc {
+            cas: 99,
+            flags: 7,
+            state: Mc::WON,
+        });
+        // A TTL appearing rebuilds the block; the fields come along.
+        e.set_deadline(123_456);
+        assert_eq!((e.mc().cas, e.mc().flags, e.mc().state), (99, 7, Mc::WON));
+        assert_eq!(e.expire_at(), Some(123_456));
+        assert_eq!(e.value().as_bytes().as_ref(), &[b'x'; 32]);
+        // A RESP write of the value makes it a plain string again.
+        e.set_src(Src::Bytes(b"y"));
+        assert_eq!(e.mc(), Mc::default());
+        assert_eq!(e.expire_at(), Some(123_456));
+        // So does an in-place change (APPEND).
+        let mut e = Entry::with_mc(b"k", b"ab", 0, 0, 3);
+        e.bytes_mut().extend_from_slice(b"c");
+        assert_eq!(e.mc(), Mc::default());
+        assert_eq!(e.value().as_bytes().as_ref(), b"abc");
     }
 
     #[test]

@@ -79,6 +79,8 @@ pub struct Keyspace {
     total_bytes: Arc<std::sync::atomic::AtomicIsize>,
     bits: u32,
     hasher: foldhash::fast::RandomState,
+    /// Memcached's CAS uniques: one counter for the whole keyspace, as in memcached.
+    cas: std::sync::atomic::AtomicU64,
 }
 
 impl Keyspace {
@@ -112,7 +114,13 @@ impl Keyspace {
             total_bytes,
             bits,
             hasher,
+            cas: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// A new CAS unique, larger than every one handed out before.
+    pub fn next_cas(&self) -> u64 {
+        self.cas.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
     }
 
     pub fn shard_count(&self) -> usize {

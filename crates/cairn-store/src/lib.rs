@@ -22,6 +22,8 @@
 //! - [`evict`] picks victims when memory is full; [`sketch`] is the access-frequency
 //!   history its TinyLFU policy decides with.
 //! - [`glob`] is Redis's pattern language (KEYS, SCAN MATCH, later PSUBSCRIBE).
+//! - [`lease`] is the lease primitive both protocols share (memcached's meta W/Z/X flags,
+//!   RESP's LEASE commands), kept in the entry's memcached fields.
 //! - [`dump`] is the versioned, checksummed payload of DUMP / RESTORE.
 //!
 //! Keeping one table per hash slot makes slot-level work cheap: COUNTKEYSINSLOT is a length,
@@ -36,6 +38,7 @@ pub mod evict;
 pub mod glob;
 pub mod hold;
 pub mod keyspace;
+pub mod lease;
 pub mod observe;
 pub mod sketch;
 pub mod slot;
@@ -43,7 +46,7 @@ pub mod table;
 pub mod value;
 
 pub use db::{Db, EntryMut, ExpireChange};
-pub use entry::{Entry, Lfu};
+pub use entry::{Entry, Lfu, Mc};
 pub use evict::{Evicted, Policy};
 pub use hold::{Hold, ShardGuard};
 pub use keyspace::{Keyspace, KeyspaceStats, Locked};
