@@ -13,9 +13,13 @@
 //! - [`resp::frame`] is a whole RESP3 value as a tree, with a parser and an encoder: what a
 //!   client, a replica link or a test needs to read what the server wrote.
 //!
+//! - [`memcache`] reads memcached's text and meta protocol lines, numbers and flags the
+//!   way memcached 1.6 reads them.
+//!
 //! The server never builds [`resp::frame::Frame`] trees on the hot path: requests are parsed
 //! into byte ranges of the read buffer and replies are encoded directly.
 
+pub mod memcache;
 pub mod resp;
 
 pub use resp::frame::Frame;

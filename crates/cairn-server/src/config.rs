@@ -47,6 +47,13 @@ pub struct Config {
     /// Bits of `crate::notify::class`.
     pub notify_keyspace_events: u32,
     pub tracking_table_max_keys: usize,
+    /// TCP port of the memcached protocol; 0: off.
+    pub memcached_port: u16,
+    /// Largest memcached item (memcached's `-I`).
+    pub memcached_max_item_size: u64,
+    /// Seconds a lease placeholder lives, and the least time between two lease tokens for
+    /// one key (RESP LEASE GET).
+    pub lease_timeout: u64,
 }
 
 /// `client-output-buffer-limit`, per class of client.
@@ -161,6 +168,9 @@ impl Default for Config {
             client_output_buffer_limit: OutputLimits::default(),
             notify_keyspace_events: 0,
             tracking_table_max_keys: 1_000_000,
+            memcached_port: 0,
+            memcached_max_item_size: 1024 * 1024,
+            lease_timeout: 10,
         }
     }
 }
@@ -516,6 +526,27 @@ pub static SETTINGS: &[Setting] = &[
         Runtime,
         "Most keys remembered for client-side caching (0: no limit)",
         tracking_table_max_keys,
+        Num
+    ),
+    setting!(
+        "memcached-port",
+        Startup,
+        "TCP port for memcached clients, text and meta protocol, on the same keyspace (0: off; 11211 is memcached's)",
+        memcached_port,
+        Num
+    ),
+    setting!(
+        "memcached-max-item-size",
+        Runtime,
+        "Largest item a memcached client may store, as memcached's -I (k/m suffixes)",
+        memcached_max_item_size,
+        Memory
+    ),
+    setting!(
+        "lease-timeout",
+        Runtime,
+        "Seconds a lease lives (LEASE GET placeholder), and the least time between two lease tokens for one key",
+        lease_timeout,
         Num
     ),
     Setting {

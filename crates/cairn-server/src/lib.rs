@@ -25,6 +25,8 @@
 //! - [`lazyfree`]: a thread that frees big values and flushed databases off the request path.
 //! - [`pubsub`]: who subscribes to what, and delivery; [`outbox`]: the queue through which
 //!   other connections send a client frames, bounded by `client-output-buffer-limit`.
+//! - [`memcache`]: the memcached text and meta protocol on `memcached-port`, on the same
+//!   keyspace (database 0).
 //! - [`tracking`]: client-side caching invalidations; [`notify`]: keyspace notifications;
 //!   [`keyevents`]: what the store reports about changed keys, handed to both.
 //!
@@ -50,7 +52,9 @@ pub mod hotkeys;
 pub mod keyevents;
 pub mod lazyfree;
 pub mod ld80;
+pub mod leases;
 pub mod listener;
+pub mod memcache;
 pub mod memory;
 pub mod notify;
 pub mod outbox;
@@ -78,7 +82,12 @@ pub async fn run(
     on_ready: impl FnOnce(&[std::net::SocketAddr]),
 ) -> std::io::Result<()> {
     let listeners = listener::bind(&server)?;
+    let mc_listeners = memcache::conn::bind(&server)?;
     let addrs: Vec<_> = listeners
+        .iter()
+        .filter_map(|l| l.local_addr().ok())
+        .collect();
+    let mc_addrs: Vec<_> = mc_listeners
         .iter()
         .filter_map(|l| l.local_addr().ok())
         .collect();
@@ -96,7 +105,18 @@ pub async fn run(
             workers.clone(),
         )));
     }
+    for l in mc_listeners {
+        tasks.push(tokio::spawn(memcache::conn::accept_loop(
+            server.clone(),
+            l,
+            workers.clone(),
+        )));
+    }
     tasks.push(tokio::spawn(cron::run(server.clone())));
+    if !mc_addrs.is_empty() {
+        let list: Vec<String> = mc_addrs.iter().map(|a| a.to_string()).collect();
+        tracing::warn!("memcached protocol on tcp {}", list.join(" "));
+    }
     on_ready(&addrs);
     server.wait_shutdown().await;
     for t in tasks {

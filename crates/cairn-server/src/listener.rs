@@ -15,8 +15,16 @@ use crate::workers::Workers;
 /// Binds every `bind` address on `port`. Port 0 picks a free port (the same one for all
 /// addresses after the first).
 pub fn bind(server: &Server) -> std::io::Result<Vec<TcpListener>> {
-    let (addrs, mut port, backlog) =
-        server.with_config(|c| (c.bind.clone(), c.port, c.tcp_backlog));
+    let (addrs, port, backlog) = server.with_config(|c| (c.bind.clone(), c.port, c.tcp_backlog));
+    bind_addrs(&addrs, port, backlog)
+}
+
+/// Binds each of `addrs` on `port` (RESP's and memcached's listeners alike).
+pub fn bind_addrs(
+    addrs: &[String],
+    mut port: u16,
+    backlog: u32,
+) -> std::io::Result<Vec<TcpListener>> {
     let mut listeners = Vec::new();
     for a in addrs {
         let ip: IpAddr = match a.as_str() {

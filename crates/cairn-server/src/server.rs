@@ -44,6 +44,10 @@ pub struct Server {
     pub pubsub: Arc<crate::pubsub::PubSub>,
     pub tracking: Arc<crate::tracking::Tracking>,
     pub notifier: Arc<crate::notify::Notifier>,
+    /// What the memcached protocol counts (`stats`).
+    pub memcached: crate::memcache::McStats,
+    /// The rate limit on lease tokens for missing keys (LEASE GET).
+    pub leases: crate::leases::LeaseLimiter,
     /// The store reports key changes while this is on (see `refresh_observing`).
     observing: Arc<AtomicBool>,
     pub lazyfree: LazyFree,
@@ -116,6 +120,8 @@ impl Server {
                 0,
             )),
             notifier: Arc::new(crate::notify::Notifier::new(pubsub.clone(), 0)),
+            memcached: Default::default(),
+            leases: Default::default(),
             observing: Arc::new(AtomicBool::new(false)),
             clients,
             stats: Stats::default(),

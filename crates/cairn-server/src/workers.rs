@@ -15,7 +15,14 @@ use tokio::sync::mpsc;
 
 use crate::server::Server;
 
-type NewConnection = (std::net::TcpStream, SocketAddr);
+/// Which protocol a new connection speaks.
+#[derive(Clone, Copy, Debug)]
+enum Protocol {
+    Resp,
+    Memcached,
+}
+
+type NewConnection = (std::net::TcpStream, SocketAddr, Protocol);
 
 pub struct Workers {
     senders: Vec<mpsc::UnboundedSender<NewConnection>>,
@@ -38,15 +45,24 @@ impl Workers {
                 .name(format!("cairn-worker-{i}"))
                 .spawn(move || {
                     runtime.block_on(async move {
-                        while let Some((stream, addr)) = rx.recv().await {
+                        while let Some((stream, addr, protocol)) = rx.recv().await {
                             match tokio::net::TcpStream::from_std(stream) {
-                                Ok(stream) => {
-                                    tokio::spawn(crate::listener::admit(
-                                        server.clone(),
-                                        stream,
-                                        addr,
-                                    ));
-                                }
+                                Ok(stream) => match protocol {
+                                    Protocol::Resp => {
+                                        tokio::spawn(crate::listener::admit(
+                                            server.clone(),
+                                            stream,
+                                            addr,
+                                        ));
+                                    }
+                                    Protocol::Memcached => {
+                                        tokio::spawn(crate::memcache::conn::serve(
+                                            server.clone(),
+                                            stream,
+                                            addr,
+                                        ));
+                                    }
+                                },
                                 Err(e) => tracing::warn!("cannot register connection: {e}"),
                             }
                         }
@@ -54,7 +70,10 @@ impl Workers {
                         // to write their last replies before the runtime drops them.
                         let deadline =
                             std::time::Instant::now() + std::time::Duration::from_secs(2);
-                        while !server.clients.is_empty() && std::time::Instant::now() < deadline {
+                        while (!server.clients.is_empty()
+                            || server.memcached.curr_connections.load(Ordering::Relaxed) > 0)
+                            && std::time::Instant::now() < deadline
+                        {
                             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
                         }
                     });
@@ -69,13 +88,22 @@ impl Workers {
         })
     }
 
-    /// Gives a freshly accepted connection to the next worker.
+    /// Gives a freshly accepted RESP connection to the next worker.
     pub fn dispatch(&self, stream: tokio::net::TcpStream, addr: SocketAddr) {
+        self.send(stream, addr, Protocol::Resp);
+    }
+
+    /// Gives a freshly accepted memcached connection to the next worker.
+    pub fn dispatch_memcached(&self, stream: tokio::net::TcpStream, addr: SocketAddr) {
+        self.send(stream, addr, Protocol::Memcached);
+    }
+
+    fn send(&self, stream: tokio::net::TcpStream, addr: SocketAddr, protocol: Protocol) {
         let Ok(stream) = stream.into_std() else {
             return;
         };
         let i = self.next.fetch_add(1, Ordering::Relaxed) % self.senders.len();
-        let _ = self.senders[i].send((stream, addr));
+        let _ = self.senders[i].send((stream, addr, protocol));
     }
 
     /// Stops taking connections and waits for the workers to finish.

@@ -555,6 +555,13 @@ impl Db {
         Some(self.guard(at))
     }
 
+    /// Records an access to `key` (LRU clock, LFU counter) without counting a hit: for a
+    /// memcached read that first reported the state before it (meta `l`, `h`).
+    pub fn bump(&mut self, slot: u16, key: &[u8], now: Now) {
+        let hash = self.hasher.hash_one(key);
+        self.locate(slot, hash, key, now, Access::Write);
+    }
+
     /// The live entry for `key`, to change its memcached fields in place without counting
     /// or reporting anything (meta `md I` marking it stale). Changes to the value must go
     /// through [`Db::write`] instead, which tells WATCH and client-side caching.

@@ -71,7 +71,7 @@ pub struct Mc {
     pub cas: u64,
     /// Memcached's opaque 32-bit client flags; 0 for a value written over RESP.
     pub flags: u32,
-    /// [`Mc::STALE`], [`Mc::WON`], [`Mc::FETCHED`].
+    /// [`Mc::STALE`], [`Mc::WON`], [`Mc::FETCHED`], [`Mc::BINARY_KEY`].
     pub state: u8,
 }
 
@@ -83,7 +83,10 @@ impl Mc {
     pub const WON: u8 = 0x04;
     /// Read at least once since it was written (meta `h`).
     pub const FETCHED: u8 = 0x08;
-    const STATE_MASK: u8 = Mc::STALE | Mc::WON | Mc::FETCHED;
+    /// Stored by a meta client that sent the key base64-encoded (`b`): replies echo it
+    /// encoded again.
+    pub const BINARY_KEY: u8 = 0x10;
+    const STATE_MASK: u8 = Mc::STALE | Mc::WON | Mc::FETCHED | Mc::BINARY_KEY;
 
     fn stored(&self) -> bool {
         self.cas != 0 || self.flags != 0
@@ -692,7 +695,7 @@ impl Entry {
     /// Records a read for memcached's `h` flag (one byte in the header's cache line,
     /// which the read touches anyway).
     #[inline]
-    pub(crate) fn mark_fetched(&mut self) {
+    pub fn mark_fetched(&mut self) {
         let h = self.header_mut();
         h[OFF_MC] |= Mc::FETCHED;
     }

@@ -423,7 +423,7 @@ fn total_system_memory() -> u64 {
 }
 
 /// User and system CPU seconds of this process, from /proc.
-fn cpu_seconds() -> (f64, f64) {
+pub(crate) fn cpu_seconds() -> (f64, f64) {
     let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
         return (0.0, 0.0);
     };

@@ -13,6 +13,7 @@ pub mod expire;
 pub mod hotkeys;
 pub mod info;
 pub mod keys;
+pub mod lease;
 pub mod memory;
 pub mod multi;
 pub mod pubsub;
@@ -177,7 +178,7 @@ impl CommandSpec {
 }
 
 /// Every command family's table.
-fn families() -> [&'static [CommandSpec]; 14] {
+fn families() -> [&'static [CommandSpec]; 15] {
     [
         connection::COMMANDS,
         client::COMMANDS,
@@ -193,6 +194,7 @@ fn families() -> [&'static [CommandSpec]; 14] {
         hotkeys::COMMANDS,
         pubsub::COMMANDS,
         multi::COMMANDS,
+        lease::COMMANDS,
     ]
 }
 

@@ -86,6 +86,20 @@ impl CairnProcess {
             .expect("connect")
     }
 
+    /// Starts a server that also speaks memcached, on a free port; returns it and the
+    /// memcached address.
+    pub fn start_memcached(extra: &[&str]) -> (CairnProcess, SocketAddr) {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let port_s = port.to_string();
+        let mut args = vec!["--memcached-port", port_s.as_str()];
+        args.extend_from_slice(extra);
+        let srv = CairnProcess::start(&args);
+        (srv, SocketAddr::from(([127, 0, 0, 1], port)))
+    }
+
     /// A raw socket, for inline commands and bad input.
     pub fn raw(&self) -> RawConn {
         let s = TcpStream::connect(self.addr).expect("connect");
@@ -120,6 +134,13 @@ impl Drop for CairnProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A raw socket to a memcached port.
+pub fn raw_to(addr: SocketAddr) -> RawConn {
+    let s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    RawConn { s }
 }
 
 /// A plain TCP connection speaking bytes.

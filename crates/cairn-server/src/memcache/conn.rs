@@ -1,0 +1,144 @@
+//! Accepting memcached connections and serving one: read what arrived, answer every
+//! complete request in order, write all the replies with one write.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Instant;
+
+use bytes::{Buf, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use super::{McConn, Step, counters::Counters, text};
+use crate::server::Server;
+
+/// Replies are written once this much is buffered, even mid-pipeline.
+const FLUSH_AT: usize = 64 * 1024;
+/// Binary protocol requests start with this byte.
+const BINARY_MAGIC: u8 = 0x80;
+
+/// Binds `memcached-port` on every `bind` address; none when the port is 0.
+pub fn bind(server: &Server) -> std::io::Result<Vec<TcpListener>> {
+    let (addrs, port, backlog) =
+        server.with_config(|c| (c.bind.clone(), c.memcached_port, c.tcp_backlog));
+    if port == 0 {
+        return Ok(Vec::new());
+    }
+    crate::listener::bind_addrs(&addrs, port, backlog)
+}
+
+/// Accepts memcached connections until shutdown; each is served on a connection worker.
+pub async fn accept_loop(
+    server: Arc<Server>,
+    listener: TcpListener,
+    workers: Arc<crate::workers::Workers>,
+) {
+    loop {
+        let accepted = tokio::select! {
+            _ = server.wait_shutdown() => return,
+            a = listener.accept() => a,
+        };
+        match accepted {
+            Ok((stream, addr)) => workers.dispatch_memcached(stream, addr),
+            Err(e) => {
+                tracing::warn!("memcached accept failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+/// Runs one connection on the worker that owns it.
+pub async fn serve(server: Arc<Server>, mut stream: TcpStream, addr: SocketAddr) {
+    let stats = &server.memcached;
+    let open = stats.curr_connections.load(Relaxed) as usize + server.clients.len();
+    if open >= server.maxclients() {
+        stats.rejected_connections.fetch_add(1, Relaxed);
+        let _ = stream
+            .write_all(b"SERVER_ERROR Too many open connections\r\n")
+            .await;
+        return;
+    }
+    stats.curr_connections.fetch_add(1, Relaxed);
+    stats.total_connections.fetch_add(1, Relaxed);
+    let _ = stream.set_nodelay(true);
+    tracing::debug!(%addr, "memcached client connected");
+    run(&server, &mut stream).await;
+    server.memcached.curr_connections.fetch_sub(1, Relaxed);
+    let _ = stream.shutdown().await;
+}
+
+async fn run(server: &Arc<Server>, stream: &mut TcpStream) {
+    let mut rbuf = BytesMut::with_capacity(16 * 1024);
+    let mut conn = McConn {
+        server,
+        out: Vec::with_capacity(16 * 1024),
+        counters: Counters::default(),
+        now: server.clock.at(Instant::now()),
+        swallow: 0,
+        close: false,
+    };
+    // memcached picks the protocol from a connection's first byte only.
+    let mut first = true;
+    loop {
+        let read = tokio::select! {
+            _ = server.wait_shutdown() => break,
+            r = stream.read_buf(&mut rbuf) => r,
+        };
+        match read {
+            Ok(0) | Err(_) => break,
+            Ok(n) => conn.counters.bytes_read += n as u64,
+        }
+        conn.now = server.clock.at(Instant::now());
+        loop {
+            if conn.swallow > 0 {
+                let n = conn.swallow.min(rbuf.len());
+                rbuf.advance(n);
+                conn.swallow -= n;
+                if conn.swallow > 0 {
+                    break;
+                }
+            }
+            if rbuf.is_empty() {
+                break;
+            }
+            if std::mem::take(&mut first) && rbuf[0] == BINARY_MAGIC {
+                tracing::debug!("closing a memcached client that speaks the binary protocol");
+                conn.close = true;
+                break;
+            }
+            match text::handle(&mut conn, &rbuf) {
+                Step::Done(n) => rbuf.advance(n),
+                Step::NeedMore => break,
+            }
+            if conn.close {
+                break;
+            }
+            if conn.out.len() >= FLUSH_AT && flush(stream, &mut conn).await.is_err() {
+                return;
+            }
+        }
+        if rbuf.len() > server.query_buffer_limit() {
+            tracing::warn!("closing a memcached client: request over client-query-buffer-limit");
+            conn.close = true;
+        }
+        // Let the other connections of this thread run first, so replies leave in bursts.
+        tokio::task::yield_now().await;
+        if flush(stream, &mut conn).await.is_err() || conn.close {
+            break;
+        }
+    }
+    let _ = flush(stream, &mut conn).await;
+    server.memcached.absorb(&mut conn.counters);
+}
+
+async fn flush(stream: &mut TcpStream, conn: &mut McConn<'_>) -> std::io::Result<()> {
+    if !conn.out.is_empty() {
+        stream.write_all(&conn.out).await?;
+        conn.counters.bytes_written += conn.out.len() as u64;
+        conn.out.clear();
+    }
+    conn.server.memcached.absorb(&mut conn.counters);
+    Ok(())
+}
