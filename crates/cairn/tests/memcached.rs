@@ -436,6 +436,66 @@ fn client_crates_work_unchanged() {
     assert_eq!(v, "async-value");
 }
 
+/// pymemcache (run when python3 has it; .ci/run installs it), with its pickle serializer
+/// (client flags carry the type) and its HashClient spreading keys over two nodes.
+#[test]
+fn pymemcache_works_unchanged() {
+    let probe = std::process::Command::new("python3")
+        .args(["-c", "import pymemcache"])
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: python3 with pymemcache is not installed (.ci/run installs it)");
+        return;
+    }
+    let (srv_a, a) = CairnProcess::start_memcached(&[]);
+    let (_srv_b, b) = CairnProcess::start_memcached(&[]);
+    let script = r#"
+import sys
+from pymemcache.client.base import Client
+from pymemcache.client.hash import HashClient
+from pymemcache import serde
+a, b = sys.argv[1], sys.argv[2]
+c = Client(a, serde=serde.pickle_serde)
+c.set("obj", {"id": 1, "tags": ["x"]})
+assert c.get("obj") == {"id": 1, "tags": ["x"]}
+c.set("n", 10)
+assert c.incr("n", 5) == 15
+value, cas = c.gets("obj")
+assert c.cas("obj", {"id": 2}, cas) is True
+assert c.cas("obj", {"id": 3}, cas) is False
+assert c.get("obj") == {"id": 2}
+assert c.add("obj", 1, noreply=False) is False
+assert c.touch("obj", 100) is True
+c.set_many({"m1": "a", "m2": "b"})
+assert c.get_many(["m1", "m2", "nope"]) == {"m1": "a", "m2": "b"}
+c.delete_many(["m1", "m2"])
+assert c.get("m1") is None
+c.set("plain", b"bytes-from-pymemcache")
+stats = c.stats()
+assert stats[b"curr_connections"] >= 1, stats
+h = HashClient([a, b])
+for i in range(200):
+    h.set("k%d" % i, str(i))
+assert all(h.get("k%d" % i) == str(i).encode() for i in range(200))
+counts = [Client(s).stats()[b"curr_items"] for s in (a, b)]
+assert min(counts) > 20, counts
+print("ok", counts)
+"#;
+    let out = std::process::Command::new("python3")
+        .args(["-c", script, &a.to_string(), &b.to_string()])
+        .output()
+        .expect("python3 runs");
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("ok"),
+        "pymemcache failed:\nstdout: {}\nstderr: {}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut con = srv_a.client();
+    let plain: String = q(&mut con, &["GET", "plain"]);
+    assert_eq!(plain, "bytes-from-pymemcache");
+}
+
 #[test]
 fn resp_leases_refuse_a_refill_that_raced_with_a_delete() {
     let (srv, mc) = CairnProcess::start_memcached(&[]);

@@ -5,7 +5,8 @@
 //!   are followed by a data block of the announced length plus `\r\n`, which the
 //!   connection reads itself.
 //! - Tokens are separated by single spaces only; runs of spaces are skipped; a tab is part
-//!   of a token (memcached's `tokenize_command`).
+//!   of a token (memcached's `tokenize_command`). Keys are limited to [`KEY_MAX`] bytes;
+//!   like memcached's text protocol, other control characters in a key are accepted.
 //! - Numbers follow memcached's `safe_strto*` helpers: a leading `+` is accepted, a minus
 //!   sign on an unsigned field is refused, trailing garbage is refused, and 32-bit client
 //!   flags are taken modulo 2^32 as `strtoul` into a `uint32_t` does.
@@ -63,12 +64,6 @@ pub fn tokens(line: &[u8]) -> Vec<&[u8]> {
     line.split(|&b| b == b' ')
         .filter(|t| !t.is_empty())
         .collect()
-}
-
-/// Whether a key is one memcached accepts: at most 250 bytes, no control characters (the
-/// tokenizer already excludes spaces).
-pub fn key_ok(key: &[u8]) -> bool {
-    !key.is_empty() && key.len() <= KEY_MAX && !key.iter().any(|&b| b < 0x20 || b == 0x7f)
 }
 
 fn digits(t: &[u8]) -> Option<(bool, &[u8])> {
@@ -171,9 +166,6 @@ mod tests {
         assert_eq!(parse_i32(b"-1"), Some(-1));
         assert_eq!(parse_i32(b"99999999999"), Some(99999999999i64 as i32));
         assert_eq!(parse_i32(b"99999999999999999999"), None);
-        assert!(key_ok(&[b'k'; 250]));
-        assert!(!key_ok(&[b'k'; 251]));
-        assert!(!key_ok(b"a\x01b"));
     }
 
     #[test]

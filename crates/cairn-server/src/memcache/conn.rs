@@ -78,6 +78,7 @@ async fn run(server: &Arc<Server>, stream: &mut TcpStream) {
         now: server.clock.at(Instant::now()),
         swallow: 0,
         close: false,
+        max_item: 0,
     };
     // memcached picks the protocol from a connection's first byte only.
     let mut first = true;
@@ -91,6 +92,7 @@ async fn run(server: &Arc<Server>, stream: &mut TcpStream) {
             Ok(n) => conn.counters.bytes_read += n as u64,
         }
         conn.now = server.clock.at(Instant::now());
+        conn.max_item = server.with_config(|c| c.memcached_max_item_size) as usize;
         loop {
             if conn.swallow > 0 {
                 let n = conn.swallow.min(rbuf.len());

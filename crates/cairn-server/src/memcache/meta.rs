@@ -288,7 +288,7 @@ fn ms(conn: &mut McConn, tokens: &[&[u8]], line: usize, rest: &[u8]) -> Step {
         (m, _) => m,
     };
     let key: &[u8] = &f.key;
-    let max = conn.server.with_config(|c| c.memcached_max_item_size) as usize;
+    let max = conn.max_item;
     if text::item_size(key.len(), f.client_flags, vlen) > max {
         conn.counters.store_too_large += 1;
         let slot = key_slot(key);

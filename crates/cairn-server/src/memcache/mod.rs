@@ -45,6 +45,8 @@ pub struct McConn<'s> {
     pub swallow: usize,
     /// Close once the replies so far are written (quit, junk, binary protocol).
     pub close: bool,
+    /// `memcached-max-item-size`, read once per batch of requests.
+    pub max_item: usize,
 }
 
 /// What handling the front of the read buffer did.

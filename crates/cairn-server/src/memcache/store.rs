@@ -123,8 +123,14 @@ pub fn store(
     let result = {
         let mut shard = server.keyspace.lock(slot);
         let db = shard.db(DB);
-        let old = db.peek_mut(slot, item.key, now).map(|e| {
-            let v = e.value().as_bytes().into_owned();
+        // The old value is copied only when it becomes part of the new one.
+        let joins = matches!(mode, Mode::Append | Mode::Prepend);
+        let old = db.peek(slot, item.key, now).map(|e| {
+            let v = if joins {
+                e.value().as_bytes().into_owned()
+            } else {
+                Vec::new()
+            };
             (e.mc(), e.expire_at(), v)
         });
         let deadline = memcache::deadline(item.exptime, now.ms);

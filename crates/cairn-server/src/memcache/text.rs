@@ -194,7 +194,7 @@ fn update(conn: &mut McConn, mode: Mode, tokens: &[&[u8]], line: usize, rest: &[
         return Step::Done(line);
     }
     let vlen = vlen as usize;
-    let max = conn.server.with_config(|c| c.memcached_max_item_size) as usize;
+    let max = conn.max_item;
     if item_size(key.len(), flags, vlen) > max {
         conn.counters.store_too_large += 1;
         quietly(conn, quiet, |c| {
