@@ -90,8 +90,7 @@ declare -A PORT=() PID=() CMDLINE=()
 BENCH_PID=""
 CHECK_FAILED=0
 
-
-
+# shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
     local rc=$? inst
     trap - EXIT INT TERM
@@ -107,8 +106,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-
 
 server_argv() {   # server_argv INSTANCE: the server's argv, one word per line
     local inst="$1" port="${PORT[$1]}"
@@ -175,15 +172,8 @@ bench() {   # bench INSTANCE TESTS PIPE [N]: one redis-benchmark run; output in 
     local inst="$1" rc=0
     local -a cmd
     mapfile -t cmd < <(bench_cmd "${PORT[$inst]}" "$2" "$3" "${4:-}")
-    timeout "$BENCH_TIMEOUT" "${cmd[@]}" >"$WORK/bench.out" 2>"$WORK/bench.err" &
-    BENCH_PID=$!
-    wait "$BENCH_PID" || rc=$?
-    BENCH_PID=""
+    run_bounded "$WORK/bench.out" "$WORK/bench.err" "${cmd[@]}" || rc=$?
     if [[ $rc -ne 0 ]]; then
-        [[ $rc -eq 124 ]] && echo "redis-benchmark timed out after ${BENCH_TIMEOUT}s" >&2
-        echo "command: ${cmd[*]}" >&2
-        echo "stdout:" >&2; cat "$WORK/bench.out" >&2
-        echo "stderr:" >&2; cat "$WORK/bench.err" >&2
         if is_running "${PID[$inst]}"; then   # state of the server at the failure
             echo "$inst now: dbsize=$(cli "$inst" dbsize 2>&1)" \
                 "used_memory=$(info_field "$inst" memory used_memory 2>&1)" \

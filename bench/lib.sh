@@ -1,6 +1,8 @@
 # bench/lib.sh — what the bench scripts share: argument checks, finding or building the
-# cairn binary, installing the Redis tools, free ports, and stopping processes.
+# cairn binary, installing the Redis tools, free ports, starting servers, running a load
+# command under a time limit, and stopping processes.
 # Sourced by the scripts (not run): `source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"`.
+# shellcheck shell=bash
 
 die() { echo "error: $*" >&2; exit 1; }
 
@@ -82,7 +84,9 @@ free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",
 
 # The scripts that start several servers keep them in associative arrays PORT, PID and
 # CMDLINE by instance name, with logs in $WORK/<name>.log, and define
-# `server_argv NAME` (the command line, one word per line, using ${PORT[NAME]}).
+# `server_argv NAME` (the command line, one word per line, using ${PORT[NAME]}). PORT is
+# the port the readiness check uses; a server that needs more ports keeps them in arrays
+# of its own, chosen by the script's own pick_ports.
 
 wait_for_ping() {   # wait_for_ping NAME: up to 20 s for PONG; 1 if the server exited
     local name="$1" deadline=$((SECONDS + 20))
@@ -94,25 +98,52 @@ wait_for_ping() {   # wait_for_ping NAME: up to 20 s for PONG; 1 if the server e
     die "$name did not answer PING on port ${PORT[$name]} within 20 s"
 }
 
-# start_instance INSTANCE: start it on a free ephemeral port and wait for PONG. The port
-# is free when chosen but another process may take it before the server binds it (test
-# suites use ephemeral ports too), so "address in use" gets a new port.
+# pick_ports INSTANCE: sets PORT[INSTANCE] to a free port before each start attempt; a
+# script whose servers need more ports defines its own after sourcing this file.
+pick_ports() { PORT[$1]="$(free_port)" || die "could not pick a free port"; }
+
+# start_instance INSTANCE [READY WHAT]: start it on ports from pick_ports and wait until
+# `READY INSTANCE` succeeds (default wait_for_ping; WHAT, default PING, names the reply in
+# messages). READY returns 1 if the server exited. The ports are free when chosen but
+# another process may take one before the server binds it (test suites use ephemeral
+# ports too), so "address in use" gets new ports.
+# shellcheck disable=SC2004 # PID and CMDLINE are the scripts' associative arrays
 start_instance() {
-    local inst="$1" attempt
+    local inst="$1" ready="${2:-wait_for_ping}" what="${3:-PING}" attempt
     local -a argv
     for ((attempt = 1; attempt <= 5; attempt++)); do
-        PORT[$inst]="$(free_port)" || die "could not pick a free port"
+        pick_ports "$inst"
         mapfile -t argv < <(server_argv "$inst")
         (cd "$WORK" && exec "${argv[@]}") >"$WORK/$inst.log" 2>&1 &
         PID[$inst]=$!
         # Shown with "" for empty words, so the line can be pasted back.
         CMDLINE[$inst]="$(for w in "${argv[@]}"; do [[ -n $w ]] && printf '%s ' "$w" || printf '"" '; done)"
-        wait_for_ping "$inst" && return 0
+        "$ready" "$inst" && return 0
         wait "${PID[$inst]}" 2>/dev/null || true
         PID[$inst]=""
         grep -qi 'address already in use' "$WORK/$inst.log" \
-            || die "$inst exited before answering PING on port ${PORT[$inst]}"
-        echo "note: port ${PORT[$inst]} was taken before $inst bound it; trying another" >&2
+            || die "$inst exited before answering $what on port ${PORT[$inst]} (command: ${CMDLINE[$inst]})"
+        echo "note: a port was taken before $inst bound it; trying others" >&2
     done
-    die "$inst: no free port after 5 attempts"
+    die "$inst: no free ports after 5 attempts"
+}
+
+# run_bounded OUT ERR CMD...: runs CMD under `timeout $BENCH_TIMEOUT`, stdout to OUT and
+# stderr to ERR, in the background as BENCH_PID (so INT/TERM reach the trap at once, and
+# its EXIT handler can stop it); on failure prints the command and both outputs and
+# returns CMD's exit status (124: timed out), for the caller to add its checks and die.
+run_bounded() {
+    local out="$1" err="$2" rc=0
+    shift 2
+    timeout "$BENCH_TIMEOUT" "$@" >"$out" 2>"$err" &
+    BENCH_PID=$!
+    wait "$BENCH_PID" || rc=$?
+    BENCH_PID=""
+    if [[ $rc -ne 0 ]]; then
+        [[ $rc -eq 124 ]] && echo "$(basename -- "$1") timed out after ${BENCH_TIMEOUT}s" >&2
+        echo "command: $*" >&2
+        echo "stdout:" >&2; cat "$out" >&2
+        echo "stderr:" >&2; cat "$err" >&2
+    fi
+    return "$rc"
 }

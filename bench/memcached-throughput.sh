@@ -133,7 +133,7 @@ WORK="$(mktemp -d -t cairn-mcbench.XXXXXX)"   # server logs, cwd, raw results
 RESULTS="$WORK/results.tsv"   # server test pipe rps requests cpu_us
 : >"$RESULTS"
 INSTANCES=(cairn memcached)
-declare -A PID=() MC_PORT=() RESP_PORT=() CMDLINE=() VERSION_REPLY=()
+declare -A PID=() PORT=() RESP_PORT=() CMDLINE=() VERSION_REPLY=()   # PORT: memcached protocol
 BENCH_PID=""   # mcload run in progress, if any
 
 # shellcheck disable=SC2317 # run by the EXIT trap
@@ -157,7 +157,7 @@ MEMCACHED_USER=()
 [[ $EUID -eq 0 ]] && MEMCACHED_USER=(-u root)   # memcached refuses to run as root without -u
 
 server_argv() {   # server_argv INSTANCE: the server's argv, one word per line
-    local mc="${MC_PORT[$1]}" resp="${RESP_PORT[$1]}" w
+    local mc="${PORT[$1]}" resp="${RESP_PORT[$1]}" w
     local -a words
     case "$1" in
     cairn)
@@ -188,51 +188,34 @@ server_argv() {   # server_argv INSTANCE: the server's argv, one word per line
 
 # wait_for_version INSTANCE: up to 20 s for a `VERSION ...` reply to `version` on the
 # memcached-protocol port; 1 if the server exited first.
+# shellcheck disable=SC2317 # called by start_instance
 wait_for_version() {
     local inst="$1" deadline=$((SECONDS + 20)) reply
     while ((SECONDS < deadline)); do
         is_running "${PID[$inst]}" || return 1
-        if reply="$(timeout 5 "$MCLOAD" --host 127.0.0.1 --port "${MC_PORT[$inst]}" --op version \
+        if reply="$(timeout 5 "$MCLOAD" --host 127.0.0.1 --port "${PORT[$inst]}" --op version \
             --timeout 2 2>/dev/null)"; then
             VERSION_REPLY[$inst]="$reply"
             return 0
         fi
         sleep 0.1
     done
-    die "$inst did not answer 'version' on port ${MC_PORT[$inst]} within 20 s"
+    die "$inst did not answer 'version' on port ${PORT[$inst]} within 20 s"
 }
 
-# start_server INSTANCE: start it on free ephemeral ports (memcached protocol, and RESP
-# for Cairn) and wait for its VERSION reply. The ports are free when chosen but another
-# process may take one before the server binds it, so "address in use" gets new ports.
-start_server() {
-    local inst="$1" attempt
-    local -a argv
-    for ((attempt = 1; attempt <= 5; attempt++)); do
-        # Two distinct ports: both sockets stay open until both are chosen.
-        read -r "MC_PORT[$inst]" "RESP_PORT[$inst]" < <(python3 -c '
+# pick_ports INSTANCE (replaces lib.sh's): two distinct free ports, PORT (memcached
+# protocol) and RESP_PORT (Cairn's RESP); both sockets stay open until both are chosen.
+pick_ports() {
+    read -r "PORT[$1]" "RESP_PORT[$1]" < <(python3 -c '
 import socket
 socks = [socket.socket() for _ in range(2)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(*(s.getsockname()[1] for s in socks))
 ') || die "could not pick free ports"
-        mapfile -t argv < <(server_argv "$inst")
-        (cd "$WORK" && exec "${argv[@]}") >"$WORK/$inst.log" 2>&1 &
-        PID[$inst]=$!
-        # Shown with "" for empty words, so the line can be pasted back.
-        CMDLINE[$inst]="$(for w in "${argv[@]}"; do [[ -n $w ]] && printf '%s ' "$w" || printf '"" '; done)"
-        wait_for_version "$inst" && return 0
-        wait "${PID[$inst]}" 2>/dev/null || true
-        PID[$inst]=""
-        grep -qi 'address already in use' "$WORK/$inst.log" \
-            || die "$inst exited before answering 'version' on port ${MC_PORT[$inst]} (command: ${CMDLINE[$inst]})"
-        echo "note: a port was taken before $inst bound it; trying others" >&2
-    done
-    die "$inst: no free ports after 5 attempts"
 }
 
-for inst in "${INSTANCES[@]}"; do start_server "$inst"; done
+for inst in "${INSTANCES[@]}"; do start_instance "$inst" wait_for_version "'version'"; done
 
 # ------------------------------------------------------------------ header --
 requests_for() { (($1 == 1)) && echo "$BENCH_REQUESTS" || echo "$BENCH_REQUESTS_PIPELINED"; }
@@ -277,20 +260,13 @@ done
 echo
 
 # --------------------------------------------------------------- measuring --
-# run_mcload INSTANCE WHAT ARGV...: runs mcload in the background (so INT/TERM reach the
-# trap at once); its stdout is left in $WORK/load.out; dies with its output on failure.
+# run_mcload INSTANCE WHAT ARGV...: runs mcload with run_bounded; its stdout is left in
+# $WORK/load.out; dies with its output on failure.
 run_mcload() {
     local inst="$1" what="$2" rc=0
     shift 2
-    timeout "$BENCH_TIMEOUT" "$@" >"$WORK/load.out" 2>"$WORK/load.err" &
-    BENCH_PID=$!
-    wait "$BENCH_PID" || rc=$?
-    BENCH_PID=""
+    run_bounded "$WORK/load.out" "$WORK/load.err" "$@" || rc=$?
     if [[ $rc -ne 0 ]]; then
-        [[ $rc -eq 124 ]] && echo "mcload timed out after ${BENCH_TIMEOUT}s" >&2
-        echo "command: $*" >&2
-        echo "stdout:" >&2; cat "$WORK/load.out" >&2
-        echo "stderr:" >&2; cat "$WORK/load.err" >&2
         is_running "${PID[$inst]}" || echo "$inst (pid ${PID[$inst]}) is no longer running" >&2
         die "$what against $inst failed (exit $rc)"
     fi
@@ -300,7 +276,7 @@ field() { tr ' ' '\n' <"$WORK/load.out" | awk -F= -v k="$1" '$1 == k { print $2;
 
 prefill() {   # prefill INSTANCE: set every key once, so that every GET hits
     local inst="$1" n
-    run_mcload "$inst" prefill "$MCLOAD" --host 127.0.0.1 --port "${MC_PORT[$inst]}" --op set \
+    run_mcload "$inst" prefill "$MCLOAD" --host 127.0.0.1 --port "${PORT[$inst]}" --op set \
         --prefill --pipeline 16 --conns "$BENCH_CONNS" --threads "$BENCH_THREADS" \
         --keys "$BENCH_KEYS" --value-size "$BENCH_VALUE_SIZE"
     n="$(field requests)"
@@ -312,7 +288,7 @@ run_one() {   # run_one INSTANCE OP PIPE ROUND: one measured run; appends to $RE
     local inst="$1" op="$2" pipe="$3" round="$4" pid="${PID[$1]}" cpu_before cpu_us rps n
     local -a cmd
     is_running "$pid" || die "$inst (pid $pid) is no longer running"
-    mapfile -t cmd < <(load_cmd "${MC_PORT[$inst]}" "$op" "$pipe" "$round")
+    mapfile -t cmd < <(load_cmd "${PORT[$inst]}" "$op" "$pipe" "$round")
     cpu_before="$(cpu_ticks "$pid")"
     run_mcload "$inst" "mcload $op P$pipe" "${cmd[@]}"
     cpu_us=$(( ($(cpu_ticks "$pid") - cpu_before) * 1000000 / CLK_TCK ))

@@ -81,11 +81,14 @@ require_positive ROUNDS BENCH_N BENCH_DATA SETTLE_TIMEOUT BENCH_TIMEOUT
 ((${#SUBS[@]} > 0)) || die "SUBSCRIBERS is empty"
 ((${#PIPES[@]} > 0)) || die "PIPES is empty"
 for n in "${SUBS[@]}"; do
-    [[ "$n" =~ ^[1-9][0-9]*$ ]] && ((n <= 10000)) \
-        || die "SUBSCRIBERS must be integers from 1 to 10000 (got '$n')"
+    if ! [[ "$n" =~ ^[1-9][0-9]*$ ]] || ((n > 10000)); then
+        die "SUBSCRIBERS must be integers from 1 to 10000 (got '$n')"
+    fi
 done
 for p in "${PIPES[@]}"; do
-    [[ "$p" =~ ^[1-9][0-9]*$ ]] && ((p <= 1000)) || die "PIPES must be integers from 1 to 1000 (got '$p')"
+    if ! [[ "$p" =~ ^[1-9][0-9]*$ ]] || ((p > 1000)); then
+        die "PIPES must be integers from 1 to 1000 (got '$p')"
+    fi
 done
 MAX_SUBS="$(printf '%s\n' "${SUBS[@]}" | sort -n | tail -n 1)"
 if [[ "$(ulimit -n)" != unlimited ]] && (($(ulimit -n) < MAX_SUBS + 64)); then
@@ -115,8 +118,7 @@ BENCH_PID=""   # redis-benchmark run in progress, if any
 SUB_PID=""     # subscriber process of the run in progress, if any
 CHECK_FAILED=0
 
-
-
+# shellcheck disable=SC2317 # run by the EXIT trap
 cleanup() {
     local rc=$? inst
     trap - EXIT INT TERM
@@ -133,8 +135,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT    # these run the EXIT trap above
 trap 'exit 143' TERM
-
-
 
 server_argv() {   # server_argv INSTANCE: the server's argv, one word per line
     local port="${PORT[$1]}"
@@ -383,18 +383,8 @@ run_one() {   # run_one INSTANCE SUBSCRIBERS PIPE ROUND: one measured run; appen
     mapfile -t cmd < <(bench_cmd "${PORT[$inst]}" "$pipe")
     calls0="$(publish_calls "$inst")"
     cpu_before="$(cpu_ticks "$pid")"
-    # Run in the background and `wait`, so INT/TERM reach the trap at once.
-    timeout "$BENCH_TIMEOUT" "${cmd[@]}" >"$WORK/bench.out" 2>"$WORK/bench.err" &
-    BENCH_PID=$!
-    wait "$BENCH_PID" || rc=$?
-    BENCH_PID=""
-    if [[ $rc -ne 0 ]]; then
-        [[ $rc -eq 124 ]] && echo "redis-benchmark timed out after ${BENCH_TIMEOUT}s" >&2
-        echo "command: ${cmd[*]}" >&2
-        echo "stdout:" >&2; cat "$WORK/bench.out" >&2
-        echo "stderr:" >&2; cat "$WORK/bench.err" >&2
-        die "redis-benchmark against $inst failed (exit $rc)"
-    fi
+    run_bounded "$WORK/bench.out" "$WORK/bench.err" "${cmd[@]}" \
+        || die "redis-benchmark against $inst failed (exit $?)"
 
     # PUBLISH calls made: the server's own count if it reports one, else what
     # redis-benchmark issues (whole pipelines: BENCH_N rounded up to a multiple of PIPE).

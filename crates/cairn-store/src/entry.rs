@@ -559,7 +559,8 @@ impl Entry {
     /// the same length allocates nothing).
     ///
     /// A value written this way is a plain string to memcached: client flags 0, a new CAS,
-    /// no lease state (memcached's own writes go through [`Entry::with_mc`]).
+    /// no lease state (memcached's storage commands set their flags afterwards with
+    /// [`Entry::set_mc`]).
     pub(crate) fn set_src(&mut self, value: Src<'_>) {
         let s = self.shape();
         let same_size = self.extra_len() == 0
@@ -673,9 +674,15 @@ impl Entry {
         self.replace(rebuilt);
     }
 
-    /// A new entry for memcached's storage commands: the value with its client flags, and
-    /// lease state cleared (a fresh item, as memcached allocates one per store).
-    pub fn with_mc(key: &[u8], value: &[u8], deadline: u64, now_s: u32, flags: u32) -> Entry {
+    /// A new entry with client flags, for tests.
+    #[cfg(test)]
+    pub(crate) fn with_mc(
+        key: &[u8],
+        value: &[u8],
+        deadline: u64,
+        now_s: u32,
+        flags: u32,
+    ) -> Entry {
         let meta = Meta {
             clock: now_s,
             freq: LFU_INIT,
