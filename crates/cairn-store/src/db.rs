@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering::Relaxed};
 
 use crate::entry::{Entry, Lfu, Src};
+use crate::journal::{Effect, Journal};
 use crate::observe::{Change, Observing};
 use crate::sketch::Sketch;
 use crate::table::Table;
@@ -112,6 +113,8 @@ pub struct EntryMut<'a> {
     entry: &'a mut Entry,
     bytes: &'a ShardBytes,
     before: usize,
+    /// Where the entry's new state goes when the guard drops (a write), if anywhere.
+    journal: Option<(&'a dyn Journal, usize)>,
 }
 
 /// Where an entry sits: its slot table (shard-local) and bucket. Valid only while the
@@ -159,6 +162,9 @@ impl Drop for EntryMut<'_> {
         if after != self.before {
             self.bytes.add(after as isize - self.before as isize);
         }
+        if let Some((journal, db)) = self.journal {
+            journal.record(db, Effect::Set(self.entry));
+        }
     }
 }
 
@@ -195,6 +201,9 @@ pub struct Db {
     /// This database's number, for the observer.
     pub(crate) index: usize,
     pub(crate) observer: Option<Observing>,
+    /// Where changes go as effects (the write stream), when persistence or replication
+    /// listens.
+    pub(crate) journal: Option<Arc<dyn Journal>>,
 }
 
 /// Tells `observer`, if it listens, that `key` of database `index` changed (a free
@@ -257,6 +266,7 @@ impl Db {
             watchers: Watchers::default(),
             index: 0,
             observer: None,
+            journal: None,
         }
     }
 
@@ -265,6 +275,14 @@ impl Db {
     fn changed(&self, key: &[u8], change: Change) {
         self.watchers.touch(key);
         self.report(key, change);
+    }
+
+    /// Hands the journal, if one listens, an effect of this database.
+    #[inline]
+    fn journal(&self, effect: Effect<'_>) {
+        if let Some(j) = &self.journal {
+            j.record(self.index, effect);
+        }
     }
 
     /// Tells the observer only (a creation or a miss is no change for WATCH).
@@ -552,7 +570,7 @@ impl Db {
         let hash = self.hasher.hash_one(key);
         self.record(hash);
         let at = self.locate(slot, hash, key, now, Access::Fetch { bump })?;
-        Some(self.guard(at))
+        Some(self.guard(at, false))
     }
 
     /// Records an access to `key` (LRU clock, LFU counter) without counting a hit: for a
@@ -568,19 +586,28 @@ impl Db {
     pub fn peek_mut(&mut self, slot: u16, key: &[u8], now: Now) -> Option<EntryMut<'_>> {
         let hash = self.hasher.hash_one(key);
         let at = self.locate(slot, hash, key, now, Access::Peek)?;
-        Some(self.guard(at))
+        Some(self.guard(at, true))
     }
 
     /// The entry at `at`, borrowed with the shard's byte count so that a change of its
-    /// size is accounted when the guard drops.
-    fn guard(&mut self, at: Position) -> EntryMut<'_> {
-        let Db { slots, bytes, .. } = self;
+    /// size is accounted when the guard drops; a `write` guard also hands the journal the
+    /// entry's new state then. A memcached read's guard does not: what it changes (a CAS
+    /// unique handed out, the fetched bit) is not part of the key's state.
+    fn guard(&mut self, at: Position, write: bool) -> EntryMut<'_> {
+        let Db {
+            slots,
+            bytes,
+            journal,
+            index,
+            ..
+        } = self;
         let entry = slots[at.local].table.get_mut(at.bucket);
         let before = entry.mem_usage();
         EntryMut {
             entry,
             bytes,
             before,
+            journal: journal.as_deref().filter(|_| write).map(|j| (j, *index)),
         }
     }
 
@@ -590,7 +617,7 @@ impl Db {
         let hash = self.hasher.hash_one(key);
         self.record_write(hash);
         let at = self.locate(slot, hash, key, now, Access::Write)?;
-        Some(self.guard(at))
+        Some(self.guard(at, true))
     }
 
     /// Looks a key up without touching it or counting (TTL, TYPE, OBJECT, EXISTS-like
@@ -696,6 +723,9 @@ impl Db {
                     e.set_bits(self.recorded);
                 }
                 delta += e.mem_usage() as isize;
+                if let Some(j) = &self.journal {
+                    j.record(self.index, Effect::Set(e));
+                }
                 (!expired, was_volatile, deadline != 0, expired)
             }
             None => {
@@ -704,6 +734,9 @@ impl Db {
                     e.set_bits(self.recorded);
                 }
                 delta += e.mem_usage() as isize;
+                if let Some(j) = &self.journal {
+                    j.record(self.index, Effect::Set(&e));
+                }
                 st.table.insert_new(hash, e, |e| hasher.hash_one(e.key()));
                 (false, false, new_ttl != 0, false)
             }
@@ -757,6 +790,9 @@ impl Db {
         let table_before = st.table.allocation_size();
         let volatile = entry.has_ttl();
         let mut delta = entry.mem_usage() as isize;
+        if let Some(j) = &self.journal {
+            j.record(self.index, Effect::Set(&entry));
+        }
         st.table
             .insert_new(hash, entry, |e| hasher.hash_one(e.key()));
         delta += st.table.allocation_size() as isize - table_before as isize;
@@ -791,6 +827,7 @@ impl Db {
         e.set_deadline(at.unwrap_or(0));
         let is = e.has_ttl();
         let delta = e.mem_usage() as isize - before;
+        self.journal(Effect::Expire(key, at));
         self.account(delta);
         if was != is {
             let local = self.local(slot);
@@ -1063,6 +1100,7 @@ impl Db {
         self.keys -= 1;
         self.account(-(freed as isize));
         self.changed(entry.key(), change);
+        self.journal(Effect::Del(entry.key()));
         (entry, freed)
     }
 
@@ -1105,6 +1143,9 @@ impl Db {
                     freed += e.mem_usage();
                     self.watchers.touch(e.key());
                     report(&self.observer, self.index, e.key(), Change::Expired);
+                    if let Some(j) = &self.journal {
+                        j.record(self.index, Effect::Del(e.key()));
+                    }
                     on_expired(e);
                 },
             );

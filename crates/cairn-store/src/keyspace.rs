@@ -11,6 +11,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use crate::hold::{Hold, ShardGuard};
+use crate::journal::{Global, Journal};
 use crate::observe::Observing;
 
 use crate::db::{Db, DbStats, Flushed, Now, ShardBytes};
@@ -275,6 +276,18 @@ impl Keyspace {
         }
     }
 
+    /// Installs (or, with `None`, removes) the journal every database hands its changes to
+    /// (see [`crate::journal`]). Taken with every shard locked, so the journal hears
+    /// everything after the moment it is installed and nothing before.
+    pub fn set_journal(&self, journal: Option<Arc<dyn Journal>>) {
+        let mut all = self.lock_all();
+        for (_, shard) in all.guards.iter_mut() {
+            for db in shard.dbs.iter_mut() {
+                db.journal = journal.clone();
+            }
+        }
+    }
+
     /// Keys some client WATCHes, over every database (INFO total_watched_keys).
     pub fn watched_keys(&self) -> usize {
         (0..self.shards.len())
@@ -376,6 +389,7 @@ impl Keyspace {
             let template = (shard.dbs[0].lfu, shard.dbs[0].has_sketch());
             let bytes = Arc::clone(&shard.bytes);
             let observer = shard.dbs[0].observer.clone();
+            let journal = shard.dbs[0].journal.clone();
             let mut index = shard.dbs.len();
             shard.dbs.resize_with(n, || {
                 let mut db = Db::new(bits, self.hasher.clone(), Arc::clone(&bytes));
@@ -383,6 +397,7 @@ impl Keyspace {
                 db.set_sketch(template.1);
                 db.index = index;
                 db.observer = observer.clone();
+                db.journal = journal.clone();
                 index += 1;
                 db
             });
@@ -406,6 +421,12 @@ impl Keyspace {
         // Reported once for the whole flush, with every shard still locked.
         if let Some((_, shard)) = all.guards.first() {
             shard.dbs[db.unwrap_or(0)].report_flushed();
+            if let Some(j) = &shard.dbs[0].journal {
+                j.global(match db {
+                    Some(d) => Global::FlushDb(d),
+                    None => Global::FlushAll,
+                });
+            }
         }
         out
     }
@@ -428,6 +449,9 @@ impl Keyspace {
             && let Some((_, shard)) = all.guards.first()
         {
             shard.dbs[a].report_flushed();
+            if let Some(j) = &shard.dbs[0].journal {
+                j.global(Global::SwapDb(a, b));
+            }
         }
     }
 

@@ -22,6 +22,8 @@
 //! - [`evict`] picks victims when memory is full; [`sketch`] is the access-frequency
 //!   history its TinyLFU policy decides with.
 //! - [`glob`] is Redis's pattern language (KEYS, SCAN MATCH, later PSUBSCRIBE).
+//! - [`journal`] is where every change leaves as its effect (the write stream's source:
+//!   the append-only file, later replicas).
 //! - [`lease`] is the lease primitive both protocols share (memcached's meta W/Z/X flags,
 //!   RESP's LEASE commands), kept in the entry's memcached fields.
 //! - [`dump`] is the versioned, checksummed payload of DUMP / RESTORE.
@@ -37,6 +39,7 @@ pub mod entry;
 pub mod evict;
 pub mod glob;
 pub mod hold;
+pub mod journal;
 pub mod keyspace;
 pub mod lease;
 pub mod observe;

@@ -1,13 +1,100 @@
 //! The keyspace against a plain model: a `BTreeMap` of key → (value, deadline).
 //!
 //! Random sequences of writes, deletes, expiry changes, clock jumps, sweeps, renames,
-//! SCANs and flushes run against both; every read must agree.
+//! SCANs and flushes run against both; every read must agree. A journal records every
+//! effect meanwhile; replayed into an empty keyspace, it must rebuild the same keys.
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use std::sync::{Arc, Mutex};
+
 use cairn_store::db::Now;
+use cairn_store::journal::{Effect, Global, Journal};
 use cairn_store::{ExpireChange, Keyspace, Value, key_slot};
 use proptest::prelude::*;
+
+/// An effect, owned.
+#[derive(Debug, Clone)]
+enum Rec {
+    Set(usize, Vec<u8>, Vec<u8>, Option<u64>),
+    Del(usize, Vec<u8>),
+    Expire(usize, Vec<u8>, Option<u64>),
+    Global(Global),
+}
+
+#[derive(Default)]
+struct Recorder(Mutex<Vec<Rec>>);
+
+impl Journal for Recorder {
+    fn record(&self, db: usize, effect: Effect<'_>) {
+        let rec = match effect {
+            Effect::Set(e) => Rec::Set(
+                db,
+                e.key().to_vec(),
+                e.value().as_bytes().into_owned(),
+                e.expire_at(),
+            ),
+            Effect::Del(k) => Rec::Del(db, k.to_vec()),
+            Effect::Expire(k, at) => Rec::Expire(db, k.to_vec(), at),
+        };
+        self.0.lock().unwrap().push(rec);
+    }
+
+    fn global(&self, change: Global) {
+        self.0.lock().unwrap().push(Rec::Global(change));
+    }
+}
+
+/// Applies recorded effects to an empty keyspace.
+fn replay(recs: &[Rec], now: Now) -> Keyspace {
+    let ks = Keyspace::new(2, 1);
+    for r in recs {
+        match r {
+            Rec::Set(db, k, v, at) => {
+                let slot = key_slot(k);
+                let change = at.map_or(ExpireChange::Clear, ExpireChange::At);
+                ks.lock(slot)
+                    .db(*db)
+                    .set(slot, k, Value::from_bytes(v), change, now);
+            }
+            Rec::Del(db, k) => {
+                let slot = key_slot(k);
+                ks.lock(slot).db(*db).remove(slot, k, now);
+            }
+            Rec::Expire(db, k, at) => {
+                let slot = key_slot(k);
+                ks.lock(slot).db(*db).set_expire(slot, k, *at, now);
+            }
+            Rec::Global(Global::FlushDb(d)) => {
+                ks.flush(Some(*d));
+            }
+            Rec::Global(Global::FlushAll) => {
+                ks.flush(None);
+            }
+            Rec::Global(Global::SwapDb(a, b)) => ks.swap_dbs(*a, *b),
+        }
+    }
+    ks
+}
+
+/// Every live key of database `db` with its value and deadline.
+fn contents(ks: &Keyspace, db: usize, now: Now) -> BTreeMap<Vec<u8>, (Vec<u8>, Option<u64>)> {
+    let mut out = BTreeMap::new();
+    let mut cursor = 0;
+    loop {
+        cursor = ks.scan(db, cursor, 100, now, |e| {
+            if !e.is_expired(now.ms) {
+                out.insert(
+                    e.key().to_vec(),
+                    (e.value().as_bytes().into_owned(), e.expire_at()),
+                );
+            }
+        });
+        if cursor == 0 {
+            return out;
+        }
+    }
+}
 
 #[derive(Debug, Clone)]
 enum Op {
@@ -96,6 +183,8 @@ proptest! {
     #[test]
     fn keyspace_matches_model(ops in proptest::collection::vec(op(), 1..300), shards in 0usize..4) {
         let ks = Keyspace::new(2, 1 << shards);
+        let recorder = Arc::new(Recorder::default());
+        ks.set_journal(Some(recorder.clone()));
         let mut model = Model { map: BTreeMap::new() };
         let mut clock: u64 = 1_700_000_000_000;
         for (i, op) in ops.into_iter().enumerate() {
@@ -213,6 +302,10 @@ proptest! {
             }
         }
         prop_assert_eq!(ks.used_bytes(), ks.recount_bytes());
+        // The journal saw every change: replayed, it rebuilds the same keys.
+        let now = Now::from_unix_ms(clock);
+        let replayed = replay(&recorder.0.lock().unwrap(), Now::from_unix_ms(0));
+        prop_assert_eq!(contents(&replayed, 0, now), contents(&ks, 0, now));
     }
 }
 
