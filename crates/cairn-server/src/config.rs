@@ -51,6 +51,9 @@ pub struct Config {
     pub memcached_port: u16,
     /// Largest memcached item (memcached's `-I`).
     pub memcached_max_item_size: u64,
+    pub auto_aof_rewrite_percentage: u64,
+    pub auto_aof_rewrite_min_size: u64,
+    pub stop_writes_on_bgsave_error: bool,
     /// Seconds a lease placeholder lives, and the least time between two lease tokens for
     /// one key (RESP LEASE GET).
     pub lease_timeout: u64,
@@ -169,6 +172,9 @@ impl Default for Config {
             notify_keyspace_events: 0,
             tracking_table_max_keys: 1_000_000,
             memcached_port: 0,
+            auto_aof_rewrite_percentage: 100,
+            auto_aof_rewrite_min_size: 64 * 1024 * 1024,
+            stop_writes_on_bgsave_error: true,
             memcached_max_item_size: 1024 * 1024,
             lease_timeout: 10,
         }
@@ -403,7 +409,34 @@ pub static SETTINGS: &[Setting] = &[
         dbfilename,
         Text
     ),
-    setting!("appendonly", Runtime, "Append-only file (not implemented yet: only \"no\")", appendonly, only_no "the append-only file is not implemented yet"),
+    setting!(
+        "appendonly",
+        Runtime,
+        "Log every write to the append-only file and replay it at start-up (docs/persistence.md)",
+        appendonly,
+        YesNo
+    ),
+    setting!(
+        "auto-aof-rewrite-percentage",
+        Runtime,
+        "Rewrite the append-only file when it grew by this percentage since the last rewrite (0: never)",
+        auto_aof_rewrite_percentage,
+        Num
+    ),
+    setting!(
+        "auto-aof-rewrite-min-size",
+        Runtime,
+        "...and is at least this large",
+        auto_aof_rewrite_min_size,
+        Memory
+    ),
+    setting!(
+        "stop-writes-on-bgsave-error",
+        Runtime,
+        "Refuse writes with MISCONF while the last background save failed (with save points set)",
+        stop_writes_on_bgsave_error,
+        YesNo
+    ),
     setting!(
         "appendfilename",
         Startup,
@@ -428,14 +461,17 @@ pub static SETTINGS: &[Setting] = &[
     Setting {
         name: "save",
         mutability: Mutability::Runtime,
-        help: "Snapshot schedule (not implemented yet: only \"\")",
+        help: "Snapshot schedule: pairs of <seconds> <changes> (\"3600 1 300 100 60 10000\"); empty: no schedule",
         multi_word: true,
         get: |c| c.save.clone(),
         set: |c, v| {
-            if !v.trim().is_empty() && v.trim() != "\"\"" {
-                return Err("snapshots are not implemented yet; use save \"\"".into());
+            let v = v.trim();
+            let v = if v == "\"\"" { "" } else { v };
+            let words: Vec<&str> = v.split_whitespace().collect();
+            if !words.len().is_multiple_of(2) || words.iter().any(|w| w.parse::<u64>().is_err()) {
+                return Err("Invalid save parameters".into());
             }
-            c.save = String::new();
+            c.save = words.join(" ");
             Ok(())
         },
     },
@@ -790,10 +826,7 @@ mod tests {
         assert_eq!(c.maxmemory, 1 << 30);
         assert_eq!(c.bind, vec!["127.0.0.1", "::1"]);
         assert!(c.apply_args(&["--nonsense".into(), "1".into()]).is_err());
-        assert!(
-            c.apply_args(&["--appendonly".into(), "yes".into()])
-                .is_err()
-        );
+        assert!(c.apply_args(&["--daemonize".into(), "yes".into()]).is_err());
     }
 
     #[test]

@@ -60,7 +60,7 @@ pub async fn serve(
                     let Ok(frame) = inbox.try_recv() else { break };
                     take_frame(&info, &mut out, frame);
                 }
-                if flush_unless_killed(&mut stream, &mut out, &mut batch, killed.as_mut()).await.is_err() {
+                if flush_unless_killed(&server, &mut stream, &mut out, &mut batch, killed.as_mut()).await.is_err() {
                     break;
                 }
                 continue;
@@ -107,12 +107,18 @@ pub async fn serve(
                     {
                         now = server.clock.at(mark);
                     }
+                    batch.appended = batch
+                        .appended
+                        .max(crate::persist::stream::take_last_appended());
                     rbuf.advance(len);
                     if session.close_after_reply {
                         break;
                     }
                     if let Some(d) = session.sleep.take() {
-                        if flush(&mut stream, &mut out, &mut batch).await.is_err() {
+                        if flush(&server, &mut stream, &mut out, &mut batch)
+                            .await
+                            .is_err()
+                        {
                             break 'conn;
                         }
                         tokio::time::sleep(d).await;
@@ -120,7 +126,9 @@ pub async fn serve(
                         now = server.clock.at(mark);
                     }
                     if out.len() >= FLUSH_AT
-                        && flush(&mut stream, &mut out, &mut batch).await.is_err()
+                        && flush(&server, &mut stream, &mut out, &mut batch)
+                            .await
+                            .is_err()
                     {
                         break 'conn;
                     }
@@ -144,7 +152,7 @@ pub async fn serve(
         // anyone writes, as Redis answers every ready client in one pass before it sleeps:
         // the client gets its replies in bursts instead of one by one.
         tokio::task::yield_now().await;
-        if flush_unless_killed(&mut stream, &mut out, &mut batch, killed.as_mut())
+        if flush_unless_killed(&server, &mut stream, &mut out, &mut batch, killed.as_mut())
             .await
             .is_err()
         {
@@ -173,6 +181,7 @@ fn take_frame(info: &ClientInfo, out: &mut Reply, frame: Bytes) {
 /// [`flush`], given up if the client is killed meanwhile: a client that does not read
 /// (a stuck subscriber) must not keep its task waiting on the socket forever.
 async fn flush_unless_killed(
+    server: &Server,
     stream: &mut TcpStream,
     out: &mut Reply,
     batch: &mut BatchStats,
@@ -181,17 +190,24 @@ async fn flush_unless_killed(
     tokio::select! {
         biased;
         _ = killed => Err(std::io::ErrorKind::ConnectionAborted.into()),
-        r = flush(stream, out, batch) => r,
+        r = flush(server, stream, out, batch) => r,
     }
 }
 
+/// Writes the replies. With `appendfsync always`, the writes they acknowledge reach the
+/// disk first (the AOF writer syncs many connections' writes at once).
 async fn flush(
+    server: &Server,
     stream: &mut TcpStream,
     out: &mut Reply,
     batch: &mut BatchStats,
 ) -> std::io::Result<()> {
     if out.is_empty() {
         return Ok(());
+    }
+    let appended = std::mem::take(&mut batch.appended);
+    if appended > 0 && server.persist.must_wait() {
+        server.persist.stream.wait_synced(appended).await;
     }
     stream.write_all(out.bytes()).await?;
     batch.output += out.len() as u64;
@@ -225,6 +241,16 @@ async fn run(
             return false;
         }
     };
+    if spec.has(flags::WRITE)
+        && let Some(e) = server.persist.misconf()
+    {
+        batch.calls.push((table.id(spec), 0, Outcome::Rejected));
+        if let Some(tx) = &mut session.multi {
+            tx.abort();
+        }
+        error_reply(out, batch, &CmdError::new(e));
+        return false;
+    }
     if session.subscriptions.any()
         && !out.is_resp3()
         && !commands::pubsub::allowed_when_subscribed(spec.name)

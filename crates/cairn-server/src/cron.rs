@@ -53,6 +53,7 @@ pub async fn run(server: Arc<Server>) {
         if last_timeout_check.elapsed() >= Duration::from_secs(1) {
             last_timeout_check = Instant::now();
             close_idle_clients(&server);
+            crate::persist::tick(&server);
         }
     }
 }

@@ -27,6 +27,7 @@
 //!   other connections send a client frames, bounded by `client-output-buffer-limit`.
 //! - [`memcache`]: the memcached text and meta protocol on `memcached-port`, on the same
 //!   keyspace (database 0).
+//! - [`persist`]: the write stream, the append-only file, snapshots, loading at start-up.
 //! - [`tracking`]: client-side caching invalidations; [`notify`]: keyspace notifications;
 //!   [`keyevents`]: what the store reports about changed keys, handed to both.
 //!
@@ -58,6 +59,7 @@ pub mod memcache;
 pub mod memory;
 pub mod notify;
 pub mod outbox;
+pub mod persist;
 pub mod pubsub;
 pub mod server;
 pub mod session;
@@ -81,6 +83,8 @@ pub async fn run(
     server: Arc<Server>,
     on_ready: impl FnOnce(&[std::net::SocketAddr]),
 ) -> std::io::Result<()> {
+    // Come back warm before anyone can connect: load the AOF or the snapshot.
+    persist::start(&server).map_err(std::io::Error::other)?;
     let listeners = listener::bind(&server)?;
     let mc_listeners = memcache::conn::bind(&server)?;
     let addrs: Vec<_> = listeners
@@ -128,5 +132,10 @@ pub async fn run(
             .await
             .ok();
     }
+    let save = server.persist.shutdown_save();
+    let srv = server.clone();
+    tokio::task::spawn_blocking(move || persist::shutdown(&srv, save))
+        .await
+        .ok();
     Ok(())
 }

@@ -48,6 +48,10 @@ pub struct Server {
     pub memcached: crate::memcache::McStats,
     /// The rate limit on lease tokens for missing keys (LEASE GET).
     pub leases: crate::leases::LeaseLimiter,
+    /// The write stream, the append-only file and snapshots.
+    pub persist: crate::persist::Persistence,
+    /// This server, for work that must outlive a borrow (background saves, rewrites).
+    me: std::sync::Weak<Server>,
     /// The store reports key changes while this is on (see `refresh_observing`).
     observing: Arc<AtomicBool>,
     pub lazyfree: LazyFree,
@@ -122,6 +126,8 @@ impl Server {
             notifier: Arc::new(crate::notify::Notifier::new(pubsub.clone(), 0)),
             memcached: Default::default(),
             leases: Default::default(),
+            persist: crate::persist::Persistence::new(),
+            me: std::sync::Weak::new(),
             observing: Arc::new(AtomicBool::new(false)),
             clients,
             stats: Stats::default(),
@@ -164,7 +170,16 @@ impl Server {
                 }),
             });
         server.refresh_observing();
-        Arc::new(server)
+        Arc::new_cyclic(|me| {
+            let mut server = server;
+            server.me = me.clone();
+            server
+        })
+    }
+
+    /// This server as an `Arc` (it always lives in one).
+    pub fn arc(&self) -> Arc<Server> {
+        self.me.upgrade().expect("the server lives in an Arc")
     }
 
     /// A copy of the running configuration.
@@ -215,9 +230,10 @@ impl Server {
         self.maxmemory.store(next.maxmemory, Ordering::Relaxed);
         self.apply_memory_settings(&next);
         self.stats.set_latency_tracking(next.latency_tracking);
-        *cfg = next;
+        let before = std::mem::replace(&mut *cfg, next);
         drop(cfg);
         self.refresh_observing();
+        crate::persist::apply_config(&self.arc(), &before);
         Ok(())
     }
 

@@ -63,6 +63,9 @@ pub struct BatchStats {
     pub errors: Vec<String>,
     pub input: u64,
     pub output: u64,
+    /// The write stream offset this batch's writes reached: with `appendfsync always`, its
+    /// replies wait until the stream is durable that far.
+    pub appended: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

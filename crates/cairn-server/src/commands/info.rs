@@ -217,13 +217,8 @@ fn section(ctx: &Ctx, name: &str, out: &mut String) {
             kv(out, "lazyfreed_objects", &server.lazyfree.freed());
         }
         "persistence" => {
-            // Nothing is persisted yet; these fields say exactly that.
             out.push_str("# Persistence\r\n");
-            kv(out, "loading", &0);
-            kv(out, "async_loading", &0);
-            kv(out, "rdb_bgsave_in_progress", &0);
-            kv(out, "aof_enabled", &0);
-            kv(out, "aof_rewrite_in_progress", &0);
+            crate::persist::info(server, out);
         }
         "stats" => {
             out.push_str("# Stats\r\n");

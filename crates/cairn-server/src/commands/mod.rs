@@ -14,8 +14,10 @@ pub mod hotkeys;
 pub mod info;
 pub mod keys;
 pub mod lease;
+pub mod memcached;
 pub mod memory;
 pub mod multi;
+pub mod persistence;
 pub mod pubsub;
 pub mod server;
 pub mod strings;
@@ -178,7 +180,7 @@ impl CommandSpec {
 }
 
 /// Every command family's table.
-fn families() -> [&'static [CommandSpec]; 15] {
+fn families() -> [&'static [CommandSpec]; 17] {
     [
         connection::COMMANDS,
         client::COMMANDS,
@@ -195,6 +197,8 @@ fn families() -> [&'static [CommandSpec]; 15] {
         pubsub::COMMANDS,
         multi::COMMANDS,
         lease::COMMANDS,
+        memcached::COMMANDS,
+        persistence::COMMANDS,
     ]
 }
 

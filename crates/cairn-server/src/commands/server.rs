@@ -28,6 +28,16 @@ const DEBUG_SUBCOMMANDS: &[CommandSpec] = &[
         debug_set_active_expire,
     ),
     CommandSpec::new(
+        "debug|aof-write-delay",
+        3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        "server",
+        "0.1.0",
+        "Makes the AOF writer wait this many milliseconds before each write (testing durability).",
+        debug_aof_write_delay,
+    ),
+    CommandSpec::new(
         "debug|object",
         3,
         ADMIN | NOSCRIPT | LOADING | STALE,
@@ -197,13 +207,19 @@ fn swapdb(ctx: &mut Ctx, args: Args) -> CmdResult {
 /// successful SHUTDOWN sends no reply: the connection closes.
 fn shutdown(ctx: &mut Ctx, args: Args) -> CmdResult {
     let mut abort = false;
+    let mut save = None;
     for a in args.tail(1).iter() {
         if is(a, "abort") {
             abort = true;
-        } else if !(is(a, "nosave") || is(a, "save") || is(a, "now") || is(a, "force")) {
+        } else if is(a, "nosave") {
+            save = Some(false);
+        } else if is(a, "save") {
+            save = Some(true);
+        } else if !(is(a, "now") || is(a, "force")) {
             return Err(CmdError::syntax());
         }
     }
+    ctx.server.persist.set_shutdown_save(save);
     if abort {
         return Err(CmdError::new("ERR No shutdown in progress."));
     }
@@ -224,6 +240,21 @@ fn debug_sleep(ctx: &mut Ctx, args: Args) -> CmdResult {
         return Err(CmdError::new("ERR sleep time out of range"));
     }
     ctx.session.sleep = Some(Duration::from_secs_f64(secs));
+    ctx.out.ok();
+    Ok(())
+}
+
+/// DEBUG AOF-WRITE-DELAY ms: a slow disk on demand, so tests can tell a reply that waited
+/// for the AOF from one that did not.
+fn debug_aof_write_delay(ctx: &mut Ctx, args: Args) -> CmdResult {
+    let ms = int_arg(args.get(2))?;
+    if !(0..=60_000).contains(&ms) {
+        return Err(CmdError::new("ERR delay out of range"));
+    }
+    ctx.server
+        .persist
+        .write_delay_ms
+        .store(ms as u64, std::sync::atomic::Ordering::Relaxed);
     ctx.out.ok();
     Ok(())
 }

@@ -79,6 +79,7 @@ async fn run(server: &Arc<Server>, stream: &mut TcpStream) {
         swallow: 0,
         close: false,
         max_item: 0,
+        appended: 0,
     };
     // memcached picks the protocol from a connection's first byte only.
     let mut first = true;
@@ -114,6 +115,9 @@ async fn run(server: &Arc<Server>, stream: &mut TcpStream) {
                 Step::Done(n) => rbuf.advance(n),
                 Step::NeedMore => break,
             }
+            conn.appended = conn
+                .appended
+                .max(crate::persist::stream::take_last_appended());
             if conn.close {
                 break;
             }
@@ -137,6 +141,11 @@ async fn run(server: &Arc<Server>, stream: &mut TcpStream) {
 
 async fn flush(stream: &mut TcpStream, conn: &mut McConn<'_>) -> std::io::Result<()> {
     if !conn.out.is_empty() {
+        // appendfsync always: what the replies acknowledge is on disk first.
+        let appended = std::mem::take(&mut conn.appended);
+        if appended > 0 && conn.server.persist.must_wait() {
+            conn.server.persist.stream.wait_synced(appended).await;
+        }
         stream.write_all(&conn.out).await?;
         conn.counters.bytes_written += conn.out.len() as u64;
         conn.out.clear();

@@ -47,6 +47,8 @@ pub struct McConn<'s> {
     pub close: bool,
     /// `memcached-max-item-size`, read once per batch of requests.
     pub max_item: usize,
+    /// The write stream offset this connection's writes reached (`appendfsync always`).
+    pub appended: u64,
 }
 
 /// What handling the front of the read buffer did.

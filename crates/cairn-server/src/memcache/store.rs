@@ -54,6 +54,9 @@ pub const OUT_OF_MEMORY: &str = "SERVER_ERROR out of memory storing object";
 /// Makes room for a write of `key` (see [`evict::make_room`]). An error is memcached's
 /// out-of-memory line.
 pub fn make_room(server: &Server, key: &[u8], now: Now) -> Result<Admission, &'static str> {
+    if server.persist.misconf().is_some() {
+        return Err("SERVER_ERROR the append-only file cannot be written");
+    }
     if server.maxmemory() == 0 {
         return Ok(Admission::Proceed);
     }

@@ -14,14 +14,32 @@ use std::time::Duration;
 
 pub struct CairnProcess {
     child: Child,
+    /// The server's own `dir` (snapshots, AOF) unless the test gave one; removed on drop.
+    own_dir: Option<std::path::PathBuf>,
     pub addr: SocketAddr,
     /// Everything the server logged after its ready line.
     log: mpsc::Receiver<String>,
 }
 
 impl CairnProcess {
-    /// Starts `cairn server --port 0 --bind 127.0.0.1 <extra args>`.
+    /// Starts `cairn server --port 0 --bind 127.0.0.1 <extra args>`, in a `dir` of its own
+    /// unless `extra` names one (a SAVE in one test must not be loaded by the next).
     pub fn start(extra: &[&str]) -> CairnProcess {
+        let own_dir = (!extra.contains(&"--dir")).then(|| {
+            use std::sync::atomic::{AtomicU64, Ordering};
+            static N: AtomicU64 = AtomicU64::new(0);
+            let d = std::env::temp_dir().join(format!(
+                "cairn-test-{}-{}",
+                std::process::id(),
+                N.fetch_add(1, Ordering::Relaxed)
+            ));
+            std::fs::create_dir_all(&d).expect("a temporary dir");
+            d
+        });
+        let dir_args: Vec<String> = own_dir
+            .iter()
+            .flat_map(|d| ["--dir".to_string(), d.display().to_string()])
+            .collect();
         let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
             .args([
                 "server",
@@ -32,6 +50,7 @@ impl CairnProcess {
                 "--loglevel",
                 "notice",
             ])
+            .args(&dir_args)
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -65,6 +84,7 @@ impl CairnProcess {
         };
         CairnProcess {
             child,
+            own_dir,
             addr,
             log: rx,
         }
@@ -133,6 +153,9 @@ impl Drop for CairnProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(d) = &self.own_dir {
+            let _ = std::fs::remove_dir_all(d);
+        }
     }
 }
 

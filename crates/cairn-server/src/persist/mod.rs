@@ -1,0 +1,737 @@
+//! Persistence: the write stream, the append-only file and snapshots, and coming back
+//! warm after a restart (docs/persistence.md).
+//!
+//! - [`stream`]: the store's effects as RESP commands with a growing offset; the one
+//!   source the AOF (and, later, replicas) consume.
+//! - [`aof`]: the append-only file set (manifest, base, increments), loading, check-aof.
+//! - [`snapshot`]: the snapshot file format, written without fork() slot by slot.
+//! - [`replay`]: running a stream of commands back into the keyspace.
+//!
+//! This file holds the state the rest of the server sees: whether the AOF is on, the
+//! writer thread that drains the stream into the current increment with the
+//! `appendfsync` policy, background saves and rewrites, the `save` schedule, and the
+//! MISCONF error that write commands get while the disk refuses writes.
+
+pub mod aof;
+pub mod replay;
+pub mod snapshot;
+pub mod stream;
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+
+use crate::server::Server;
+use aof::{Layout, Manifest, Part};
+use stream::Stream;
+
+/// `appendfsync`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Fsync {
+    No = 0,
+    EverySec = 1,
+    Always = 2,
+}
+
+impl Fsync {
+    pub fn parse(s: &str) -> Fsync {
+        match s {
+            "always" => Fsync::Always,
+            "no" => Fsync::No,
+            _ => Fsync::EverySec,
+        }
+    }
+}
+
+fn unix_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// A request to the writer thread: finish the current increment and continue in `file`;
+/// answers with the stream offset where the switch happened.
+struct Switch {
+    file: File,
+    done: std::sync::mpsc::Sender<u64>,
+}
+
+#[derive(Default)]
+pub struct Persistence {
+    pub stream: Arc<Stream>,
+    /// The AOF is on: the stream buffers effects and the writer drains them.
+    pub aof_on: AtomicBool,
+    fsync: AtomicU8,
+    /// The last write or fsync of the AOF failed: write commands get MISCONF until one
+    /// succeeds again.
+    aof_error: Mutex<Option<String>>,
+    aof_failing: AtomicBool,
+    /// The last background save failed (MISCONF while `save` points are set).
+    bgsave_failing: AtomicBool,
+    stop_writer: AtomicBool,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    switch: Mutex<Option<Switch>>,
+    /// The file set being appended to.
+    files: Mutex<Option<(Layout, Manifest)>>,
+    /// Bytes in the AOF parts now, and in the base after the last rewrite.
+    pub aof_size: AtomicU64,
+    pub aof_base_size: AtomicU64,
+    pub rewrite_running: AtomicBool,
+    pub rewrites: AtomicU64,
+    last_rewrite_ok: AtomicBool,
+    last_rewrite_secs: AtomicI64,
+    pub loading: AtomicBool,
+    pub bgsave_running: AtomicBool,
+    pub saves: AtomicU64,
+    /// Unix seconds of the last successful save (LASTSAVE).
+    pub last_save: AtomicU64,
+    last_bgsave_ok: AtomicBool,
+    last_bgsave_secs: AtomicI64,
+    last_bgsave_try: AtomicU64,
+    /// Changes counted at the start of the running save.
+    dirty_at_start: AtomicU64,
+    pub loaded_keys: AtomicU64,
+    /// SHUTDOWN SAVE / NOSAVE.
+    shutdown_save: Mutex<Option<bool>>,
+    /// DEBUG AOF-WRITE-DELAY: a slow disk, for tests.
+    pub write_delay_ms: AtomicU64,
+}
+
+impl Persistence {
+    pub fn new() -> Persistence {
+        let p = Persistence::default();
+        p.last_rewrite_ok.store(true, Relaxed);
+        p.last_bgsave_ok.store(true, Relaxed);
+        p.last_rewrite_secs.store(-1, Relaxed);
+        p.last_bgsave_secs.store(-1, Relaxed);
+        p.last_save.store(unix_secs(), Relaxed);
+        p
+    }
+
+    pub fn set_shutdown_save(&self, save: Option<bool>) {
+        *self.shutdown_save.lock() = save;
+    }
+
+    pub fn shutdown_save(&self) -> Option<bool> {
+        *self.shutdown_save.lock()
+    }
+
+    /// Whether a connection must wait for its writes to reach the disk before it answers
+    /// (`appendfsync always`).
+    pub fn must_wait(&self) -> bool {
+        self.aof_on.load(Relaxed) && self.fsync.load(Relaxed) == Fsync::Always as u8
+    }
+
+    /// The MISCONF error write commands get, if the disk is refusing writes.
+    pub fn misconf(&self) -> Option<String> {
+        if self.aof_failing.load(Relaxed) {
+            let why = self.aof_error.lock().clone().unwrap_or_default();
+            return Some(format!("MISCONF Errors writing to the AOF file: {why}"));
+        }
+        if self.bgsave_failing.load(Relaxed) {
+            return Some(
+                "MISCONF Cairn is configured to save snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if snapshotting fails (stop-writes-on-bgsave-error option). Please check the Cairn logs for details about the snapshot error.".into(),
+            );
+        }
+        None
+    }
+
+    fn fail(&self, e: &std::io::Error) {
+        let first = !self.aof_failing.swap(true, Relaxed);
+        *self.aof_error.lock() = Some(e.to_string());
+        if first {
+            tracing::warn!(
+                "writing the append-only file failed: {e}; write commands are refused with MISCONF until it succeeds"
+            );
+        }
+    }
+
+    fn recovered(&self) {
+        if self.aof_failing.swap(false, Relaxed) {
+            *self.aof_error.lock() = None;
+            tracing::warn!(
+                "the append-only file is being written again; write commands are accepted"
+            );
+        }
+    }
+}
+
+/// At start-up, before any client: loads what persistence holds (the AOF when
+/// `appendonly yes`, else the snapshot in `dir/dbfilename`), then starts appending.
+pub fn start(server: &Arc<Server>) -> Result<(), String> {
+    let cfg = server.config();
+    let p = &server.persist;
+    p.fsync.store(Fsync::parse(&cfg.appendfsync) as u8, Relaxed);
+    let started = Instant::now();
+    p.loading.store(true, Relaxed);
+    let snapshot_path = Path::new(&cfg.dir).join(&cfg.dbfilename);
+    let mut need_base = false;
+    if cfg.appendonly {
+        let layout = Layout::from_config(&cfg);
+        std::fs::create_dir_all(&layout.dir)
+            .map_err(|e| format!("cannot create {}: {e}", layout.dir.display()))?;
+        let manifest = match layout.read_manifest()? {
+            Some(m) => {
+                let loaded = aof::load(server, &layout, &m)?;
+                tracing::warn!(
+                    "loaded the append-only file in {:.3} s: {} keys from the base, {} commands replayed{}",
+                    started.elapsed().as_secs_f64(),
+                    loaded.base_keys,
+                    loaded.commands,
+                    if loaded.dropped_bytes > 0 {
+                        format!(", a torn tail of {} bytes dropped", loaded.dropped_bytes)
+                    } else {
+                        String::new()
+                    }
+                );
+                m
+            }
+            None => {
+                if snapshot_path.exists() {
+                    load_snapshot(server, &snapshot_path, started)?;
+                }
+                need_base = true;
+                Manifest::default()
+            }
+        };
+        let mut manifest = manifest;
+        if manifest.last_incr().is_none() {
+            let seq = manifest.next_seq();
+            manifest.parts.push(Part {
+                file: layout.incr_name(seq),
+                seq,
+                base: false,
+            });
+            if !need_base {
+                layout
+                    .write_manifest(&manifest)
+                    .map_err(|e| format!("cannot write {}: {e}", layout.manifest().display()))?;
+            }
+        }
+        let incr = manifest.last_incr().expect("just ensured").file.clone();
+        let file = layout
+            .open_incr(&incr)
+            .map_err(|e| format!("cannot open {}: {e}", layout.dir.join(&incr).display()))?;
+        p.aof_size.store(parts_size(&layout, &manifest), Relaxed);
+        p.aof_base_size.store(p.aof_size.load(Relaxed), Relaxed);
+        *p.files.lock() = Some((layout, manifest));
+        start_writer(server, file);
+    } else if snapshot_path.exists() {
+        load_snapshot(server, &snapshot_path, started)?;
+    }
+    p.loading.store(false, Relaxed);
+    install_journal(server);
+    if need_base {
+        // A new AOF starts with a base of whatever is loaded (possibly nothing).
+        rewrite(server).map_err(|e| format!("cannot write the append-only file's base: {e}"))?;
+    }
+    Ok(())
+}
+
+fn load_snapshot(server: &Server, path: &Path, started: Instant) -> Result<(), String> {
+    let checked = snapshot::load(server, path)?;
+    server.persist.loaded_keys.store(checked.keys, Relaxed);
+    tracing::warn!(
+        "loaded {} keys from {} in {:.3} s",
+        checked.keys,
+        path.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn parts_size(layout: &Layout, manifest: &Manifest) -> u64 {
+    manifest
+        .parts
+        .iter()
+        .filter_map(|p| std::fs::metadata(layout.dir.join(&p.file)).ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+/// The journal goes in when anyone needs the stream: the AOF, or a `save` schedule that
+/// counts changes. Otherwise the store reports to nobody and pays nothing.
+pub fn install_journal(server: &Server) {
+    let (aof, save) = server.with_config(|c| (c.appendonly, !c.save.trim().is_empty()));
+    let p = &server.persist;
+    p.stream.set_buffering(aof && p.aof_on.load(Relaxed));
+    if aof || save {
+        server.keyspace.set_journal(Some(
+            p.stream.clone() as Arc<dyn cairn_store::journal::Journal>
+        ));
+    } else {
+        server.keyspace.set_journal(None);
+    }
+}
+
+fn start_writer(server: &Arc<Server>, file: File) {
+    let p = &server.persist;
+    p.stop_writer.store(false, Relaxed);
+    p.aof_on.store(true, Relaxed);
+    p.stream.set_buffering(true);
+    let srv = server.clone();
+    let handle = std::thread::Builder::new()
+        .name("cairn-aof".into())
+        .spawn(move || writer(&srv, file))
+        .expect("spawn the AOF writer");
+    *p.writer.lock() = Some(handle);
+}
+
+/// The writer thread: drains the stream into the current increment, fsyncing as
+/// `appendfsync` says, and reports how far the stream is durable.
+fn writer(server: &Server, mut file: File) {
+    let p = &server.persist;
+    let stream = &p.stream;
+    let mut size = file.metadata().map_or(0, |m| m.len());
+    let mut unsynced: Option<u64> = None;
+    let mut last_sync = Instant::now();
+    loop {
+        let stopping = p.stop_writer.load(Relaxed);
+        let (data, end) = stream.take(Duration::from_millis(if stopping { 0 } else { 100 }));
+        let policy = p.fsync.load(Relaxed);
+        if !data.is_empty() {
+            let delay = p.write_delay_ms.load(Relaxed);
+            if delay > 0 && !stopping {
+                std::thread::sleep(Duration::from_millis(delay));
+            }
+            if let Err(e) = file.write_all(&data) {
+                // A partial write would leave half a command: cut the file back.
+                let _ = file.set_len(size);
+                p.fail(&e);
+                stream.put_back(data);
+                if stopping {
+                    tracing::warn!(
+                        "shutting down with {} bytes of the append-only file unwritten: {e}",
+                        stream.buffered()
+                    );
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(200));
+                continue;
+            }
+            size += data.len() as u64;
+            p.aof_size.fetch_add(data.len() as u64, Relaxed);
+            unsynced = Some(end);
+            if policy == Fsync::No as u8 {
+                stream.mark_synced(end);
+                p.recovered();
+            }
+        }
+        let due = match policy {
+            x if x == Fsync::Always as u8 => true,
+            x if x == Fsync::EverySec as u8 => last_sync.elapsed() >= Duration::from_secs(1),
+            _ => false,
+        };
+        if let Some(end) = unsynced
+            && (due || stopping)
+        {
+            match file.sync_data() {
+                Ok(()) => {
+                    stream.mark_synced(end);
+                    unsynced = None;
+                    last_sync = Instant::now();
+                    p.recovered();
+                }
+                Err(e) => p.fail(&e),
+            }
+        } else if data.is_empty() && policy != Fsync::Always as u8 {
+            p.recovered();
+        }
+        if let Some(sw) = p.switch.lock().take() {
+            // Everything taken so far went to the old increment: make it durable, then
+            // continue in the new one from this offset.
+            let _ = file.sync_data();
+            let (rest, end) = stream.take(Duration::ZERO);
+            if !rest.is_empty()
+                && file
+                    .write_all(&rest)
+                    .and_then(|_| file.sync_data())
+                    .is_err()
+            {
+                stream.put_back(rest);
+            } else if !rest.is_empty() {
+                p.aof_size.fetch_add(rest.len() as u64, Relaxed);
+            }
+            stream.mark_synced(end);
+            file = sw.file;
+            size = 0;
+            unsynced = None;
+            let _ = sw.done.send(stream.offset());
+        }
+        if stopping && stream.buffered() == 0 && unsynced.is_none() {
+            return;
+        }
+    }
+}
+
+/// Stops the writer after it wrote and synced everything (shutdown, `appendonly no`).
+pub fn stop_writer(server: &Server) {
+    let p = &server.persist;
+    p.stop_writer.store(true, Relaxed);
+    p.stream.set_buffering(false);
+    if let Some(h) = p.writer.lock().take() {
+        let _ = h.join();
+    }
+    p.aof_on.store(false, Relaxed);
+}
+
+/// Rewrites the AOF: new writes go to a new increment from now on, a base snapshot of the
+/// keyspace is written beside it, and the manifest moves to the pair; the old parts are
+/// removed. Writers never wait for it.
+pub fn rewrite(server: &Arc<Server>) -> std::io::Result<()> {
+    let p = &server.persist;
+    if p.rewrite_running.swap(true, Relaxed) {
+        return Err(std::io::Error::other("a rewrite is already running"));
+    }
+    let started = Instant::now();
+    let result = rewrite_inner(server);
+    p.rewrite_running.store(false, Relaxed);
+    p.last_rewrite_secs
+        .store(started.elapsed().as_secs() as i64, Relaxed);
+    p.last_rewrite_ok.store(result.is_ok(), Relaxed);
+    match &result {
+        Ok(()) => {
+            p.rewrites.fetch_add(1, Relaxed);
+            tracing::warn!(
+                "append-only file rewritten in {:.3} s",
+                started.elapsed().as_secs_f64()
+            );
+        }
+        Err(e) => tracing::warn!("append-only file rewrite failed: {e}"),
+    }
+    result
+}
+
+fn rewrite_inner(server: &Arc<Server>) -> std::io::Result<()> {
+    let p = &server.persist;
+    let (layout, old) = p
+        .files
+        .lock()
+        .clone()
+        .ok_or_else(|| std::io::Error::other("the append-only file is off"))?;
+    let seq = old.next_seq();
+    let incr = layout.incr_name(seq);
+    let file = layout.open_incr(&incr)?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    *p.switch.lock() = Some(Switch { file, done: tx });
+    p.stream.set_buffering(true);
+    let offset = rx
+        .recv_timeout(Duration::from_secs(30))
+        .map_err(|_| std::io::Error::other("the AOF writer did not switch files"))?;
+    let base = layout.base_name(seq);
+    let written = snapshot::write(server, &layout.dir.join(&base), offset)?;
+    let manifest = Manifest {
+        parts: vec![
+            Part {
+                file: base,
+                seq,
+                base: true,
+            },
+            Part {
+                file: incr,
+                seq,
+                base: false,
+            },
+        ],
+    };
+    layout.write_manifest(&manifest)?;
+    for part in &old.parts {
+        let _ = std::fs::remove_file(layout.dir.join(&part.file));
+    }
+    p.aof_base_size.store(written.bytes, Relaxed);
+    p.aof_size.store(parts_size(&layout, &manifest), Relaxed);
+    *p.files.lock() = Some((layout, manifest));
+    Ok(())
+}
+
+/// Runs a rewrite on its own thread.
+pub fn rewrite_in_background(server: &Arc<Server>) -> Result<(), &'static str> {
+    if !server.persist.aof_on.load(Relaxed) {
+        return Err(
+            "ERR Background append only file rewriting is only possible while appendonly is yes",
+        );
+    }
+    if server.persist.rewrite_running.load(Relaxed) {
+        return Err("ERR Background append only file rewriting already in progress");
+    }
+    let srv = server.clone();
+    std::thread::Builder::new()
+        .name("cairn-aof-rewrite".into())
+        .spawn(move || {
+            let _ = rewrite(&srv);
+        })
+        .map_err(|_| "ERR cannot start the rewrite")?;
+    Ok(())
+}
+
+/// Writes a snapshot to `dir/dbfilename` (SAVE, BGSAVE, SHUTDOWN, the `save` schedule).
+pub fn save(server: &Server) -> std::io::Result<snapshot::Written> {
+    let p = &server.persist;
+    let path: PathBuf = server.with_config(|c| Path::new(&c.dir).join(&c.dbfilename));
+    let started = Instant::now();
+    let dirty = p.stream.changes.load(Relaxed);
+    p.dirty_at_start.store(dirty, Relaxed);
+    p.last_bgsave_try.store(unix_secs(), Relaxed);
+    let result = snapshot::write(server, &path, p.stream.offset());
+    p.last_bgsave_secs
+        .store(started.elapsed().as_secs() as i64, Relaxed);
+    match &result {
+        Ok(w) => {
+            p.stream
+                .changes
+                .fetch_sub(dirty.min(p.stream.changes.load(Relaxed)), Relaxed);
+            p.last_save.store(unix_secs(), Relaxed);
+            p.saves.fetch_add(1, Relaxed);
+            p.last_bgsave_ok.store(true, Relaxed);
+            p.bgsave_failing.store(false, Relaxed);
+            tracing::warn!(
+                "snapshot of {} keys written to {} in {:.3} s",
+                w.keys,
+                path.display(),
+                started.elapsed().as_secs_f64()
+            );
+        }
+        Err(e) => {
+            p.last_bgsave_ok.store(false, Relaxed);
+            let stop_writes = server.with_config(|c| c.stop_writes_on_bgsave_error)
+                && server.with_config(|c| !c.save.trim().is_empty());
+            p.bgsave_failing.store(stop_writes, Relaxed);
+            tracing::warn!("writing the snapshot {} failed: {e}", path.display());
+        }
+    }
+    result
+}
+
+/// BGSAVE: a snapshot on its own thread.
+pub fn save_in_background(server: &Arc<Server>) -> Result<(), &'static str> {
+    let p = &server.persist;
+    if p.bgsave_running.swap(true, Relaxed) {
+        return Err("ERR Background save already in progress");
+    }
+    let srv = server.clone();
+    std::thread::Builder::new()
+        .name("cairn-bgsave".into())
+        .spawn(move || {
+            let _ = save(&srv);
+            srv.persist.bgsave_running.store(false, Relaxed);
+        })
+        .map_err(|_| {
+            p.bgsave_running.store(false, Relaxed);
+            "ERR cannot start the background save"
+        })?;
+    Ok(())
+}
+
+/// Parses `save` ("3600 1 300 100 ..."): (seconds, changes) pairs.
+pub fn save_points(spec: &str) -> Vec<(u64, u64)> {
+    let n: Vec<u64> = spec
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    n.chunks_exact(2).map(|c| (c[0], c[1])).collect()
+}
+
+/// Called once a second: the `save` schedule and the automatic AOF rewrite.
+pub fn tick(server: &Arc<Server>) {
+    let p = &server.persist;
+    let (spec, pct, min) = server.with_config(|c| {
+        (
+            c.save.clone(),
+            c.auto_aof_rewrite_percentage,
+            c.auto_aof_rewrite_min_size,
+        )
+    });
+    if !p.bgsave_running.load(Relaxed) && !spec.trim().is_empty() {
+        let now = unix_secs();
+        let dirty = p.stream.changes.load(Relaxed);
+        let since = now.saturating_sub(p.last_save.load(Relaxed));
+        // After a failure, wait 5 s before trying again, as Redis does.
+        let retry_ok = p.last_bgsave_ok.load(Relaxed)
+            || now.saturating_sub(p.last_bgsave_try.load(Relaxed)) >= 5;
+        if retry_ok
+            && save_points(&spec)
+                .iter()
+                .any(|&(secs, changes)| dirty >= changes && since >= secs)
+        {
+            let _ = save_in_background(server);
+        }
+    }
+    if p.aof_on.load(Relaxed) && pct > 0 && !p.rewrite_running.load(Relaxed) {
+        let size = p.aof_size.load(Relaxed);
+        let base = p.aof_base_size.load(Relaxed).max(1);
+        if size >= min && size * 100 >= base * (100 + pct) {
+            let _ = rewrite_in_background(server);
+        }
+    }
+}
+
+/// Applies `appendonly`, `appendfsync` and `save` changes made with CONFIG SET.
+pub fn apply_config(server: &Arc<Server>, before: &crate::config::Config) {
+    let cfg = server.config();
+    let p = &server.persist;
+    p.fsync.store(Fsync::parse(&cfg.appendfsync) as u8, Relaxed);
+    if cfg.appendonly && !before.appendonly {
+        // Turning the AOF on writes a base of the current data first, as Redis does.
+        let layout = Layout::from_config(&cfg);
+        let result = std::fs::create_dir_all(&layout.dir).and_then(|_| {
+            let seq = layout
+                .read_manifest()
+                .map_err(std::io::Error::other)?
+                .map_or(1, |m| m.next_seq());
+            let name = layout.incr_name(seq);
+            let file = layout.open_incr(&name)?;
+            *p.files.lock() = Some((
+                layout.clone(),
+                Manifest {
+                    parts: vec![Part {
+                        file: name,
+                        seq,
+                        base: false,
+                    }],
+                },
+            ));
+            Ok(file)
+        });
+        match result {
+            Ok(file) => {
+                start_writer(server, file);
+                install_journal(server);
+                let srv = server.clone();
+                std::thread::spawn(move || {
+                    let _ = rewrite(&srv);
+                });
+            }
+            Err(e) => tracing::warn!("cannot turn the append-only file on: {e}"),
+        }
+    } else if !cfg.appendonly && before.appendonly {
+        server.keyspace.set_journal(None);
+        stop_writer(server);
+        *p.files.lock() = None;
+        install_journal(server);
+    } else if cfg.save.trim().is_empty() != before.save.trim().is_empty() {
+        install_journal(server);
+    }
+}
+
+/// At shutdown: the AOF is flushed and synced; a snapshot is written when `save` points
+/// are set (or SHUTDOWN SAVE asked) unless SHUTDOWN NOSAVE said not to.
+pub fn shutdown(server: &Server, save_requested: Option<bool>) {
+    let wants_save =
+        save_requested.unwrap_or_else(|| server.with_config(|c| !c.save.trim().is_empty()));
+    if wants_save && let Err(e) = save(server) {
+        tracing::warn!("could not write the snapshot at shutdown: {e}");
+    }
+    if server.persist.aof_on.load(Relaxed) {
+        stop_writer(server);
+    }
+}
+
+/// INFO persistence, with Redis's field names.
+pub fn info(server: &Server, out: &mut String) {
+    let p = &server.persist;
+    let kv = |out: &mut String, k: &str, v: String| {
+        out.push_str(k);
+        out.push(':');
+        out.push_str(&v);
+        out.push_str("\r\n");
+    };
+    let ok = |b: bool| if b { "ok" } else { "err" }.to_string();
+    kv(out, "loading", (p.loading.load(Relaxed) as u8).to_string());
+    kv(out, "async_loading", "0".into());
+    kv(out, "current_cow_peak", "0".into());
+    kv(out, "current_cow_size", "0".into());
+    kv(out, "current_fork_perc", "0.00".into());
+    kv(out, "current_save_keys_processed", "0".into());
+    kv(out, "current_save_keys_total", "0".into());
+    kv(
+        out,
+        "rdb_changes_since_last_save",
+        p.stream.changes.load(Relaxed).to_string(),
+    );
+    kv(
+        out,
+        "rdb_bgsave_in_progress",
+        (p.bgsave_running.load(Relaxed) as u8).to_string(),
+    );
+    kv(
+        out,
+        "rdb_last_save_time",
+        p.last_save.load(Relaxed).to_string(),
+    );
+    kv(
+        out,
+        "rdb_last_bgsave_status",
+        ok(p.last_bgsave_ok.load(Relaxed)),
+    );
+    kv(
+        out,
+        "rdb_last_bgsave_time_sec",
+        p.last_bgsave_secs.load(Relaxed).to_string(),
+    );
+    kv(out, "rdb_current_bgsave_time_sec", "-1".into());
+    kv(out, "rdb_saves", p.saves.load(Relaxed).to_string());
+    kv(out, "rdb_last_cow_size", "0".into());
+    kv(out, "rdb_last_load_keys_expired", "0".into());
+    kv(
+        out,
+        "rdb_last_load_keys_loaded",
+        p.loaded_keys.load(Relaxed).to_string(),
+    );
+    let on = p.aof_on.load(Relaxed);
+    kv(out, "aof_enabled", (on as u8).to_string());
+    kv(
+        out,
+        "aof_rewrite_in_progress",
+        (p.rewrite_running.load(Relaxed) as u8).to_string(),
+    );
+    kv(out, "aof_rewrite_scheduled", "0".into());
+    kv(
+        out,
+        "aof_last_rewrite_time_sec",
+        p.last_rewrite_secs.load(Relaxed).to_string(),
+    );
+    kv(out, "aof_current_rewrite_time_sec", "-1".into());
+    kv(
+        out,
+        "aof_last_bgrewrite_status",
+        ok(p.last_rewrite_ok.load(Relaxed)),
+    );
+    kv(out, "aof_rewrites", p.rewrites.load(Relaxed).to_string());
+    kv(out, "aof_rewrites_consecutive_failures", "0".into());
+    kv(
+        out,
+        "aof_last_write_status",
+        ok(!p.aof_failing.load(Relaxed)),
+    );
+    kv(out, "aof_last_cow_size", "0".into());
+    kv(out, "module_fork_in_progress", "0".into());
+    kv(out, "module_fork_last_cow_size", "0".into());
+    if on {
+        kv(
+            out,
+            "aof_current_size",
+            p.aof_size.load(Relaxed).to_string(),
+        );
+        kv(
+            out,
+            "aof_base_size",
+            p.aof_base_size.load(Relaxed).to_string(),
+        );
+        kv(out, "aof_pending_rewrite", "0".into());
+        kv(out, "aof_buffer_length", p.stream.buffered().to_string());
+        kv(out, "aof_pending_bio_fsync", "0".into());
+        kv(out, "aof_delayed_fsync", "0".into());
+        kv(out, "cairn_stream_offset", p.stream.offset().to_string());
+        kv(
+            out,
+            "cairn_stream_synced_offset",
+            p.stream.synced().to_string(),
+        );
+    }
+}

@@ -1,0 +1,453 @@
+//! Persistence against the real binary: restarts that bring every key back with its TTL,
+//! kill -9 under write load with each fsync policy, torn and corrupt files, snapshots
+//! taken while writers run.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use common::{CairnProcess, q};
+
+/// A directory for one test's files, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let p = std::env::temp_dir().join(format!("cairn-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+
+    fn aof_dir(&self) -> PathBuf {
+        self.0.join("appendonlydir")
+    }
+
+    /// The increment the manifest lists last.
+    fn incr(&self) -> PathBuf {
+        let manifest =
+            std::fs::read_to_string(self.aof_dir().join("appendonly.aof.manifest")).unwrap();
+        let line = manifest
+            .lines()
+            .rev()
+            .find(|l| l.ends_with("type i"))
+            .expect("an increment");
+        self.aof_dir().join(line.split_whitespace().nth(1).unwrap())
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn aof(dir: &TempDir, fsync: &str) -> CairnProcess {
+    CairnProcess::start(&[
+        "--dir",
+        dir.path(),
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        fsync,
+    ])
+}
+
+/// Every key of databases 0-3 with its value and deadline (PEXPIRETIME).
+fn dump(con: &mut redis::Connection) -> Vec<(i64, String, Vec<u8>, i64)> {
+    let mut out = Vec::new();
+    for db in 0..4 {
+        let _: () = q(con, &["SELECT", &db.to_string()]);
+        let mut keys: Vec<String> = q(con, &["KEYS", "*"]);
+        keys.sort();
+        for k in keys {
+            let v: Vec<u8> = q(con, &["GET", &k]);
+            let at: i64 = q(con, &["PEXPIRETIME", &k]);
+            out.push((db, k, v, at));
+        }
+    }
+    let _: () = q(con, &["SELECT", "0"]);
+    out
+}
+
+/// Runs `cairn server` expecting it to refuse to start; returns what it printed.
+fn refused(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args(["server", "--port", "0", "--bind", "127.0.0.1"])
+        .args(args)
+        .output()
+        .expect("run cairn");
+    assert!(!out.status.success(), "cairn started on a damaged file");
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn restart_brings_back_every_value_and_ttl() {
+    let dir = TempDir::new("restart");
+    let before = {
+        let srv = aof(&dir, "everysec");
+        let mut con = srv.client();
+        let _: () = q(&mut con, &["SET", "plain", "v"]);
+        let _: () = q(&mut con, &["SET", "int", "42"]);
+        let _: () = q(&mut con, &["SET", "ttl", "t", "EX", "1000"]);
+        let _: () = q(&mut con, &["SET", "soon", "gone", "PX", "300"]);
+        let _: String = q(&mut con, &["INCRBYFLOAT", "float", "1.25"]);
+        let _: i64 = q(&mut con, &["APPEND", "plain", "-appended"]);
+        let _: i64 = q(&mut con, &["SETRANGE", "range", "3", "xyz"]);
+        let _: i64 = q(&mut con, &["SETBIT", "bits", "7", "1"]);
+        let _: i64 = q(&mut con, &["INCR", "int"]);
+        let _: i64 = q(&mut con, &["EXPIRE", "int", "500"]);
+        let _: i64 = q(&mut con, &["PERSIST", "int"]);
+        let _: () = q(&mut con, &["SET", "old-name", "moved"]);
+        let _: () = q(&mut con, &["RENAME", "old-name", "new-name"]);
+        let _: () = q(&mut con, &["SET", "deleted", "x"]);
+        let _: i64 = q(&mut con, &["DEL", "deleted"]);
+        let _: () = q(&mut con, &["SET", "binary\x00key", "\x01\x02\r\n"]);
+        let _: () = q(&mut con, &["SET", "mc", "item"]);
+        let _: i64 = q(&mut con, &["MEMCACHED", "FLAGS", "mc", "7"]);
+        let _: () = q(&mut con, &["SELECT", "1"]);
+        let _: () = q(&mut con, &["SET", "in-db1", "1"]);
+        let _: () = q(&mut con, &["SELECT", "2"]);
+        let _: () = q(&mut con, &["SET", "flushed", "1"]);
+        let _: () = q(&mut con, &["FLUSHDB"]);
+        let _: () = q(&mut con, &["SET", "in-db2", "2"]);
+        let _: () = q(&mut con, &["SWAPDB", "2", "3"]);
+        let _: () = q(&mut con, &["SELECT", "0"]);
+        std::thread::sleep(Duration::from_millis(400));
+        let state = dump(&mut con);
+        assert!(state.iter().all(|(_, k, _, _)| k != "soon"));
+        // SHUTDOWN makes the AOF durable whatever the fsync policy.
+        let _ = common::cmd(&["SHUTDOWN", "NOSAVE"]).query::<()>(&mut con);
+        state
+    };
+    let srv = aof(&dir, "everysec");
+    let mut con = srv.client();
+    assert_eq!(dump(&mut con), before);
+    let flags: i64 = q(&mut con, &["MEMCACHED", "FLAGS", "mc"]);
+    assert_eq!(flags, 7);
+    let info: String = q(&mut con, &["INFO", "persistence"]);
+    assert!(info.contains("aof_enabled:1"), "{info}");
+    assert!(info.contains("aof_last_write_status:ok"), "{info}");
+    // A rewrite compacts to a base snapshot plus a new increment; the data survives it.
+    let _: String = q(&mut con, &["BGREWRITEAOF"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let info: String = q(&mut con, &["INFO", "persistence"]);
+        if info.contains("aof_rewrites:1") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "rewrite did not finish: {info}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _: () = q(&mut con, &["SET", "after-rewrite", "1"]);
+    let mut expected = dump(&mut con);
+    drop(con);
+    drop(srv); // kill -9
+    let srv = aof(&dir, "everysec");
+    let mut con = srv.client();
+    // everysec may lose the last second: wait for nothing, but check what must be there.
+    let got = dump(&mut con);
+    expected.retain(|(_, k, _, _)| k != "after-rewrite");
+    let mut got_without = got.clone();
+    got_without.retain(|(_, k, _, _)| k != "after-rewrite");
+    assert_eq!(got_without, expected);
+}
+
+/// kill -9 under a write load with `appendfsync always`: every acknowledged write is
+/// there after the restart. The AOF writer is slowed down (a slow disk), so a reply that
+/// did not wait for it would be acknowledged long before its write reached the file.
+#[test]
+fn kill_9_with_fsync_always_loses_no_acknowledged_write() {
+    let dir = TempDir::new("always");
+    let srv = aof(&dir, "always");
+    let _: () = q(&mut srv.client(), &["DEBUG", "AOF-WRITE-DELAY", "50"]);
+    let acked = Arc::new(AtomicU64::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..4)
+        .map(|w| {
+            let url = srv.url();
+            let acked = acked.clone();
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();
+                let mut last = None;
+                let mut i = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let key = format!("w{w}:{i}");
+                    match redis::cmd("SET").arg(&key).arg(i).query::<()>(&mut con) {
+                        Ok(()) => {
+                            last = Some(i);
+                            acked.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(_) => break,
+                    }
+                    i += 1;
+                }
+                last
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1_000));
+    drop(srv); // SIGKILL while the writers write
+    stop.store(true, Ordering::Relaxed);
+    let lasts: Vec<Option<u64>> = writers.into_iter().map(|h| h.join().unwrap()).collect();
+    assert!(acked.load(Ordering::Relaxed) > 20, "the writers got going");
+    let srv = aof(&dir, "always");
+    let mut con = srv.client();
+    for (w, last) in lasts.iter().enumerate() {
+        let Some(last) = last else { continue };
+        for i in 0..=*last {
+            let v: Option<u64> = q(&mut con, &["GET", &format!("w{w}:{i}")]);
+            assert_eq!(v, Some(i), "acknowledged write w{w}:{i} lost");
+        }
+    }
+}
+
+/// With `everysec`, a kill -9 loses at most the last two seconds.
+#[test]
+fn kill_9_with_fsync_everysec_loses_at_most_two_seconds() {
+    let dir = TempDir::new("everysec");
+    let srv = aof(&dir, "everysec");
+    let mut con = srv.client();
+    for i in 0..500 {
+        let _: () = q(&mut con, &["SET", &format!("early:{i}"), "x"]);
+    }
+    std::thread::sleep(Duration::from_millis(2_200));
+    let _: () = q(&mut con, &["SET", "late", "maybe"]);
+    drop(con);
+    drop(srv);
+    let srv = aof(&dir, "everysec");
+    let mut con = srv.client();
+    let n: i64 = q(&mut con, &["DBSIZE"]);
+    assert!(
+        n >= 500,
+        "writes older than two seconds were lost: {n} keys"
+    );
+}
+
+#[test]
+fn a_torn_aof_tail_is_dropped_and_the_rest_loads() {
+    let dir = TempDir::new("torn");
+    {
+        let srv = aof(&dir, "always");
+        let mut con = srv.client();
+        let _: () = q(&mut con, &["SET", "a", "1"]);
+        let _: () = q(&mut con, &["SET", "b", "2"]);
+    }
+    // The server died in the middle of writing a command.
+    let incr = dir.incr();
+    let whole = std::fs::metadata(&incr).unwrap().len();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&incr)
+        .unwrap();
+    std::io::Write::write_all(&mut f, b"*3\r\n$3\r\nSET\r\n$1\r\nc\r\n$5\r\nhal").unwrap();
+    drop(f);
+    let srv = aof(&dir, "always");
+    let mut con = srv.client();
+    let got: Vec<Option<String>> = q(&mut con, &["MGET", "a", "b", "c"]);
+    assert_eq!(got, vec![Some("1".into()), Some("2".into()), None]);
+    assert_eq!(
+        std::fs::metadata(&incr).unwrap().len(),
+        whole,
+        "the torn tail is cut off"
+    );
+}
+
+#[test]
+fn a_corrupt_aof_refuses_to_start_until_check_aof_fixes_it() {
+    let dir = TempDir::new("corrupt-aof");
+    {
+        let srv = aof(&dir, "always");
+        let mut con = srv.client();
+        let _: () = q(&mut con, &["SET", "a", "1"]);
+        let _: () = q(&mut con, &["SET", "b", "2"]);
+    }
+    let incr = dir.incr();
+    let mut data = std::fs::read(&incr).unwrap();
+    let good = data.len();
+    data.extend_from_slice(b"this is not RESP\r\n*1\r\n$4\r\nPING\r\n");
+    std::fs::write(&incr, &data).unwrap();
+    let err = refused(&["--dir", dir.path(), "--appendonly", "yes"]);
+    let name = incr.display().to_string();
+    assert!(err.contains(&name), "{err}");
+    assert!(err.contains(&format!("at offset {good}")), "{err}");
+    assert!(
+        err.contains(&format!("cairn check-aof --fix {name}")),
+        "{err}"
+    );
+    // The repair tool finds the same place and cuts the file there.
+    let check = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args(["check-aof", &name])
+        .output()
+        .unwrap();
+    assert!(!check.status.success());
+    let fixed = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args(["check-aof", "--fix", &name])
+        .output()
+        .unwrap();
+    assert!(
+        fixed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&fixed.stdout)
+    );
+    assert_eq!(std::fs::metadata(&incr).unwrap().len() as usize, good);
+    let srv = aof(&dir, "always");
+    let mut con = srv.client();
+    let got: Vec<String> = q(&mut con, &["MGET", "a", "b"]);
+    assert_eq!(got, vec!["1", "2"]);
+}
+
+#[test]
+fn a_corrupt_snapshot_refuses_to_start() {
+    let dir = TempDir::new("corrupt-snap");
+    {
+        let srv = CairnProcess::start(&["--dir", dir.path()]);
+        let mut con = srv.client();
+        for i in 0..100 {
+            let _: () = q(&mut con, &["SET", &format!("k{i}"), "v"]);
+        }
+        let _: () = q(&mut con, &["SAVE"]);
+        let last: i64 = q(&mut con, &["LASTSAVE"]);
+        assert!(last > 1_700_000_000);
+    }
+    let path = Path::new(dir.path()).join("dump.rdb");
+    let ok = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args(["check-snapshot", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(ok.status.success());
+    assert!(String::from_utf8_lossy(&ok.stdout).contains("100 keys"));
+    let mut data = std::fs::read(&path).unwrap();
+    let at = data.len() / 2;
+    data[at] ^= 0xff;
+    std::fs::write(&path, &data).unwrap();
+    let err = refused(&["--dir", dir.path()]);
+    assert!(err.contains(&path.display().to_string()), "{err}");
+    assert!(err.contains("Bad snapshot"), "{err}");
+    assert!(err.contains("at offset"), "{err}");
+    assert!(err.contains("cairn check-snapshot"), "{err}");
+}
+
+/// BGSAVE while writers run: each shard is captured at one instant. With one shard, the
+/// whole snapshot is one instant: two keys always written together come back equal.
+#[test]
+fn bgsave_under_writes_is_point_in_time() {
+    let dir = TempDir::new("bgsave");
+    let srv = CairnProcess::start(&["--dir", dir.path(), "--shards", "1"]);
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let url = srv.url();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let _: () = redis::cmd("MSET")
+                    .arg("pair:a")
+                    .arg(i)
+                    .arg("pair:b")
+                    .arg(i)
+                    .query(&mut con)
+                    .unwrap();
+                i += 1;
+            }
+            i
+        })
+    };
+    let mut con = srv.client();
+    for i in 0..20_000 {
+        let _: () = q(&mut con, &["SET", &format!("filler:{i}"), "0123456789"]);
+    }
+    let _: String = q(&mut con, &["BGSAVE"]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let info: String = q(&mut con, &["INFO", "persistence"]);
+        if info.contains("rdb_bgsave_in_progress:0") && info.contains("rdb_saves:1") {
+            assert!(info.contains("rdb_last_bgsave_status:ok"), "{info}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "BGSAVE did not finish");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let written = writer.join().unwrap();
+    drop(con);
+    drop(srv);
+    let srv = CairnProcess::start(&["--dir", dir.path()]);
+    let mut con = srv.client();
+    let a: u64 = q(&mut con, &["GET", "pair:a"]);
+    let b: u64 = q(&mut con, &["GET", "pair:b"]);
+    assert_eq!(a, b, "the snapshot caught the pair half-written");
+    assert!(a < written);
+    let n: i64 = q(&mut con, &["DBSIZE"]);
+    assert_eq!(n, 20_002);
+}
+
+/// The `save` schedule and SHUTDOWN's snapshot, and keys whose TTL passed while the
+/// server was down.
+#[test]
+fn save_points_and_shutdown_snapshots() {
+    let dir = TempDir::new("save");
+    {
+        let srv = CairnProcess::start(&["--dir", dir.path(), "--save", "1", "1"]);
+        let mut con = srv.client();
+        let _: () = q(&mut con, &["SET", "k", "v"]);
+        let _: () = q(&mut con, &["SET", "short", "v", "PX", "500"]);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let info: String = q(&mut con, &["INFO", "persistence"]);
+            if info.contains("rdb_saves:1") {
+                assert!(info.contains("rdb_changes_since_last_save:0"), "{info}");
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the save point did not fire: {info}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _: () = q(&mut con, &["SET", "at-shutdown", "1"]);
+        let _ = common::cmd(&["SHUTDOWN"]).query::<()>(&mut con);
+        std::thread::sleep(Duration::from_millis(700));
+    }
+    let srv = CairnProcess::start(&["--dir", dir.path()]);
+    let mut con = srv.client();
+    let got: Vec<Option<String>> = q(&mut con, &["MGET", "k", "at-shutdown", "short"]);
+    assert_eq!(got, vec![Some("v".into()), Some("1".into()), None]);
+}
+
+/// CONFIG SET appendonly yes at run time writes a base of what is there first.
+#[test]
+fn turning_the_aof_on_at_run_time_keeps_existing_data() {
+    let dir = TempDir::new("runtime-aof");
+    {
+        let srv = CairnProcess::start(&["--dir", dir.path()]);
+        let mut con = srv.client();
+        let _: () = q(&mut con, &["SET", "before", "1"]);
+        let _: () = q(&mut con, &["CONFIG", "SET", "appendonly", "yes"]);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let info: String = q(&mut con, &["INFO", "persistence"]);
+            if info.contains("aof_rewrites:1") {
+                break;
+            }
+            assert!(Instant::now() < deadline, "no base written: {info}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _: () = q(&mut con, &["CONFIG", "SET", "appendfsync", "always"]);
+        let _: () = q(&mut con, &["SET", "after", "2"]);
+    }
+    let srv = aof(&dir, "always");
+    let mut con = srv.client();
+    let got: Vec<String> = q(&mut con, &["MGET", "before", "after"]);
+    assert_eq!(got, vec!["1", "2"]);
+}
