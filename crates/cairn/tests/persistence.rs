@@ -451,3 +451,75 @@ fn turning_the_aof_on_at_run_time_keeps_existing_data() {
     let got: Vec<String> = q(&mut con, &["MGET", "before", "after"]);
     assert_eq!(got, vec!["1", "2"]);
 }
+
+/// A disk that refuses writes (here: the next increment is /dev/full) turns writes into
+/// MISCONF instead of losing them; once the AOF can be written again (a rewrite moves it
+/// to a good file), writes are accepted and nothing acknowledged is lost.
+#[test]
+fn a_failing_disk_turns_writes_into_misconf_until_it_recovers() {
+    if !Path::new("/dev/full").exists() {
+        eprintln!("skipped: no /dev/full");
+        return;
+    }
+    let dir = TempDir::new("misconf");
+    let srv = aof(&dir, "everysec");
+    let mut con = srv.client();
+    let _: () = q(&mut con, &["SET", "before", "1"]);
+    // The rewrite will continue in the next increment: make that the full device.
+    let manifest = std::fs::read_to_string(dir.aof_dir().join("appendonly.aof.manifest")).unwrap();
+    let next: u64 = manifest
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(3)?.parse::<u64>().ok())
+        .max()
+        .unwrap()
+        + 1;
+    std::os::unix::fs::symlink(
+        "/dev/full",
+        dir.aof_dir()
+            .join(format!("appendonly.aof.{next}.incr.aof")),
+    )
+    .unwrap();
+    let _: String = q(&mut con, &["BGREWRITEAOF"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut acked = Vec::new();
+    let refused = loop {
+        let key = format!("during:{}", acked.len());
+        match common::cmd(&["SET", &key, "x"]).query::<()>(&mut con) {
+            Ok(()) => acked.push(key),
+            Err(e) => break e.to_string(),
+        }
+        assert!(Instant::now() < deadline, "writes were never refused");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(
+        refused.contains("MISCONF") && refused.contains("Errors writing to the AOF file"),
+        "{refused}"
+    );
+    let info: String = q(&mut con, &["INFO", "persistence"]);
+    assert!(info.contains("aof_last_write_status:err"), "{info}");
+    // Reads still work.
+    let v: String = q(&mut con, &["GET", "before"]);
+    assert_eq!(v, "1");
+    // Move the AOF to a writable increment: the held-back writes land there, and writes
+    // are accepted again.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let _ = common::cmd(&["BGREWRITEAOF"]).query::<String>(&mut con);
+        let info: String = q(&mut con, &["INFO", "persistence"]);
+        if info.contains("aof_last_write_status:ok") && info.contains("aof_rewrites:3") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never recovered: {info}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _: () = q(&mut con, &["SET", "after", "1"]);
+    let _ = common::cmd(&["SHUTDOWN", "NOSAVE"]).query::<()>(&mut con);
+    std::thread::sleep(Duration::from_millis(500));
+    drop(srv);
+    let srv = aof(&dir, "everysec");
+    let mut con = srv.client();
+    for key in acked.iter().map(String::as_str).chain(["before", "after"]) {
+        let v: Option<String> = q(&mut con, &["GET", key]);
+        assert!(v.is_some(), "{key} was acknowledged and lost");
+    }
+}

@@ -144,7 +144,10 @@ impl Persistence {
 
     fn fail(&self, e: &std::io::Error) {
         let first = !self.aof_failing.swap(true, Relaxed);
-        *self.aof_error.lock() = Some(e.to_string());
+        // strerror's words, as Redis prints them ("No space left on device").
+        let text = e.to_string();
+        let text = text.split(" (os error").next().unwrap_or(&text).to_string();
+        *self.aof_error.lock() = Some(text);
         if first {
             tracing::warn!(
                 "writing the append-only file failed: {e}; write commands are refused with MISCONF until it succeeds"
@@ -301,7 +304,8 @@ fn writer(server: &Server, mut file: File) {
                 std::thread::sleep(Duration::from_millis(delay));
             }
             if let Err(e) = file.write_all(&data) {
-                // A partial write would leave half a command: cut the file back.
+                // A partial write would leave half a command: cut the file back, keep the
+                // data, and try again (or in the next increment, after a rewrite).
                 let _ = file.set_len(size);
                 p.fail(&e);
                 stream.put_back(data);
@@ -311,6 +315,12 @@ fn writer(server: &Server, mut file: File) {
                         stream.buffered()
                     );
                     return;
+                }
+                if let Some(sw) = p.switch.lock().take() {
+                    file = sw.file;
+                    size = 0;
+                    let _ = sw.done.send(stream.offset());
+                    continue;
                 }
                 std::thread::sleep(Duration::from_millis(200));
                 continue;
