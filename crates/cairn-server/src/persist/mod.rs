@@ -171,6 +171,8 @@ pub fn start(server: &Arc<Server>) -> Result<(), String> {
     let cfg = server.config();
     let p = &server.persist;
     p.fsync.store(Fsync::parse(&cfg.appendfsync) as u8, Relaxed);
+    p.stream
+        .set_urgent(Fsync::parse(&cfg.appendfsync) == Fsync::Always);
     let started = Instant::now();
     p.loading.store(true, Relaxed);
     let snapshot_path = Path::new(&cfg.dir).join(&cfg.dbfilename);
@@ -296,8 +298,15 @@ fn writer(server: &Server, mut file: File) {
     let mut last_sync = Instant::now();
     loop {
         let stopping = p.stop_writer.load(Relaxed);
-        let (data, end) = stream.take(Duration::from_millis(if stopping { 0 } else { 100 }));
         let policy = p.fsync.load(Relaxed);
+        stream.set_urgent(policy == Fsync::Always as u8);
+        let wait = match (stopping, policy == Fsync::Always as u8) {
+            (true, _) => Duration::ZERO,
+            (false, true) => Duration::from_millis(100),
+            // Everysec and no: a few milliseconds' worth of writes per `write`.
+            (false, false) => Duration::from_millis(5),
+        };
+        let (data, end) = stream.take(wait);
         if !data.is_empty() {
             let delay = p.write_delay_ms.load(Relaxed);
             if delay > 0 && !stopping {
@@ -586,6 +595,8 @@ pub fn apply_config(server: &Arc<Server>, before: &crate::config::Config) {
     let cfg = server.config();
     let p = &server.persist;
     p.fsync.store(Fsync::parse(&cfg.appendfsync) as u8, Relaxed);
+    p.stream
+        .set_urgent(Fsync::parse(&cfg.appendfsync) == Fsync::Always);
     if cfg.appendonly && !before.appendonly {
         // Turning the AOF on writes a base of the current data first, as Redis does.
         let layout = Layout::from_config(&cfg);

@@ -40,6 +40,9 @@ pub fn take_last_appended() -> u64 {
     LAST_APPENDED.with(|c| c.replace(0))
 }
 
+/// Buffered bytes that wake the writer early even when nobody waits for it.
+const WAKE_AT: usize = 1 << 20;
+
 #[derive(Default)]
 struct Pending {
     buf: Vec<u8>,
@@ -56,6 +59,8 @@ pub struct Stream {
     /// Whether effects are encoded and kept for a consumer (the AOF); when not, the
     /// stream only counts them.
     buffering: AtomicBool,
+    /// See [`Stream::set_urgent`].
+    urgent: AtomicBool,
     pending: Mutex<Pending>,
     ready: Condvar,
     /// The offset up to which the stream is on disk as `appendfsync` promises it.
@@ -67,6 +72,7 @@ impl Default for Stream {
         Stream {
             changes: AtomicU64::new(0),
             buffering: AtomicBool::new(false),
+            urgent: AtomicBool::new(false),
             pending: Mutex::new(Pending {
                 db: usize::MAX,
                 ..Pending::default()
@@ -135,8 +141,11 @@ impl Stream {
         f(buf, db);
         p.offset += (p.buf.len() - before) as u64;
         let offset = p.offset;
+        let wake = self.urgent.load(Relaxed) || p.buf.len() >= WAKE_AT;
         drop(p);
-        self.ready.notify_one();
+        if wake {
+            self.ready.notify_one();
+        }
         LAST_APPENDED.with(|c| c.set(offset));
         offset
     }
@@ -151,11 +160,20 @@ impl Stream {
         self.pending.lock().buf.len()
     }
 
-    /// Takes everything appended so far, waiting up to `wait` for something to arrive.
-    /// Returns the bytes and the offset just past them.
+    /// Whether connections wait for the writer (`appendfsync always`): then every append
+    /// wakes it; otherwise it comes round on its own cadence and takes many commands'
+    /// effects at once (one `write` per turn, as Redis writes once per event-loop pass).
+    pub fn set_urgent(&self, on: bool) {
+        self.urgent.store(on, Relaxed);
+    }
+
+    /// Takes everything appended so far. When urgent, waits up to `wait` only if nothing
+    /// is there; otherwise waits `wait` unless a lot has piled up. Returns the bytes and
+    /// the offset just past them.
     pub fn take(&self, wait: std::time::Duration) -> (Vec<u8>, u64) {
         let mut p = self.pending.lock();
-        if p.buf.is_empty() {
+        let urgent = self.urgent.load(Relaxed);
+        if (urgent && p.buf.is_empty()) || (!urgent && p.buf.len() < WAKE_AT && !wait.is_zero()) {
             self.ready.wait_for(&mut p, wait);
         }
         (std::mem::take(&mut p.buf), p.offset)
