@@ -90,22 +90,7 @@ declare -A PORT=() PID=() CMDLINE=()
 BENCH_PID=""
 CHECK_FAILED=0
 
-# shellcheck disable=SC2317 # run by the EXIT trap
-cleanup() {
-    local rc=$? inst
-    trap - EXIT INT TERM
-    set +e
-    stop_pid "$BENCH_PID"
-    for inst in "${INSTANCES[@]}"; do stop_pid "${PID[$inst]:-}"; done
-    if [[ $rc -ne 0 && $rc -ne 130 && $rc -ne 143 && $CHECK_FAILED -eq 0 ]]; then
-        for inst in "${INSTANCES[@]}"; do show_logs "$WORK/$inst.log"; done
-    fi
-    rm -rf "$WORK"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+install_cleanup
 
 server_argv() {   # server_argv INSTANCE: the server's argv, one word per line
     local inst="$1" port="${PORT[$1]}"

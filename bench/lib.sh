@@ -147,3 +147,29 @@ run_bounded() {
     fi
     return "$rc"
 }
+
+# install_cleanup: from now on, leaving the script (normally, on failure, Ctrl-C or
+# SIGTERM) stops $BENCH_PID, every server in INSTANCES (PID[...]) and the pids named by
+# the variables listed in CLEANUP_PID_VARS, shows the server logs if the script failed
+# (unless CHECK_FAILED=1 says a check failed and already explained why), and removes
+# $WORK.
+install_cleanup() {
+    trap bench_cleanup EXIT
+    trap 'exit 130' INT    # these run the EXIT trap
+    trap 'exit 143' TERM
+}
+
+# shellcheck disable=SC2317 # run by the EXIT trap
+bench_cleanup() {
+    local rc=$? inst var
+    trap - EXIT INT TERM
+    set +e
+    stop_pid "${BENCH_PID:-}"
+    for var in ${CLEANUP_PID_VARS:-}; do stop_pid "${!var:-}"; done
+    for inst in "${INSTANCES[@]}"; do stop_pid "${PID[$inst]:-}"; done
+    if [[ $rc -ne 0 && $rc -ne 130 && $rc -ne 143 && ${CHECK_FAILED:-0} -eq 0 ]]; then
+        for inst in "${INSTANCES[@]}"; do show_logs "$WORK/$inst.log"; done
+    fi
+    rm -rf "$WORK"
+    exit "$rc"
+}

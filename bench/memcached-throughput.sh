@@ -136,22 +136,7 @@ INSTANCES=(cairn memcached)
 declare -A PID=() PORT=() RESP_PORT=() CMDLINE=() VERSION_REPLY=()   # PORT: memcached protocol
 BENCH_PID=""   # mcload run in progress, if any
 
-# shellcheck disable=SC2317 # run by the EXIT trap
-cleanup() {
-    local rc=$? inst
-    trap - EXIT INT TERM
-    set +e
-    stop_pid "$BENCH_PID"
-    for inst in "${INSTANCES[@]}"; do stop_pid "${PID[$inst]:-}"; done
-    if [[ $rc -ne 0 && $rc -ne 130 && $rc -ne 143 ]]; then   # failed, not interrupted
-        for inst in "${INSTANCES[@]}"; do show_logs "$WORK/$inst.log"; done
-    fi
-    rm -rf "$WORK"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT    # these run the EXIT trap above
-trap 'exit 143' TERM
+install_cleanup
 
 MEMCACHED_USER=()
 [[ $EUID -eq 0 ]] && MEMCACHED_USER=(-u root)   # memcached refuses to run as root without -u

@@ -148,22 +148,7 @@ INSTANCES=(cairn redis cairn-aof redis-aof cairn-noaof redis-noaof)
 declare -A PID=() PORT=() CMDLINE=()
 BENCH_PID=""   # load, poller, sampler or redis-benchmark in progress, if any
 
-# shellcheck disable=SC2317 # run by the EXIT trap
-cleanup() {
-    local rc=$? inst
-    trap - EXIT INT TERM
-    set +e
-    stop_pid "$BENCH_PID"
-    for inst in "${INSTANCES[@]}"; do stop_pid "${PID[$inst]:-}"; done
-    if [[ $rc -ne 0 && $rc -ne 130 && $rc -ne 143 ]]; then   # failed, not interrupted
-        for inst in "${INSTANCES[@]}"; do show_logs "$WORK/$inst.log"; done
-    fi
-    rm -rf "$WORK"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT    # these run the EXIT trap above
-trap 'exit 143' TERM
+install_cleanup
 
 # shellcheck disable=SC2086 # CAIRN_ARGS is a list of extra words on purpose
 server_argv() {   # server_argv INSTANCE: the server's argv, one word per line

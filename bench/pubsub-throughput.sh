@@ -118,23 +118,8 @@ BENCH_PID=""   # redis-benchmark run in progress, if any
 SUB_PID=""     # subscriber process of the run in progress, if any
 CHECK_FAILED=0
 
-# shellcheck disable=SC2317 # run by the EXIT trap
-cleanup() {
-    local rc=$? inst
-    trap - EXIT INT TERM
-    set +e
-    stop_pid "$BENCH_PID"
-    stop_pid "$SUB_PID"
-    for inst in "${INSTANCES[@]}"; do stop_pid "${PID[$inst]:-}"; done
-    if [[ $rc -ne 0 && $rc -ne 130 && $rc -ne 143 && $CHECK_FAILED -eq 0 ]]; then
-        for inst in "${INSTANCES[@]}"; do show_logs "$WORK/$inst.log"; done
-    fi
-    rm -rf "$WORK"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT    # these run the EXIT trap above
-trap 'exit 143' TERM
+CLEANUP_PID_VARS="SUB_PID"
+install_cleanup
 
 server_argv() {   # server_argv INSTANCE: the server's argv, one word per line
     local port="${PORT[$1]}"
