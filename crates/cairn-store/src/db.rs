@@ -580,19 +580,37 @@ impl Db {
         self.locate(slot, hash, key, now, Access::Write);
     }
 
-    /// The live entry for `key`, to change its memcached fields in place without counting
-    /// or reporting anything (meta `md I` marking it stale). Changes to the value must go
-    /// through [`Db::write`] instead, which tells WATCH and client-side caching.
+    /// The live entry for `key`, to change the memcached fields that are no part of its
+    /// stored state (a CAS unique handed out, the lease and fetched bits) without counting,
+    /// reporting or journaling anything. Client flags go through [`Db::set_client_flags`],
+    /// the value through [`Db::write`].
     pub fn peek_mut(&mut self, slot: u16, key: &[u8], now: Now) -> Option<EntryMut<'_>> {
         let hash = self.hasher.hash_one(key);
         let at = self.locate(slot, hash, key, now, Access::Peek)?;
-        Some(self.guard(at, true))
+        Some(self.guard(at, false))
+    }
+
+    /// Sets memcached's client flags of a live key (they are part of its state: the journal
+    /// hears of it), which also retires its CAS unique. Returns false if there is no key.
+    pub fn set_client_flags(&mut self, slot: u16, key: &[u8], flags: u32, now: Now) -> bool {
+        let hash = self.hasher.hash_one(key);
+        let Some(at) = self.locate(slot, hash, key, now, Access::Peek) else {
+            return false;
+        };
+        let mut e = self.guard(at, true);
+        let mc = e.mc();
+        e.set_mc(crate::Mc {
+            flags,
+            cas: 0,
+            ..mc
+        });
+        true
     }
 
     /// The entry at `at`, borrowed with the shard's byte count so that a change of its
     /// size is accounted when the guard drops; a `write` guard also hands the journal the
-    /// entry's new state then. A memcached read's guard does not: what it changes (a CAS
-    /// unique handed out, the fetched bit) is not part of the key's state.
+    /// entry's new state then. The other guards change only what is no part of the key's
+    /// state (a CAS unique handed out, the fetched and lease bits).
     fn guard(&mut self, at: Position, write: bool) -> EntryMut<'_> {
         let Db {
             slots,

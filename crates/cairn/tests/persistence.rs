@@ -523,3 +523,59 @@ fn a_failing_disk_turns_writes_into_misconf_until_it_recovers() {
         assert!(v.is_some(), "{key} was acknowledged and lost");
     }
 }
+
+/// Memcached reads change only what is no part of a key's state (a CAS handed out, the
+/// fetched and lease bits): they add nothing to the AOF. Client flags are state: they
+/// survive a restart.
+#[test]
+fn memcached_reads_log_nothing_and_flags_survive_a_restart() {
+    use std::io::{BufRead, BufReader, Write};
+    let dir = TempDir::new("mc-aof");
+    let args = [
+        "--dir",
+        dir.path(),
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+    ];
+    let aof_size = |con: &mut redis::Connection| -> u64 {
+        let info: String = q(con, &["INFO", "persistence"]);
+        info.lines()
+            .find_map(|l| l.strip_prefix("aof_current_size:"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    {
+        let (srv, mc) = CairnProcess::start_memcached(&args);
+        let mut con = srv.client();
+        let s = std::net::TcpStream::connect(mc).unwrap();
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        let mut line = String::new();
+        (&s).write_all(b"set k 9 0 1\r\nv\r\n").unwrap();
+        r.read_line(&mut line).unwrap();
+        assert_eq!(line, "STORED\r\n");
+        let before = aof_size(&mut con);
+        for _ in 0..50 {
+            (&s).write_all(b"mg k v c f h t\r\ngets k\r\n").unwrap();
+            for _ in 0..5 {
+                line.clear();
+                r.read_line(&mut line).unwrap();
+            }
+        }
+        let _: () = q(&mut con, &["SET", "sync-point", "1"]);
+        let after = aof_size(&mut con);
+        let sync_point = "*3\r\n$3\r\nSET\r\n$10\r\nsync-point\r\n$1\r\n1\r\n".len() as u64;
+        assert_eq!(after, before + sync_point, "reads were written to the AOF");
+    }
+    let (srv, mc) = CairnProcess::start_memcached(&args);
+    drop(srv.client());
+    let s = std::net::TcpStream::connect(mc).unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    (&s).write_all(b"get k\r\n").unwrap();
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    assert_eq!(line, "VALUE k 9 1\r\n");
+}

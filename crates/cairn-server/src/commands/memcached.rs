@@ -3,7 +3,6 @@
 //! what a memcached client stored.
 
 use cairn_protocol::Args;
-use cairn_store::Mc;
 
 use super::{CmdError, CmdResult, CommandSpec, Ctx, flags::*, help_reply};
 
@@ -67,14 +66,7 @@ fn flags(ctx: &mut Ctx, args: Args) -> CmdResult {
             }
         }
         Some(f) => {
-            let found = match db.peek_mut(slot, key, now) {
-                Some(mut e) => {
-                    let mc = e.mc();
-                    e.set_mc(Mc { flags: f, ..mc });
-                    true
-                }
-                None => false,
-            };
+            let found = db.set_client_flags(slot, key, f, now);
             drop(shard);
             ctx.out.int(found as i64);
         }

@@ -76,12 +76,3 @@ counters!(
     bytes_written,
     total_items,
 );
-
-impl McStats {
-    pub fn get(&self, name: &str) -> u64 {
-        self.fields()
-            .into_iter()
-            .find(|(n, _)| *n == name)
-            .map_or(0, |(_, v)| v)
-    }
-}

@@ -380,7 +380,7 @@ fn md(conn: &mut McConn, tokens: &[&[u8]]) {
         let db = shard.db(DB);
         // What the key is: missing, a CAS mismatch, or there.
         let state = db
-            .peek_mut(slot, key, now)
+            .peek(slot, key, now)
             .map(|e| f.cas.is_none_or(|c| c != 0 && c == e.mc().cas));
         match state {
             None => {

@@ -98,13 +98,8 @@ pub fn put(
         _ => {
             let expire = deadline.map_or(ExpireChange::Clear, ExpireChange::At);
             db.set_bytes(slot, key, value, expire, now);
-            if flags != 0
-                && let Some(mut e) = db.peek_mut(slot, key, now)
-            {
-                e.set_mc(Mc {
-                    flags,
-                    ..Mc::default()
-                });
+            if flags != 0 {
+                db.set_client_flags(slot, key, flags, now);
             }
             true
         }

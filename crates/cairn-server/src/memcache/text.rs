@@ -294,18 +294,19 @@ pub fn delta(
     let slot = key_slot(key);
     let mut shard = server.keyspace.lock(slot);
     let db = shard.db(DB);
-    let Some(e) = db.peek_mut(slot, key, conn.now) else {
+    let Some(e) = db.peek(slot, key, conn.now) else {
         return Delta::NotFound;
     };
     let mc = e.mc();
     if cas != 0 && cas != mc.cas {
         return Delta::CasMismatch;
     }
-    let old = e.value().as_bytes().into_owned();
-    let Some((n, text)) = store::apply_delta(&old, incr, by) else {
+    let Some((n, text)) = e
+        .value()
+        .with_bytes(|old| store::apply_delta(old, incr, by))
+    else {
         return Delta::NonNumeric;
     };
-    drop(e);
     let mut e = db
         .write(slot, key, conn.now)
         .expect("the key was just found");

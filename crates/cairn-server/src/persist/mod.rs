@@ -94,8 +94,6 @@ pub struct Persistence {
     last_bgsave_ok: AtomicBool,
     last_bgsave_secs: AtomicI64,
     last_bgsave_try: AtomicU64,
-    /// Changes counted at the start of the running save.
-    dirty_at_start: AtomicU64,
     pub loaded_keys: AtomicU64,
     /// SHUTDOWN SAVE / NOSAVE.
     shutdown_save: Mutex<Option<bool>>,
@@ -312,6 +310,7 @@ fn writer(server: &Server, mut file: File) {
             if delay > 0 && !stopping {
                 std::thread::sleep(Duration::from_millis(delay));
             }
+            let data_len = data.len() as u64;
             if let Err(e) = file.write_all(&data) {
                 // A partial write would leave half a command: cut the file back, keep the
                 // data, and try again (or in the next increment, after a rewrite).
@@ -326,9 +325,10 @@ fn writer(server: &Server, mut file: File) {
                     return;
                 }
                 if let Some(sw) = p.switch.lock().take() {
+                    // The held-back data, from this offset on, goes to the new increment.
                     file = sw.file;
                     size = 0;
-                    let _ = sw.done.send(stream.offset());
+                    let _ = sw.done.send(end - data_len);
                     continue;
                 }
                 std::thread::sleep(Duration::from_millis(200));
@@ -363,25 +363,28 @@ fn writer(server: &Server, mut file: File) {
             p.recovered();
         }
         if let Some(sw) = p.switch.lock().take() {
-            // Everything taken so far went to the old increment: make it durable, then
-            // continue in the new one from this offset.
-            let _ = file.sync_data();
+            // Everything taken so far goes to the old increment and is made durable there;
+            // the new one continues from that offset. If the old file refuses it, the data
+            // stays in the stream and goes to the new one.
             let (rest, end) = stream.take(Duration::ZERO);
-            if !rest.is_empty()
-                && file
-                    .write_all(&rest)
-                    .and_then(|_| file.sync_data())
-                    .is_err()
-            {
-                stream.put_back(rest);
-            } else if !rest.is_empty() {
-                p.aof_size.fetch_add(rest.len() as u64, Relaxed);
-            }
-            stream.mark_synced(end);
+            let boundary = match file.write_all(&rest).and_then(|_| file.sync_data()) {
+                Ok(()) => {
+                    p.aof_size.fetch_add(rest.len() as u64, Relaxed);
+                    stream.mark_synced(end);
+                    end
+                }
+                Err(e) => {
+                    let _ = file.set_len(size);
+                    p.fail(&e);
+                    let boundary = end - rest.len() as u64;
+                    stream.put_back(rest);
+                    boundary
+                }
+            };
             file = sw.file;
             size = 0;
             unsynced = None;
-            let _ = sw.done.send(stream.offset());
+            let _ = sw.done.send(boundary);
         }
         if stopping && stream.buffered() == 0 && unsynced.is_none() {
             return;
@@ -495,7 +498,6 @@ pub fn save(server: &Server) -> std::io::Result<snapshot::Written> {
     let path: PathBuf = server.with_config(|c| Path::new(&c.dir).join(&c.dbfilename));
     let started = Instant::now();
     let dirty = p.stream.changes.load(Relaxed);
-    p.dirty_at_start.store(dirty, Relaxed);
     p.last_bgsave_try.store(unix_secs(), Relaxed);
     let result = snapshot::write(server, &path, p.stream.offset());
     p.last_bgsave_secs
