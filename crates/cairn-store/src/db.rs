@@ -204,6 +204,10 @@ pub struct Db {
     /// Where changes go as effects (the write stream), when persistence or replication
     /// listens.
     pub(crate) journal: Option<Arc<dyn Journal>>,
+    /// A replica's rule for keys whose TTL has passed: reads see them as absent, but they
+    /// stay until the primary's DEL arrives, so the replica's data never runs ahead of, or
+    /// diverges from, its primary's (Redis's replicas do the same).
+    pub(crate) keep_expired: bool,
 }
 
 /// Tells `observer`, if it listens, that `key` of database `index` changed (a free
@@ -267,6 +271,7 @@ impl Db {
             index: 0,
             observer: None,
             journal: None,
+            keep_expired: false,
         }
     }
 
@@ -502,8 +507,10 @@ impl Db {
             .and_then(|st| st.table.find(hash, key));
         match found {
             Some(bucket) if self.slots[local].table.get(bucket).is_expired(now.ms) => {
-                self.take_at(Position { local, bucket }, Change::Expired);
-                self.stats.expired += 1;
+                if !self.keep_expired {
+                    self.take_at(Position { local, bucket }, Change::Expired);
+                    self.stats.expired += 1;
+                }
                 self.missed(key, access);
                 None
             }
@@ -874,6 +881,25 @@ impl Db {
         self.keys = 0;
         self.volatile = 0;
         Flushed(std::mem::take(&mut self.slots))
+    }
+
+    /// Puts what [`Db::take_all`] took from another database of the same shape (a
+    /// replica's full sync, loaded aside) in place of this one's (empty) contents.
+    pub fn install(&mut self, taken: Flushed) {
+        debug_assert!(self.slots.is_empty(), "install into an emptied database");
+        let slots = taken.0;
+        let mut bytes = slots.capacity() * std::mem::size_of::<SlotTable>();
+        let (mut keys, mut volatile) = (0, 0);
+        for st in &slots {
+            bytes += st.table.allocation_size();
+            bytes += st.table.iter().map(Entry::mem_usage).sum::<usize>();
+            keys += st.table.len();
+            volatile += st.volatile as usize;
+        }
+        self.slots = slots;
+        self.keys = keys;
+        self.volatile = volatile;
+        self.account(bytes as isize);
     }
 
     /// Calls `f` for every live entry.

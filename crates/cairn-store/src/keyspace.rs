@@ -82,15 +82,33 @@ pub struct Keyspace {
     hasher: foldhash::fast::RandomState,
     /// Memcached's CAS uniques: one counter for the whole keyspace, as in memcached.
     cas: std::sync::atomic::AtomicU64,
+    /// How many SWAPDBs ran, counted with every shard locked: a snapshot cut shard by
+    /// shard checks it did not change meanwhile, because SWAPDB is the one change that
+    /// replaying the stream over a half-swapped snapshot would get wrong.
+    swaps: std::sync::atomic::AtomicU64,
 }
 
 impl Keyspace {
     /// A keyspace of `databases` databases over `shards` shards (rounded up to a power of
     /// two, at most 16384).
     pub fn new(databases: usize, shards: usize) -> Keyspace {
+        Keyspace::with_hasher(databases, shards, foldhash::fast::RandomState::default())
+    }
+
+    /// An empty keyspace of the same shape as this one (shards, databases, hashing), to
+    /// load a replica's full sync into while this one keeps serving; see
+    /// [`Keyspace::adopt`].
+    pub fn staging(&self) -> Keyspace {
+        Keyspace::with_hasher(self.databases(), self.shards.len(), self.hasher.clone())
+    }
+
+    fn with_hasher(
+        databases: usize,
+        shards: usize,
+        hasher: foldhash::fast::RandomState,
+    ) -> Keyspace {
         let shards = shards.clamp(1, SLOTS).next_power_of_two();
         let bits = shards.trailing_zeros();
-        let hasher = foldhash::fast::RandomState::default();
         let total_bytes = Arc::new(std::sync::atomic::AtomicIsize::new(0));
         let bytes: Box<[Arc<ShardBytes>]> = (0..shards)
             .map(|_| Arc::new(ShardBytes::new(Arc::clone(&total_bytes))))
@@ -116,7 +134,47 @@ impl Keyspace {
             bits,
             hasher,
             cas: std::sync::atomic::AtomicU64::new(0),
+            swaps: std::sync::atomic::AtomicU64::new(0),
         }
+    }
+
+    /// Replaces every database's contents with `staging`'s (built by
+    /// [`Keyspace::staging`]) in one step, with every shard locked: readers see the old data
+    /// or the new, never a mix. WATCHers are touched and trackers told everything changed,
+    /// as after a FLUSHALL. Returns the old contents, for the caller to free off the
+    /// request path. Nothing is journaled: this is how a replica takes its primary's data.
+    pub fn adopt(&self, staging: &Keyspace) -> Vec<Flushed> {
+        assert_eq!(staging.shards.len(), self.shards.len(), "same shape");
+        let mut old = Vec::new();
+        let mut all = self.lock_all();
+        for (i, shard) in all.guards.iter_mut() {
+            let mut from = staging.shards[*i].0.lock();
+            for (d, db) in shard.dbs.iter_mut().enumerate() {
+                old.push(db.take_all());
+                if let Some(src) = from.dbs.get_mut(d) {
+                    db.install(src.take_all());
+                }
+            }
+        }
+        if let Some((_, shard)) = all.guards.first() {
+            shard.dbs[0].report_flushed();
+        }
+        old
+    }
+
+    /// Whether expired keys stay until deleted explicitly (a replica) or go on access and
+    /// in the sweep (a primary).
+    pub fn set_keep_expired(&self, keep: bool) {
+        for i in 0..self.shards.len() {
+            for db in &mut self.lock_shard(i).dbs {
+                db.keep_expired = keep;
+            }
+        }
+    }
+
+    /// How many SWAPDBs have run (see the field).
+    pub fn swap_generation(&self) -> u64 {
+        self.swaps.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// A new CAS unique, larger than every one handed out before.
@@ -390,6 +448,7 @@ impl Keyspace {
             let bytes = Arc::clone(&shard.bytes);
             let observer = shard.dbs[0].observer.clone();
             let journal = shard.dbs[0].journal.clone();
+            let shard_keep = shard.dbs[0].keep_expired;
             let mut index = shard.dbs.len();
             shard.dbs.resize_with(n, || {
                 let mut db = Db::new(bits, self.hasher.clone(), Arc::clone(&bytes));
@@ -398,6 +457,7 @@ impl Keyspace {
                 db.index = index;
                 db.observer = observer.clone();
                 db.journal = journal.clone();
+                db.keep_expired = shard_keep;
                 index += 1;
                 db
             });
@@ -434,6 +494,7 @@ impl Keyspace {
     /// Swaps two databases atomically (SWAPDB).
     pub fn swap_dbs(&self, a: usize, b: usize) {
         let mut all = self.lock_all();
+        self.swaps.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         for (_, shard) in all.guards.iter_mut() {
             shard.dbs.swap(a, b);
             if a != b {
@@ -574,5 +635,87 @@ impl Locked<'_> {
     /// Every locked shard.
     pub fn shards(&mut self) -> impl Iterator<Item = &mut Shard> {
         self.guards.iter_mut().map(|(_, g)| &mut **g)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ExpireChange;
+
+    fn set(ks: &Keyspace, db: usize, key: &[u8], value: &[u8], expire: ExpireChange) {
+        let slot = key_slot(key);
+        ks.lock(slot)
+            .db(db)
+            .set_bytes(slot, key, value, expire, Now::from_unix_ms(1_000));
+    }
+
+    fn get(ks: &Keyspace, db: usize, key: &[u8], now_ms: u64) -> Option<Vec<u8>> {
+        let slot = key_slot(key);
+        ks.lock(slot)
+            .db(db)
+            .read(slot, key, Now::from_unix_ms(now_ms))
+            .map(|e| e.value().with_bytes(|b| b.to_vec()))
+    }
+
+    #[test]
+    fn adopt_replaces_every_database_at_once_and_keeps_the_byte_count_exact() {
+        let live = Keyspace::new(4, 8);
+        for i in 0..500u32 {
+            set(
+                &live,
+                0,
+                format!("old:{i}").as_bytes(),
+                b"x",
+                ExpireChange::Clear,
+            );
+        }
+        set(&live, 2, b"old-db2", b"y", ExpireChange::Clear);
+        let staging = live.staging();
+        for i in 0..300u32 {
+            set(
+                &staging,
+                0,
+                format!("new:{i}").as_bytes(),
+                b"z",
+                ExpireChange::Clear,
+            );
+        }
+        set(&staging, 3, b"new-db3", b"w", ExpireChange::At(5_000));
+        let old = live.adopt(&staging);
+        assert!(!old.is_empty());
+        assert_eq!(live.db_len(0), 300);
+        assert_eq!(live.db_len(2), 0);
+        assert_eq!(live.db_len(3), 1);
+        assert_eq!(live.sizes()[3].expires, 1);
+        assert_eq!(get(&live, 0, b"old:1", 2_000), None);
+        assert_eq!(get(&live, 0, b"new:1", 2_000), Some(b"z".to_vec()));
+        assert_eq!(live.used_bytes(), live.recount_bytes());
+        // The staging keyspace is left empty.
+        assert_eq!(staging.db_len(0), 0);
+    }
+
+    #[test]
+    fn a_replica_hides_expired_keys_without_removing_them() {
+        let ks = Keyspace::new(1, 4);
+        ks.set_keep_expired(true);
+        set(&ks, 0, b"k", b"v", ExpireChange::At(5_000));
+        assert_eq!(get(&ks, 0, b"k", 4_000), Some(b"v".to_vec()));
+        assert_eq!(get(&ks, 0, b"k", 6_000), None, "never served past its TTL");
+        assert_eq!(ks.db_len(0), 1, "but kept until deleted explicitly");
+        assert_eq!(ks.stats().expired, 0);
+        // A primary removes it on access.
+        ks.set_keep_expired(false);
+        assert_eq!(get(&ks, 0, b"k", 6_000), None);
+        assert_eq!(ks.db_len(0), 0);
+        assert_eq!(ks.stats().expired, 1);
+    }
+
+    #[test]
+    fn swapdb_moves_the_generation() {
+        let ks = Keyspace::new(2, 2);
+        let g = ks.swap_generation();
+        ks.swap_dbs(0, 1);
+        assert_eq!(ks.swap_generation(), g + 1);
     }
 }
