@@ -16,6 +16,17 @@ use tokio::sync::{Notify, mpsc};
 
 use crate::outbox::Outbox;
 
+/// What a connection is, for CLIENT LIST / KILL TYPE.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Kind {
+    Normal = 0,
+    /// A replica of this node, after its PSYNC.
+    Replica = 1,
+    /// This node's link to its primary (it has no socket task of its own here).
+    Master = 2,
+}
+
 /// The shared face of one connection.
 pub struct ClientInfo {
     pub id: u64,
@@ -49,6 +60,8 @@ pub struct ClientInfo {
     pub watch: AtomicUsize,
     /// CLIENT TRACKING: -1 off, 0 on, otherwise the client id invalidations go to.
     pub tracking_redirect: AtomicI64,
+    /// What the connection is (see [`Kind`]).
+    kind: AtomicU8,
     killed: AtomicBool,
     kill: Notify,
 }
@@ -84,6 +97,7 @@ impl ClientInfo {
             multi: AtomicI64::new(-1),
             watch: AtomicUsize::new(0),
             tracking_redirect: AtomicI64::new(-1),
+            kind: AtomicU8::new(Kind::Normal as u8),
             killed: AtomicBool::new(false),
             kill: Notify::new(),
         };
@@ -93,7 +107,9 @@ impl ClientInfo {
     /// Asks the connection to close (CLIENT KILL, timeout, shutdown).
     pub fn kill(&self) {
         self.killed.store(true, Ordering::Release);
-        self.kill.notify_one();
+        // Every waiter: a connection that became a replica's link waits on a second
+        // future while its first is still pinned in the connection task.
+        self.kill.notify_waiters();
     }
 
     pub fn is_killed(&self) -> bool {
@@ -102,14 +118,35 @@ impl ClientInfo {
 
     /// Resolves when [`ClientInfo::kill`] was called.
     pub async fn killed(&self) {
+        let notified = self.kill.notified();
+        tokio::pin!(notified);
+        // Registered before the flag is read, so a kill in between is not missed.
+        notified.as_mut().enable();
         if self.is_killed() {
             return;
         }
-        self.kill.notified().await;
+        notified.await;
+    }
+
+    pub fn set_kind(&self, kind: Kind) {
+        self.kind.store(kind as u8, Ordering::Relaxed);
+    }
+
+    pub fn kind(&self) -> Kind {
+        match self.kind.load(Ordering::Relaxed) {
+            1 => Kind::Replica,
+            2 => Kind::Master,
+            _ => Kind::Normal,
+        }
     }
 
     /// The class CLIENT LIST TYPE and CLIENT KILL TYPE filter on.
     pub fn class(&self) -> &'static str {
+        match self.kind() {
+            Kind::Replica => return "replica",
+            Kind::Master => return "master",
+            Kind::Normal => {}
+        }
         if self
             .subscriptions
             .iter()

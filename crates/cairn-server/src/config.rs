@@ -57,6 +57,24 @@ pub struct Config {
     /// Seconds a lease placeholder lives, and the least time between two lease tokens for
     /// one key (RESP LEASE GET).
     pub lease_timeout: u64,
+    /// `replicaof host port`: the primary this node replicates ("" for a primary).
+    pub replicaof: String,
+    /// Password (and user) a replica gives its primary.
+    pub masterauth: String,
+    pub masteruser: String,
+    pub replica_read_only: bool,
+    pub replica_serve_stale_data: bool,
+    pub repl_backlog_size: u64,
+    pub repl_backlog_ttl: u64,
+    pub repl_timeout: u64,
+    pub repl_ping_replica_period: u64,
+    pub repl_diskless_sync_delay: u64,
+    pub repl_diskless_sync_max_replicas: u64,
+    pub min_replicas_to_write: u64,
+    pub min_replicas_max_lag: u64,
+    pub replica_announce_ip: String,
+    pub replica_announce_port: u16,
+    pub replica_priority: u64,
 }
 
 /// `client-output-buffer-limit`, per class of client.
@@ -177,6 +195,22 @@ impl Default for Config {
             stop_writes_on_bgsave_error: true,
             memcached_max_item_size: 1024 * 1024,
             lease_timeout: 10,
+            replicaof: String::new(),
+            masterauth: String::new(),
+            masteruser: String::new(),
+            replica_read_only: true,
+            replica_serve_stale_data: true,
+            repl_backlog_size: 1024 * 1024,
+            repl_backlog_ttl: 3600,
+            repl_timeout: 60,
+            repl_ping_replica_period: 10,
+            repl_diskless_sync_delay: 1,
+            repl_diskless_sync_max_replicas: 0,
+            min_replicas_to_write: 0,
+            min_replicas_max_lag: 10,
+            replica_announce_ip: String::new(),
+            replica_announce_port: 0,
+            replica_priority: 100,
         }
     }
 }
@@ -586,6 +620,153 @@ pub static SETTINGS: &[Setting] = &[
         Num
     ),
     Setting {
+        name: "replicaof",
+        mutability: Mutability::Startup,
+        help: "Start as a replica of this primary: <host> <port> (at run time: REPLICAOF host port / REPLICAOF NO ONE)",
+        multi_word: true,
+        get: |c| c.replicaof.clone(),
+        set: |c, v| {
+            c.replicaof = parse_replicaof(v)?;
+            Ok(())
+        },
+    },
+    setting!(
+        "masterauth",
+        Runtime,
+        "Password a replica sends its primary (AUTH) before syncing",
+        masterauth,
+        Text
+    ),
+    setting!(
+        "masteruser",
+        Runtime,
+        "User a replica authenticates as with its primary (with masterauth)",
+        masteruser,
+        Text
+    ),
+    setting!(
+        "replica-read-only",
+        Runtime,
+        "A replica refuses writes from its clients (READONLY); only its primary's stream changes it",
+        replica_read_only,
+        YesNo
+    ),
+    setting!(
+        "replica-serve-stale-data",
+        Runtime,
+        "A replica whose link to its primary is down keeps answering from what it has (no: MASTERDOWN)",
+        replica_serve_stale_data,
+        YesNo
+    ),
+    Setting {
+        name: "repl-backlog-size",
+        mutability: Mutability::Runtime,
+        help: "Write-stream history kept for replicas that reconnect (partial resync), k/mb/gb suffixes",
+        multi_word: false,
+        get: |c| c.repl_backlog_size.to_string(),
+        set: |c, v| {
+            let n: u64 = Memory::parse(v)?;
+            if n < 16 * 1024 {
+                return Err("argument must be at least 16384 (16kb)".into());
+            }
+            c.repl_backlog_size = n;
+            Ok(())
+        },
+    },
+    setting!(
+        "repl-backlog-ttl",
+        Runtime,
+        "Seconds a primary keeps its backlog after its last replica left (0: forever)",
+        repl_backlog_ttl,
+        Num
+    ),
+    Setting {
+        name: "repl-timeout",
+        mutability: Mutability::Runtime,
+        help: "Seconds without traffic after which a replication link is dropped and reconnected",
+        multi_word: false,
+        get: |c| c.repl_timeout.to_string(),
+        set: |c, v| {
+            c.repl_timeout = ranged(v, 1, i32::MAX as u32)? as u64;
+            Ok(())
+        },
+    },
+    Setting {
+        name: "repl-ping-replica-period",
+        mutability: Mutability::Runtime,
+        help: "Seconds between the PINGs a primary puts in its stream, so idle replicas see it alive",
+        multi_word: false,
+        get: |c| c.repl_ping_replica_period.to_string(),
+        set: |c, v| {
+            c.repl_ping_replica_period = ranged(v, 1, i32::MAX as u32)? as u64;
+            Ok(())
+        },
+    },
+    Setting {
+        name: "repl-diskless-sync",
+        mutability: Mutability::Runtime,
+        help: "Full syncs stream the snapshot over the socket; Cairn never goes through the disk, so only yes",
+        multi_word: false,
+        get: |_| "yes".into(),
+        set: |_, v| {
+            if !YesNo::parse(v)? {
+                return Err(
+                    "Cairn always streams full syncs over the socket (no disk, no fork)".into(),
+                );
+            }
+            Ok(())
+        },
+    },
+    setting!(
+        "repl-diskless-sync-delay",
+        Runtime,
+        "Seconds a full sync waits for more replicas to share its snapshot",
+        repl_diskless_sync_delay,
+        Num
+    ),
+    setting!(
+        "repl-diskless-sync-max-replicas",
+        Runtime,
+        "Start a full sync at once when this many replicas wait for it (0: wait the whole delay)",
+        repl_diskless_sync_max_replicas,
+        Num
+    ),
+    setting!(
+        "min-replicas-to-write",
+        Runtime,
+        "Refuse writes (NOREPLICAS) unless this many replicas acknowledged within min-replicas-max-lag (0: off)",
+        min_replicas_to_write,
+        Num
+    ),
+    setting!(
+        "min-replicas-max-lag",
+        Runtime,
+        "Seconds since its last acknowledgement within which a replica counts for min-replicas-to-write",
+        min_replicas_max_lag,
+        Num
+    ),
+    setting!(
+        "replica-announce-ip",
+        Runtime,
+        "Address a replica tells its primary to show in INFO and ROLE (default: the connection's)",
+        replica_announce_ip,
+        Text
+    ),
+    setting!(
+        "replica-announce-port",
+        Runtime,
+        "Port a replica tells its primary (default: its own port)",
+        replica_announce_port,
+        Num
+    ),
+    setting!(
+        "replica-priority",
+        Runtime,
+        "Lower is preferred when a replica is chosen for promotion; 0 never (INFO slave_priority)",
+        replica_priority,
+        Num
+    ),
+    Setting {
         name: "client-output-buffer-limit",
         mutability: Mutability::Runtime,
         help: "Disconnect a client whose unsent output passes these limits: <class> <hard> <soft> <soft-seconds> for the classes normal, replica, pubsub (0: no limit)",
@@ -686,6 +867,26 @@ impl Memory {
     }
     fn show<T: ToString>(v: &T) -> String {
         v.to_string()
+    }
+}
+
+/// `replicaof`: "host port", or empty / "no one" for a primary.
+fn parse_replicaof(v: &str) -> Result<String, String> {
+    let words: Vec<&str> = v.split_whitespace().collect();
+    match words.as_slice() {
+        [] => Ok(String::new()),
+        [no, one] if no.eq_ignore_ascii_case("no") && one.eq_ignore_ascii_case("one") => {
+            Ok(String::new())
+        }
+        [host, port] => {
+            let port: u16 = port
+                .parse()
+                .ok()
+                .filter(|&p| p != 0)
+                .ok_or("Invalid master port")?;
+            Ok(format!("{host} {port}"))
+        }
+        _ => Err("replicaof needs <host> <port>".into()),
     }
 }
 

@@ -45,6 +45,8 @@ pub async fn serve(
     // Notify on every read would take its lock twice per request.
     let killed = info.killed();
     tokio::pin!(killed);
+    // Set when PSYNC or SYNC turns this connection into a replica's.
+    let mut takeover = None;
     'conn: loop {
         let read = tokio::select! {
             biased;
@@ -107,12 +109,34 @@ pub async fn serve(
                     {
                         now = server.clock.at(mark);
                     }
-                    batch.appended = batch
-                        .appended
-                        .max(crate::persist::stream::take_last_appended());
+                    let appended = crate::persist::stream::take_last_appended();
+                    if appended > 0 {
+                        batch.appended = batch.appended.max(appended);
+                        session.write_offset = appended;
+                    }
                     rbuf.advance(len);
                     if session.close_after_reply {
                         break;
+                    }
+                    if let Some(t) = session.takeover.take() {
+                        takeover = Some(t);
+                        break 'conn;
+                    }
+                    if let Some(w) = session.wait.take() {
+                        // WAIT: what came before goes out first, then the count.
+                        if flush(&server, &mut stream, &mut out, &mut batch)
+                            .await
+                            .is_err()
+                        {
+                            break 'conn;
+                        }
+                        let n = tokio::select! {
+                            _ = &mut killed => break 'conn,
+                            n = server.replication.wait_acks(&server, w.offset, w.replicas, w.deadline) => n,
+                        };
+                        out.int(n as i64);
+                        mark = Instant::now();
+                        now = server.clock.at(mark);
                     }
                     if let Some(d) = session.sleep.take() {
                         if flush(&server, &mut stream, &mut out, &mut batch)
@@ -164,6 +188,17 @@ pub async fn serve(
         if session.close_after_reply {
             break;
         }
+    }
+    if let Some(request) = takeover {
+        // The replies before PSYNC (REPLCONF's +OK) go out first; from here on the
+        // replication code owns the socket.
+        let _ = flush(&server, &mut stream, &mut out, &mut batch).await;
+        if !batch.is_empty() {
+            server.stats.record(&mut batch);
+        }
+        session.release(&server);
+        crate::replication::primary::serve(server, stream, info.clone(), request, rbuf).await;
+        return;
     }
     if !batch.is_empty() {
         server.stats.record(&mut batch);
@@ -249,6 +284,18 @@ async fn run(
             tx.abort();
         }
         error_reply(out, batch, &CmdError::new(e));
+        return false;
+    }
+    let queued = match &session.multi {
+        Some(tx) if spec.name == "exec" => tx.flags(),
+        _ => 0,
+    };
+    if let Some(e) = server.replication.refuse(spec, queued) {
+        batch.calls.push((table.id(spec), 0, Outcome::Rejected));
+        if let Some(tx) = &mut session.multi {
+            tx.abort();
+        }
+        error_reply(out, batch, &e);
         return false;
     }
     if session.subscriptions.any()

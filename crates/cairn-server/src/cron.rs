@@ -26,14 +26,16 @@ pub async fn run(server: Arc<Server>) {
             _ = tokio::time::sleep(Duration::from_millis(1000 / hz as u64)) => {}
         }
         server.clock.resync();
-        if server.active_expire.load(Ordering::Relaxed) {
+        // A replica never expires keys itself: its primary's DELs do (it hides them).
+        if server.active_expire.load(Ordering::Relaxed) && !server.replication.is_replica() {
             // Time budget per tick: 25% of the tick, as Redis's slow expire cycle allows.
             let budget = Duration::from_micros(250_000 / hz as u64);
             let srv = server.clone();
             let _ = tokio::task::spawn_blocking(move || sweep(&srv, budget)).await;
         }
         refresh_memory(&server);
-        if server.over_maxmemory() {
+        server.replication.tick(&server);
+        if server.over_maxmemory() && !server.replication.is_replica() {
             // A command evicts a bounded number of keys; whatever is left over (one huge
             // write, a lowered maxmemory) is evicted here, off the request path.
             let srv = server.clone();

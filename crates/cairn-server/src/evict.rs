@@ -44,7 +44,9 @@ pub fn make_room(
     budget: usize,
 ) -> Result<Admission, CmdError> {
     let max = server.maxmemory();
-    if max == 0 || server.used_memory_now() <= max {
+    // A replica keeps what its primary sent it (Redis's replica-ignore-maxmemory): its
+    // primary evicts, and the DELs arrive in the stream.
+    if max == 0 || server.used_memory_now() <= max || server.replication.is_replica() {
         return Ok(Admission::Proceed);
     }
     let policy = server.policy();

@@ -28,6 +28,7 @@
 //! - [`memcache`]: the memcached text and meta protocol on `memcached-port`, on the same
 //!   keyspace (database 0).
 //! - [`persist`]: the write stream, the append-only file, snapshots, loading at start-up.
+//! - [`replication`]: serving replicas the write stream, and following a primary.
 //! - [`tracking`]: client-side caching invalidations; [`notify`]: keyspace notifications;
 //!   [`keyevents`]: what the store reports about changed keys, handed to both.
 //!
@@ -61,6 +62,7 @@ pub mod notify;
 pub mod outbox;
 pub mod persist;
 pub mod pubsub;
+pub mod replication;
 pub mod server;
 pub mod session;
 pub mod stats;
@@ -117,6 +119,13 @@ pub async fn run(
         )));
     }
     tasks.push(tokio::spawn(cron::run(server.clone())));
+    let replicaof = server.with_config(|c| c.replicaof.clone());
+    if let Some((host, port)) = replicaof.split_once(' ') {
+        let port = port.parse().unwrap_or(6379);
+        server
+            .replication
+            .follow_at_start(&server, host.to_string(), port);
+    }
     if !mc_addrs.is_empty() {
         let list: Vec<String> = mc_addrs.iter().map(|a| a.to_string()).collect();
         tracing::warn!("memcached protocol on tcp {}", list.join(" "));

@@ -50,6 +50,8 @@ pub struct Server {
     pub leases: crate::leases::LeaseLimiter,
     /// The write stream, the append-only file and snapshots.
     pub persist: crate::persist::Persistence,
+    /// Replicas of this node, or its link to its primary.
+    pub replication: crate::replication::Replication,
     /// This server, for work that must outlive a borrow (background saves, rewrites).
     me: std::sync::Weak<Server>,
     /// The store reports key changes while this is on (see `refresh_observing`).
@@ -127,6 +129,7 @@ impl Server {
             memcached: Default::default(),
             leases: Default::default(),
             persist: crate::persist::Persistence::new(),
+            replication: Default::default(),
             me: std::sync::Weak::new(),
             observing: Arc::new(AtomicBool::new(false)),
             clients,
@@ -159,6 +162,7 @@ impl Server {
                 .set_limit(cfg.client_output_buffer_limit.pubsub);
             server.notifier.set_flags(cfg.notify_keyspace_events);
             server.tracking.set_max_keys(cfg.tracking_table_max_keys);
+            server.replication.apply_config(&cfg);
         }
         server
             .keyspace
@@ -227,6 +231,7 @@ impl Server {
             .set_limit(next.client_output_buffer_limit.pubsub);
         self.notifier.set_flags(next.notify_keyspace_events);
         self.tracking.set_max_keys(next.tracking_table_max_keys);
+        self.replication.apply_config(&next);
         self.maxmemory.store(next.maxmemory, Ordering::Relaxed);
         self.apply_memory_settings(&next);
         self.stats.set_latency_tracking(next.latency_tracking);
@@ -235,6 +240,11 @@ impl Server {
         self.refresh_observing();
         crate::persist::apply_config(&self.arc(), &before);
         Ok(())
+    }
+
+    /// Records the primary REPLICAOF chose (CONFIG GET replicaof shows it).
+    pub fn set_replicaof(&self, value: String) {
+        self.config.write().replicaof = value;
     }
 
     /// Records the port actually bound when `port 0` asked for any free one, so CONFIG GET
@@ -367,7 +377,11 @@ impl Server {
         let before = self.keyspace.used_bytes();
         let allocated = crate::memory::allocated();
         let keyspace = before.max(self.keyspace.used_bytes());
-        let base = allocated as i64 - keyspace as i64;
+        // Replication and AOF buffers are not the dataset: evicting keys to make room
+        // for a lagging replica's backlog would empty the cache (Redis leaves them out
+        // of the eviction figure too).
+        let buffers = self.persist.stream.held_bytes();
+        let base = allocated as i64 - keyspace as i64 - buffers as i64;
         self.memory_base.store(base, Ordering::Relaxed);
         self.used_memory.store(allocated, Ordering::Relaxed);
         self.peak_memory.fetch_max(allocated, Ordering::Relaxed);

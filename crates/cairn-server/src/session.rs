@@ -25,6 +25,15 @@ pub struct Session {
     pub tracking: Option<crate::tracking::Mode>,
     /// CLIENT CACHING YES/NO, for the next command only.
     pub caching: Option<bool>,
+    /// The stream offset just past this connection's last write (WAIT waits for it).
+    pub write_offset: u64,
+    /// WAIT parked the connection: answer once enough replicas acknowledged.
+    pub wait: Option<crate::replication::primary::WaitFor>,
+    /// What a replica said about itself before PSYNC (REPLCONF listening-port,
+    /// ip-address, rdb-only).
+    pub replconf: crate::replication::primary::Replconf,
+    /// PSYNC or SYNC: the connection becomes a replica's once its replies are written.
+    pub takeover: Option<crate::replication::primary::Request>,
 }
 
 impl Session {
@@ -51,6 +60,10 @@ impl Session {
             watch: None,
             tracking: None,
             caching: None,
+            write_offset: 0,
+            wait: None,
+            replconf: Default::default(),
+            takeover: None,
         }
     }
 }

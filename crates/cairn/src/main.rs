@@ -84,12 +84,12 @@ fn check(name: &str, m: &ArgMatches) -> ! {
             Ok(data) => match cairn_server::persist::snapshot::read(&data, |_, _| Ok(())) {
                 Ok(c) => Ok((
                     format!(
-                        "{}: Cairn snapshot version {}, {} keys in {} blocks, stream offset {}: OK",
+                        "{}: Cairn snapshot, {} keys in {} blocks, stream offset {}, replication id {}: OK",
                         file.display(),
-                        cairn_server::persist::snapshot::VERSION,
                         c.keys,
                         c.blocks,
-                        c.offset
+                        c.origin.pos.offset,
+                        c.origin.replid()
                     ),
                     true,
                 )),

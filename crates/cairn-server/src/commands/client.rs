@@ -232,6 +232,11 @@ fn setinfo(ctx: &mut Ctx, args: Args) -> CmdResult {
 /// CLIENT LIST's flags: P for a subscriber, e for NO-EVICT, N for none.
 fn flags(c: &ClientInfo) -> String {
     let mut f = String::new();
+    match c.kind() {
+        crate::clients::Kind::Replica => f.push('S'),
+        crate::clients::Kind::Master => f.push('M'),
+        crate::clients::Kind::Normal => {}
+    }
     if c.class() == "pubsub" {
         f.push('P');
     }

@@ -258,6 +258,28 @@ fn section(ctx: &Ctx, name: &str, out: &mut String) {
                 );
             }
             kv(out, "evicted_rejected", &server.admission_rejections());
+            let repl = &server.replication;
+            kv(out, "sync_full", &repl.sync_full.load(Ordering::Relaxed));
+            kv(
+                out,
+                "sync_partial_ok",
+                &repl.sync_partial_ok.load(Ordering::Relaxed),
+            );
+            kv(
+                out,
+                "sync_partial_err",
+                &repl.sync_partial_err.load(Ordering::Relaxed),
+            );
+            kv(
+                out,
+                "total_net_repl_input_bytes",
+                &repl.input_bytes.load(Ordering::Relaxed),
+            );
+            kv(
+                out,
+                "total_net_repl_output_bytes",
+                &repl.output_bytes.load(Ordering::Relaxed),
+            );
             kv(out, "evicted_clients", &0);
             kv(
                 out,
@@ -280,18 +302,7 @@ fn section(ctx: &Ctx, name: &str, out: &mut String) {
         }
         "replication" => {
             out.push_str("# Replication\r\n");
-            kv(out, "role", &"master");
-            kv(out, "connected_slaves", &0);
-            kv(out, "master_failover_state", &"no-failover");
-            kv(out, "master_replid", &server.run_id);
-            kv(
-                out,
-                "master_replid2",
-                &"0000000000000000000000000000000000000000",
-            );
-            kv(out, "master_repl_offset", &0);
-            kv(out, "second_repl_offset", &-1);
-            kv(out, "repl_backlog_active", &0);
+            server.replication.info(server, out);
         }
         "cpu" => {
             out.push_str("# CPU\r\n");

@@ -19,6 +19,7 @@ pub mod memory;
 pub mod multi;
 pub mod persistence;
 pub mod pubsub;
+pub mod replication;
 pub mod server;
 pub mod strings;
 pub mod tracking;
@@ -180,7 +181,7 @@ impl CommandSpec {
 }
 
 /// Every command family's table.
-fn families() -> [&'static [CommandSpec]; 17] {
+fn families() -> [&'static [CommandSpec]; 18] {
     [
         connection::COMMANDS,
         client::COMMANDS,
@@ -199,6 +200,7 @@ fn families() -> [&'static [CommandSpec]; 17] {
         lease::COMMANDS,
         memcached::COMMANDS,
         persistence::COMMANDS,
+        replication::COMMANDS,
     ]
 }
 

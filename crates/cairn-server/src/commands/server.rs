@@ -48,6 +48,36 @@ const DEBUG_SUBCOMMANDS: &[CommandSpec] = &[
         debug_object,
     ),
     CommandSpec::new(
+        "debug|sync-chunk-delay",
+        3,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        "server",
+        "0.1.0",
+        "Makes full syncs wait this many milliseconds per 64 KB of snapshot sent (testing syncs that take long).",
+        debug_sync_chunk_delay,
+    ),
+    CommandSpec::new(
+        "debug|digest",
+        2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        (0, 0, 0),
+        "server",
+        "1.0.0",
+        "An order-independent digest of the whole dataset (40 hex characters; equal on nodes holding the same data).",
+        debug_digest,
+    ),
+    CommandSpec::new(
+        "debug|digest-value",
+        -2,
+        ADMIN | NOSCRIPT | LOADING | STALE,
+        (2, -1, 1),
+        "server",
+        "1.0.0",
+        "The digest of each named key's value.",
+        debug_digest_value,
+    ),
+    CommandSpec::new(
         "debug|help",
         2,
         ADMIN | NOSCRIPT | LOADING | STALE,
@@ -286,6 +316,39 @@ fn debug_object(ctx: &mut Ctx, args: Args) -> CmdResult {
     Ok(())
 }
 
+/// DEBUG SYNC-CHUNK-DELAY ms: a slow network for full syncs, so tests can act while one
+/// is in progress.
+fn debug_sync_chunk_delay(ctx: &mut Ctx, args: Args) -> CmdResult {
+    let ms = int_arg(args.get(2))?;
+    if ms < 0 {
+        return Err(CmdError::new("ERR delay must not be negative"));
+    }
+    ctx.server
+        .replication
+        .rounds
+        .chunk_delay_ms
+        .store(ms as u64, std::sync::atomic::Ordering::Relaxed);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// DEBUG DIGEST
+fn debug_digest(ctx: &mut Ctx, _args: Args) -> CmdResult {
+    let d = crate::replication::digest::dataset(ctx.server);
+    ctx.out.simple(&d);
+    Ok(())
+}
+
+/// DEBUG DIGEST-VALUE key [key ...]
+fn debug_digest_value(ctx: &mut Ctx, args: Args) -> CmdResult {
+    ctx.out.array(args.len() - 2);
+    for key in args.tail(2).iter() {
+        let d = crate::replication::digest::value(ctx.server, ctx.session.db, key);
+        ctx.out.simple(&d);
+    }
+    Ok(())
+}
+
 fn debug_help(ctx: &mut Ctx, _args: Args) -> CmdResult {
     super::help_reply(
         ctx,
@@ -297,6 +360,10 @@ fn debug_help(ctx: &mut Ctx, _args: Args) -> CmdResult {
             "    Turn the active expiry sweep off or on.",
             "OBJECT <key>",
             "    Show low level info about the <key> and its value.",
+            "DIGEST",
+            "    Output a hex signature representing the current DB content.",
+            "DIGEST-VALUE <key> [<key> ...]",
+            "    Output a hex signature of the values of all the specified keys.",
         ],
     );
     Ok(())

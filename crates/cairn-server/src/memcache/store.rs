@@ -51,9 +51,15 @@ pub struct Item<'a> {
 /// The error line for a write refused under `maxmemory` with `noeviction`.
 pub const OUT_OF_MEMORY: &str = "SERVER_ERROR out of memory storing object";
 
+/// The error line for a write on a read-only replica.
+pub const READ_ONLY: &str = "SERVER_ERROR You can't write against a read only replica.";
+
 /// Makes room for a write of `key` (see [`evict::make_room`]). An error is memcached's
 /// out-of-memory line.
 pub fn make_room(server: &Server, key: &[u8], now: Now) -> Result<Admission, &'static str> {
+    if server.replication.refuses_writes() {
+        return Err(READ_ONLY);
+    }
     if server.persist.misconf().is_some() {
         return Err("SERVER_ERROR the append-only file cannot be written");
     }

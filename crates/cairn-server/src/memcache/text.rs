@@ -29,6 +29,16 @@ pub fn handle(conn: &mut McConn, buf: &[u8]) -> Step {
         conn.line("ERROR");
         return Step::Done(consumed);
     };
+    // Writes without a data block are refused here on a read-only replica (storage
+    // commands are refused after their data block is read, in `store::make_room`).
+    let plain_write = matches!(
+        name,
+        b"incr" | b"decr" | b"delete" | b"touch" | b"flush_all" | b"gat" | b"gats" | b"md" | b"ma"
+    );
+    if plain_write && conn.server.replication.refuses_writes() {
+        conn.line(store::READ_ONLY);
+        return Step::Done(consumed);
+    }
     if name[0] == b'm' && name.len() == 2 {
         return meta::handle(conn, name[1], &tokens, consumed, rest);
     }

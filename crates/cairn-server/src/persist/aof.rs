@@ -152,16 +152,24 @@ impl Layout {
 }
 
 /// What loading found.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Loaded {
     pub commands: u64,
     pub base_keys: u64,
     pub dropped_bytes: u64,
+    /// Where the stream stands after the last increment: the base's origin moved on by
+    /// every increment byte replayed (increments are the stream, byte for byte).
+    pub origin: snapshot::Origin,
 }
 
 /// Loads every part the manifest lists. A torn tail in the last increment is cut off.
 pub fn load(server: &Server, layout: &Layout, manifest: &Manifest) -> Result<Loaded, String> {
-    let mut loaded = Loaded::default();
+    let mut loaded = Loaded {
+        commands: 0,
+        base_keys: 0,
+        dropped_bytes: 0,
+        origin: snapshot::Origin::at(0),
+    };
     let mut session = replay::session();
     let last_incr = manifest.last_incr().map(|p| p.file.clone());
     for part in &manifest.parts {
@@ -169,6 +177,11 @@ pub fn load(server: &Server, layout: &Layout, manifest: &Manifest) -> Result<Loa
         if part.base {
             let checked = snapshot::load(server, &path)?;
             loaded.base_keys += checked.keys;
+            loaded.origin = checked.origin;
+            // The increment after a base continues the stream on the base's database.
+            if checked.origin.pos.db != usize::MAX {
+                session.db = checked.origin.pos.db;
+            }
             continue;
         }
         let data = match std::fs::read(&path) {
@@ -177,9 +190,13 @@ pub fn load(server: &Server, layout: &Layout, manifest: &Manifest) -> Result<Loa
             Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
         };
         match replay::replay(server, &mut session, &data) {
-            Ok(r) => loaded.commands += r.commands,
+            Ok(r) => {
+                loaded.commands += r.commands;
+                loaded.origin.pos.offset += data.len() as u64;
+            }
             Err((r, Stop::Torn { at })) if Some(&part.file) == last_incr.as_ref() => {
                 loaded.commands += r.commands;
+                loaded.origin.pos.offset += at as u64;
                 let dropped = (data.len() - at) as u64;
                 tracing::warn!(
                     "{} ends in the middle of a command (the server stopped mid-write): \
@@ -207,6 +224,7 @@ pub fn load(server: &Server, layout: &Layout, manifest: &Manifest) -> Result<Loa
             }
         }
     }
+    loaded.origin.pos.db = session.db;
     Ok(loaded)
 }
 

@@ -56,10 +56,10 @@ fn unix_secs() -> u64 {
 }
 
 /// A request to the writer thread: finish the current increment and continue in `file`;
-/// answers with the stream offset where the switch happened.
+/// answers with the stream's position where the switch happened.
 struct Switch {
     file: File,
-    done: std::sync::mpsc::Sender<u64>,
+    done: std::sync::mpsc::Sender<stream::Position>,
 }
 
 #[derive(Default)]
@@ -175,6 +175,9 @@ pub fn start(server: &Arc<Server>) -> Result<(), String> {
     p.loading.store(true, Relaxed);
     let snapshot_path = Path::new(&cfg.dir).join(&cfg.dbfilename);
     let mut need_base = false;
+    // Where the loaded data sits in the stream's history (a restarted replica asks its
+    // primary for what came after it).
+    let mut origin = None;
     if cfg.appendonly {
         let layout = Layout::from_config(&cfg);
         std::fs::create_dir_all(&layout.dir)
@@ -182,6 +185,7 @@ pub fn start(server: &Arc<Server>) -> Result<(), String> {
         let manifest = match layout.read_manifest()? {
             Some(m) => {
                 let loaded = aof::load(server, &layout, &m)?;
+                origin = Some(loaded.origin);
                 tracing::warn!(
                     "loaded the append-only file in {:.3} s: {} keys from the base, {} commands replayed{}",
                     started.elapsed().as_secs_f64(),
@@ -197,7 +201,7 @@ pub fn start(server: &Arc<Server>) -> Result<(), String> {
             }
             None => {
                 if snapshot_path.exists() {
-                    load_snapshot(server, &snapshot_path, started)?;
+                    origin = Some(load_snapshot(server, &snapshot_path, started)?);
                 }
                 need_base = true;
                 Manifest::default()
@@ -224,9 +228,16 @@ pub fn start(server: &Arc<Server>) -> Result<(), String> {
         p.aof_size.store(parts_size(&layout, &manifest), Relaxed);
         p.aof_base_size.store(p.aof_size.load(Relaxed), Relaxed);
         *p.files.lock() = Some((layout, manifest));
+        if let Some(o) = origin {
+            p.stream.reset(o.pos);
+        }
         start_writer(server, file);
     } else if snapshot_path.exists() {
-        load_snapshot(server, &snapshot_path, started)?;
+        origin = Some(load_snapshot(server, &snapshot_path, started)?);
+    }
+    if let Some(o) = origin {
+        p.stream.reset(o.pos);
+        server.replication.loaded(o);
     }
     p.loading.store(false, Relaxed);
     install_journal(server);
@@ -237,7 +248,11 @@ pub fn start(server: &Arc<Server>) -> Result<(), String> {
     Ok(())
 }
 
-fn load_snapshot(server: &Server, path: &Path, started: Instant) -> Result<(), String> {
+fn load_snapshot(
+    server: &Server,
+    path: &Path,
+    started: Instant,
+) -> Result<snapshot::Origin, String> {
     let checked = snapshot::load(server, path)?;
     server.persist.loaded_keys.store(checked.keys, Relaxed);
     tracing::warn!(
@@ -246,7 +261,7 @@ fn load_snapshot(server: &Server, path: &Path, started: Instant) -> Result<(), S
         path.display(),
         started.elapsed().as_secs_f64()
     );
-    Ok(())
+    Ok(checked.origin)
 }
 
 fn parts_size(layout: &Layout, manifest: &Manifest) -> u64 {
@@ -258,13 +273,14 @@ fn parts_size(layout: &Layout, manifest: &Manifest) -> u64 {
         .sum()
 }
 
-/// The journal goes in when anyone needs the stream: the AOF, or a `save` schedule that
-/// counts changes. Otherwise the store reports to nobody and pays nothing.
+/// The journal goes in when anyone needs the stream: the AOF, replicas (the backlog),
+/// or a `save` schedule that counts changes. Otherwise the store reports to nobody and
+/// pays nothing.
 pub fn install_journal(server: &Server) {
     let (aof, save) = server.with_config(|c| (c.appendonly, !c.save.trim().is_empty()));
     let p = &server.persist;
     p.stream.set_buffering(aof && p.aof_on.load(Relaxed));
-    if aof || save {
+    if aof || save || p.stream.has_backlog() {
         server.keyspace.set_journal(Some(
             p.stream.clone() as Arc<dyn cairn_store::journal::Journal>
         ));
@@ -304,19 +320,22 @@ fn writer(server: &Server, mut file: File) {
             // Everysec and no: a few milliseconds' worth of writes per `write`.
             (false, false) => Duration::from_millis(5),
         };
-        let (data, end) = stream.take(wait);
-        if !data.is_empty() {
+        let taken = stream.take(wait);
+        let end = taken.end.offset;
+        let took_nothing = taken.data.is_empty();
+        if !taken.data.is_empty() {
+            let data = &taken.data;
             let delay = p.write_delay_ms.load(Relaxed);
             if delay > 0 && !stopping {
                 std::thread::sleep(Duration::from_millis(delay));
             }
-            let data_len = data.len() as u64;
-            if let Err(e) = file.write_all(&data) {
+            if let Err(e) = file.write_all(data) {
                 // A partial write would leave half a command: cut the file back, keep the
                 // data, and try again (or in the next increment, after a rewrite).
                 let _ = file.set_len(size);
                 p.fail(&e);
-                stream.put_back(data);
+                let start = taken.start;
+                stream.put_back(taken);
                 if stopping {
                     tracing::warn!(
                         "shutting down with {} bytes of the append-only file unwritten: {e}",
@@ -328,7 +347,7 @@ fn writer(server: &Server, mut file: File) {
                     // The held-back data, from this offset on, goes to the new increment.
                     file = sw.file;
                     size = 0;
-                    let _ = sw.done.send(end - data_len);
+                    let _ = sw.done.send(start);
                     continue;
                 }
                 std::thread::sleep(Duration::from_millis(200));
@@ -359,24 +378,24 @@ fn writer(server: &Server, mut file: File) {
                 }
                 Err(e) => p.fail(&e),
             }
-        } else if data.is_empty() && policy != Fsync::Always as u8 {
+        } else if took_nothing && policy != Fsync::Always as u8 {
             p.recovered();
         }
         if let Some(sw) = p.switch.lock().take() {
             // Everything taken so far goes to the old increment and is made durable there;
             // the new one continues from that offset. If the old file refuses it, the data
             // stays in the stream and goes to the new one.
-            let (rest, end) = stream.take(Duration::ZERO);
-            let boundary = match file.write_all(&rest).and_then(|_| file.sync_data()) {
+            let rest = stream.take(Duration::ZERO);
+            let boundary = match file.write_all(&rest.data).and_then(|_| file.sync_data()) {
                 Ok(()) => {
-                    p.aof_size.fetch_add(rest.len() as u64, Relaxed);
-                    stream.mark_synced(end);
-                    end
+                    p.aof_size.fetch_add(rest.data.len() as u64, Relaxed);
+                    stream.mark_synced(rest.end.offset);
+                    rest.end
                 }
                 Err(e) => {
                     let _ = file.set_len(size);
                     p.fail(&e);
-                    let boundary = end - rest.len() as u64;
+                    let boundary = rest.start;
                     stream.put_back(rest);
                     boundary
                 }
@@ -388,6 +407,55 @@ fn writer(server: &Server, mut file: File) {
         }
         if stopping && stream.buffered() == 0 && unsynced.is_none() {
             return;
+        }
+    }
+}
+
+/// A replica's full sync replaces its data with another history: the AOF stops, and its
+/// manifest goes, so a crash before [`resume_aof`] wrote a new base cannot load the old
+/// history's files under the new one's offsets (the next start loads nothing and syncs).
+/// Returns the sequence number the new parts must take.
+pub fn suspend_aof(server: &Server) -> u64 {
+    let p = &server.persist;
+    stop_writer(server);
+    match p.files.lock().take() {
+        Some((layout, manifest)) => {
+            let _ = std::fs::remove_file(layout.manifest());
+            snapshot::sync_dir(&layout.dir);
+            manifest.next_seq()
+        }
+        None => 1,
+    }
+}
+
+/// Starts the AOF again after a full sync: a new increment from the stream's position,
+/// and a base of the new data written beside it (as `CONFIG SET appendonly yes` does).
+pub fn resume_aof(server: &Arc<Server>, seq: u64) {
+    let cfg = server.config();
+    let p = &server.persist;
+    let layout = Layout::from_config(&cfg);
+    let name = layout.incr_name(seq);
+    match layout.open_incr(&name) {
+        Ok(file) => {
+            *p.files.lock() = Some((
+                layout,
+                Manifest {
+                    parts: vec![Part {
+                        file: name,
+                        seq,
+                        base: false,
+                    }],
+                },
+            ));
+            start_writer(server, file);
+            install_journal(server);
+            let srv = server.clone();
+            std::thread::spawn(move || {
+                let _ = rewrite(&srv);
+            });
+        }
+        Err(e) => {
+            tracing::warn!("cannot start the append-only file again after the full sync: {e}")
         }
     }
 }
@@ -441,13 +509,29 @@ fn rewrite_inner(server: &Arc<Server>) -> std::io::Result<()> {
     let incr = layout.incr_name(seq);
     let file = layout.open_incr(&incr)?;
     let (tx, rx) = std::sync::mpsc::channel();
+    // Counted before the switch: a SWAPDB after the boundary must fail the cut.
+    let swaps = snapshot::cut_start(server);
     *p.switch.lock() = Some(Switch { file, done: tx });
     p.stream.set_buffering(true);
-    let offset = rx
+    let boundary = rx
         .recv_timeout(Duration::from_secs(30))
         .map_err(|_| std::io::Error::other("the AOF writer did not switch files"))?;
+    // Until the base is written, the new increment continues the old parts: list it now,
+    // so a crash meanwhile does not lose what it received.
+    let mut interim = old.clone();
+    interim.parts.push(Part {
+        file: incr.clone(),
+        seq,
+        base: false,
+    });
+    layout.write_manifest(&interim)?;
+    *p.files.lock() = Some((layout.clone(), interim));
     let base = layout.base_name(seq);
-    let written = snapshot::write(server, &layout.dir.join(&base), offset)?;
+    let origin = snapshot::Origin {
+        pos: boundary,
+        replid: server.replication.replid(),
+    };
+    let written = snapshot::write_at(server, &layout.dir.join(&base), origin, swaps)?;
     let manifest = Manifest {
         parts: vec![
             Part {
@@ -499,7 +583,10 @@ pub fn save(server: &Server) -> std::io::Result<snapshot::Written> {
     let started = Instant::now();
     let dirty = p.stream.changes.load(Relaxed);
     p.last_bgsave_try.store(unix_secs(), Relaxed);
-    let result = snapshot::write(server, &path, p.stream.offset());
+    let result = snapshot::write(server, &path, || snapshot::Origin {
+        pos: p.stream.position(),
+        replid: server.replication.replid(),
+    });
     p.last_bgsave_secs
         .store(started.elapsed().as_secs() as i64, Relaxed);
     match &result {

@@ -4,9 +4,16 @@
 //!
 //! ```text
 //! header   "CAIRNSNP" | version u16 LE | stream offset u64 LE | created unix ms u64 LE
+//!          | stream db u32 LE (u32::MAX: none) | replication id, 40 bytes   (version 2)
 //! block*   length u32 LE | xxh3-64 of payload u64 LE | payload (RESP commands)
 //! end      length 0 u32 | keys u64 LE | xxh3-64 of everything before it u64 LE
 //! ```
+//!
+//! The header says where the write stream stood when the snapshot was cut (its offset,
+//! the database its last SELECT chose, the replication id whose history it belongs to):
+//! a replica loading it continues the primary's stream from there, and a restarted
+//! replica asks its primary for exactly the bytes after it. Version 1 files (no db, no
+//! id) still load.
 //!
 //! A snapshot is written without fork() and without copying the dataset: shard by shard,
 //! each shard's keys are encoded under its lock (one instant per shard, a few
@@ -28,21 +35,59 @@ use std::time::Instant;
 use xxhash_rust::xxh3::{Xxh3, xxh3_64};
 
 use super::replay::{self, Stop};
-use super::stream::{encode_entry, select};
+use super::stream::{Position, encode_entry, select};
 use crate::server::Server;
 
 const MAGIC: &[u8; 8] = b"CAIRNSNP";
-pub const VERSION: u16 = 1;
-const HEADER: usize = 8 + 2 + 8 + 8;
+pub const VERSION: u16 = 2;
+const HEADER_V1: usize = 8 + 2 + 8 + 8;
+const HEADER: usize = HEADER_V1 + 4 + REPLID_LEN;
 /// A block is flushed once its payload reaches this size.
 const BLOCK: usize = 1 << 20;
+/// Replication ids are 40 hex characters, as Redis's.
+pub const REPLID_LEN: usize = 40;
+
+/// Where the snapshot sits in the write stream's history (see the module's doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origin {
+    pub pos: Position,
+    pub replid: [u8; REPLID_LEN],
+}
+
+impl Origin {
+    /// An origin outside any replication history (version 1 files, tests).
+    pub fn at(offset: u64) -> Origin {
+        Origin {
+            pos: Position {
+                offset,
+                db: usize::MAX,
+            },
+            replid: [b'0'; REPLID_LEN],
+        }
+    }
+
+    /// The replication id as text.
+    pub fn replid(&self) -> &str {
+        std::str::from_utf8(&self.replid).unwrap_or("")
+    }
+}
 
 /// What writing a snapshot produced.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Clone, Copy)]
 pub struct Written {
     pub keys: u64,
     pub bytes: u64,
-    pub offset: u64,
+    pub origin: Origin,
+}
+
+/// A SWAPDB ran while shards were being cut: the shards cut before it and after it
+/// disagree about which database is which, so the cut must start over.
+fn swapped() -> std::io::Error {
+    std::io::Error::other("SWAPDB ran during the snapshot")
+}
+
+fn is_swapped(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::Other && e.to_string() == "SWAPDB ran during the snapshot"
 }
 
 struct Blocks<W: Write> {
@@ -68,11 +113,26 @@ impl<W: Write> Blocks<W> {
     }
 }
 
-/// Writes the keyspace as a snapshot to `path` (through a temporary file). `offset` is
-/// the stream offset the snapshot starts at.
-pub fn write(server: &Server, path: &Path, offset: u64) -> std::io::Result<Written> {
+/// Writes the keyspace as a snapshot to `path` (through a temporary file). `origin` is
+/// where the stream stood before the first shard was cut (read after `cut_start`).
+pub fn write(
+    server: &Server,
+    path: &Path,
+    mut origin: impl FnMut() -> Origin,
+) -> std::io::Result<Written> {
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    let result = write_to(server, &tmp, offset);
+    let mut attempt = || {
+        let swaps = cut_start(server);
+        write_file(server, &tmp, origin(), swaps)
+    };
+    let mut result = attempt();
+    // A SWAPDB during the cut is rare; a few tries, then give up.
+    for _ in 0..8 {
+        match &result {
+            Err(e) if is_swapped(e) => result = attempt(),
+            _ => break,
+        }
+    }
     match result {
         Ok(w) => {
             std::fs::rename(&tmp, path)?;
@@ -100,10 +160,55 @@ pub fn sync_dir(dir: &Path) {
     }
 }
 
-fn write_to(server: &Server, tmp: &Path, offset: u64) -> std::io::Result<Written> {
+/// Writes one snapshot cut at a fixed `origin` (an AOF rewrite's switch): `swaps` is
+/// [`cut_start`]'s reading taken before the origin; a SWAPDB since fails the write.
+pub fn write_at(
+    server: &Server,
+    path: &Path,
+    origin: Origin,
+    swaps: u64,
+) -> std::io::Result<Written> {
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    match write_file(server, &tmp, origin, swaps) {
+        Ok(w) => {
+            std::fs::rename(&tmp, path)?;
+            if let Some(dir) = path.parent() {
+                sync_dir(dir);
+            }
+            Ok(w)
+        }
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+fn write_file(server: &Server, tmp: &Path, origin: Origin, swaps: u64) -> std::io::Result<Written> {
     let file = File::create(tmp)?;
+    let mut out = BufWriter::with_capacity(1 << 20, file);
+    let written = write_to(server, &mut out, origin, swaps)?;
+    let file = out.into_inner().map_err(|e| e.into_error())?;
+    file.sync_all()?;
+    Ok(written)
+}
+
+/// The SWAPDB count to hand [`write_to`]: read it *before* the stream's position.
+pub fn cut_start(server: &Server) -> u64 {
+    server.keyspace.swap_generation()
+}
+
+/// Writes the keyspace as a snapshot into `out` (a file, or the replicas of a full sync).
+/// `swaps` is [`cut_start`]'s reading, taken before `origin` was; if a SWAPDB runs before
+/// the last shard is cut, this fails and the caller starts over.
+pub fn write_to(
+    server: &Server,
+    out: &mut impl Write,
+    origin: Origin,
+    swaps: u64,
+) -> std::io::Result<Written> {
     let mut b = Blocks {
-        out: BufWriter::with_capacity(1 << 20, file),
+        out,
         whole: Xxh3::new(),
         written: 0,
     };
@@ -113,8 +218,11 @@ fn write_to(server: &Server, tmp: &Path, offset: u64) -> std::io::Result<Written
     let mut header = Vec::with_capacity(HEADER);
     header.extend_from_slice(MAGIC);
     header.extend_from_slice(&VERSION.to_le_bytes());
-    header.extend_from_slice(&offset.to_le_bytes());
+    header.extend_from_slice(&origin.pos.offset.to_le_bytes());
     header.extend_from_slice(&created.to_le_bytes());
+    let db = u32::try_from(origin.pos.db).unwrap_or(u32::MAX);
+    header.extend_from_slice(&db.to_le_bytes());
+    header.extend_from_slice(&origin.replid);
     b.put(&header)?;
     let ks = &server.keyspace;
     let mut keys = 0u64;
@@ -124,6 +232,9 @@ fn write_to(server: &Server, tmp: &Path, offset: u64) -> std::io::Result<Written
         {
             let now = server.clock.at(Instant::now());
             let guard = ks.lock_shard(shard);
+            if ks.swap_generation() != swaps {
+                return Err(swapped());
+            }
             let mut payload = Vec::with_capacity(64 * 1024);
             for (db, d) in guard.dbs().iter().enumerate() {
                 // Blocks stand alone: each names its database first.
@@ -150,22 +261,60 @@ fn write_to(server: &Server, tmp: &Path, offset: u64) -> std::io::Result<Written
     b.put(&keys.to_le_bytes())?;
     let sum = b.whole.digest();
     b.out.write_all(&sum.to_le_bytes())?;
-    let file = b.out.into_inner().map_err(|e| e.into_error())?;
-    file.sync_all()?;
+    b.out.flush()?;
     Ok(Written {
         keys,
         bytes: b.written + 8,
-        offset,
+        origin,
     })
 }
 
 /// What a snapshot file holds, checked but not loaded.
 #[derive(Debug)]
 pub struct Checked {
-    pub offset: u64,
+    pub origin: Origin,
     pub created_ms: u64,
     pub keys: u64,
     pub blocks: usize,
+}
+
+/// Parses a header; returns the origin, the creation time and the header's length.
+fn header(data: &[u8]) -> Result<(Origin, u64, usize), Damage> {
+    let bad = |at: usize, why: &str| Damage {
+        at: at as u64,
+        why: why.to_string(),
+    };
+    if data.len() < HEADER_V1 || &data[..8] != MAGIC {
+        return Err(bad(0, "not a Cairn snapshot (bad magic)"));
+    }
+    let version = u16::from_le_bytes(data[8..10].try_into().unwrap());
+    let offset = u64::from_le_bytes(data[10..18].try_into().unwrap());
+    let created_ms = u64::from_le_bytes(data[18..26].try_into().unwrap());
+    match version {
+        1 => Ok((Origin::at(offset), created_ms, HEADER_V1)),
+        2 if data.len() >= HEADER => {
+            let db = u32::from_le_bytes(data[26..30].try_into().unwrap());
+            let mut replid = [0u8; REPLID_LEN];
+            replid.copy_from_slice(&data[30..HEADER]);
+            Ok((
+                Origin {
+                    pos: Position {
+                        offset,
+                        db: if db == u32::MAX {
+                            usize::MAX
+                        } else {
+                            db as usize
+                        },
+                    },
+                    replid,
+                },
+                created_ms,
+                HEADER,
+            ))
+        }
+        2 => Err(bad(HEADER_V1, "header cut short (truncated)")),
+        v => Err(bad(8, &format!("unsupported snapshot version {v}"))),
+    }
 }
 
 /// Damage found in a snapshot file.
@@ -184,16 +333,7 @@ pub fn read(
         at: at as u64,
         why: why.to_string(),
     };
-    if data.len() < HEADER || &data[..8] != MAGIC {
-        return Err(bad(0, "not a Cairn snapshot (bad magic)"));
-    }
-    let version = u16::from_le_bytes(data[8..10].try_into().unwrap());
-    if version != VERSION {
-        return Err(bad(8, &format!("unsupported snapshot version {version}")));
-    }
-    let offset = u64::from_le_bytes(data[10..18].try_into().unwrap());
-    let created_ms = u64::from_le_bytes(data[18..26].try_into().unwrap());
-    let mut at = HEADER;
+    let (origin, created_ms, mut at) = header(data)?;
     let mut blocks = 0;
     loop {
         if data.len() < at + 4 {
@@ -213,7 +353,7 @@ pub fn read(
                 return Err(bad(at + 20, "bytes after the end marker"));
             }
             return Ok(Checked {
-                offset,
+                origin,
                 created_ms,
                 keys,
                 blocks,
@@ -231,6 +371,190 @@ pub fn read(
         blocks += 1;
         at += 12 + len;
     }
+}
+
+/// Reads a snapshot as it arrives over a socket (a replica's full sync), checking every
+/// checksum as it goes and handing each block's payload on; memory holds one block.
+#[derive(Default)]
+pub struct Incoming {
+    buf: Vec<u8>,
+    whole: Xxh3,
+    origin: Option<(Origin, u64)>,
+    blocks: usize,
+    /// Bytes consumed so far (damage is reported at its offset in the snapshot).
+    at: u64,
+    done: bool,
+}
+
+impl Incoming {
+    pub fn new() -> Incoming {
+        Incoming::default()
+    }
+
+    /// The header, once it arrived.
+    pub fn origin(&self) -> Option<Origin> {
+        self.origin.map(|(o, _)| o)
+    }
+
+    /// What came after the end marker (over a socket: the stream that follows).
+    pub fn rest(&self) -> &[u8] {
+        if self.done { &self.buf } else { &[] }
+    }
+
+    /// Feeds the next bytes; `each` gets every whole block's payload. Returns the
+    /// snapshot's summary once its end marker arrived and checked out; whatever followed
+    /// it is left in [`Incoming::rest`].
+    pub fn push(
+        &mut self,
+        bytes: &[u8],
+        mut each: impl FnMut(&[u8]) -> Result<(), String>,
+    ) -> Result<Option<Checked>, Damage> {
+        if self.done {
+            return Err(self.damage(0, "bytes after the end marker"));
+        }
+        self.buf.extend_from_slice(bytes);
+        let mut used = 0;
+        let result = loop {
+            let rest = &self.buf[used..];
+            if self.origin.is_none() {
+                if rest.len() < HEADER_V1 {
+                    break Ok(None);
+                }
+                let need = if u16::from_le_bytes([rest[8], rest[9]]) == 1 {
+                    HEADER_V1
+                } else {
+                    HEADER
+                };
+                if rest.len() < need {
+                    break Ok(None);
+                }
+                match header(&rest[..need]) {
+                    Ok((origin, created, len)) => {
+                        self.whole.update(&rest[..len]);
+                        self.origin = Some((origin, created));
+                        used += len;
+                        continue;
+                    }
+                    Err(d) => break Err(self.damage(used as u64 + d.at, &d.why)),
+                }
+            }
+            if rest.len() < 4 {
+                break Ok(None);
+            }
+            let len = u32::from_le_bytes(rest[..4].try_into().unwrap()) as usize;
+            if len == 0 {
+                if rest.len() < 20 {
+                    break Ok(None);
+                }
+                self.whole.update(&rest[..12]);
+                let keys = u64::from_le_bytes(rest[4..12].try_into().unwrap());
+                let sum = u64::from_le_bytes(rest[12..20].try_into().unwrap());
+                if self.whole.digest() != sum {
+                    break Err(self.damage(used as u64 + 12, "whole-file checksum mismatch"));
+                }
+                used += 20;
+                self.done = true;
+                let (origin, created_ms) = self.origin.expect("read above");
+                break Ok(Some(Checked {
+                    origin,
+                    created_ms,
+                    keys,
+                    blocks: self.blocks,
+                }));
+            }
+            if rest.len() < 12 + len {
+                break Ok(None);
+            }
+            let sum = u64::from_le_bytes(rest[4..12].try_into().unwrap());
+            let payload = &rest[12..12 + len];
+            if xxh3_64(payload) != sum {
+                break Err(self.damage(used as u64, "block checksum mismatch"));
+            }
+            if let Err(why) = each(payload) {
+                break Err(self.damage(used as u64 + 12, &why));
+            }
+            self.whole.update(&rest[..12 + len]);
+            self.blocks += 1;
+            used += 12 + len;
+        };
+        self.at += used as u64;
+        self.buf.drain(..used);
+        result
+    }
+
+    fn damage(&self, at: u64, why: &str) -> Damage {
+        Damage {
+            at: self.at + at,
+            why: why.to_string(),
+        }
+    }
+}
+
+/// Applies one block's commands straight to `ks`, without the command table: a snapshot
+/// only ever holds `SELECT db`, `SET key value [PXAT ms]` and `MEMCACHED FLAGS key n`.
+/// Keys are stored even if their deadline has passed meanwhile: the primary that sent
+/// them will send their DEL (a replica follows its primary's expiries). Returns the keys
+/// stored.
+pub fn load_block_into(ks: &cairn_store::Keyspace, payload: &[u8]) -> Result<u64, String> {
+    use cairn_protocol::resp::request::Parsed;
+    use cairn_store::ExpireChange;
+    use cairn_store::db::Now;
+    let wall = Now::wall();
+    // Nothing is ever expired at Unix time 0; the LRU clock still reads the real time.
+    let now = Now { ms: 0, s: wall.s };
+    let mut parser = cairn_protocol::RequestParser::new(replay::FILE_LIMITS);
+    let (mut db, mut at, mut keys) = (0usize, 0usize, 0u64);
+    let dbs = ks.databases();
+    while at < payload.len() {
+        let rest = &payload[at..];
+        let len = match parser.parse(rest).map_err(|e| e.message())? {
+            Parsed::Command { len, inline } => {
+                let args = parser.args(rest, inline);
+                let name = args.get(0);
+                if name.eq_ignore_ascii_case(b"SET") && (args.len() == 3 || args.len() == 5) {
+                    let key = args.get(1);
+                    let expire = if args.len() == 5 {
+                        let ms = std::str::from_utf8(args.get(4))
+                            .ok()
+                            .and_then(|t| t.parse::<u64>().ok())
+                            .ok_or("bad PXAT in a snapshot")?;
+                        ExpireChange::At(ms)
+                    } else {
+                        ExpireChange::Clear
+                    };
+                    let slot = cairn_store::key_slot(key);
+                    ks.lock(slot)
+                        .db(db)
+                        .set_bytes(slot, key, args.get(2), expire, now);
+                    keys += 1;
+                } else if name.eq_ignore_ascii_case(b"SELECT") && args.len() == 2 {
+                    db = std::str::from_utf8(args.get(1))
+                        .ok()
+                        .and_then(|t| t.parse::<usize>().ok())
+                        .filter(|&d| d < dbs)
+                        .ok_or("SELECT of a database this server does not have")?;
+                } else if name.eq_ignore_ascii_case(b"MEMCACHED") && args.len() == 4 {
+                    let key = args.get(2);
+                    let flags = std::str::from_utf8(args.get(3))
+                        .ok()
+                        .and_then(|t| t.parse::<u32>().ok())
+                        .ok_or("bad MEMCACHED FLAGS in a snapshot")?;
+                    let slot = cairn_store::key_slot(key);
+                    ks.lock(slot).db(db).set_client_flags(slot, key, flags, now);
+                } else {
+                    return Err(format!(
+                        "unexpected command in a snapshot: '{}'",
+                        String::from_utf8_lossy(name)
+                    ));
+                }
+                len
+            }
+            Parsed::Nothing { len } => len,
+            Parsed::Incomplete { .. } => return Err("a command is cut short inside a block".into()),
+        };
+        at += len;
+    }
+    Ok(keys)
 }
 
 /// Loads a snapshot file into the keyspace. Errors name the file, the offset and the
@@ -265,4 +589,127 @@ pub fn load(server: &Server, path: &Path) -> Result<Checked, String> {
             path.display()
         )
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server_with_data() -> std::sync::Arc<Server> {
+        let server = Server::new(crate::Config::default(), crate::Hooks::default());
+        let now = cairn_store::db::Now::from_unix_ms(1_000);
+        for db in [0usize, 5] {
+            for i in 0..3_000u32 {
+                let key = format!("k{db}:{i}");
+                let slot = cairn_store::key_slot(key.as_bytes());
+                let expire = if i % 3 == 0 {
+                    cairn_store::ExpireChange::At(u64::MAX / 2)
+                } else {
+                    cairn_store::ExpireChange::Clear
+                };
+                let mut shard = server.keyspace.lock(slot);
+                let d = shard.db(db);
+                d.set_bytes(slot, key.as_bytes(), &[b'v'; 300], expire, now);
+                if i % 7 == 0 {
+                    d.set_client_flags(slot, key.as_bytes(), 42, now);
+                }
+            }
+        }
+        server
+    }
+
+    fn origin() -> Origin {
+        Origin {
+            pos: Position {
+                offset: 12_345,
+                db: 5,
+            },
+            replid: *b"0123456789abcdef0123456789abcdef01234567",
+        }
+    }
+
+    #[test]
+    fn a_snapshot_read_in_pieces_loads_the_same_keys_and_leaves_what_follows() {
+        let server = server_with_data();
+        let mut out = Vec::new();
+        let swaps = cut_start(&server);
+        let w = write_to(&server, &mut out, origin(), swaps).unwrap();
+        assert_eq!(w.keys, 6_000);
+        assert_eq!(read(&out, |_, _| Ok(())).unwrap().origin, origin());
+        out.extend_from_slice(b"*1\r\n$4\r\nPING\r\n");
+        let staging = server.keyspace.staging();
+        let mut incoming = Incoming::new();
+        let mut rng = fastrand::Rng::with_seed(7);
+        let mut at = 0;
+        let mut loaded = 0;
+        let checked = loop {
+            let n = rng.usize(1..5_000).min(out.len() - at);
+            let piece = &out[at..at + n];
+            at += n;
+            if let Some(c) = incoming
+                .push(piece, |p| {
+                    loaded += load_block_into(&staging, p)?;
+                    Ok(())
+                })
+                .unwrap()
+            {
+                break c;
+            }
+        };
+        let mut rest = incoming.rest().to_vec();
+        rest.extend_from_slice(&out[at..]);
+        assert_eq!(rest, b"*1\r\n$4\r\nPING\r\n");
+        assert_eq!(checked.origin, origin());
+        assert_eq!((checked.keys, loaded), (6_000, 6_000));
+        assert_eq!(staging.db_len(0), 3_000);
+        assert_eq!(staging.db_len(5), 3_000);
+        assert_eq!(staging.sizes()[5].expires, 1_000);
+        let key = b"k5:7";
+        let slot = cairn_store::key_slot(key);
+        let flags = staging
+            .lock(slot)
+            .db(5)
+            .peek(slot, key, cairn_store::db::Now::from_unix_ms(0))
+            .map(|e| e.mc().flags);
+        assert_eq!(flags, Some(42));
+    }
+
+    #[test]
+    fn a_damaged_snapshot_is_refused_as_it_arrives() {
+        let server = server_with_data();
+        let mut out = Vec::new();
+        write_to(&server, &mut out, origin(), cut_start(&server)).unwrap();
+        let mid = out.len() / 2;
+        out[mid] ^= 0xff;
+        let mut incoming = Incoming::new();
+        let err = incoming.push(&out, |_| Ok(())).unwrap_err();
+        assert!(err.why.contains("checksum"), "{}", err.why);
+    }
+
+    #[test]
+    fn a_swapdb_during_the_cut_fails_it() {
+        let server = server_with_data();
+        let swaps = cut_start(&server);
+        server.keyspace.swap_dbs(0, 5);
+        let mut out = Vec::new();
+        let err = write_to(&server, &mut out, origin(), swaps).unwrap_err();
+        assert!(is_swapped(&err));
+    }
+
+    #[test]
+    fn version_1_files_still_read() {
+        let mut v1 = Vec::new();
+        v1.extend_from_slice(MAGIC);
+        v1.extend_from_slice(&1u16.to_le_bytes());
+        v1.extend_from_slice(&77u64.to_le_bytes());
+        v1.extend_from_slice(&0u64.to_le_bytes());
+        v1.extend_from_slice(&0u32.to_le_bytes());
+        v1.extend_from_slice(&0u64.to_le_bytes());
+        let sum = xxh3_64(&v1);
+        v1.extend_from_slice(&sum.to_le_bytes());
+        let c = read(&v1, |_, _| Ok(())).unwrap();
+        assert_eq!(c.origin, Origin::at(77));
+        let c = Incoming::new().push(&v1, |_| Ok(())).unwrap().unwrap();
+        assert_eq!(c.origin, Origin::at(77));
+    }
 }

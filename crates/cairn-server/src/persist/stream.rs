@@ -18,7 +18,16 @@
 //!
 //! Appending happens under the key's shard lock (the store calls in), into one buffer
 //! behind a mutex; the append-only file's writer thread takes the buffer whole, so many
-//! connections' writes share one `write` and one `fsync` (group commit).
+//! connections' writes share one `write` and one `fsync` (group commit). When replicas
+//! listen, the same bytes also go to the replication backlog
+//! (`crate::replication::backlog`) under the same lock, so the AOF, the backlog and the
+//! offsets never disagree.
+//!
+//! On a replica the stream *follows*: the store's own effects are not encoded (they are
+//! the primary's writes being applied), and the primary's bytes are appended verbatim
+//! instead ([`Stream::append_raw`]), so a replica's offsets, AOF and backlog are byte for
+//! byte its primary's, which is what lets its own replicas, and itself after a restart or
+//! a promotion, continue with a partial resync.
 
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
@@ -26,7 +35,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use cairn_store::Entry;
 use cairn_store::journal::{Effect, Global, Journal};
 use parking_lot::{Condvar, Mutex};
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
+
+use crate::replication::backlog::Backlog;
 
 thread_local! {
     /// The stream offset just past the last effect this thread appended: a connection
@@ -43,22 +54,84 @@ pub fn take_last_appended() -> u64 {
 /// Buffered bytes that wake the writer early even when nobody waits for it.
 const WAKE_AT: usize = 1 << 20;
 
-#[derive(Default)]
 struct Pending {
+    /// What the AOF writer has not taken yet (only while the AOF is on).
     buf: Vec<u8>,
-    /// The offset just past `buf`'s end.
+    /// Where the stream stood at `buf`'s first byte.
+    buf_start: Position,
+    /// The offset just past the last byte appended.
     offset: u64,
     /// The database the last SELECT in the stream chose (`usize::MAX`: none yet).
     db: usize,
+    /// The replication backlog, while replicas may read the stream.
+    backlog: Option<Backlog>,
+}
+
+/// Wakes the tasks that send the stream to replicas. Appenders pay one relaxed load
+/// unless a sender is actually waiting for bytes.
+#[derive(Default)]
+pub struct Feed {
+    notify: Notify,
+    waiting: AtomicBool,
+}
+
+impl Feed {
+    #[inline]
+    fn wake(&self) {
+        if self.waiting.load(std::sync::atomic::Ordering::SeqCst)
+            && self
+                .waiting
+                .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            self.notify.notify_waiters();
+        }
+    }
+
+    /// Waits until something is appended, unless `ready` says there is something
+    /// already (checked after registering, so no append can slip in between).
+    pub async fn wait_unless(&self, ready: impl FnOnce() -> bool) {
+        let notified = self.notify.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        self.waiting
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        if ready() {
+            return;
+        }
+        notified.await;
+    }
+}
+
+/// What the AOF writer took: the bytes, and where the stream stood at their first byte
+/// and just past their last.
+pub struct Taken {
+    pub data: Vec<u8>,
+    pub start: Position,
+    pub end: Position,
+}
+
+/// Where the stream stands: the offset just past its last byte and the database its
+/// last SELECT chose (`usize::MAX`: none yet). A snapshot records both, so whoever
+/// continues the stream after it knows which database its first commands are for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Position {
+    pub offset: u64,
+    pub db: usize,
 }
 
 pub struct Stream {
     /// Changes since the last successful snapshot (INFO rdb_changes_since_last_save, the
     /// `save` schedule).
     pub changes: AtomicU64,
-    /// Whether effects are encoded and kept for a consumer (the AOF); when not, the
-    /// stream only counts them.
+    /// Whether effects are encoded and kept for the AOF.
     buffering: AtomicBool,
+    /// Whether effects are encoded at all: for the AOF or for the backlog.
+    active: AtomicBool,
+    /// A replica's stream: the store's effects are not encoded, the primary's bytes are
+    /// appended as they came ([`Stream::append_raw`]).
+    following: AtomicBool,
+    /// Wakes replica senders when bytes arrive.
+    pub feed: Feed,
     /// See [`Stream::set_urgent`].
     urgent: AtomicBool,
     pending: Mutex<Pending>,
@@ -72,10 +145,19 @@ impl Default for Stream {
         Stream {
             changes: AtomicU64::new(0),
             buffering: AtomicBool::new(false),
+            active: AtomicBool::new(false),
+            following: AtomicBool::new(false),
+            feed: Feed::default(),
             urgent: AtomicBool::new(false),
             pending: Mutex::new(Pending {
+                buf: Vec::new(),
+                buf_start: Position {
+                    offset: 0,
+                    db: usize::MAX,
+                },
+                offset: 0,
                 db: usize::MAX,
-                ..Pending::default()
+                backlog: None,
             }),
             ready: Condvar::new(),
             synced: watch::channel(0).0,
@@ -123,36 +205,164 @@ pub fn select(out: &mut Vec<u8>, current: &mut usize, db: usize) {
 }
 
 impl Stream {
-    /// Starts or stops keeping effects for a consumer.
+    /// Starts or stops keeping effects for the AOF.
     pub fn set_buffering(&self, on: bool) {
+        // What is buffered stays for the writer to drain (it stops once it is empty).
+        let mut p = self.pending.lock();
         self.buffering.store(on, Relaxed);
+        if on && p.buf.is_empty() {
+            p.buf_start = Position {
+                offset: p.offset,
+                db: p.db,
+            };
+        }
+        self.active.store(on || p.backlog.is_some(), Relaxed);
+    }
+
+    /// Starts or stops following a primary (see the module's doc).
+    pub fn set_following(&self, on: bool) {
+        self.following.store(on, Relaxed);
+    }
+
+    pub fn is_following(&self) -> bool {
+        self.following.load(Relaxed)
     }
 
     /// Appends an effect (encoded by `f`) if a consumer listens; counts it either way.
     /// Returns the offset past it.
     fn append(&self, f: impl FnOnce(&mut Vec<u8>, &mut usize)) -> u64 {
         self.changes.fetch_add(1, Relaxed);
-        if !self.buffering.load(Relaxed) {
+        if !self.active.load(Relaxed) || self.following.load(Relaxed) {
             return 0;
         }
         let mut p = self.pending.lock();
-        let before = p.buf.len();
-        let Pending { buf, db, .. } = &mut *p;
-        f(buf, db);
-        p.offset += (p.buf.len() - before) as u64;
-        let offset = p.offset;
+        let Pending {
+            buf,
+            db,
+            backlog,
+            offset,
+            ..
+        } = &mut *p;
+        let written = if self.buffering.load(Relaxed) {
+            let before = buf.len();
+            f(buf, db);
+            if let Some(b) = backlog {
+                b.push(&buf[before..]);
+            }
+            buf.len() - before
+        } else if let Some(b) = backlog {
+            b.extend(|v| f(v, db))
+        } else {
+            0
+        };
+        *offset += written as u64;
+        let end = *offset;
+        let replicas = backlog.is_some();
         let wake = self.urgent.load(Relaxed) || p.buf.len() >= WAKE_AT;
         drop(p);
         if wake {
             self.ready.notify_one();
         }
-        LAST_APPENDED.with(|c| c.set(offset));
-        offset
+        if replicas {
+            self.feed.wake();
+        }
+        LAST_APPENDED.with(|c| c.set(end));
+        end
+    }
+
+    /// Appends a primary's bytes as they came: whole commands, after they were applied
+    /// (a replica). `db` is the database the primary's stream is on after them.
+    pub fn append_raw(&self, bytes: &[u8], db: usize) -> u64 {
+        let mut p = self.pending.lock();
+        if self.buffering.load(Relaxed) {
+            p.buf.extend_from_slice(bytes);
+        }
+        if let Some(b) = &mut p.backlog {
+            b.push(bytes);
+        }
+        p.offset += bytes.len() as u64;
+        p.db = db;
+        let end = p.offset;
+        let replicas = p.backlog.is_some();
+        let wake = self.urgent.load(Relaxed) || p.buf.len() >= WAKE_AT;
+        drop(p);
+        if wake {
+            self.ready.notify_one();
+        }
+        if replicas {
+            self.feed.wake();
+        }
+        end
+    }
+
+    /// Appends a command that is not a keyspace change (PING, REPLCONF GETACK) for the
+    /// replicas' sake; it goes wherever the stream goes.
+    pub fn append_command(&self, args: &[&[u8]]) -> u64 {
+        if !self.active.load(Relaxed) {
+            return self.offset();
+        }
+        self.append(|out, _| command(out, args))
     }
 
     /// The offset just past the last effect appended.
     pub fn offset(&self) -> u64 {
         self.pending.lock().offset
+    }
+
+    /// The offset and the stream's database, at one instant.
+    pub fn position(&self) -> Position {
+        let p = self.pending.lock();
+        Position {
+            offset: p.offset,
+            db: p.db,
+        }
+    }
+
+    /// Runs `f` on the backlog, if there is one, with appends held off meanwhile.
+    pub fn with_backlog<R>(&self, f: impl FnOnce(&mut Backlog) -> R) -> Option<R> {
+        self.pending.lock().backlog.as_mut().map(f)
+    }
+
+    /// Creates the backlog at the current offset if there is none; runs `f` on it and
+    /// the stream's position, atomically (a full sync's cut and the replica's pin).
+    pub fn with_new_backlog<R>(
+        &self,
+        size: usize,
+        f: impl FnOnce(&mut Backlog, Position) -> R,
+    ) -> R {
+        let mut p = self.pending.lock();
+        let pos = Position {
+            offset: p.offset,
+            db: p.db,
+        };
+        let b = p
+            .backlog
+            .get_or_insert_with(|| Backlog::new(pos.offset, size));
+        let r = f(b, pos);
+        self.active.store(true, Relaxed);
+        r
+    }
+
+    /// Frees the backlog (no replica for `repl-backlog-ttl`).
+    pub fn drop_backlog(&self) {
+        let mut p = self.pending.lock();
+        p.backlog = None;
+        self.active.store(self.buffering.load(Relaxed), Relaxed);
+    }
+
+    /// Bytes the stream holds for its consumers (the AOF's buffer and the backlog).
+    pub fn held_bytes(&self) -> usize {
+        let p = self.pending.lock();
+        p.buf.capacity() + p.backlog.as_ref().map_or(0, |b| b.len())
+    }
+
+    /// Whether effects are being encoded (for the AOF or the backlog).
+    pub fn is_active(&self) -> bool {
+        self.active.load(Relaxed)
+    }
+
+    pub fn has_backlog(&self) -> bool {
+        self.pending.lock().backlog.is_some()
     }
 
     /// Bytes appended and not yet taken by the writer.
@@ -169,21 +379,32 @@ impl Stream {
 
     /// Takes everything appended so far. When urgent, waits up to `wait` only if nothing
     /// is there; otherwise waits `wait` unless a lot has piled up. Returns the bytes and
-    /// the offset just past them.
-    pub fn take(&self, wait: std::time::Duration) -> (Vec<u8>, u64) {
+    /// the stream's position just past them.
+    pub fn take(&self, wait: std::time::Duration) -> Taken {
         let mut p = self.pending.lock();
         let urgent = self.urgent.load(Relaxed);
         if (urgent && p.buf.is_empty()) || (!urgent && p.buf.len() < WAKE_AT && !wait.is_zero()) {
             self.ready.wait_for(&mut p, wait);
         }
-        (std::mem::take(&mut p.buf), p.offset)
+        let end = Position {
+            offset: p.offset,
+            db: p.db,
+        };
+        let start = std::mem::replace(&mut p.buf_start, end);
+        Taken {
+            data: std::mem::take(&mut p.buf),
+            start,
+            end,
+        }
     }
 
     /// Puts back bytes the writer could not write, in front of what arrived since.
-    pub fn put_back(&self, mut data: Vec<u8>) {
+    pub fn put_back(&self, taken: Taken) {
         let mut p = self.pending.lock();
+        let mut data = taken.data;
         data.extend_from_slice(&p.buf);
         p.buf = data;
+        p.buf_start = taken.start;
     }
 
     /// Records that the stream is durable up to `offset`.
@@ -207,14 +428,19 @@ impl Stream {
         let _ = rx.wait_for(|s| *s >= offset).await;
     }
 
-    /// Starts the stream over at `offset` (a new process, or after loading).
-    pub fn reset(&self, offset: u64) {
+    /// Starts the stream over at `pos` (after loading, or a replica's full sync): what
+    /// the AOF had not taken is dropped, and the backlog, if any, restarts there.
+    pub fn reset(&self, pos: Position) {
         let mut p = self.pending.lock();
         p.buf.clear();
-        p.offset = offset;
-        p.db = usize::MAX;
+        p.offset = pos.offset;
+        p.db = pos.db;
+        p.buf_start = pos;
+        if let Some(b) = &mut p.backlog {
+            b.reset(pos.offset);
+        }
         drop(p);
-        self.synced.send_replace(offset);
+        self.synced.send_replace(pos.offset);
     }
 }
 

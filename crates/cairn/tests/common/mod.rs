@@ -40,16 +40,16 @@ impl CairnProcess {
             .iter()
             .flat_map(|d| ["--dir".to_string(), d.display().to_string()])
             .collect();
+        // A test that restarts a server on the same port names it.
+        let port: &[&str] = if extra.contains(&"--port") {
+            &[]
+        } else {
+            &["--port", "0"]
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
-            .args([
-                "server",
-                "--port",
-                "0",
-                "--bind",
-                "127.0.0.1",
-                "--loglevel",
-                "notice",
-            ])
+            .arg("server")
+            .args(port)
+            .args(["--bind", "127.0.0.1", "--loglevel", "notice"])
             .args(&dir_args)
             .args(extra)
             .stdin(Stdio::null())

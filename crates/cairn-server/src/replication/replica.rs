@@ -1,0 +1,563 @@
+//! The replica's link to its primary: one task that connects, asks to continue its
+//! history (PSYNC), loads a full sync if it must, then applies the primary's stream for
+//! as long as the connection lives, and starts over a second after it drops.
+//!
+//! A full sync is loaded into a staging keyspace (`Keyspace::staging`) while the old
+//! data keeps answering reads, then swapped in with every shard locked
+//! (`Keyspace::adopt`): readers see the old dataset or the new one, never a mix, and
+//! never an empty one in between. (Memory holds both for that moment, as Redis's
+//! `repl-diskless-load swapdb` does.)
+//!
+//! Applied commands run through the command table with the clock at Unix time 0, so no
+//! key ever looks expired to them: a replica follows its primary's expiries (the DELs in
+//! the stream) and never decides one itself, while its clients never see a key whose TTL
+//! has passed (`Db::keep_expired`). The applied bytes are appended to this node's own
+//! stream verbatim, so its offsets are its primary's.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use bytes::{Buf, BytesMut};
+use cairn_protocol::resp::request::Parsed;
+use cairn_protocol::{Reply, RequestParser};
+use cairn_store::db::Now;
+use parking_lot::Mutex;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::Notify;
+
+use crate::clients::{ClientInfo, Kind};
+use crate::commands::{Ctx, Table};
+use crate::persist::replay::{self, FILE_LIMITS};
+use crate::persist::snapshot::{self, Incoming};
+use crate::persist::stream::Position;
+use crate::server::Server;
+
+const CONNECT: u8 = 0;
+const CONNECTING: u8 = 1;
+const HANDSHAKE: u8 = 2;
+const SYNC: u8 = 3;
+const CONNECTED: u8 = 4;
+
+/// The link as INFO, ROLE and the request path see it.
+pub struct Link {
+    pub host: String,
+    pub port: u16,
+    status: AtomicU8,
+    /// When bytes last came from the primary (ms on `Replication::now_ms`; 0: never).
+    last_io: AtomicU64,
+    down_since: Mutex<Option<Instant>>,
+    /// Snapshot bytes received in the current full sync.
+    sync_read: AtomicU64,
+    stopped: AtomicBool,
+    stop: Notify,
+    /// The link's face in CLIENT LIST (type master); CLIENT KILL TYPE master closes it,
+    /// and it reconnects.
+    client: Mutex<Option<Arc<ClientInfo>>>,
+}
+
+impl Link {
+    pub fn new(host: String, port: u16) -> Link {
+        Link {
+            host,
+            port,
+            status: AtomicU8::new(CONNECT),
+            last_io: AtomicU64::new(0),
+            down_since: Mutex::new(Some(Instant::now())),
+            sync_read: AtomicU64::new(0),
+            stopped: AtomicBool::new(false),
+            stop: Notify::new(),
+            client: Mutex::new(None),
+        }
+    }
+
+    pub fn is_up(&self) -> bool {
+        self.status.load(Relaxed) == CONNECTED
+    }
+
+    pub fn is_syncing(&self) -> bool {
+        self.status.load(Relaxed) == SYNC
+    }
+
+    /// ROLE's word for the link's state.
+    pub fn role_state(&self) -> &'static str {
+        match self.status.load(Relaxed) {
+            CONNECT => "connect",
+            CONNECTING => "connecting",
+            HANDSHAKE => "handshake",
+            SYNC => "sync",
+            _ => "connected",
+        }
+    }
+
+    pub fn last_io_ago(&self, now_ms: u64) -> Option<u64> {
+        match self.last_io.load(Relaxed) {
+            0 => None,
+            t => Some(now_ms.saturating_sub(t)),
+        }
+    }
+
+    pub fn down_since(&self) -> Option<Instant> {
+        *self.down_since.lock()
+    }
+
+    pub fn sync_read(&self) -> u64 {
+        self.sync_read.load(Relaxed)
+    }
+
+    /// Ends the link for good (REPLICAOF elsewhere, or NO ONE).
+    pub fn stop(&self) {
+        self.stopped.store(true, Relaxed);
+        self.stop.notify_waiters();
+        if let Some(c) = self.client.lock().as_ref() {
+            c.kill();
+        }
+    }
+
+    fn is_stopped(&self) -> bool {
+        self.stopped.load(Relaxed)
+    }
+
+    fn set_status(&self, s: u8) {
+        self.status.store(s, Relaxed);
+        let mut down = self.down_since.lock();
+        if s == CONNECTED {
+            *down = None;
+        } else if down.is_none() {
+            *down = Some(Instant::now());
+        }
+    }
+}
+
+/// Runs the link until it is stopped.
+pub async fn run(server: Arc<Server>, link: Arc<Link>) {
+    while !link.is_stopped() {
+        let result = session(&server, &link).await;
+        link.set_status(CONNECT);
+        if let Some(c) = link.client.lock().take() {
+            server.clients.remove(c.id);
+        }
+        if link.is_stopped() {
+            return;
+        }
+        match result {
+            Ok(()) => tracing::warn!(
+                "connection with primary {}:{} closed; reconnecting",
+                link.host,
+                link.port
+            ),
+            Err(e) => tracing::warn!(
+                "replication from {}:{}: {e}; retrying in 1 s",
+                link.host,
+                link.port
+            ),
+        }
+        let stop = link.stop.notified();
+        tokio::select! {
+            _ = stop => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}
+
+/// A connection to the primary, with what was read and not yet used.
+struct Conn {
+    stream: TcpStream,
+    buf: BytesMut,
+    timeout: Duration,
+}
+
+impl Conn {
+    async fn send(&mut self, args: &[&[u8]]) -> Result<(), String> {
+        let mut out = Vec::new();
+        out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+        for a in args {
+            out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+            out.extend_from_slice(a);
+            out.extend_from_slice(b"\r\n");
+        }
+        self.stream
+            .write_all(&out)
+            .await
+            .map_err(|e| format!("write failed: {e}"))
+    }
+
+    async fn fill(&mut self) -> Result<usize, String> {
+        match tokio::time::timeout(self.timeout, self.stream.read_buf(&mut self.buf)).await {
+            Err(_) => Err("timed out waiting for the primary".into()),
+            Ok(Ok(0)) => Err("the primary closed the connection".into()),
+            Ok(Ok(n)) => Ok(n),
+            Ok(Err(e)) => Err(format!("read failed: {e}")),
+        }
+    }
+
+    /// One reply line (`+...`, `-...`), without its CRLF. Empty lines (the keep-alive
+    /// newlines a primary may send while it prepares a snapshot) are skipped.
+    async fn line(&mut self) -> Result<String, String> {
+        loop {
+            if let Some(i) = self.buf.iter().position(|&b| b == b'\n') {
+                let line = self.buf.split_to(i + 1);
+                let text = String::from_utf8_lossy(&line).trim_end().to_string();
+                if text.is_empty() {
+                    continue;
+                }
+                return Ok(text);
+            }
+            if self.buf.len() > 64 * 1024 {
+                return Err("reply line too long".into());
+            }
+            self.fill().await?;
+        }
+    }
+
+    async fn command(&mut self, args: &[&[u8]]) -> Result<String, String> {
+        self.send(args).await?;
+        self.line().await
+    }
+}
+
+async fn session(server: &Arc<Server>, link: &Arc<Link>) -> Result<(), String> {
+    let timeout = server.with_config(|c| Duration::from_secs(c.repl_timeout));
+    link.set_status(CONNECTING);
+    let addr = format!("{}:{}", link.host, link.port);
+    let stream = tokio::time::timeout(timeout, TcpStream::connect(&addr))
+        .await
+        .map_err(|_| format!("connecting to {addr} timed out"))?
+        .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
+    let _ = stream.set_nodelay(true);
+    let local = stream.local_addr().map_err(|e| e.to_string())?;
+    let peer = stream.peer_addr().map_err(|e| e.to_string())?;
+    let (info, _inbox) = ClientInfo::new(server.clients.next_id(), peer, local, -1);
+    let info = Arc::new(info);
+    info.set_kind(Kind::Master);
+    server.clients.add(info.clone());
+    *link.client.lock() = Some(info.clone());
+    if link.is_stopped() {
+        return Ok(());
+    }
+    // CLIENT KILL TYPE master (or a stop) ends the link at any point: handshake, full
+    // sync or stream.
+    tokio::select! {
+        r = linked(server, link, &info, stream) => r,
+        _ = info.killed() => Err("link killed (CLIENT KILL)".into()),
+    }
+}
+
+async fn linked(
+    server: &Arc<Server>,
+    link: &Arc<Link>,
+    info: &Arc<ClientInfo>,
+    stream: TcpStream,
+) -> Result<(), String> {
+    let (timeout, auth, user, announce_ip, announce_port, my_port) = server.with_config(|c| {
+        (
+            Duration::from_secs(c.repl_timeout),
+            c.masterauth.clone(),
+            c.masteruser.clone(),
+            c.replica_announce_ip.clone(),
+            c.replica_announce_port,
+            c.port,
+        )
+    });
+    let addr = format!("{}:{}", link.host, link.port);
+    let mut conn = Conn {
+        stream,
+        buf: BytesMut::with_capacity(64 * 1024),
+        timeout,
+    };
+    link.set_status(HANDSHAKE);
+    if !auth.is_empty() {
+        let reply = if user.is_empty() {
+            conn.command(&[b"AUTH", auth.as_bytes()]).await?
+        } else {
+            conn.command(&[b"AUTH", user.as_bytes(), auth.as_bytes()])
+                .await?
+        };
+        if !reply.starts_with('+') {
+            return Err(format!("the primary refused AUTH: {reply}"));
+        }
+    }
+    let pong = conn.command(&[b"PING"]).await?;
+    if pong.starts_with("-NOAUTH") || pong.starts_with("-NOPERM") {
+        return Err(format!("the primary wants a password (masterauth): {pong}"));
+    }
+    if !pong.starts_with('+') {
+        return Err(format!("the primary answered PING with {pong}"));
+    }
+    let port = if announce_port != 0 {
+        announce_port
+    } else {
+        my_port
+    };
+    conn.command(&[b"REPLCONF", b"listening-port", port.to_string().as_bytes()])
+        .await?;
+    if !announce_ip.is_empty() {
+        conn.command(&[b"REPLCONF", b"ip-address", announce_ip.as_bytes()])
+            .await?;
+    }
+    conn.command(&[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"])
+        .await?;
+    let (replid, offset) = server.replication.psync_args(server);
+    let reply = conn
+        .command(&[b"PSYNC", &replid, offset.to_string().as_bytes()])
+        .await?;
+    let repl = &server.replication;
+    let db = if let Some(rest) = reply.strip_prefix("+FULLRESYNC ") {
+        let mut words = rest.split_whitespace();
+        let (Some(id), Some(off)) = (words.next(), words.next()) else {
+            return Err(format!("bad FULLRESYNC line: {reply}"));
+        };
+        if id.len() != 40 || off.parse::<u64>().is_err() {
+            return Err(format!("bad FULLRESYNC line: {reply}"));
+        }
+        tracing::warn!("full sync from {addr}: replication id {id}, offset {off}");
+        link.set_status(SYNC);
+        let pos = full_sync(server, link, &mut conn).await?;
+        pos.db
+    } else if let Some(rest) = reply.strip_prefix("+CONTINUE") {
+        let new_id = rest.trim();
+        let mut ids = repl.ids();
+        if !new_id.is_empty() && new_id.as_bytes() != ids.replid {
+            // The primary's history goes on under a new id (it was promoted): ours too,
+            // remembering the old one for our own replicas (PSYNC2).
+            let mut id = [0u8; 40];
+            if new_id.len() != 40 {
+                return Err(format!("bad CONTINUE line: {reply}"));
+            }
+            id.copy_from_slice(new_id.as_bytes());
+            ids.replid2 = ids.replid;
+            ids.second_offset = Some(server.persist.stream.offset());
+            ids.replid = id;
+            repl.set_ids(ids);
+            repl.disconnect_replicas();
+            if server.persist.aof_on.load(Relaxed) {
+                // The AOF's base names the old id; a restart should name the new one.
+                let _ = crate::persist::rewrite_in_background(server);
+            }
+        }
+        tracing::warn!(
+            "partial resync with {addr}: continuing from offset {}",
+            server.persist.stream.offset()
+        );
+        server.persist.stream.position().db
+    } else {
+        return Err(format!("the primary refused PSYNC: {reply}"));
+    };
+    link.set_status(CONNECTED);
+    link.last_io.store(repl.now_ms().max(1), Relaxed);
+    apply_stream(server, link, info, &mut conn, db).await
+}
+
+/// Receives a full sync: the snapshot (`$EOF:<mark>` framing) into a staging keyspace,
+/// then swaps it in and restarts this node's stream at the snapshot's offset.
+async fn full_sync(server: &Arc<Server>, link: &Link, conn: &mut Conn) -> Result<Position, String> {
+    let header = conn.line().await?;
+    let mark = header
+        .strip_prefix("$EOF:")
+        .filter(|m| m.len() == 40)
+        .ok_or_else(|| format!("expected a $EOF:<mark> snapshot, got {header}"))?
+        .as_bytes()
+        .to_vec();
+    let started = Instant::now();
+    link.sync_read.store(0, Relaxed);
+    let staging = Arc::new(server.keyspace.staging());
+    let mut incoming = Some(Incoming::new());
+    let mut keys = 0u64;
+    let checked = loop {
+        if conn.buf.is_empty() {
+            let n = conn.fill().await?;
+            link.sync_read.fetch_add(n as u64, Relaxed);
+            link.last_io
+                .store(server.replication.now_ms().max(1), Relaxed);
+        }
+        let data = conn.buf.split().freeze();
+        // Loading is CPU work under the staging keyspace's own locks only: off this
+        // thread, whose other connections keep being served meanwhile.
+        let mut inc = incoming.take().expect("put back after every push");
+        let staged = staging.clone();
+        let (inc, result, n) = tokio::task::spawn_blocking(move || {
+            let mut n = 0u64;
+            let r = inc.push(&data, |payload| {
+                n += snapshot::load_block_into(&staged, payload)?;
+                Ok(())
+            });
+            (inc, r, n)
+        })
+        .await
+        .map_err(|e| format!("loading the snapshot failed: {e}"))?;
+        keys += n;
+        match result {
+            Ok(Some(c)) => {
+                conn.buf = BytesMut::from(inc.rest());
+                break c;
+            }
+            Ok(None) => incoming = Some(inc),
+            Err(d) => return Err(format!("bad snapshot at byte {}: {}", d.at, d.why)),
+        }
+    };
+    while conn.buf.len() < mark.len() {
+        conn.fill().await?;
+    }
+    if conn.buf[..mark.len()] != mark[..] {
+        return Err("the snapshot's end mark does not match".into());
+    }
+    conn.buf.advance(mark.len());
+    let origin = checked.origin;
+    let repl = &server.replication;
+    let stream = &server.persist.stream;
+    // Our own replicas follow a history that just ended: they must sync again.
+    repl.disconnect_replicas();
+    // The AOF holds the old history: stop it (and forget its files) before the data
+    // changes, start a new one from the new data after.
+    let aof = server
+        .persist
+        .aof_on
+        .load(Relaxed)
+        .then(|| crate::persist::suspend_aof(server));
+    let old = server.keyspace.adopt(&staging);
+    server.lazyfree.free(old);
+    stream.reset(origin.pos);
+    repl.set_ids(super::Ids {
+        replid: origin.replid,
+        replid2: super::NO_ID,
+        second_offset: None,
+    });
+    if let Some(seq) = aof {
+        crate::persist::resume_aof(server, seq);
+    }
+    tracing::warn!(
+        "full sync loaded: {keys} keys in {:.3} s, continuing the stream from offset {}",
+        started.elapsed().as_secs_f64(),
+        origin.pos.offset
+    );
+    Ok(origin.pos)
+}
+
+/// Applies the primary's stream until the connection ends: whole commands are run and
+/// then appended to this node's stream; acknowledgements go back every second and
+/// whenever the primary asks (REPLCONF GETACK).
+async fn apply_stream(
+    server: &Arc<Server>,
+    link: &Link,
+    info: &Arc<ClientInfo>,
+    conn: &mut Conn,
+    db: usize,
+) -> Result<(), String> {
+    let repl = &server.replication;
+    let stream = &server.persist.stream;
+    let mut session = replay::session();
+    session.db = if db == usize::MAX { 0 } else { db };
+    let mut parser = RequestParser::new(FILE_LIMITS);
+    let killed = info.killed();
+    tokio::pin!(killed);
+    let stop = link.stop.notified();
+    tokio::pin!(stop);
+    let mut next_ack = Instant::now();
+    let mut out = Reply::default();
+    loop {
+        if Instant::now() >= next_ack {
+            send_ack(conn, stream.offset()).await?;
+            next_ack = Instant::now() + Duration::from_secs(1);
+        }
+        if !conn.buf.is_empty() {
+            let (used, getack) = apply(server, &mut session, &mut parser, &conn.buf, &mut out)?;
+            if used > 0 {
+                stream.append_raw(&conn.buf[..used], session.db);
+                conn.buf.advance(used);
+            }
+            if getack {
+                send_ack(conn, stream.offset()).await?;
+            }
+        }
+        let read = tokio::select! {
+            biased;
+            _ = &mut stop => return Ok(()),
+            _ = &mut killed => return Ok(()),
+            _ = tokio::time::sleep_until(next_ack.into()) => continue,
+            r = tokio::time::timeout(conn.timeout, conn.stream.read_buf(&mut conn.buf)) => r,
+        };
+        match read {
+            Err(_) => return Err("no data from the primary within repl-timeout".into()),
+            Ok(Ok(0)) => return Err("the primary closed the connection".into()),
+            Ok(Err(e)) => return Err(format!("read failed: {e}")),
+            Ok(Ok(n)) => {
+                repl.input_bytes.fetch_add(n as u64, Relaxed);
+                link.last_io.store(repl.now_ms().max(1), Relaxed);
+                info.touch();
+            }
+        }
+    }
+}
+
+async fn send_ack(conn: &mut Conn, offset: u64) -> Result<(), String> {
+    conn.send(&[b"REPLCONF", b"ACK", offset.to_string().as_bytes()])
+        .await
+}
+
+/// Runs every whole command in `data`; returns the bytes used and whether one of them
+/// was REPLCONF GETACK.
+fn apply(
+    server: &Server,
+    session: &mut crate::session::Session,
+    parser: &mut RequestParser,
+    data: &[u8],
+    out: &mut Reply,
+) -> Result<(usize, bool), String> {
+    let table = Table::get();
+    let mut at = 0;
+    let mut getack = false;
+    while at < data.len() {
+        let rest = &data[at..];
+        let len = match parser.parse(rest) {
+            Err(e) => return Err(format!("bad data from the primary: {}", e.message())),
+            Ok(Parsed::Incomplete { .. }) => break,
+            Ok(Parsed::Nothing { len }) => len,
+            Ok(Parsed::Command { len, inline }) => {
+                let args = parser.args(rest, inline);
+                let name = args.get(0);
+                if name.eq_ignore_ascii_case(b"REPLCONF") {
+                    getack |= args.len() >= 2 && args.get(1).eq_ignore_ascii_case(b"GETACK");
+                } else if !name.eq_ignore_ascii_case(b"PING") {
+                    let spec = table.lookup(name).and_then(|s| {
+                        if !s.subcommands.is_empty() && args.len() > 1 {
+                            crate::commands::subcommand(s, args.get(1))
+                        } else {
+                            Some(s)
+                        }
+                    });
+                    match spec.filter(|s| s.arity_ok(args.len()) && s.handler.is_some()) {
+                        Some(spec) => {
+                            let wall = server.clock.at(Instant::now());
+                            let mut ctx = Ctx {
+                                server,
+                                session,
+                                out,
+                                // Nothing is expired at Unix time 0: the primary decides.
+                                now: Now { ms: 0, s: wall.s },
+                                spec,
+                                drop_new_key: false,
+                            };
+                            let handler = spec.handler.expect("filtered above");
+                            if let Err(e) = handler(&mut ctx, args) {
+                                tracing::warn!(
+                                    "a command from the primary failed here: '{}': {}",
+                                    spec.name,
+                                    e.0
+                                );
+                            }
+                            out.clear();
+                        }
+                        None => tracing::warn!(
+                            "the primary sent a command this node cannot run: '{}'",
+                            String::from_utf8_lossy(name)
+                        ),
+                    }
+                }
+                len
+            }
+        };
+        at += len;
+    }
+    Ok((at, getack))
+}
