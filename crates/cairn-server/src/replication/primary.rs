@@ -352,7 +352,7 @@ pub async fn serve(
     stream: TcpStream,
     info: Arc<ClientInfo>,
     req: Request,
-    leftover: BytesMut,
+    mut leftover: BytesMut,
 ) {
     let repl = &server.replication;
     let (rd, mut wr) = stream.into_split();
@@ -417,7 +417,17 @@ pub async fn serve(
                     repl.sync_partial_err.fetch_add(1, Relaxed);
                 }
                 repl.sync_full.fetch_add(1, Relaxed);
-                full_sync(&server, &replica, &req, &mut wr, killed.as_mut()).await?;
+                let rd = rd.as_mut().ok_or("read half taken")?;
+                full_sync(
+                    &server,
+                    &replica,
+                    &req,
+                    &mut wr,
+                    rd,
+                    &mut leftover,
+                    killed.as_mut(),
+                )
+                .await?;
                 if req.snapshot_only {
                     return Ok(());
                 }
@@ -448,12 +458,23 @@ async fn full_sync(
     replica: &Replica,
     req: &Request,
     wr: &mut OwnedWriteHalf,
+    rd: &mut OwnedReadHalf,
+    received: &mut BytesMut,
     mut killed: std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
 ) -> Result<(), String> {
     let (cut, mut chunks) = server.replication.rounds.join(server);
-    let cut = tokio::select! {
-        _ = &mut killed => return Err("killed while waiting for the snapshot".into()),
-        c = cut => c.map_err(|_| "the snapshot round ended without it".to_string())?,
+    tokio::pin!(cut);
+    // While it waits for its round, a replica that goes away must not stay listed (it is
+    // noticed by reading: it sends nothing else meanwhile, or an early ACK, kept).
+    let cut = loop {
+        tokio::select! {
+            _ = &mut killed => return Err("killed while waiting for the snapshot".into()),
+            c = &mut cut => break c.map_err(|_| "the snapshot round ended without it".to_string())?,
+            r = rd.read_buf(received) => match r {
+                Ok(0) | Err(_) => return Err("the replica left before its snapshot".into()),
+                Ok(_) => {}
+            },
+        }
     };
     *replica.pin.lock() = Some(cut.pin);
     replica.state.store(SEND_BULK, Relaxed);
