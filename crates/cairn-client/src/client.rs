@@ -364,6 +364,12 @@ impl CacheClient {
         self.inner.backend.hotkeys(count).await
     }
 
+    /// Callers waiting on another caller's load of `key` right now (single-flight
+    /// followers): for diagnostics and for tests that need a stampede in progress.
+    pub fn waiting_on(&self, key: impl AsRef<[u8]>) -> usize {
+        self.inner.flights.waiters(key.as_ref())
+    }
+
     /// Waits until no single-flight load is running (for orderly shutdowns and tests).
     pub async fn quiesce(&self) {
         while !self.inner.flights.is_empty() {

@@ -80,6 +80,18 @@ impl Default for HotKeyOptions {
     }
 }
 
+impl HotKeyOptions {
+    /// Asks for the `count` hottest keys every `every`; keys with at least `min_accesses`
+    /// sampled accesses count as hot.
+    pub fn new(every: Duration, count: usize, min_accesses: u64) -> HotKeyOptions {
+        HotKeyOptions {
+            every,
+            count,
+            min_accesses,
+        }
+    }
+}
+
 /// Everything the client needs to know.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
