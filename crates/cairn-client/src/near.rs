@@ -408,3 +408,73 @@ mod tests {
         assert!(n.len() <= 10, "{}", n.len());
     }
 }
+
+#[cfg(test)]
+mod metrics_tests {
+    use super::*;
+    use metrics::{
+        Counter, CounterFn, Gauge, Histogram, Key, KeyName, Metadata, Recorder, SharedString, Unit,
+    };
+    use std::sync::Arc;
+
+    /// Counts increments per metric name and labels, to check what reaches the facade.
+    #[derive(Default)]
+    struct Tally(parking_lot::Mutex<Vec<(String, u64)>>);
+
+    struct Handle(Arc<Tally>, String);
+
+    impl CounterFn for Handle {
+        fn increment(&self, value: u64) {
+            self.0.0.lock().push((self.1.clone(), value));
+        }
+        fn absolute(&self, _: u64) {}
+    }
+
+    struct Rec(Arc<Tally>);
+
+    impl Recorder for Rec {
+        fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+            let labels: Vec<String> = key
+                .labels()
+                .map(|l| format!("{}={}", l.key(), l.value()))
+                .collect();
+            let name = format!("{}{{{}}}", key.name(), labels.join(","));
+            Counter::from_arc(Arc::new(Handle(self.0.clone(), name)))
+        }
+        fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> Gauge {
+            Gauge::noop()
+        }
+        fn register_histogram(&self, _: &Key, _: &Metadata<'_>) -> Histogram {
+            Histogram::noop()
+        }
+    }
+
+    #[test]
+    fn near_cache_events_reach_the_metrics_facade() {
+        let tally = Arc::new(Tally::default());
+        let rec = Rec(tally.clone());
+        metrics::with_local_recorder(&rec, || {
+            let n = NearCache::new(&NearOptions::for_prefixes(["k"]));
+            let t = n.ticket(b"k1");
+            n.insert(Bytes::from_static(b"k1"), None, t);
+            n.get(b"k1");
+            n.invalidate(b"k1");
+            n.insert(Bytes::from_static(b"k1"), None, t);
+            n.flush(FlushReason::Topology);
+        });
+        let seen = tally.0.lock().clone();
+        let names: Vec<&str> = seen.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "cairn_client_l1_hits_total{}",
+                "cairn_client_l1_invalidations_total{}",
+                "cairn_client_l1_refused_inserts_total{}",
+                "cairn_client_l1_flushes_total{reason=topology}",
+            ]
+        );
+    }
+}
