@@ -149,7 +149,24 @@ impl CacheClient {
             }),
         };
         client.start_tasks();
+        client.await_invalidation_subscribers().await;
         Ok(client)
+    }
+
+    /// RESP2 with a near cache: until a node's invalidation subscriber is up, reads there
+    /// cannot be tracked and nothing is kept in L1. Waiting for it here (at most the
+    /// connect timeout: a node that is down must not hold the application's start-up)
+    /// means the near cache works from the first read instead of some time later.
+    async fn await_invalidation_subscribers(&self) {
+        let Backend::Nodes { nodes, .. } = &self.inner.backend else {
+            return;
+        };
+        let deadline = tokio::time::Instant::now() + self.inner.options.connect_timeout;
+        for node in nodes {
+            if let Some(redirect) = &node.redirect {
+                let _ = tokio::time::timeout_at(deadline, redirect.up()).await;
+            }
+        }
     }
 
     fn start_tasks(&self) {

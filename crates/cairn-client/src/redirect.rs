@@ -27,6 +27,8 @@ pub(crate) struct Redirect {
     /// The subscriber's client id and generation, while it is up.
     target: RwLock<Option<(i64, u64)>>,
     generation: AtomicU64,
+    /// Woken whenever a subscriber comes up.
+    raised: tokio::sync::Notify,
 }
 
 impl Redirect {
@@ -35,12 +37,26 @@ impl Redirect {
             client,
             target: RwLock::new(None),
             generation: AtomicU64::new(0),
+            raised: tokio::sync::Notify::new(),
         }
     }
 
     /// The current target, if the subscriber is up.
     pub(crate) fn target(&self) -> Option<(i64, u64)> {
         *self.target.read()
+    }
+
+    /// Resolves once a subscriber is up (at once if one is).
+    pub(crate) async fn up(&self) {
+        loop {
+            let notified = self.raised.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.target().is_some() {
+                return;
+            }
+            notified.await;
+        }
     }
 
     /// Connects, learns the connection's id, and subscribes.
@@ -122,6 +138,7 @@ impl Redirect {
             if let Some(n) = node.upgrade() {
                 n.drop_connections();
             }
+            self.raised.notify_waiters();
             let (mut sink, mut messages) = pubsub.split();
             let mut tick = tokio::time::interval(ping_every);
             tick.tick().await;

@@ -144,6 +144,10 @@ fn servers() -> Vec<Server> {
     v
 }
 
+/// Call timeouts for test clients: these tests start many servers at once on few cores,
+/// and a slow call then is not a failure.
+const GENEROUS: Duration = Duration::from_secs(10);
+
 /// Polls `cond` until it holds; panics after a generous hang guard (it is not a timing
 /// assertion: the condition must hold eventually, the guard only stops a broken test).
 async fn eventually(what: &str, mut cond: impl AsyncFnMut() -> bool) {
@@ -296,7 +300,8 @@ async fn near_client(url: &str, protocol: Protocol) -> CacheClient {
         ClientOptions::standalone(url)
             .protocol(protocol)
             .near_cache(NearOptions::for_prefixes(["user:"]))
-            .health_check_every(Duration::from_millis(50)),
+            .health_check_every(Duration::from_millis(50))
+            .timeouts(GENEROUS, GENEROUS),
     )
     .await
     .unwrap()
@@ -413,7 +418,12 @@ async fn flush_on_connection_loss(server: &Server, protocol: Protocol) {
     client.set("user:7", "old", None).await.unwrap();
     assert_eq!(client.get("user:7").await.unwrap(), Some(b("old")));
     assert_eq!(client.get("user:7").await.unwrap(), Some(b("old")));
-    assert!(client.stats().near.hits >= 1);
+    assert!(
+        client.stats().near.hits >= 1,
+        "{} {protocol:?}: {:?}",
+        server.kind(),
+        client.stats().near
+    );
     let flushes = client.stats().near.flushes;
     let _: redis::Value = redis::cmd("CLIENT")
         .arg("KILL")
@@ -488,7 +498,8 @@ async fn hot_keys_reported_by_the_server_are_served_from_the_near_cache() {
     let client = CacheClient::connect(
         ClientOptions::standalone(server.url())
             .near_cache(NearOptions::for_prefixes(Vec::<&str>::new()))
-            .hot_keys(HotKeyOptions::new(Duration::from_millis(20), 8, 1)),
+            .hot_keys(HotKeyOptions::new(Duration::from_millis(20), 8, 1))
+            .timeouts(GENEROUS, GENEROUS),
     )
     .await
     .unwrap();
@@ -582,7 +593,15 @@ async fn single_flight_calls_the_loader_once_for_a_thousand_callers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_single_flight_every_caller_loads() {
     let server = Server::Cairn(CairnProcess::start(&[]));
-    let client = near_client(&server.url(), Protocol::Resp3).await;
+    // Default timeouts: the 50 callers outnumber the guarded-fill connections, and those
+    // that get none load anyway once their wait for one times out.
+    let client = CacheClient::connect(
+        ClientOptions::standalone(server.url())
+            .near_cache(NearOptions::for_prefixes(["user:"]))
+            .health_check_every(Duration::from_millis(50)),
+    )
+    .await
+    .unwrap();
     let calls = Arc::new(AtomicUsize::new(0));
     let (release_tx, release_rx) = watch::channel(false);
     let opts = LoadOptions::new(Duration::from_secs(60)).single_flight(false);

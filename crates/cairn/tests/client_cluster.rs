@@ -176,7 +176,9 @@ async fn near_client(cluster: &Cluster) -> CacheClient {
     CacheClient::connect(
         ClientOptions::cluster(cluster.seeds())
             .near_cache(NearOptions::for_prefixes(["user:"]))
-            .health_check_every(Duration::from_millis(50)),
+            .health_check_every(Duration::from_millis(50))
+            // Many servers on few cores: a slow call is not a lost connection here.
+            .timeouts(Duration::from_secs(10), Duration::from_secs(10)),
     )
     .await
     .unwrap()
