@@ -152,6 +152,12 @@ impl CairnProcess {
 impl Drop for CairnProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
+        if std::thread::panicking() {
+            // The server's side of a failure: what it logged during the test.
+            for line in self.log.try_iter() {
+                eprintln!("cairn {}: {line}", self.addr);
+            }
+        }
         let _ = self.child.wait();
         if let Some(d) = &self.own_dir {
             let _ = std::fs::remove_dir_all(d);
