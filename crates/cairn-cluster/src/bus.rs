@@ -1,0 +1,158 @@
+//! The cluster bus: node-to-node requests on the bus port (by default the client port
+//! plus 10000, as Redis Cluster's).
+//!
+//! ```text
+//! frame   length u32 LE | JSON body          (one request, then one response, in turn)
+//! ```
+//!
+//! Carried: openraft's three RPCs, proposals forwarded to the leader, joins, and the
+//! health pings every node sends every other node. JSON rather than a binary encoding:
+//! openraft's types are tested with serde_json, the traffic is a few hundred small frames
+//! a second, and a frame can be read in a packet capture.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use openraft::error::{InstallSnapshotError, RaftError};
+use openraft::raft::{
+    AppendEntriesRequest, AppendEntriesResponse, InstallSnapshotRequest, InstallSnapshotResponse,
+    VoteRequest, VoteResponse,
+};
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::config::{Change, Node, NodeId};
+use crate::raft::TypeConfig;
+
+/// Largest frame accepted (a snapshot of the configuration is far smaller).
+const MAX_FRAME: usize = 64 << 20;
+
+/// Who answers at a bus address.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Identity {
+    pub name: String,
+    pub port: u16,
+    pub bus_port: u16,
+    /// It belongs to a cluster already (its Raft has a membership).
+    pub initialized: bool,
+}
+
+/// What a node tells the others every ping interval.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Ping {
+    pub from: NodeId,
+    /// Its replication offset (a failover promotes the replica with the highest).
+    pub offset: u64,
+    /// The nodes it has not heard from within the node timeout.
+    pub suspects: Vec<NodeId>,
+    /// The last Raft log index it holds (appended, committed or not): see
+    /// `crate::health` on why a primary's lease needs it.
+    pub log_index: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Request {
+    Hello,
+    Append(AppendEntriesRequest<TypeConfig>),
+    Vote(VoteRequest<u64>),
+    Snapshot(InstallSnapshotRequest<TypeConfig>),
+    /// A configuration change, for the leader to commit.
+    Propose(Change),
+    /// Add this node to the cluster (to the leader).
+    Join(Node),
+    Ping(Ping),
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Response {
+    Hello(Identity),
+    Append(Result<AppendEntriesResponse<u64>, RaftError<u64>>),
+    Vote(Result<VoteResponse<u64>, RaftError<u64>>),
+    Snapshot(Result<InstallSnapshotResponse<u64>, RaftError<u64, InstallSnapshotError>>),
+    Done(Result<(), String>),
+    Pong(Ping),
+}
+
+pub async fn write_frame<T: Serialize>(s: &mut TcpStream, v: &T) -> std::io::Result<()> {
+    let body = serde_json::to_vec(v).map_err(std::io::Error::other)?;
+    let mut out = Vec::with_capacity(body.len() + 4);
+    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    out.extend_from_slice(&body);
+    s.write_all(&out).await
+}
+
+pub async fn read_frame<T: for<'de> Deserialize<'de>>(s: &mut TcpStream) -> std::io::Result<T> {
+    let mut len = [0u8; 4];
+    s.read_exact(&mut len).await?;
+    let len = u32::from_le_bytes(len) as usize;
+    if len > MAX_FRAME {
+        return Err(std::io::Error::other("bus frame too large"));
+    }
+    let mut body = vec![0u8; len];
+    s.read_exact(&mut body).await?;
+    serde_json::from_slice(&body).map_err(std::io::Error::other)
+}
+
+/// A connection to one peer's bus, made on first use and again after a failure. One
+/// request at a time: callers that must not wait behind each other (Raft replication,
+/// pings) hold clients of their own.
+pub struct Client {
+    addr: String,
+    conn: tokio::sync::Mutex<Option<TcpStream>>,
+}
+
+impl Client {
+    pub fn new(addr: impl Into<String>) -> Client {
+        Client {
+            addr: addr.into(),
+            conn: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// Sends `req` and waits for its response, within `timeout` in all.
+    pub async fn call(&self, req: &Request, timeout: Duration) -> std::io::Result<Response> {
+        let mut conn = self.conn.lock().await;
+        let result = tokio::time::timeout(timeout, async {
+            if conn.is_none() {
+                let s = TcpStream::connect(&self.addr).await?;
+                let _ = s.set_nodelay(true);
+                *conn = Some(s);
+            }
+            let s = conn.as_mut().expect("just connected");
+            write_frame(s, req).await?;
+            read_frame::<Response>(s).await
+        })
+        .await;
+        match result {
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(e)) => {
+                *conn = None;
+                Err(e)
+            }
+            Err(_) => {
+                // The reply may still come: the connection is out of step, drop it.
+                *conn = None;
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("no answer from {} within {timeout:?}", self.addr),
+                ))
+            }
+        }
+    }
+}
+
+/// Asks the node at `addr` who it is.
+pub async fn hello(addr: SocketAddr, timeout: Duration) -> std::io::Result<Identity> {
+    match Client::new(addr.to_string())
+        .call(&Request::Hello, timeout)
+        .await?
+    {
+        Response::Hello(id) => Ok(id),
+        other => Err(std::io::Error::other(format!("unexpected reply {other:?}"))),
+    }
+}

@@ -1,0 +1,671 @@
+//! A cluster node: its Raft instance, its bus, its pings, and the configuration it
+//! serves from.
+//!
+//! Everything here runs on a runtime of its own (one thread), so heartbeats, pings and
+//! verdicts are not delayed by a busy data plane. The server holds the [`ClusterNode`]
+//! and reads [`ClusterNode::config`] (an `ArcSwap`, one atomic load) for every routed
+//! command, [`ClusterNode::writable`] before writes, and waits on
+//! [`ClusterNode::subscribe`] to follow role changes.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use arc_swap::ArcSwap;
+use openraft::{BasicNode, ChangeMembers};
+use parking_lot::Mutex;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+use crate::bus::{self, Client, Identity, Ping, Request, Response};
+use crate::config::{Change, Config, Node, NodeId, Role, id_of};
+use crate::health::Health;
+use crate::raft::{self, Raft, log::LogStore, network::Network, state::StateMachine};
+
+/// What the cluster needs to know about the server it runs in.
+pub trait Host: Send + Sync + 'static {
+    /// This node's replication offset (the failover picks the replica holding the most).
+    fn repl_offset(&self) -> u64;
+}
+
+/// How a node is set up (from `cluster-*` settings).
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Where the node id, the Raft log and the snapshot live.
+    pub dir: PathBuf,
+    /// The address other nodes and clients reach this node at.
+    pub host: String,
+    pub port: u16,
+    pub bus_port: u16,
+    /// Addresses the bus listens on.
+    pub bus_bind: Vec<String>,
+    /// `cluster-node-timeout`.
+    pub node_timeout: Duration,
+}
+
+pub struct ClusterNode {
+    pub me: NodeId,
+    pub name: String,
+    opts: Options,
+    raft: Raft,
+    state: StateMachine,
+    config: Arc<ArcSwap<Config>>,
+    /// Bumped for every configuration applied.
+    version: watch::Sender<u64>,
+    health: Mutex<Health>,
+    /// Bus clients for pings and forwarded requests, by node.
+    peers: Mutex<HashMap<NodeId, Arc<Client>>>,
+    writable: AtomicBool,
+    /// Until when writes may be acknowledged, in ms since `epoch` (u64::MAX: no limit);
+    /// checked against the data plane's own clock reading, so a node that was frozen
+    /// (SIGSTOP) refuses writes the moment it runs again, before any ping round.
+    writable_until: AtomicU64,
+    epoch: Instant,
+    host: Arc<dyn Host>,
+    /// Reports about suspected nodes received in pings, for COUNT-FAILURE-REPORTS.
+    last_round: AtomicU64,
+    runtime: Mutex<Option<tokio::runtime::Runtime>>,
+}
+
+fn new_name() -> String {
+    (0..40)
+        .map(|_| char::from_digit(fastrand::u32(..16), 16).expect("hex digit"))
+        .collect::<String>()
+        .chars()
+        .enumerate()
+        // Never all zeros in the id part (0 means "no node").
+        .map(|(i, c)| if i == 0 && c == '0' { '1' } else { c })
+        .collect()
+}
+
+/// Reads this node's name from `dir/myid`, making one on first start.
+fn load_name(dir: &std::path::Path) -> std::io::Result<String> {
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join("myid");
+    if let Ok(s) = std::fs::read_to_string(&path) {
+        let s = s.trim().to_string();
+        if id_of(&s).is_some() {
+            return Ok(s);
+        }
+    }
+    let name = new_name();
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, &name)?;
+    std::fs::File::open(&tmp)?.sync_all()?;
+    std::fs::rename(&tmp, &path)?;
+    Ok(name)
+}
+
+impl ClusterNode {
+    /// Starts the node on a runtime of its own: loads what was committed, opens the bus,
+    /// starts pinging.
+    pub async fn start(opts: Options, host: Arc<dyn Host>) -> std::io::Result<Arc<ClusterNode>> {
+        // One worker thread of its own: heartbeats and pings are not delayed by a busy
+        // data plane, and the node never needs anyone to drive its runtime.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .thread_name("cairn-cluster")
+            .build()?;
+        let name = load_name(&opts.dir)?;
+        let me = id_of(&name).expect("a valid name");
+        let config = Arc::new(ArcSwap::from_pointee(Config::default()));
+        let (version, _) = watch::channel(0u64);
+        let publish = {
+            let config = config.clone();
+            let version = version.clone();
+            Arc::new(move |c: Arc<Config>| {
+                config.store(c);
+                version.send_modify(|v| *v += 1);
+            }) as raft::state::Publish
+        };
+        let log = LogStore::open(&opts.dir)?;
+        let state = StateMachine::open(&opts.dir, publish)?;
+        let raft_config = openraft::Config {
+            cluster_name: "cairn".into(),
+            heartbeat_interval: 50,
+            election_timeout_min: 250,
+            election_timeout_max: 500,
+            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(500),
+            max_in_snapshot_log_to_keep: 100,
+            ..Default::default()
+        }
+        .validate()
+        .map_err(std::io::Error::other)?;
+        let listeners: Vec<std::net::TcpListener> = opts
+            .bus_bind
+            .iter()
+            .map(|a| std::net::TcpListener::bind((a.as_str(), opts.bus_port)))
+            .collect::<std::io::Result<_>>()?;
+        let sm = state.clone();
+        let created = runtime
+            .spawn(async move { Raft::new(me, Arc::new(raft_config), Network, log, sm).await })
+            .await;
+        let raft = match created {
+            Ok(Ok(r)) => r,
+            Ok(Err(e)) => {
+                runtime.shutdown_background();
+                return Err(std::io::Error::other(e));
+            }
+            Err(e) => {
+                runtime.shutdown_background();
+                return Err(std::io::Error::other(e));
+            }
+        };
+        let node = Arc::new(ClusterNode {
+            me,
+            name,
+            health: Mutex::new(Health::new(opts.node_timeout)),
+            opts,
+            raft,
+            state,
+            config,
+            version,
+            peers: Mutex::new(HashMap::new()),
+            writable: AtomicBool::new(true),
+            writable_until: AtomicU64::new(u64::MAX),
+            epoch: Instant::now(),
+            host,
+            last_round: AtomicU64::new(0),
+            runtime: Mutex::new(None),
+        });
+        for l in listeners {
+            l.set_nonblocking(true)?;
+            let n = node.clone();
+            runtime.spawn(async move {
+                match TcpListener::from_std(l) {
+                    Ok(l) => n.serve_bus(l).await,
+                    Err(e) => tracing::warn!("cluster bus: {e}"),
+                }
+            });
+        }
+        runtime.spawn(node.clone().ping_loop());
+        *node.runtime.lock() = Some(runtime);
+        Ok(node)
+    }
+
+    /// The configuration being served.
+    pub fn config(&self) -> Arc<Config> {
+        self.config.load_full()
+    }
+
+    /// Wakes on every configuration change.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.version.subscribe()
+    }
+
+    /// Whether this node, if a primary, may acknowledge writes at `now` (fencing; see
+    /// `crate::health`).
+    pub fn writable_at(&self, now: Instant) -> bool {
+        let until = self.writable_until.load(Relaxed);
+        until == u64::MAX || (now.saturating_duration_since(self.epoch).as_millis() as u64) < until
+    }
+
+    pub fn options(&self) -> &Options {
+        &self.opts
+    }
+
+    /// Runs `f` on the cluster's runtime and waits for it from any other runtime.
+    async fn on_runtime<F, T>(&self, f: F) -> T
+    where
+        F: std::future::Future<Output = T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let handle = self
+            .runtime
+            .lock()
+            .as_ref()
+            .map(|r| r.handle().clone())
+            .expect("started");
+        handle.spawn(f).await.expect("cluster task panicked")
+    }
+
+    /// The voters of the committed membership.
+    pub fn voters(&self) -> Vec<NodeId> {
+        let m = self.raft.metrics().borrow().membership_config.clone();
+        m.membership().voter_ids().collect()
+    }
+
+    pub fn leader(&self) -> Option<NodeId> {
+        self.raft.metrics().borrow().current_leader
+    }
+
+    pub fn raft_term(&self) -> u64 {
+        self.raft.metrics().borrow().current_term
+    }
+
+    fn is_initialized(&self) -> bool {
+        let m = self.raft.metrics().borrow().membership_config.clone();
+        m.membership().nodes().next().is_some()
+    }
+
+    /// This node as the configuration lists it.
+    fn myself(&self) -> Node {
+        Node {
+            id: self.me,
+            name: self.name.clone(),
+            host: self.opts.host.clone(),
+            port: self.opts.port,
+            bus_port: self.opts.bus_port,
+            role: Role::Primary,
+            epoch: 0,
+            failed: false,
+        }
+    }
+
+    fn bus_addr(n: &Node) -> String {
+        format!("{}:{}", n.host, n.bus_port)
+    }
+
+    fn client_for(&self, id: NodeId, addr: String) -> Arc<Client> {
+        let mut peers = self.peers.lock();
+        let c = peers
+            .entry(id)
+            .or_insert_with(|| Arc::new(Client::new(addr.clone())));
+        if c.addr() != addr {
+            *c = Arc::new(Client::new(addr));
+        }
+        c.clone()
+    }
+
+    /// Commits a configuration change: on the leader directly, or forwarded to it.
+    pub async fn propose(self: &Arc<Self>, change: Change) -> Result<(), String> {
+        let me = self.clone();
+        self.on_runtime(async move { me.propose_here(change).await })
+            .await
+    }
+
+    async fn propose_here(self: Arc<Self>, change: Change) -> Result<(), String> {
+        for _ in 0..20 {
+            match self.leader() {
+                Some(l) if l == self.me => {
+                    return match self.raft.client_write(change.clone()).await {
+                        Ok(r) => r.data,
+                        Err(e) => Err(format!(
+                            "CLUSTERDOWN the configuration could not be changed: {e}"
+                        )),
+                    };
+                }
+                Some(l) => {
+                    let addr = self.config().node(l).map(Self::bus_addr).or_else(|| {
+                        let m = self.raft.metrics().borrow().membership_config.clone();
+                        m.membership().get_node(&l).map(|n| n.addr.clone())
+                    });
+                    if let Some(addr) = addr {
+                        let c = self.client_for(l, addr);
+                        match c
+                            .call(&Request::Propose(change.clone()), Duration::from_secs(5))
+                            .await
+                        {
+                            Ok(Response::Done(r)) => return r,
+                            Ok(other) => return Err(format!("ERR unexpected reply {other:?}")),
+                            Err(_) => {}
+                        }
+                    }
+                }
+                None => {}
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err("CLUSTERDOWN no leader reachable to change the configuration".into())
+    }
+
+    /// CLUSTER MEET: brings the node at `addr` (its client port; the bus is at
+    /// `bus_port`) into this node's cluster, or this node into its.
+    pub async fn meet(self: &Arc<Self>, host: String, bus_port: u16) -> Result<(), String> {
+        let me = self.clone();
+        self.on_runtime(async move { me.meet_here(host, bus_port).await })
+            .await
+    }
+
+    async fn meet_here(self: Arc<Self>, host: String, bus_port: u16) -> Result<(), String> {
+        let addr: SocketAddr = tokio::net::lookup_host((host.as_str(), bus_port))
+            .await
+            .map_err(|e| format!("ERR Invalid node address specified: {host}:{bus_port} ({e})"))?
+            .next()
+            .ok_or_else(|| format!("ERR Invalid node address specified: {host}:{bus_port}"))?;
+        let them = bus::hello(addr, Duration::from_secs(5))
+            .await
+            .map_err(|e| format!("ERR cannot reach the cluster bus at {addr}: {e}"))?;
+        if them.name == self.name {
+            return Ok(());
+        }
+        let node = Node {
+            id: id_of(&them.name).ok_or("ERR the node answered with a bad id")?,
+            name: them.name.clone(),
+            host: host.clone(),
+            port: them.port,
+            bus_port: them.bus_port,
+            role: Role::Primary,
+            epoch: 0,
+            failed: false,
+        };
+        let mine = self.is_initialized();
+        if !mine && them.initialized {
+            // Join their cluster.
+            let c = Client::new(addr.to_string());
+            return match c
+                .call(&Request::Join(self.myself()), Duration::from_secs(10))
+                .await
+            {
+                Ok(Response::Done(r)) => r,
+                Ok(other) => Err(format!("ERR unexpected reply {other:?}")),
+                Err(e) => Err(format!("ERR joining through {addr} failed: {e}")),
+            };
+        }
+        if mine && them.initialized {
+            return if self.config().node(node.id).is_some() {
+                Ok(())
+            } else {
+                Err("ERR the node already belongs to another cluster".into())
+            };
+        }
+        if !mine {
+            self.bootstrap().await?;
+        }
+        self.join_here(node).await
+    }
+
+    /// Starts a cluster of one: this node.
+    async fn bootstrap(self: &Arc<Self>) -> Result<(), String> {
+        let mut members = BTreeMap::new();
+        members.insert(
+            self.me,
+            BasicNode {
+                addr: Self::bus_addr(&self.myself()),
+            },
+        );
+        if let Err(e) = self.raft.initialize(members).await
+            && !self.is_initialized()
+        {
+            return Err(format!("ERR cannot start the cluster: {e}"));
+        }
+        for _ in 0..100 {
+            if self.leader() == Some(self.me) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let me = self.myself();
+        match self.clone().propose_here(Change::AddNode(me)).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.contains("already in the cluster") => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Adds `node` (on the leader, or forwarded there): into the configuration, as a Raft
+    /// learner, and as a voter while the cluster has fewer than it should.
+    async fn join_here(self: Arc<Self>, node: Node) -> Result<(), String> {
+        if self.leader() != Some(self.me) {
+            let Some(l) = self.leader() else {
+                return Err("CLUSTERDOWN no leader to add the node".into());
+            };
+            let addr = self
+                .config()
+                .node(l)
+                .map(Self::bus_addr)
+                .ok_or("CLUSTERDOWN the leader is unknown")?;
+            let c = self.client_for(l, addr);
+            return match c.call(&Request::Join(node), Duration::from_secs(10)).await {
+                Ok(Response::Done(r)) => r,
+                Ok(other) => Err(format!("ERR unexpected reply {other:?}")),
+                Err(e) => Err(format!("CLUSTERDOWN the leader did not answer: {e}")),
+            };
+        }
+        let config = self.config();
+        match config.node(node.id) {
+            Some(known)
+                if known.host == node.host
+                    && known.port == node.port
+                    && known.bus_port == node.bus_port => {}
+            Some(_) => {
+                self.clone()
+                    .propose_here(Change::SetAddress {
+                        node: node.id,
+                        host: node.host.clone(),
+                        port: node.port,
+                        bus_port: node.bus_port,
+                    })
+                    .await?
+            }
+            None => {
+                self.clone()
+                    .propose_here(Change::AddNode(node.clone()))
+                    .await?
+            }
+        }
+        let bus = BasicNode {
+            addr: Self::bus_addr(&node),
+        };
+        let membership = self.raft.metrics().borrow().membership_config.clone();
+        let known = membership.membership().get_node(&node.id).is_some();
+        if !known && let Err(e) = self.raft.add_learner(node.id, bus, false).await {
+            return Err(format!("CLUSTERDOWN cannot add the node to Raft: {e}"));
+        }
+        self.balance_voters().await;
+        Ok(())
+    }
+
+    /// Promotes learners to voters while the cluster has fewer voters than it should.
+    async fn balance_voters(&self) {
+        let membership = self.raft.metrics().borrow().membership_config.clone();
+        let voters: Vec<NodeId> = membership.membership().voter_ids().collect();
+        let all: Vec<NodeId> = membership.membership().nodes().map(|(id, _)| *id).collect();
+        let want = raft::voters_for(all.len());
+        if voters.len() >= want {
+            return;
+        }
+        let add: std::collections::BTreeSet<NodeId> = all
+            .into_iter()
+            .filter(|id| !voters.contains(id))
+            .take(want - voters.len())
+            .collect();
+        if let Err(e) = self
+            .raft
+            .change_membership(ChangeMembers::AddVoterIds(add), true)
+            .await
+        {
+            tracing::warn!("cannot add voters: {e}");
+        }
+    }
+
+    /// Removes a node: out of Raft's membership, then out of the configuration.
+    pub async fn forget(self: &Arc<Self>, id: NodeId) -> Result<(), String> {
+        let me = self.clone();
+        self.on_runtime(async move {
+            if me.leader() == Some(me.me) {
+                let membership = me.raft.metrics().borrow().membership_config.clone();
+                if membership.membership().get_node(&id).is_some() {
+                    let mut gone = std::collections::BTreeSet::new();
+                    gone.insert(id);
+                    let is_voter = membership.membership().voter_ids().any(|v| v == id);
+                    let change = if is_voter {
+                        ChangeMembers::RemoveVoters(gone)
+                    } else {
+                        ChangeMembers::RemoveNodes(gone)
+                    };
+                    if let Err(e) = me.raft.change_membership(change, false).await {
+                        return Err(format!("ERR cannot remove the node from Raft: {e}"));
+                    }
+                    if is_voter {
+                        let mut gone = std::collections::BTreeSet::new();
+                        gone.insert(id);
+                        let _ = me
+                            .raft
+                            .change_membership(ChangeMembers::RemoveNodes(gone), false)
+                            .await;
+                    }
+                }
+            }
+            me.clone().propose_here(Change::RemoveNode(id)).await
+        })
+        .await
+    }
+
+    async fn serve_bus(self: Arc<Self>, listener: TcpListener) {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(self.clone().serve_peer(stream));
+        }
+    }
+
+    async fn serve_peer(self: Arc<Self>, mut stream: TcpStream) {
+        while let Ok(req) = bus::read_frame::<Request>(&mut stream).await {
+            let resp = self.handle(req).await;
+            if bus::write_frame(&mut stream, &resp).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    async fn handle(self: &Arc<Self>, req: Request) -> Response {
+        match req {
+            Request::Hello => Response::Hello(Identity {
+                name: self.name.clone(),
+                port: self.opts.port,
+                bus_port: self.opts.bus_port,
+                initialized: self.is_initialized(),
+            }),
+            Request::Append(r) => Response::Append(self.raft.append_entries(r).await),
+            Request::Vote(r) => Response::Vote(self.raft.vote(r).await),
+            Request::Snapshot(r) => Response::Snapshot(self.raft.install_snapshot(r).await),
+            Request::Propose(change) => Response::Done(self.clone().propose_here(change).await),
+            Request::Join(node) => Response::Done(self.clone().join_here(node).await),
+            Request::Ping(p) => {
+                self.health.lock().report(Instant::now(), &p);
+                Response::Pong(self.ping_payload())
+            }
+        }
+    }
+
+    fn ping_payload(&self) -> Ping {
+        Ping {
+            from: self.me,
+            offset: self.host.repl_offset(),
+            suspects: self.health.lock().suspects(Instant::now()),
+            log_index: self.raft.metrics().borrow().last_log_index.unwrap_or(0),
+        }
+    }
+
+    /// The last log index applied here.
+    fn applied_index(&self) -> u64 {
+        self.raft
+            .metrics()
+            .borrow()
+            .last_applied
+            .map_or(0, |l| l.index)
+    }
+
+    /// Every ping interval: ping every other node, then judge.
+    async fn ping_loop(self: Arc<Self>) {
+        let every = (self.opts.node_timeout / 10)
+            .clamp(Duration::from_millis(20), Duration::from_millis(200));
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let config = self.config();
+            let peers: Vec<&Node> = config.nodes.values().filter(|n| n.id != self.me).collect();
+            let ids: Vec<NodeId> = peers.iter().map(|n| n.id).collect();
+            self.health.lock().track(Instant::now(), &ids);
+            let payload = self.ping_payload();
+            for n in peers {
+                let client = self.client_for(n.id, Self::bus_addr(n));
+                let me = self.clone();
+                let payload = payload.clone();
+                let id = n.id;
+                let timeout = self.opts.node_timeout;
+                tokio::spawn(async move {
+                    let sent = Instant::now();
+                    let applied = me.applied_index();
+                    // One ping at a time per peer: skip if the last has not returned.
+                    if let Ok(Response::Pong(p)) =
+                        client.call(&Request::Ping(payload), timeout).await
+                    {
+                        me.health.lock().pong(id, sent, &p, applied);
+                    }
+                });
+            }
+            self.judge(&config).await;
+            self.last_round.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// Fencing for this node, and the leader's verdicts.
+    async fn judge(self: &Arc<Self>, config: &Config) {
+        let voters = self.voters();
+        let now = Instant::now();
+        let far = now + Duration::from_secs(3600 * 24 * 365);
+        let deadline = self.health.lock().lease_deadline(self.me, &voters, far);
+        self.writable_until.store(
+            deadline.map_or(u64::MAX, |d| {
+                d.saturating_duration_since(self.epoch).as_millis() as u64
+            }),
+            Relaxed,
+        );
+        let writable = self.writable_at(now);
+        if writable != self.writable.swap(writable, Relaxed) {
+            if writable {
+                tracing::warn!("a majority of the voters answers again: accepting writes");
+            } else {
+                tracing::warn!("cannot reach a majority of the voters: refusing writes (fenced)");
+            }
+        }
+        if self.leader() != Some(self.me) {
+            return;
+        }
+        let verdicts = self.health.lock().verdicts(now, self.me, &voters, config);
+        for change in verdicts {
+            match &change {
+                Change::Failover { replica } => tracing::warn!(
+                    "failing over to {}",
+                    config.node(*replica).map_or(String::new(), |n| n.addr())
+                ),
+                Change::SetFailed { node, failed } => tracing::warn!(
+                    "node {} marked {}",
+                    config.node(*node).map_or(String::new(), |n| n.addr()),
+                    if *failed { "failed" } else { "alive" }
+                ),
+                _ => {}
+            }
+            if let Err(e) = self.raft.client_write(change).await {
+                tracing::warn!("verdict not committed: {e}");
+                break;
+            }
+        }
+    }
+
+    /// Voters that currently report `node` unreachable (CLUSTER COUNT-FAILURE-REPORTS).
+    pub fn failure_reports(&self, node: NodeId) -> usize {
+        let voters = self.voters();
+        self.health
+            .lock()
+            .reports_against(Instant::now(), self.me, &voters, node)
+    }
+
+    /// This node's replication offset, as pings carry it.
+    pub fn repl_offset(&self) -> u64 {
+        self.host.repl_offset()
+    }
+
+    /// The last applied configuration, read from the state machine (tests).
+    pub fn applied(&self) -> Config {
+        self.state.config()
+    }
+}
+
+impl Drop for ClusterNode {
+    fn drop(&mut self) {
+        if let Some(rt) = self.runtime.get_mut().take() {
+            rt.shutdown_background();
+        }
+    }
+}
