@@ -75,6 +75,18 @@ pub struct Config {
     pub replica_announce_ip: String,
     pub replica_announce_port: u16,
     pub replica_priority: u64,
+    /// Cluster mode (docs/cluster.md).
+    pub cluster_enabled: bool,
+    /// The cluster bus port; 0: the client port plus 10000 (or any free port if that
+    /// does not fit).
+    pub cluster_port: u16,
+    /// Milliseconds without an answer after which a node is suspected (and a primary
+    /// failed over); a primary stops taking writes after half of it without a majority.
+    pub cluster_node_timeout: u64,
+    pub cluster_require_full_coverage: bool,
+    pub cluster_allow_reads_when_down: bool,
+    /// The address other nodes and clients reach this node at.
+    pub cluster_announce_ip: String,
 }
 
 /// `client-output-buffer-limit`, per class of client.
@@ -211,6 +223,12 @@ impl Default for Config {
             replica_announce_ip: String::new(),
             replica_announce_port: 0,
             replica_priority: 100,
+            cluster_enabled: false,
+            cluster_port: 0,
+            cluster_node_timeout: 800,
+            cluster_require_full_coverage: true,
+            cluster_allow_reads_when_down: false,
+            cluster_announce_ip: String::new(),
         }
     }
 }
@@ -765,6 +783,52 @@ pub static SETTINGS: &[Setting] = &[
         "Lower is preferred when a replica is chosen for promotion; 0 never (INFO slave_priority)",
         replica_priority,
         Num
+    ),
+    setting!(
+        "cluster-enabled",
+        Startup,
+        "Run as a node of a cluster: hash slots, redirects, the cluster bus (docs/cluster.md)",
+        cluster_enabled,
+        YesNo
+    ),
+    setting!(
+        "cluster-port",
+        Startup,
+        "Cluster bus port (0: the client port + 10000)",
+        cluster_port,
+        Num
+    ),
+    Setting {
+        name: "cluster-node-timeout",
+        mutability: Mutability::Startup,
+        help: "Milliseconds without an answer before a node is judged failed and its replica promoted; a primary that cannot reach a majority of the voters for half of it stops taking writes",
+        multi_word: false,
+        get: |c| c.cluster_node_timeout.to_string(),
+        set: |c, v| {
+            c.cluster_node_timeout = ranged(v, 100, i32::MAX as u32)? as u64;
+            Ok(())
+        },
+    },
+    setting!(
+        "cluster-require-full-coverage",
+        Runtime,
+        "Refuse keyed commands (CLUSTERDOWN) while some hash slot has no owner",
+        cluster_require_full_coverage,
+        YesNo
+    ),
+    setting!(
+        "cluster-allow-reads-when-down",
+        Runtime,
+        "Serve reads while the cluster is down (uncovered slots, or this node fenced)",
+        cluster_allow_reads_when_down,
+        YesNo
+    ),
+    setting!(
+        "cluster-announce-ip",
+        Startup,
+        "Address other nodes and clients are told to reach this node at (default: the bind address)",
+        cluster_announce_ip,
+        Text
     ),
     Setting {
         name: "client-output-buffer-limit",

@@ -122,6 +122,29 @@ pub async fn serve(
                         takeover = Some(t);
                         break 'conn;
                     }
+                    if let Some(op) = session.deferred.take() {
+                        if flush(&server, &mut stream, &mut out, &mut batch)
+                            .await
+                            .is_err()
+                        {
+                            break 'conn;
+                        }
+                        let r = tokio::select! {
+                            _ = &mut killed => break 'conn,
+                            r = op => r,
+                        };
+                        match r {
+                            Ok(line) => out.simple(&line),
+                            Err(e) => {
+                                batch
+                                    .errors
+                                    .push(e.split(' ').next().unwrap_or("ERR").to_string());
+                                out.error(&e);
+                            }
+                        }
+                        mark = Instant::now();
+                        now = server.clock.at(mark);
+                    }
                     if let Some(w) = session.wait.take() {
                         // WAIT: what came before goes out first, then the count.
                         if flush(&server, &mut stream, &mut out, &mut batch)
@@ -290,6 +313,16 @@ async fn run(
         Some(tx) if spec.name == "exec" => tx.flags(),
         _ => 0,
     };
+    if let Some(cluster) = server.cluster.get()
+        && let Err(e) = crate::cluster::route(server, cluster, session, spec, args, queued, *mark)
+    {
+        batch.calls.push((table.id(spec), 0, Outcome::Rejected));
+        if let Some(tx) = &mut session.multi {
+            tx.abort();
+        }
+        error_reply(out, batch, &e);
+        return false;
+    }
     if let Some(e) = server.replication.refuse(spec, queued) {
         batch.calls.push((table.id(spec), 0, Outcome::Rejected));
         if let Some(tx) = &mut session.multi {

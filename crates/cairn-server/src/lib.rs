@@ -29,6 +29,8 @@
 //!   keyspace (database 0).
 //! - [`persist`]: the write stream, the append-only file, snapshots, loading at start-up.
 //! - [`replication`]: serving replicas the write stream, and following a primary.
+//! - [`cluster`]: cluster mode: routing by hash slot, following the roles the cluster's
+//!   configuration (`cairn-cluster`) gives this node.
 //! - [`tracking`]: client-side caching invalidations; [`notify`]: keyspace notifications;
 //!   [`keyevents`]: what the store reports about changed keys, handed to both.
 //!
@@ -45,6 +47,7 @@
 
 pub mod clients;
 pub mod clock;
+pub mod cluster;
 pub mod commands;
 pub mod config;
 pub mod connection;
@@ -99,6 +102,10 @@ pub async fn run(
         .collect();
     if let Some(a) = addrs.first() {
         server.set_bound_port(a.port());
+    }
+    if server.with_config(|c| c.cluster_enabled) {
+        let port = addrs.first().map_or(0, |a| a.port());
+        cluster::start(&server, port).await?;
     }
     cron::refresh_memory(&server);
     let threads = server.with_config(|c| c.threads);

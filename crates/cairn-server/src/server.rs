@@ -52,6 +52,8 @@ pub struct Server {
     pub persist: crate::persist::Persistence,
     /// Replicas of this node, or its link to its primary.
     pub replication: crate::replication::Replication,
+    /// Cluster mode, once started (`cluster-enabled yes`).
+    pub cluster: std::sync::OnceLock<Arc<crate::cluster::Cluster>>,
     /// This server, for work that must outlive a borrow (background saves, rewrites).
     me: std::sync::Weak<Server>,
     /// The store reports key changes while this is on (see `refresh_observing`).
@@ -130,6 +132,7 @@ impl Server {
             leases: Default::default(),
             persist: crate::persist::Persistence::new(),
             replication: Default::default(),
+            cluster: std::sync::OnceLock::new(),
             me: std::sync::Weak::new(),
             observing: Arc::new(AtomicBool::new(false)),
             clients,

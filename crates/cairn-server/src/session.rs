@@ -34,7 +34,18 @@ pub struct Session {
     pub replconf: crate::replication::primary::Replconf,
     /// PSYNC or SYNC: the connection becomes a replica's once its replies are written.
     pub takeover: Option<crate::replication::primary::Request>,
+    /// ASKING: the next command may be served from a slot being imported.
+    pub asking: bool,
+    /// READONLY: reads of a slot this replica's primary owns are served here.
+    pub readonly: bool,
+    /// A command that finishes asynchronously (CLUSTER MEET, MIGRATE, ...): the
+    /// connection writes its outcome (a status line, or an error) when it completes.
+    pub deferred: Option<Deferred>,
 }
+
+/// See [`Session::deferred`].
+pub type Deferred =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, String>> + Send>>;
 
 impl Session {
     /// Gives up everything the connection holds elsewhere in the server: subscriptions,
@@ -64,6 +75,9 @@ impl Session {
             wait: None,
             replconf: Default::default(),
             takeover: None,
+            asking: false,
+            readonly: false,
+            deferred: None,
         }
     }
 }

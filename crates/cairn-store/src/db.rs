@@ -944,6 +944,27 @@ impl Db {
         (local < self.slots.len()).then_some(local)
     }
 
+    /// Keys stored in hash slot `slot` (CLUSTER COUNTKEYSINSLOT): expired ones not yet
+    /// removed count, as in Redis.
+    pub fn slot_len(&self, slot: u16) -> usize {
+        self.slots
+            .get(self.local(slot))
+            .map_or(0, |st| st.table.len())
+    }
+
+    /// Up to `count` live keys of hash slot `slot` (CLUSTER GETKEYSINSLOT, migration).
+    pub fn slot_keys(&self, slot: u16, count: usize, now: Now) -> Vec<Vec<u8>> {
+        let Some(st) = self.slots.get(self.local(slot)) else {
+            return Vec::new();
+        };
+        st.table
+            .iter()
+            .filter(|e| !e.is_expired(now.ms))
+            .take(count)
+            .map(|e| e.key().to_vec())
+            .collect()
+    }
+
     /// A random live key, or `None` for an empty database. Close to uniform: a random
     /// non-empty slot table, then a random occupied bucket of it.
     pub fn random_key(&mut self, now: Now) -> Option<Vec<u8>> {

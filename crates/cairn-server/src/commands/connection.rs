@@ -114,6 +114,9 @@ fn select(ctx: &mut Ctx, args: Args) -> CmdResult {
     if db < 0 || db >= dbs {
         return Err(CmdError::db_out_of_range());
     }
+    if db != 0 && ctx.server.cluster.get().is_some() {
+        return Err(CmdError::new("ERR SELECT is not allowed in cluster mode"));
+    }
     ctx.session.db = db as usize;
     ctx.session.info.db.store(db as usize, Ordering::Relaxed);
     ctx.out.ok();

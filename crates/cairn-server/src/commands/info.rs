@@ -322,7 +322,11 @@ fn section(ctx: &Ctx, name: &str, out: &mut String) {
         }
         "cluster" => {
             out.push_str("# Cluster\r\n");
-            kv(out, "cluster_enabled", &0);
+            kv(
+                out,
+                "cluster_enabled",
+                &u8::from(server.cluster.get().is_some()),
+            );
         }
         "hotkeys" => {
             out.push_str("# Hotkeys\r\n");

@@ -629,7 +629,7 @@ fn dump_(ctx: &mut Ctx, args: Args) -> CmdResult {
 /// ```text
 /// RESTORE key ttl serialized-value [REPLACE] [ABSTTL] [IDLETIME seconds] [FREQ frequency]
 /// ```
-fn restore(ctx: &mut Ctx, args: Args) -> CmdResult {
+pub(crate) fn restore(ctx: &mut Ctx, args: Args) -> CmdResult {
     let key = args.get(1);
     let (mut replace, mut absttl) = (false, false);
     let (mut idle, mut freq): (Option<i64>, Option<i64>) = (None, None);

@@ -6,6 +6,7 @@
 
 pub mod bits;
 pub mod client;
+pub mod cluster;
 pub mod command;
 pub mod config;
 pub mod connection;
@@ -181,7 +182,7 @@ impl CommandSpec {
 }
 
 /// Every command family's table.
-fn families() -> [&'static [CommandSpec]; 18] {
+fn families() -> [&'static [CommandSpec]; 19] {
     [
         connection::COMMANDS,
         client::COMMANDS,
@@ -201,6 +202,7 @@ fn families() -> [&'static [CommandSpec]; 18] {
         memcached::COMMANDS,
         persistence::COMMANDS,
         replication::COMMANDS,
+        cluster::COMMANDS,
     ]
 }
 

@@ -1,0 +1,250 @@
+//! Cluster mode in the server (docs/cluster.md): starting this node's
+//! [`ClusterNode`], routing every keyed command by hash slot (MOVED, ASK, CROSSSLOT,
+//! TRYAGAIN, CLUSTERDOWN), and following the roles the committed configuration gives this
+//! node (replicate a primary, or be promoted).
+//!
+//! The routing reads a [`Routing`] rebuilt once per configuration change: the slot table
+//! plus what is derived from it (full coverage, this node's primary, addresses), so a
+//! command pays one atomic load and one table lookup.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use arc_swap::ArcSwap;
+use cairn_cluster::{ClusterNode, Config, Host, NodeId, Options, Role, SLOTS};
+use cairn_protocol::Args;
+
+use crate::commands::{CmdError, CommandSpec, flags};
+use crate::server::Server;
+use crate::session::Session;
+
+/// What routing needs, derived once per configuration.
+pub struct Routing {
+    pub config: Arc<Config>,
+    /// Every slot has an owner.
+    pub full: bool,
+    pub me: NodeId,
+    /// The primary this node replicates, if it is a replica.
+    pub my_primary: Option<NodeId>,
+    addrs: HashMap<NodeId, String>,
+}
+
+impl Routing {
+    fn new(config: Arc<Config>, me: NodeId) -> Routing {
+        let full = config.slots_assigned() == SLOTS;
+        let my_primary = match config.node(me).map(|n| n.role) {
+            Some(Role::Replica { of }) => Some(of),
+            _ => None,
+        };
+        let addrs = config.nodes.values().map(|n| (n.id, n.addr())).collect();
+        Routing {
+            config,
+            full,
+            me,
+            my_primary,
+            addrs,
+        }
+    }
+
+    pub fn addr(&self, id: NodeId) -> &str {
+        self.addrs.get(&id).map_or("", String::as_str)
+    }
+}
+
+/// The cluster as the server holds it.
+pub struct Cluster {
+    pub node: Arc<ClusterNode>,
+    routing: ArcSwap<Routing>,
+}
+
+impl Cluster {
+    pub fn routing(&self) -> Arc<Routing> {
+        self.routing.load_full()
+    }
+
+    fn refresh(&self) {
+        self.routing
+            .store(Arc::new(Routing::new(self.node.config(), self.node.me)));
+    }
+}
+
+/// The replication offset pings carry.
+struct Offset(std::sync::Weak<Server>);
+
+impl Host for Offset {
+    fn repl_offset(&self) -> u64 {
+        self.0.upgrade().map_or(0, |s| s.persist.stream.offset())
+    }
+}
+
+/// Starts this node's cluster side once the client port is known.
+pub async fn start(server: &Arc<Server>, port: u16) -> std::io::Result<()> {
+    let cfg = server.config();
+    let bus_port = match cfg.cluster_port {
+        0 if port <= 55535 => port + 10000,
+        0 => std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port(),
+        p => p,
+    };
+    let host = if !cfg.cluster_announce_ip.is_empty() {
+        cfg.cluster_announce_ip.clone()
+    } else {
+        cfg.bind
+            .iter()
+            .find(|b| !matches!(b.as_str(), "*" | "0.0.0.0" | "::" | "::*"))
+            .cloned()
+            .unwrap_or_else(|| "127.0.0.1".into())
+    };
+    let bus_bind = cfg
+        .bind
+        .iter()
+        .map(|b| match b.as_str() {
+            "*" => "0.0.0.0".to_string(),
+            "::*" => "::".to_string(),
+            other => other.trim_start_matches('-').to_string(),
+        })
+        .collect();
+    let opts = Options {
+        dir: std::path::Path::new(&cfg.dir).join("cluster"),
+        host,
+        port,
+        bus_port,
+        bus_bind,
+        node_timeout: std::time::Duration::from_millis(cfg.cluster_node_timeout),
+    };
+    let node = ClusterNode::start(opts, Arc::new(Offset(Arc::downgrade(server)))).await?;
+    tracing::warn!("cluster node {} on bus port {bus_port}", node.name);
+    let cluster = Arc::new(Cluster {
+        routing: ArcSwap::from_pointee(Routing::new(node.config(), node.me)),
+        node,
+    });
+    let _ = server.cluster.set(cluster.clone());
+    tokio::spawn(follow_roles(server.clone(), cluster));
+    Ok(())
+}
+
+/// Keeps the routing current and this node in the role the configuration gives it.
+async fn follow_roles(server: Arc<Server>, cluster: Arc<Cluster>) {
+    let mut changes = cluster.node.subscribe();
+    loop {
+        cluster.refresh();
+        let routing = cluster.routing();
+        let repl = &server.replication;
+        match routing.config.node(routing.me).map(|n| n.role) {
+            Some(Role::Replica { of }) => {
+                if let Some(p) = routing.config.node(of)
+                    && repl.follow(&server, p.host.clone(), p.port)
+                {
+                    server.set_replicaof(format!("{} {}", p.host, p.port));
+                    // Writes held for a manual failover now get redirected instead.
+                    server.unpause();
+                    tracing::warn!("replicating {} as the cluster configuration says", p.addr());
+                }
+            }
+            Some(Role::Primary) if repl.is_replica() => {
+                repl.promote(&server);
+                server.set_replicaof(String::new());
+                tracing::warn!(
+                    "promoted to primary by the cluster configuration (epoch {})",
+                    routing.config.epoch
+                );
+            }
+            Some(Role::Primary) => {}
+            None => {}
+        }
+        tokio::select! {
+            _ = server.wait_shutdown() => return,
+            r = changes.changed() => if r.is_err() { return },
+        }
+    }
+}
+
+fn slot_error(slot: u16, addr: &str, ask: bool) -> CmdError {
+    CmdError::new(format!(
+        "{} {slot} {addr}",
+        if ask { "ASK" } else { "MOVED" }
+    ))
+}
+
+/// Decides whether this node serves `args` now, as Redis Cluster does; the error is the
+/// redirect or refusal the client gets. `at` is the connection's clock reading for the
+/// batch (fencing is judged against it).
+pub fn route(
+    server: &Server,
+    cluster: &Cluster,
+    session: &mut Session,
+    spec: &CommandSpec,
+    args: Args,
+    queued_flags: u32,
+    at: Instant,
+) -> Result<(), CmdError> {
+    let asking = std::mem::take(&mut session.asking) || spec.name == "restore-asking";
+    let Some(first) = spec.first_key(args.len()) else {
+        return Ok(());
+    };
+    let slot = cairn_store::key_slot(args.get(first));
+    let keys = spec.key_positions(args.len());
+    if keys.len() > 1
+        && keys
+            .iter()
+            .any(|&i| cairn_store::key_slot(args.get(i)) != slot)
+    {
+        return Err(CmdError::new(
+            "CROSSSLOT Keys in request don't hash to the same slot",
+        ));
+    }
+    let r = cluster.routing();
+    let writes = (spec.flags | queued_flags) & flags::WRITE != 0;
+    if !r.full
+        && server.with_config(|c| {
+            c.cluster_require_full_coverage && (writes || !c.cluster_allow_reads_when_down)
+        })
+    {
+        return Err(CmdError::new("CLUSTERDOWN The cluster is down"));
+    }
+    let fenced = || {
+        if writes && !cluster.node.writable_at(at) {
+            Err(CmdError::new(
+                "CLUSTERDOWN The cluster is down (this node cannot reach a majority of the voters)",
+            ))
+        } else {
+            Ok(())
+        }
+    };
+    let migration = r.config.migrations.get(&slot).copied();
+    match r.config.owner(slot) {
+        None => Err(CmdError::new("CLUSTERDOWN Hash slot not served")),
+        Some(owner) if owner == r.me => {
+            if let Some(m) = migration.filter(|m| m.from == r.me) {
+                // Keys already moved are served by the target: ASK for them.
+                let now = server.clock.at(at);
+                let mut shard = server.keyspace.lock(slot);
+                let db = shard.db(session.db);
+                let present = keys
+                    .iter()
+                    .filter(|&&i| db.contains(slot, args.get(i), now))
+                    .count();
+                if present == 0 {
+                    return Err(slot_error(slot, r.addr(m.to), true));
+                }
+                if present < keys.len() {
+                    return Err(CmdError::new(
+                        "TRYAGAIN Multiple keys request during rehashing of slot",
+                    ));
+                }
+            }
+            fenced()
+        }
+        Some(owner) => {
+            if asking && migration.is_some_and(|m| m.to == r.me) {
+                return fenced();
+            }
+            if !writes && session.readonly && r.my_primary == Some(owner) {
+                return Ok(());
+            }
+            Err(slot_error(slot, r.addr(owner), false))
+        }
+    }
+}
