@@ -46,8 +46,8 @@ pub struct Ping {
     pub offset: u64,
     /// The nodes it has not heard from within the node timeout.
     pub suspects: Vec<NodeId>,
-    /// The last Raft log index it holds (appended, committed or not): see
-    /// `crate::health` on why a primary's lease needs it.
+    /// The index of the last log entry it holds (appended, committed or not) that can take
+    /// slots away from a primary: see `crate::health` on why a lease needs it.
     pub log_index: u64,
 }
 
@@ -71,6 +71,8 @@ pub enum Response {
     Vote(Result<VoteResponse<u64>, RaftError<u64>>),
     Snapshot(Result<InstallSnapshotResponse<u64>, RaftError<u64, InstallSnapshotError>>),
     Done(Result<(), String>),
+    /// A proposal's outcome, with the log index it was committed at.
+    Committed(Result<u64, String>),
     Pong(Ping),
 }
 

@@ -18,7 +18,9 @@
 //!   replacement is promoted, and two primaries never take writes for one slot.
 //!
 //!   A pong renews the lease only if the voter holds no log entry this node has not
-//!   applied yet. Without that, a primary frozen past its failover (SIGSTOP, a long GC
+//!   applied yet among those that can take a primary's slots (a failover, a role change,
+//!   a removal; slot moves do not count, or a resharding, committing a change every few
+//!   milliseconds, would starve every lease). Without that, a primary frozen past its failover (SIGSTOP, a long GC
 //!   pause, a VM migration) would get fresh pongs the instant it runs again and take
 //!   writes before the log tells it it is a replica now. A committed failover is in the
 //!   log of a majority of the voters, so such a primary cannot gather a majority of

@@ -52,6 +52,7 @@ pub struct ClusterNode {
     opts: Options,
     raft: Raft,
     state: StateMachine,
+    log: LogStore,
     config: Arc<ArcSwap<Config>>,
     /// Bumped for every configuration applied.
     version: watch::Sender<u64>,
@@ -141,6 +142,7 @@ impl ClusterNode {
             .map(|a| std::net::TcpListener::bind((a.as_str(), opts.bus_port)))
             .collect::<std::io::Result<_>>()?;
         let sm = state.clone();
+        let log_view = log.clone();
         let created = runtime
             .spawn(async move { Raft::new(me, Arc::new(raft_config), Network, log, sm).await })
             .await;
@@ -162,6 +164,7 @@ impl ClusterNode {
             opts,
             raft,
             state,
+            log: log_view,
             config,
             version,
             peers: Mutex::new(HashMap::new()),
@@ -271,19 +274,34 @@ impl ClusterNode {
         c.clone()
     }
 
-    /// Commits a configuration change: on the leader directly, or forwarded to it.
+    /// Commits a configuration change (on the leader directly, or forwarded to it) and
+    /// returns once this node has applied it too, so whoever asked can rely on this node
+    /// routing by it (a SETSLOT IMPORTING must hold here before the first key arrives).
     pub async fn propose(self: &Arc<Self>, change: Change) -> Result<(), String> {
         let me = self.clone();
-        self.on_runtime(async move { me.propose_here(change).await })
-            .await
+        self.on_runtime(async move {
+            let index = me.clone().propose_at(change).await?;
+            me.raft
+                .wait(Some(Duration::from_secs(10)))
+                .applied_index_at_least(Some(index), "the proposal is applied here")
+                .await
+                .map_err(|e| format!("CLUSTERDOWN committed but not applied here yet: {e}"))?;
+            Ok(())
+        })
+        .await
     }
 
     async fn propose_here(self: Arc<Self>, change: Change) -> Result<(), String> {
+        self.propose_at(change).await.map(|_| ())
+    }
+
+    /// Commits a change; returns the log index it was committed at.
+    async fn propose_at(self: Arc<Self>, change: Change) -> Result<u64, String> {
         for _ in 0..20 {
             match self.leader() {
                 Some(l) if l == self.me => {
                     return match self.raft.client_write(change.clone()).await {
-                        Ok(r) => r.data,
+                        Ok(r) => r.data.map(|()| r.log_id.index),
                         Err(e) => Err(format!(
                             "CLUSTERDOWN the configuration could not be changed: {e}"
                         )),
@@ -300,7 +318,7 @@ impl ClusterNode {
                             .call(&Request::Propose(change.clone()), Duration::from_secs(5))
                             .await
                         {
-                            Ok(Response::Done(r)) => return r,
+                            Ok(Response::Committed(r)) => return r,
                             Ok(other) => return Err(format!("ERR unexpected reply {other:?}")),
                             Err(_) => {}
                         }
@@ -537,7 +555,7 @@ impl ClusterNode {
             Request::Append(r) => Response::Append(self.raft.append_entries(r).await),
             Request::Vote(r) => Response::Vote(self.raft.vote(r).await),
             Request::Snapshot(r) => Response::Snapshot(self.raft.install_snapshot(r).await),
-            Request::Propose(change) => Response::Done(self.clone().propose_here(change).await),
+            Request::Propose(change) => Response::Committed(self.clone().propose_at(change).await),
             Request::Join(node) => Response::Done(self.clone().join_here(node).await),
             Request::Ping(p) => {
                 self.health.lock().report(Instant::now(), &p);
@@ -551,7 +569,7 @@ impl ClusterNode {
             from: self.me,
             offset: self.host.repl_offset(),
             suspects: self.health.lock().suspects(Instant::now()),
-            log_index: self.raft.metrics().borrow().last_log_index.unwrap_or(0),
+            log_index: self.log.fence_index(),
         }
     }
 

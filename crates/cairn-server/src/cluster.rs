@@ -52,20 +52,55 @@ impl Routing {
     }
 }
 
+/// How long a former source answers ASK (not MOVED) for a slot it handed over.
+const HANDOVER_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// The cluster as the server holds it.
 pub struct Cluster {
     pub node: Arc<ClusterNode>,
     routing: ArcSwap<Routing>,
+    /// Slots this node was migrating away when their handover was applied here: the new
+    /// owner, and when. Nodes apply a committed change at slightly different moments; a
+    /// client told MOVED by this node could be told MOVED back by a target that has not
+    /// applied the handover yet, and bounce until its retries run out. ASK instead sends
+    /// it to the target with ASKING, which the target serves in either state.
+    handovers: parking_lot::Mutex<HashMap<u16, (NodeId, Instant)>>,
 }
 
 impl Cluster {
+    /// The routing of the configuration applied last. Rebuilt here, on the first command
+    /// after a change, rather than by a background task: a command that follows a change
+    /// this node has applied (IMPORTING, then the first key) must route by it.
     pub fn routing(&self) -> Arc<Routing> {
-        self.routing.load_full()
+        let r = self.routing.load_full();
+        let config = self.node.config();
+        if Arc::ptr_eq(&r.config, &config) {
+            return r;
+        }
+        let fresh = Arc::new(Routing::new(config, self.node.me));
+        let now = Instant::now();
+        let mut handovers = self.handovers.lock();
+        handovers.retain(|_, (_, at)| now.duration_since(*at) < HANDOVER_GRACE);
+        for (slot, m) in &r.config.migrations {
+            if m.from == r.me && fresh.config.owner(*slot) == Some(m.to) {
+                handovers.insert(*slot, (m.to, now));
+            }
+        }
+        drop(handovers);
+        self.routing.store(fresh.clone());
+        fresh
+    }
+
+    /// The new owner of `slot`, if this node handed it over within the grace period.
+    fn handed_over(&self, slot: u16) -> Option<NodeId> {
+        let h = self.handovers.lock();
+        h.get(&slot)
+            .filter(|(_, at)| at.elapsed() < HANDOVER_GRACE)
+            .map(|(to, _)| *to)
     }
 
     fn refresh(&self) {
-        self.routing
-            .store(Arc::new(Routing::new(self.node.config(), self.node.me)));
+        let _ = self.routing();
     }
 }
 
@@ -119,6 +154,7 @@ pub async fn start(server: &Arc<Server>, port: u16) -> std::io::Result<()> {
     let cluster = Arc::new(Cluster {
         routing: ArcSwap::from_pointee(Routing::new(node.config(), node.me)),
         node,
+        handovers: parking_lot::Mutex::new(HashMap::new()),
     });
     let _ = server.cluster.set(cluster.clone());
     tokio::spawn(follow_roles(server.clone(), cluster));
@@ -244,7 +280,8 @@ pub fn route(
             if !writes && session.readonly && r.my_primary == Some(owner) {
                 return Ok(());
             }
-            Err(slot_error(slot, r.addr(owner), false))
+            let ask = cluster.handed_over(slot) == Some(owner);
+            Err(slot_error(slot, r.addr(owner), ask))
         }
     }
 }

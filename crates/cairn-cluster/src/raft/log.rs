@@ -43,6 +43,9 @@ enum Record {
 #[derive(Default)]
 struct Inner {
     entries: BTreeMap<u64, Entry>,
+    /// The index of the last entry held that can take a primary's slots away (a failover,
+    /// a role change, a removal): what a primary's lease must wait for (`crate::health`).
+    fence_index: u64,
     vote: Option<Vote>,
     committed: Option<LogId>,
     purged: Option<LogId>,
@@ -118,6 +121,12 @@ impl LogStore {
     pub fn committed(&self) -> Option<LogId> {
         self.inner.lock().committed
     }
+
+    /// See `Inner::fence_index`. (Kept when such an entry is truncated: erring high only
+    /// delays a lease until the log moves past it.)
+    pub fn fence_index(&self) -> u64 {
+        self.inner.lock().fence_index
+    }
 }
 
 impl Inner {
@@ -125,6 +134,9 @@ impl Inner {
         match record {
             Record::Entries(es) => {
                 for e in es {
+                    if demotes(&e) {
+                        self.fence_index = self.fence_index.max(e.log_id.index);
+                    }
                     self.entries.insert(e.log_id.index, e);
                 }
             }
@@ -180,6 +192,18 @@ impl Inner {
         self.size = out.len() as u64;
         self.rewritten_at = self.size;
         Ok(())
+    }
+}
+
+/// Whether applying `e` can take slots away from a primary.
+fn demotes(e: &Entry) -> bool {
+    use crate::config::Change;
+    match &e.payload {
+        openraft::EntryPayload::Normal(c) => matches!(
+            c,
+            Change::Failover { .. } | Change::Replicate { .. } | Change::RemoveNode(_)
+        ),
+        _ => false,
     }
 }
 

@@ -764,6 +764,24 @@ fn setslot(ctx: &mut Ctx, args: Args) -> CmdResult {
         (4, a) if is(a, "stable") => Change::CancelMigration { slot },
         _ => return Err(CmdError::syntax()),
     };
+    // redis-cli and `cairn cluster` send the same change to several nodes (IMPORTING to
+    // the target, MIGRATING to the source, NODE to every primary): once committed, the
+    // repeats change nothing and need no commit of their own.
+    let already = match &change {
+        Change::BeginMigration { from, to, .. } => c
+            .migrations
+            .get(&slot)
+            .is_some_and(|m| m.from == *from && m.to == *to),
+        Change::FinishMigration { to, .. } => {
+            c.owner(slot) == Some(*to) && !c.migrations.contains_key(&slot)
+        }
+        Change::CancelMigration { .. } => !c.migrations.contains_key(&slot),
+        _ => false,
+    };
+    if already {
+        ctx.out.ok();
+        return Ok(());
+    }
     defer(ctx, async move { node.propose(change).await })
 }
 
@@ -947,8 +965,12 @@ impl Peer {
 /// MIGRATE host port key|"" destination-db timeout [COPY] [REPLACE] [AUTH password]
 ///         [AUTH2 username password] [KEYS key [key ...]]
 /// ```
-/// The keys' DUMP payloads are taken now; they are sent as RESTORE-ASKING (so the target
-/// takes them for a slot it is importing), and removed here once the target has them all.
+/// The keys' DUMP payloads are taken now and sent as RESTORE-ASKING (so the target takes
+/// them for a slot it is importing). Once the target has them all, each key is removed
+/// here only if it is unchanged since it was sent: a write that came in meanwhile is not
+/// lost, the key stays and moves on the next pass. Hence RESTORE-ASKING always replaces
+/// in cluster mode: a copy the target already holds can only be an older one from an
+/// earlier pass (a key the source does not hold is written on the target, via ASK).
 fn migrate(ctx: &mut Ctx, args: Args) -> CmdResult {
     let host = String::from_utf8_lossy(args.get(1)).into_owned();
     let port = int_arg(args.get(2))?;
@@ -1000,7 +1022,7 @@ fn migrate(ctx: &mut Ctx, args: Args) -> CmdResult {
     if db != 0 {
         cmds.push(vec![b"SELECT".to_vec(), db.to_string().into_bytes()]);
     }
-    let mut moved = Vec::new();
+    let mut moved: Vec<(Vec<u8>, Vec<u8>, Option<u64>)> = Vec::new();
     for key in &keys {
         let (mut shard, slot) = ctx.lock(key);
         let Some(e) = shard.db(ctx.db()).peek(slot, key, now) else {
@@ -1010,17 +1032,18 @@ fn migrate(ctx: &mut Ctx, args: Args) -> CmdResult {
             .expire_at()
             .map_or(0, |at| at.saturating_sub(now.ms).max(1));
         let payload = cairn_store::dump::serialize(e.value());
+        let deadline = e.expire_at();
         let mut c = vec![
             b"RESTORE-ASKING".to_vec(),
             key.clone(),
             ttl.to_string().into_bytes(),
-            payload,
+            payload.clone(),
         ];
-        if replace {
+        if replace || ctx.server.cluster.get().is_some() {
             c.push(b"REPLACE".to_vec());
         }
         cmds.push(c);
-        moved.push(key.clone());
+        moved.push((key.clone(), payload, deadline));
     }
     if moved.is_empty() {
         ctx.out.simple("NOKEY");
@@ -1046,13 +1069,17 @@ fn migrate(ctx: &mut Ctx, args: Args) -> CmdResult {
         }
         if !copy {
             let now = server.clock.at(std::time::Instant::now());
-            for key in &moved {
+            for (key, payload, deadline) in &moved {
                 let slot = cairn_store::key_slot(key);
-                server
-                    .keyspace
-                    .lock(slot)
-                    .db(local_db)
-                    .remove(slot, key, now);
+                let mut shard = server.keyspace.lock(slot);
+                let db = shard.db(local_db);
+                let unchanged = db.peek(slot, key, now).is_some_and(|e| {
+                    e.expire_at() == *deadline
+                        && cairn_store::dump::serialize(e.value()) == *payload
+                });
+                if unchanged {
+                    db.remove(slot, key, now);
+                }
             }
         }
         Ok("OK".to_string())

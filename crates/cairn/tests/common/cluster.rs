@@ -257,6 +257,12 @@ impl LocalCluster {
             .unwrap_or_default()
     }
 
+    /// Moves `slot` from node `from` to node `to` as redis-cli does: IMPORTING on the
+    /// target, MIGRATING on the source, MIGRATE the keys in batches, then NODE on both.
+    pub fn move_slot(&self, slot: u16, from: usize, to: usize) {
+        move_slot(slot, self.port(from), self.port(to));
+    }
+
     pub fn signal(&self, i: usize, sig: &str) {
         let pid = self.nodes[i].as_ref().expect("running").pid().to_string();
         let ok = std::process::Command::new("kill")
@@ -294,5 +300,56 @@ impl Drop for LocalCluster {
             }
         }
         let _ = std::fs::remove_dir_all(&self.base);
+    }
+}
+
+/// [`LocalCluster::move_slot`] by ports (for threads: the cluster handle stays put).
+pub fn move_slot(slot: u16, src: u16, dst: u16) {
+    let (src_id, dst_id) = (myid(src), myid(dst));
+    let mut s = conn(src);
+    let mut d = conn(dst);
+    let _: () = redis::cmd("CLUSTER")
+        .arg("SETSLOT")
+        .arg(slot)
+        .arg("IMPORTING")
+        .arg(&src_id)
+        .query(&mut d)
+        .expect("IMPORTING");
+    let _: () = redis::cmd("CLUSTER")
+        .arg("SETSLOT")
+        .arg(slot)
+        .arg("MIGRATING")
+        .arg(&dst_id)
+        .query(&mut s)
+        .expect("MIGRATING");
+    loop {
+        let keys: Vec<Vec<u8>> = redis::cmd("CLUSTER")
+            .arg("GETKEYSINSLOT")
+            .arg(slot)
+            .arg(100)
+            .query(&mut s)
+            .unwrap();
+        if keys.is_empty() {
+            break;
+        }
+        let _: String = redis::cmd("MIGRATE")
+            .arg("127.0.0.1")
+            .arg(dst)
+            .arg("")
+            .arg(0)
+            .arg(5000)
+            .arg("KEYS")
+            .arg(keys)
+            .query(&mut s)
+            .expect("MIGRATE");
+    }
+    for c in [&mut d, &mut s] {
+        let _: () = redis::cmd("CLUSTER")
+            .arg("SETSLOT")
+            .arg(slot)
+            .arg("NODE")
+            .arg(&dst_id)
+            .query(c)
+            .expect("NODE");
     }
 }
