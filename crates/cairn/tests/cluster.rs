@@ -399,7 +399,7 @@ fn resharding_a_third_of_the_slots_under_load_loses_nothing_and_shows_no_errors(
             let mut i = 0u64;
             while !stop.load(Ordering::SeqCst) {
                 let key = format!("k:{}", (i * 7919) % 20_000);
-                let r = if i % 2 == 0 {
+                let r = if i.is_multiple_of(2) {
                     cc.set::<_, _, ()>(&key, i).map(|()| {
                         last.insert(key.clone(), i);
                     })
