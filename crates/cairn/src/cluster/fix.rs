@@ -69,10 +69,10 @@ pub fn fix(req: &Fix<'_>, opts: &MoveOptions) -> anyhow::Result<i32> {
             "Finishing"
         };
         println!(">>> {what} {} open slot(s)", moves.len());
-        if let Outcome::Interrupted { open, left, .. } =
+        if let Outcome::Interrupted { open, .. } =
             migrate::run_moves(&mut cluster, &moves, opts, &interrupt)?
         {
-            println!("{}", migrate::interrupted_message(&cluster, &open, left));
+            println!("{}", migrate::interrupted_message(&cluster, &open));
             println!("Run `cairn cluster fix {}` again to go on.", req.addr);
             return Ok(130);
         }

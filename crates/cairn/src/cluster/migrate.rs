@@ -50,11 +50,11 @@ pub struct SlotMove {
 pub enum Outcome {
     /// Every slot moved.
     Done,
-    /// Ctrl-C: `done` slots moved; `open` is left half-moved with `left` keys on its source.
+    /// Ctrl-C: `done` slots moved; `open`, when the stop came in the middle of a slot, is
+    /// that slot, left half-moved, with the number of keys still on its source.
     Interrupted {
         done: usize,
-        open: SlotMove,
-        left: u64,
+        open: Option<(SlotMove, u64)>,
     },
 }
 
@@ -310,6 +310,10 @@ pub fn run_moves(
     let mut mover = Mover::new(opts.clone(), interrupt.clone(), total);
     let entry = cluster.members[0].node.addr.clone();
     for (done, mv) in moves.iter().enumerate() {
+        if interrupt.requested() {
+            mover.bar.abandon();
+            return Ok(Outcome::Interrupted { done, open: None });
+        }
         let step = mover.move_slot(cluster, mv).map_err(|e| {
             mover.bar.abandon();
             e.context(format!(
@@ -325,8 +329,7 @@ pub fn run_moves(
             let left = cluster.member_mut(&mv.from)?.node.count_keys(mv.slot)?;
             return Ok(Outcome::Interrupted {
                 done,
-                open: mv.clone(),
-                left,
+                open: Some((mv.clone(), left)),
             });
         }
     }
@@ -348,8 +351,11 @@ pub fn run_moves(
 }
 
 /// What to tell the user after an interruption (the commands to resume or undo).
-pub fn interrupted_message(cluster: &Cluster, open: &SlotMove, left: u64) -> String {
+pub fn interrupted_message(cluster: &Cluster, open: &Option<(SlotMove, u64)>) -> String {
     let entry = &cluster.members[0].node.addr;
+    let Some((open, left)) = open else {
+        return "Stopped between two slots: no slot is left open.".to_string();
+    };
     format!(
         "Slot {} is left open, half-moved from {} to {}, with {left} key(s) still to move.\n\
          Clients keep working (they are redirected with ASK). To finish only this slot: \

@@ -174,16 +174,22 @@ pub fn reshard(req: &Reshard<'_>, opts: &MoveOptions) -> anyhow::Result<i32> {
     let interrupt = Interrupt::install();
     match migrate::run_moves(&mut cluster, &moves, opts, &interrupt)? {
         Outcome::Done => Ok(0),
-        Outcome::Interrupted { done, open, left } => {
-            println!("{}", migrate::interrupted_message(&cluster, &open, left));
+        Outcome::Interrupted { done, open } => {
+            println!("{}", migrate::interrupted_message(&cluster, &open));
+            let left = req.slots - done;
+            let what = match open {
+                Some(_) => format!(
+                    "the open slot first, then the {} slot(s) not yet started",
+                    left - 1
+                ),
+                None => format!("the {left} slot(s) not yet started"),
+            };
             println!(
-                "To resume the reshard (the open slot first, then the {} slot(s) not yet started):\n  \
-                 cairn cluster reshard {} --from {} --to {} --slots {}{}",
-                req.slots - done - 1,
+                "To resume the reshard ({what}):\n  \
+                 cairn cluster reshard {} --from {} --to {} --slots {left}{}",
                 req.addr,
                 req.from,
                 req.to,
-                req.slots - done,
                 options_words(opts)
             );
             Ok(130)
@@ -253,10 +259,10 @@ pub fn rebalance(req: &Rebalance<'_>, opts: &MoveOptions) -> anyhow::Result<i32>
                 ">>> Finishing {} slot(s) an interrupted migration left open",
                 moves.len()
             );
-            if let Outcome::Interrupted { open, left, .. } =
+            if let Outcome::Interrupted { open, .. } =
                 migrate::run_moves(&mut cluster, &moves, opts, &interrupt)?
             {
-                println!("{}", migrate::interrupted_message(&cluster, &open, left));
+                println!("{}", migrate::interrupted_message(&cluster, &open));
                 return Ok(130);
             }
             cluster.refresh()?;
@@ -324,8 +330,8 @@ pub fn rebalance(req: &Rebalance<'_>, opts: &MoveOptions) -> anyhow::Result<i32>
         .collect();
     match migrate::run_moves(&mut cluster, &moves, opts, &interrupt)? {
         Outcome::Done => Ok(0),
-        Outcome::Interrupted { open, left, .. } => {
-            println!("{}", migrate::interrupted_message(&cluster, &open, left));
+        Outcome::Interrupted { open, .. } => {
+            println!("{}", migrate::interrupted_message(&cluster, &open));
             println!(
                 "To go on, run the same rebalance again: it finishes the open slot and plans \
                  from the slots as they are then."
