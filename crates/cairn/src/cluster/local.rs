@@ -87,8 +87,8 @@ pub fn start(req: &Start) -> anyhow::Result<i32> {
             addrs.push(format!("127.0.0.1:{port}"));
         }
         let deadline = Instant::now() + Duration::from_secs(30);
-        for (a, (port, pid)) in addrs.iter().zip(read_pids(&pid_file)?) {
-            while Node::connect(a).is_err() {
+        for (port, pid) in read_pids(&pid_file)? {
+            while !pong(port) {
                 if !alive(pid, port) || Instant::now() > deadline {
                     let log = dir.join(port.to_string()).join("log");
                     let tail = fs::read_to_string(&log).unwrap_or_default();
@@ -153,6 +153,17 @@ fn form(addrs: &[String], replicas: usize) -> anyhow::Result<i32> {
     view::wait_for("the cluster to settle", || view::settled(&mut refs, true))?;
     println!("[OK] Cluster is up.");
     Ok(0)
+}
+
+/// Whether a server answers PING on 127.0.0.1:`port`.
+fn pong(port: u16) -> bool {
+    let Ok(client) = redis::Client::open(("127.0.0.1", port)) else {
+        return false;
+    };
+    client
+        .get_connection_with_timeout(Duration::from_secs(1))
+        .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
+        .is_ok_and(|r| r == "PONG")
 }
 
 /// Stops the processes `start` recorded in `dir`.

@@ -249,7 +249,9 @@ pub fn signature(entries: &[NodeEntry]) -> BTreeMap<String, String> {
         .map(|e| {
             let role = if e.is_primary() { "primary" } else { "replica" };
             let master = e.master.as_deref().unwrap_or("-");
-            let value = format!("{role} {master} {}", format_ranges(&e.slots));
+            // normalised: `0-5459 5460` and `0-5460` are the same claim
+            let slots = ranges(expand(&e.slots).collect::<std::collections::BTreeSet<_>>());
+            let value = format!("{role} {master} {}", format_ranges(&slots));
             (e.id.clone(), value)
         })
         .collect()
@@ -367,6 +369,7 @@ e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 127.0.0.1:30001@31001 myself,master - 0
         let a = parse_nodes(NODES).unwrap();
         let mut b = a.clone();
         b[5].flags = vec!["master".into()];
+        b[5].slots = vec![(0, 5460)];
         b[2].config_epoch = 99;
         // the failing node is still listed with its role: failure is reported, not compared
         assert_eq!(signature(&a), signature(&b));
