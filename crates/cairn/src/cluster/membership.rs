@@ -217,6 +217,10 @@ pub fn del_node(req: &DelNode<'_>) -> anyhow::Result<i32> {
 
 /// Sends SHUTDOWN to the removed node and waits until it no longer answers.
 fn shutdown(cluster: &mut Cluster, id: &str) -> anyhow::Result<()> {
+    if cluster.member(id).is_none() {
+        println!("    {} is not reachable: nothing to shut down", short(id));
+        return Ok(());
+    }
     let node = &mut cluster.member_mut(id)?.node;
     println!(">>> Shutting down {}", node.addr);
     // The connection closes under the reply: an I/O error is the expected answer.

@@ -183,8 +183,9 @@ impl Mover {
         for id in others {
             let m = cluster.member_mut(&id)?;
             if let Err(e) = m.node.setslot(slot, SetSlot::Node(to)) {
-                // It learns the new owner from the others anyway; say so and go on.
-                self.bar.println(format!("[WARNING] {e:#}"));
+                // It learns the new owner from the others anyway; say so and go on (not
+                // with the bar's println, which prints nothing when the bar is hidden).
+                self.bar.suspend(|| eprintln!("[WARNING] {e:#}"));
             }
         }
         Ok(Step::Moved)
