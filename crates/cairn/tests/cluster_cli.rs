@@ -53,39 +53,76 @@ fn temp_dir(what: &str) -> PathBuf {
 struct Server {
     child: Child,
     port: u16,
+    bus: u16,
     dir: PathBuf,
+    /// Keep the data in an append-only file synced on every write (for crash tests).
+    durable: bool,
 }
 
 impl Server {
     fn start() -> Server {
+        Server::start_with(false)
+    }
+
+    fn start_with(durable: bool) -> Server {
         let port = free_port();
         // The bus port is given, so it cannot land past 65535 as port + 10000 could.
         let bus = free_port();
         let dir = temp_dir(&port.to_string());
-        let child = Command::new("redis-server")
+        let child = Server::spawn(port, bus, &dir, durable);
+        let s = Server {
+            child,
+            port,
+            bus,
+            dir,
+            durable,
+        };
+        s.wait_up();
+        s
+    }
+
+    fn spawn(port: u16, bus: u16, dir: &Path, durable: bool) -> Child {
+        let aof: &[&str] = if durable {
+            &["--appendonly", "yes", "--appendfsync", "always"]
+        } else {
+            &["--appendonly", "no"]
+        };
+        Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args([
-                "--cluster-enabled",
-                "yes",
-                "--cluster-port",
-                &bus.to_string(),
-            ])
+            .args(["--cluster-enabled", "yes"])
+            .args(["--cluster-port", &bus.to_string()])
             .args(["--cluster-config-file", &format!("nodes-{port}.conf")])
             .args(["--cluster-node-timeout", "5000"])
-            .args(["--save", "", "--appendonly", "no"])
+            .args(["--save", ""])
+            .args(aof)
             .arg("--dir")
-            .arg(&dir)
+            .arg(dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("start redis-server");
-        let s = Server { child, port, dir };
+            .expect("start redis-server")
+    }
+
+    fn wait_up(&self) {
         wait_until("redis-server answers", || {
-            redis::Client::open(s.url())
+            redis::Client::open(self.url())
                 .and_then(|c| c.get_connection())
+                .and_then(|mut c| redis::cmd("PING").query::<String>(&mut c))
                 .is_ok()
         });
-        s
+    }
+
+    /// SIGKILL.
+    fn crash(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// Starts again on the same ports and files: its cluster config, its markers and, when
+    /// durable, its keys come back.
+    fn restart(&mut self) {
+        self.child = Server::spawn(self.port, self.bus, &self.dir, self.durable);
+        self.wait_up();
     }
 
     fn addr(&self) -> String {
@@ -589,6 +626,77 @@ fn signal(child: &Child, name: &str) {
         .status()
         .unwrap();
     assert!(st.success());
+}
+
+#[test]
+fn a_crash_of_either_node_mid_migration_is_settled_by_fix() {
+    if !redis_server_installed() {
+        return;
+    }
+    let mut nodes: Vec<Server> = (0..3).map(|_| Server::start_with(true)).collect();
+    let mut args = vec!["create".to_string()];
+    args.extend(nodes.iter().map(Server::addr));
+    args.push("--yes".into());
+    ok(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    let (src, dst) = (nodes[0].id(), nodes[1].id());
+    let entry = nodes[2].addr();
+    let mut all_keys: Vec<String> = Vec::new();
+
+    for crashed in [1, 0] {
+        // a slow reshard of the source's lowest slot, 300 keys in it
+        let first = myself(nodes[0].port).slots[0].0;
+        let keys = keys_in_slot(first, 300);
+        write_keys(&nodes, &keys);
+        all_keys.extend(keys);
+        let child = spawn_cli(
+            &[
+                "reshard",
+                &entry,
+                "--from",
+                &src,
+                "--to",
+                &dst,
+                "--slots",
+                "1",
+                "--max-keys-per-sec",
+                "20",
+                "--pipeline",
+                "5",
+            ],
+            "",
+        );
+        wait_until("some keys reach the target", || {
+            count_keys(nodes[1].port, first) > 0
+        });
+
+        // the target (then the source) crashes: the tool's run fails and says to run fix;
+        // the node comes back with its marker and keys
+        nodes[crashed].crash();
+        let r = finish(child);
+        assert_eq!(r.code, 1, "{r:?}");
+        assert!(r.err.contains("cairn cluster fix"), "{r:?}");
+        nodes[crashed].restart();
+        wait_until("the cluster is whole again", || {
+            nodes
+                .iter()
+                .all(|n| cluster_info(n.port)["cluster_state"] == "ok")
+        });
+        assert_eq!(cli(&["check", &entry]).code, 1, "the slot is still open");
+
+        if crashed == 1 {
+            // finish the move
+            ok(&["fix", &entry]);
+            assert_eq!(count_keys(nodes[1].port, first), 300);
+            assert!(line_of(nodes[2].port, &dst).owns(first));
+        } else {
+            // undo it
+            ok(&["fix", &entry, "--rollback"]);
+            assert_eq!(count_keys(nodes[0].port, first), 300);
+            assert!(line_of(nodes[2].port, &src).owns(first));
+        }
+        ok(&["check", &entry]);
+        assert_all_readable(&nodes, &all_keys);
+    }
 }
 
 #[test]
