@@ -700,6 +700,59 @@ fn a_crash_of_either_node_mid_migration_is_settled_by_fix() {
 }
 
 #[test]
+fn a_key_already_on_the_target_stops_the_move_unless_replace() {
+    if !redis_server_installed() {
+        return;
+    }
+    let nodes = created(0);
+    let (src, dst) = (nodes[0].id(), nodes[1].id());
+    let entry = nodes[2].addr();
+    let first = myself(nodes[0].port).slots[0].0;
+    let keys = keys_in_slot(first, 5);
+    write_keys(&nodes, &keys);
+
+    // the target already holds a copy of one key, written while it imports the slot
+    let mut b = nodes[1].conn();
+    let _: () = redis::cmd("CLUSTER")
+        .arg("SETSLOT")
+        .arg(first)
+        .arg("IMPORTING")
+        .arg(&src)
+        .query(&mut b)
+        .unwrap();
+    let _: () = redis::cmd("ASKING").query(&mut b).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg(&keys[0])
+        .arg("stale copy")
+        .query(&mut b)
+        .unwrap();
+    let reshard = [
+        "reshard", &entry, "--from", &src, "--to", &dst, "--slots", "1",
+    ];
+
+    // without --replace the move stops on BUSYKEY, the slot left open
+    let r = cli(&reshard);
+    assert_eq!(r.code, 1, "{r:?}");
+    assert!(
+        r.err.contains("BUSYKEY") && r.err.contains("--replace"),
+        "{r:?}"
+    );
+    assert!(
+        myself(nodes[0].port)
+            .markers
+            .contains(&format!("[{first}->-{dst}]"))
+    );
+
+    // with it, the source's value wins and the move completes
+    let mut again = reshard.to_vec();
+    again.push("--replace");
+    ok(&again);
+    ok(&["check", &entry]);
+    assert!(line_of(nodes[2].port, &dst).owns(first));
+    assert_all_readable(&nodes, &keys);
+}
+
+#[test]
 fn add_node_as_replica_and_as_primary_rebalance_onto_it_and_del_node() {
     if !redis_server_installed() {
         return;
