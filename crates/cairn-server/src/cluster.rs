@@ -65,6 +65,10 @@ pub struct Cluster {
     /// applied the handover yet, and bounce until its retries run out. ASK instead sends
     /// it to the target with ASKING, which the target serves in either state.
     handovers: parking_lot::Mutex<HashMap<u16, (NodeId, Instant)>>,
+    /// Keys MIGRATE sent that stayed here because they changed meanwhile, by slot: the
+    /// target's copy of those is this node's, older, and the next pass replaces it.
+    /// Forgotten when the slot's migration ends.
+    sent: parking_lot::Mutex<HashMap<u16, std::collections::HashSet<Vec<u8>>>>,
 }
 
 impl Cluster {
@@ -87,8 +91,27 @@ impl Cluster {
             }
         }
         drop(handovers);
+        self.sent
+            .lock()
+            .retain(|slot, _| fresh.config.migrations.contains_key(slot));
         self.routing.store(fresh.clone());
         fresh
+    }
+
+    /// Whether MIGRATE sent `key` to the target earlier in this slot's migration.
+    pub fn sent_before(&self, slot: u16, key: &[u8]) -> bool {
+        self.sent
+            .lock()
+            .get(&slot)
+            .is_some_and(|keys| keys.contains(key))
+    }
+
+    pub fn remember_sent(&self, slot: u16, key: &[u8]) {
+        self.sent
+            .lock()
+            .entry(slot)
+            .or_default()
+            .insert(key.to_vec());
     }
 
     /// The new owner of `slot`, if this node handed it over within the grace period.
@@ -155,6 +178,7 @@ pub async fn start(server: &Arc<Server>, port: u16) -> std::io::Result<()> {
         routing: ArcSwap::from_pointee(Routing::new(node.config(), node.me)),
         node,
         handovers: parking_lot::Mutex::new(HashMap::new()),
+        sent: parking_lot::Mutex::new(HashMap::new()),
     });
     let _ = server.cluster.set(cluster.clone());
     tokio::spawn(follow_roles(server.clone(), cluster));

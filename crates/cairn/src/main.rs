@@ -1,12 +1,14 @@
-//! The `cairn` binary: `cairn server` today; `cairn cluster`, `cairn bench` and
-//! `cairn proxy` later.
+//! The `cairn` binary: `cairn server`, `cairn cluster ...` (the operator's cluster tool);
+//! `cairn bench` and `cairn proxy` later.
+
+mod cluster;
 
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use cairn_server::config::{Mutability, SETTINGS};
 use cairn_server::{Config, Hooks, Server};
-use clap::{Arg, ArgAction, ArgMatches, Command};
+use clap::{Arg, ArgAction, ArgMatches, Args as _, Command, FromArgMatches as _};
 use tracing_subscriber::{EnvFilter, prelude::*, reload};
 
 #[global_allocator]
@@ -53,6 +55,11 @@ fn cli() -> Command {
         .subcommand_required(true)
         .arg_required_else_help(true)
         .subcommand(server)
+        .subcommand(cluster::ClusterArgs::augment_args(
+            Command::new("cluster")
+                .subcommand_required(true)
+                .arg_required_else_help(true),
+        ))
         .subcommand(
             Command::new("check-aof")
                 .about(
@@ -159,6 +166,13 @@ fn run() -> anyhow::Result<()> {
     let matches = cli().get_matches();
     let m = match matches.subcommand() {
         Some(("server", m)) => m,
+        Some(("cluster", m)) => {
+            let args = match cluster::ClusterArgs::from_arg_matches(m) {
+                Ok(args) => args,
+                Err(e) => e.exit(),
+            };
+            std::process::exit(cluster::run(args));
+        }
         Some((name, m)) => check(name, m),
         None => unreachable!("subcommand_required"),
     };

@@ -317,7 +317,8 @@ fn info(ctx: &mut Ctx, _args: Args) -> CmdResult {
         format!("cluster_slots_ok:{}", assigned - fail_slots),
         "cluster_slots_pfail:0".to_string(),
         format!("cluster_slots_fail:{fail_slots}"),
-        format!("cluster_known_nodes:{}", c.nodes.len()),
+        // A node that has met nobody knows itself, as Redis counts it.
+        format!("cluster_known_nodes:{}", c.nodes.len().max(1)),
         format!("cluster_size:{size}"),
         format!("cluster_current_epoch:{}", c.epoch),
         format!("cluster_my_epoch:{my_epoch}"),
@@ -670,6 +671,17 @@ fn assign(ctx: &mut Ctx, args: Args, pairs: bool, add: bool) -> CmdResult {
     let node = cluster(ctx)?.node.clone();
     let ranges = ranges(&args, 2, pairs)?;
     let me = node.me;
+    let c = node.config();
+    // Tools written for Redis send DELSLOTS to every node (each Redis node forgets the
+    // slots in its own view); here the first one did it for the whole cluster.
+    if !add
+        && ranges
+            .iter()
+            .all(|&(a, b)| (a..=b).all(|s| c.owner(s).is_none()))
+    {
+        ctx.out.ok();
+        return Ok(());
+    }
     let change = if add {
         Change::AssignSlots { node: me, ranges }
     } else {
@@ -968,9 +980,9 @@ impl Peer {
 /// The keys' DUMP payloads are taken now and sent as RESTORE-ASKING (so the target takes
 /// them for a slot it is importing). Once the target has them all, each key is removed
 /// here only if it is unchanged since it was sent: a write that came in meanwhile is not
-/// lost, the key stays and moves on the next pass. Hence RESTORE-ASKING always replaces
-/// in cluster mode: a copy the target already holds can only be an older one from an
-/// earlier pass (a key the source does not hold is written on the target, via ASK).
+/// lost, the key stays and moves on the next pass, replacing the older copy this node sent
+/// (`Cluster::sent`); a key the target held before the migration still stops the move
+/// with BUSYKEY unless REPLACE is given, as in Redis.
 fn migrate(ctx: &mut Ctx, args: Args) -> CmdResult {
     let host = String::from_utf8_lossy(args.get(1)).into_owned();
     let port = int_arg(args.get(2))?;
@@ -1039,7 +1051,12 @@ fn migrate(ctx: &mut Ctx, args: Args) -> CmdResult {
             ttl.to_string().into_bytes(),
             payload.clone(),
         ];
-        if replace || ctx.server.cluster.get().is_some() {
+        let ours = ctx
+            .server
+            .cluster
+            .get()
+            .is_some_and(|cl| cl.sent_before(slot, key));
+        if replace || ours {
             c.push(b"REPLACE".to_vec());
         }
         cmds.push(c);
@@ -1079,6 +1096,8 @@ fn migrate(ctx: &mut Ctx, args: Args) -> CmdResult {
                 });
                 if unchanged {
                     db.remove(slot, key, now);
+                } else if let Some(cl) = server.cluster.get() {
+                    cl.remember_sent(slot, key);
                 }
             }
         }

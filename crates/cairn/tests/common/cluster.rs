@@ -130,46 +130,30 @@ impl LocalCluster {
             .collect()
     }
 
-    /// Joins every node, gives the first `primaries` nodes the slots in equal ranges and
-    /// makes the rest their replicas, round robin; waits until every node serves the
-    /// same full map.
+    /// Builds the cluster with `cairn cluster create ... --replicas R --yes` (the first
+    /// `primaries` nodes become primaries, the rest their replicas in turn), then waits
+    /// until every node serves the same full map.
     pub fn create(&self, primaries: usize) {
-        let first = self.port(0);
-        for i in 1..self.ports.len() {
-            let _: () = redis::cmd("CLUSTER")
-                .arg("MEET")
-                .arg("127.0.0.1")
-                .arg(self.port(i))
-                .query(&mut conn(first))
-                .expect("MEET");
-        }
-        until(30, "every node knows every other", || {
-            (0..self.ports.len())
-                .all(|i| nodes_text(self.port(i)).lines().count() == self.ports.len())
-        });
-        let per = 16384 / primaries;
-        for p in 0..primaries {
-            let start = p * per;
-            let end = if p == primaries - 1 {
-                16383
-            } else {
-                start + per - 1
-            };
-            let _: () = redis::cmd("CLUSTER")
-                .arg("ADDSLOTSRANGE")
-                .arg(start)
-                .arg(end)
-                .query(&mut conn(self.port(p)))
-                .expect("ADDSLOTSRANGE");
-        }
-        for r in primaries..self.ports.len() {
-            let primary = myid(self.port(r % primaries));
-            let _: () = redis::cmd("CLUSTER")
-                .arg("REPLICATE")
-                .arg(&primary)
-                .query(&mut conn(self.port(r)))
-                .expect("REPLICATE");
-        }
+        assert!(self.ports.len().is_multiple_of(primaries));
+        let replicas = (self.ports.len() / primaries - 1).to_string();
+        let addrs: Vec<String> = self
+            .ports
+            .iter()
+            .map(|p| format!("127.0.0.1:{p}"))
+            .collect();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_cairn"))
+            .args(["cluster", "create"])
+            .args(&addrs)
+            .args(["--replicas", &replicas, "--yes"])
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run cairn cluster create");
+        assert!(
+            out.status.success(),
+            "cairn cluster create failed:\n{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         self.converged();
     }
 
