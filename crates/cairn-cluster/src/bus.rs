@@ -44,6 +44,9 @@ pub struct Ping {
     pub from: NodeId,
     /// Its replication offset (a failover promotes the replica with the highest).
     pub offset: u64,
+    /// A replica whose link to its current primary has completed a sync: only such a
+    /// replica holds its primary's data and may be promoted.
+    pub synced: bool,
     /// The nodes it has not heard from within the node timeout.
     pub suspects: Vec<NodeId>,
     /// The index of the last log entry it holds (appended, committed or not) that can take

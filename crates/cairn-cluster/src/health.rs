@@ -47,6 +47,8 @@ pub struct Health {
     reports: HashMap<NodeId, (Instant, Vec<NodeId>)>,
     /// Each peer's replication offset, as last reported.
     offsets: HashMap<NodeId, u64>,
+    /// Whether each peer, as a replica, has completed a sync with its primary.
+    synced: HashMap<NodeId, bool>,
 }
 
 impl Health {
@@ -59,6 +61,7 @@ impl Health {
             known_since: HashMap::new(),
             reports: HashMap::new(),
             offsets: HashMap::new(),
+            synced: HashMap::new(),
         }
     }
 
@@ -82,12 +85,14 @@ impl Health {
         }
         self.reports.insert(peer, (sent, ping.suspects.clone()));
         self.offsets.insert(peer, ping.offset);
+        self.synced.insert(peer, ping.synced);
     }
 
     /// A peer's report arrived in its ping to us.
     pub fn report(&mut self, now: Instant, ping: &Ping) {
         self.reports.insert(ping.from, (now, ping.suspects.clone()));
         self.offsets.insert(ping.from, ping.offset);
+        self.synced.insert(ping.from, ping.synced);
     }
 
     /// Forgets peers that left the configuration; notes new ones.
@@ -97,6 +102,7 @@ impl Health {
         self.lease_pong.retain(|id, _| peers.contains(id));
         self.reports.retain(|id, _| peers.contains(id));
         self.offsets.retain(|id, _| peers.contains(id));
+        self.synced.retain(|id, _| peers.contains(id));
         for &p in peers {
             self.known_since.entry(p).or_insert(now);
         }
@@ -196,11 +202,13 @@ impl Health {
         }
     }
 
-    /// The leader's verdicts: changes to propose, in order.
+    /// The leader's verdicts: changes to propose, in order. `me_synced`: whether this
+    /// node, if a replica, has synced with its primary (it may be the one to promote).
     pub fn verdicts(
         &self,
         now: Instant,
         me: NodeId,
+        me_synced: bool,
         voters: &[NodeId],
         config: &Config,
     ) -> Vec<Change> {
@@ -225,14 +233,19 @@ impl Health {
                 });
             }
             if failed && node.role == Role::Primary && config.slot_count(node.id) > 0 {
-                // The live replica that holds the most of the primary's stream.
+                // The live replica that holds the most of the primary's stream; one that
+                // never completed a sync holds none of it and is not promoted (the slots
+                // stay down rather than come back empty).
                 let best = config
                     .replicas_of(node.id)
                     .into_iter()
                     .filter(|r| {
-                        r.id == me
-                            || (!mine.contains(&r.id)
-                                && self.heard_within(now, r.id, self.node_timeout))
+                        if r.id == me {
+                            return me_synced;
+                        }
+                        !mine.contains(&r.id)
+                            && self.heard_within(now, r.id, self.node_timeout)
+                            && self.synced.get(&r.id).copied().unwrap_or(false)
                     })
                     .max_by_key(|r| (self.offset(r.id).unwrap_or(0), std::cmp::Reverse(r.id)));
                 if let Some(r) = best {
@@ -291,6 +304,7 @@ mod tests {
         Ping {
             from,
             offset,
+            synced: true,
             suspects,
             log_index: 0,
         }
@@ -308,7 +322,7 @@ mod tests {
             h.pong(p, start, &ping(p, 100, vec![]), 0);
         }
         let now = start + Duration::from_millis(500);
-        assert!(h.verdicts(now, 1, &voters, &c).is_empty());
+        assert!(h.verdicts(now, 1, true, &voters, &c).is_empty());
         // Node 2 stops answering; node 3 reports it too; node 5 is its replica.
         let later = start + Duration::from_millis(1600);
         for p in [3, 4, 5, 6] {
@@ -323,7 +337,7 @@ mod tests {
                 0,
             );
         }
-        let v = h.verdicts(later, 1, &voters, &c);
+        let v = h.verdicts(later, 1, true, &voters, &c);
         assert_eq!(
             v,
             vec![
@@ -333,6 +347,28 @@ mod tests {
                 },
                 Change::Failover { replica: 5 }
             ]
+        );
+    }
+
+    #[test]
+    fn a_replica_that_never_synced_is_not_promoted() {
+        let start = Instant::now();
+        let c = cluster();
+        let mut h = Health::new(T);
+        h.track(start, &[2, 3, 4, 5, 6]);
+        let later = start + Duration::from_millis(1600);
+        for p in [3, 4, 5, 6] {
+            let mut pg = ping(p, 0, if p == 3 { vec![2] } else { vec![] });
+            pg.synced = p != 5;
+            h.pong(p, later, &pg, 0);
+        }
+        assert_eq!(
+            h.verdicts(later, 1, true, &[1, 2, 3], &c),
+            vec![Change::SetFailed {
+                node: 2,
+                failed: true
+            }],
+            "node 2 is failed, but its only replica holds none of its data"
         );
     }
 
@@ -347,7 +383,7 @@ mod tests {
         for p in [3, 4, 5, 6] {
             h.pong(p, later, &ping(p, 0, vec![]), 0);
         }
-        assert!(h.verdicts(later, 1, &[1, 2, 3], &c).is_empty());
+        assert!(h.verdicts(later, 1, true, &[1, 2, 3], &c).is_empty());
     }
 
     #[test]
@@ -424,7 +460,7 @@ mod tests {
             h.pong(p, start, &ping(p, 0, vec![]), 0);
         }
         assert_eq!(
-            h.verdicts(start, 1, &[1, 2, 3], &c),
+            h.verdicts(start, 1, true, &[1, 2, 3], &c),
             vec![Change::SetFailed {
                 node: 6,
                 failed: false

@@ -29,6 +29,8 @@ use crate::raft::{self, Raft, log::LogStore, network::Network, state::StateMachi
 pub trait Host: Send + Sync + 'static {
     /// This node's replication offset (the failover picks the replica holding the most).
     fn repl_offset(&self) -> u64;
+    /// Whether this node, as a replica, has completed a sync with its current primary.
+    fn synced(&self) -> bool;
 }
 
 /// How a node is set up (from `cluster-*` settings).
@@ -568,6 +570,7 @@ impl ClusterNode {
         Ping {
             from: self.me,
             offset: self.host.repl_offset(),
+            synced: self.host.synced(),
             suspects: self.health.lock().suspects(Instant::now()),
             log_index: self.log.fence_index(),
         }
@@ -640,7 +643,11 @@ impl ClusterNode {
         if self.leader() != Some(self.me) {
             return;
         }
-        let verdicts = self.health.lock().verdicts(now, self.me, &voters, config);
+        let me_synced = self.host.synced();
+        let verdicts = self
+            .health
+            .lock()
+            .verdicts(now, self.me, me_synced, &voters, config);
         for change in verdicts {
             match &change {
                 Change::Failover { replica } => tracing::warn!(

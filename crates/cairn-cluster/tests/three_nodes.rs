@@ -11,6 +11,9 @@ impl Host for NoData {
     fn repl_offset(&self) -> u64 {
         0
     }
+    fn synced(&self) -> bool {
+        false
+    }
 }
 
 fn free_port() -> u16 {

@@ -134,6 +134,13 @@ impl Host for Offset {
     fn repl_offset(&self) -> u64 {
         self.0.upgrade().map_or(0, |s| s.persist.stream.offset())
     }
+
+    fn synced(&self) -> bool {
+        self.0
+            .upgrade()
+            .and_then(|s| s.replication.link())
+            .is_some_and(|l| l.has_synced())
+    }
 }
 
 /// Starts this node's cluster side once the client port is known.

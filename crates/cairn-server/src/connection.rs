@@ -354,6 +354,26 @@ async fn run(
         *mark = Instant::now();
         now = server.clock.at(*mark);
     }
+    if waited {
+        // A pause is how a manual failover holds writes until the replica has them all;
+        // by the time they are released this node may be a replica. Judge them again.
+        let refused = match server.cluster.get() {
+            Some(cluster) => {
+                crate::cluster::route(server, cluster, session, spec, args, queued_flags, *mark)
+                    .err()
+            }
+            None => None,
+        }
+        .or_else(|| server.replication.refuse(spec, queued_flags));
+        if let Some(e) = refused {
+            batch.calls.push((table.id(spec), 0, Outcome::Rejected));
+            if let Some(tx) = &mut session.multi {
+                tx.abort();
+            }
+            error_reply(out, batch, &e);
+            return waited;
+        }
+    }
     let start = *mark;
     if session.multi.is_some() && spec.name == "exec" {
         let mut run_queued = |server: &Server,

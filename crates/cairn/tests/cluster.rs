@@ -473,3 +473,78 @@ fn resharding_a_third_of_the_slots_under_load_loses_nothing_and_shows_no_errors(
     }
     eprintln!("moved 5461 slots in {took:?} under {ops} client operations, no errors");
 }
+
+#[test]
+fn a_manual_failover_loses_no_acknowledged_write() {
+    let c = LocalCluster::start(6, &[]);
+    c.create(3);
+    let (primary, replica) = (0, 3);
+    let tag = tag_on(&c, 1, primary);
+    // A writer on the primary itself, recording every write it was told OK for.
+    let acked = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (acked, stop, port, tag) = (acked.clone(), stop.clone(), c.port(primary), tag.clone());
+        std::thread::spawn(move || {
+            let mut p = conn(port);
+            let mut refused = 0;
+            let mut i = 0u64;
+            while !stop.load(Ordering::SeqCst) {
+                let key = format!("{{{tag}}}:{i}");
+                match p.set::<_, _, ()>(&key, i) {
+                    Ok(()) => acked.lock().unwrap().push(key),
+                    Err(e) => {
+                        assert!(
+                            matches!(
+                                e.code(),
+                                Some("MOVED") | Some("READONLY") | Some("CLUSTERDOWN")
+                            ),
+                            "{e}"
+                        );
+                        refused += 1;
+                    }
+                }
+                i += 1;
+            }
+            refused
+        })
+    };
+    until(30, "writes are flowing", || {
+        acked.lock().unwrap().len() > 200
+    });
+    // The replica asks for it: the primary holds writes until the replica has them all.
+    let _: () = redis::cmd("CLUSTER")
+        .arg("FAILOVER")
+        .query(&mut conn(c.port(replica)))
+        .expect("CLUSTER FAILOVER");
+    assert_eq!(c.role_of(replica, replica), "master");
+    until(30, "the old primary is told it is a replica", || {
+        c.role_of(primary, primary) == "slave"
+    });
+    until(30, "the writer is redirected", || {
+        let mut p = conn(c.port(primary));
+        p.set::<_, _, ()>(format!("{{{tag}}}:probe"), 1).is_err()
+    });
+    stop.store(true, Ordering::SeqCst);
+    let refused = writer.join().unwrap();
+    // Every write the old primary acknowledged is on the new one.
+    let mut n = conn(c.port(replica));
+    let acked = acked.lock().unwrap().clone();
+    for key in &acked {
+        let v: Option<u64> = n.get(key).unwrap();
+        assert!(v.is_some(), "{key} was acknowledged and is gone");
+    }
+    eprintln!(
+        "{} acknowledged writes kept, {refused} refused after the switch",
+        acked.len()
+    );
+    // Wrong uses get Redis's errors.
+    let e = redis::cmd("CLUSTER")
+        .arg("FAILOVER")
+        .query::<()>(&mut conn(c.port(1)))
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("send CLUSTER FAILOVER to a replica"),
+        "{e}"
+    );
+}

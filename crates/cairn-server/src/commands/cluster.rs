@@ -817,6 +817,11 @@ fn failover(ctx: &mut Ctx, args: Args) -> CmdResult {
         ));
     };
     let primary = c.node(of).map(|p| (p.host.clone(), p.port));
+    if !force && !ctx.server.replication.link().is_some_and(|l| l.is_up()) {
+        return Err(CmdError::new(
+            "ERR Master is down or failed, please use CLUSTER FAILOVER FORCE",
+        ));
+    }
     let server = ctx.server.arc();
     let me = node.me;
     defer(ctx, async move {

@@ -52,6 +52,8 @@ pub struct Link {
     sync_read: AtomicU64,
     stopped: AtomicBool,
     stop: Notify,
+    /// The link has been up at least once: this node holds its primary's data.
+    synced: AtomicBool,
     /// The link's face in CLIENT LIST (type master); CLIENT KILL TYPE master closes it,
     /// and it reconnects.
     client: Mutex<Option<Arc<ClientInfo>>>,
@@ -68,12 +70,18 @@ impl Link {
             sync_read: AtomicU64::new(0),
             stopped: AtomicBool::new(false),
             stop: Notify::new(),
+            synced: AtomicBool::new(false),
             client: Mutex::new(None),
         }
     }
 
     pub fn is_up(&self) -> bool {
         self.status.load(Relaxed) == CONNECTED
+    }
+
+    /// Whether a sync with this primary has completed (see the field).
+    pub fn has_synced(&self) -> bool {
+        self.synced.load(Relaxed)
     }
 
     pub fn is_syncing(&self) -> bool {
@@ -123,6 +131,7 @@ impl Link {
         self.status.store(s, Relaxed);
         let mut down = self.down_since.lock();
         if s == CONNECTED {
+            self.synced.store(true, Relaxed);
             *down = None;
         } else if down.is_none() {
             *down = Some(Instant::now());

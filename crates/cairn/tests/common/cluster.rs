@@ -186,8 +186,13 @@ impl LocalCluster {
                 .collect();
             live.iter().all(|&p| {
                 let info = cluster_info(p);
+                let repl: String = redis::cmd("INFO")
+                    .arg("replication")
+                    .query(&mut conn(p))
+                    .unwrap_or_default();
                 info.get("cluster_state").map(String::as_str) == Some("ok")
                     && info.get("cairn_fenced").map(String::as_str) == Some("0")
+                    && (repl.contains("role:master") || repl.contains("master_link_status:up"))
             }) && maps.windows(2).all(|w| w[0] == w[1])
         });
     }
