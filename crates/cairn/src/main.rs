@@ -151,7 +151,13 @@ fn filter_for(level: &str) -> EnvFilter {
         "warning" => "warn",
         _ => "off",
     };
-    EnvFilter::new(level)
+    // openraft narrates every membership step at info; its warnings are what an operator
+    // needs (Cairn logs the cluster's own events itself), except at `debug`.
+    if level == "debug" {
+        EnvFilter::new(level)
+    } else {
+        EnvFilter::new(format!("{level},openraft=warn"))
+    }
 }
 
 fn main() {
