@@ -133,16 +133,22 @@ pub fn write(
             _ => break,
         }
     }
+    settle(result, &tmp, path)
+}
+
+/// Puts a written temporary file in place (rename, then the directory synced), or
+/// removes it if writing failed.
+fn settle(result: std::io::Result<Written>, tmp: &Path, path: &Path) -> std::io::Result<Written> {
     match result {
         Ok(w) => {
-            std::fs::rename(&tmp, path)?;
+            std::fs::rename(tmp, path)?;
             if let Some(dir) = path.parent() {
                 sync_dir(dir);
             }
             Ok(w)
         }
         Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
+            let _ = std::fs::remove_file(tmp);
             Err(e)
         }
     }
@@ -169,19 +175,7 @@ pub fn write_at(
     swaps: u64,
 ) -> std::io::Result<Written> {
     let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    match write_file(server, &tmp, origin, swaps) {
-        Ok(w) => {
-            std::fs::rename(&tmp, path)?;
-            if let Some(dir) = path.parent() {
-                sync_dir(dir);
-            }
-            Ok(w)
-        }
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(e)
-        }
-    }
+    settle(write_file(server, &tmp, origin, swaps), &tmp, path)
 }
 
 fn write_file(server: &Server, tmp: &Path, origin: Origin, swaps: u64) -> std::io::Result<Written> {

@@ -256,8 +256,16 @@ impl Stream {
             0
         };
         *offset += written as u64;
-        let end = *offset;
-        let replicas = backlog.is_some();
+        let end = self.appended(p);
+        LAST_APPENDED.with(|c| c.set(end));
+        end
+    }
+
+    /// After an append: releases the lock, then wakes the AOF writer (when it is waited
+    /// for, or a lot piled up) and the replica senders. Returns the offset past the end.
+    fn appended(&self, p: parking_lot::MutexGuard<'_, Pending>) -> u64 {
+        let end = p.offset;
+        let replicas = p.backlog.is_some();
         let wake = self.urgent.load(Relaxed) || p.buf.len() >= WAKE_AT;
         drop(p);
         if wake {
@@ -266,7 +274,6 @@ impl Stream {
         if replicas {
             self.feed.wake();
         }
-        LAST_APPENDED.with(|c| c.set(end));
         end
     }
 
@@ -282,17 +289,7 @@ impl Stream {
         }
         p.offset += bytes.len() as u64;
         p.db = db;
-        let end = p.offset;
-        let replicas = p.backlog.is_some();
-        let wake = self.urgent.load(Relaxed) || p.buf.len() >= WAKE_AT;
-        drop(p);
-        if wake {
-            self.ready.notify_one();
-        }
-        if replicas {
-            self.feed.wake();
-        }
-        end
+        self.appended(p)
     }
 
     /// Appends a command that is not a keyspace change (PING, REPLCONF GETACK) for the
