@@ -793,6 +793,30 @@ fn a_key_already_on_the_target_stops_the_move_unless_replace() {
     ok(&["check", &entry]);
     assert!(line_of(nodes[2].port, &dst).owns(first));
     assert_all_readable(&nodes, &keys);
+
+    // a copy with the same value (what a crash between the target's restore and the
+    // source's removal leaves) does not stop the move: the values are compared first
+    let next = myself(nodes[0].port).slots[0].0;
+    let keys = keys_in_slot(next, 5);
+    write_keys(&nodes, &keys);
+    let _: () = redis::cmd("CLUSTER")
+        .arg("SETSLOT")
+        .arg(next)
+        .arg("IMPORTING")
+        .arg(&src)
+        .query(&mut b)
+        .unwrap();
+    let _: () = redis::cmd("ASKING").query(&mut b).unwrap();
+    let _: () = redis::cmd("SET")
+        .arg(&keys[0])
+        .arg(format!("v-{}", keys[0]))
+        .query(&mut b)
+        .unwrap();
+    let r = ok(&reshard);
+    assert!(r.err.contains("same values"), "{r:?}");
+    ok(&["check", &entry]);
+    assert!(line_of(nodes[2].port, &dst).owns(next));
+    assert_all_readable(&nodes, &keys);
 }
 
 fn add_node_as_replica_and_as_primary_rebalance_onto_it_and_del_node() {

@@ -71,7 +71,9 @@ const DEBUG_SUBCOMMANDS: &[CommandSpec] = &[
         "debug|digest-value",
         -2,
         ADMIN | NOSCRIPT | LOADING | STALE,
-        (2, -1, 1),
+        // No key positions, as in Redis: a cluster node answers for its own copies without
+        // redirecting, which is what comparing two nodes' copies of a key needs.
+        (0, 0, 0),
         "server",
         "1.0.0",
         "The digest of each named key's value.",

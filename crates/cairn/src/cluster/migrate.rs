@@ -199,13 +199,13 @@ impl Mover {
         target: (&str, u16),
     ) -> anyhow::Result<Step> {
         let batch = batch_size(&self.opts);
-        let a = &mut cluster.member_mut(&mv.from)?.node;
         let mut idle = 0u32;
         let mut waited = Duration::ZERO;
         loop {
             if self.interrupt.requested() {
                 return Ok(Step::Interrupted);
             }
+            let a = &mut cluster.member_mut(&mv.from)?.node;
             let keys = a.keys_in_slot(mv.slot, batch)?;
             if keys.is_empty() {
                 return Ok(Step::Moved);
@@ -231,12 +231,31 @@ impl Mover {
                 Ok(reply) => reply,
                 Err(e) if error_text(&e).contains("BUSYKEY") => {
                     if !self.opts.replace {
-                        return Err(fail(&e).context(
-                            "a key of this slot already exists on the target; \
-                             run again with --replace to overwrite the target's copies",
-                        ));
+                        let differ = differing_copies(cluster, mv, &keys)?;
+                        if let Some(key) = differ.first() {
+                            return Err(fail(&e).context(format!(
+                                "{} key(s) of this slot exist on the target with another \
+                                 value (one is {:?}); run again with --replace to overwrite \
+                                 the target's copies",
+                                differ.len(),
+                                String::from_utf8_lossy(key),
+                            )));
+                        }
+                        // The target holds the very same values: copies an earlier pass
+                        // sent before a crash kept the source from removing its own (as
+                        // redis-cli does, compare, then replace).
+                        self.bar.suspend(|| {
+                            eprintln!(
+                                "[WARNING] slot {}: keys already on the target with the same \
+                                 values; replacing them",
+                                mv.slot
+                            )
+                        });
                     }
-                    a.migrate(target, &keys, self.opts.timeout, true)
+                    cluster
+                        .member_mut(&mv.from)?
+                        .node
+                        .migrate(target, &keys, self.opts.timeout, true)
                         .map_err(|e| fail(&e))?
                 }
                 // Passing states: keys expired between GETKEYSINSLOT and MIGRATE
@@ -271,6 +290,39 @@ impl Mover {
             self.bar.inc(keys.len() as u64);
         }
     }
+}
+
+/// The keys of `keys` that both the source and the target of `mv` hold, with different
+/// values. Values are compared by DEBUG DIGEST-VALUE, or by DUMP payload where either node
+/// refuses DEBUG.
+fn differing_copies(
+    cluster: &mut Cluster,
+    mv: &SlotMove,
+    keys: &[Vec<u8>],
+) -> anyhow::Result<Vec<Vec<u8>>> {
+    let read = |cluster: &mut Cluster, id: &str, dump: bool| -> anyhow::Result<_> {
+        let node = &mut cluster.member_mut(id)?.node;
+        let result = if dump {
+            node.dumps(keys)
+        } else {
+            node.digests(keys)
+        };
+        Ok(result.map_err(|e| anyhow!("{}: comparing values: {}", node.addr, error_text(&e))))
+    };
+    let (mut a, mut b) = (
+        read(cluster, &mv.from, false)?,
+        read(cluster, &mv.to, false)?,
+    );
+    if a.is_err() || b.is_err() {
+        (a, b) = (read(cluster, &mv.from, true)?, read(cluster, &mv.to, true)?);
+    }
+    let (a, b) = (a?, b?);
+    Ok(keys
+        .iter()
+        .zip(a.iter().zip(&b))
+        .filter(|(_, (x, y))| x.is_some() && y.is_some() && x != y)
+        .map(|(k, _)| k.clone())
+        .collect())
 }
 
 /// How long MIGRATE is retried through TRYAGAIN / CLUSTERDOWN before the move gives up.

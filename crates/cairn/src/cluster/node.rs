@@ -231,6 +231,40 @@ impl Node {
         self.call(&["CLUSTER", "REPLICATE", primary])
     }
 
+    /// Each key's value digest (`DEBUG DIGEST-VALUE`), `None` where the node lacks the key.
+    /// DEBUG names no keys, so a node answers for its own copies without redirecting.
+    pub fn digests(&mut self, keys: &[Vec<u8>]) -> redis::RedisResult<Vec<Option<Vec<u8>>>> {
+        let mut cmd = redis::cmd("DEBUG");
+        cmd.arg("DIGEST-VALUE");
+        for k in keys {
+            cmd.arg(k.as_slice());
+        }
+        let digests: Vec<String> = self.send(&cmd, CALL_TIMEOUT)?;
+        Ok(digests
+            .into_iter()
+            .map(|d| (!d.bytes().all(|b| b == b'0')).then(|| d.into_bytes()))
+            .collect())
+    }
+
+    /// Each key's DUMP payload, `None` where the node lacks the key. Each DUMP follows an
+    /// ASKING, so a node that holds the slot's keys without owning it (an importer) answers
+    /// rather than redirecting; a migrating source answers ASK for a key it no longer has.
+    /// For servers that refuse DEBUG (Redis 7's default).
+    pub fn dumps(&mut self, keys: &[Vec<u8>]) -> redis::RedisResult<Vec<Option<Vec<u8>>>> {
+        let mut out = Vec::with_capacity(keys.len());
+        for k in keys {
+            let _: () = self.query(&["ASKING"])?;
+            let mut cmd = redis::cmd("DUMP");
+            cmd.arg(k.as_slice());
+            match self.send(&cmd, CALL_TIMEOUT) {
+                Ok(payload) => out.push(payload),
+                Err(e) if matches!(e.code(), Some("ASK" | "MOVED")) => out.push(None),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
     /// `MIGRATE host port "" 0 timeout [REPLACE] KEYS k1 k2 ...`: the reply (`OK`, or
     /// `NOKEY` when none of the keys was there any more) or the server's error untouched,
     /// so the caller can tell BUSYKEY and TRYAGAIN from the rest.
