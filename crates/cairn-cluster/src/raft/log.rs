@@ -154,10 +154,18 @@ impl Inner {
 
     /// Appends and fsyncs one record, then applies it in memory.
     fn write(&mut self, record: Record) -> std::io::Result<()> {
+        self.write_with(record, true)
+    }
+
+    /// Appends one record, fsynced if `durable`, then applies it in memory. A record
+    /// written without fsync becomes durable with the next one that is.
+    fn write_with(&mut self, record: Record, durable: bool) -> std::io::Result<()> {
         let bytes = frame(&record);
         let file = self.file.as_mut().expect("opened");
         file.write_all(&bytes)?;
-        file.sync_data()?;
+        if durable {
+            file.sync_data()?;
+        }
         self.size += bytes.len() as u64;
         self.replay(record);
         if self.size > (1 << 20) && self.size > 4 * self.rewritten_at.max(1) {
@@ -249,10 +257,13 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         Ok(self.inner.lock().vote)
     }
 
+    /// Not fsynced: the commit index only saves a restarted node from waiting for a
+    /// leader before it applies what it holds; losing the last one is safe (openraft
+    /// learns it again), and the fsync sat on every configuration change's path.
     async fn save_committed(&mut self, committed: Option<LogId>) -> Result<(), StorageError> {
         self.inner
             .lock()
-            .write(Record::Committed(committed))
+            .write_with(Record::Committed(committed), false)
             .map_err(io_error)
     }
 
