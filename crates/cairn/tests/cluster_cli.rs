@@ -819,6 +819,55 @@ fn a_key_already_on_the_target_stops_the_move_unless_replace() {
     assert_all_readable(&nodes, &keys);
 }
 
+fn a_big_key_moves_whole_with_its_ttl() {
+    if !redis_server_installed() {
+        return;
+    }
+    let nodes = created(0);
+    let (src, dst) = (nodes[0].id(), nodes[1].id());
+    let entry = nodes[2].addr();
+    let first = myself(nodes[0].port).slots[0].0;
+    let key = keys_in_slot(first, 1).remove(0);
+    let value: Vec<u8> = (0..5 * (1 << 20) + 123)
+        .map(|i: usize| (i * 31 % 251) as u8)
+        .collect();
+    let mut c = cluster_client(&nodes);
+    let _: () = redis::cmd("SET")
+        .arg(&key)
+        .arg(&value)
+        .arg("PX")
+        .arg(600_000)
+        .query(&mut c)
+        .unwrap();
+
+    ok(&[
+        "reshard", &entry, "--from", &src, "--to", &dst, "--slots", "1",
+    ]);
+    assert!(line_of(nodes[2].port, &dst).owns(first));
+    let mut c = cluster_client(&nodes);
+    let got: Vec<u8> = redis::cmd("GET").arg(&key).query(&mut c).unwrap();
+    assert!(
+        got == value,
+        "the value read back differs ({} bytes)",
+        got.len()
+    );
+    let ttl: i64 = redis::cmd("PTTL").arg(&key).query(&mut c).unwrap();
+    assert!(ttl > 500_000 && ttl <= 600_000, "pttl {ttl}");
+    assert_eq!(count_keys(nodes[0].port, first), 0);
+    if kind() == Kind::Cairn {
+        // Cairn sent it in 1 MB pieces: a RESTORE of the first, an APPEND for each other
+        let stats: String = redis::cmd("INFO")
+            .arg("commandstats")
+            .query(&mut conn(nodes[1].port))
+            .unwrap();
+        let appends = stats
+            .lines()
+            .find(|l| l.starts_with("cmdstat_append:"))
+            .unwrap_or_else(|| panic!("no APPEND on the target: {stats}"));
+        assert!(appends.starts_with("cmdstat_append:calls=5,"), "{appends}");
+    }
+}
+
 fn add_node_as_replica_and_as_primary_rebalance_onto_it_and_del_node() {
     if !redis_server_installed() {
         return;
@@ -1136,6 +1185,7 @@ both!(create_check_info_and_a_reshard_that_keeps_every_key);
 both!(an_interrupted_reshard_is_reported_by_check_and_settled_by_fix_or_resumed);
 both!(a_crash_of_either_node_mid_migration_is_settled_by_fix);
 both!(a_key_already_on_the_target_stops_the_move_unless_replace);
+both!(a_big_key_moves_whole_with_its_ttl);
 both!(add_node_as_replica_and_as_primary_rebalance_onto_it_and_del_node);
 both!(create_asks_for_yes_on_stdin);
 both!(fix_cover_gives_unowned_slots_an_owner);

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use cairn_cluster::{Change, Config, Node, NodeId, Role, SLOTS};
 use cairn_protocol::Args;
+use cairn_store::ValueRef;
 
 use super::{CmdError, CmdResult, CommandSpec, Ctx, flags::*, int_arg, is};
 use crate::cluster::Cluster;
@@ -978,6 +979,16 @@ impl Peer {
     }
 }
 
+/// Values longer than this move in pieces of this size, so that the target never parses
+/// one request the size of the key (up to `proto-max-bulk-len`) and serves other clients
+/// between pieces.
+const MIGRATE_PIECE: usize = 1 << 20;
+
+/// What a value held when it was sent, to tell whether it changed since.
+fn value_print(value: ValueRef<'_>) -> u128 {
+    value.with_bytes(xxhash_rust::xxh3::xxh3_128)
+}
+
 /// ```text
 /// MIGRATE host port key|"" destination-db timeout [COPY] [REPLACE] [AUTH password]
 ///         [AUTH2 username password] [KEYS key [key ...]]
@@ -988,6 +999,9 @@ impl Peer {
 /// lost, the key stays and moves on the next pass, replacing the older copy this node sent
 /// (`Cluster::sent`); a key the target held before the migration still stops the move
 /// with BUSYKEY unless REPLACE is given, as in Redis.
+///
+/// A value longer than `MIGRATE_PIECE` moves in pieces: RESTORE-ASKING of its first piece,
+/// then an APPEND (after ASKING) for each further one.
 fn migrate(ctx: &mut Ctx, args: Args) -> CmdResult {
     let host = String::from_utf8_lossy(args.get(1)).into_owned();
     let port = int_arg(args.get(2))?;
@@ -1039,7 +1053,7 @@ fn migrate(ctx: &mut Ctx, args: Args) -> CmdResult {
     if db != 0 {
         cmds.push(vec![b"SELECT".to_vec(), db.to_string().into_bytes()]);
     }
-    let mut moved: Vec<(Vec<u8>, Vec<u8>, Option<u64>)> = Vec::new();
+    let mut moved: Vec<(Vec<u8>, u128, Option<u64>)> = Vec::new();
     for key in &keys {
         let (mut shard, slot) = ctx.lock(key);
         let Some(e) = shard.db(ctx.db()).peek(slot, key, now) else {
@@ -1048,24 +1062,42 @@ fn migrate(ctx: &mut Ctx, args: Args) -> CmdResult {
         let ttl = e
             .expire_at()
             .map_or(0, |at| at.saturating_sub(now.ms).max(1));
-        let payload = cairn_store::dump::serialize(e.value());
-        let deadline = e.expire_at();
+        let value = e.value();
+        let (payload, pieces) = if value.len() > MIGRATE_PIECE {
+            value.with_bytes(|b| {
+                let first = ValueRef::Str(&b[..MIGRATE_PIECE]);
+                let rest = b[MIGRATE_PIECE..].chunks(MIGRATE_PIECE).flat_map(|piece| {
+                    [
+                        vec![b"ASKING".to_vec()],
+                        vec![b"APPEND".to_vec(), key.clone(), piece.to_vec()],
+                    ]
+                });
+                (cairn_store::dump::serialize(first), rest.collect())
+            })
+        } else {
+            (cairn_store::dump::serialize(value), Vec::new())
+        };
+        let cluster = ctx.server.cluster.get();
+        if !pieces.is_empty()
+            && let Some(cl) = cluster
+        {
+            // A transfer cut short leaves part of the value on the target: the next pass
+            // must replace it.
+            cl.remember_sent(slot, key);
+        }
+        let ours = cluster.is_some_and(|cl| cl.sent_before(slot, key));
         let mut c = vec![
             b"RESTORE-ASKING".to_vec(),
             key.clone(),
             ttl.to_string().into_bytes(),
-            payload.clone(),
+            payload,
         ];
-        let ours = ctx
-            .server
-            .cluster
-            .get()
-            .is_some_and(|cl| cl.sent_before(slot, key));
         if replace || ours {
             c.push(b"REPLACE".to_vec());
         }
         cmds.push(c);
-        moved.push((key.clone(), payload, deadline));
+        cmds.extend(pieces);
+        moved.push((key.clone(), value_print(value), e.expire_at()));
     }
     if moved.is_empty() {
         ctx.out.simple("NOKEY");
@@ -1091,13 +1123,12 @@ fn migrate(ctx: &mut Ctx, args: Args) -> CmdResult {
         }
         if !copy {
             let now = server.clock.at(std::time::Instant::now());
-            for (key, payload, deadline) in &moved {
+            for (key, print, deadline) in &moved {
                 let slot = cairn_store::key_slot(key);
                 let mut shard = server.keyspace.lock(slot);
                 let db = shard.db(local_db);
                 let unchanged = db.peek(slot, key, now).is_some_and(|e| {
-                    e.expire_at() == *deadline
-                        && cairn_store::dump::serialize(e.value()) == *payload
+                    e.expire_at() == *deadline && value_print(e.value()) == *print
                 });
                 if unchanged {
                     db.remove(slot, key, now);
