@@ -36,6 +36,9 @@ pub struct Identity {
     pub bus_port: u16,
     /// It belongs to a cluster already (its Raft has a membership).
     pub initialized: bool,
+    /// Slots it claimed with ADDSLOTS while alone, for the cluster it joins to assign.
+    #[serde(default)]
+    pub claimed: Vec<(u16, u16)>,
 }
 
 /// What a node tells the others every ping interval.
@@ -62,8 +65,13 @@ pub enum Request {
     Snapshot(InstallSnapshotRequest<TypeConfig>),
     /// A configuration change, for the leader to commit.
     Propose(Change),
-    /// Add this node to the cluster (to the leader).
-    Join(Node),
+    /// Add this node to the cluster (to the leader), with the slots it claimed while
+    /// alone.
+    Join {
+        node: Node,
+        #[serde(default)]
+        claimed: Vec<(u16, u16)>,
+    },
     Ping(Ping),
 }
 

@@ -16,6 +16,18 @@ use serde::{Deserialize, Serialize};
 /// Hash slots, as Redis Cluster defines them.
 pub const SLOTS: usize = 16384;
 
+/// Slots in ascending order as inclusive ranges.
+pub fn to_ranges(slots: impl IntoIterator<Item = u16>) -> Vec<(u16, u16)> {
+    let mut out: Vec<(u16, u16)> = Vec::new();
+    for slot in slots {
+        match out.last_mut() {
+            Some((_, end)) if *end + 1 == slot => *end = slot,
+            _ => out.push((slot, slot)),
+        }
+    }
+    out
+}
+
 /// A node's number in Raft and in the configuration: the first 16 hex digits of its
 /// 40-character name.
 pub type NodeId = u64;
@@ -147,18 +159,7 @@ impl Config {
 
     /// Slots owned by `node`, as inclusive ranges in order.
     pub fn ranges_of(&self, node: NodeId) -> Vec<(u16, u16)> {
-        let mut out: Vec<(u16, u16)> = Vec::new();
-        for (slot, &owner) in self.slots.iter().enumerate() {
-            if owner != node {
-                continue;
-            }
-            let slot = slot as u16;
-            match out.last_mut() {
-                Some((_, end)) if *end + 1 == slot => *end = slot,
-                _ => out.push((slot, slot)),
-            }
-        }
-        out
+        to_ranges((0..SLOTS as u16).filter(|&s| self.slots[s as usize] == node))
     }
 
     /// Every owned range with its owner, in slot order (CLUSTER SLOTS).

@@ -7,7 +7,7 @@
 //! command, [`ClusterNode::writable`] before writes, and waits on
 //! [`ClusterNode::subscribe`] to follow role changes.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -21,7 +21,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
 use crate::bus::{self, Client, Identity, Ping, Request, Response};
-use crate::config::{Change, Config, Node, NodeId, Role, id_of};
+use crate::config::{Change, Config, Node, NodeId, Role, id_of, to_ranges};
 use crate::health::Health;
 use crate::raft::{self, Raft, log::LogStore, network::Network, state::StateMachine};
 
@@ -71,6 +71,10 @@ pub struct ClusterNode {
     /// Reports about suspected nodes received in pings, for COUNT-FAILURE-REPORTS.
     last_round: AtomicU64,
     runtime: Mutex<Option<tokio::runtime::Runtime>>,
+    /// Slots claimed with CLUSTER ADDSLOTS while this node belongs to no cluster (as
+    /// `redis-cli --cluster create` does before the nodes meet): assigned to it by the
+    /// change that brings it into a cluster. Meaningless once it is in one.
+    claimed: Mutex<BTreeSet<u16>>,
 }
 
 fn new_name() -> String {
@@ -176,6 +180,7 @@ impl ClusterNode {
             host,
             last_round: AtomicU64::new(0),
             runtime: Mutex::new(None),
+            claimed: Mutex::new(BTreeSet::new()),
         });
         for l in listeners {
             l.set_nonblocking(true)?;
@@ -240,6 +245,45 @@ impl ClusterNode {
 
     pub fn raft_term(&self) -> u64 {
         self.raft.metrics().borrow().current_term
+    }
+
+    /// Whether this node belongs to no cluster yet.
+    pub fn is_alone(&self) -> bool {
+        !self.is_initialized()
+    }
+
+    /// CLUSTER ADDSLOTS (`add`) or DELSLOTS on a node that belongs to no cluster: the
+    /// claim is kept here until the node meets a cluster. Redis's errors for a slot
+    /// claimed twice or not claimed.
+    pub fn claim(&self, ranges: &[(u16, u16)], add: bool) -> Result<(), String> {
+        let mut claimed = self.claimed.lock();
+        for &(a, b) in ranges {
+            for s in a..=b {
+                match (add, claimed.contains(&s)) {
+                    (true, true) => return Err(format!("ERR Slot {s} is already busy")),
+                    (false, false) => return Err(format!("ERR Slot {s} is already unassigned")),
+                    _ => {}
+                }
+            }
+        }
+        for &(a, b) in ranges {
+            for s in a..=b {
+                if add {
+                    claimed.insert(s);
+                } else {
+                    claimed.remove(&s);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The slots claimed while alone, as ranges (empty once in a cluster).
+    pub fn claimed(&self) -> Vec<(u16, u16)> {
+        if self.is_initialized() {
+            return Vec::new();
+        }
+        to_ranges(self.claimed.lock().iter().copied())
     }
 
     fn is_initialized(&self) -> bool {
@@ -367,10 +411,11 @@ impl ClusterNode {
         if !mine && them.initialized {
             // Join their cluster.
             let c = Client::new(addr.to_string());
-            return match c
-                .call(&Request::Join(self.myself()), Duration::from_secs(10))
-                .await
-            {
+            let join = Request::Join {
+                node: self.myself(),
+                claimed: self.claimed(),
+            };
+            return match c.call(&join, Duration::from_secs(10)).await {
                 Ok(Response::Done(r)) => r,
                 Ok(other) => Err(format!("ERR unexpected reply {other:?}")),
                 Err(e) => Err(format!("ERR joining through {addr} failed: {e}")),
@@ -386,7 +431,7 @@ impl ClusterNode {
         if !mine {
             self.bootstrap().await?;
         }
-        self.join_here(node).await
+        self.join_here(node, them.claimed).await
     }
 
     /// Starts a cluster of one: this node.
@@ -411,15 +456,47 @@ impl ClusterNode {
         }
         let me = self.myself();
         match self.clone().propose_here(Change::AddNode(me)).await {
-            Ok(()) => Ok(()),
-            Err(e) if e.contains("already in the cluster") => Ok(()),
-            Err(e) => Err(e),
+            Ok(()) => {}
+            Err(e) if e.contains("already in the cluster") => {}
+            Err(e) => return Err(e),
         }
+        let claimed = to_ranges(self.claimed.lock().iter().copied());
+        self.clone().assign_claimed(self.me, claimed).await
+    }
+
+    /// Assigns `node` the slots it claimed while alone, those it does not own already;
+    /// a slot another node owns refuses the whole claim.
+    async fn assign_claimed(
+        self: Arc<Self>,
+        node: NodeId,
+        claimed: Vec<(u16, u16)>,
+    ) -> Result<(), String> {
+        let config = self.config();
+        let mut todo = Vec::new();
+        for (a, b) in claimed {
+            for s in a..=b {
+                match config.owner(s) {
+                    None => todo.push(s),
+                    Some(o) if o == node => {}
+                    Some(_) => return Err(format!("ERR Slot {s} is already busy")),
+                }
+            }
+        }
+        if todo.is_empty() {
+            return Ok(());
+        }
+        let ranges = to_ranges(todo);
+        self.propose_here(Change::AssignSlots { node, ranges })
+            .await
     }
 
     /// Adds `node` (on the leader, or forwarded there): into the configuration, as a Raft
     /// learner, and as a voter while the cluster has fewer than it should.
-    async fn join_here(self: Arc<Self>, node: Node) -> Result<(), String> {
+    async fn join_here(
+        self: Arc<Self>,
+        node: Node,
+        claimed: Vec<(u16, u16)>,
+    ) -> Result<(), String> {
         if self.leader() != Some(self.me) {
             let Some(l) = self.leader() else {
                 return Err("CLUSTERDOWN no leader to add the node".into());
@@ -430,13 +507,21 @@ impl ClusterNode {
                 .map(Self::bus_addr)
                 .ok_or("CLUSTERDOWN the leader is unknown")?;
             let c = self.client_for(l, addr);
-            return match c.call(&Request::Join(node), Duration::from_secs(10)).await {
+            let join = Request::Join { node, claimed };
+            return match c.call(&join, Duration::from_secs(10)).await {
                 Ok(Response::Done(r)) => r,
                 Ok(other) => Err(format!("ERR unexpected reply {other:?}")),
                 Err(e) => Err(format!("CLUSTERDOWN the leader did not answer: {e}")),
             };
         }
+        // A slot claimed while alone that another node owns refuses the join before
+        // anything changes.
         let config = self.config();
+        for &(a, b) in &claimed {
+            if let Some(s) = (a..=b).find(|&s| config.owner(s).is_some_and(|o| o != node.id)) {
+                return Err(format!("ERR Slot {s} is already busy"));
+            }
+        }
         match config.node(node.id) {
             Some(known)
                 if known.host == node.host
@@ -458,6 +543,7 @@ impl ClusterNode {
                     .await?
             }
         }
+        self.clone().assign_claimed(node.id, claimed).await?;
         let bus = BasicNode {
             addr: Self::bus_addr(&node),
         };
@@ -553,12 +639,15 @@ impl ClusterNode {
                 port: self.opts.port,
                 bus_port: self.opts.bus_port,
                 initialized: self.is_initialized(),
+                claimed: self.claimed(),
             }),
             Request::Append(r) => Response::Append(self.raft.append_entries(r).await),
             Request::Vote(r) => Response::Vote(self.raft.vote(r).await),
             Request::Snapshot(r) => Response::Snapshot(self.raft.install_snapshot(r).await),
             Request::Propose(change) => Response::Committed(self.clone().propose_at(change).await),
-            Request::Join(node) => Response::Done(self.clone().join_here(node).await),
+            Request::Join { node, claimed } => {
+                Response::Done(self.clone().join_here(node, claimed).await)
+            }
             Request::Ping(p) => {
                 self.health.lock().report(Instant::now(), &p);
                 Response::Pong(self.ping_payload())

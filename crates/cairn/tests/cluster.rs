@@ -27,6 +27,77 @@ fn tag_on(c: &LocalCluster, ask: usize, owner: usize) -> String {
     panic!("no tag for node {owner}");
 }
 
+fn redis_cli_installed() -> bool {
+    let found = std::process::Command::new("redis-cli")
+        .arg("--version")
+        .output()
+        .is_ok();
+    if !found {
+        eprintln!("redis-cli not installed: its checks skipped");
+    }
+    found
+}
+
+/// redis-cli --cluster create assigns each primary its slots before the nodes meet; a
+/// node alone keeps them until it joins, and the join assigns them.
+#[test]
+fn redis_cli_cluster_create_builds_a_cluster() {
+    if !redis_cli_installed() {
+        return;
+    }
+    let c = LocalCluster::start(6, &[]);
+    // A node alone takes and gives back slots, with Redis's errors.
+    let mut lone = conn(c.port(0));
+    let ok: String = redis::cmd("CLUSTER")
+        .arg("ADDSLOTSRANGE")
+        .arg(0)
+        .arg(10)
+        .query(&mut lone)
+        .unwrap();
+    assert_eq!(ok, "OK");
+    assert!(nodes_text(c.port(0)).trim_end().ends_with(" 0-10"));
+    let e = redis::cmd("CLUSTER")
+        .arg("ADDSLOTS")
+        .arg(5)
+        .query::<()>(&mut lone)
+        .unwrap_err();
+    assert!(e.to_string().contains("Slot 5 is already busy"), "{e}");
+    let _: () = redis::cmd("CLUSTER")
+        .arg("DELSLOTSRANGE")
+        .arg(0)
+        .arg(10)
+        .query(&mut lone)
+        .unwrap();
+    assert!(nodes_text(c.port(0)).trim_end().ends_with(" connected"));
+
+    let mut args = vec!["--cluster".to_string(), "create".to_string()];
+    args.extend((0..6).map(|i| format!("127.0.0.1:{}", c.port(i))));
+    args.extend(["--cluster-replicas", "1", "--cluster-yes"].map(String::from));
+    let out = std::process::Command::new("redis-cli")
+        .args(&args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("[OK] All 16384 slots covered."), "{text}");
+    c.converged();
+    let nodes = nodes_text(c.port(3));
+    assert_eq!(nodes.matches("master").count(), 3, "{nodes}");
+    assert_eq!(nodes.matches("slave").count(), 3, "{nodes}");
+    let mut cc = redis::cluster::ClusterClient::new(c.seeds())
+        .unwrap()
+        .get_connection()
+        .unwrap();
+    for i in 0..1000 {
+        let _: () = cc.set(format!("k{i}"), i).unwrap();
+    }
+    for i in (0..1000).step_by(37) {
+        let v: u64 = cc.get(format!("k{i}")).unwrap();
+        assert_eq!(v, i);
+    }
+}
+
 #[test]
 fn a_six_node_cluster_serves_cluster_clients() {
     let c = LocalCluster::start(6, &[]);
@@ -110,11 +181,7 @@ fn a_six_node_cluster_serves_cluster_clients() {
         .unwrap_err();
     assert!(e.to_string().contains("not allowed in cluster mode"), "{e}");
     // redis-cli -c follows the redirects; redis-cli --cluster check parses CLUSTER NODES.
-    if std::process::Command::new("redis-cli")
-        .arg("--version")
-        .output()
-        .is_ok()
-    {
+    if redis_cli_installed() {
         let out = std::process::Command::new("redis-cli")
             .args(["-c", "-p", &c.port(0).to_string(), "get", "key:12345"])
             .output()
@@ -130,8 +197,6 @@ fn a_six_node_cluster_serves_cluster_clients() {
             text.contains("[OK] All nodes agree about slots configuration."),
             "{text}"
         );
-    } else {
-        eprintln!("redis-cli not installed: its checks skipped");
     }
     // redis-py's cluster client parses CLUSTER SLOTS/SHARDS its own way.
     let script = format!(

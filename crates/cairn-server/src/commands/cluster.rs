@@ -179,6 +179,13 @@ const CLUSTER_SUBCOMMANDS: &[CommandSpec] = &[
         saveconfig
     ),
     sub!(
+        "cluster|set-config-epoch",
+        3,
+        ADMIN | STALE,
+        "Refused: epochs come from the cluster's Raft configuration.",
+        set_config_epoch
+    ),
+    sub!(
         "cluster|help",
         2,
         STALE,
@@ -435,14 +442,23 @@ fn nodes(ctx: &mut Ctx, _args: Args) -> CmdResult {
     let c = cl.node.config();
     let mut text = String::new();
     if c.nodes.is_empty() {
-        // Not joined yet: this node alone, as Redis shows a fresh node.
+        // Not joined yet: this node alone, as Redis shows a fresh node, with the slots
+        // claimed meanwhile.
         text.push_str(&format!(
-            "{} {}:{}@{} myself,master - 0 0 0 connected\n",
+            "{} {}:{}@{} myself,master - 0 0 0 connected",
             cl.node.name,
             cl.node.options().host,
             cl.node.options().port,
             cl.node.options().bus_port
         ));
+        for (a, b) in cl.node.claimed() {
+            text.push_str(&if a == b {
+                format!(" {a}")
+            } else {
+                format!(" {a}-{b}")
+            });
+        }
+        text.push('\n');
     }
     for n in c.nodes.values() {
         text.push_str(&node_line(&c, n, cl.node.me));
@@ -671,6 +687,13 @@ fn ranges(args: &Args, from: usize, pairs: bool) -> Result<Vec<(u16, u16)>, CmdE
 fn assign(ctx: &mut Ctx, args: Args, pairs: bool, add: bool) -> CmdResult {
     let node = cluster(ctx)?.node.clone();
     let ranges = ranges(&args, 2, pairs)?;
+    if node.is_alone() {
+        // Before the node meets a cluster (redis-cli --cluster create assigns slots
+        // first): kept until it joins one, which assigns them.
+        node.claim(&ranges, add).map_err(CmdError::new)?;
+        ctx.out.ok();
+        return Ok(());
+    }
     let me = node.me;
     let c = node.config();
     // Tools written for Redis send DELSLOTS to every node (each Redis node forgets the
@@ -861,6 +884,22 @@ fn saveconfig(ctx: &mut Ctx, _args: Args) -> CmdResult {
     cluster(ctx)?;
     ctx.out.ok();
     Ok(())
+}
+
+/// CLUSTER SET-CONFIG-EPOCH epoch: Redis lets a tool give fresh nodes distinct epochs
+/// (redis-cli --cluster create does, ignoring the reply); here every change commits with
+/// the epoch the configuration gives it, so there is nothing to set.
+fn set_config_epoch(ctx: &mut Ctx, args: Args) -> CmdResult {
+    cluster(ctx)?;
+    let epoch = String::from_utf8_lossy(args.get(2));
+    if epoch.parse::<u64>().is_err() {
+        return Err(CmdError::new(format!(
+            "ERR Invalid config epoch specified: {epoch}"
+        )));
+    }
+    Err(CmdError::new(
+        "ERR epochs are assigned by Cairn's Raft configuration; SET-CONFIG-EPOCH is not needed",
+    ))
 }
 
 fn help(ctx: &mut Ctx, _args: Args) -> CmdResult {
