@@ -1,7 +1,9 @@
-//! cairn-client in cluster mode against a real Redis Cluster: three redis-server processes
-//! started here with `--cluster-enabled yes` on ephemeral 127.0.0.1 ports, slots assigned
-//! with CLUSTER ADDSLOTSRANGE and joined with CLUSTER MEET. (Cairn has no cluster mode yet.)
-//! Skipped, with a notice, when redis-server is not installed.
+//! cairn-client in cluster mode against real clusters: three primaries (and, for the
+//! failover test, a replica each) started here on ephemeral 127.0.0.1 ports, once as
+//! redis-server processes and once as Cairn nodes, both built the same way: slots assigned
+//! with CLUSTER ADDSLOTSRANGE, then joined with CLUSTER MEET, replicas attached with
+//! CLUSTER REPLICATE. The Redis half is skipped, with a notice, when redis-server is not
+//! installed.
 
 use bytes::Bytes;
 use cairn_client::{CacheClient, ClientOptions, NearOptions, slot::slot};
@@ -11,9 +13,36 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Kind {
+    Redis,
+    Cairn,
+}
+
+/// Runs an async test body once against a Redis Cluster and once against a Cairn cluster.
+macro_rules! both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn redis() {
+                super::$name(super::Kind::Redis).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn cairn() {
+                super::$name(super::Kind::Cairn).await;
+            }
+        }
+    };
+}
+
+both!(cluster_keys_go_to_their_slot_owner_and_the_near_cache_stays_coherent);
+both!(a_slot_move_flushes_the_near_cache_and_reads_follow_the_key);
+both!(a_failover_flushes_the_near_cache_and_reads_follow_the_new_primary);
+
 struct Node {
     child: Child,
     addr: SocketAddr,
+    bus: u16,
     dir: std::path::PathBuf,
 }
 
@@ -53,72 +82,88 @@ fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
-impl Cluster {
-    /// Three primaries owning 0-5460, 5461-10922, 10923-16383; `None` without redis-server.
-    fn start() -> Option<Cluster> {
-        if Command::new("redis-server")
-            .arg("--version")
+impl Node {
+    fn start(kind: Kind) -> Node {
+        let port = free_port();
+        // The bus port is given, so it cannot land past 65535 as port + 10000 could.
+        let bus = free_port();
+        let dir = std::env::temp_dir().join(format!(
+            "cairn-client-cluster-{}-{port}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut cmd = match kind {
+            Kind::Redis => {
+                let mut c = Command::new("redis-server");
+                // Redis's default of 15 s would make the failover test wait as long.
+                c.args(["--cluster-node-timeout", "2000"]);
+                c
+            }
+            Kind::Cairn => {
+                let mut c = Command::new(env!("CARGO_BIN_EXE_cairn"));
+                c.arg("server");
+                c
+            }
+        };
+        let child = cmd
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .args(["--cluster-enabled", "yes"])
+            .args(["--cluster-port", &bus.to_string()])
+            .arg("--dir")
+            .arg(&dir)
             .stdout(Stdio::null())
-            .status()
-            .is_err()
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start a server");
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        wait_until("the server answers", || {
+            redis::Client::open(format!("redis://{addr}"))
+                .and_then(|c| c.get_connection())
+                .is_ok()
+        });
+        Node {
+            child,
+            addr,
+            bus,
+            dir,
+        }
+    }
+}
+
+impl Cluster {
+    /// Three primaries owning 0-5460, 5461-10922, 10923-16383, with a replica each (nodes
+    /// 3, 4, 5 of 0, 1, 2) if `replicas`; `None` for Redis without redis-server.
+    fn start(kind: Kind, replicas: bool) -> Option<Cluster> {
+        if kind == Kind::Redis
+            && Command::new("redis-server")
+                .arg("--version")
+                .stdout(Stdio::null())
+                .status()
+                .is_err()
         {
-            eprintln!("NOTICE: redis-server is not installed; cluster tests skipped");
+            eprintln!("NOTICE: redis-server is not installed; its cluster tests skipped");
             return None;
         }
-        let mut nodes = Vec::new();
-        for _ in 0..3 {
-            let port = free_port();
-            let dir = std::env::temp_dir().join(format!(
-                "cairn-client-cluster-{}-{port}",
-                std::process::id()
-            ));
-            std::fs::create_dir_all(&dir).unwrap();
-            let child = Command::new("redis-server")
-                .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-                .args([
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                    "--cluster-enabled",
-                    "yes",
-                ])
-                .args(["--cluster-node-timeout", "5000"])
-                .arg("--dir")
-                .arg(&dir)
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .expect("start redis-server");
-            nodes.push(Node {
-                child,
-                addr: SocketAddr::from(([127, 0, 0, 1], port)),
-                dir,
-            });
-        }
-        for n in &nodes {
-            wait_until("redis-server answers", || {
-                redis::Client::open(format!("redis://{}", n.addr))
-                    .and_then(|c| c.get_connection())
-                    .is_ok()
-            });
-        }
+        let n = if replicas { 6 } else { 3 };
+        let nodes: Vec<Node> = (0..n).map(|_| Node::start(kind)).collect();
+        let ids: Vec<String> = nodes
+            .iter()
+            .map(|n| {
+                redis::cmd("CLUSTER")
+                    .arg("MYID")
+                    .query::<String>(&mut conn(n.addr))
+                    .unwrap()
+            })
+            .collect();
         let ranges = [(0, 5460), (5461, 10922), (10923, 16383)];
-        let mut ids = Vec::new();
         for (n, (lo, hi)) in nodes.iter().zip(ranges) {
-            let mut c = conn(n.addr);
             let _: () = redis::cmd("CLUSTER")
                 .arg("ADDSLOTSRANGE")
                 .arg(lo)
                 .arg(hi)
-                .query(&mut c)
+                .query(&mut conn(n.addr))
                 .unwrap();
-            ids.push(
-                redis::cmd("CLUSTER")
-                    .arg("MYID")
-                    .query::<String>(&mut c)
-                    .unwrap(),
-            );
         }
         let mut first = conn(nodes[0].addr);
         for n in &nodes[1..] {
@@ -126,14 +171,35 @@ impl Cluster {
                 .arg("MEET")
                 .arg("127.0.0.1")
                 .arg(n.addr.port())
+                .arg(n.bus)
                 .query(&mut first)
                 .unwrap();
         }
-        for n in &nodes {
-            let mut c = conn(n.addr);
-            wait_until("the cluster is up", || {
+        let known = format!("cluster_known_nodes:{n}");
+        for node in &nodes {
+            let mut c = conn(node.addr);
+            wait_until("every node knows every other", || {
                 let info: String = redis::cmd("CLUSTER").arg("INFO").query(&mut c).unwrap();
-                info.contains("cluster_state:ok") && info.contains("cluster_known_nodes:3")
+                info.contains(&known)
+            });
+        }
+        for (i, node) in nodes.iter().enumerate().skip(3) {
+            let mut c = conn(node.addr);
+            wait_until("the replica attaches", || {
+                redis::cmd("CLUSTER")
+                    .arg("REPLICATE")
+                    .arg(&ids[i - 3])
+                    .query::<()>(&mut c)
+                    .is_ok()
+            });
+        }
+        for (i, node) in nodes.iter().enumerate() {
+            let mut c = conn(node.addr);
+            wait_until("the cluster is up, replicas in sync", || {
+                let info: String = redis::cmd("CLUSTER").arg("INFO").query(&mut c).unwrap();
+                let repl: String = redis::cmd("INFO").arg("replication").query(&mut c).unwrap();
+                info.contains("cluster_state:ok")
+                    && (i < 3 || repl.contains("master_link_status:up"))
             });
         }
         Some(Cluster { nodes, ids })
@@ -184,9 +250,8 @@ async fn near_client(cluster: &Cluster) -> CacheClient {
     .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cluster_keys_go_to_their_slot_owner_and_the_near_cache_stays_coherent() {
-    let Some(cluster) = Cluster::start() else {
+async fn cluster_keys_go_to_their_slot_owner_and_the_near_cache_stays_coherent(kind: Kind) {
+    let Some(cluster) = Cluster::start(kind, false) else {
         return;
     };
     let client = near_client(&cluster).await;
@@ -256,9 +321,8 @@ async fn cluster_keys_go_to_their_slot_owner_and_the_near_cache_stays_coherent()
     assert!(client.stats().near.hits > 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_slot_move_flushes_the_near_cache_and_reads_follow_the_key() {
-    let Some(cluster) = Cluster::start() else {
+async fn a_slot_move_flushes_the_near_cache_and_reads_follow_the_key(kind: Kind) {
+    let Some(cluster) = Cluster::start(kind, false) else {
         return;
     };
     let client = near_client(&cluster).await;
@@ -336,6 +400,66 @@ async fn a_slot_move_flushes_the_near_cache_and_reads_follow_the_key() {
         .query(&mut b)
         .unwrap();
     eventually("the new owner's invalidation arrives", async || {
+        client.get(key).await.ok().flatten() == Some(Bytes::from("latest"))
+    })
+    .await;
+}
+
+async fn a_failover_flushes_the_near_cache_and_reads_follow_the_new_primary(kind: Kind) {
+    let Some(mut cluster) = Cluster::start(kind, true) else {
+        return;
+    };
+    let client = near_client(&cluster).await;
+    let key = "user:failover";
+    let from = Cluster::owner(key.as_bytes());
+    let replica = from + 3;
+    client.set(key, "before", None).await.unwrap();
+    // the replica holds it before the primary dies
+    let acked: i64 = redis::cmd("WAIT")
+        .arg(1)
+        .arg(5000)
+        .query(&mut conn(cluster.nodes[from].addr))
+        .unwrap();
+    assert_eq!(acked, 1);
+    assert_eq!(client.get(key).await.unwrap(), Some(Bytes::from("before")));
+    assert_eq!(client.get(key).await.unwrap(), Some(Bytes::from("before")));
+    assert!(client.stats().near.hits >= 1, "served from L1");
+    let flushes = client.stats().near.flushes;
+
+    // kill -9 the primary; its replica takes over, and its copy changes behind the
+    // client's back
+    let _ = cluster.nodes[from].child.kill();
+    let _ = cluster.nodes[from].child.wait();
+    let mut b = conn(cluster.nodes[replica].addr);
+    eventually("the replica is promoted and takes the write", async || {
+        redis::cmd("SET")
+            .arg(key)
+            .arg("after")
+            .query::<()>(&mut b)
+            .is_ok()
+    })
+    .await;
+    eventually(
+        "the client notices and flushes its near cache",
+        async || client.stats().near.flushes > flushes,
+    )
+    .await;
+    eventually("reads follow the key to the new primary", async || {
+        client.get(key).await.ok().flatten() == Some(Bytes::from("after"))
+    })
+    .await;
+    assert_eq!(
+        client.node_for(key),
+        cluster.nodes[replica].addr.to_string()
+    );
+    // and the new primary tracks our reads: a write there is seen
+    client.get(key).await.unwrap();
+    let _: () = redis::cmd("SET")
+        .arg(key)
+        .arg("latest")
+        .query(&mut b)
+        .unwrap();
+    eventually("the new primary's invalidation arrives", async || {
         client.get(key).await.ok().flatten() == Some(Bytes::from("latest"))
     })
     .await;
