@@ -30,8 +30,14 @@ fn parse() -> Opts {
         keys: 100_000,
     };
     while let Some(flag) = args.next() {
-        let value = args.next().unwrap_or_else(|| panic!("{flag} needs a value"));
-        let n = || value.parse::<usize>().unwrap_or_else(|_| panic!("{flag} {value}"));
+        let value = args
+            .next()
+            .unwrap_or_else(|| panic!("{flag} needs a value"));
+        let n = || {
+            value
+                .parse::<usize>()
+                .unwrap_or_else(|_| panic!("{flag} {value}"))
+        };
         match flag.as_str() {
             "--tasks" => {
                 o.tasks = value
@@ -131,11 +137,10 @@ async fn main() {
         .get_multiplexed_async_connection()
         .await
         .expect("redis-rs connects");
-    let fred = Builder::from_config(
-        Config::from_url(&format!("redis://{}", o.addr)).expect("address"),
-    )
-    .build()
-    .expect("fred client");
+    let fred =
+        Builder::from_config(Config::from_url(&format!("redis://{}", o.addr)).expect("address"))
+            .build()
+            .expect("fred client");
     fred.init().await.expect("fred connects");
     let clients = [Under::RedisRs(redis_rs), Under::Fred(fred)];
     println!(
