@@ -180,6 +180,7 @@ done
 resolve_cairn_bin
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export PYTHONPATH="$ROOT/bench${PYTHONPATH:+:$PYTHONPATH}"   # the helpers import resp.py
 cd "$ROOT"
 
 # ------------------------------------------------------------ dependencies --
@@ -307,52 +308,14 @@ inst_of_port() {   # inst_of_port SERVER PORT
 cat >"$WORK/cl.py" <<'PY'
 import array, json, os, random, signal, socket, statistics, sys, time
 
-class Conn:
-    def __init__(self, port, timeout=5):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-        self.f = self.s.makefile("rb")
-
-    def send(self, *cmds):
-        out = []
-        for args in cmds:
-            out.append(b"*%d\r\n" % len(args))
-            for a in args:
-                a = a if isinstance(a, bytes) else str(a).encode()
-                out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-        self.s.sendall(b"".join(out))
-        return [self.read() for _ in cmds]
-
-    def cmd(self, *args):
-        return self.send(args)[0]
-
-    def read(self):
-        line = self.f.readline()
-        if not line:
-            raise OSError("connection closed")
-        kind, rest = line[:1], line[1:].rstrip(b"\r\n")
-        if kind == b"+":
-            return rest.decode()
-        if kind == b"-":
-            return "ERR:" + rest.decode()
-        if kind == b":":
-            return int(rest)
-        if kind == b"$":
-            n = int(rest)
-            return None if n < 0 else self.f.read(n + 2)[:-2].decode(errors="replace")
-        if kind == b"*":
-            n = int(rest)
-            return None if n < 0 else [self.read() for _ in range(n)]
-        raise OSError(f"unexpected reply {line[:80]!r}")
-
-    def close(self):
-        self.s.close()
+from resp import Conn
 
 def kv_text(text):
     return dict(l.split(":", 1) for l in text.split("\r\n") if ":" in l)
 
 def slot_map(port):
     """[(first, last, port, id)] from CLUSTER SLOTS."""
-    c = Conn(port)
+    c = Conn(port, timeout=5)
     try:
         out = []
         for r in c.cmd("CLUSTER", "SLOTS"):
@@ -679,7 +642,7 @@ try:
     elif cmd == "primaries":
         print(" ".join(sorted({nid for _, _, _, nid in slot_map(int(a[0]))})))
     elif cmd == "leader":
-        c = Conn(int(a[0]))
+        c = Conn(int(a[0]), timeout=5)
         print(kv_text(c.cmd("CLUSTER", "INFO")).get("cairn_raft_leader", ""))
     elif cmd == "health":
         health(float(a[0]), [int(x) for x in a[1:]])

@@ -172,6 +172,7 @@ done
 resolve_cairn_bin
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+export PYTHONPATH="$ROOT/bench${PYTHONPATH:+:$PYTHONPATH}"   # the helpers import resp.py
 cd "$ROOT"
 
 # ------------------------------------------------------------ dependencies --
@@ -267,41 +268,11 @@ PY
 cat >"$WORK/repl.py" <<'PY'
 import os, socket, statistics, sys, time
 
-class Conn:
-    def __init__(self, port):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=30)
-        self.f = self.s.makefile("rb")
+from resp import Conn
 
-    def cmd(self, *args):
-        out = [b"*%d\r\n" % len(args)]
-        for a in args:
-            a = str(a).encode()
-            out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-        self.s.sendall(b"".join(out))
-        return self.read()
-
-    def read(self):
-        line = self.f.readline()
-        if not line:
-            raise OSError("connection closed")
-        kind, rest = line[:1], line[1:].rstrip(b"\r\n")
-        if kind == b"+":
-            return rest.decode()
-        if kind == b"-":
-            return "ERR:" + rest.decode()
-        if kind == b":":
-            return int(rest)
-        if kind == b"$":
-            n = int(rest)
-            return None if n < 0 else self.f.read(n + 2)[:-2].decode()
-        if kind == b"*":
-            n = int(rest)
-            return None if n < 0 else [self.read() for _ in range(n)]
-        raise OSError(f"unexpected reply {line[:80]!r}")
-
-    def info(self):
-        text = self.cmd("INFO", "replication")
-        return dict(l.split(":", 1) for l in text.split("\r\n") if ":" in l)
+def info(c):
+    text = c.cmd("INFO", "replication")
+    return dict(l.split(":", 1) for l in text.split("\r\n") if ":" in l)
 
 def show(i):
     keys = ("role", "master_link_status", "master_sync_in_progress", "slave_repl_offset",
@@ -315,7 +286,7 @@ def sync(rport, pport, limit, poll):
     if not str(reply).startswith("OK"):
         sys.exit(f"REPLICAOF replied {reply!r}")
     while True:
-        i = r.info()
+        i = info(r)
         t = time.time()
         if i.get("master_link_status") == "up" and i.get("master_sync_in_progress") == "0":
             print(f"seconds={t - t0:.4f}")
@@ -334,12 +305,12 @@ def catchup(pport, expected, probe, limit, poll, rports):
             if str(reply).startswith("ERR:"):
                 sys.exit(f"{c[0]} on the primary answered {reply}")
     while True:
-        pi = p.info()
+        pi = info(p)
         poff = int(pi["master_repl_offset"])
         online = sum(1 for k, v in pi.items() if k.startswith("slave") and k[5:].isdigit()
                      and "state=online" in v)
         ok = int(pi.get("connected_slaves", 0)) == expected and online == expected
-        ris = [r.info() for r in rs]
+        ris = [info(r) for r in rs]
         for ri in ris:
             ok = ok and ri.get("master_link_status") == "up" \
                 and int(ri.get("slave_repl_offset", -1)) >= poff
@@ -365,8 +336,8 @@ def lag(pport, rports, sample, poll, start_file, done_file, limit):
             with open(done_file) as f:
                 done_t = float(f.read())
         tp = time.time()
-        poff = int(p.info()["master_repl_offset"])
-        ris = [r.info() for r in rs]
+        poff = int(info(p)["master_repl_offset"])
+        ris = [info(r) for r in rs]
         tr = time.time()
         ri = min(ris, key=lambda i: int(i.get("slave_repl_offset", -1)))
         roff = int(ri.get("slave_repl_offset", -1))

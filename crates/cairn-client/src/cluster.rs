@@ -48,6 +48,9 @@ impl redis::aio::AsyncPushSender for ClusterPushSink {
     }
 }
 
+/// How many nodes a topology check asks for CLUSTER SLOTS before it gives up.
+const TOPOLOGY_TRIES: usize = 3;
+
 /// One range of the slot map.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct SlotRange {
@@ -159,20 +162,16 @@ impl ClusterNodes {
     /// Reads CLUSTER SLOTS; when the map differs from the last one, flushes the near cache
     /// (a key may now be served by a node that never tracked our reads of it).
     pub(crate) async fn check_topology(&self) -> Result<(), Error> {
-        let mut conn = self.conn.clone();
-        let reply = tokio::time::timeout(
-            self.options.response_timeout,
-            conn.route_command(
-                redis::cmd("CLUSTER").arg("SLOTS").clone(),
-                RoutingInfo::SingleNode(SingleNodeRoutingInfo::Random),
-            ),
-        )
-        .await
-        .map_err(|_| Error::Timeout {
-            node: "cluster".into(),
-            after: self.options.response_timeout,
-        })?
-        .map_err(|e| Error::from_redis("cluster", e))?;
+        // Asked of a random node, which after a failover may be the dead one: a few tries,
+        // so the map does not wait a whole health-check period per unlucky pick.
+        let mut reply = self.cluster_slots().await;
+        for _ in 0..TOPOLOGY_TRIES - 1 {
+            if reply.is_ok() {
+                break;
+            }
+            reply = self.cluster_slots().await;
+        }
+        let reply = reply?;
         let mut map = parse_slots(&reply).ok_or_else(|| Error::Reply {
             node: "cluster".into(),
             what: format!("CLUSTER SLOTS: {reply:?}"),
@@ -195,6 +194,24 @@ impl ClusterNodes {
             }
         }
         Ok(())
+    }
+
+    /// CLUSTER SLOTS from a random node, within the response timeout.
+    async fn cluster_slots(&self) -> Result<redis::Value, Error> {
+        let mut conn = self.conn.clone();
+        tokio::time::timeout(
+            self.options.response_timeout,
+            conn.route_command(
+                redis::cmd("CLUSTER").arg("SLOTS").clone(),
+                RoutingInfo::SingleNode(SingleNodeRoutingInfo::Random),
+            ),
+        )
+        .await
+        .map_err(|_| Error::Timeout {
+            node: "cluster".into(),
+            after: self.options.response_timeout,
+        })?
+        .map_err(|e| Error::from_redis("cluster", e))
     }
 
     /// Runs one keyed call through the key's node breaker and the response timeout.
