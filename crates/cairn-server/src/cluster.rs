@@ -252,11 +252,11 @@ pub fn route(
         return Ok(());
     };
     let slot = cairn_store::key_slot(args.get(first));
-    let keys = spec.key_positions(args.len());
-    if keys.len() > 1
-        && keys
-            .iter()
-            .any(|&i| cairn_store::key_slot(args.get(i)) != slot)
+    let keys = spec.key_indexes(args.len());
+    if keys
+        .clone()
+        .skip(1)
+        .any(|i| cairn_store::key_slot(args.get(i)) != slot)
     {
         return Err(CmdError::new(
             "CROSSSLOT Keys in request don't hash to the same slot",
@@ -289,14 +289,15 @@ pub fn route(
                 let now = server.clock.at(at);
                 let mut shard = server.keyspace.lock(slot);
                 let db = shard.db(session.db);
-                let present = keys
-                    .iter()
-                    .filter(|&&i| db.contains(slot, args.get(i), now))
-                    .count();
+                let (mut present, mut all) = (0, 0);
+                for i in keys {
+                    all += 1;
+                    present += usize::from(db.contains(slot, args.get(i), now));
+                }
                 if present == 0 {
                     return Err(slot_error(slot, r.addr(m.to), true));
                 }
-                if present < keys.len() {
+                if present < all {
                     return Err(CmdError::new(
                         "TRYAGAIN Multiple keys request during rehashing of slot",
                     ));

@@ -264,7 +264,7 @@ macro_rules! setting {
             multi_word: false,
             get: |c| c.$field.to_string(),
             set: |c, v| {
-                c.$field = ranged(v, $min, $max)?;
+                c.$field = ranged(v, $min, $max)?.into();
                 Ok(())
             },
         }
@@ -698,28 +698,20 @@ pub static SETTINGS: &[Setting] = &[
         repl_backlog_ttl,
         Num
     ),
-    Setting {
-        name: "repl-timeout",
-        mutability: Mutability::Runtime,
-        help: "Seconds without traffic after which a replication link is dropped and reconnected",
-        multi_word: false,
-        get: |c| c.repl_timeout.to_string(),
-        set: |c, v| {
-            c.repl_timeout = ranged(v, 1, i32::MAX as u32)? as u64;
-            Ok(())
-        },
-    },
-    Setting {
-        name: "repl-ping-replica-period",
-        mutability: Mutability::Runtime,
-        help: "Seconds between the PINGs a primary puts in its stream, so idle replicas see it alive",
-        multi_word: false,
-        get: |c| c.repl_ping_replica_period.to_string(),
-        set: |c, v| {
-            c.repl_ping_replica_period = ranged(v, 1, i32::MAX as u32)? as u64;
-            Ok(())
-        },
-    },
+    setting!(
+        "repl-timeout",
+        Runtime,
+        "Seconds without traffic after which a replication link is dropped and reconnected",
+        repl_timeout,
+        ranged 1, i32::MAX as u32
+    ),
+    setting!(
+        "repl-ping-replica-period",
+        Runtime,
+        "Seconds between the PINGs a primary puts in its stream, so idle replicas see it alive",
+        repl_ping_replica_period,
+        ranged 1, i32::MAX as u32
+    ),
     Setting {
         name: "repl-diskless-sync",
         mutability: Mutability::Runtime,
@@ -798,17 +790,13 @@ pub static SETTINGS: &[Setting] = &[
         cluster_port,
         Num
     ),
-    Setting {
-        name: "cluster-node-timeout",
-        mutability: Mutability::Startup,
-        help: "Milliseconds without an answer before a node is judged failed and its replica promoted; a primary that cannot reach a majority of the voters for half of it stops taking writes",
-        multi_word: false,
-        get: |c| c.cluster_node_timeout.to_string(),
-        set: |c, v| {
-            c.cluster_node_timeout = ranged(v, 100, i32::MAX as u32)? as u64;
-            Ok(())
-        },
-    },
+    setting!(
+        "cluster-node-timeout",
+        Startup,
+        "Milliseconds without an answer before a node is judged failed and its replica promoted; a primary that cannot reach a majority of the voters for half of it stops taking writes",
+        cluster_node_timeout,
+        ranged 100, i32::MAX as u32
+    ),
     setting!(
         "cluster-require-full-coverage",
         Runtime,

@@ -135,12 +135,7 @@ pub async fn serve(
                         };
                         match r {
                             Ok(line) => out.simple(&line),
-                            Err(e) => {
-                                batch
-                                    .errors
-                                    .push(e.split(' ').next().unwrap_or("ERR").to_string());
-                                out.error(&e);
-                            }
+                            Err(e) => error_reply(&mut out, &mut batch, &CmdError::new(e)),
                         }
                         mark = Instant::now();
                         now = server.clock.at(mark);
@@ -289,46 +284,22 @@ async fn run(
     let spec = match resolve(table, args) {
         Ok(spec) => spec,
         Err((spec, e)) => {
-            if let Some(spec) = spec {
-                batch.calls.push((table.id(spec), 0, Outcome::Rejected));
-            }
-            if let Some(tx) = &mut session.multi {
-                tx.abort();
-            }
-            error_reply(out, batch, &e);
+            reject(session, out, batch, spec.map(|s| table.id(s)), &e);
             return false;
         }
     };
     if spec.has(flags::WRITE)
         && let Some(e) = server.persist.misconf()
     {
-        batch.calls.push((table.id(spec), 0, Outcome::Rejected));
-        if let Some(tx) = &mut session.multi {
-            tx.abort();
-        }
-        error_reply(out, batch, &CmdError::new(e));
+        reject(session, out, batch, Some(table.id(spec)), &CmdError::new(e));
         return false;
     }
     let queued = match &session.multi {
         Some(tx) if spec.name == "exec" => tx.flags(),
         _ => 0,
     };
-    if let Some(cluster) = server.cluster.get()
-        && let Err(e) = crate::cluster::route(server, cluster, session, spec, args, queued, *mark)
-    {
-        batch.calls.push((table.id(spec), 0, Outcome::Rejected));
-        if let Some(tx) = &mut session.multi {
-            tx.abort();
-        }
-        error_reply(out, batch, &e);
-        return false;
-    }
-    if let Some(e) = server.replication.refuse(spec, queued) {
-        batch.calls.push((table.id(spec), 0, Outcome::Rejected));
-        if let Some(tx) = &mut session.multi {
-            tx.abort();
-        }
-        error_reply(out, batch, &e);
+    if let Some(e) = refusal(server, session, spec, args, queued, *mark) {
+        reject(session, out, batch, Some(table.id(spec)), &e);
         return false;
     }
     if session.subscriptions.any()
@@ -343,36 +314,18 @@ async fn run(
         queue(server, session, out, spec, args, now, batch);
         return false;
     }
-    let queued_flags = match &session.multi {
-        Some(tx) if spec.name == "exec" => tx.flags(),
-        _ => 0,
-    };
     let mut waited = false;
-    while let Some(until) = server.pause_for(spec, queued_flags) {
+    while let Some(until) = server.pause_for(spec, queued) {
         server.wait_unpaused(until).await;
         waited = true;
         *mark = Instant::now();
         now = server.clock.at(*mark);
     }
-    if waited {
-        // A pause is how a manual failover holds writes until the replica has them all;
-        // by the time they are released this node may be a replica. Judge them again.
-        let refused = match server.cluster.get() {
-            Some(cluster) => {
-                crate::cluster::route(server, cluster, session, spec, args, queued_flags, *mark)
-                    .err()
-            }
-            None => None,
-        }
-        .or_else(|| server.replication.refuse(spec, queued_flags));
-        if let Some(e) = refused {
-            batch.calls.push((table.id(spec), 0, Outcome::Rejected));
-            if let Some(tx) = &mut session.multi {
-                tx.abort();
-            }
-            error_reply(out, batch, &e);
-            return waited;
-        }
+    // A pause is how a manual failover holds writes until the replica has them all; by
+    // the time they are released this node may be a replica. Judge them again.
+    if waited && let Some(e) = refusal(server, session, spec, args, queued, *mark) {
+        reject(session, out, batch, Some(table.id(spec)), &e);
+        return waited;
     }
     let start = *mark;
     if session.multi.is_some() && spec.name == "exec" {
@@ -516,6 +469,42 @@ fn count(out: &mut Reply, batch: &mut BatchStats, id: usize, ns: u64, result: Cm
             error_reply(out, batch, &e);
         }
     }
+}
+
+/// What refuses a command on this node before it runs: the cluster's routing (a slot
+/// served elsewhere, a fenced primary) or replication (READONLY, NOREPLICAS, ...).
+fn refusal(
+    server: &Server,
+    session: &mut Session,
+    spec: &'static CommandSpec,
+    args: Args<'_>,
+    queued: u32,
+    mark: Instant,
+) -> Option<CmdError> {
+    if let Some(cluster) = server.cluster.get()
+        && let Err(e) = crate::cluster::route(server, cluster, session, spec, args, queued, mark)
+    {
+        return Some(e);
+    }
+    server.replication.refuse(spec, queued)
+}
+
+/// A command refused before it ran: counted against its spec (when it has one), the
+/// transaction it belongs to aborted, the error sent.
+fn reject(
+    session: &mut Session,
+    out: &mut Reply,
+    batch: &mut BatchStats,
+    id: Option<usize>,
+    e: &CmdError,
+) {
+    if let Some(id) = id {
+        batch.calls.push((id, 0, Outcome::Rejected));
+    }
+    if let Some(tx) = &mut session.multi {
+        tx.abort();
+    }
+    error_reply(out, batch, e);
 }
 
 fn error_reply(out: &mut Reply, batch: &mut BatchStats, e: &CmdError) {

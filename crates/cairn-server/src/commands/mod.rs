@@ -169,15 +169,21 @@ impl CommandSpec {
 
     /// Positions of the key arguments in `args` (COMMAND GETKEYS, multi-key locking).
     pub fn key_positions(&self, argc: usize) -> Vec<usize> {
+        self.key_indexes(argc).collect()
+    }
+
+    /// The same positions without allocating (cluster routing runs it on every command).
+    pub fn key_indexes(&self, argc: usize) -> impl Iterator<Item = usize> + Clone {
         let (first, last, step) = self.keys;
-        if first <= 0 {
-            return Vec::new();
-        }
         let last = if last < 0 { argc as i32 + last } else { last };
-        (first..=last.min(argc as i32 - 1))
+        let end = if first <= 0 {
+            0
+        } else {
+            last.min(argc as i32 - 1)
+        };
+        (first.max(1)..=end)
             .step_by(step.max(1) as usize)
             .map(|i| i as usize)
-            .collect()
     }
 }
 
