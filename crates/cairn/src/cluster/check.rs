@@ -121,10 +121,15 @@ pub fn check(addr: &str) -> anyhow::Result<i32> {
     }
 
     for m in &mut cluster.members {
-        let info = m.node.cluster_info()?;
-        let state = info.get("cluster_state").map_or("?", String::as_str);
-        if state != "ok" {
-            problems.push(format!("{} reports cluster_state:{state}", m.node.addr));
+        // A node that does not answer is one more problem to list, not the end of the check.
+        match m.node.cluster_info() {
+            Ok(info) => {
+                let state = info.get("cluster_state").map_or("?", String::as_str);
+                if state != "ok" {
+                    problems.push(format!("{} reports cluster_state:{state}", m.node.addr));
+                }
+            }
+            Err(e) => problems.push(format!("{e:#}")),
         }
     }
 

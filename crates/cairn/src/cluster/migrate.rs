@@ -64,8 +64,6 @@ pub struct Mover {
     bucket: Option<TokenBucket>,
     interrupt: Interrupt,
     bar: ProgressBar,
-    /// Keys moved so far.
-    moved: u64,
 }
 
 /// What a slot's move came to.
@@ -97,7 +95,6 @@ impl Mover {
             bucket,
             interrupt,
             bar,
-            moved: 0,
         }
     }
 
@@ -278,11 +275,11 @@ impl Mover {
                         mv.slot
                     );
                 }
-            } else {
-                idle = 0;
-                waited = Duration::ZERO;
+                // NOKEY: none of them moved (they expired or were deleted meanwhile)
+                continue;
             }
-            self.moved += keys.len() as u64;
+            idle = 0;
+            waited = Duration::ZERO;
             if self.bar.position() + keys.len() as u64 > self.bar.length().unwrap_or(0) {
                 // keys written during the move
                 self.bar.set_length(self.bar.position() + keys.len() as u64);
@@ -391,8 +388,8 @@ pub fn run_moves(
     println!(
         "Moved {} slot(s), {} key(s) in {secs:.1}s ({:.0} keys/s)",
         moves.len(),
-        mover.moved,
-        mover.moved as f64 / secs.max(0.001)
+        mover.bar.position(),
+        mover.bar.position() as f64 / secs.max(0.001)
     );
     // Replicas (and on Redis, the primaries not told directly) learn the new owners from
     // the others; a check right after the command should find them agreeing.
