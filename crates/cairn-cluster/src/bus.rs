@@ -108,8 +108,9 @@ pub async fn read_frame<T: for<'de> Deserialize<'de>>(s: &mut TcpStream) -> std:
 }
 
 /// A connection to one peer's bus, made on first use and again after a failure. One
-/// request at a time: callers that must not wait behind each other (Raft replication,
-/// pings) hold clients of their own.
+/// request at a time: Raft replication holds clients of its own (raft/network.rs); pings,
+/// forwarded proposals and joins share one per peer, so a call's timeout also bounds its
+/// wait for the client.
 pub struct Client {
     addr: String,
     conn: tokio::sync::Mutex<Option<TcpStream>>,
@@ -127,10 +128,18 @@ impl Client {
         &self.addr
     }
 
-    /// Sends `req` and waits for its response, within `timeout` in all.
+    /// Sends `req` and waits for its response, within `timeout` in all, the wait for a
+    /// call already in flight on this client included (a ping must not outlast its timeout
+    /// behind a slow forwarded join).
     pub async fn call(&self, req: &Request, timeout: Duration) -> std::io::Result<Response> {
-        let mut conn = self.conn.lock().await;
-        let result = tokio::time::timeout(timeout, async {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let Ok(mut conn) = tokio::time::timeout_at(deadline, self.conn.lock()).await else {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("{} is busy with another call", self.addr),
+            ));
+        };
+        let result = tokio::time::timeout_at(deadline, async {
             if conn.is_none() {
                 let s = TcpStream::connect(&self.addr).await?;
                 let _ = s.set_nodelay(true);

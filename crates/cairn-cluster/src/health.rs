@@ -65,10 +65,6 @@ impl Health {
         }
     }
 
-    pub fn node_timeout(&self) -> Duration {
-        self.node_timeout
-    }
-
     /// `peer` answered a ping sent at `sent` with `ping`; this node had applied the log
     /// up to `applied` when it sent it.
     pub fn pong(&mut self, peer: NodeId, sent: Instant, ping: &Ping, applied: u64) {

@@ -4,7 +4,7 @@
 //! Everything here runs on a runtime of its own (one thread), so heartbeats, pings and
 //! verdicts are not delayed by a busy data plane. The server holds the [`ClusterNode`]
 //! and reads [`ClusterNode::config`] (an `ArcSwap`, one atomic load) for every routed
-//! command, [`ClusterNode::writable`] before writes, and waits on
+//! command, [`ClusterNode::writable_at`] before writes, and waits on
 //! [`ClusterNode::subscribe`] to follow role changes.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -53,7 +53,6 @@ pub struct ClusterNode {
     pub name: String,
     opts: Options,
     raft: Raft,
-    state: StateMachine,
     log: LogStore,
     config: Arc<ArcSwap<Config>>,
     /// Bumped for every configuration applied.
@@ -68,8 +67,6 @@ pub struct ClusterNode {
     writable_until: AtomicU64,
     epoch: Instant,
     host: Arc<dyn Host>,
-    /// Reports about suspected nodes received in pings, for COUNT-FAILURE-REPORTS.
-    last_round: AtomicU64,
     runtime: Mutex<Option<tokio::runtime::Runtime>>,
     /// Slots claimed with CLUSTER ADDSLOTS while this node belongs to no cluster (as
     /// `redis-cli --cluster create` does before the nodes meet): assigned to it by the
@@ -130,7 +127,7 @@ impl ClusterNode {
             }) as raft::state::Publish
         };
         let log = LogStore::open(&opts.dir)?;
-        let state = StateMachine::open(&opts.dir, publish)?;
+        let sm = StateMachine::open(&opts.dir, publish)?;
         let raft_config = openraft::Config {
             cluster_name: "cairn".into(),
             heartbeat_interval: 50,
@@ -147,7 +144,6 @@ impl ClusterNode {
             .iter()
             .map(|a| std::net::TcpListener::bind((a.as_str(), opts.bus_port)))
             .collect::<std::io::Result<_>>()?;
-        let sm = state.clone();
         let log_view = log.clone();
         let created = runtime
             .spawn(async move { Raft::new(me, Arc::new(raft_config), Network, log, sm).await })
@@ -169,7 +165,6 @@ impl ClusterNode {
             health: Mutex::new(Health::new(opts.node_timeout)),
             opts,
             raft,
-            state,
             log: log_view,
             config,
             version,
@@ -178,7 +173,6 @@ impl ClusterNode {
             writable_until: AtomicU64::new(u64::MAX),
             epoch: Instant::now(),
             host,
-            last_round: AtomicU64::new(0),
             runtime: Mutex::new(None),
             claimed: Mutex::new(BTreeSet::new()),
         });
@@ -705,7 +699,6 @@ impl ClusterNode {
                 });
             }
             self.judge(&config).await;
-            self.last_round.fetch_add(1, Relaxed);
         }
     }
 
@@ -750,9 +743,19 @@ impl ClusterNode {
                 ),
                 _ => {}
             }
-            if let Err(e) = self.raft.client_write(change).await {
-                tracing::warn!("verdict not committed: {e}");
-                break;
+            // Bounded: a leader that lost its majority would wait here for good, and with
+            // it every ping round and this node's lease.
+            match tokio::time::timeout(self.opts.node_timeout, self.raft.client_write(change)).await
+            {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!("verdict not committed: {e}");
+                    break;
+                }
+                Err(_) => {
+                    tracing::warn!("verdict not committed within the node timeout");
+                    break;
+                }
             }
         }
     }
@@ -763,16 +766,6 @@ impl ClusterNode {
         self.health
             .lock()
             .reports_against(Instant::now(), self.me, &voters, node)
-    }
-
-    /// This node's replication offset, as pings carry it.
-    pub fn repl_offset(&self) -> u64 {
-        self.host.repl_offset()
-    }
-
-    /// The last applied configuration, read from the state machine (tests).
-    pub fn applied(&self) -> Config {
-        self.state.config()
     }
 }
 

@@ -117,11 +117,6 @@ impl LogStore {
         })
     }
 
-    /// The committed log id recorded, if any.
-    pub fn committed(&self) -> Option<LogId> {
-        self.inner.lock().committed
-    }
-
     /// See `Inner::fence_index`. (Kept when such an entry is truncated: erring high only
     /// delays a lease until the log moves past it.)
     pub fn fence_index(&self) -> u64 {

@@ -77,11 +77,6 @@ impl StateMachine {
         })
     }
 
-    /// The configuration as last applied.
-    pub fn config(&self) -> Config {
-        self.inner.lock().config.clone()
-    }
-
     fn persist(&self, data: &[u8]) -> std::io::Result<()> {
         let tmp = self.path.with_extension("json.tmp");
         std::fs::write(&tmp, data)?;
