@@ -392,17 +392,8 @@ async fn a_slot_move_flushes_the_near_cache_and_reads_follow_the_key(kind: Kind)
     })
     .await;
     assert_eq!(client.node_for(key), dst.to_string());
-    // and the new node tracks our reads: a write there is seen
-    client.get(key).await.unwrap();
-    let _: () = redis::cmd("SET")
-        .arg(key)
-        .arg("latest")
-        .query(&mut b)
-        .unwrap();
-    eventually("the new owner's invalidation arrives", async || {
-        client.get(key).await.ok().flatten() == Some(Bytes::from("latest"))
-    })
-    .await;
+    // and the new node tracks our reads
+    assert_tracked(&client, key, &mut b).await;
 }
 
 async fn a_failover_flushes_the_near_cache_and_reads_follow_the_new_primary(kind: Kind) {
@@ -455,14 +446,20 @@ async fn a_failover_flushes_the_near_cache_and_reads_follow_the_new_primary(kind
         client.node_for(key) == promoted
     })
     .await;
-    // and the new primary tracks our reads: a write there is seen
+    // and the new primary tracks our reads
+    assert_tracked(&client, key, &mut b).await;
+}
+
+/// The node behind `owner` tracks the client's reads of `key`: after a read, a write there
+/// on another connection reaches the client (its near cache is invalidated).
+async fn assert_tracked(client: &CacheClient, key: &str, owner: &mut redis::Connection) {
     client.get(key).await.unwrap();
     let _: () = redis::cmd("SET")
         .arg(key)
         .arg("latest")
-        .query(&mut b)
+        .query(owner)
         .unwrap();
-    eventually("the new primary's invalidation arrives", async || {
+    eventually("the owner's invalidation arrives", async || {
         client.get(key).await.ok().flatten() == Some(Bytes::from("latest"))
     })
     .await;

@@ -526,6 +526,34 @@ fn create_check_info_and_a_reshard_that_keeps_every_key() {
     ok(&["check", &nodes[0].addr()]);
 }
 
+/// Writes 300 keys into the first primary's lowest slot (added to `all_keys`) and starts a
+/// slow reshard (20 keys/s) of its `slots` lowest slots to the second primary, through the
+/// third; returns the running tool and that first slot.
+fn start_slow_reshard(nodes: &[Server], slots: u16, all_keys: &mut Vec<String>) -> (Child, u16) {
+    let first = myself(nodes[0].port).slots[0].0;
+    let keys = keys_in_slot(first, 300);
+    write_keys(nodes, &keys);
+    all_keys.extend(keys);
+    let child = spawn_cli(
+        &[
+            "reshard",
+            &nodes[2].addr(),
+            "--from",
+            &nodes[0].id(),
+            "--to",
+            &nodes[1].id(),
+            "--slots",
+            &slots.to_string(),
+            "--max-keys-per-sec",
+            "20",
+            "--pipeline",
+            "5",
+        ],
+        "",
+    );
+    (child, first)
+}
+
 fn an_interrupted_reshard_is_reported_by_check_and_settled_by_fix_or_resumed() {
     if !redis_server_installed() {
         return;
@@ -536,30 +564,8 @@ fn an_interrupted_reshard_is_reported_by_check_and_settled_by_fix_or_resumed() {
     let mut all_keys: Vec<String> = (0..500).map(|i| format!("other:{i}")).collect();
     write_keys(&nodes, &all_keys);
 
-    // Starts a slow reshard of 3 slots from the first primary, with 300 keys in the first
-    // slot it takes (its lowest), and returns once that slot is open on the source.
     let slow_reshard = |all_keys: &mut Vec<String>| -> (Child, u16) {
-        let first = myself(nodes[0].port).slots[0].0;
-        let keys = keys_in_slot(first, 300);
-        write_keys(&nodes, &keys);
-        all_keys.extend(keys);
-        let child = spawn_cli(
-            &[
-                "reshard",
-                &entry,
-                "--from",
-                &src,
-                "--to",
-                &dst,
-                "--slots",
-                "3",
-                "--max-keys-per-sec",
-                "20",
-                "--pipeline",
-                "5",
-            ],
-            "",
-        );
+        let (child, first) = start_slow_reshard(&nodes, 3, all_keys);
         let marker = format!("[{first}->-{dst}]");
         wait_until("the reshard opens the slot", || {
             myself(nodes[0].port).markers.contains(&marker)
@@ -687,28 +693,7 @@ fn a_crash_of_either_node_mid_migration_is_settled_by_fix() {
     let mut all_keys: Vec<String> = Vec::new();
 
     for crashed in [1, 0] {
-        // a slow reshard of the source's lowest slot, 300 keys in it
-        let first = myself(nodes[0].port).slots[0].0;
-        let keys = keys_in_slot(first, 300);
-        write_keys(&nodes, &keys);
-        all_keys.extend(keys);
-        let child = spawn_cli(
-            &[
-                "reshard",
-                &entry,
-                "--from",
-                &src,
-                "--to",
-                &dst,
-                "--slots",
-                "1",
-                "--max-keys-per-sec",
-                "20",
-                "--pipeline",
-                "5",
-            ],
-            "",
-        );
+        let (child, first) = start_slow_reshard(&nodes, 1, &mut all_keys);
         wait_until("some keys reach the target", || {
             count_keys(nodes[1].port, first) > 0
         });
