@@ -112,6 +112,12 @@ impl Health {
         since.is_some_and(|t| now.saturating_duration_since(*t) <= within)
     }
 
+    /// Whether `peer` answered within the node timeout (or became known less than a
+    /// timeout ago).
+    pub fn alive(&self, now: Instant, peer: NodeId) -> bool {
+        self.heard_within(now, peer, self.node_timeout)
+    }
+
     /// Peers not heard within the node timeout.
     pub fn suspects(&self, now: Instant) -> Vec<NodeId> {
         let mut out: Vec<NodeId> = self

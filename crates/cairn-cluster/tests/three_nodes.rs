@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use cairn_cluster::bus::{Client, Credentials, DEFAULT_MAX_FRAME, Local, Request, Response};
 use cairn_cluster::{Change, ClusterNode, Host, Options, Role};
 
 struct NoData;
@@ -15,6 +16,8 @@ impl Host for NoData {
         false
     }
 }
+
+const SECRET: &[u8] = b"the secret these three nodes share";
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -32,6 +35,8 @@ async fn start(dir: &std::path::Path) -> Arc<ClusterNode> {
         bus_port: free_port(),
         bus_bind: vec!["127.0.0.1".into()],
         node_timeout: Duration::from_millis(1000),
+        secret: Some(SECRET.to_vec()),
+        max_frame: DEFAULT_MAX_FRAME,
     };
     ClusterNode::start(opts, Arc::new(NoData))
         .await
@@ -110,5 +115,56 @@ fn nodes_meet_and_agree_on_the_configuration() {
             n.config().node(nodes[1].me).map(|x| x.role) == Some(Role::Replica { of: owner })
         })
     });
+    // A peer that proves the secret but is no member of the configuration can neither
+    // change it nor join under another node's name.
+    let leader = nodes
+        .iter()
+        .find(|n| n.leader() == Some(n.me))
+        .expect("a leader");
+    let bus = format!("127.0.0.1:{}", leader.options().bus_port);
+    let outsider = Arc::new(Local {
+        credentials: Credentials::new("f".repeat(40), Some(SECRET.to_vec())),
+        max_frame: DEFAULT_MAX_FRAME.into(),
+    });
+    let client = Client::new(bus.clone(), outsider.clone());
+    let before = leader.config();
+    let reply = rt
+        .block_on(client.call(
+            &Request::Propose(Change::UnassignSlots {
+                ranges: vec![(0, 16383)],
+            }),
+            Duration::from_secs(5),
+        ))
+        .expect("an answer");
+    match reply {
+        Response::Committed(Err(e)) => assert!(e.contains("not a member"), "{e}"),
+        other => panic!("a non-member's proposal was not refused: {other:?}"),
+    }
+    let mut impostor = leader.config().node(nodes[1].me).expect("node 1").clone();
+    impostor.bus_port = 1;
+    let reply = rt
+        .block_on(client.call(
+            &Request::Join {
+                node: impostor,
+                claimed: Vec::new(),
+            },
+            Duration::from_secs(5),
+        ))
+        .expect("an answer");
+    match reply {
+        Response::Done(Err(e)) => assert!(e.contains("as another node"), "{e}"),
+        other => panic!("a join under another name was not refused: {other:?}"),
+    }
+    assert_eq!(leader.config(), before, "nothing changed");
+    assert!(leader.bus_stats().refused_requests >= 2);
+    // The wrong secret gets no further than the handshake.
+    let stranger = Arc::new(Local {
+        credentials: Credentials::new("e".repeat(40), Some(b"not the secret at all".to_vec())),
+        max_frame: DEFAULT_MAX_FRAME.into(),
+    });
+    let e = rt
+        .block_on(Client::new(bus, stranger).call(&Request::Hello, Duration::from_secs(5)))
+        .unwrap_err();
+    assert!(e.to_string().contains("secrets differ"), "{e}");
     let _ = std::fs::remove_dir_all(&base);
 }

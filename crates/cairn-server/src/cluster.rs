@@ -178,6 +178,8 @@ pub async fn start(server: &Arc<Server>, port: u16) -> std::io::Result<()> {
         bus_port,
         bus_bind,
         node_timeout: std::time::Duration::from_millis(cfg.cluster_node_timeout),
+        secret: configured_secret(&cfg)?,
+        max_frame: cfg.cluster_bus_max_frame as usize,
     };
     let node = ClusterNode::start(opts, Arc::new(Offset(Arc::downgrade(server)))).await?;
     tracing::warn!("cluster node {} on bus port {bus_port}", node.name);
@@ -189,6 +191,59 @@ pub async fn start(server: &Arc<Server>, port: u16) -> std::io::Result<()> {
     });
     let _ = server.cluster.set(cluster.clone());
     tokio::spawn(follow_roles(server.clone(), cluster));
+    Ok(())
+}
+
+/// The secret the settings give: `cluster-secret`, else the file `cluster-secret-file`
+/// names (a file that cannot be read stops the start), else none (the node then uses the
+/// one a run-time change left in its directory, if any).
+fn configured_secret(cfg: &crate::config::Config) -> std::io::Result<Option<Vec<u8>>> {
+    if !cfg.cluster_secret.is_empty() {
+        return Ok(Some(cfg.cluster_secret.as_bytes().to_vec()));
+    }
+    if cfg.cluster_secret_file.is_empty() {
+        return Ok(None);
+    }
+    let s = std::fs::read(&cfg.cluster_secret_file).map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!(
+                "cannot read cluster-secret-file {}: {e}",
+                cfg.cluster_secret_file
+            ),
+        )
+    })?;
+    let s = s.trim_ascii();
+    if s.len() < 16 {
+        return Err(std::io::Error::other(format!(
+            "cluster-secret-file {} holds fewer than 16 characters",
+            cfg.cluster_secret_file
+        )));
+    }
+    Ok(Some(s.to_vec()))
+}
+
+/// CONFIG SET of the cluster's run-time settings: a new secret for the bus (kept in the
+/// node's directory), a new frame limit.
+pub fn apply_config(
+    server: &Server,
+    before: &crate::config::Config,
+    next: &crate::config::Config,
+) -> Result<(), String> {
+    let Some(cluster) = server.cluster.get() else {
+        return Ok(());
+    };
+    if next.cluster_secret != before.cluster_secret {
+        let secret =
+            (!next.cluster_secret.is_empty()).then(|| next.cluster_secret.as_bytes().to_vec());
+        cluster
+            .node
+            .set_secret(secret)
+            .map_err(|e| format!("cannot keep the cluster secret in the node's directory: {e}"))?;
+    }
+    cluster
+        .node
+        .set_max_frame(next.cluster_bus_max_frame as usize);
     Ok(())
 }
 

@@ -87,6 +87,14 @@ pub struct Config {
     pub cluster_allow_reads_when_down: bool,
     /// The address other nodes and clients reach this node at.
     pub cluster_announce_ip: String,
+    /// The secret every cluster bus connection proves it holds (cairn_cluster::bus::
+    /// handshake); "" with no `cluster_secret_file`: the one a run-time change left in
+    /// the node's directory, else none (the bus then refuses everyone).
+    pub cluster_secret: String,
+    /// A file holding the secret (a mounted Kubernetes secret, say), read at start.
+    pub cluster_secret_file: String,
+    /// Largest frame a proven bus peer may send, checked before anything is allocated.
+    pub cluster_bus_max_frame: u64,
 }
 
 /// `client-output-buffer-limit`, per class of client.
@@ -229,6 +237,9 @@ impl Default for Config {
             cluster_require_full_coverage: true,
             cluster_allow_reads_when_down: false,
             cluster_announce_ip: String::new(),
+            cluster_secret: String::new(),
+            cluster_secret_file: String::new(),
+            cluster_bus_max_frame: 4 << 20,
         }
     }
 }
@@ -818,6 +829,42 @@ pub static SETTINGS: &[Setting] = &[
         cluster_announce_ip,
         Text
     ),
+    Setting {
+        name: "cluster-secret",
+        mutability: Mutability::Runtime,
+        help: "Secret every cluster bus connection proves (HMAC, never sent); the same on every node, at least 16 characters. `cairn cluster create` installs one when none is set",
+        multi_word: false,
+        get: |c| c.cluster_secret.clone(),
+        set: |c, v| {
+            if !v.is_empty() && v.len() < 16 {
+                return Err("cluster-secret must be at least 16 characters".into());
+            }
+            c.cluster_secret = v.to_string();
+            Ok(())
+        },
+    },
+    setting!(
+        "cluster-secret-file",
+        Startup,
+        "File holding the cluster secret (read at start; cluster-secret wins if both are set)",
+        cluster_secret_file,
+        Text
+    ),
+    Setting {
+        name: "cluster-bus-max-frame",
+        mutability: Mutability::Runtime,
+        help: "Largest cluster bus frame a proven peer may send (k/mb suffixes)",
+        multi_word: false,
+        get: |c| c.cluster_bus_max_frame.to_string(),
+        set: |c, v| {
+            let n: u64 = Memory::parse(v)?;
+            if n < 64 * 1024 {
+                return Err("argument must be at least 65536 (64kb)".into());
+            }
+            c.cluster_bus_max_frame = n;
+            Ok(())
+        },
+    },
     Setting {
         name: "client-output-buffer-limit",
         mutability: Mutability::Runtime,

@@ -212,6 +212,10 @@ impl Server {
                 reason: "databases can only grow at run time".into(),
             });
         }
+        crate::cluster::apply_config(self, &cfg, &next).map_err(|reason| ConfigError::Invalid {
+            name: "cluster-secret".into(),
+            reason,
+        })?;
         if next.databases > cfg.databases {
             self.keyspace
                 .set_databases(next.databases)

@@ -101,7 +101,12 @@ impl Node {
             }
             Kind::Cairn => {
                 let mut c = Command::new(env!("CARGO_BIN_EXE_cairn"));
-                c.arg("server");
+                // The nodes meet by hand here, so they share a secret from the start.
+                c.args([
+                    "server",
+                    "--cluster-secret",
+                    "the client tests' cluster secret",
+                ]);
                 c
             }
         };

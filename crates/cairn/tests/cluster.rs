@@ -52,7 +52,8 @@ fn redis_cli_cluster_create_builds_a_cluster() {
     if !redis_cli_installed() {
         return;
     }
-    let c = LocalCluster::start(6, &[]);
+    // redis-cli installs no cluster secret: the nodes are started with one.
+    let c = LocalCluster::start(6, &["--cluster-secret", "the secret of these six nodes"]);
     // A node alone takes and gives back slots, with Redis's errors.
     let mut lone = conn(c.port(0));
     let ok: String = redis::cmd("CLUSTER")
@@ -622,4 +623,57 @@ fn a_manual_failover_loses_no_acknowledged_write() {
         e.to_string().contains("send CLUSTER FAILOVER to a replica"),
         "{e}"
     );
+}
+
+/// Three primaries of a 3+3 cluster killed one after another, each after the previous
+/// failover: every one is replaced. The voters that die are replaced by live nodes, so a
+/// majority of live voters remains (docs/cluster.md: what the cluster survives).
+#[test]
+fn primaries_killed_one_after_another_are_each_failed_over() {
+    let mut c = LocalCluster::start(6, &[]);
+    c.create(3);
+    // A cluster client seeded with the nodes still running.
+    let client = |c: &LocalCluster| {
+        let live: Vec<String> = (0..6)
+            .filter(|&i| c.nodes[i].is_some())
+            .map(|i| format!("redis://127.0.0.1:{}", c.port(i)))
+            .collect();
+        redis::cluster::ClusterClient::builder(live)
+            .retries(20)
+            .build()
+            .unwrap()
+            .get_connection()
+            .unwrap()
+    };
+    for victim in 0..3 {
+        // Replicas go round robin: node 3 replicates 0, 4 replicates 1, 5 replicates 2.
+        let replica = victim + 3;
+        let tag = tag_on(&c, replica, victim);
+        let key = format!("{{{tag}}}:before-{victim}");
+        let _: () = client(&c).set(&key, victim).unwrap();
+        let _: i64 = redis::cmd("WAIT")
+            .arg(1)
+            .arg(5000)
+            .query(&mut conn(c.port(victim)))
+            .unwrap();
+        c.kill(victim);
+        until(
+            30,
+            &format!("node {replica} takes over from node {victim}"),
+            || c.role_of(replica, replica) == "master",
+        );
+        c.converged();
+        let v: Option<usize> = client(&c).get(&key).unwrap();
+        assert_eq!(v, Some(victim), "{key} survived the failover");
+        let info = cluster_info(c.port(replica));
+        eprintln!(
+            "node {victim} killed, node {replica} promoted; voters now {}",
+            info["cairn_voters"]
+        );
+    }
+    // Every slot is served by the three promoted replicas.
+    let mut cc = client(&c);
+    for i in 0..300 {
+        let _: () = cc.set(format!("after:{i}"), i).unwrap();
+    }
 }

@@ -117,6 +117,18 @@ impl LogStore {
         })
     }
 
+    /// The index of the last entry held (or purged into a snapshot): what openraft's
+    /// metrics report once it has loaded this log.
+    pub fn last_index(&self) -> Option<u64> {
+        let inner = self.inner.lock();
+        inner
+            .entries
+            .keys()
+            .next_back()
+            .copied()
+            .or(inner.purged.map(|p| p.index))
+    }
+
     /// See `Inner::fence_index`. (Kept when such an entry is truncated: erring high only
     /// delays a lease until the log moves past it.)
     pub fn fence_index(&self) -> u64 {
@@ -198,7 +210,8 @@ impl Inner {
     }
 }
 
-/// Whether applying `e` can take slots away from a primary.
+/// Whether applying `e` can take slots away from a primary, or change the voters whose
+/// pongs renew its lease.
 fn demotes(e: &Entry) -> bool {
     use crate::config::Change;
     match &e.payload {
@@ -206,7 +219,9 @@ fn demotes(e: &Entry) -> bool {
             c,
             Change::Failover { .. } | Change::Replicate { .. } | Change::RemoveNode(_)
         ),
-        _ => false,
+        // A new voter set changes whose pongs make a majority for a lease.
+        openraft::EntryPayload::Membership(_) => true,
+        openraft::EntryPayload::Blank => false,
     }
 }
 

@@ -1,5 +1,6 @@
 //! openraft's network over the cluster bus: each replication target gets a client of its
-//! own (so a slow peer holds up only its own stream), connected on first use.
+//! own (so a slow peer holds up only its own stream), connected and proven (the bus
+//! handshake) on first use.
 
 use openraft::BasicNode;
 use openraft::error::{
@@ -11,10 +12,15 @@ use openraft::raft::{
     VoteRequest, VoteResponse,
 };
 
-use super::TypeConfig;
-use crate::bus::{Client, Request, Response};
+use std::sync::Arc;
 
-pub struct Network;
+use super::TypeConfig;
+use crate::bus::{Client, Local, Request, Response};
+
+/// Opens a proven bus client per replication target.
+pub struct Network {
+    pub local: Arc<Local>,
+}
 
 pub struct Peer {
     target: u64,
@@ -27,7 +33,7 @@ impl RaftNetworkFactory<TypeConfig> for Network {
     async fn new_client(&mut self, target: u64, node: &BasicNode) -> Peer {
         Peer {
             target,
-            client: Client::new(node.addr.clone()),
+            client: Client::new(node.addr.clone(), self.local.clone()),
         }
     }
 }

@@ -327,6 +327,23 @@ fn section(ctx: &Ctx, name: &str, out: &mut String) {
                 "cluster_enabled",
                 &u8::from(server.cluster.get().is_some()),
             );
+            // The bus's guard (cairn_cluster::node::serve): what it refused since start.
+            if let Some(cluster) = server.cluster.get() {
+                let bus = cluster.node.bus_stats();
+                kv(
+                    out,
+                    "cairn_bus_secret_set",
+                    &u8::from(cluster.node.has_secret()),
+                );
+                kv(out, "cairn_bus_connections", &bus.connections);
+                kv(
+                    out,
+                    "cairn_bus_refused_connections",
+                    &bus.refused_connections,
+                );
+                kv(out, "cairn_bus_refused_handshakes", &bus.refused_handshakes);
+                kv(out, "cairn_bus_refused_requests", &bus.refused_requests);
+            }
         }
         "hotkeys" => {
             out.push_str("# Hotkeys\r\n");

@@ -4,6 +4,7 @@
 //! cannot own slots before the nodes have met and formed one configuration. So:
 //!
 //! ```text
+//! 0. every Cairn node: CONFIG SET cluster-secret s   where it has none (see `secret`)
 //! 1. first node: CLUSTER MEET ip port      for every other node
 //! 2. wait until every node's CLUSTER NODES lists every other node (out of a handshake)
 //! 3. each primary: CLUSTER ADDSLOTSRANGE a b
@@ -19,6 +20,7 @@ use anyhow::{anyhow, bail};
 
 use super::node::Node;
 use super::plan;
+use super::secret;
 use super::view;
 
 /// Refuses a node that is already part of something: it must know only itself, own no
@@ -55,7 +57,12 @@ pub fn confirm(question: &str) -> anyhow::Result<bool> {
 }
 
 /// Creates a cluster of the nodes at `addrs` with `replicas` replicas per primary.
-pub fn create(addrs: &[String], replicas: usize, yes: bool) -> anyhow::Result<i32> {
+pub fn create(
+    addrs: &[String],
+    replicas: usize,
+    yes: bool,
+    cluster_secret: Option<&str>,
+) -> anyhow::Result<i32> {
     let mut nodes = Vec::new();
     for a in addrs {
         let mut n = Node::connect(a)?;
@@ -91,6 +98,7 @@ pub fn create(addrs: &[String], replicas: usize, yes: bool) -> anyhow::Result<i3
         return Ok(1);
     }
 
+    secret::install(&mut nodes, cluster_secret)?;
     println!(">>> Sending CLUSTER MEET messages to join the cluster");
     let ids: Vec<String> = nodes.iter().map(|n| n.id.clone()).collect();
     let (first, rest) = nodes.split_first_mut().expect("at least 3 nodes");

@@ -27,6 +27,8 @@ pub struct Start {
     pub dir: PathBuf,
     /// The server binary; this `cairn` (run as `cairn server`) when unset.
     pub bin: Option<PathBuf>,
+    /// The cluster bus secret; `create` picks a new one when unset.
+    pub secret: Option<String>,
 }
 
 const PIDS: &str = "pids";
@@ -115,7 +117,7 @@ pub fn start(req: &Start) -> anyhow::Result<i32> {
         let _ = stop(&req.dir);
         return Err(e.context("start failed; the nodes it started were stopped"));
     }
-    let result = form(&addrs, req.replicas);
+    let result = form(&addrs, req.replicas, req.secret.as_deref());
     match result {
         Ok(0) => {
             println!(
@@ -133,7 +135,7 @@ pub fn start(req: &Start) -> anyhow::Result<i32> {
 }
 
 /// Creates the cluster, unless the nodes came back already forming it.
-fn form(addrs: &[String], replicas: usize) -> anyhow::Result<i32> {
+fn form(addrs: &[String], replicas: usize, secret: Option<&str>) -> anyhow::Result<i32> {
     let mut nodes: Vec<Node> = addrs
         .iter()
         .map(|a| Node::connect(a))
@@ -146,7 +148,7 @@ fn form(addrs: &[String], replicas: usize) -> anyhow::Result<i32> {
         }
     }
     if fresh {
-        return create::create(addrs, replicas, true);
+        return create::create(addrs, replicas, true, secret);
     }
     println!(">>> The nodes kept their cluster from the last start");
     let mut refs: Vec<&mut Node> = nodes.iter_mut().collect();

@@ -64,6 +64,7 @@ pub fn add_node(req: &AddNode<'_>) -> anyhow::Result<i32> {
         short(&new.id),
         cluster.members[0].node.addr
     );
+    super::secret::share(&mut cluster.members[0].node, &mut new)?;
     cluster.members[0].node.meet(&mut new)?;
     let mut ids: Vec<String> = cluster.members.iter().map(|m| m.node.id.clone()).collect();
     ids.push(new.id.clone());

@@ -24,6 +24,7 @@ mod migrate;
 mod node;
 mod plan;
 mod reshard;
+mod secret;
 mod throttle;
 mod topology;
 mod view;
@@ -59,6 +60,9 @@ enum ClusterCommand {
         /// The server binary (default: this cairn, as `cairn server`); `redis-server` works
         #[arg(long, value_name = "PATH")]
         bin: Option<PathBuf>,
+        /// The cluster bus secret (default: a new random one, installed on every node)
+        #[arg(long, value_name = "SECRET")]
+        cluster_secret: Option<String>,
     },
     /// Stop the local cluster `start` started (SIGTERM, then SIGKILL after 10 s)
     Stop {
@@ -76,6 +80,10 @@ enum ClusterCommand {
         /// Do not ask for confirmation
         #[arg(long)]
         yes: bool,
+        /// The cluster bus secret to install on nodes that have none (default: the one
+        /// the nodes share already, else a new random one)
+        #[arg(long, value_name = "SECRET")]
+        cluster_secret: Option<String>,
     },
     /// Check the cluster: slots covered, nodes agree, no open slot; exit 1 on problems
     Check {
@@ -203,19 +211,22 @@ pub fn run(args: ClusterArgs) -> i32 {
             port,
             dir,
             bin,
+            cluster_secret,
         } => local::start(&local::Start {
             nodes: *nodes,
             replicas: *replicas,
             port: *port,
             dir: dir.clone(),
             bin: bin.clone(),
+            secret: cluster_secret.clone(),
         }),
         ClusterCommand::Stop { dir } => local::stop(dir),
         ClusterCommand::Create {
             nodes,
             replicas,
             yes,
-        } => create::create(nodes, *replicas, *yes),
+            cluster_secret,
+        } => create::create(nodes, *replicas, *yes, cluster_secret.as_deref()),
         ClusterCommand::Check { addr } => check::check(addr),
         ClusterCommand::Info { addr } => check::info(addr),
         ClusterCommand::AddNode {

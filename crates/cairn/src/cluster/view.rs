@@ -360,6 +360,14 @@ pub fn settled(nodes: &mut [&mut Node], expect_ok: bool) -> anyhow::Result<Optio
                     state.unwrap_or("?")
                 )));
             }
+            // A Cairn primary takes writes only once a majority of the voters renews its
+            // lease: right after the voters change (a new cluster), for a moment, not yet.
+            if info.get("cairn_fenced").map(String::as_str) == Some("1") {
+                return Ok(Some(format!(
+                    "{} cannot reach a majority of the voters yet",
+                    n.addr
+                )));
+            }
         }
     }
     Ok(None)

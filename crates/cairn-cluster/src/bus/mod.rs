@@ -2,15 +2,25 @@
 //! plus 10000, as Redis Cluster's).
 //!
 //! ```text
-//! frame   length u32 LE | JSON body          (one request, then one response, in turn)
+//! connection  handshake (both sides prove the cluster secret, see [`handshake`]),
+//!             then requests and responses in turn
+//! frame       length u32 LE | JSON body    (at most `cluster-bus-max-frame` bytes)
 //! ```
 //!
 //! Carried: openraft's three RPCs, proposals forwarded to the leader, joins, and the
 //! health pings every node sends every other node. JSON rather than a binary encoding:
 //! openraft's types are tested with serde_json, the traffic is a few hundred small frames
 //! a second, and a frame can be read in a packet capture.
+//!
+//! Nothing is read from a connection before its handshake, and a frame's announced length
+//! is checked against the limit before anything is allocated for it. The accepting side
+//! (the node's listener, `crate::node`) bounds connections, the handshake's time and idle
+//! time: [`HANDSHAKE_TIMEOUT`], [`IDLE_TIMEOUT`], [`FRAME_TIMEOUT`].
+
+pub mod handshake;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use openraft::error::{InstallSnapshotError, RaftError};
@@ -24,9 +34,18 @@ use tokio::net::TcpStream;
 
 use crate::config::{Change, Node, NodeId};
 use crate::raft::TypeConfig;
+pub use handshake::{Credentials, Refusal};
 
-/// Largest frame accepted (a snapshot of the configuration is far smaller).
-const MAX_FRAME: usize = 64 << 20;
+/// The default `cluster-bus-max-frame`: a configuration snapshot chunk (1 MiB, see
+/// `crate::node`) or a batch of log entries fits many times over.
+pub const DEFAULT_MAX_FRAME: usize = 4 << 20;
+/// A connection must complete its handshake within this.
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(3);
+/// A proven connection that sends no request for this long is closed; clients open a new
+/// one once theirs has been idle for half of it, so they never send on a closing one.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(120);
+/// Once its length has arrived, a frame's body must arrive within this.
+pub const FRAME_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Who answers at a bus address.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -95,31 +114,61 @@ pub async fn write_frame<T: Serialize>(s: &mut TcpStream, v: &T) -> std::io::Res
     s.write_all(&out).await
 }
 
-pub async fn read_frame<T: for<'de> Deserialize<'de>>(s: &mut TcpStream) -> std::io::Result<T> {
+/// Reads one frame of at most `max` bytes: the length is checked before the body is
+/// allocated, and the body must follow within [`FRAME_TIMEOUT`].
+pub async fn read_frame<T: for<'de> Deserialize<'de>>(
+    s: &mut TcpStream,
+    max: usize,
+) -> std::io::Result<T> {
     let mut len = [0u8; 4];
     s.read_exact(&mut len).await?;
     let len = u32::from_le_bytes(len) as usize;
-    if len > MAX_FRAME {
-        return Err(std::io::Error::other("bus frame too large"));
+    if len > max {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("a bus frame of {len} bytes is over cluster-bus-max-frame ({max})"),
+        ));
     }
     let mut body = vec![0u8; len];
-    s.read_exact(&mut body).await?;
+    tokio::time::timeout(FRAME_TIMEOUT, s.read_exact(&mut body))
+        .await
+        .map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                "a bus frame's body did not arrive in time",
+            )
+        })??;
     serde_json::from_slice(&body).map_err(std::io::Error::other)
 }
 
-/// A connection to one peer's bus, made on first use and again after a failure. One
-/// request at a time: Raft replication holds clients of its own (raft/network.rs); pings,
-/// forwarded proposals and joins share one per peer, so a call's timeout also bounds its
-/// wait for the client.
+/// Who this node is on the bus, what it proves with, and the frame limit; shared by every
+/// client the node opens.
+pub struct Local {
+    pub credentials: Credentials,
+    pub max_frame: std::sync::atomic::AtomicUsize,
+}
+
+impl Local {
+    pub fn max_frame(&self) -> usize {
+        self.max_frame.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// A connection to one peer's bus, made (and proven) on first use and again after a
+/// failure or a long idle. One request at a time: Raft replication holds clients of its own
+/// (raft/network.rs); pings, forwarded proposals and joins share one per peer, so a call's
+/// timeout also bounds its wait for the client.
 pub struct Client {
     addr: String,
-    conn: tokio::sync::Mutex<Option<TcpStream>>,
+    local: Arc<Local>,
+    conn: tokio::sync::Mutex<Option<(TcpStream, tokio::time::Instant)>>,
 }
 
 impl Client {
-    pub fn new(addr: impl Into<String>) -> Client {
+    pub fn new(addr: impl Into<String>, local: Arc<Local>) -> Client {
         Client {
             addr: addr.into(),
+            local,
             conn: tokio::sync::Mutex::new(None),
         }
     }
@@ -140,14 +189,32 @@ impl Client {
             ));
         };
         let result = tokio::time::timeout_at(deadline, async {
-            if conn.is_none() {
-                let s = TcpStream::connect(&self.addr).await?;
-                let _ = s.set_nodelay(true);
-                *conn = Some(s);
+            // The other side closes connections idle for IDLE_TIMEOUT: never send on one
+            // that may be closing.
+            if conn
+                .as_ref()
+                .is_some_and(|(_, used)| used.elapsed() > IDLE_TIMEOUT / 2)
+            {
+                *conn = None;
             }
-            let s = conn.as_mut().expect("just connected");
+            if conn.is_none() {
+                let mut s = TcpStream::connect(&self.addr).await?;
+                let _ = s.set_nodelay(true);
+                handshake::offer(&mut s, &self.local.credentials)
+                    .await
+                    .map_err(|r| match r {
+                        Refusal::Io(e) => e,
+                        other => std::io::Error::new(
+                            std::io::ErrorKind::PermissionDenied,
+                            format!("the cluster bus at {} refused: {other}", self.addr),
+                        ),
+                    })?;
+                *conn = Some((s, tokio::time::Instant::now()));
+            }
+            let (s, used) = conn.as_mut().expect("just connected");
+            *used = tokio::time::Instant::now();
             write_frame(s, req).await?;
-            read_frame::<Response>(s).await
+            read_frame::<Response>(s, self.local.max_frame()).await
         })
         .await;
         match result {
@@ -169,8 +236,12 @@ impl Client {
 }
 
 /// Asks the node at `addr` who it is.
-pub async fn hello(addr: SocketAddr, timeout: Duration) -> std::io::Result<Identity> {
-    match Client::new(addr.to_string())
+pub async fn hello(
+    addr: SocketAddr,
+    local: Arc<Local>,
+    timeout: Duration,
+) -> std::io::Result<Identity> {
+    match Client::new(addr.to_string(), local)
         .call(&Request::Hello, timeout)
         .await?
     {

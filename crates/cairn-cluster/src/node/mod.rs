@@ -6,6 +6,14 @@
 //! and reads [`ClusterNode::config`] (an `ArcSwap`, one atomic load) for every routed
 //! command, [`ClusterNode::writable_at`] before writes, and waits on
 //! [`ClusterNode::subscribe`] to follow role changes.
+//!
+//! - [`serve`]: the bus's accepting side: the handshake, limits, who may ask what.
+//! - [`voters`]: which nodes vote, kept to the live ones as nodes fail and return.
+
+mod serve;
+mod voters;
+
+pub use serve::{BusStats, MAX_CONNECTIONS, MAX_HANDSHAKES};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
@@ -17,10 +25,10 @@ use std::time::{Duration, Instant};
 use arc_swap::ArcSwap;
 use openraft::{BasicNode, ChangeMembers};
 use parking_lot::Mutex;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::bus::{self, Client, Identity, Ping, Request, Response};
+use crate::bus::{self, Client, Credentials, Local, Ping, Request, Response};
 use crate::config::{Change, Config, Node, NodeId, Role, id_of, to_ranges};
 use crate::health::Health;
 use crate::raft::{self, Raft, log::LogStore, network::Network, state::StateMachine};
@@ -46,6 +54,11 @@ pub struct Options {
     pub bus_bind: Vec<String>,
     /// `cluster-node-timeout`.
     pub node_timeout: Duration,
+    /// `cluster-secret`: what every bus connection proves (`crate::bus::handshake`).
+    /// `None`: the one kept in `dir/secret` from a run-time change, if any.
+    pub secret: Option<Vec<u8>>,
+    /// `cluster-bus-max-frame`.
+    pub max_frame: usize,
 }
 
 pub struct ClusterNode {
@@ -68,6 +81,10 @@ pub struct ClusterNode {
     epoch: Instant,
     host: Arc<dyn Host>,
     runtime: Mutex<Option<tokio::runtime::Runtime>>,
+    /// This node's name and secret for the bus, shared by every client it opens.
+    local: Arc<Local>,
+    /// What the bus refused (INFO), and its connection counts.
+    refusals: serve::Refusals,
     /// Slots claimed with CLUSTER ADDSLOTS while this node belongs to no cluster (as
     /// `redis-cli --cluster create` does before the nodes meet): assigned to it by the
     /// change that brings it into a cluster. Meaningless once it is in one.
@@ -83,6 +100,41 @@ fn new_name() -> String {
         // Never all zeros in the id part (0 means "no node").
         .map(|(i, c)| if i == 0 && c == '0' { '1' } else { c })
         .collect()
+}
+
+/// The secret a run-time `CONFIG SET cluster-secret` left in `dir/secret`.
+fn load_secret(dir: &std::path::Path) -> std::io::Result<Option<Vec<u8>>> {
+    match std::fs::read(dir.join("secret")) {
+        Ok(s) => {
+            let s = s.trim_ascii().to_vec();
+            Ok((!s.is_empty()).then_some(s))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Keeps `secret` in `dir/secret` (readable by the owner only), or removes it.
+fn store_secret(dir: &std::path::Path, secret: Option<&[u8]>) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = dir.join("secret");
+    let Some(secret) = secret else {
+        return match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        };
+    };
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    f.write_all(secret)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, &path)
 }
 
 /// Reads this node's name from `dir/myid`, making one on first start.
@@ -116,6 +168,19 @@ impl ClusterNode {
             .build()?;
         let name = load_name(&opts.dir)?;
         let me = id_of(&name).expect("a valid name");
+        let secret = match opts.secret.clone() {
+            Some(s) => Some(s),
+            None => load_secret(&opts.dir)?,
+        };
+        if secret.is_none() {
+            tracing::warn!(
+                "no cluster-secret: this node refuses every cluster bus connection until one is set (CONFIG SET cluster-secret, or `cairn cluster create` installs one)"
+            );
+        }
+        let local = Arc::new(Local {
+            credentials: Credentials::new(name.clone(), secret),
+            max_frame: opts.max_frame.into(),
+        });
         let config = Arc::new(ArcSwap::from_pointee(Config::default()));
         let (version, _) = watch::channel(0u64);
         let publish = {
@@ -135,6 +200,8 @@ impl ClusterNode {
             election_timeout_max: 500,
             snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(500),
             max_in_snapshot_log_to_keep: 100,
+            // Well under the bus's frame limit.
+            snapshot_max_chunk_size: 1 << 20,
             ..Default::default()
         }
         .validate()
@@ -145,8 +212,12 @@ impl ClusterNode {
             .map(|a| std::net::TcpListener::bind((a.as_str(), opts.bus_port)))
             .collect::<std::io::Result<_>>()?;
         let log_view = log.clone();
+        let persisted = log.last_index();
+        let network = Network {
+            local: local.clone(),
+        };
         let created = runtime
-            .spawn(async move { Raft::new(me, Arc::new(raft_config), Network, log, sm).await })
+            .spawn(async move { Raft::new(me, Arc::new(raft_config), network, log, sm).await })
             .await;
         let raft = match created {
             Ok(Ok(r)) => r,
@@ -175,7 +246,30 @@ impl ClusterNode {
             host,
             runtime: Mutex::new(None),
             claimed: Mutex::new(BTreeSet::new()),
+            local,
+            refusals: serve::Refusals::default(),
         });
+        // A node that was in a cluster starts fenced: until Raft has loaded its log, its
+        // voters are unknown, and then it has no lease until a majority of them answers
+        // (a restarted primary that was failed over while down must not take a write on
+        // its old configuration's word).
+        if let Some(index) = persisted {
+            let raft = node.raft.clone();
+            let loaded = runtime
+                .spawn(async move {
+                    raft.wait(Some(Duration::from_secs(5)))
+                        .log_index(Some(index), "the persisted log is loaded")
+                        .await
+                        .is_ok()
+                })
+                .await
+                .unwrap_or(false);
+            if !loaded {
+                tracing::warn!("the Raft log took long to load; writes wait for the first lease");
+                node.writable_until.store(0, Relaxed);
+            }
+        }
+        node.refresh_fence();
         for l in listeners {
             l.set_nonblocking(true)?;
             let n = node.clone();
@@ -210,6 +304,24 @@ impl ClusterNode {
 
     pub fn options(&self) -> &Options {
         &self.opts
+    }
+
+    /// `CONFIG SET cluster-secret`: new bus connections prove this one (those already
+    /// proven stay up). Kept in the node's directory, so a restart without a
+    /// `cluster-secret` setting still has it; `None` removes it.
+    pub fn set_secret(&self, secret: Option<Vec<u8>>) -> std::io::Result<()> {
+        store_secret(&self.opts.dir, secret.as_deref())?;
+        self.local.credentials.set_secret(secret);
+        Ok(())
+    }
+
+    pub fn has_secret(&self) -> bool {
+        self.local.credentials.has_secret()
+    }
+
+    /// `cluster-bus-max-frame` at run time.
+    pub fn set_max_frame(&self, max: usize) {
+        self.local.max_frame.store(max, Relaxed);
     }
 
     /// Runs `f` on the cluster's runtime and waits for it from any other runtime.
@@ -307,9 +419,9 @@ impl ClusterNode {
         let mut peers = self.peers.lock();
         let c = peers
             .entry(id)
-            .or_insert_with(|| Arc::new(Client::new(addr.clone())));
+            .or_insert_with(|| Arc::new(Client::new(addr.clone(), self.local.clone())));
         if c.addr() != addr {
-            *c = Arc::new(Client::new(addr));
+            *c = Arc::new(Client::new(addr, self.local.clone()));
         }
         c.clone()
     }
@@ -385,7 +497,10 @@ impl ClusterNode {
             .map_err(|e| format!("ERR Invalid node address specified: {host}:{bus_port} ({e})"))?
             .next()
             .ok_or_else(|| format!("ERR Invalid node address specified: {host}:{bus_port}"))?;
-        let them = bus::hello(addr, Duration::from_secs(5))
+        if !self.has_secret() {
+            return Err("ERR this node has no cluster-secret: set the same one on every node (CONFIG SET cluster-secret, or `cairn cluster create` installs one)".into());
+        }
+        let them = bus::hello(addr, self.local.clone(), Duration::from_secs(5))
             .await
             .map_err(|e| format!("ERR cannot reach the cluster bus at {addr}: {e}"))?;
         if them.name == self.name {
@@ -404,7 +519,7 @@ impl ClusterNode {
         let mine = self.is_initialized();
         if !mine && them.initialized {
             // Join their cluster.
-            let c = Client::new(addr.to_string());
+            let c = Client::new(addr.to_string(), self.local.clone());
             let join = Request::Join {
                 node: self.myself(),
                 claimed: self.claimed(),
@@ -546,31 +661,8 @@ impl ClusterNode {
         if !known && let Err(e) = self.raft.add_learner(node.id, bus, false).await {
             return Err(format!("CLUSTERDOWN cannot add the node to Raft: {e}"));
         }
-        self.balance_voters().await;
+        self.keep_voters().await;
         Ok(())
-    }
-
-    /// Promotes learners to voters while the cluster has fewer voters than it should.
-    async fn balance_voters(&self) {
-        let membership = self.raft.metrics().borrow().membership_config.clone();
-        let voters: Vec<NodeId> = membership.membership().voter_ids().collect();
-        let all: Vec<NodeId> = membership.membership().nodes().map(|(id, _)| *id).collect();
-        let want = raft::voters_for(all.len());
-        if voters.len() >= want {
-            return;
-        }
-        let add: std::collections::BTreeSet<NodeId> = all
-            .into_iter()
-            .filter(|id| !voters.contains(id))
-            .take(want - voters.len())
-            .collect();
-        if let Err(e) = self
-            .raft
-            .change_membership(ChangeMembers::AddVoterIds(add), true)
-            .await
-        {
-            tracing::warn!("cannot add voters: {e}");
-        }
     }
 
     /// Removes a node: out of Raft's membership, then out of the configuration.
@@ -604,49 +696,6 @@ impl ClusterNode {
             me.clone().propose_here(Change::RemoveNode(id)).await
         })
         .await
-    }
-
-    async fn serve_bus(self: Arc<Self>, listener: TcpListener) {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            };
-            let _ = stream.set_nodelay(true);
-            tokio::spawn(self.clone().serve_peer(stream));
-        }
-    }
-
-    async fn serve_peer(self: Arc<Self>, mut stream: TcpStream) {
-        while let Ok(req) = bus::read_frame::<Request>(&mut stream).await {
-            let resp = self.handle(req).await;
-            if bus::write_frame(&mut stream, &resp).await.is_err() {
-                return;
-            }
-        }
-    }
-
-    async fn handle(self: &Arc<Self>, req: Request) -> Response {
-        match req {
-            Request::Hello => Response::Hello(Identity {
-                name: self.name.clone(),
-                port: self.opts.port,
-                bus_port: self.opts.bus_port,
-                initialized: self.is_initialized(),
-                claimed: self.claimed(),
-            }),
-            Request::Append(r) => Response::Append(self.raft.append_entries(r).await),
-            Request::Vote(r) => Response::Vote(self.raft.vote(r).await),
-            Request::Snapshot(r) => Response::Snapshot(self.raft.install_snapshot(r).await),
-            Request::Propose(change) => Response::Committed(self.clone().propose_at(change).await),
-            Request::Join { node, claimed } => {
-                Response::Done(self.clone().join_here(node, claimed).await)
-            }
-            Request::Ping(p) => {
-                self.health.lock().report(Instant::now(), &p);
-                Response::Pong(self.ping_payload())
-            }
-        }
     }
 
     fn ping_payload(&self) -> Ping {
@@ -695,6 +744,8 @@ impl ClusterNode {
                         client.call(&Request::Ping(payload), timeout).await
                     {
                         me.health.lock().pong(id, sent, &p, applied);
+                        // A lease granted counts at once, not at the next round.
+                        me.refresh_fence();
                     }
                 });
             }
@@ -704,16 +755,8 @@ impl ClusterNode {
 
     /// Fencing for this node, and the leader's verdicts.
     async fn judge(self: &Arc<Self>, config: &Config) {
-        let voters = self.voters();
+        let voters = self.refresh_fence();
         let now = Instant::now();
-        let far = now + Duration::from_secs(3600 * 24 * 365);
-        let deadline = self.health.lock().lease_deadline(self.me, &voters, far);
-        self.writable_until.store(
-            deadline.map_or(u64::MAX, |d| {
-                d.saturating_duration_since(self.epoch).as_millis() as u64
-            }),
-            Relaxed,
-        );
         let writable = self.writable_at(now);
         if writable != self.writable.swap(writable, Relaxed) {
             if writable {
@@ -758,6 +801,23 @@ impl ClusterNode {
                 }
             }
         }
+        // Failed voters out, live learners in (see `voters`).
+        self.keep_voters().await;
+    }
+
+    /// Recomputes until when this node may take writes (fencing, see `crate::health`),
+    /// after every pong and every ping round; returns the voters it judged by.
+    fn refresh_fence(&self) -> Vec<NodeId> {
+        let voters = self.voters();
+        let far = Instant::now() + Duration::from_secs(3600 * 24 * 365);
+        let deadline = self.health.lock().lease_deadline(self.me, &voters, far);
+        self.writable_until.store(
+            deadline.map_or(u64::MAX, |d| {
+                d.saturating_duration_since(self.epoch).as_millis() as u64
+            }),
+            Relaxed,
+        );
+        voters
     }
 
     /// Voters that currently report `node` unreachable (CLUSTER COUNT-FAILURE-REPORTS).
