@@ -15,12 +15,16 @@
 //!
 //! - [`memcache`] reads memcached's text and meta protocol lines, numbers and flags the
 //!   way memcached 1.6 reads them.
+//! - [`varint`] is the workspace's one LEB128 codec (entry blocks, DUMP payloads); the one
+//!   integer parser is [`resp::parse_i64`] and the one request encoder
+//!   [`resp::write_command`].
 //!
 //! The server never builds [`resp::frame::Frame`] trees on the hot path: requests are parsed
 //! into byte ranges of the read buffer and replies are encoded directly.
 
 pub mod memcache;
 pub mod resp;
+pub mod varint;
 
 pub use resp::frame::Frame;
 pub use resp::reply::Reply;

@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use bytes::{BufMut, Bytes, BytesMut};
+use bytes::Bytes;
 use parking_lot::RwLock;
 
 use crate::clients::ClientInfo;
@@ -163,18 +163,9 @@ impl<'a> Encoded<'a> {
 /// An array (RESP2) or push (RESP3) frame of bulk strings.
 pub fn frame(resp3: bool, parts: &[&[u8]]) -> Bytes {
     let size = parts.iter().map(|p| p.len() + 16).sum::<usize>() + 8;
-    let mut b = BytesMut::with_capacity(size);
-    b.put_u8(if resp3 { b'>' } else { b'*' });
-    b.put_slice(parts.len().to_string().as_bytes());
-    b.put_slice(b"\r\n");
-    for p in parts {
-        b.put_u8(b'$');
-        b.put_slice(p.len().to_string().as_bytes());
-        b.put_slice(b"\r\n");
-        b.put_slice(p);
-        b.put_slice(b"\r\n");
-    }
-    b.freeze()
+    let mut b = Vec::with_capacity(size);
+    cairn_protocol::resp::write_bulks(&mut b, if resp3 { b'>' } else { b'*' }, parts);
+    Bytes::from(b)
 }
 
 impl PubSub {

@@ -12,6 +12,8 @@
 //! As in Redis, the version and checksum trail the payload, and the checksum covers
 //! everything before it. The type byte leaves room for the value types still to come.
 
+use cairn_protocol::varint;
+
 use crate::value::{Value, ValueRef};
 
 /// Bumped whenever the payload layout changes; older versions stay readable.
@@ -33,16 +35,7 @@ pub fn serialize(value: ValueRef<'_>) -> Vec<u8> {
     value.with_bytes(|bytes| {
         let mut out = Vec::with_capacity(bytes.len() + 20);
         out.push(TYPE_STRING);
-        let mut n = bytes.len() as u64;
-        loop {
-            let byte = (n & 0x7f) as u8;
-            n >>= 7;
-            if n == 0 {
-                out.push(byte);
-                break;
-            }
-            out.push(byte | 0x80);
-        }
+        varint::push(&mut out, bytes.len() as u64);
         out.extend_from_slice(bytes);
         out.extend_from_slice(&DUMP_VERSION.to_le_bytes());
         let sum = xxhash_rust::xxh3::xxh3_64(&out);
@@ -66,20 +59,9 @@ pub fn deserialize(payload: &[u8]) -> Result<Value, DumpError> {
     if body[0] != TYPE_STRING {
         return Err(DumpError::BadFormat);
     }
-    let (mut len, mut shift, mut i) = (0u64, 0u32, 1usize);
-    loop {
-        let byte = *body.get(i).ok_or(DumpError::BadFormat)?;
-        i += 1;
-        if shift > 63 {
-            return Err(DumpError::BadFormat);
-        }
-        len |= ((byte & 0x7f) as u64) << shift;
-        shift += 7;
-        if byte & 0x80 == 0 {
-            break;
-        }
-    }
-    if body.len() - i != len as usize {
+    let (len, n) = varint::decode(&body[1..]).ok_or(DumpError::BadFormat)?;
+    let i = 1 + n;
+    if (body.len() - i) as u64 != len {
         return Err(DumpError::BadFormat);
     }
     Ok(Value::from_bytes(&body[i..]))

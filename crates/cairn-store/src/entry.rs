@@ -33,6 +33,8 @@
 use std::alloc::{Layout, alloc, dealloc, handle_alloc_error};
 use std::ptr::NonNull;
 
+use cairn_protocol::varint;
+
 use crate::value::{Value, ValueRef};
 
 /// New keys start with this LFU counter, as in Redis (LFU_INIT_VAL), so a fresh key is not
@@ -155,25 +157,14 @@ unsafe impl Send for Entry {}
 // SAFETY: `&Entry` only reads the block.
 unsafe impl Sync for Entry {}
 
-fn varint_len(mut n: usize) -> usize {
-    let mut len = 1;
-    while n >= 0x80 {
-        n >>= 7;
-        len += 1;
-    }
-    len
+fn varint_len(n: usize) -> usize {
+    varint::len(n as u64)
 }
 
-/// Reads a LEB128 length from the front of `b`; returns (value, bytes read).
+/// Reads a length from the front of `b`; returns (value, bytes read).
 fn read_varint(b: &[u8]) -> (usize, usize) {
-    let mut v = 0usize;
-    for (i, &byte) in b.iter().enumerate() {
-        v |= ((byte & 0x7f) as usize) << (7 * i);
-        if byte & 0x80 == 0 {
-            return (v, i + 1);
-        }
-    }
-    unreachable!("blocks are written with complete varints")
+    let (v, n) = varint::decode(b).expect("blocks are written with complete varints");
+    (v as usize, n)
 }
 
 fn deadline_width(deadline: u64) -> usize {
@@ -217,21 +208,10 @@ impl Writer {
         self.at += bytes.len();
     }
 
-    fn varint(&mut self, mut n: usize) {
-        let mut buf = [0u8; 10];
-        let mut i = 0;
-        loop {
-            let byte = (n & 0x7f) as u8;
-            n >>= 7;
-            if n == 0 {
-                buf[i] = byte;
-                i += 1;
-                break;
-            }
-            buf[i] = byte | 0x80;
-            i += 1;
-        }
-        self.put(&buf[..i]);
+    fn varint(&mut self, n: usize) {
+        let mut buf = [0u8; varint::MAX_LEN];
+        let len = varint::encode(n as u64, &mut buf);
+        self.put(&buf[..len]);
     }
 }
 
@@ -357,17 +337,10 @@ impl Entry {
         // A varint is at most 10 bytes and a block always has the key's length and the
         // value after `key_at`, so reading lengths byte by byte stays inside the block.
         let read = |at: usize| {
-            let mut v = 0usize;
-            let mut i = 0;
-            loop {
-                // SAFETY: see above; the loop stops at the varint's last byte.
-                let byte = unsafe { *p.add(at + i) };
-                v |= ((byte & 0x7f) as usize) << (7 * i);
-                i += 1;
-                if byte & 0x80 == 0 {
-                    return (v, i);
-                }
-            }
+            // SAFETY: see above; the reader stops at the varint's last byte.
+            let (v, n) = varint::read(|i| Some(unsafe { *p.add(at + i) }))
+                .expect("blocks are written with complete varints");
+            (v as usize, n)
         };
         let (key_len, n) = read(key_at);
         let key = key_at + n;

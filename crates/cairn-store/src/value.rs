@@ -127,30 +127,8 @@ impl<'a> ValueRef<'a> {
 }
 
 /// `Some(i)` when `b` is exactly how `i` is written in decimal (no `+`, no leading zeros,
-/// no `-0`), the same rule as Redis's `string2ll`.
-pub fn parse_canonical_i64(b: &[u8]) -> Option<i64> {
-    let (neg, digits) = match b.first()? {
-        b'-' => (true, &b[1..]),
-        _ => (false, b),
-    };
-    match digits {
-        [] => return None,
-        [b'0'] => return (!neg).then_some(0),
-        [b'0', ..] => return None,
-        _ => {}
-    }
-    if digits.len() > 19 {
-        return None;
-    }
-    let mut v: i64 = 0;
-    for &c in digits {
-        if !c.is_ascii_digit() {
-            return None;
-        }
-        v = v.checked_mul(10)?.checked_sub((c - b'0') as i64)?;
-    }
-    if neg { Some(v) } else { v.checked_neg() }
-}
+/// no `-0`), the same rule as Redis's `string2ll`: the protocol's one integer parser.
+pub use cairn_protocol::resp::parse_i64 as parse_canonical_i64;
 
 #[cfg(test)]
 mod tests {

@@ -5,6 +5,29 @@ pub mod inline;
 pub mod reply;
 pub mod request;
 
+/// Appends an aggregate of bulk strings, `kind` its type byte: `*` for an array (a command
+/// as clients send it, a RESP2 Pub/Sub message), `>` for a RESP3 push. The one encoder of
+/// requests in the workspace: the write stream, replica and cluster links, Pub/Sub frames.
+pub fn write_bulks<A: AsRef<[u8]>>(out: &mut Vec<u8>, kind: u8, parts: &[A]) {
+    let mut n = itoa::Buffer::new();
+    out.push(kind);
+    out.extend_from_slice(n.format(parts.len()).as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for p in parts {
+        let p = p.as_ref();
+        out.push(b'$');
+        out.extend_from_slice(n.format(p.len()).as_bytes());
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(p);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// Appends a command, as a client sends it: an array of bulk strings.
+pub fn write_command<A: AsRef<[u8]>>(out: &mut Vec<u8>, args: &[A]) {
+    write_bulks(out, b'*', args);
+}
+
 /// Parses a RESP integer the way Redis's `string2ll` does: an optional `-`, then digits with
 /// no leading zero (except `0` itself), no sign `+`, no spaces, within `i64`.
 pub fn parse_i64(s: &[u8]) -> Option<i64> {
@@ -35,6 +58,16 @@ pub fn parse_i64(s: &[u8]) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::parse_i64;
+
+    #[test]
+    fn commands_encode_as_arrays_of_bulks() {
+        let mut out = Vec::new();
+        super::write_command(&mut out, &[&b"SET"[..], b"k", b""]);
+        assert_eq!(out, b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n");
+        out.clear();
+        super::write_bulks(&mut out, b'>', &["message"]);
+        assert_eq!(out, b">1\r\n$7\r\nmessage\r\n");
+    }
 
     #[test]
     fn integers_follow_string2ll() {

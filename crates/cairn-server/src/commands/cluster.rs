@@ -968,12 +968,7 @@ impl Peer {
         use tokio::io::AsyncWriteExt;
         let mut out = Vec::new();
         for args in cmds {
-            out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
-            for a in args {
-                out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-                out.extend_from_slice(a);
-                out.extend_from_slice(b"\r\n");
-            }
+            cairn_protocol::resp::write_command(&mut out, args);
         }
         tokio::time::timeout(self.timeout, self.stream.write_all(&out))
             .await

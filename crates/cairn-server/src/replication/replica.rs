@@ -183,12 +183,7 @@ struct Conn {
 impl Conn {
     async fn send(&mut self, args: &[&[u8]]) -> Result<(), String> {
         let mut out = Vec::new();
-        out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
-        for a in args {
-            out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-            out.extend_from_slice(a);
-            out.extend_from_slice(b"\r\n");
-        }
+        cairn_protocol::resp::write_command(&mut out, args);
         self.stream
             .write_all(&out)
             .await
