@@ -78,15 +78,112 @@ fn dump(con: &mut redis::Connection) -> Vec<(i64, String, Vec<u8>, i64)> {
     out
 }
 
-/// Runs `cairn server` expecting it to refuse to start; returns what it printed.
+/// Runs `cairn server` expecting it to refuse to start (exit non-zero before it binds its
+/// port); returns what it printed. A server that starts instead is killed and the test
+/// fails.
 fn refused(args: &[&str]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_cairn"))
+    use std::io::Read;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_cairn"))
         .args(["server", "--port", "0", "--bind", "127.0.0.1"])
         .args(args)
-        .output()
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("run cairn");
-    assert!(!out.status.success(), "cairn started on a damaged file");
-    String::from_utf8_lossy(&out.stderr).into_owned()
+    let mut stderr = child.stderr.take().expect("piped");
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for cairn") {
+            break Some(status);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let text = reader.join().unwrap();
+    match status {
+        Some(s) if !s.success() => {
+            assert!(
+                !text.contains("ready to accept connections"),
+                "it bound its port before refusing: {text}"
+            );
+            text
+        }
+        _ => panic!("cairn started on damaged or unreadable files ({args:?}): {text}"),
+    }
+}
+
+/// A field of INFO persistence.
+fn info_field(con: &mut redis::Connection, name: &str) -> String {
+    let info: String = q(con, &["INFO", "persistence"]);
+    info.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}:")))
+        .unwrap_or_else(|| panic!("no {name} in {info}"))
+        .trim()
+        .to_string()
+}
+
+/// Polls `done` until it holds, failing with `what` after a generous deadline.
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Runs BGREWRITEAOF and waits until it has finished, well or not.
+fn rewrite_and_wait(con: &mut redis::Connection) {
+    let counts = |con: &mut redis::Connection| {
+        (
+            info_field(con, "aof_rewrites"),
+            info_field(con, "aof_rewrites_consecutive_failures"),
+        )
+    };
+    let before = counts(con);
+    let _: String = q(con, &["BGREWRITEAOF"]);
+    wait_until("the rewrite finished", || {
+        info_field(con, "aof_rewrite_in_progress") == "0" && counts(con) != before
+    });
+}
+
+/// Leaves in `dir` an append-only file with a base (keys `base:0..200`) and an increment
+/// after it (keys `incr:0..100`); the server is killed at the end (`appendfsync always`:
+/// every reply was durable).
+fn aof_with_base_and_increment(dir: &TempDir) {
+    let srv = aof(dir, "always");
+    let mut con = srv.client();
+    for i in 0..200 {
+        let _: () = q(&mut con, &["SET", &format!("base:{i}"), "b"]);
+    }
+    rewrite_and_wait(&mut con);
+    assert_eq!(info_field(&mut con, "aof_last_bgrewrite_status"), "ok");
+    for i in 0..100 {
+        let _: () = q(&mut con, &["SET", &format!("incr:{i}"), "i"]);
+    }
+}
+
+fn manifest_path(dir: &TempDir) -> PathBuf {
+    dir.aof_dir().join("appendonly.aof.manifest")
+}
+
+/// The base the manifest lists.
+fn base_path(dir: &TempDir) -> PathBuf {
+    let manifest = std::fs::read_to_string(manifest_path(dir)).unwrap();
+    let line = manifest
+        .lines()
+        .find(|l| l.ends_with("type b"))
+        .expect("a base");
+    dir.aof_dir().join(line.split_whitespace().nth(1).unwrap())
 }
 
 #[test]
@@ -578,4 +675,194 @@ fn memcached_reads_log_nothing_and_flags_survive_a_restart() {
     let mut line = String::new();
     r.read_line(&mut line).unwrap();
     assert_eq!(line, "VALUE k 9 1\r\n");
+}
+
+// ---------------------------------------------------------------------------------------
+// Start-up on damaged or unreadable files (issue 17): refuse, name the file and the way out
+// ---------------------------------------------------------------------------------------
+
+/// The increment the manifest names is gone: the node refuses to start (it used to start
+/// with what the base held and log "0 commands replayed"), `cairn check-aof` on the
+/// manifest shows what is missing, and `aof-accept-data-loss yes` starts it with what
+/// remains, loudly, and leaves a clean file set for the next start.
+#[test]
+fn a_missing_increment_refuses_to_start_until_the_loss_is_accepted() {
+    let dir = TempDir::new("missing-incr");
+    aof_with_base_and_increment(&dir);
+    let incr = dir.incr();
+    std::fs::remove_file(&incr).unwrap();
+    let err = refused(&["--dir", dir.path(), "--appendonly", "yes"]);
+    let name = incr.file_name().unwrap().to_str().unwrap();
+    assert!(err.contains(name), "{err}");
+    assert!(err.contains("does not exist"), "{err}");
+    let manifest = manifest_path(&dir).display().to_string();
+    assert!(
+        err.contains(&format!("cairn check-aof {manifest}")),
+        "{err}"
+    );
+    assert!(err.contains("aof-accept-data-loss yes"), "{err}");
+    // The check tool says the same about the whole set.
+    let check = Command::new(env!("CARGO_BIN_EXE_cairn"))
+        .args(["check-aof", &manifest])
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&check.stdout);
+    assert_eq!(check.status.code(), Some(1), "{report}");
+    assert!(
+        report.contains(name) && report.contains("missing"),
+        "{report}"
+    );
+    {
+        let srv = CairnProcess::start(&[
+            "--dir",
+            dir.path(),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--aof-accept-data-loss",
+            "yes",
+        ]);
+        let log = srv.startup.join("\n");
+        assert!(
+            log.contains(name) && log.contains("aof-accept-data-loss"),
+            "the skipped part is not in the log: {log}"
+        );
+        let mut con = srv.client();
+        let n: i64 = q(&mut con, &["DBSIZE"]);
+        assert_eq!(n, 200, "the base's keys, and nothing of the lost increment");
+        let v: Option<String> = q(&mut con, &["GET", "incr:0"]);
+        assert_eq!(v, None);
+        let _: () = q(&mut con, &["SET", "after", "1"]);
+    }
+    // A new file set was written: the next start is a plain one.
+    let srv = aof(&dir, "always");
+    let mut con = srv.client();
+    let n: i64 = q(&mut con, &["DBSIZE"]);
+    assert_eq!(n, 201);
+}
+
+/// The base the manifest names is gone: refused as well; accepting the loss keeps what
+/// the increment after it holds.
+#[test]
+fn a_missing_base_refuses_to_start() {
+    let dir = TempDir::new("missing-base");
+    aof_with_base_and_increment(&dir);
+    let base = base_path(&dir);
+    std::fs::remove_file(&base).unwrap();
+    let err = refused(&["--dir", dir.path(), "--appendonly", "yes"]);
+    assert!(
+        err.contains(base.file_name().unwrap().to_str().unwrap()),
+        "{err}"
+    );
+    assert!(err.contains("does not exist"), "{err}");
+    assert!(err.contains("aof-accept-data-loss yes"), "{err}");
+    let srv = CairnProcess::start(&[
+        "--dir",
+        dir.path(),
+        "--appendonly",
+        "yes",
+        "--aof-accept-data-loss",
+        "yes",
+    ]);
+    let mut con = srv.client();
+    let n: i64 = q(&mut con, &["DBSIZE"]);
+    assert_eq!(n, 100, "the increment's keys");
+}
+
+/// A manifest truncated to nothing, one that is not a manifest, and none at all beside
+/// the parts: each refuses to start (the first used to start an empty node and write a new
+/// manifest over it). Accepting the loss rebuilds the set from the parts' names, which
+/// here loses nothing.
+#[test]
+fn an_empty_unparsable_or_missing_manifest_refuses_to_start() {
+    let dir = TempDir::new("bad-manifest");
+    aof_with_base_and_increment(&dir);
+    let manifest = manifest_path(&dir);
+    let shown = manifest.display().to_string();
+    let good = std::fs::read_to_string(&manifest).unwrap();
+    let args = ["--dir", dir.path(), "--appendonly", "yes"];
+
+    std::fs::write(&manifest, "").unwrap();
+    let err = refused(&args);
+    assert!(err.contains(&shown) && err.contains("is empty"), "{err}");
+    assert!(err.contains("aof-accept-data-loss yes"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(&manifest).unwrap(),
+        "",
+        "a refused start changes nothing"
+    );
+
+    std::fs::write(&manifest, "this is not a manifest\n").unwrap();
+    let err = refused(&args);
+    assert!(err.contains(&shown) && err.contains("line 1"), "{err}");
+    assert!(err.contains("aof-accept-data-loss yes"), "{err}");
+
+    std::fs::remove_file(&manifest).unwrap();
+    let err = refused(&args);
+    assert!(err.contains(&shown) && err.contains("no manifest"), "{err}");
+    assert!(
+        err.contains(".incr.aof"),
+        "the parts found are named: {err}"
+    );
+
+    std::fs::write(&manifest, "").unwrap();
+    {
+        let srv = CairnProcess::start(&[
+            "--dir",
+            dir.path(),
+            "--appendonly",
+            "yes",
+            "--aof-accept-data-loss",
+            "yes",
+        ]);
+        let mut con = srv.client();
+        let n: i64 = q(&mut con, &["DBSIZE"]);
+        assert_eq!(n, 300, "rebuilt from the base and the increment beside it");
+        let log = srv.startup.join("\n");
+        assert!(log.contains("aof-accept-data-loss"), "{log}");
+    }
+    assert_ne!(std::fs::read_to_string(&manifest).unwrap(), good);
+    let srv = aof(&dir, "always");
+    let mut con = srv.client();
+    let n: i64 = q(&mut con, &["DBSIZE"]);
+    assert_eq!(n, 300);
+}
+
+/// Directories and files a node expects and cannot read: `dir` a regular file, the AOF
+/// directory a regular file, `dbfilename` a directory or a link to nothing. Each refuses
+/// to start naming the path (a `dir` that is a file, or a dangling link, used to start an
+/// empty node).
+#[test]
+fn unreadable_directories_and_files_refuse_to_start() {
+    let dir = TempDir::new("unreadable");
+    let file = dir.0.join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let file_s = file.to_str().unwrap();
+
+    let err = refused(&["--dir", file_s]);
+    assert!(err.contains(file_s), "{err}");
+    assert!(err.contains("Not a directory"), "{err}");
+    let err = refused(&["--dir", file_s, "--appendonly", "yes"]);
+    assert!(err.contains(file_s), "{err}");
+    assert!(err.contains("Not a directory"), "{err}");
+
+    std::fs::write(dir.aof_dir(), "x").unwrap();
+    let err = refused(&["--dir", dir.path(), "--appendonly", "yes"]);
+    assert!(err.contains(&dir.aof_dir().display().to_string()), "{err}");
+    assert!(err.contains("appenddirname"), "{err}");
+    std::fs::remove_file(dir.aof_dir()).unwrap();
+
+    let snapshot = dir.0.join("dump.rdb");
+    std::fs::create_dir(&snapshot).unwrap();
+    std::fs::write(snapshot.join("inside"), "x").unwrap();
+    let err = refused(&["--dir", dir.path()]);
+    assert!(err.contains(&snapshot.display().to_string()), "{err}");
+    assert!(err.contains("Is a directory"), "{err}");
+    std::fs::remove_dir_all(&snapshot).unwrap();
+
+    std::os::unix::fs::symlink(dir.0.join("nowhere.rdb"), &snapshot).unwrap();
+    let err = refused(&["--dir", dir.path()]);
+    assert!(err.contains(&snapshot.display().to_string()), "{err}");
+    assert!(err.contains("nowhere.rdb"), "{err}");
 }

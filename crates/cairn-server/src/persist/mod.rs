@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 use crate::server::Server;
-use aof::{Layout, Manifest, Part};
+use aof::{Found, Layout, Manifest, Part};
 use stream::Stream;
 
 /// `appendfsync`.
@@ -62,6 +62,18 @@ struct Switch {
     done: std::sync::mpsc::Sender<stream::Position>,
 }
 
+/// The append-only file set being written.
+#[derive(Clone)]
+struct FileSet {
+    layout: Layout,
+    manifest: Manifest,
+    /// Whether `manifest` is the one on disk. A new AOF (started at start-up or at run
+    /// time, or again after a replica's full sync) has none until its first base is
+    /// written: a manifest naming its increments without that base would load as a set
+    /// missing everything from before them.
+    published: bool,
+}
+
 #[derive(Default)]
 pub struct Persistence {
     pub stream: Arc<Stream>,
@@ -78,7 +90,7 @@ pub struct Persistence {
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     switch: Mutex<Option<Switch>>,
     /// The file set being appended to.
-    files: Mutex<Option<(Layout, Manifest)>>,
+    files: Mutex<Option<FileSet>>,
     /// Bytes in the AOF parts now, and in the base after the last rewrite.
     pub aof_size: AtomicU64,
     pub aof_base_size: AtomicU64,
@@ -164,7 +176,9 @@ impl Persistence {
 }
 
 /// At start-up, before any client: loads what persistence holds (the AOF when
-/// `appendonly yes`, else the snapshot in `dir/dbfilename`), then starts appending.
+/// `appendonly yes`, else the snapshot in `dir/dbfilename`), then starts appending. A
+/// file the node expects and cannot read refuses the start (the error names the file and
+/// the way out) rather than starting with less data than it had.
 pub fn start(server: &Arc<Server>) -> Result<(), String> {
     let cfg = server.config();
     let p = &server.persist;
@@ -173,66 +187,109 @@ pub fn start(server: &Arc<Server>) -> Result<(), String> {
         .set_urgent(Fsync::parse(&cfg.appendfsync) == Fsync::Always);
     let started = Instant::now();
     p.loading.store(true, Relaxed);
+    check_data_dir(&cfg.dir)?;
     let snapshot_path = Path::new(&cfg.dir).join(&cfg.dbfilename);
     let mut need_base = false;
     // Where the loaded data sits in the stream's history (a restarted replica asks its
     // primary for what came after it).
     let mut origin = None;
+    // Parts of a damaged set loaded under aof-accept-data-loss: removed once the new
+    // base holds their data.
+    let mut salvaged = Vec::new();
     if cfg.appendonly {
         let layout = Layout::from_config(&cfg);
-        std::fs::create_dir_all(&layout.dir)
-            .map_err(|e| format!("cannot create {}: {e}", layout.dir.display()))?;
-        let manifest = match layout.read_manifest()? {
-            Some(m) => {
+        std::fs::create_dir_all(&layout.dir).map_err(|e| {
+            let why = if layout.dir.exists() {
+                "it exists and is not a directory".to_string()
+            } else {
+                e.to_string()
+            };
+            format!(
+                "Cannot open or create the append-only directory {}: {why}. Cairn does not start \
+                 without the append-only file it is configured to use: move what is in the way, \
+                 or point `dir` / `appenddirname` at a directory it can write",
+                layout.dir.display()
+            )
+        })?;
+        let (mut manifest, published) = match layout.inspect(cfg.aof_accept_data_loss)? {
+            Found::Whole(m) => {
                 let loaded = aof::load(server, &layout, &m)?;
                 origin = Some(loaded.origin);
-                tracing::warn!(
-                    "loaded the append-only file in {:.3} s: {} keys from the base, {} commands replayed{}",
-                    started.elapsed().as_secs_f64(),
-                    loaded.base_keys,
-                    loaded.commands,
-                    if loaded.dropped_bytes > 0 {
-                        format!(", a torn tail of {} bytes dropped", loaded.dropped_bytes)
-                    } else {
-                        String::new()
-                    }
-                );
-                m
+                log_loaded(&loaded, started);
+                (m, true)
             }
-            None => {
-                if snapshot_path.exists() {
+            Found::New { .. } => {
+                if snapshot_present(&snapshot_path)? {
                     origin = Some(load_snapshot(server, &snapshot_path, started)?);
                 }
                 need_base = true;
-                Manifest::default()
+                (Manifest::default(), false)
+            }
+            Found::Salvage {
+                load,
+                ignored,
+                problem,
+                ..
+            } => {
+                tracing::error!(
+                    "{problem}. Starting anyway with what can be read, as aof-accept-data-loss yes says"
+                );
+                let loaded = aof::load(server, &layout, &load)?;
+                let names: Vec<&str> = load.parts.iter().map(|p| p.file.as_str()).collect();
+                tracing::error!(
+                    "aof-accept-data-loss yes: loaded {} keys from the base and {} commands from {}; \
+                     left out: {}. A new append-only file is written from what is loaded",
+                    loaded.base_keys,
+                    loaded.commands,
+                    if names.is_empty() {
+                        "no part".to_string()
+                    } else {
+                        names.join(", ")
+                    },
+                    if ignored.is_empty() {
+                        "no other part file".to_string()
+                    } else {
+                        ignored.join(", ")
+                    },
+                );
+                salvaged = names.iter().map(|n| n.to_string()).collect();
+                // Not the history the files recorded: no stream position is claimed (a
+                // replica syncs in full), and the next start loads the new base.
+                need_base = true;
+                (Manifest::default(), false)
             }
         };
-        let mut manifest = manifest;
-        if manifest.last_incr().is_none() {
-            let seq = manifest.next_seq();
+        let added = manifest.last_incr().is_none();
+        if added {
+            let seq = layout.free_seq(&manifest);
             manifest.parts.push(Part {
                 file: layout.incr_name(seq),
                 seq,
                 base: false,
             });
-            if !need_base {
-                layout
-                    .write_manifest(&manifest)
-                    .map_err(|e| format!("cannot write {}: {e}", layout.manifest().display()))?;
-            }
         }
+        // Created before any manifest names it.
         let incr = manifest.last_incr().expect("just ensured").file.clone();
         let file = layout
             .open_incr(&incr)
             .map_err(|e| format!("cannot open {}: {e}", layout.dir.join(&incr).display()))?;
+        if published && added {
+            layout
+                .write_manifest(&manifest)
+                .map_err(|e| format!("cannot write {}: {e}", layout.manifest().display()))?;
+        }
         p.aof_size.store(parts_size(&layout, &manifest), Relaxed);
         p.aof_base_size.store(p.aof_size.load(Relaxed), Relaxed);
-        *p.files.lock() = Some((layout, manifest));
+        *p.files.lock() = Some(FileSet {
+            layout,
+            manifest,
+            published,
+        });
         if let Some(o) = origin {
             p.stream.reset(o.pos);
         }
         start_writer(server, file);
-    } else if snapshot_path.exists() {
+    } else if snapshot_present(&snapshot_path)? {
         origin = Some(load_snapshot(server, &snapshot_path, started)?);
     }
     if let Some(o) = origin {
@@ -244,8 +301,70 @@ pub fn start(server: &Arc<Server>) -> Result<(), String> {
     if need_base {
         // A new AOF starts with a base of whatever is loaded (possibly nothing).
         rewrite(server).map_err(|e| format!("cannot write the append-only file's base: {e}"))?;
+        if let Some(set) = p.files.lock().as_ref() {
+            for file in &salvaged {
+                let _ = std::fs::remove_file(set.layout.dir.join(file));
+            }
+        }
     }
     Ok(())
+}
+
+fn log_loaded(loaded: &aof::Loaded, started: Instant) {
+    tracing::warn!(
+        "loaded the append-only file in {:.3} s: {} keys from the base, {} commands replayed{}",
+        started.elapsed().as_secs_f64(),
+        loaded.base_keys,
+        loaded.commands,
+        if loaded.dropped_bytes > 0 {
+            format!(", a torn tail of {} bytes dropped", loaded.dropped_bytes)
+        } else {
+            String::new()
+        }
+    );
+}
+
+/// `dir` must be a directory if it exists.
+fn check_data_dir(dir: &str) -> Result<(), String> {
+    let why = match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => return Ok(()),
+        Ok(_) => "Not a directory".to_string(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => e.to_string(),
+    };
+    Err(format!(
+        "Cannot use {dir} as the data directory (`dir`): {why}. Cairn does not start without \
+         the files it may have to load: point `dir` at a directory it can read and write"
+    ))
+}
+
+/// Whether there is a snapshot to load. Something at the path that cannot be read as
+/// one, or a link to nothing, refuses the start: it names data the node expects.
+fn snapshot_present(path: &Path) -> Result<bool, String> {
+    let refuse = |why: String| {
+        format!(
+            "Cannot read the snapshot {}: {why}. Cairn does not start without data it expects: \
+             restore it, or move it away to start without its data",
+            path.display()
+        )
+    };
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(refuse(e.to_string())),
+        Ok(meta) if meta.file_type().is_symlink() => match std::fs::metadata(path) {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let target = std::fs::read_link(path)
+                    .map_or_else(|_| "?".to_string(), |t| t.display().to_string());
+                Err(refuse(if e.kind() == std::io::ErrorKind::NotFound {
+                    format!("it is a symbolic link to {target}, which does not exist")
+                } else {
+                    format!("it is a symbolic link to {target}: {e}")
+                }))
+            }
+        },
+        Ok(_) => Ok(true),
+    }
 }
 
 fn load_snapshot(
@@ -412,17 +531,17 @@ fn writer(server: &Server, mut file: File) {
 }
 
 /// A replica's full sync replaces its data with another history: the AOF stops, and its
-/// manifest goes, so a crash before [`resume_aof`] wrote a new base cannot load the old
-/// history's files under the new one's offsets (the next start loads nothing and syncs).
-/// Returns the sequence number the new parts must take.
+/// manifest and parts go, so a crash before [`resume_aof`] wrote a new base cannot load
+/// the old history's files under the new one's offsets (the next start loads nothing and
+/// syncs). Returns the sequence number the new parts must take.
 pub fn suspend_aof(server: &Server) -> u64 {
     let p = &server.persist;
     stop_writer(server);
     match p.files.lock().take() {
-        Some((layout, manifest)) => {
-            let _ = std::fs::remove_file(layout.manifest());
-            snapshot::sync_dir(&layout.dir);
-            manifest.next_seq()
+        Some(set) => {
+            let seq = set.layout.free_seq(&set.manifest);
+            set.layout.remove_all();
+            seq
         }
         None => 1,
     }
@@ -435,18 +554,19 @@ pub fn resume_aof(server: &Arc<Server>, seq: u64) {
     let p = &server.persist;
     let layout = Layout::from_config(&cfg);
     let name = layout.incr_name(seq);
-    match layout.open_incr(&name) {
+    match std::fs::create_dir_all(&layout.dir).and_then(|()| layout.open_incr(&name)) {
         Ok(file) => {
-            *p.files.lock() = Some((
+            *p.files.lock() = Some(FileSet {
                 layout,
-                Manifest {
+                manifest: Manifest {
                     parts: vec![Part {
                         file: name,
                         seq,
                         base: false,
                     }],
                 },
-            ));
+                published: false,
+            });
             start_writer(server, file);
             install_journal(server);
             let srv = server.clone();
@@ -469,6 +589,8 @@ pub fn stop_writer(server: &Server) {
         let _ = h.join();
     }
     p.aof_on.store(false, Relaxed);
+    // No AOF, no AOF error (Redis judges it only while the AOF is on).
+    p.recovered();
 }
 
 /// Rewrites the AOF: new writes go to a new increment from now on, a base snapshot of the
@@ -500,7 +622,11 @@ pub fn rewrite(server: &Arc<Server>) -> std::io::Result<()> {
 
 fn rewrite_inner(server: &Arc<Server>) -> std::io::Result<()> {
     let p = &server.persist;
-    let (layout, old) = p
+    let FileSet {
+        layout,
+        manifest: old,
+        published,
+    } = p
         .files
         .lock()
         .clone()
@@ -517,15 +643,22 @@ fn rewrite_inner(server: &Arc<Server>) -> std::io::Result<()> {
         .recv_timeout(Duration::from_secs(30))
         .map_err(|_| std::io::Error::other("the AOF writer did not switch files"))?;
     // Until the base is written, the new increment continues the old parts: list it now,
-    // so a crash meanwhile does not lose what it received.
+    // so a crash meanwhile does not lose what it received. A new AOF has no manifest on
+    // disk until its first base is written.
     let mut interim = old.clone();
     interim.parts.push(Part {
         file: incr.clone(),
         seq,
         base: false,
     });
-    layout.write_manifest(&interim)?;
-    *p.files.lock() = Some((layout.clone(), interim));
+    if published {
+        layout.write_manifest(&interim)?;
+    }
+    *p.files.lock() = Some(FileSet {
+        layout: layout.clone(),
+        manifest: interim,
+        published,
+    });
     let base = layout.base_name(seq);
     let origin = snapshot::Origin {
         pos: boundary,
@@ -552,7 +685,11 @@ fn rewrite_inner(server: &Arc<Server>) -> std::io::Result<()> {
     }
     p.aof_base_size.store(written.bytes, Relaxed);
     p.aof_size.store(parts_size(&layout, &manifest), Relaxed);
-    *p.files.lock() = Some((layout, manifest));
+    *p.files.lock() = Some(FileSet {
+        layout,
+        manifest,
+        published: true,
+    });
     Ok(())
 }
 
@@ -687,25 +824,29 @@ pub fn apply_config(server: &Arc<Server>, before: &crate::config::Config) {
     p.stream
         .set_urgent(Fsync::parse(&cfg.appendfsync) == Fsync::Always);
     if cfg.appendonly && !before.appendonly {
-        // Turning the AOF on writes a base of the current data first, as Redis does.
+        // Turning the AOF on writes a base of the current data first, as Redis does; the
+        // manifest on disk changes only once that base is there.
         let layout = Layout::from_config(&cfg);
         let result = std::fs::create_dir_all(&layout.dir).and_then(|_| {
-            let seq = layout
+            // A set left from when the AOF was on before: its parts go once the new base
+            // is in place (it names them as the parts the rewrite replaces).
+            let mut manifest = layout
                 .read_manifest()
                 .map_err(std::io::Error::other)?
-                .map_or(1, |m| m.next_seq());
+                .unwrap_or_default();
+            let seq = layout.free_seq(&manifest);
             let name = layout.incr_name(seq);
             let file = layout.open_incr(&name)?;
-            *p.files.lock() = Some((
-                layout.clone(),
-                Manifest {
-                    parts: vec![Part {
-                        file: name,
-                        seq,
-                        base: false,
-                    }],
-                },
-            ));
+            manifest.parts.push(Part {
+                file: name,
+                seq,
+                base: false,
+            });
+            *p.files.lock() = Some(FileSet {
+                layout: layout.clone(),
+                manifest,
+                published: false,
+            });
             Ok(file)
         });
         match result {

@@ -557,7 +557,13 @@ pub fn load(server: &Server, path: &Path) -> Result<Checked, String> {
     let mut data = Vec::new();
     File::open(path)
         .and_then(|mut f| f.read_to_end(&mut data))
-        .map_err(|e| format!("cannot read snapshot {}: {e}", path.display()))?;
+        .map_err(|e| {
+            format!(
+                "Cannot read the snapshot {}: {e}. Cairn does not start without data it \
+                 expects: restore it, or move it away to start without its data",
+                path.display()
+            )
+        })?;
     let mut session = replay::session();
     let result = read(&data, |payload, base| {
         // Blocks stand alone: each starts in database 0 unless it selects another.
