@@ -549,78 +549,6 @@ fn turning_the_aof_on_at_run_time_keeps_existing_data() {
     assert_eq!(got, vec!["1", "2"]);
 }
 
-/// A disk that refuses writes (here: the next increment is /dev/full) turns writes into
-/// MISCONF instead of losing them; once the AOF can be written again (a rewrite moves it
-/// to a good file), writes are accepted and nothing acknowledged is lost.
-#[test]
-fn a_failing_disk_turns_writes_into_misconf_until_it_recovers() {
-    if !Path::new("/dev/full").exists() {
-        eprintln!("skipped: no /dev/full");
-        return;
-    }
-    let dir = TempDir::new("misconf");
-    let srv = aof(&dir, "everysec");
-    let mut con = srv.client();
-    let _: () = q(&mut con, &["SET", "before", "1"]);
-    // The rewrite will continue in the next increment: make that the full device.
-    let manifest = std::fs::read_to_string(dir.aof_dir().join("appendonly.aof.manifest")).unwrap();
-    let next: u64 = manifest
-        .lines()
-        .filter_map(|l| l.split_whitespace().nth(3)?.parse::<u64>().ok())
-        .max()
-        .unwrap()
-        + 1;
-    std::os::unix::fs::symlink(
-        "/dev/full",
-        dir.aof_dir()
-            .join(format!("appendonly.aof.{next}.incr.aof")),
-    )
-    .unwrap();
-    let _: String = q(&mut con, &["BGREWRITEAOF"]);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let mut acked = Vec::new();
-    let refused = loop {
-        let key = format!("during:{}", acked.len());
-        match common::cmd(&["SET", &key, "x"]).query::<()>(&mut con) {
-            Ok(()) => acked.push(key),
-            Err(e) => break e.to_string(),
-        }
-        assert!(Instant::now() < deadline, "writes were never refused");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert!(
-        refused.contains("MISCONF") && refused.contains("Errors writing to the AOF file"),
-        "{refused}"
-    );
-    let info: String = q(&mut con, &["INFO", "persistence"]);
-    assert!(info.contains("aof_last_write_status:err"), "{info}");
-    // Reads still work.
-    let v: String = q(&mut con, &["GET", "before"]);
-    assert_eq!(v, "1");
-    // Move the AOF to a writable increment: the held-back writes land there, and writes
-    // are accepted again.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let _ = common::cmd(&["BGREWRITEAOF"]).query::<String>(&mut con);
-        let info: String = q(&mut con, &["INFO", "persistence"]);
-        if info.contains("aof_last_write_status:ok") && info.contains("aof_rewrites:3") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "never recovered: {info}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let _: () = q(&mut con, &["SET", "after", "1"]);
-    let _ = common::cmd(&["SHUTDOWN", "NOSAVE"]).query::<()>(&mut con);
-    std::thread::sleep(Duration::from_millis(500));
-    drop(srv);
-    let srv = aof(&dir, "everysec");
-    let mut con = srv.client();
-    for key in acked.iter().map(String::as_str).chain(["before", "after"]) {
-        let v: Option<String> = q(&mut con, &["GET", key]);
-        assert!(v.is_some(), "{key} was acknowledged and lost");
-    }
-}
-
 /// Memcached reads change only what is no part of a key's state (a CAS handed out, the
 /// fetched and lease bits): they add nothing to the AOF. Client flags are state: they
 /// survive a restart.
@@ -865,4 +793,298 @@ fn unreadable_directories_and_files_refuse_to_start() {
     let err = refused(&["--dir", dir.path()]);
     assert!(err.contains(&snapshot.display().to_string()), "{err}");
     assert!(err.contains("nowhere.rdb"), "{err}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Writing on a disk that fails (issue 17): MISCONF, nothing acknowledged lost, and writes
+// resume by themselves when the disk recovers
+// ---------------------------------------------------------------------------------------
+
+/// A filesystem of a few MB of its own (a tmpfs mounted for the test), unmounted when
+/// dropped, even after a panic. Declare it before the servers that use it, so they are
+/// killed (dropped) first.
+struct SmallDisk {
+    dir: PathBuf,
+}
+
+impl SmallDisk {
+    /// None (and a "skipped" line) where mounting is not permitted (not root).
+    fn mount(name: &str) -> Option<SmallDisk> {
+        let dir = std::env::temp_dir().join(format!("cairn-disk-{name}-{}", std::process::id()));
+        let _ = Command::new("umount").arg(&dir).output();
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=4m", "tmpfs"])
+            .arg(&dir)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !mounted {
+            eprintln!(
+                "skipped: cannot mount a tmpfs at {} (needs root)",
+                dir.display()
+            );
+            let _ = std::fs::remove_dir(&dir);
+            return None;
+        }
+        Some(SmallDisk { dir })
+    }
+
+    fn path(&self) -> &str {
+        self.dir.to_str().unwrap()
+    }
+
+    /// Fills the filesystem to the last byte with a filler file.
+    fn fill(&self) {
+        use std::io::Write;
+        let mut f = std::fs::File::create(self.dir.join("filler")).unwrap();
+        let chunk = vec![0u8; 4096];
+        loop {
+            match f.write(&chunk) {
+                Ok(0) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+        let mut byte = [0u8; 1];
+        while f.write(&byte).is_ok_and(|n| n == 1) {
+            byte[0] = byte[0].wrapping_add(1);
+        }
+    }
+
+    /// The disk recovers: the filler goes.
+    fn free(&self) {
+        std::fs::remove_file(self.dir.join("filler")).unwrap();
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let unmounted = Command::new("umount")
+            .arg(&self.dir)
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !unmounted {
+            let _ = Command::new("umount").arg("-l").arg(&self.dir).output();
+        }
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+fn on_disk(disk: &SmallDisk, extra: &[&str]) -> CairnProcess {
+    let mut args = vec!["--dir", disk.path()];
+    args.extend_from_slice(extra);
+    CairnProcess::start(&args)
+}
+
+/// Sets `prefix:N` keys until a write is refused; returns the acknowledged keys and the
+/// error as the server sent it.
+fn write_until_refused(con: &mut redis::Connection, prefix: &str) -> (Vec<String>, String) {
+    let value = "v".repeat(1000);
+    let mut acked = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let key = format!("{prefix}:{}", acked.len());
+        match common::cmd(&["SET", &key, &value]).query::<()>(con) {
+            Ok(()) => acked.push(key),
+            Err(e) => {
+                let text = match (e.code(), e.detail()) {
+                    (Some(code), Some(detail)) => format!("{code} {detail}"),
+                    _ => e.to_string(),
+                };
+                return (acked, text);
+            }
+        }
+        assert!(Instant::now() < deadline, "writes were never refused");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Polls a write until it is accepted again.
+fn write_when_accepted(con: &mut redis::Connection, key: &str) {
+    wait_until(&format!("SET {key} is accepted again"), || {
+        common::cmd(&["SET", key, "1"]).query::<()>(con).is_ok()
+    });
+}
+
+const AOF_MISCONF: &str = "MISCONF Errors writing to the AOF file: No space left on device";
+
+/// A full disk under the AOF (everysec): writes get MISCONF, reads go on, and when space
+/// is freed writes are accepted again by themselves, with nothing acknowledged lost.
+#[test]
+fn a_full_disk_turns_aof_writes_into_misconf_and_they_resume_by_themselves() {
+    let Some(disk) = SmallDisk::mount("aof-full") else {
+        return;
+    };
+    let aof_args = ["--appendonly", "yes", "--auto-aof-rewrite-percentage", "0"];
+    let mut srv = on_disk(&disk, &aof_args);
+    let mut con = srv.client();
+    let _: () = q(&mut con, &["SET", "before", "1"]);
+    disk.fill();
+    let (acked, refused) = write_until_refused(&mut con, "during");
+    assert_eq!(refused, AOF_MISCONF);
+    assert_eq!(info_field(&mut con, "aof_last_write_status"), "err");
+    let v: String = q(&mut con, &["GET", "before"]);
+    assert_eq!(v, "1", "reads go on");
+    disk.free();
+    write_when_accepted(&mut con, "after");
+    assert_eq!(info_field(&mut con, "aof_last_write_status"), "ok");
+    let _ = common::cmd(&["SHUTDOWN", "NOSAVE"]).query::<()>(&mut con);
+    assert!(srv.wait_exit(Duration::from_secs(30)).is_some());
+    drop(srv);
+    let srv = on_disk(&disk, &aof_args);
+    let mut con = srv.client();
+    for key in acked.iter().map(String::as_str).chain(["before", "after"]) {
+        let v: Option<String> = q(&mut con, &["GET", key]);
+        assert!(v.is_some(), "{key} was acknowledged and lost");
+    }
+}
+
+/// A full disk under `appendfsync always`: a write whose data cannot reach the disk is
+/// never acknowledged. The server is killed while writers are held back; every write
+/// that was answered OK is there after the restart.
+#[test]
+fn a_full_disk_with_fsync_always_acknowledges_nothing_it_did_not_write() {
+    let Some(disk) = SmallDisk::mount("aof-always") else {
+        return;
+    };
+    let args = ["--appendonly", "yes", "--appendfsync", "always"];
+    let srv = on_disk(&disk, &args);
+    disk.fill();
+    let writer = {
+        let url = srv.url();
+        std::thread::spawn(move || {
+            let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();
+            let value = "w".repeat(1000);
+            let mut acked = Vec::new();
+            for i in 0.. {
+                let key = format!("w:{i}");
+                match redis::cmd("SET")
+                    .arg(&key)
+                    .arg(&value)
+                    .query::<()>(&mut con)
+                {
+                    Ok(()) => acked.push(key),
+                    Err(_) => break,
+                }
+            }
+            acked
+        })
+    };
+    let mut con = srv.client();
+    wait_until("the AOF fails to write", || {
+        info_field(&mut con, "aof_last_write_status") == "err"
+    });
+    assert_eq!(common::err(&mut con, &["SET", "other", "x"]), AOF_MISCONF);
+    drop(con);
+    drop(srv); // kill -9 while the writer waits for its reply
+    let acked = writer.join().unwrap();
+    disk.free();
+    let srv = on_disk(&disk, &args);
+    let mut con = srv.client();
+    for key in &acked {
+        let v: Option<String> = q(&mut con, &["GET", key]);
+        assert!(v.is_some(), "{key} was acknowledged and lost");
+    }
+}
+
+/// An AOF rewrite on a full disk fails (INFO says so) and leaves every write in a part the
+/// manifest names: writes acknowledged after the disk recovers survive a restart. (The
+/// writer used to move to the new increment before the manifest listing it was written,
+/// and a failed manifest left acknowledged writes in a file no manifest names.)
+#[test]
+fn a_rewrite_on_a_full_disk_loses_no_acknowledged_write() {
+    let Some(disk) = SmallDisk::mount("rewrite-full") else {
+        return;
+    };
+    let args = [
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--auto-aof-rewrite-percentage",
+        "0",
+    ];
+    let srv = on_disk(&disk, &args);
+    let mut con = srv.client();
+    let _: () = q(&mut con, &["SET", "before", "1"]);
+    disk.fill();
+    rewrite_and_wait(&mut con);
+    assert_eq!(info_field(&mut con, "aof_last_bgrewrite_status"), "err");
+    disk.free();
+    write_when_accepted(&mut con, "after");
+    assert_eq!(info_field(&mut con, "aof_last_write_status"), "ok");
+    // The next rewrite works, and says so.
+    rewrite_and_wait(&mut con);
+    assert_eq!(info_field(&mut con, "aof_last_bgrewrite_status"), "ok");
+    let _: () = q(&mut con, &["SET", "after-rewrite", "1"]);
+    drop(con);
+    drop(srv);
+    let srv = on_disk(&disk, &args);
+    let mut con = srv.client();
+    let got: Vec<Option<String>> = q(&mut con, &["MGET", "before", "after", "after-rewrite"]);
+    assert_eq!(got, vec![Some("1".into()); 3]);
+}
+
+/// The manifest cannot be replaced (its rename fails: a directory stands where it goes):
+/// the rewrite fails and writes acknowledged after it are still in a named increment.
+#[test]
+fn a_rewrite_whose_manifest_cannot_be_renamed_loses_no_acknowledged_write() {
+    let dir = TempDir::new("manifest-rename");
+    let srv = aof(&dir, "always");
+    let mut con = srv.client();
+    let _: () = q(&mut con, &["SET", "before", "1"]);
+    let manifest = manifest_path(&dir);
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::remove_file(&manifest).unwrap();
+    std::fs::create_dir(&manifest).unwrap();
+    std::fs::write(manifest.join("in-the-way"), "x").unwrap();
+    rewrite_and_wait(&mut con);
+    assert_eq!(info_field(&mut con, "aof_last_bgrewrite_status"), "err");
+    let _: () = q(&mut con, &["SET", "after", "1"]);
+    drop(con);
+    drop(srv);
+    std::fs::remove_dir_all(&manifest).unwrap();
+    std::fs::write(&manifest, text).unwrap();
+    let srv = aof(&dir, "always");
+    let mut con = srv.client();
+    let got: Vec<Option<String>> = q(&mut con, &["MGET", "before", "after"]);
+    assert_eq!(got, vec![Some("1".into()); 2]);
+}
+
+/// The server died mid-write just after a rewrite listed its new increment and before the
+/// writer moved to it: the torn tail sits in the increment before an empty one, and is cut
+/// there as it would be in the last one.
+#[test]
+fn a_torn_tail_before_an_empty_increment_is_dropped_and_the_rest_loads() {
+    let dir = TempDir::new("torn-before-empty");
+    {
+        let srv = aof(&dir, "always");
+        let mut con = srv.client();
+        let _: () = q(&mut con, &["SET", "a", "1"]);
+        let _: () = q(&mut con, &["SET", "b", "2"]);
+    }
+    let incr = dir.incr();
+    let whole = std::fs::metadata(&incr).unwrap().len();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&incr)
+        .unwrap();
+    std::io::Write::write_all(&mut f, b"*3\r\n$3\r\nSET\r\n$1\r\nc\r\n$5\r\nhal").unwrap();
+    drop(f);
+    let manifest = manifest_path(&dir);
+    let mut text = std::fs::read_to_string(&manifest).unwrap();
+    let seq: u64 = text
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(3)?.parse().ok())
+        .max()
+        .unwrap();
+    let next = format!("appendonly.aof.{}.incr.aof", seq + 1);
+    std::fs::write(dir.aof_dir().join(&next), "").unwrap();
+    text.push_str(&format!("file {next} seq {} type i\n", seq + 1));
+    std::fs::write(&manifest, text).unwrap();
+    let srv = aof(&dir, "always");
+    let mut con = srv.client();
+    let got: Vec<Option<String>> = q(&mut con, &["MGET", "a", "b", "c"]);
+    assert_eq!(got, vec![Some("1".into()), Some("2".into()), None]);
+    assert_eq!(std::fs::metadata(&incr).unwrap().len(), whole);
 }

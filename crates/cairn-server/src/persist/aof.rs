@@ -143,13 +143,20 @@ impl Layout {
     }
 
     /// Replaces the manifest atomically (temporary file, fsync, rename, fsync the dir).
+    /// On failure the old manifest stays as it was and the temporary file goes.
     pub fn write_manifest(&self, m: &Manifest) -> std::io::Result<()> {
         let path = self.manifest();
         let tmp = path.with_extension("manifest.tmp");
-        let mut f = File::create(&tmp)?;
-        f.write_all(m.render().as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, &path)?;
+        let result = File::create(&tmp)
+            .and_then(|mut f| {
+                f.write_all(m.render().as_bytes())?;
+                f.sync_all()
+            })
+            .and_then(|()| std::fs::rename(&tmp, &path));
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        result?;
         snapshot::sync_dir(&self.dir);
         Ok(())
     }
@@ -409,7 +416,17 @@ pub fn load(server: &Server, layout: &Layout, manifest: &Manifest) -> Result<Loa
         origin: snapshot::Origin::at(0),
     };
     let mut session = replay::session();
-    let last_incr = manifest.last_incr().map(|p| p.file.clone());
+    // A torn tail is cut in the last increment holding data: a rewrite lists its new,
+    // still empty increment before the writer moves to it, and the server may die
+    // mid-write in between.
+    let last_incr = manifest
+        .parts
+        .iter()
+        .rev()
+        .filter(|p| !p.base)
+        .find(|p| std::fs::metadata(layout.dir.join(&p.file)).is_ok_and(|m| m.len() > 0))
+        .or_else(|| manifest.last_incr())
+        .map(|p| p.file.clone());
     for part in &manifest.parts {
         let path = layout.dir.join(&part.file);
         if part.base {

@@ -30,6 +30,10 @@ use crate::server::Server;
 use aof::{Found, Layout, Manifest, Part};
 use stream::Stream;
 
+/// Seconds before a failed background save or AOF rewrite is tried again by itself
+/// (Redis's CONFIG_BGSAVE_RETRY_DELAY).
+const RETRY_SECS: u64 = 5;
+
 /// `appendfsync`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -98,6 +102,10 @@ pub struct Persistence {
     pub rewrites: AtomicU64,
     last_rewrite_ok: AtomicBool,
     last_rewrite_secs: AtomicI64,
+    /// Unix seconds the last rewrite started.
+    last_rewrite_try: AtomicU64,
+    /// Rewrites failed since the last one that succeeded.
+    rewrite_failures: AtomicU64,
     pub loading: AtomicBool,
     pub bgsave_running: AtomicBool,
     pub saves: AtomicU64,
@@ -602,6 +610,7 @@ pub fn rewrite(server: &Arc<Server>) -> std::io::Result<()> {
         return Err(std::io::Error::other("a rewrite is already running"));
     }
     let started = Instant::now();
+    p.last_rewrite_try.store(unix_secs(), Relaxed);
     let result = rewrite_inner(server);
     p.rewrite_running.store(false, Relaxed);
     p.last_rewrite_secs
@@ -610,12 +619,16 @@ pub fn rewrite(server: &Arc<Server>) -> std::io::Result<()> {
     match &result {
         Ok(()) => {
             p.rewrites.fetch_add(1, Relaxed);
+            p.rewrite_failures.store(0, Relaxed);
             tracing::warn!(
                 "append-only file rewritten in {:.3} s",
                 started.elapsed().as_secs_f64()
             );
         }
-        Err(e) => tracing::warn!("append-only file rewrite failed: {e}"),
+        Err(e) => {
+            p.rewrite_failures.fetch_add(1, Relaxed);
+            tracing::warn!("append-only file rewrite failed: {e}")
+        }
     }
     result
 }
@@ -631,9 +644,28 @@ fn rewrite_inner(server: &Arc<Server>) -> std::io::Result<()> {
         .lock()
         .clone()
         .ok_or_else(|| std::io::Error::other("the append-only file is off"))?;
-    let seq = old.next_seq();
+    let seq = layout.free_seq(&old);
     let incr = layout.incr_name(seq);
     let file = layout.open_incr(&incr)?;
+    // The new increment continues the old parts until the base is written. It is listed
+    // before the writer moves to it: if that manifest cannot be written, the rewrite stops
+    // here and every write stays in a part the manifest on disk names.
+    let mut interim = old.clone();
+    interim.parts.push(Part {
+        file: incr.clone(),
+        seq,
+        base: false,
+    });
+    if published && let Err(e) = layout.write_manifest(&interim) {
+        drop(file);
+        let _ = std::fs::remove_file(layout.dir.join(&incr));
+        return Err(e);
+    }
+    *p.files.lock() = Some(FileSet {
+        layout: layout.clone(),
+        manifest: interim,
+        published,
+    });
     let (tx, rx) = std::sync::mpsc::channel();
     // Counted before the switch: a SWAPDB after the boundary must fail the cut.
     let swaps = snapshot::cut_start(server);
@@ -642,23 +674,6 @@ fn rewrite_inner(server: &Arc<Server>) -> std::io::Result<()> {
     let boundary = rx
         .recv_timeout(Duration::from_secs(30))
         .map_err(|_| std::io::Error::other("the AOF writer did not switch files"))?;
-    // Until the base is written, the new increment continues the old parts: list it now,
-    // so a crash meanwhile does not lose what it received. A new AOF has no manifest on
-    // disk until its first base is written.
-    let mut interim = old.clone();
-    interim.parts.push(Part {
-        file: incr.clone(),
-        seq,
-        base: false,
-    });
-    if published {
-        layout.write_manifest(&interim)?;
-    }
-    *p.files.lock() = Some(FileSet {
-        layout: layout.clone(),
-        manifest: interim,
-        published,
-    });
     let base = layout.base_name(seq);
     let origin = snapshot::Origin {
         pos: boundary,
@@ -668,7 +683,7 @@ fn rewrite_inner(server: &Arc<Server>) -> std::io::Result<()> {
     let manifest = Manifest {
         parts: vec![
             Part {
-                file: base,
+                file: base.clone(),
                 seq,
                 base: true,
             },
@@ -679,7 +694,11 @@ fn rewrite_inner(server: &Arc<Server>) -> std::io::Result<()> {
             },
         ],
     };
-    layout.write_manifest(&manifest)?;
+    if let Err(e) = layout.write_manifest(&manifest) {
+        // The manifest on disk is still the interim one, which does not name this base.
+        let _ = std::fs::remove_file(layout.dir.join(&base));
+        return Err(e);
+    }
     for part in &old.parts {
         let _ = std::fs::remove_file(layout.dir.join(&part.file));
     }
@@ -807,10 +826,17 @@ pub fn tick(server: &Arc<Server>) {
             let _ = save_in_background(server);
         }
     }
-    if p.aof_on.load(Relaxed) && pct > 0 && !p.rewrite_running.load(Relaxed) {
+    if p.aof_on.load(Relaxed) && !p.rewrite_running.load(Relaxed) {
+        // After a failed rewrite, automatic ones wait 5 s too.
+        let retry_ok = p.last_rewrite_ok.load(Relaxed)
+            || unix_secs().saturating_sub(p.last_rewrite_try.load(Relaxed)) >= RETRY_SECS;
+        // A new AOF whose first base failed (a full disk when it was turned on) is not
+        // on disk yet: try again until it is.
+        let unpublished = p.files.lock().as_ref().is_some_and(|f| !f.published);
         let size = p.aof_size.load(Relaxed);
         let base = p.aof_base_size.load(Relaxed).max(1);
-        if size >= min && size * 100 >= base * (100 + pct) {
+        let grown = pct > 0 && size >= min && size * 100 >= base * (100 + pct);
+        if retry_ok && (unpublished || grown) {
             let _ = rewrite_in_background(server);
         }
     }
@@ -954,7 +980,11 @@ pub fn info(server: &Server, out: &mut String) {
         ok(p.last_rewrite_ok.load(Relaxed)),
     );
     kv(out, "aof_rewrites", p.rewrites.load(Relaxed).to_string());
-    kv(out, "aof_rewrites_consecutive_failures", "0".into());
+    kv(
+        out,
+        "aof_rewrites_consecutive_failures",
+        p.rewrite_failures.load(Relaxed).to_string(),
+    );
     kv(
         out,
         "aof_last_write_status",
