@@ -907,6 +907,7 @@ fn write_when_accepted(con: &mut redis::Connection, key: &str) {
 }
 
 const AOF_MISCONF: &str = "MISCONF Errors writing to the AOF file: No space left on device";
+const RDB_MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
 
 /// A full disk under the AOF (everysec): writes get MISCONF, reads go on, and when space
 /// is freed writes are accepted again by themselves, with nothing acknowledged lost.
@@ -1049,6 +1050,42 @@ fn a_rewrite_whose_manifest_cannot_be_renamed_loses_no_acknowledged_write() {
     let mut con = srv.client();
     let got: Vec<Option<String>> = q(&mut con, &["MGET", "before", "after"]);
     assert_eq!(got, vec![Some("1".into()); 2]);
+}
+
+/// A snapshot that fails on a full disk, with save points and
+/// stop-writes-on-bgsave-error yes: writes get Redis's MISCONF, INFO says err, turning
+/// the setting off lifts it at once, and once space is freed the save is retried by
+/// itself (every 5 s, as Redis does) and writes are accepted again.
+#[test]
+fn a_failing_snapshot_turns_writes_into_misconf_until_a_retry_succeeds() {
+    let Some(disk) = SmallDisk::mount("snapshot-full") else {
+        return;
+    };
+    let srv = on_disk(&disk, &["--save", "1", "1"]);
+    let mut con = srv.client();
+    let _: () = q(&mut con, &["SET", "k", "v"]);
+    wait_until("the first snapshot is written", || {
+        info_field(&mut con, "rdb_saves") == "1"
+    });
+    disk.fill();
+    let (_, refused) = write_until_refused(&mut con, "during");
+    assert_eq!(refused, RDB_MISCONF);
+    assert_eq!(info_field(&mut con, "rdb_last_bgsave_status"), "err");
+    let v: String = q(&mut con, &["GET", "k"]);
+    assert_eq!(v, "v", "reads go on");
+    let _: () = q(
+        &mut con,
+        &["CONFIG", "SET", "stop-writes-on-bgsave-error", "no"],
+    );
+    let _: () = q(&mut con, &["SET", "allowed", "1"]);
+    let _: () = q(
+        &mut con,
+        &["CONFIG", "SET", "stop-writes-on-bgsave-error", "yes"],
+    );
+    assert_eq!(common::err(&mut con, &["SET", "refused", "1"]), RDB_MISCONF);
+    disk.free();
+    write_when_accepted(&mut con, "after");
+    assert_eq!(info_field(&mut con, "rdb_last_bgsave_status"), "ok");
 }
 
 /// The server died mid-write just after a rewrite listed its new increment and before the

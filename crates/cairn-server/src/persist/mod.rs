@@ -30,6 +30,9 @@ use crate::server::Server;
 use aof::{Found, Layout, Manifest, Part};
 use stream::Stream;
 
+/// Redis's words for a write refused because the last snapshot failed.
+const RDB_MISCONF: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+
 /// Seconds before a failed background save or AOF rewrite is tried again by itself
 /// (Redis's CONFIG_BGSAVE_RETRY_DELAY).
 const RETRY_SECS: u64 = 5;
@@ -88,8 +91,9 @@ pub struct Persistence {
     /// succeeds again.
     aof_error: Mutex<Option<String>>,
     aof_failing: AtomicBool,
-    /// The last background save failed (MISCONF while `save` points are set).
-    bgsave_failing: AtomicBool,
+    /// `stop-writes-on-bgsave-error yes` with `save` points set: a failed save turns
+    /// writes into MISCONF (read on every write, so kept here rather than in the config).
+    stop_writes_on_save_error: AtomicBool,
     stop_writer: AtomicBool,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     switch: Mutex<Option<Switch>>,
@@ -146,18 +150,31 @@ impl Persistence {
         self.aof_on.load(Relaxed) && self.fsync.load(Relaxed) == Fsync::Always as u8
     }
 
-    /// The MISCONF error write commands get, if the disk is refusing writes.
+    /// The MISCONF error write commands get, if the disk is refusing writes: the last
+    /// save failed (with save points and `stop-writes-on-bgsave-error yes`, judged now, so
+    /// turning either off lifts it at once), or the AOF cannot be written. Redis's order
+    /// and words.
     pub fn misconf(&self) -> Option<String> {
+        if !self.last_bgsave_ok.load(Relaxed) && self.stop_writes_on_save_error.load(Relaxed) {
+            return Some(RDB_MISCONF.into());
+        }
         if self.aof_failing.load(Relaxed) {
             let why = self.aof_error.lock().clone().unwrap_or_default();
             return Some(format!("MISCONF Errors writing to the AOF file: {why}"));
         }
-        if self.bgsave_failing.load(Relaxed) {
-            return Some(
-                "MISCONF Cairn is configured to save snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if snapshotting fails (stop-writes-on-bgsave-error option). Please check the Cairn logs for details about the snapshot error.".into(),
-            );
-        }
         None
+    }
+
+    /// Copies the settings [`Persistence::misconf`] and the writer read.
+    fn apply_settings(&self, cfg: &crate::config::Config) {
+        self.fsync
+            .store(Fsync::parse(&cfg.appendfsync) as u8, Relaxed);
+        self.stream
+            .set_urgent(Fsync::parse(&cfg.appendfsync) == Fsync::Always);
+        self.stop_writes_on_save_error.store(
+            cfg.stop_writes_on_bgsave_error && !cfg.save.trim().is_empty(),
+            Relaxed,
+        );
     }
 
     fn fail(&self, e: &std::io::Error) {
@@ -190,9 +207,7 @@ impl Persistence {
 pub fn start(server: &Arc<Server>) -> Result<(), String> {
     let cfg = server.config();
     let p = &server.persist;
-    p.fsync.store(Fsync::parse(&cfg.appendfsync) as u8, Relaxed);
-    p.stream
-        .set_urgent(Fsync::parse(&cfg.appendfsync) == Fsync::Always);
+    p.apply_settings(&cfg);
     let started = Instant::now();
     p.loading.store(true, Relaxed);
     check_data_dir(&cfg.dir)?;
@@ -752,8 +767,9 @@ pub fn save(server: &Server) -> std::io::Result<snapshot::Written> {
                 .fetch_sub(dirty.min(p.stream.changes.load(Relaxed)), Relaxed);
             p.last_save.store(unix_secs(), Relaxed);
             p.saves.fetch_add(1, Relaxed);
-            p.last_bgsave_ok.store(true, Relaxed);
-            p.bgsave_failing.store(false, Relaxed);
+            if !p.last_bgsave_ok.swap(true, Relaxed) {
+                tracing::warn!("the snapshot is being written again; write commands are accepted");
+            }
             tracing::warn!(
                 "snapshot of {} keys written to {} in {:.3} s",
                 w.keys,
@@ -763,10 +779,16 @@ pub fn save(server: &Server) -> std::io::Result<snapshot::Written> {
         }
         Err(e) => {
             p.last_bgsave_ok.store(false, Relaxed);
-            let stop_writes = server.with_config(|c| c.stop_writes_on_bgsave_error)
-                && server.with_config(|c| !c.save.trim().is_empty());
-            p.bgsave_failing.store(stop_writes, Relaxed);
-            tracing::warn!("writing the snapshot {} failed: {e}", path.display());
+            if p.stop_writes_on_save_error.load(Relaxed) {
+                tracing::warn!(
+                    "writing the snapshot {} failed: {e}; write commands are refused with MISCONF \
+                     until a save succeeds (stop-writes-on-bgsave-error yes); the save is tried \
+                     again every {RETRY_SECS} s",
+                    path.display()
+                );
+            } else {
+                tracing::warn!("writing the snapshot {} failed: {e}", path.display());
+            }
         }
     }
     result
@@ -817,7 +839,7 @@ pub fn tick(server: &Arc<Server>) {
         let since = now.saturating_sub(p.last_save.load(Relaxed));
         // After a failure, wait 5 s before trying again, as Redis does.
         let retry_ok = p.last_bgsave_ok.load(Relaxed)
-            || now.saturating_sub(p.last_bgsave_try.load(Relaxed)) >= 5;
+            || now.saturating_sub(p.last_bgsave_try.load(Relaxed)) >= RETRY_SECS;
         if retry_ok
             && save_points(&spec)
                 .iter()
@@ -846,9 +868,7 @@ pub fn tick(server: &Arc<Server>) {
 pub fn apply_config(server: &Arc<Server>, before: &crate::config::Config) {
     let cfg = server.config();
     let p = &server.persist;
-    p.fsync.store(Fsync::parse(&cfg.appendfsync) as u8, Relaxed);
-    p.stream
-        .set_urgent(Fsync::parse(&cfg.appendfsync) == Fsync::Always);
+    p.apply_settings(&cfg);
     if cfg.appendonly && !before.appendonly {
         // Turning the AOF on writes a base of the current data first, as Redis does; the
         // manifest on disk changes only once that base is there.

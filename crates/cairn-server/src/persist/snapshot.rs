@@ -139,15 +139,16 @@ pub fn write(
 /// Puts a written temporary file in place (rename, then the directory synced), or
 /// removes it if writing failed.
 fn settle(result: std::io::Result<Written>, tmp: &Path, path: &Path) -> std::io::Result<Written> {
-    match result {
+    match result.and_then(|w| std::fs::rename(tmp, path).map(|()| w)) {
         Ok(w) => {
-            std::fs::rename(tmp, path)?;
             if let Some(dir) = path.parent() {
                 sync_dir(dir);
             }
             Ok(w)
         }
         Err(e) => {
+            // A failed write or rename leaves no temporary file taking space on a disk
+            // that may be full.
             let _ = std::fs::remove_file(tmp);
             Err(e)
         }
