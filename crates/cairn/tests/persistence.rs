@@ -1088,6 +1088,172 @@ fn a_failing_snapshot_turns_writes_into_misconf_until_a_retry_succeeds() {
     assert_eq!(info_field(&mut con, "rdb_last_bgsave_status"), "ok");
 }
 
+/// A thin-provisioned disk: an ext4 filesystem (no journal) in a 64 MB sparse image on a
+/// loop device, the image on a tmpfs of 8 MB. Filling the tmpfs makes the disk accept
+/// writes into the page cache and fail to write them out: fsync fails, as on a real thin
+/// volume or SAN that ran out of space. Unmounted when dropped.
+struct ThinDisk {
+    back: PathBuf,
+    mnt: PathBuf,
+}
+
+impl ThinDisk {
+    fn mount(name: &str) -> Option<ThinDisk> {
+        let root = std::env::temp_dir().join(format!("cairn-thin-{name}-{}", std::process::id()));
+        let (back, mnt) = (root.join("back"), root.join("mnt"));
+        for d in [&mnt, &back] {
+            let _ = Command::new("umount").arg(d).output();
+        }
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&back).unwrap();
+        std::fs::create_dir_all(&mnt).unwrap();
+        let disk = ThinDisk { back, mnt };
+        let run = |cmd: &mut Command| cmd.output().is_ok_and(|o| o.status.success());
+        let img = disk.back.join("img");
+        let ok = run(Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=8m", "tmpfs"])
+            .arg(&disk.back))
+            && std::fs::File::create(&img)
+                .and_then(|f| f.set_len(64 << 20))
+                .is_ok()
+            && run(Command::new("mkfs.ext4")
+                .args(["-q", "-F", "-O", "^has_journal", "-E", "nodiscard"])
+                .arg(&img))
+            && disk.mount_image();
+        if !ok {
+            eprintln!("skipped: cannot make a thin disk (needs root, loop devices and mkfs.ext4)");
+            return None;
+        }
+        Some(disk)
+    }
+
+    fn mount_image(&self) -> bool {
+        Command::new("mount")
+            .args(["-o", "loop"])
+            .arg(self.back.join("img"))
+            .arg(&self.mnt)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    }
+
+    fn path(&self) -> &str {
+        self.mnt.to_str().unwrap()
+    }
+
+    /// The backing store runs out of space.
+    fn fill(&self) {
+        use std::io::Write;
+        let mut f = std::fs::File::create(self.back.join("filler")).unwrap();
+        let chunk = vec![0u8; 4096];
+        while f.write(&chunk).is_ok_and(|n| n > 0) {}
+    }
+
+    fn free(&self) {
+        std::fs::remove_file(self.back.join("filler")).unwrap();
+    }
+
+    /// Unmounts and mounts the filesystem again: its page cache goes, and with it
+    /// whatever never reached the image, as after a power cut.
+    fn remount(&self) {
+        let out = Command::new("umount").arg(&self.mnt).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(self.mount_image(), "mount the image again");
+    }
+}
+
+impl Drop for ThinDisk {
+    fn drop(&mut self) {
+        for d in [&self.mnt, &self.back] {
+            let unmounted = Command::new("umount")
+                .arg(d)
+                .output()
+                .is_ok_and(|o| o.status.success());
+            if !unmounted {
+                let _ = Command::new("umount").arg("-l").arg(d).output();
+            }
+        }
+        if let Some(root) = self.back.parent() {
+            let _ = std::fs::remove_dir_all(root);
+        }
+    }
+}
+
+/// fsync fails (the disk cannot write out what it accepted): with `appendfsync always`
+/// no write is acknowledged until an fsync succeeds, writes get MISCONF meanwhile, and
+/// what the kernel failed to write out is written again once the disk recovers. After a
+/// power cut (the page cache dropped), every acknowledged write is there. (The writer used
+/// to retry only the fsync, which the kernel then reports as a success although the pages
+/// it failed to write are gone.)
+#[test]
+fn a_failing_fsync_with_fsync_always_acknowledges_nothing_it_did_not_make_durable() {
+    let Some(disk) = ThinDisk::mount("fsync") else {
+        return;
+    };
+    let args = [
+        "--dir",
+        disk.path(),
+        "--appendonly",
+        "yes",
+        "--appendfsync",
+        "always",
+        "--auto-aof-rewrite-percentage",
+        "0",
+    ];
+    let srv = CairnProcess::start(&args);
+    let mut con = srv.client();
+    let _: () = q(&mut con, &["SET", "before", "1"]);
+    disk.fill();
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let url = srv.url();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut con = redis::Client::open(url).unwrap().get_connection().unwrap();
+            let value = "w".repeat(8000);
+            let mut acked = Vec::new();
+            let mut i = 0;
+            while !stop.load(Ordering::Relaxed) {
+                let key = format!("w:{i}");
+                match redis::cmd("SET")
+                    .arg(&key)
+                    .arg(&value)
+                    .query::<()>(&mut con)
+                {
+                    Ok(()) => {
+                        acked.push(key);
+                        i += 1;
+                    }
+                    Err(e) if e.code() == Some("MISCONF") => {
+                        std::thread::sleep(Duration::from_millis(20))
+                    }
+                    Err(_) => break,
+                }
+            }
+            acked
+        })
+    };
+    wait_until("fsync fails", || {
+        info_field(&mut con, "aof_last_write_status") == "err"
+    });
+    disk.free();
+    write_when_accepted(&mut con, "after");
+    stop.store(true, Ordering::Relaxed);
+    let acked = writer.join().unwrap();
+    drop(con);
+    drop(srv); // kill -9
+    disk.remount();
+    let srv = CairnProcess::start(&args);
+    let mut con = srv.client();
+    for key in acked.iter().map(String::as_str).chain(["before", "after"]) {
+        let v: Option<String> = q(&mut con, &["GET", key]);
+        assert!(v.is_some(), "{key} was acknowledged and lost");
+    }
+}
+
 /// The server died mid-write just after a rewrite listed its new increment and before the
 /// writer moved to it: the torn tail sits in the increment before an empty one, and is cut
 /// there as it would be in the last one.

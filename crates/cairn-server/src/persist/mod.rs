@@ -444,13 +444,61 @@ fn start_writer(server: &Arc<Server>, file: File) {
     *p.writer.lock() = Some(handle);
 }
 
+/// What the writer wrote since the last fsync that succeeded, kept until the next one:
+/// when an fsync fails, the kernel may already have dropped what it could not write out
+/// (and report the next fsync as a success), so the file is cut back to what is known
+/// durable and all of it is written again.
+#[derive(Default)]
+struct Unsynced {
+    chunks: Vec<Vec<u8>>,
+    /// Where the stream stood at the first byte kept.
+    start: Option<stream::Position>,
+    /// The stream offset just past the last byte kept.
+    end: u64,
+}
+
+impl Unsynced {
+    fn push(&mut self, taken: stream::Taken) {
+        self.start.get_or_insert(taken.start);
+        self.end = taken.end.offset;
+        self.chunks.push(taken.data);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.start.is_none()
+    }
+
+    /// Everything kept, followed by `more` (taken after it), as one piece to put back
+    /// into the stream.
+    fn take_with(&mut self, more: Option<stream::Taken>) -> Option<stream::Taken> {
+        let kept = std::mem::take(self);
+        let Some(start) = kept.start else {
+            return more;
+        };
+        let mut data = kept.chunks.concat();
+        let mut end = stream::Position {
+            offset: kept.end,
+            db: usize::MAX,
+        };
+        if let Some(m) = more {
+            data.extend_from_slice(&m.data);
+            end = m.end;
+        }
+        Some(stream::Taken { data, start, end })
+    }
+}
+
 /// The writer thread: drains the stream into the current increment, fsyncing as
-/// `appendfsync` says, and reports how far the stream is durable.
+/// `appendfsync` says, and reports how far the stream is durable. A failed write or
+/// fsync keeps the data (it goes back into the stream, in front of what came since),
+/// turns writes into MISCONF, and is retried until the disk takes it.
 fn writer(server: &Server, mut file: File) {
     let p = &server.persist;
     let stream = &p.stream;
     let mut size = file.metadata().map_or(0, |m| m.len());
-    let mut unsynced: Option<u64> = None;
+    // The file's length at the last fsync that succeeded, and what was written after it.
+    let mut synced_size = size;
+    let mut unsynced = Unsynced::default();
     let mut last_sync = Instant::now();
     loop {
         let stopping = p.stop_writer.load(Relaxed);
@@ -463,91 +511,112 @@ fn writer(server: &Server, mut file: File) {
             (false, false) => Duration::from_millis(5),
         };
         let taken = stream.take(wait);
-        let end = taken.end.offset;
         let took_nothing = taken.data.is_empty();
-        if !taken.data.is_empty() {
-            let data = &taken.data;
+        // Whether the disk refused something this turn (then wait a little, unless a
+        // switch to a new increment is pending: the data goes there).
+        let mut refused = false;
+        if !took_nothing {
             let delay = p.write_delay_ms.load(Relaxed);
             if delay > 0 && !stopping {
                 std::thread::sleep(Duration::from_millis(delay));
             }
-            if let Err(e) = file.write_all(data) {
-                // A partial write would leave half a command: cut the file back, keep the
-                // data, and try again (or in the next increment, after a rewrite).
-                let _ = file.set_len(size);
-                p.fail(&e);
-                let start = taken.start;
-                stream.put_back(taken);
-                if stopping {
-                    tracing::warn!(
-                        "shutting down with {} bytes of the append-only file unwritten: {e}",
-                        stream.buffered()
-                    );
-                    return;
+            match file.write_all(&taken.data) {
+                Ok(()) => {
+                    size += taken.data.len() as u64;
+                    p.aof_size.fetch_add(taken.data.len() as u64, Relaxed);
+                    if policy == Fsync::No as u8 {
+                        stream.mark_synced(taken.end.offset);
+                        p.recovered();
+                    } else {
+                        unsynced.push(taken);
+                    }
                 }
-                if let Some(sw) = p.switch.lock().take() {
-                    // The held-back data, from this offset on, goes to the new increment.
-                    file = sw.file;
-                    size = 0;
-                    let _ = sw.done.send(start);
-                    continue;
+                Err(e) => {
+                    // A partial write would leave half a command: cut the file back, keep
+                    // the data, and try again (or in the next increment, after a rewrite).
+                    let _ = file.set_len(size);
+                    p.fail(&e);
+                    stream.put_back(taken);
+                    refused = true;
                 }
-                std::thread::sleep(Duration::from_millis(200));
-                continue;
             }
-            size += data.len() as u64;
-            p.aof_size.fetch_add(data.len() as u64, Relaxed);
-            unsynced = Some(end);
-            if policy == Fsync::No as u8 {
-                stream.mark_synced(end);
-                p.recovered();
-            }
+        }
+        if policy == Fsync::No as u8 {
+            // Nothing is fsynced, so nothing is kept for it.
+            unsynced = Unsynced::default();
+            synced_size = size;
         }
         let due = match policy {
             x if x == Fsync::Always as u8 => true,
             x if x == Fsync::EverySec as u8 => last_sync.elapsed() >= Duration::from_secs(1),
             _ => false,
         };
-        if let Some(end) = unsynced
-            && (due || stopping)
-        {
+        if !refused && !unsynced.is_empty() && (due || stopping) {
             match file.sync_data() {
                 Ok(()) => {
-                    stream.mark_synced(end);
-                    unsynced = None;
+                    stream.mark_synced(unsynced.end);
+                    unsynced = Unsynced::default();
+                    synced_size = size;
                     last_sync = Instant::now();
                     p.recovered();
                 }
-                Err(e) => p.fail(&e),
+                Err(e) => {
+                    p.fail(&e);
+                    let _ = file.set_len(synced_size);
+                    p.aof_size
+                        .fetch_sub(size.saturating_sub(synced_size), Relaxed);
+                    size = synced_size;
+                    if let Some(back) = unsynced.take_with(None) {
+                        stream.put_back(back);
+                    }
+                    refused = true;
+                }
             }
-        } else if took_nothing && policy != Fsync::Always as u8 {
+        } else if took_nothing && unsynced.is_empty() && policy != Fsync::Always as u8 {
             p.recovered();
+        }
+        if refused && stopping {
+            tracing::warn!(
+                "shutting down with {} bytes of the append-only file not on disk: {}",
+                stream.buffered(),
+                p.aof_error.lock().clone().unwrap_or_default()
+            );
+            return;
         }
         if let Some(sw) = p.switch.lock().take() {
             // Everything taken so far goes to the old increment and is made durable there;
-            // the new one continues from that offset. If the old file refuses it, the data
-            // stays in the stream and goes to the new one.
+            // the new one continues from that offset. If the old file refuses it,
+            // everything since its last good fsync goes to the new one instead.
             let rest = stream.take(Duration::ZERO);
             let boundary = match file.write_all(&rest.data).and_then(|_| file.sync_data()) {
                 Ok(()) => {
                     p.aof_size.fetch_add(rest.data.len() as u64, Relaxed);
                     stream.mark_synced(rest.end.offset);
+                    unsynced = Unsynced::default();
                     rest.end
                 }
                 Err(e) => {
-                    let _ = file.set_len(size);
+                    let _ = file.set_len(synced_size);
+                    p.aof_size
+                        .fetch_sub(size.saturating_sub(synced_size), Relaxed);
                     p.fail(&e);
-                    let boundary = rest.start;
-                    stream.put_back(rest);
+                    let back = unsynced.take_with(Some(rest)).expect("rest is there");
+                    let boundary = back.start;
+                    stream.put_back(back);
                     boundary
                 }
             };
             file = sw.file;
             size = 0;
-            unsynced = None;
+            synced_size = 0;
             let _ = sw.done.send(boundary);
+            continue;
         }
-        if stopping && stream.buffered() == 0 && unsynced.is_none() {
+        if refused {
+            std::thread::sleep(Duration::from_millis(200));
+            continue;
+        }
+        if stopping && stream.buffered() == 0 && unsynced.is_empty() {
             return;
         }
     }
