@@ -11,7 +11,10 @@
 //! Loading replays the base, then each increment in order. An increment that ends in the
 //! middle of a command (the server was killed mid-write) is cut back to its last whole
 //! command, with a warning saying how much was dropped; any other damage refuses to start
-//! with the file, the offset and the repair command.
+//! with the file, the offset and the repair command. So does a set that is not whole (an
+//! empty or unreadable manifest, a part it names that is missing, parts without a
+//! manifest: [`Layout::inspect`]), unless `aof-accept-data-loss yes` says to load what
+//! can be read.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
