@@ -260,9 +260,7 @@ impl Layout {
                          starting would ignore the data they hold",
                         holding.join(", ")
                     ),
-                    format!(
-                        "check the parts with `cairn check-aof {dir}/FILE` and restore the manifest"
-                    ),
+                    format!("check the parts with `cairn check-aof {dir}/FILE`"),
                     None,
                 )
             }

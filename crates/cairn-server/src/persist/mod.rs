@@ -260,15 +260,15 @@ pub fn start(server: &Arc<Server>) -> Result<(), String> {
                 let loaded = aof::load(server, &layout, &load)?;
                 let names: Vec<&str> = load.parts.iter().map(|p| p.file.as_str()).collect();
                 tracing::error!(
-                    "aof-accept-data-loss yes: loaded {} keys from the base and {} commands from {}; \
-                     left out: {}. A new append-only file is written from what is loaded",
-                    loaded.base_keys,
-                    loaded.commands,
+                    "aof-accept-data-loss yes: loaded {} ({} keys from the base, {} commands \
+                     replayed); left out: {}. A new append-only file is written from what is loaded",
                     if names.is_empty() {
                         "no part".to_string()
                     } else {
                         names.join(", ")
                     },
+                    loaded.base_keys,
+                    loaded.commands,
                     if ignored.is_empty() {
                         "no other part file".to_string()
                     } else {
