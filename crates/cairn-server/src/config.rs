@@ -54,6 +54,9 @@ pub struct Config {
     pub auto_aof_rewrite_percentage: u64,
     pub auto_aof_rewrite_min_size: u64,
     pub stop_writes_on_bgsave_error: bool,
+    /// Start even though append-only parts the node expects are missing or unreadable,
+    /// loading what can be read (docs/persistence.md, "Start-up").
+    pub aof_accept_data_loss: bool,
     /// Seconds a lease placeholder lives, and the least time between two lease tokens for
     /// one key (RESP LEASE GET).
     pub lease_timeout: u64,
@@ -213,6 +216,7 @@ impl Default for Config {
             auto_aof_rewrite_percentage: 100,
             auto_aof_rewrite_min_size: 64 * 1024 * 1024,
             stop_writes_on_bgsave_error: true,
+            aof_accept_data_loss: false,
             memcached_max_item_size: 1024 * 1024,
             lease_timeout: 10,
             replicaof: String::new(),
@@ -498,6 +502,13 @@ pub static SETTINGS: &[Setting] = &[
         Runtime,
         "Refuse writes with MISCONF while the last background save failed (with save points set)",
         stop_writes_on_bgsave_error,
+        YesNo
+    ),
+    setting!(
+        "aof-accept-data-loss",
+        Startup,
+        "Start even if append-only parts are missing or unreadable: load what can be read, log what was lost, write a new AOF",
+        aof_accept_data_loss,
         YesNo
     ),
     setting!(

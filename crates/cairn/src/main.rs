@@ -63,7 +63,9 @@ fn cli() -> Command {
         .subcommand(
             Command::new("check-aof")
                 .about(
-                    "Check an append-only file increment; with --fix, cut it at the first damage",
+                    "Check an append-only file increment, or the whole set when FILE is its \
+                     manifest (every part there and whole); with --fix, cut the (last) \
+                     increment at the first damage",
                 )
                 .arg(
                     Arg::new("fix")
@@ -86,6 +88,9 @@ fn cli() -> Command {
 fn check(name: &str, m: &ArgMatches) -> ! {
     let file = std::path::PathBuf::from(m.get_one::<String>("file").expect("required"));
     let result = match name {
+        "check-aof" if file.extension().is_some_and(|e| e == "manifest") => {
+            cairn_server::persist::aof::check_set(&file, m.get_flag("fix"))
+        }
         "check-aof" => cairn_server::persist::aof::check(&file, m.get_flag("fix")),
         _ => match std::fs::read(&file) {
             Ok(data) => match cairn_server::persist::snapshot::read(&data, |_, _| Ok(())) {
@@ -237,6 +242,11 @@ fn run() -> anyhow::Result<()> {
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     if !pidfile.is_empty() {
         let _ = std::fs::remove_file(&pidfile);
+    }
+    if let Err(e) = &result
+        && !logfile.is_empty()
+    {
+        tracing::error!("server failed: {e}");
     }
     result.context("server failed")?;
     tracing::warn!("Cairn is now ready to exit, bye bye...");

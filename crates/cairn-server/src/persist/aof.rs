@@ -11,7 +11,10 @@
 //! Loading replays the base, then each increment in order. An increment that ends in the
 //! middle of a command (the server was killed mid-write) is cut back to its last whole
 //! command, with a warning saying how much was dropped; any other damage refuses to start
-//! with the file, the offset and the repair command.
+//! with the file, the offset and the repair command. So does a set that is not whole (an
+//! empty or unreadable manifest, a part it names that is missing, parts without a
+//! manifest: [`Layout::inspect`]), unless `aof-accept-data-loss yes` says to load what
+//! can be read.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -60,11 +63,23 @@ impl Manifest {
             if file.contains('/') {
                 return Err(format!("manifest line {}: a file name with a '/'", n + 1));
             }
-            parts.push(Part {
-                file,
-                seq,
-                base: kind == "b",
-            });
+            let base = match kind.as_str() {
+                "b" => true,
+                "i" => false,
+                // Redis's history parts: already replaced, never loaded.
+                "h" => continue,
+                _ => return Err(format!("manifest line {}: unknown type '{kind}'", n + 1)),
+            };
+            if base && !parts.is_empty() {
+                return Err(format!(
+                    "manifest line {}: a base after other parts (at most one base, first)",
+                    n + 1
+                ));
+            }
+            if parts.iter().any(|p: &Part| p.file == file) {
+                return Err(format!("manifest line {}: {file} is listed twice", n + 1));
+            }
+            parts.push(Part { file, seq, base });
         }
         Ok(Manifest { parts })
     }
@@ -131,15 +146,227 @@ impl Layout {
     }
 
     /// Replaces the manifest atomically (temporary file, fsync, rename, fsync the dir).
+    /// On failure the old manifest stays as it was and the temporary file goes.
     pub fn write_manifest(&self, m: &Manifest) -> std::io::Result<()> {
         let path = self.manifest();
         let tmp = path.with_extension("manifest.tmp");
-        let mut f = File::create(&tmp)?;
-        f.write_all(m.render().as_bytes())?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, &path)?;
+        let result = File::create(&tmp)
+            .and_then(|mut f| {
+                f.write_all(m.render().as_bytes())?;
+                f.sync_all()
+            })
+            .and_then(|()| std::fs::rename(&tmp, &path));
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        result?;
         snapshot::sync_dir(&self.dir);
         Ok(())
+    }
+
+    /// Whether `file` is named as one of this set's parts (`NAME.SEQ.incr.aof`,
+    /// `NAME.SEQ.base.csnap`, or a Redis base `.base.rdb` / `.base.aof`); its seq and
+    /// whether it is a base.
+    pub fn part_name(&self, file: &str) -> Option<(u64, bool)> {
+        let rest = file.strip_prefix(&self.name)?.strip_prefix('.')?;
+        let (seq, kind) = rest.split_once('.')?;
+        if seq.is_empty() || !seq.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        let base = match kind {
+            "incr.aof" => false,
+            "base.csnap" | "base.rdb" | "base.aof" => true,
+            _ => return None,
+        };
+        Some((seq.parse().ok()?, base))
+    }
+
+    /// The parts in the directory, whatever the manifest says, with their sizes.
+    pub fn parts_on_disk(&self) -> std::io::Result<Vec<(Part, u64)>> {
+        let mut found = Vec::new();
+        for entry in std::fs::read_dir(&self.dir)? {
+            let entry = entry?;
+            let Some(file) = entry.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
+            if let Some((seq, base)) = self.part_name(&file) {
+                let size = entry.metadata().map_or(0, |m| m.len());
+                found.push((Part { file, seq, base }, size));
+            }
+        }
+        found.sort_by_key(|(p, _)| (p.seq, !p.base));
+        Ok(found)
+    }
+
+    /// A sequence number above every part in the directory and in `m`: a new part never
+    /// lands on an old file.
+    pub fn free_seq(&self, m: &Manifest) -> u64 {
+        let on_disk = self
+            .parts_on_disk()
+            .ok()
+            .and_then(|parts| parts.iter().map(|(p, _)| p.seq).max())
+            .unwrap_or(0);
+        m.next_seq().max(on_disk + 1)
+    }
+
+    /// Removes every part in the directory and the manifest (a replica's full sync
+    /// replaces the history they hold). The manifest goes first, so a crash midway leaves
+    /// no manifest naming missing parts.
+    pub fn remove_all(&self) {
+        let _ = std::fs::remove_file(self.manifest());
+        snapshot::sync_dir(&self.dir);
+        for (part, _) in self.parts_on_disk().unwrap_or_default() {
+            let _ = std::fs::remove_file(self.dir.join(&part.file));
+        }
+        snapshot::sync_dir(&self.dir);
+    }
+
+    /// What the directory holds at start-up. Anything that would make the node start
+    /// without data it had (a manifest that is empty, unparsable or unreadable; a part
+    /// it names that is missing or not a file; parts with data and no manifest) refuses
+    /// to start, naming the file and the way out, unless `accept_loss`
+    /// (`aof-accept-data-loss yes`): then what can be read is returned to load.
+    pub fn inspect(&self, accept_loss: bool) -> Result<Found, String> {
+        let dir = self.dir.display();
+        let manifest_path = self.manifest();
+        let shown = manifest_path.display();
+        let on_disk = self.parts_on_disk().map_err(|e| {
+            format!(
+                "Cannot read the append-only directory {dir}: {e}. Cairn does not start without \
+                 the append-only file it is configured to load: make {dir} a directory it can \
+                 read and write, or point `dir` / `appenddirname` elsewhere"
+            )
+        })?;
+        let next_seq = on_disk.iter().map(|(p, _)| p.seq).max().unwrap_or(0) + 1;
+        let holding: Vec<&str> = on_disk
+            .iter()
+            .filter(|(_, size)| *size > 0)
+            .map(|(p, _)| p.file.as_str())
+            .collect();
+        let beside = if holding.is_empty() {
+            String::new()
+        } else {
+            format!(", while {} beside it hold data", holding.join(", "))
+        };
+        let check = format!("check the set with `cairn check-aof {shown}`");
+        let (problem, check, salvage) = match std::fs::read(&manifest_path) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if holding.is_empty() {
+                    return Ok(Found::New { next_seq });
+                }
+                (
+                    format!(
+                        "The append-only directory {dir} holds {} but no manifest {shown}: \
+                         starting would ignore the data they hold",
+                        holding.join(", ")
+                    ),
+                    format!("check the parts with `cairn check-aof {dir}/FILE`"),
+                    None,
+                )
+            }
+            Err(e) => (
+                format!("Cannot read the append-only manifest {shown}: {e}"),
+                check,
+                None,
+            ),
+            Ok(bytes) => match std::str::from_utf8(&bytes)
+                .map_err(|_| "it is not text".to_string())
+                .and_then(Manifest::parse)
+            {
+                Err(e) => (
+                    format!("The append-only manifest {shown} cannot be read: {e}{beside}"),
+                    check,
+                    None,
+                ),
+                Ok(m) if m.parts.is_empty() => (
+                    format!(
+                        "The append-only manifest {shown} is empty ({} bytes): it names no part{beside}",
+                        bytes.len()
+                    ),
+                    check,
+                    None,
+                ),
+                Ok(m) => {
+                    let mut lost = Vec::new();
+                    for part in &m.parts {
+                        let path = self.dir.join(&part.file);
+                        match std::fs::metadata(&path) {
+                            Ok(meta) if meta.is_file() => {}
+                            Ok(_) => {
+                                lost.push(format!("{}, which is not a regular file", part.file))
+                            }
+                            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                                lost.push(format!("{}, which does not exist", part.file))
+                            }
+                            Err(e) => {
+                                lost.push(format!("{}, which cannot be read ({e})", part.file))
+                            }
+                        }
+                    }
+                    if lost.is_empty() {
+                        return Ok(Found::Whole(m));
+                    }
+                    let problem = format!(
+                        "The append-only file set in {dir} is incomplete: its manifest {shown} names {}",
+                        lost.join(", and ")
+                    );
+                    (problem, check, Some(m))
+                }
+            },
+        };
+        if !accept_loss {
+            return Err(format!(
+                "{problem}. Cairn does not start without data it expects. Keep a copy of {dir}, \
+                 {check}, and restore what is missing from a backup; or, to start with what can \
+                 be read and lose the rest, start once with `aof-accept-data-loss yes` \
+                 (`--aof-accept-data-loss yes`), which writes a new append-only file"
+            ));
+        }
+        let load = match salvage {
+            // The manifest is good: its parts that are there.
+            Some(m) => Manifest {
+                parts: m
+                    .parts
+                    .into_iter()
+                    .filter(|p| {
+                        std::fs::metadata(self.dir.join(&p.file)).is_ok_and(|m| m.is_file())
+                    })
+                    .collect(),
+            },
+            // No manifest to go by: the newest base and the increments from its seq on
+            // (a rewrite writes base N and increment N together, and removes older parts
+            // only after its manifest is in place), or every increment if there is no base.
+            None => {
+                let base = on_disk
+                    .iter()
+                    .rev()
+                    .find(|(p, _)| p.base)
+                    .map(|(p, _)| p.clone());
+                let from = base.as_ref().map_or(0, |b| b.seq);
+                Manifest {
+                    parts: base
+                        .into_iter()
+                        .chain(
+                            on_disk
+                                .iter()
+                                .filter(|(p, _)| !p.base && p.seq >= from)
+                                .map(|(p, _)| p.clone()),
+                        )
+                        .collect(),
+                }
+            }
+        };
+        let ignored = on_disk
+            .iter()
+            .filter(|(p, _)| !load.parts.iter().any(|l| l.file == p.file))
+            .map(|(p, _)| p.file.clone())
+            .collect();
+        Ok(Found::Salvage {
+            load,
+            ignored,
+            problem,
+            next_seq,
+        })
     }
 
     /// Opens an increment for appending, creating it if needed.
@@ -149,6 +376,25 @@ impl Layout {
             .append(true)
             .open(self.dir.join(file))
     }
+}
+
+/// What the append-only directory holds at start-up ([`Layout::inspect`]).
+#[derive(Debug)]
+pub enum Found {
+    /// No manifest, and no part holding data: a new append-only file starts. New parts
+    /// take sequence numbers from `next_seq` on.
+    New { next_seq: u64 },
+    /// A manifest whose parts are all there.
+    Whole(Manifest),
+    /// A damaged set, started anyway (`aof-accept-data-loss yes`): `load` lists the parts
+    /// that can be read, in order; `ignored` the part files in the directory left out;
+    /// `problem` says what was wrong.
+    Salvage {
+        load: Manifest,
+        ignored: Vec<String>,
+        problem: String,
+        next_seq: u64,
+    },
 }
 
 /// What loading found.
@@ -171,7 +417,17 @@ pub fn load(server: &Server, layout: &Layout, manifest: &Manifest) -> Result<Loa
         origin: snapshot::Origin::at(0),
     };
     let mut session = replay::session();
-    let last_incr = manifest.last_incr().map(|p| p.file.clone());
+    // A torn tail is cut in the last increment holding data: a rewrite lists its new,
+    // still empty increment before the writer moves to it, and the server may die
+    // mid-write in between.
+    let last_incr = manifest
+        .parts
+        .iter()
+        .rev()
+        .filter(|p| !p.base)
+        .find(|p| std::fs::metadata(layout.dir.join(&p.file)).is_ok_and(|m| m.len() > 0))
+        .or_else(|| manifest.last_incr())
+        .map(|p| p.file.clone());
     for part in &manifest.parts {
         let path = layout.dir.join(&part.file);
         if part.base {
@@ -184,11 +440,14 @@ pub fn load(server: &Server, layout: &Layout, manifest: &Manifest) -> Result<Loa
             }
             continue;
         }
-        let data = match std::fs::read(&path) {
-            Ok(d) => d,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
-        };
+        let data = std::fs::read(&path).map_err(|e| {
+            format!(
+                "Cannot read the append-only file {}: {e}. Cairn does not start without data \
+                 it expects: restore it, or start once with `aof-accept-data-loss yes` to load \
+                 the other parts and lose this one",
+                path.display()
+            )
+        })?;
         match replay::replay(server, &mut session, &data) {
             Ok(r) => {
                 loaded.commands += r.commands;
@@ -291,6 +550,75 @@ pub fn check(path: &Path, fix: bool) -> Result<(String, bool), String> {
     }
 }
 
+/// `cairn check-aof [--fix] DIR/NAME.manifest`: every part the manifest names, whether it
+/// is there and whole (`--fix` cuts the last increment back to its last whole command).
+pub fn check_set(manifest: &Path, fix: bool) -> Result<(String, bool), String> {
+    let text =
+        std::fs::read(manifest).map_err(|e| format!("cannot read {}: {e}", manifest.display()))?;
+    let dir = manifest.parent().unwrap_or(Path::new("."));
+    let parsed = std::str::from_utf8(&text)
+        .map_err(|_| "it is not text".to_string())
+        .and_then(Manifest::parse);
+    let m = match parsed {
+        Ok(m) if !m.parts.is_empty() => m,
+        Ok(_) => {
+            return Ok((
+                format!("{}: empty: it names no part", manifest.display()),
+                false,
+            ));
+        }
+        Err(e) => return Ok((format!("{}: {e}", manifest.display()), false)),
+    };
+    let last = m.last_incr().map(|p| p.file.clone());
+    let mut report = Vec::new();
+    let mut bad = 0;
+    for part in &m.parts {
+        let path = dir.join(&part.file);
+        if !path.is_file() {
+            bad += 1;
+            report.push(format!("{}: missing", path.display()));
+            continue;
+        }
+        let (line, whole) = if part.base {
+            match std::fs::read(&path) {
+                Ok(data) => match snapshot::read(&data, |_, _| Ok(())) {
+                    Ok(c) => (
+                        format!("{}: base, {} keys: OK", path.display(), c.keys),
+                        true,
+                    ),
+                    Err(d) => (
+                        format!(
+                            "{}: base damaged at offset {}: {}",
+                            path.display(),
+                            d.at,
+                            d.why
+                        ),
+                        false,
+                    ),
+                },
+                Err(e) => (format!("{}: cannot read: {e}", path.display()), false),
+            }
+        } else {
+            check(&path, fix && Some(&part.file) == last.as_ref())?
+        };
+        if !whole {
+            bad += 1;
+        }
+        report.push(line);
+    }
+    report.push(format!(
+        "{}: {} parts, {}",
+        manifest.display(),
+        m.parts.len(),
+        if bad == 0 {
+            "all there and whole: OK".to_string()
+        } else {
+            format!("{bad} missing or damaged")
+        }
+    ));
+    Ok((report.join("\n"), bad == 0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -306,5 +634,34 @@ mod tests {
         assert_eq!(m.render(), text);
         assert!(Manifest::parse("file ../x seq 1 type i").is_err());
         assert!(Manifest::parse("nonsense").is_err());
+        assert!(Manifest::parse("file a seq 1 type x").is_err());
+        assert!(Manifest::parse("file a seq 1 type i\nfile b seq 1 type b").is_err());
+        assert!(Manifest::parse("file a seq 1 type i\nfile a seq 2 type i").is_err());
+        assert_eq!(Manifest::parse("").unwrap().parts, vec![]);
+    }
+
+    #[test]
+    fn part_names() {
+        let layout = Layout {
+            dir: PathBuf::from("/d"),
+            name: "appendonly.aof".into(),
+        };
+        assert_eq!(
+            layout.part_name("appendonly.aof.3.incr.aof"),
+            Some((3, false))
+        );
+        assert_eq!(
+            layout.part_name("appendonly.aof.12.base.csnap"),
+            Some((12, true))
+        );
+        assert_eq!(
+            layout.part_name("appendonly.aof.1.base.rdb"),
+            Some((1, true))
+        );
+        assert_eq!(layout.part_name("appendonly.aof.manifest"), None);
+        assert_eq!(layout.part_name("appendonly.aof.manifest.tmp"), None);
+        assert_eq!(layout.part_name("appendonly.aof.3.base.tmp-77"), None);
+        assert_eq!(layout.part_name("appendonly.aof.x.incr.aof"), None);
+        assert_eq!(layout.part_name("other.aof.3.incr.aof"), None);
     }
 }

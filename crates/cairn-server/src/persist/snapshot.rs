@@ -139,15 +139,16 @@ pub fn write(
 /// Puts a written temporary file in place (rename, then the directory synced), or
 /// removes it if writing failed.
 fn settle(result: std::io::Result<Written>, tmp: &Path, path: &Path) -> std::io::Result<Written> {
-    match result {
+    match result.and_then(|w| std::fs::rename(tmp, path).map(|()| w)) {
         Ok(w) => {
-            std::fs::rename(tmp, path)?;
             if let Some(dir) = path.parent() {
                 sync_dir(dir);
             }
             Ok(w)
         }
         Err(e) => {
+            // A failed write or rename leaves no temporary file taking space on a disk
+            // that may be full.
             let _ = std::fs::remove_file(tmp);
             Err(e)
         }
@@ -557,7 +558,13 @@ pub fn load(server: &Server, path: &Path) -> Result<Checked, String> {
     let mut data = Vec::new();
     File::open(path)
         .and_then(|mut f| f.read_to_end(&mut data))
-        .map_err(|e| format!("cannot read snapshot {}: {e}", path.display()))?;
+        .map_err(|e| {
+            format!(
+                "Cannot read the snapshot {}: {e}. Cairn does not start without data it \
+                 expects: restore it, or move it away to start without its data",
+                path.display()
+            )
+        })?;
     let mut session = replay::session();
     let result = read(&data, |payload, base| {
         // Blocks stand alone: each starts in database 0 unless it selects another.

@@ -19,6 +19,8 @@ pub struct CairnProcess {
     /// The server's own `dir` (snapshots, AOF) unless the test gave one; removed on drop.
     own_dir: Option<std::path::PathBuf>,
     pub addr: SocketAddr,
+    /// What the server logged before its ready line (loading, start-up warnings).
+    pub startup: Vec<String>,
     /// Everything the server logged after its ready line.
     log: mpsc::Receiver<String>,
 }
@@ -70,6 +72,7 @@ impl CairnProcess {
                 }
             }
         });
+        let mut startup = Vec::new();
         let addr = loop {
             match rx.recv_timeout(Duration::from_secs(30)) {
                 Ok(line) => {
@@ -77,10 +80,14 @@ impl CairnProcess {
                         let first = rest.split_whitespace().next().expect("an address");
                         break first.parse().expect("socket address");
                     }
+                    startup.push(line);
                 }
                 Err(e) => {
                     let _ = child.kill();
-                    panic!("cairn did not become ready: {e}");
+                    panic!(
+                        "cairn did not become ready: {e}; it logged:\n{}",
+                        startup.join("\n")
+                    );
                 }
             }
         };
@@ -88,6 +95,7 @@ impl CairnProcess {
             child,
             own_dir,
             addr,
+            startup,
             log: rx,
         }
     }
