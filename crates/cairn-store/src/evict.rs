@@ -17,6 +17,7 @@ use crate::Keyspace;
 use crate::db::Now;
 use crate::db::Position;
 use crate::entry::Entry;
+use crate::shard::{Shard, Victim};
 
 /// A `maxmemory-policy`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -165,7 +166,7 @@ impl Keyspace {
 
 /// One eviction in a locked shard (see [`Keyspace::evict_step`]).
 fn evict_in(
-    shard: &mut crate::keyspace::Shard,
+    shard: &mut Shard,
     policy: Policy,
     samples: usize,
     incoming: Option<u8>,
@@ -174,7 +175,7 @@ fn evict_in(
     let admission = policy.uses_sketch().then_some(incoming).flatten();
     if let Some(candidate) = admission
         && let Some(victim) = shard.victim.take()
-        && let Some((at, frequency)) = victim.still_there(shard)
+        && let Some((at, frequency)) = still_there(&victim, shard)
     {
         if rejects(candidate, frequency) {
             shard.victim = Some(Victim {
@@ -237,37 +238,14 @@ const VICTIM_REUSE: u8 = 16;
 
 /// A sampled victim that won an admission test, kept for the next newcomers to its shard.
 ///
-/// On a skewed load most newcomers are one-hit wonders that lose the test. Judging each
-/// against a fresh sample costs `maxmemory-samples` cache misses per refused write;
-/// W-TinyLFU (Caffeine) instead judges every newcomer against the same victim, its LRU
-/// tail, until one wins. Reusing a sampled victim a bounded number of times does the same
-/// while keeping the victim close to the worst key as the cache changes around it, and
-/// makes a refusal cost one lookup. (Keeping the runners-up of a sample as the next
-/// victims too made almost every step free, but cost 1.4 points of hit ratio on the
-/// issue-3 trace: the second-worst of five is not bad enough.)
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Victim {
-    db: usize,
-    at: Position,
-    /// Which entry was chosen. Inserts and removals since may have moved it (a removal
-    /// shifts the entries after it back by one bucket) or removed it; then it is looked
-    /// for a few buckets back, and dropped if not found. Should a new block land at the
-    /// same address in the same bucket, the test judges that entry instead, which is
-    /// still a key this shard holds and may evict.
-    identity: usize,
-    defended: u8,
-}
-
-impl Victim {
-    /// Where the victim is now and its current estimate, if it may still be used.
-    fn still_there(&self, shard: &crate::keyspace::Shard) -> Option<(Position, u8)> {
-        if self.defended >= VICTIM_REUSE {
-            return None;
-        }
-        let db = shard.db_ref(self.db);
-        let (at, e) = db.relocate(self.at, self.identity)?;
-        Some((at, db.cached_frequency(e)))
+/// Where the victim is now and its current estimate, if it may still be used.
+fn still_there(v: &Victim, shard: &Shard) -> Option<(Position, u8)> {
+    if v.defended >= VICTIM_REUSE {
+        return None;
     }
+    let db = shard.db_ref(v.db);
+    let (at, e) = db.relocate(v.at, v.identity)?;
+    Some((at, db.cached_frequency(e)))
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use std::ptr::NonNull;
 
 use parking_lot::MutexGuard;
 
-use crate::keyspace::Shard;
+use crate::shard::Shard;
 
 /// A locked shard.
 pub struct ShardGuard<'a> {

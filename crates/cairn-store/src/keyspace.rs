@@ -13,6 +13,7 @@ use parking_lot::Mutex;
 use crate::hold::{Hold, ShardGuard};
 use crate::journal::{Global, Journal};
 use crate::observe::Observing;
+use crate::shard::Shard;
 
 use crate::db::{Db, DbStats, Flushed, Now, ShardBytes};
 use crate::entry::Lfu;
@@ -23,37 +24,6 @@ use crate::slot::{SLOTS, key_slot};
 #[repr(align(128))]
 #[derive(Debug)]
 struct Padded<T>(T);
-
-/// One shard: its share of every database.
-#[derive(Debug)]
-pub struct Shard {
-    dbs: Vec<Db>,
-    bytes: Arc<ShardBytes>,
-    /// Where the active expiry sweep resumes: database, then shard-local slot.
-    sweep_db: usize,
-    sweep_slot: usize,
-    /// The victim TinyLFU's admission test last defended (see `evict::Victim`).
-    pub(crate) victim: Option<crate::evict::Victim>,
-}
-
-impl Shard {
-    /// Database `index` (the caller checked it against `databases`).
-    pub fn db(&mut self, index: usize) -> &mut Db {
-        &mut self.dbs[index]
-    }
-
-    pub fn db_ref(&self, index: usize) -> &Db {
-        &self.dbs[index]
-    }
-
-    pub fn dbs(&self) -> &[Db] {
-        &self.dbs
-    }
-
-    pub fn dbs_mut(&mut self) -> &mut [Db] {
-        &mut self.dbs
-    }
-}
 
 /// Counters summed over every shard and database.
 #[derive(Default, Debug, Clone, Copy)]

@@ -19,6 +19,7 @@
 //! - [`db`] is one database's share of a shard: per-slot tables, lazy expiry on access,
 //!   SCAN cursors, random sampling and the active expiry sweep.
 //! - [`entry`] and [`value`] are what one key holds, laid out for the fewest bytes a key.
+//! - [`shard`] is one shard: its share of every database, and TinyLFU's current victim.
 //! - [`evict`] picks victims when memory is full; [`sketch`] is the access-frequency
 //!   history its TinyLFU policy decides with.
 //! - [`glob`] is Redis's pattern language (KEYS, SCAN MATCH, later PSUBSCRIBE).
@@ -43,6 +44,7 @@ pub mod journal;
 pub mod keyspace;
 pub mod lease;
 pub mod observe;
+pub mod shard;
 pub mod sketch;
 pub mod slot;
 pub mod table;
@@ -53,5 +55,6 @@ pub use entry::{Entry, Lfu, Mc};
 pub use evict::{Evicted, Policy};
 pub use hold::{Hold, ShardGuard};
 pub use keyspace::{Keyspace, KeyspaceStats, Locked};
+pub use shard::Shard;
 pub use slot::{SLOTS, key_slot};
 pub use value::{Value, ValueRef};
