@@ -85,6 +85,9 @@ pub struct ClusterNode {
     local: Arc<Local>,
     /// What the bus refused (INFO), and its connection counts.
     refusals: serve::Refusals,
+    /// Held across every Raft membership change (a join's new learner, the voters'
+    /// upkeep, a removal): openraft refuses a change while another is in progress.
+    membership: tokio::sync::Mutex<()>,
     /// Slots claimed with CLUSTER ADDSLOTS while this node belongs to no cluster (as
     /// `redis-cli --cluster create` does before the nodes meet): assigned to it by the
     /// change that brings it into a cluster. Meaningless once it is in one.
@@ -248,6 +251,7 @@ impl ClusterNode {
             claimed: Mutex::new(BTreeSet::new()),
             local,
             refusals: serve::Refusals::default(),
+            membership: tokio::sync::Mutex::new(()),
         });
         // A node that was in a cluster starts fenced: until Raft has loaded its log, its
         // voters are unknown, and then it has no lease until a majority of them answers
@@ -656,6 +660,7 @@ impl ClusterNode {
         let bus = BasicNode {
             addr: Self::bus_addr(&node),
         };
+        let _changing = self.membership.lock().await;
         let membership = self.raft.metrics().borrow().membership_config.clone();
         let known = membership.membership().get_node(&node.id).is_some();
         if !known && let Err(e) = self.raft.add_learner(node.id, bus, false).await {
@@ -670,6 +675,7 @@ impl ClusterNode {
         let me = self.clone();
         self.on_runtime(async move {
             if me.leader() == Some(me.me) {
+                let _changing = me.membership.lock().await;
                 let membership = me.raft.metrics().borrow().membership_config.clone();
                 if membership.membership().get_node(&id).is_some() {
                     let mut gone = std::collections::BTreeSet::new();
@@ -801,8 +807,11 @@ impl ClusterNode {
                 }
             }
         }
-        // Failed voters out, live learners in (see `voters`).
-        self.keep_voters().await;
+        // Failed voters out, live learners in (see `voters`); not while a join or a
+        // removal is changing the membership (the next round will).
+        if let Ok(_changing) = self.membership.try_lock() {
+            self.keep_voters().await;
+        }
     }
 
     /// Recomputes until when this node may take writes (fencing, see `crate::health`),
