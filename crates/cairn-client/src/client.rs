@@ -176,8 +176,9 @@ impl CacheClient {
         if let Backend::Nodes { nodes, .. } = &inner.backend {
             for node in nodes {
                 if let (Some(redirect), Some(near)) = (&node.redirect, &inner.near) {
+                    let owner: Weak<dyn crate::redirect::Redirected> = Arc::downgrade(node) as Weak<Node>;
                     tasks.push(tokio::spawn(redirect.clone().keep(
-                        Arc::downgrade(node),
+                        owner,
                         near.clone(),
                         inner.options.reconnect_backoff.clone(),
                         inner.options.response_timeout,

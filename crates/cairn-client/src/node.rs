@@ -460,14 +460,6 @@ impl Node {
         report_transition(&self.addr, self.breaker.on_failure(Instant::now()));
     }
 
-    /// Drops every data connection (they reconnect on next use); used when the RESP2
-    /// redirect target changed, so new connections point at the new one.
-    pub(crate) fn drop_connections(&self) {
-        for s in self.slots.iter() {
-            *s.current.write() = None;
-        }
-    }
-
     /// RESP2 health check: pings each live data connection so a dead one (which took its
     /// tracking with it, silently) is found and L1 flushed.
     pub(crate) async fn ping_connections(&self) {
@@ -533,5 +525,15 @@ impl Node {
             cmd.query_async(&mut conn).await
         })
         .await
+    }
+}
+
+impl crate::redirect::Redirected for Node {
+    /// Drops every data connection (they reconnect on next use); used when the RESP2
+    /// redirect target changed, so new connections point at the new one.
+    fn drop_connections(&self) {
+        for s in self.slots.iter() {
+            *s.current.write() = None;
+        }
     }
 }

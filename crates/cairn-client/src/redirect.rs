@@ -17,9 +17,14 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::near::{FlushReason, NearCache};
-use crate::node::Node;
 
 const CHANNEL: &str = "__redis__:invalidate";
+
+/// The node a subscriber serves, as far as the subscriber needs it: alive while it can be
+/// upgraded, and told to drop its data connections when the redirect target changes.
+pub(crate) trait Redirected: Send + Sync {
+    fn drop_connections(&self);
+}
 
 /// A node's redirect target.
 pub(crate) struct Redirect {
@@ -112,7 +117,7 @@ impl Redirect {
     /// Keeps a subscriber up for as long as the node exists.
     pub(crate) async fn keep(
         self: Arc<Self>,
-        node: Weak<Node>,
+        node: Weak<dyn Redirected>,
         near: Arc<NearCache>,
         backoff: crate::jitter::Backoff,
         timeout: Duration,
