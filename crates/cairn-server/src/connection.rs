@@ -1,27 +1,28 @@
-//! One task per connection: read what the client sent, run every complete command in
-//! order, write all the replies with one write.
+//! One task per connection: read what the client sent, hand every complete command to
+//! dispatch in order, write all the replies with one write. Nothing here judges or runs a
+//! command; a command that must wait returns a [`Park`], which this task waits out
+//! (without holding anything) before it reads on.
 //!
 //! Pipelining is the normal case: a read that brings a hundred commands costs one read,
-//! one write and one stats flush. A command that must wait (CLIENT PAUSE, DEBUG SLEEP)
-//! parks this task only.
+//! one write and one stats flush.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::{Buf, Bytes, BytesMut};
 use cairn_protocol::resp::request::Parsed;
-use cairn_protocol::{Args, Reply, RequestParser};
-use cairn_store::db::Now;
+use cairn_protocol::{Reply, RequestParser};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
 use crate::clients::ClientInfo;
-use crate::commands::{self, CmdError, CmdResult, CommandSpec, Ctx, Table, flags, multi};
-use crate::evict::{self, Admission};
+use crate::dispatch::{self, Clock, Step};
+use crate::error::CmdError;
+use crate::park::Park;
 use crate::server::Server;
 use crate::session::Session;
-use crate::stats::{BatchStats, Outcome};
+use crate::stats::BatchStats;
 
 /// Replies are written out once this much is buffered, even mid-pipeline, so a huge
 /// pipeline does not hold all its replies in memory.
@@ -96,23 +97,37 @@ pub async fn serve(
                     let args = parser.args(&rbuf, inline);
                     info.argv_mem
                         .store(args.payload_len(), std::sync::atomic::Ordering::Relaxed);
-                    if run(
+                    let mut clock = Clock {
+                        mark: &mut mark,
+                        now,
+                    };
+                    let step = dispatch::call(
                         &server,
                         &mut session,
                         &mut out,
-                        args,
-                        now,
-                        &mut mark,
                         &mut batch,
-                    )
-                    .await
-                    {
+                        args,
+                        &mut clock,
+                    );
+                    now = clock.now;
+                    if let Step::Park(park) = step {
+                        // What came before goes out first.
+                        if flush(&server, &mut stream, &mut out, &mut batch)
+                            .await
+                            .is_err()
+                        {
+                            break 'conn;
+                        }
+                        let rerun = tokio::select! {
+                            _ = &mut killed => break 'conn,
+                            rerun = wait(&server, &mut out, &mut batch, park) => rerun,
+                        };
+                        mark = Instant::now();
                         now = server.clock.at(mark);
-                    }
-                    let appended = crate::persist::stream::take_last_appended();
-                    if appended > 0 {
-                        batch.appended = batch.appended.max(appended);
-                        session.write_offset = appended;
+                        if rerun {
+                            // Dispatched again, judged anew (the frame is still in rbuf).
+                            continue;
+                        }
                     }
                     rbuf.advance(len);
                     if session.close_after_reply {
@@ -121,51 +136,6 @@ pub async fn serve(
                     if let Some(t) = session.takeover.take() {
                         takeover = Some(t);
                         break 'conn;
-                    }
-                    if let Some(op) = session.deferred.take() {
-                        if flush(&server, &mut stream, &mut out, &mut batch)
-                            .await
-                            .is_err()
-                        {
-                            break 'conn;
-                        }
-                        let r = tokio::select! {
-                            _ = &mut killed => break 'conn,
-                            r = op => r,
-                        };
-                        match r {
-                            Ok(line) => out.simple(&line),
-                            Err(e) => error_reply(&mut out, &mut batch, &CmdError::new(e)),
-                        }
-                        mark = Instant::now();
-                        now = server.clock.at(mark);
-                    }
-                    if let Some(w) = session.wait.take() {
-                        // WAIT: what came before goes out first, then the count.
-                        if flush(&server, &mut stream, &mut out, &mut batch)
-                            .await
-                            .is_err()
-                        {
-                            break 'conn;
-                        }
-                        let n = tokio::select! {
-                            _ = &mut killed => break 'conn,
-                            n = server.replication.wait_acks(&server, w.offset, w.replicas, w.deadline) => n,
-                        };
-                        out.int(n as i64);
-                        mark = Instant::now();
-                        now = server.clock.at(mark);
-                    }
-                    if let Some(d) = session.sleep.take() {
-                        if flush(&server, &mut stream, &mut out, &mut batch)
-                            .await
-                            .is_err()
-                        {
-                            break 'conn;
-                        }
-                        tokio::time::sleep(d).await;
-                        mark = Instant::now();
-                        now = server.clock.at(mark);
                     }
                     if out.len() >= FLUSH_AT
                         && flush(&server, &mut stream, &mut out, &mut batch)
@@ -214,14 +184,14 @@ pub async fn serve(
         if !batch.is_empty() {
             server.stats.record(&mut batch);
         }
-        session.release(&server);
+        dispatch::disconnect(&server, &mut session);
         crate::replication::primary::serve(server, stream, info.clone(), request, rbuf).await;
         return;
     }
     if !batch.is_empty() {
         server.stats.record(&mut batch);
     }
-    session.release(&server);
+    dispatch::disconnect(&server, &mut session);
     let _ = stream.shutdown().await;
 }
 
@@ -268,289 +238,36 @@ async fn flush(
     Ok(())
 }
 
-/// Looks the command up, checks it may run, waits out a CLIENT PAUSE, runs it (or queues
-/// it inside MULTI), and counts it. Returns true when it had to wait (so the caller's
-/// clock reading is stale).
-async fn run(
-    server: &Server,
-    session: &mut Session,
-    out: &mut Reply,
-    args: Args<'_>,
-    mut now: Now,
-    mark: &mut Instant,
-    batch: &mut BatchStats,
-) -> bool {
-    let table = Table::get();
-    let spec = match resolve(table, args) {
-        Ok(spec) => spec,
-        Err((spec, e)) => {
-            reject(session, out, batch, spec.map(|s| table.id(s)), &e);
-            return false;
+/// Waits out a parked command; returns whether it must be dispatched again (a pause),
+/// or writes the reply its wait produced.
+async fn wait(server: &Server, out: &mut Reply, batch: &mut BatchStats, park: Park) -> bool {
+    match park {
+        Park::Paused { until } => {
+            server.wait_unpaused(until).await;
+            true
         }
-    };
-    if spec.has(flags::WRITE)
-        && let Some(e) = server.persist.misconf()
-    {
-        reject(session, out, batch, Some(table.id(spec)), &CmdError::new(e));
-        return false;
-    }
-    let queued = match &session.multi {
-        Some(tx) if spec.name == "exec" => tx.flags(),
-        _ => 0,
-    };
-    if let Some(e) = refusal(server, session, spec, args, queued, *mark) {
-        reject(session, out, batch, Some(table.id(spec)), &e);
-        return false;
-    }
-    if session.subscriptions.any()
-        && !out.is_resp3()
-        && !commands::pubsub::allowed_when_subscribed(spec.name)
-    {
-        batch.calls.push((table.id(spec), 0, Outcome::Rejected));
-        error_reply(out, batch, &commands::pubsub::not_allowed(spec.name));
-        return false;
-    }
-    if session.multi.is_some() && !multi::runs_inside_multi(spec) {
-        queue(server, session, out, spec, args, now, batch);
-        return false;
-    }
-    let mut waited = false;
-    while let Some(until) = server.pause_for(spec, queued) {
-        server.wait_unpaused(until).await;
-        waited = true;
-        *mark = Instant::now();
-        now = server.clock.at(*mark);
-    }
-    // A pause is how a manual failover holds writes until the replica has them all; by
-    // the time they are released this node may be a replica. Judge them again.
-    if waited && let Some(e) = refusal(server, session, spec, args, queued, *mark) {
-        reject(session, out, batch, Some(table.id(spec)), &e);
-        return waited;
-    }
-    let start = *mark;
-    if session.multi.is_some() && spec.name == "exec" {
-        let mut run_queued = |server: &Server,
-                              session: &mut Session,
-                              out: &mut Reply,
-                              spec: &'static CommandSpec,
-                              args: Args<'_>,
-                              now: Now| {
-            let started = Instant::now();
-            execute(
-                server,
-                session,
-                out,
-                spec,
-                args,
-                now,
-                Admission::Proceed,
-                started,
-                batch,
-            );
-        };
-        let result = multi::exec(server, session, out, now, &mut run_queued);
-        *mark = Instant::now();
-        let ns = mark.duration_since(start).as_nanos() as u64;
-        count(out, batch, table.id(spec), ns, result);
-        return waited;
-    }
-    let mut admission = Admission::Proceed;
-    if spec.has(flags::DENYOOM) && server.maxmemory() != 0 {
-        let first_key = spec.first_key(args.len()).map(|i| args.get(i));
-        match evict::make_room(server, session.db, first_key, now, evict::MAX_PER_COMMAND) {
-            Ok(a) => admission = a,
-            Err(e) => {
-                batch.calls.push((table.id(spec), 0, Outcome::Rejected));
-                error_reply(out, batch, &e);
-                return waited;
+        Park::Acks {
+            offset,
+            replicas,
+            deadline,
+        } => {
+            let n = server
+                .replication
+                .wait_acks(&server.persist.stream, offset, replicas, deadline)
+                .await;
+            out.int(n as i64);
+            false
+        }
+        Park::Sleep(d) => {
+            tokio::time::sleep(d).await;
+            false
+        }
+        Park::Deferred(op) => {
+            match op.await {
+                Ok(line) => out.simple(&line),
+                Err(e) => dispatch::error_reply(out, batch, &CmdError::new(e)),
             }
+            false
         }
     }
-    *mark = execute(
-        server, session, out, spec, args, now, admission, start, batch,
-    );
-    waited
-}
-
-/// Queues a command of an open transaction; a command that could not run (out of memory)
-/// is refused now and makes EXEC abort, as in Redis.
-fn queue(
-    server: &Server,
-    session: &mut Session,
-    out: &mut Reply,
-    spec: &'static CommandSpec,
-    args: Args<'_>,
-    now: Now,
-    batch: &mut BatchStats,
-) {
-    let tx = session.multi.as_mut().expect("the caller checked");
-    if spec.has(flags::DENYOOM)
-        && server.maxmemory() != 0
-        && let Err(e) = evict::make_room(server, session.db, None, now, evict::MAX_PER_COMMAND)
-    {
-        tx.abort();
-        batch
-            .calls
-            .push((Table::get().id(spec), 0, Outcome::Rejected));
-        error_reply(out, batch, &e);
-        return;
-    }
-    tx.queue(spec, args);
-    session
-        .info
-        .multi
-        .store(tx.len() as i64, std::sync::atomic::Ordering::Relaxed);
-    out.simple("QUEUED");
-}
-
-/// Runs one command that may run, and counts it. Returns when it ended.
-#[allow(clippy::too_many_arguments)]
-fn execute(
-    server: &Server,
-    session: &mut Session,
-    out: &mut Reply,
-    spec: &'static CommandSpec,
-    args: Args<'_>,
-    now: Now,
-    admission: Admission,
-    start: Instant,
-    batch: &mut BatchStats,
-) -> Instant {
-    let table = Table::get();
-    let mut ctx = Ctx {
-        server,
-        session,
-        out,
-        now,
-        spec,
-        drop_new_key: matches!(admission, Admission::DropAfter { .. }),
-    };
-    let id = table.id(spec);
-    ctx.session
-        .info
-        .last_cmd
-        .store(id + 1, std::sync::atomic::Ordering::Relaxed);
-    let handler = spec.handler.expect("resolve returns runnable specs");
-    let result = {
-        let _running = crate::tracking::running(ctx.session.info.id);
-        handler(&mut ctx, args)
-    };
-    if result.is_ok() {
-        commands::tracking::after_command(server, ctx.session, spec, args);
-    }
-    if let Some(key) = spec.first_key(args.len()) {
-        server.hotkeys.observe(args.get(key));
-    }
-    if let Admission::DropAfter { db, key } = admission {
-        if ctx.drop_new_key {
-            evict::drop_rejected(server, db, &key);
-        } else {
-            // The handler answered without storing the key: evicted on arrival.
-            server.count_unstored_eviction();
-        }
-    }
-    let end = Instant::now();
-    count(
-        out,
-        batch,
-        id,
-        end.duration_since(start).as_nanos() as u64,
-        result,
-    );
-    end
-}
-
-/// Counts a command that ran (commandstats, latency) and answers its error, if it had one.
-fn count(out: &mut Reply, batch: &mut BatchStats, id: usize, ns: u64, result: CmdResult) {
-    match result {
-        Ok(()) => batch.calls.push((id, ns, Outcome::Ok)),
-        Err(e) => {
-            batch.calls.push((id, ns, Outcome::Failed));
-            error_reply(out, batch, &e);
-        }
-    }
-}
-
-/// What refuses a command on this node before it runs: the cluster's routing (a slot
-/// served elsewhere, a fenced primary) or replication (READONLY, NOREPLICAS, ...).
-fn refusal(
-    server: &Server,
-    session: &mut Session,
-    spec: &'static CommandSpec,
-    args: Args<'_>,
-    queued: u32,
-    mark: Instant,
-) -> Option<CmdError> {
-    if let Some(cluster) = server.cluster.get()
-        && let Err(e) = crate::cluster::route(server, cluster, session, spec, args, queued, mark)
-    {
-        return Some(e);
-    }
-    server.replication.refuse(spec, queued)
-}
-
-/// A command refused before it ran: counted against its spec (when it has one), the
-/// transaction it belongs to aborted, the error sent.
-fn reject(
-    session: &mut Session,
-    out: &mut Reply,
-    batch: &mut BatchStats,
-    id: Option<usize>,
-    e: &CmdError,
-) {
-    if let Some(id) = id {
-        batch.calls.push((id, 0, Outcome::Rejected));
-    }
-    if let Some(tx) = &mut session.multi {
-        tx.abort();
-    }
-    error_reply(out, batch, e);
-}
-
-fn error_reply(out: &mut Reply, batch: &mut BatchStats, e: &CmdError) {
-    out.error(&e.0);
-    let code = e.0.split(' ').next().unwrap_or("ERR");
-    batch.errors.push(code.to_string());
-}
-
-/// Finds the spec that will run `args`: the command, or its subcommand for containers,
-/// with arity checked. On refusal, returns the spec to charge the rejection to.
-fn resolve(
-    table: &Table,
-    args: Args<'_>,
-) -> Result<&'static CommandSpec, (Option<&'static CommandSpec>, CmdError)> {
-    let name = args.get(0);
-    let Some(mut spec) = table.lookup(name) else {
-        let mut shown = String::new();
-        for a in args.tail(1).iter() {
-            if shown.len() >= 128 {
-                break;
-            }
-            let room = 128 - shown.len();
-            let a = commands::truncate_for_error(&a[..a.len().min(room)]);
-            shown.push_str(&format!("'{a}' "));
-        }
-        return Err((
-            None,
-            CmdError::new(format!(
-                "ERR unknown command '{}', with args beginning with: {}",
-                commands::truncate_for_error(name),
-                shown
-            )),
-        ));
-    };
-    if !spec.arity_ok(args.len()) {
-        return Err((Some(spec), CmdError::arity(spec.name)));
-    }
-    // A container runs its own handler only when called bare (COMMAND).
-    let bare_container = args.len() == 1 && spec.handler.is_some();
-    if !spec.subcommands.is_empty() && !bare_container {
-        let sub = args.get(1);
-        spec = commands::subcommand(spec, sub)
-            .ok_or_else(|| (Some(spec), CmdError::unknown_subcommand(sub, spec.name)))?;
-        if !spec.arity_ok(args.len()) {
-            return Err((Some(spec), CmdError::arity(spec.name)));
-        }
-    }
-    Ok(spec)
 }

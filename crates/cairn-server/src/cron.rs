@@ -34,7 +34,7 @@ pub async fn run(server: Arc<Server>) {
             let _ = tokio::task::spawn_blocking(move || sweep(&srv, budget)).await;
         }
         refresh_memory(&server);
-        server.replication.tick(&server);
+        crate::replication::roles::tick(&server);
         if server.over_maxmemory() && !server.replication.is_replica() {
             // A command evicts a bounded number of keys; whatever is left over (one huge
             // write, a lowered maxmemory) is evicted here, off the request path.
@@ -55,7 +55,7 @@ pub async fn run(server: Arc<Server>) {
         if last_timeout_check.elapsed() >= Duration::from_secs(1) {
             last_timeout_check = Instant::now();
             close_idle_clients(&server);
-            crate::persist::tick(&server);
+            crate::persist::saving::tick(&server);
         }
     }
 }

@@ -12,7 +12,7 @@
 use cairn_store::db::Now;
 use cairn_store::{Evicted, Policy, key_slot};
 
-use crate::commands::CmdError;
+use crate::error::CmdError;
 use crate::server::Server;
 
 /// Keys one command may evict before it runs anyway (about 100 µs of work).

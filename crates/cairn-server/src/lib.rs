@@ -52,6 +52,9 @@ pub mod commands;
 pub mod config;
 pub mod connection;
 pub mod cron;
+pub mod ctx;
+pub mod dispatch;
+pub mod error;
 pub mod evict;
 pub mod hotkeys;
 pub mod keyevents;
@@ -63,13 +66,18 @@ pub mod memcache;
 pub mod memory;
 pub mod notify;
 pub mod outbox;
+pub mod park;
 pub mod persist;
 pub mod pubsub;
+pub mod reconfigure;
 pub mod replication;
 pub mod server;
 pub mod session;
+pub mod spec;
 pub mod stats;
+pub mod table;
 pub mod tracking;
+pub mod transaction;
 pub mod workers;
 
 use std::sync::Arc;
@@ -88,10 +96,15 @@ pub async fn run(
     server: Arc<Server>,
     on_ready: impl FnOnce(&[std::net::SocketAddr]),
 ) -> std::io::Result<()> {
+    // The roles that start replication links sit below dispatch, which the links apply
+    // the stream through: the link is wired in here.
+    let _ = server
+        .link_runner
+        .set(|server, link| Box::pin(replication::replica::run(server, link)));
     // Come back warm before anyone can connect: load the AOF or the snapshot.
-    persist::start(&server).map_err(std::io::Error::other)?;
+    persist::load::start(&server).map_err(std::io::Error::other)?;
     let listeners = listener::bind(&server)?;
-    let mc_listeners = memcache::conn::bind(&server)?;
+    let mc_listeners = listener::bind_memcached(&server)?;
     let addrs: Vec<_> = listeners
         .iter()
         .filter_map(|l| l.local_addr().ok())
@@ -105,33 +118,33 @@ pub async fn run(
     }
     if server.with_config(|c| c.cluster_enabled) {
         let port = addrs.first().map_or(0, |a| a.port());
-        cluster::start(&server, port).await?;
+        cluster::node::start(&server, port).await?;
     }
     cron::refresh_memory(&server);
     let threads = server.with_config(|c| c.threads);
-    let workers = Arc::new(workers::Workers::start(&server, threads)?);
+    let workers = Arc::new(workers::Workers::start(&server, threads, listener::serve)?);
     let mut tasks = Vec::new();
-    for l in listeners {
+    let all = listeners
+        .into_iter()
+        .map(|l| (l, workers::Protocol::Resp))
+        .chain(
+            mc_listeners
+                .into_iter()
+                .map(|l| (l, workers::Protocol::Memcached)),
+        );
+    for (l, protocol) in all {
         tasks.push(tokio::spawn(listener::accept_loop(
             server.clone(),
             l,
             workers.clone(),
-        )));
-    }
-    for l in mc_listeners {
-        tasks.push(tokio::spawn(memcache::conn::accept_loop(
-            server.clone(),
-            l,
-            workers.clone(),
+            protocol,
         )));
     }
     tasks.push(tokio::spawn(cron::run(server.clone())));
     let replicaof = server.with_config(|c| c.replicaof.clone());
     if let Some((host, port)) = replicaof.split_once(' ') {
         let port = port.parse().unwrap_or(6379);
-        server
-            .replication
-            .follow_at_start(&server, host.to_string(), port);
+        replication::roles::follow_at_start(&server, host.to_string(), port);
     }
     if !mc_addrs.is_empty() {
         let list: Vec<String> = mc_addrs.iter().map(|a| a.to_string()).collect();
@@ -150,7 +163,7 @@ pub async fn run(
     }
     let save = server.persist.shutdown_save();
     let srv = server.clone();
-    tokio::task::spawn_blocking(move || persist::shutdown(&srv, save))
+    tokio::task::spawn_blocking(move || persist::saving::shutdown(&srv, save))
         .await
         .ok();
     Ok(())

@@ -1,4 +1,5 @@
-//! Accepting connections: maxclients, protected mode, socket options.
+//! Accepting connections on the RESP and memcached ports and handing each to a worker;
+//! a RESP client's admission (maxclients, protected mode, socket options).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -10,12 +11,22 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 
 use crate::clients::ClientInfo;
 use crate::server::Server;
-use crate::workers::Workers;
+use crate::workers::{Protocol, Workers};
 
 /// Binds every `bind` address on `port`. Port 0 picks a free port (the same one for all
 /// addresses after the first).
 pub fn bind(server: &Server) -> std::io::Result<Vec<TcpListener>> {
     let (addrs, port, backlog) = server.with_config(|c| (c.bind.clone(), c.port, c.tcp_backlog));
+    bind_addrs(&addrs, port, backlog)
+}
+
+/// Binds `memcached-port` on every `bind` address; none when the port is 0.
+pub fn bind_memcached(server: &Server) -> std::io::Result<Vec<TcpListener>> {
+    let (addrs, port, backlog) =
+        server.with_config(|c| (c.bind.clone(), c.memcached_port, c.tcp_backlog));
+    if port == 0 {
+        return Ok(Vec::new());
+    }
     bind_addrs(&addrs, port, backlog)
 }
 
@@ -53,7 +64,12 @@ pub fn bind_addrs(
 }
 
 /// Accepts connections on `listener` until shutdown, handing each to a worker.
-pub async fn accept_loop(server: Arc<Server>, listener: TcpListener, workers: Arc<Workers>) {
+pub async fn accept_loop(
+    server: Arc<Server>,
+    listener: TcpListener,
+    workers: Arc<Workers>,
+    protocol: Protocol,
+) {
     loop {
         let accepted = tokio::select! {
             _ = server.wait_shutdown() => return,
@@ -68,11 +84,27 @@ pub async fn accept_loop(server: Arc<Server>, listener: TcpListener, workers: Ar
                 continue;
             }
         };
-        server
-            .stats
-            .connections_received
-            .fetch_add(1, Ordering::Relaxed);
-        workers.dispatch(stream, addr);
+        if protocol == Protocol::Resp {
+            server
+                .stats
+                .connections_received
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        workers.hand_over(stream, addr, protocol);
+    }
+}
+
+/// Serves a new connection on the worker that owns it (the [`crate::workers::Serve`]
+/// the workers run).
+pub fn serve(
+    server: Arc<Server>,
+    stream: TcpStream,
+    addr: SocketAddr,
+    protocol: Protocol,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+    match protocol {
+        Protocol::Resp => Box::pin(admit(server, stream, addr)),
+        Protocol::Memcached => Box::pin(crate::memcache::conn::serve(server, stream, addr)),
     }
 }
 

@@ -12,13 +12,19 @@ use parking_lot::{Mutex, RwLock};
 use tokio::sync::Notify;
 
 use crate::clients::Clients;
-use crate::commands::{CommandSpec, flags};
 use crate::config::{Config, ConfigError};
 use crate::lazyfree::LazyFree;
+use crate::spec::{Spec, flags};
 use crate::stats::Stats;
 
 /// Applies a new `loglevel` to the process's logger.
 pub type LogLevelHook = Box<dyn Fn(&str) + Send + Sync>;
+
+/// Runs a replication link until it is stopped (see [`Server::link_runner`]).
+pub type LinkRunner = fn(
+    Arc<Server>,
+    Arc<crate::replication::link::Link>,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
 /// Hooks the binary gives the server for what lives outside it.
 #[derive(Default)]
@@ -45,15 +51,19 @@ pub struct Server {
     pub tracking: Arc<crate::tracking::Tracking>,
     pub notifier: Arc<crate::notify::Notifier>,
     /// What the memcached protocol counts (`stats`).
-    pub memcached: crate::memcache::McStats,
+    pub memcached: crate::memcache::counters::McStats,
     /// The rate limit on lease tokens for missing keys (LEASE GET).
     pub leases: crate::leases::LeaseLimiter,
     /// The write stream, the append-only file and snapshots.
-    pub persist: crate::persist::Persistence,
+    pub persist: crate::persist::state::Persistence,
     /// Replicas of this node, or its link to its primary.
-    pub replication: crate::replication::Replication,
+    pub replication: crate::replication::state::Replication,
+    /// Runs the link to a primary once this node follows one
+    /// (`crate::replication::replica::run`), installed by `crate::run`: the roles that
+    /// start links sit below the dispatch the link applies the stream through.
+    pub link_runner: std::sync::OnceLock<LinkRunner>,
     /// Cluster mode, once started (`cluster-enabled yes`).
-    pub cluster: std::sync::OnceLock<Arc<crate::cluster::Cluster>>,
+    pub cluster: std::sync::OnceLock<Arc<crate::cluster::state::Cluster>>,
     /// This server, for work that must outlive a borrow (background saves, rewrites).
     me: std::sync::Weak<Server>,
     /// The store reports key changes while this is on (see `refresh_observing`).
@@ -130,8 +140,9 @@ impl Server {
             notifier: Arc::new(crate::notify::Notifier::new(pubsub.clone(), 0)),
             memcached: Default::default(),
             leases: Default::default(),
-            persist: crate::persist::Persistence::new(),
+            persist: crate::persist::state::Persistence::new(),
             replication: Default::default(),
+            link_runner: std::sync::OnceLock::new(),
             cluster: std::sync::OnceLock::new(),
             me: std::sync::Weak::new(),
             observing: Arc::new(AtomicBool::new(false)),
@@ -199,8 +210,15 @@ impl Server {
         f(&self.config.read())
     }
 
-    /// Applies CONFIG SET pairs all or nothing: if one fails, none takes effect.
-    pub fn set_config(&self, pairs: &[(String, String)]) -> Result<(), ConfigError> {
+    /// Applies CONFIG SET pairs to what the server itself holds, all or nothing: if one
+    /// fails (or `check`, which sees the configuration before and after, refuses), none
+    /// takes effect. Returns the configuration as it was, for the caller to bring the
+    /// rest of the node along (`crate::reconfigure`).
+    pub fn set_config(
+        &self,
+        pairs: &[(String, String)],
+        check: impl FnOnce(&Config, &Config) -> Result<(), ConfigError>,
+    ) -> Result<Config, ConfigError> {
         let mut cfg = self.config.write();
         let mut next = cfg.clone();
         for (name, value) in pairs {
@@ -212,10 +230,7 @@ impl Server {
                 reason: "databases can only grow at run time".into(),
             });
         }
-        crate::cluster::apply_config(self, &cfg, &next).map_err(|reason| ConfigError::Invalid {
-            name: "cluster-secret".into(),
-            reason,
-        })?;
+        check(&cfg, &next)?;
         if next.databases > cfg.databases {
             self.keyspace
                 .set_databases(next.databases)
@@ -245,8 +260,7 @@ impl Server {
         let before = std::mem::replace(&mut *cfg, next);
         drop(cfg);
         self.refresh_observing();
-        crate::persist::apply_config(&self.arc(), &before);
-        Ok(())
+        Ok(before)
     }
 
     /// Records the primary REPLICAOF chose (CONFIG GET replicaof shows it).
@@ -428,7 +442,7 @@ impl Server {
     }
 
     /// How long `spec` must wait before running, if clients are paused for it.
-    pub fn pause_for(&self, spec: &CommandSpec, queued_flags: u32) -> Option<Instant> {
+    pub fn pause_for(&self, spec: &Spec, queued_flags: u32) -> Option<Instant> {
         if !self.pause_active.load(Ordering::Relaxed) {
             return None;
         }

@@ -16,11 +16,19 @@ use tokio::sync::mpsc;
 use crate::server::Server;
 
 /// Which protocol a new connection speaks.
-#[derive(Clone, Copy, Debug)]
-enum Protocol {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Protocol {
     Resp,
     Memcached,
 }
+
+/// Serves one new connection on the worker that owns it (`crate::listener::serve`).
+pub type Serve = fn(
+    Arc<Server>,
+    tokio::net::TcpStream,
+    SocketAddr,
+    Protocol,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
 type NewConnection = (std::net::TcpStream, SocketAddr, Protocol);
 
@@ -32,7 +40,7 @@ pub struct Workers {
 
 impl Workers {
     /// Starts `n` worker threads.
-    pub fn start(server: &Arc<Server>, n: usize) -> std::io::Result<Workers> {
+    pub fn start(server: &Arc<Server>, n: usize, serve: Serve) -> std::io::Result<Workers> {
         let mut senders = Vec::new();
         let mut threads = Vec::new();
         for i in 0..n.max(1) {
@@ -47,22 +55,9 @@ impl Workers {
                     runtime.block_on(async move {
                         while let Some((stream, addr, protocol)) = rx.recv().await {
                             match tokio::net::TcpStream::from_std(stream) {
-                                Ok(stream) => match protocol {
-                                    Protocol::Resp => {
-                                        tokio::spawn(crate::listener::admit(
-                                            server.clone(),
-                                            stream,
-                                            addr,
-                                        ));
-                                    }
-                                    Protocol::Memcached => {
-                                        tokio::spawn(crate::memcache::conn::serve(
-                                            server.clone(),
-                                            stream,
-                                            addr,
-                                        ));
-                                    }
-                                },
+                                Ok(stream) => {
+                                    tokio::spawn(serve(server.clone(), stream, addr, protocol));
+                                }
                                 Err(e) => tracing::warn!("cannot register connection: {e}"),
                             }
                         }
@@ -88,17 +83,8 @@ impl Workers {
         })
     }
 
-    /// Gives a freshly accepted RESP connection to the next worker.
-    pub fn dispatch(&self, stream: tokio::net::TcpStream, addr: SocketAddr) {
-        self.send(stream, addr, Protocol::Resp);
-    }
-
-    /// Gives a freshly accepted memcached connection to the next worker.
-    pub fn dispatch_memcached(&self, stream: tokio::net::TcpStream, addr: SocketAddr) {
-        self.send(stream, addr, Protocol::Memcached);
-    }
-
-    fn send(&self, stream: tokio::net::TcpStream, addr: SocketAddr, protocol: Protocol) {
+    /// Gives a freshly accepted connection to the next worker.
+    pub fn hand_over(&self, stream: tokio::net::TcpStream, addr: SocketAddr, protocol: Protocol) {
         let Ok(stream) = stream.into_std() else {
             return;
         };

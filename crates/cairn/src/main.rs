@@ -89,9 +89,9 @@ fn check(name: &str, m: &ArgMatches) -> ! {
     let file = std::path::PathBuf::from(m.get_one::<String>("file").expect("required"));
     let result = match name {
         "check-aof" if file.extension().is_some_and(|e| e == "manifest") => {
-            cairn_server::persist::aof::check_set(&file, m.get_flag("fix"))
+            cairn_server::persist::check::check_set(&file, m.get_flag("fix"))
         }
-        "check-aof" => cairn_server::persist::aof::check(&file, m.get_flag("fix")),
+        "check-aof" => cairn_server::persist::check::check(&file, m.get_flag("fix")),
         _ => match std::fs::read(&file) {
             Ok(data) => match cairn_server::persist::snapshot::read(&data, |_, _| Ok(())) {
                 Ok(c) => Ok((

@@ -1288,6 +1288,74 @@ fn command_docs_and_getkeys() {
         err(&mut con, &["COMMAND", "GETKEYS"]),
         "ERR wrong number of arguments for 'command|getkeys' command"
     );
+    // MIGRATE's keys: the key argument, or those after KEYS when it is empty (its key
+    // spec is incomplete, so the command's own rule decides, as in Redis).
+    fn migrate<'a>(keys: &[&'a str]) -> Vec<&'a str> {
+        let mut args = vec![
+            "COMMAND", "GETKEYS", "MIGRATE", "h", "1", keys[0], "0", "5000",
+        ];
+        args.extend(&keys[1..]);
+        args
+    }
+    assert_eq!(q::<Vec<String>>(&mut con, &migrate(&["k"])), ["k"]);
+    assert_eq!(
+        q::<Vec<String>>(&mut con, &migrate(&["", "AUTH", "pw", "KEYS", "a", "b"])),
+        ["a", "b"]
+    );
+    // GETKEYSANDFLAGS: each key with how the command uses it.
+    assert_eq!(
+        q::<Value>(&mut con, &["COMMAND", "GETKEYSANDFLAGS", "SET", "k", "v"]),
+        arr(vec![arr(vec![
+            bulk("k"),
+            arr(vec![
+                status("RW"),
+                status("access"),
+                status("update"),
+                status("variable_flags")
+            ])
+        ])])
+    );
+    assert_eq!(
+        q::<Value>(&mut con, &["COMMAND", "GETKEYSANDFLAGS", "COPY", "a", "b"]),
+        arr(vec![
+            arr(vec![bulk("a"), arr(vec![status("RO"), status("access")])]),
+            arr(vec![bulk("b"), arr(vec![status("OW"), status("update")])]),
+        ])
+    );
+    assert_eq!(
+        err(&mut con, &["COMMAND", "GETKEYSANDFLAGS", "PING"]),
+        "ERR The command has no key arguments"
+    );
+    // COMMAND INFO of a command whose keys move: the legacy range Redis shows, the
+    // movablekeys flag, and a keyword key spec.
+    let info: Vec<Value> = q(&mut con, &["COMMAND", "INFO", "migrate"]);
+    let Value::Array(fields) = &info[0] else {
+        panic!("{info:?}")
+    };
+    let flags = Vec::<String>::from_redis_value(fields[2].clone()).unwrap();
+    assert_eq!(flags, ["write", "movablekeys"]);
+    assert_eq!(
+        &fields[3..6],
+        &[Value::Int(3), Value::Int(3), Value::Int(1)]
+    );
+    let Value::Array(specs) = &fields[8] else {
+        panic!("{fields:?}")
+    };
+    assert_eq!(specs.len(), 2);
+    let second = format!("{:?}", specs[1]);
+    assert!(
+        second.contains("keyword") && second.contains("KEYS"),
+        "{second}"
+    );
+    // Routing tips cluster clients read: DBSIZE goes to every shard and is summed.
+    let info: Vec<Value> = q(&mut con, &["COMMAND", "INFO", "dbsize"]);
+    let Value::Array(fields) = &info[0] else {
+        panic!("{info:?}")
+    };
+    assert_eq!(
+        Vec::<String>::from_redis_value(fields[7].clone()).unwrap(),
+        ["request_policy:all_shards", "response_policy:agg_sum"]
+    );
 }
 
 // ---------------------------------------------------------------------------------------

@@ -7,20 +7,63 @@
 use cairn_protocol::Args;
 use cairn_store::{ExpireChange, Value};
 
-use super::{CmdError, CmdResult, CommandSpec, Ctx, flags::*, int_arg, is};
+use crate::commands::args::{int_arg, is};
+use crate::ctx::{Command, Ctx};
+use crate::error::{CmdError, CmdResult};
 use crate::notify::class::{GENERIC, STRING};
-
-const RW: u32 = WRITE | DENYOOM;
+use crate::spec::{KeySpec, Spec, acl, flags::*, key};
 
 #[rustfmt::skip]
-pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("setbit", 4, RW, (1, 1, 1), "bitmap", "2.2.0", "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist.", setbit).complexity("O(1)"),
-    CommandSpec::new("getbit", 3, READONLY | FAST, (1, 1, 1), "bitmap", "2.2.0", "Returns a bit value by offset.", getbit).complexity("O(1)"),
-    CommandSpec::new("bitcount", -2, READONLY, (1, 1, 1), "bitmap", "2.6.0", "Counts the number of set bits (population counting) in a string.", bitcount).complexity("O(N)"),
-    CommandSpec::new("bitpos", -3, READONLY, (1, 1, 1), "bitmap", "2.8.7", "Finds the first set (1) or clear (0) bit in a string.", bitpos).complexity("O(N)"),
-    CommandSpec::new("bitop", -4, RW, (2, -1, 1), "bitmap", "2.6.0", "Performs bitwise operations on multiple strings, and stores the result.", bitop).complexity("O(N)"),
-    CommandSpec::new("bitfield", -2, RW, (1, 1, 1), "bitmap", "3.2.0", "Performs arbitrary bitfield integer operations on strings.", bitfield).complexity("O(1) for each subcommand specified"),
-    CommandSpec::new("bitfield_ro", -2, READONLY | FAST, (1, 1, 1), "bitmap", "6.0.0", "Performs arbitrary read-only bitfield integer operations on strings.", bitfield_ro).complexity("O(1) for each subcommand specified"),
+pub const COMMANDS: &[Command] = &[
+    Spec::new("setbit", 4, "bitmap")
+        .flags(WRITE | DENYOOM)
+        .acl(acl::BITMAP)
+        .keys(&[KeySpec::one(1, key::RW | key::ACCESS | key::UPDATE)])
+        .doc("2.2.0", "Sets or clears the bit at offset of the string value. Creates the key if it doesn't exist.")
+        .complexity("O(1)")
+        .run(setbit),
+    Spec::new("getbit", 3, "bitmap")
+        .flags(READONLY | FAST)
+        .acl(acl::BITMAP)
+        .keys(&[KeySpec::one(1, key::RO | key::ACCESS)])
+        .doc("2.2.0", "Returns a bit value by offset.")
+        .complexity("O(1)")
+        .run(getbit),
+    Spec::new("bitcount", -2, "bitmap")
+        .flags(READONLY)
+        .acl(acl::BITMAP)
+        .keys(&[KeySpec::one(1, key::RO | key::ACCESS)])
+        .doc("2.6.0", "Counts the number of set bits (population counting) in a string.")
+        .complexity("O(N)")
+        .run(bitcount),
+    Spec::new("bitpos", -3, "bitmap")
+        .flags(READONLY)
+        .acl(acl::BITMAP)
+        .keys(&[KeySpec::one(1, key::RO | key::ACCESS)])
+        .doc("2.8.7", "Finds the first set (1) or clear (0) bit in a string.")
+        .complexity("O(N)")
+        .run(bitpos),
+    Spec::new("bitop", -4, "bitmap")
+        .flags(WRITE | DENYOOM)
+        .acl(acl::BITMAP)
+        .keys(&[KeySpec::one(2, key::OW | key::UPDATE), KeySpec::range(3, -1, 1, key::RO | key::ACCESS)])
+        .doc("2.6.0", "Performs bitwise operations on multiple strings, and stores the result.")
+        .complexity("O(N)")
+        .run(bitop),
+    Spec::new("bitfield", -2, "bitmap")
+        .flags(WRITE | DENYOOM)
+        .acl(acl::BITMAP)
+        .keys(&[KeySpec::one(1, key::RW | key::UPDATE | key::ACCESS | key::VARIABLE_FLAGS).notes("This command allows both access and modification of the key")])
+        .doc("3.2.0", "Performs arbitrary bitfield integer operations on strings.")
+        .complexity("O(1) for each subcommand specified")
+        .run(bitfield),
+    Spec::new("bitfield_ro", -2, "bitmap")
+        .flags(READONLY | FAST)
+        .acl(acl::BITMAP)
+        .keys(&[KeySpec::one(1, key::RO | key::ACCESS)])
+        .doc("6.0.0", "Performs arbitrary read-only bitfield integer operations on strings.")
+        .complexity("O(1) for each subcommand specified")
+        .run(bitfield_ro),
 ];
 
 fn offset_error() -> CmdError {

@@ -6,170 +6,112 @@ use std::time::{Duration, Instant};
 
 use cairn_protocol::Args;
 
-use super::{CmdError, CmdResult, CommandSpec, Ctx, Table, flags::*, int_arg, is};
 use crate::clients::ClientInfo;
+use crate::commands::args::{help_reply, int_arg, is};
+use crate::ctx::{Command, Ctx};
+use crate::error::{CmdError, CmdResult};
 use crate::server::PauseMode;
+use crate::spec::{Spec, acl, flags::*};
 
-const CLIENT_SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec::new(
-        "client|id",
-        2,
-        NOSCRIPT | LOADING | STALE,
-        (0, 0, 0),
-        "connection",
-        "5.0.0",
-        "Returns the unique client ID of the connection.",
-        id,
-    ),
-    CommandSpec::new(
-        "client|setname",
-        3,
-        NOSCRIPT | LOADING | STALE,
-        (0, 0, 0),
-        "connection",
-        "2.6.9",
-        "Sets the connection name.",
-        setname,
-    ),
-    CommandSpec::new(
-        "client|getname",
-        2,
-        NOSCRIPT | LOADING | STALE,
-        (0, 0, 0),
-        "connection",
-        "2.6.9",
-        "Returns the name of the connection.",
-        getname,
-    ),
-    CommandSpec::new(
-        "client|setinfo",
-        4,
-        NOSCRIPT | LOADING | STALE,
-        (0, 0, 0),
-        "connection",
-        "7.2.0",
-        "Sets information specific to the client or connection.",
-        setinfo,
-    ),
-    CommandSpec::new(
-        "client|list",
-        -2,
-        ADMIN | NOSCRIPT | LOADING | STALE,
-        (0, 0, 0),
-        "connection",
-        "2.4.0",
-        "Lists open connections.",
-        list,
-    ),
-    CommandSpec::new(
-        "client|info",
-        2,
-        NOSCRIPT | LOADING | STALE,
-        (0, 0, 0),
-        "connection",
-        "6.2.0",
-        "Returns information about the connection.",
-        info,
-    ),
-    CommandSpec::new(
-        "client|kill",
-        -3,
-        ADMIN | NOSCRIPT | LOADING | STALE,
-        (0, 0, 0),
-        "connection",
-        "2.4.0",
-        "Terminates open connections.",
-        kill,
-    ),
-    CommandSpec::new(
-        "client|no-evict",
-        3,
-        ADMIN | NOSCRIPT | LOADING | STALE,
-        (0, 0, 0),
-        "connection",
-        "7.0.0",
-        "Sets the client eviction mode of the connection.",
-        no_evict,
-    ),
-    CommandSpec::new(
-        "client|pause",
-        -3,
-        ADMIN | NOSCRIPT | LOADING | STALE | PAUSE_EXEMPT,
-        (0, 0, 0),
-        "connection",
-        "3.0.0",
-        "Suspends commands processing.",
-        pause,
-    ),
-    CommandSpec::new(
-        "client|unpause",
-        2,
-        ADMIN | NOSCRIPT | LOADING | STALE | PAUSE_EXEMPT,
-        (0, 0, 0),
-        "connection",
-        "6.2.0",
-        "Resumes processing commands from paused clients.",
-        unpause,
-    ),
-    CommandSpec::new(
-        "client|tracking",
-        -3,
-        NOSCRIPT | LOADING | STALE,
-        (0, 0, 0),
-        "connection",
-        "6.0.0",
-        "Controls server-assisted client-side caching for the connection.",
-        super::tracking::tracking,
-    ),
-    CommandSpec::new(
-        "client|caching",
-        3,
-        NOSCRIPT | LOADING | STALE,
-        (0, 0, 0),
-        "connection",
-        "6.0.0",
-        "Instructs the server whether to track the keys in the next request.",
-        super::tracking::caching,
-    ),
-    CommandSpec::new(
-        "client|getredir",
-        2,
-        NOSCRIPT | LOADING | STALE,
-        (0, 0, 0),
-        "connection",
-        "6.0.0",
-        "Returns the client ID to which the connection's tracking notifications are redirected.",
-        super::tracking::getredir,
-    ),
-    CommandSpec::new(
-        "client|trackinginfo",
-        2,
-        NOSCRIPT | LOADING | STALE,
-        (0, 0, 0),
-        "connection",
-        "6.2.0",
-        "Returns information about server-assisted client-side caching for the connection.",
-        super::tracking::trackinginfo,
-    ),
-    CommandSpec::new(
-        "client|help",
-        2,
-        LOADING | STALE,
-        (0, 0, 0),
-        "connection",
-        "5.0.0",
-        "Returns helpful text about the different subcommands.",
-        help,
-    ),
+const CLIENT_SUBCOMMANDS: &[Command] = &[
+    Spec::new("client|id", 2, "connection")
+        .flags(NOSCRIPT | LOADING | STALE)
+        .acl(acl::CONNECTION)
+        .doc("5.0.0", "Returns the unique client ID of the connection.")
+        .complexity("O(1)")
+        .run(id),
+    Spec::new("client|setname", 3, "connection")
+        .flags(NOSCRIPT | LOADING | STALE)
+        .acl(acl::CONNECTION)
+        .doc("2.6.9", "Sets the connection name.")
+        .complexity("O(1)")
+        .run(setname),
+    Spec::new("client|getname", 2, "connection")
+        .flags(NOSCRIPT | LOADING | STALE)
+        .acl(acl::CONNECTION)
+        .doc("2.6.9", "Returns the name of the connection.")
+        .complexity("O(1)")
+        .run(getname),
+    Spec::new("client|setinfo", 4, "connection")
+        .flags(NOSCRIPT | LOADING | STALE)
+        .acl(acl::CONNECTION)
+        .doc("7.2.0", "Sets information specific to the client or connection.")
+        .complexity("O(1)")
+        .run(setinfo),
+    Spec::new("client|list", -2, "connection")
+        .flags(ADMIN | NOSCRIPT | LOADING | STALE)
+        .acl(acl::CONNECTION)
+        .tips(&["nondeterministic_output"])
+        .doc("2.4.0", "Lists open connections.")
+        .complexity("O(N) where N is the number of client connections")
+        .run(list),
+    Spec::new("client|info", 2, "connection")
+        .flags(NOSCRIPT | LOADING | STALE)
+        .acl(acl::CONNECTION)
+        .tips(&["nondeterministic_output"])
+        .doc("6.2.0", "Returns information about the connection.")
+        .complexity("O(1)")
+        .run(info),
+    Spec::new("client|kill", -3, "connection")
+        .flags(ADMIN | NOSCRIPT | LOADING | STALE)
+        .acl(acl::CONNECTION)
+        .doc("2.4.0", "Terminates open connections.")
+        .complexity("O(N) where N is the number of client connections")
+        .run(kill),
+    Spec::new("client|no-evict", 3, "connection")
+        .flags(ADMIN | NOSCRIPT | LOADING | STALE)
+        .acl(acl::CONNECTION)
+        .doc("7.0.0", "Sets the client eviction mode of the connection.")
+        .complexity("O(1)")
+        .run(no_evict),
+    Spec::new("client|pause", -3, "connection")
+        .flags(ADMIN | NOSCRIPT | LOADING | STALE | PAUSE_EXEMPT)
+        .acl(acl::CONNECTION)
+        .doc("3.0.0", "Suspends commands processing.")
+        .complexity("O(1)")
+        .run(pause),
+    Spec::new("client|unpause", 2, "connection")
+        .flags(ADMIN | NOSCRIPT | LOADING | STALE | PAUSE_EXEMPT)
+        .acl(acl::CONNECTION)
+        .doc("6.2.0", "Resumes processing commands from paused clients.")
+        .complexity("O(N) Where N is the number of paused clients")
+        .run(unpause),
+    Spec::new("client|tracking", -3, "connection")
+        .flags(NOSCRIPT | LOADING | STALE)
+        .acl(acl::CONNECTION)
+        .doc("6.0.0", "Controls server-assisted client-side caching for the connection.")
+        .complexity("O(1). Some options may introduce additional complexity.")
+        .run(super::tracking::tracking),
+    Spec::new("client|caching", 3, "connection")
+        .flags(NOSCRIPT | LOADING | STALE)
+        .acl(acl::CONNECTION)
+        .doc("6.0.0", "Instructs the server whether to track the keys in the next request.")
+        .complexity("O(1)")
+        .run(super::tracking::caching),
+    Spec::new("client|getredir", 2, "connection")
+        .flags(NOSCRIPT | LOADING | STALE)
+        .acl(acl::CONNECTION)
+        .doc("6.0.0", "Returns the client ID to which the connection's tracking notifications are redirected.")
+        .complexity("O(1)")
+        .run(super::tracking::getredir),
+    Spec::new("client|trackinginfo", 2, "connection")
+        .flags(NOSCRIPT | LOADING | STALE)
+        .acl(acl::CONNECTION)
+        .doc("6.2.0", "Returns information about server-assisted client-side caching for the connection.")
+        .complexity("O(1)")
+        .run(super::tracking::trackinginfo),
+    Spec::new("client|help", 2, "connection")
+        .flags(LOADING | STALE)
+        .acl(acl::CONNECTION)
+        .doc("5.0.0", "Returns helpful text about the different subcommands.")
+        .complexity("O(1)")
+        .run(help),
 ];
 
-pub const COMMANDS: &[CommandSpec] = &[CommandSpec::container(
-    "client",
-    "connection",
-    "2.4.0",
-    "A container for client connection commands.",
-    CLIENT_SUBCOMMANDS,
-)];
+pub const COMMANDS: &[Command] = &[Spec::new("client", -2, "connection")
+    .doc("2.4.0", "A container for client connection commands.")
+    .complexity("Depends on subcommand.")
+    .container(CLIENT_SUBCOMMANDS)];
 
 fn id(ctx: &mut Ctx, _args: Args) -> CmdResult {
     ctx.out.int(ctx.session.info.id as i64);
@@ -215,7 +157,7 @@ fn setinfo(ctx: &mut Ctx, args: Args) -> CmdResult {
     } else {
         return Err(CmdError::new(format!(
             "ERR Unrecognized option '{}'",
-            super::truncate_for_error(attr)
+            crate::error::truncate_for_error(attr)
         )));
     };
     if !value.iter().all(|&c| (b'!'..=b'~').contains(&c)) {
@@ -254,11 +196,14 @@ fn flags(c: &ClientInfo) -> String {
 
 /// One CLIENT LIST line, with Redis 7.4's fields.
 pub fn describe(c: &ClientInfo, current_cmd: Option<&str>) -> String {
-    let table = Table::get();
+    let table = crate::table::Table::get();
     let cmd = current_cmd.map(str::to_owned).unwrap_or_else(|| {
         match c.last_cmd.load(Ordering::Relaxed) {
             0 => "NULL".into(),
-            n => table.all[n - 1].name.to_string(),
+            n => table
+                .spec(crate::spec::CommandId((n - 1) as u16))
+                .name
+                .to_string(),
         }
     });
     let text = |v: &Option<Vec<u8>>| {
@@ -492,7 +437,7 @@ fn unpause(ctx: &mut Ctx, _args: Args) -> CmdResult {
 }
 
 fn help(ctx: &mut Ctx, _args: Args) -> CmdResult {
-    super::help_reply(
+    help_reply(
         ctx,
         "CLIENT",
         &[

@@ -11,247 +11,190 @@ use cairn_cluster::{Change, Config, Node, NodeId, Role, SLOTS};
 use cairn_protocol::Args;
 use cairn_store::ValueRef;
 
-use super::{CmdError, CmdResult, CommandSpec, Ctx, flags::*, int_arg, is};
-use crate::cluster::Cluster;
+use crate::cluster::state::Cluster;
+use crate::commands::args::{help_reply, int_arg, is};
+use crate::ctx::{Command, Ctx};
+use crate::error::{CmdError, CmdResult};
+use crate::park::Park;
+use crate::spec::{Find, KeySpec, Spec, acl, flags::*, key};
 
-macro_rules! sub {
-    ($name:literal, $arity:expr, $flags:expr, $summary:literal, $handler:expr) => {
-        CommandSpec::new(
-            $name,
-            $arity,
-            $flags,
-            (0, 0, 0),
-            "cluster",
-            "3.0.0",
-            $summary,
-            $handler,
-        )
-    };
-}
-
-const CLUSTER_SUBCOMMANDS: &[CommandSpec] = &[
-    sub!(
-        "cluster|info",
-        2,
-        STALE,
-        "Returns information about the state of a node.",
-        info
-    ),
-    sub!("cluster|myid", 2, STALE, "Returns the ID of a node.", myid),
-    sub!(
-        "cluster|myshardid",
-        2,
-        STALE,
-        "Returns the shard ID of a node.",
-        myshardid
-    ),
-    sub!(
-        "cluster|nodes",
-        2,
-        STALE,
-        "Returns the cluster configuration for a node.",
-        nodes
-    ),
-    sub!(
-        "cluster|slots",
-        2,
-        STALE,
-        "Returns the mapping of cluster slots to nodes.",
-        slots
-    ),
-    sub!(
-        "cluster|shards",
-        2,
-        STALE,
-        "Returns the mapping of cluster slots to shards.",
-        shards
-    ),
-    sub!(
-        "cluster|keyslot",
-        3,
-        STALE,
-        "Returns the hash slot for a key.",
-        keyslot
-    ),
-    sub!(
-        "cluster|countkeysinslot",
-        3,
-        STALE,
-        "Returns the number of keys in a hash slot.",
-        countkeysinslot
-    ),
-    sub!(
-        "cluster|getkeysinslot",
-        4,
-        STALE,
-        "Returns the key names in a hash slot.",
-        getkeysinslot
-    ),
-    sub!(
-        "cluster|count-failure-reports",
-        3,
-        ADMIN | STALE,
-        "Returns the number of active failure reports active for a node.",
-        count_failure_reports
-    ),
-    sub!(
-        "cluster|replicas",
-        3,
-        ADMIN | STALE,
-        "Lists the replica nodes of a master node.",
-        replicas
-    ),
-    sub!(
-        "cluster|slaves",
-        3,
-        ADMIN | STALE,
-        "Lists the replica nodes of a master node.",
-        replicas
-    ),
-    sub!(
-        "cluster|meet",
-        -4,
-        ADMIN | STALE,
-        "Forces a node to handshake with another node.",
-        meet
-    ),
-    sub!(
-        "cluster|addslots",
-        -3,
-        ADMIN | STALE,
-        "Assigns new hash slots to a node.",
-        addslots
-    ),
-    sub!(
-        "cluster|addslotsrange",
-        -4,
-        ADMIN | STALE,
-        "Assigns new hash slot ranges to a node.",
-        addslotsrange
-    ),
-    sub!(
-        "cluster|delslots",
-        -3,
-        ADMIN | STALE,
-        "Sets hash slots as unbound for a node.",
-        delslots
-    ),
-    sub!(
-        "cluster|delslotsrange",
-        -4,
-        ADMIN | STALE,
-        "Sets hash slot ranges as unbound for a node.",
-        delslotsrange
-    ),
-    sub!(
-        "cluster|replicate",
-        3,
-        ADMIN | STALE,
-        "Configure a node as replica of a master node.",
-        replicate
-    ),
-    sub!(
-        "cluster|forget",
-        3,
-        ADMIN | STALE,
-        "Removes a node from the nodes table.",
-        forget
-    ),
-    sub!(
-        "cluster|setslot",
-        -4,
-        ADMIN | STALE,
-        "Binds a hash slot to a node.",
-        setslot
-    ),
-    sub!(
-        "cluster|failover",
-        -2,
-        ADMIN | STALE,
-        "Forces a replica to perform a manual failover of its master.",
-        failover
-    ),
-    sub!(
-        "cluster|saveconfig",
-        2,
-        ADMIN | STALE,
-        "Forces a node to save the cluster configuration to disk.",
-        saveconfig
-    ),
-    sub!(
-        "cluster|set-config-epoch",
-        3,
-        ADMIN | STALE,
-        "Refused: epochs come from the cluster's Raft configuration.",
-        set_config_epoch
-    ),
-    sub!(
-        "cluster|help",
-        2,
-        STALE,
-        "Returns helpful text about the different subcommands.",
-        help
-    ),
+const CLUSTER_SUBCOMMANDS: &[Command] = &[
+    Spec::new("cluster|info", 2, "cluster")
+        .flags(STALE)
+        .tips(&["nondeterministic_output"])
+        .doc("3.0.0", "Returns information about the state of a node.")
+        .complexity("O(1)")
+        .run(info),
+    Spec::new("cluster|myid", 2, "cluster")
+        .flags(STALE)
+        .doc("3.0.0", "Returns the ID of a node.")
+        .complexity("O(1)")
+        .run(myid),
+    Spec::new("cluster|myshardid", 2, "cluster")
+        .flags(STALE)
+        .tips(&["nondeterministic_output"])
+        .doc("3.0.0", "Returns the shard ID of a node.")
+        .complexity("O(1)")
+        .run(myshardid),
+    Spec::new("cluster|nodes", 2, "cluster")
+        .flags(STALE)
+        .tips(&["nondeterministic_output"])
+        .doc("3.0.0", "Returns the cluster configuration for a node.")
+        .complexity("O(N) where N is the total number of Cluster nodes")
+        .run(nodes),
+    Spec::new("cluster|slots", 2, "cluster")
+        .flags(LOADING | STALE)
+        .tips(&["nondeterministic_output"])
+        .doc("3.0.0", "Returns the mapping of cluster slots to nodes.")
+        .complexity("O(N) where N is the total number of Cluster nodes")
+        .deprecated("7.0.0", "`CLUSTER SHARDS`")
+        .run(slots),
+    Spec::new("cluster|shards", 2, "cluster")
+        .flags(LOADING | STALE)
+        .tips(&["nondeterministic_output"])
+        .doc("3.0.0", "Returns the mapping of cluster slots to shards.")
+        .complexity("O(N) where N is the total number of cluster nodes")
+        .run(shards),
+    Spec::new("cluster|keyslot", 3, "cluster")
+        .flags(STALE)
+        .doc("3.0.0", "Returns the hash slot for a key.")
+        .complexity("O(N) where N is the number of bytes in the key")
+        .run(keyslot),
+    Spec::new("cluster|countkeysinslot", 3, "cluster")
+        .flags(STALE)
+        .tips(&["nondeterministic_output"])
+        .doc("3.0.0", "Returns the number of keys in a hash slot.")
+        .complexity("O(1)")
+        .run(countkeysinslot),
+    Spec::new("cluster|getkeysinslot", 4, "cluster")
+        .flags(STALE)
+        .tips(&["nondeterministic_output"])
+        .doc("3.0.0", "Returns the key names in a hash slot.")
+        .complexity("O(N) where N is the number of requested keys")
+        .run(getkeysinslot),
+    Spec::new("cluster|count-failure-reports", 3, "cluster")
+        .flags(ADMIN | STALE)
+        .tips(&["nondeterministic_output"])
+        .doc("3.0.0", "Returns the number of active failure reports active for a node.")
+        .complexity("O(N) where N is the number of failure reports")
+        .run(count_failure_reports),
+    Spec::new("cluster|replicas", 3, "cluster")
+        .flags(ADMIN | STALE)
+        .tips(&["nondeterministic_output"])
+        .doc("3.0.0", "Lists the replica nodes of a master node.")
+        .complexity("O(1)")
+        .run(replicas),
+    Spec::new("cluster|slaves", 3, "cluster")
+        .flags(ADMIN | STALE)
+        .tips(&["nondeterministic_output"])
+        .doc("3.0.0", "Lists the replica nodes of a master node.")
+        .complexity("O(1)")
+        .deprecated("5.0.0", "`CLUSTER REPLICAS`")
+        .run(replicas),
+    Spec::new("cluster|meet", -4, "cluster")
+        .flags(ADMIN | STALE | NO_ASYNC_LOADING)
+        .doc("3.0.0", "Forces a node to handshake with another node.")
+        .complexity("O(1)")
+        .run(meet),
+    Spec::new("cluster|addslots", -3, "cluster")
+        .flags(ADMIN | STALE | NO_ASYNC_LOADING)
+        .tips(&["nondeterministic_output"])
+        .doc("3.0.0", "Assigns new hash slots to a node.")
+        .complexity("O(N) where N is the total number of hash slot arguments")
+        .run(addslots),
+    Spec::new("cluster|addslotsrange", -4, "cluster")
+        .flags(ADMIN | STALE | NO_ASYNC_LOADING)
+        .doc("3.0.0", "Assigns new hash slot ranges to a node.")
+        .complexity("O(N) where N is the total number of the slots between the start slot and end slot arguments.")
+        .run(addslotsrange),
+    Spec::new("cluster|delslots", -3, "cluster")
+        .flags(ADMIN | STALE | NO_ASYNC_LOADING)
+        .tips(&["nondeterministic_output"])
+        .doc("3.0.0", "Sets hash slots as unbound for a node.")
+        .complexity("O(N) where N is the total number of hash slot arguments")
+        .run(delslots),
+    Spec::new("cluster|delslotsrange", -4, "cluster")
+        .flags(ADMIN | STALE | NO_ASYNC_LOADING)
+        .doc("3.0.0", "Sets hash slot ranges as unbound for a node.")
+        .complexity("O(N) where N is the total number of the slots between the start slot and end slot arguments.")
+        .run(delslotsrange),
+    Spec::new("cluster|replicate", 3, "cluster")
+        .flags(ADMIN | STALE | NO_ASYNC_LOADING)
+        .doc("3.0.0", "Configure a node as replica of a master node.")
+        .complexity("O(1)")
+        .run(replicate),
+    Spec::new("cluster|forget", 3, "cluster")
+        .flags(ADMIN | STALE | NO_ASYNC_LOADING)
+        .doc("3.0.0", "Removes a node from the nodes table.")
+        .complexity("O(1)")
+        .run(forget),
+    Spec::new("cluster|setslot", -4, "cluster")
+        .flags(ADMIN | STALE | NO_ASYNC_LOADING)
+        .doc("3.0.0", "Binds a hash slot to a node.")
+        .complexity("O(1)")
+        .run(setslot),
+    Spec::new("cluster|failover", -2, "cluster")
+        .flags(ADMIN | STALE | NO_ASYNC_LOADING)
+        .tips(&["nondeterministic_output"])
+        .doc("3.0.0", "Forces a replica to perform a manual failover of its master.")
+        .complexity("O(1)")
+        .run(failover),
+    Spec::new("cluster|saveconfig", 2, "cluster")
+        .flags(ADMIN | STALE | NO_ASYNC_LOADING)
+        .doc("3.0.0", "Forces a node to save the cluster configuration to disk.")
+        .complexity("O(1)")
+        .run(saveconfig),
+    Spec::new("cluster|set-config-epoch", 3, "cluster")
+        .flags(ADMIN | STALE | NO_ASYNC_LOADING)
+        .doc("3.0.0", "Refused: epochs come from the cluster's Raft configuration.")
+        .complexity("O(1)")
+        .run(set_config_epoch),
+    Spec::new("cluster|help", 2, "cluster")
+        .flags(LOADING | STALE)
+        .doc("3.0.0", "Returns helpful text about the different subcommands.")
+        .complexity("O(1)")
+        .run(help),
 ];
 
-pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::container(
-        "cluster",
-        "cluster",
-        "3.0.0",
-        "A container for Redis Cluster commands.",
-        CLUSTER_SUBCOMMANDS,
-    ),
-    CommandSpec::new(
-        "readonly",
-        1,
-        FAST | LOADING | STALE,
-        (0, 0, 0),
-        "cluster",
-        "3.0.0",
-        "Enables read-only queries for a connection to a Redis Cluster replica node.",
-        readonly,
-    ),
-    CommandSpec::new(
-        "readwrite",
-        1,
-        FAST | LOADING | STALE,
-        (0, 0, 0),
-        "cluster",
-        "3.0.0",
-        "Enables read-write queries for a connection to a Reids Cluster replica node.",
-        readwrite,
-    ),
-    CommandSpec::new(
-        "asking",
-        1,
-        FAST,
-        (0, 0, 0),
-        "cluster",
-        "3.0.0",
-        "Signals that a cluster client is following an -ASK redirect.",
-        asking,
-    ),
-    CommandSpec::new(
-        "migrate",
-        -6,
-        WRITE,
-        (0, 0, 0),
-        "generic",
-        "2.6.0",
-        "Atomically transfers a key from one Redis instance to another.",
-        migrate,
-    ),
-    CommandSpec::new(
-        "restore-asking",
-        -4,
-        WRITE | DENYOOM,
-        (1, 1, 1),
-        "server",
-        "3.0.0",
-        "An internal command for migrating keys in a cluster.",
-        super::keys::restore,
-    ),
+pub const COMMANDS: &[Command] = &[
+    Spec::new("cluster", -2, "cluster")
+        .doc("3.0.0", "A container for Redis Cluster commands.")
+        .complexity("Depends on subcommand.")
+        .container(CLUSTER_SUBCOMMANDS),
+    Spec::new("readonly", 1, "cluster")
+        .flags(LOADING | STALE | FAST)
+        .acl(acl::CONNECTION)
+        .doc("3.0.0", "Enables read-only queries for a connection to a Redis Cluster replica node.")
+        .complexity("O(1)")
+        .run(readonly),
+    Spec::new("readwrite", 1, "cluster")
+        .flags(LOADING | STALE | FAST)
+        .acl(acl::CONNECTION)
+        .doc("3.0.0", "Enables read-write queries for a connection to a Reids Cluster replica node.")
+        .complexity("O(1)")
+        .run(readwrite),
+    Spec::new("asking", 1, "cluster")
+        .flags(FAST)
+        .acl(acl::CONNECTION)
+        .doc("3.0.0", "Signals that a cluster client is following an -ASK redirect.")
+        .complexity("O(1)")
+        .run(asking),
+    Spec::new("migrate", -6, "generic")
+        .flags(WRITE | MOVES_KEYS)
+        .acl(acl::KEYSPACE | acl::DANGEROUS)
+        .keys(&[KeySpec::one(3, key::RW | key::ACCESS | key::DELETE), KeySpec::after("KEYS", -2, Find::Range { last: -1, step: 1, limit: 0 }, key::RW | key::ACCESS | key::DELETE | key::INCOMPLETE)])
+        .tips(&["nondeterministic_output"])
+        .doc("2.6.0", "Atomically transfers a key from one Redis instance to another.")
+        .complexity("This command actually executes a DUMP+DEL in the source instance, and a RESTORE in the target instance. See the pages of these commands for time complexity. Also an O(N) data transfer between the two instances is performed.")
+        .getkeys(migrate_keys)
+        .run(migrate),
+    Spec::new("restore-asking", -4, "server")
+        .flags(WRITE | DENYOOM | ASKING)
+        .acl(acl::KEYSPACE | acl::DANGEROUS)
+        .keys(&[KeySpec::one(1, key::OW | key::UPDATE)])
+        .doc("3.0.0", "An internal command for migrating keys in a cluster.")
+        .complexity("O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).")
+        .run(super::keys::restore),
 ];
 
 fn cluster<'a>(ctx: &Ctx<'a>) -> Result<&'a Arc<Cluster>, CmdError> {
@@ -266,7 +209,9 @@ fn defer(
     ctx: &mut Ctx,
     op: impl std::future::Future<Output = Result<(), String>> + Send + 'static,
 ) -> CmdResult {
-    ctx.session.deferred = Some(Box::pin(async move { op.await.map(|()| "OK".to_string()) }));
+    ctx.park = Some(Park::Deferred(Box::pin(async move {
+        op.await.map(|()| "OK".to_string())
+    })));
     Ok(())
 }
 
@@ -707,11 +652,31 @@ fn assign(ctx: &mut Ctx, args: Args, pairs: bool, add: bool) -> CmdResult {
         return Ok(());
     }
     let change = if add {
-        Change::AssignSlots { node: me, ranges }
+        Change::AssignSlots {
+            node: me,
+            ranges: ranges.clone(),
+        }
     } else {
-        Change::UnassignSlots { ranges }
+        Change::UnassignSlots {
+            ranges: ranges.clone(),
+        }
     };
-    defer(ctx, async move { node.propose(change).await })
+    defer(ctx, async move {
+        match node.propose(change).await {
+            // Another node's DELSLOTS of the same slots committed first (this node's view
+            // had not applied it yet): the slots are unassigned, as asked.
+            Err(e)
+                if !add
+                    && e.contains("already unassigned")
+                    && ranges
+                        .iter()
+                        .all(|&(a, b)| (a..=b).all(|s| node.config().owner(s).is_none())) =>
+            {
+                Ok(())
+            }
+            r => r,
+        }
+    })
 }
 
 fn addslots(ctx: &mut Ctx, args: Args) -> CmdResult {
@@ -903,7 +868,7 @@ fn set_config_epoch(ctx: &mut Ctx, args: Args) -> CmdResult {
 }
 
 fn help(ctx: &mut Ctx, _args: Args) -> CmdResult {
-    super::help_reply(
+    help_reply(
         ctx,
         "CLUSTER",
         &[
@@ -1023,6 +988,31 @@ fn value_print(value: ValueRef<'_>) -> u128 {
     value.with_bytes(xxhash_rust::xxh3::xxh3_128)
 }
 
+/// MIGRATE's keys, as Redis's `migrateGetKeys`: the key argument, or, when it is empty,
+/// every argument after KEYS (AUTH takes one argument and AUTH2 two before it).
+fn migrate_keys<'a>(argc: usize, arg: &dyn Fn(usize) -> &'a [u8], out: &mut Vec<(usize, u32)>) {
+    let (mut first, mut num) = (3, 1);
+    let mut i = 6;
+    while i < argc {
+        let a = arg(i);
+        if is(a, "keys") {
+            if !arg(3).is_empty() {
+                return;
+            }
+            first = i + 1;
+            num = argc - first;
+            break;
+        }
+        if is(a, "auth") {
+            i += 1;
+        } else if is(a, "auth2") {
+            i += 2;
+        }
+        i += 1;
+    }
+    out.extend((first..first + num).map(|k| (k, key::RW | key::ACCESS | key::DELETE)));
+}
+
 /// ```text
 /// MIGRATE host port key|"" destination-db timeout [COPY] [REPLACE] [AUTH password]
 ///         [AUTH2 username password] [KEYS key [key ...]]
@@ -1140,7 +1130,7 @@ fn migrate(ctx: &mut Ctx, args: Args) -> CmdResult {
     let server = ctx.server.arc();
     let local_db = ctx.db();
     let expected = cmds.len();
-    ctx.session.deferred = Some(Box::pin(async move {
+    ctx.park = Some(Park::Deferred(Box::pin(async move {
         let t = Duration::from_millis(timeout as u64);
         let mut peer = Peer::connect(&host, port as u16, t).await?;
         peer.send(&cmds).await?;
@@ -1172,6 +1162,6 @@ fn migrate(ctx: &mut Ctx, args: Args) -> CmdResult {
             }
         }
         Ok("OK".to_string())
-    }));
+    })));
     Ok(())
 }

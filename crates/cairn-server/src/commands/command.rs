@@ -3,92 +3,92 @@
 use cairn_protocol::{Args, Reply};
 use cairn_store::glob;
 
-use super::{CmdError, CmdResult, CommandSpec, Ctx, Table, flags, flags::*, is};
+use crate::commands::args::{help_reply, is};
+use crate::ctx::{Command, Ctx};
+use crate::error::{CmdError, CmdResult};
+use crate::spec::{Begin, CommandId, Find, KeySpec, Spec, acl, flags, flags::*, key};
+use crate::table::Table;
 
-const COMMAND_SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec::new(
-        "command|count",
-        2,
-        LOADING | STALE,
-        (0, 0, 0),
-        "server",
-        "2.8.13",
-        "Returns a count of commands.",
-        count,
-    ),
-    CommandSpec::new(
-        "command|info",
-        -2,
-        LOADING | STALE,
-        (0, 0, 0),
-        "server",
-        "2.8.13",
-        "Returns information about one, multiple or all commands.",
-        info,
-    ),
-    CommandSpec::new(
-        "command|docs",
-        -2,
-        LOADING | STALE,
-        (0, 0, 0),
-        "server",
-        "7.0.0",
-        "Returns documentary information about one, multiple or all commands.",
-        docs,
-    ),
-    CommandSpec::new(
-        "command|getkeys",
-        -3,
-        LOADING | STALE,
-        (0, 0, 0),
-        "server",
-        "2.8.13",
-        "Extracts the key names from an arbitrary command.",
-        getkeys,
-    ),
-    CommandSpec::new(
-        "command|list",
-        -2,
-        LOADING | STALE,
-        (0, 0, 0),
-        "server",
-        "7.0.0",
-        "Returns a list of command names.",
-        list,
-    ),
-    CommandSpec::new(
-        "command|help",
-        2,
-        LOADING | STALE,
-        (0, 0, 0),
-        "server",
-        "5.0.0",
-        "Returns helpful text about the different subcommands.",
-        help,
-    ),
+const COMMAND_SUBCOMMANDS: &[Command] = &[
+    Spec::new("command|count", 2, "server")
+        .flags(LOADING | STALE)
+        .acl(acl::CONNECTION)
+        .doc("2.8.13", "Returns a count of commands.")
+        .complexity("O(1)")
+        .run(count),
+    Spec::new("command|info", -2, "server")
+        .flags(LOADING | STALE)
+        .acl(acl::CONNECTION)
+        .tips(&["nondeterministic_output_order"])
+        .doc(
+            "2.8.13",
+            "Returns information about one, multiple or all commands.",
+        )
+        .complexity("O(N) where N is the number of commands to look up")
+        .run(info),
+    Spec::new("command|docs", -2, "server")
+        .flags(LOADING | STALE)
+        .acl(acl::CONNECTION)
+        .tips(&["nondeterministic_output_order"])
+        .doc(
+            "7.0.0",
+            "Returns documentary information about one, multiple or all commands.",
+        )
+        .complexity("O(N) where N is the number of commands to look up")
+        .run(docs),
+    Spec::new("command|getkeys", -3, "server")
+        .flags(LOADING | STALE)
+        .acl(acl::CONNECTION)
+        .doc(
+            "2.8.13",
+            "Extracts the key names from an arbitrary command.",
+        )
+        .complexity("O(N) where N is the number of arguments to the command")
+        .run(getkeys),
+    Spec::new("command|getkeysandflags", -3, "server")
+        .flags(LOADING | STALE)
+        .acl(acl::CONNECTION)
+        .doc(
+            "7.0.0",
+            "Extracts the key names and access flags for an arbitrary command.",
+        )
+        .complexity("O(N) where N is the number of arguments to the command")
+        .run(getkeysandflags),
+    Spec::new("command|list", -2, "server")
+        .flags(LOADING | STALE)
+        .acl(acl::CONNECTION)
+        .tips(&["nondeterministic_output_order"])
+        .doc("7.0.0", "Returns a list of command names.")
+        .complexity("O(N) where N is the total number of Redis commands")
+        .run(list),
+    Spec::new("command|help", 2, "server")
+        .flags(LOADING | STALE)
+        .acl(acl::CONNECTION)
+        .doc(
+            "5.0.0",
+            "Returns helpful text about the different subcommands.",
+        )
+        .complexity("O(1)")
+        .run(help),
 ];
 
-/// COMMAND with no subcommand lists every command; it is dispatched here by hand because
-/// the container's arity (-2) would refuse the bare form.
-pub const COMMANDS: &[CommandSpec] = &[CommandSpec {
-    arity: -1,
-    handler: Some(all),
-    ..CommandSpec::container(
-        "command",
-        "server",
-        "2.8.13",
-        "Returns detailed information about all commands.",
-        COMMAND_SUBCOMMANDS,
-    )
-}];
+/// COMMAND: bare, every command's info; otherwise a subcommand.
+pub const COMMANDS: &[Command] = &[Spec::new("command", -1, "server")
+    .flags(LOADING | STALE)
+    .acl(acl::CONNECTION)
+    .tips(&["nondeterministic_output_order"])
+    .doc("2.8.13", "Returns detailed information about all commands.")
+    .complexity("O(N) where N is the total number of Redis commands")
+    .run(all)
+    .with_subcommands(COMMAND_SUBCOMMANDS)];
 
 /// The bare `COMMAND`: every command's info.
-pub fn all(ctx: &mut Ctx, _args: Args) -> CmdResult {
+fn all(ctx: &mut Ctx, _args: Args) -> CmdResult {
     let table = Table::get();
-    let cmds: Vec<_> = table.commands().collect();
+    let cmds: Vec<CommandId> = table.commands().collect();
     ctx.out.array(cmds.len());
     for c in cmds {
-        write_info(ctx.out, c);
+        write_info(ctx.out, table, c);
     }
     Ok(())
 }
@@ -98,73 +98,136 @@ fn count(ctx: &mut Ctx, _args: Args) -> CmdResult {
     Ok(())
 }
 
-/// One COMMAND INFO entry, in Redis 7's ten-field layout.
-fn write_info(out: &mut Reply, c: &CommandSpec) {
+/// One COMMAND INFO entry, in Redis 7's ten-field layout: name, arity, flags, the legacy
+/// first key / last key / step, ACL categories, tips, key specifications, subcommands.
+fn write_info(out: &mut Reply, table: &Table, id: CommandId) {
+    let c = table.spec(id);
+    let ((first, last, step), movable) = c.legacy_range();
     out.array(10);
     out.bulk(c.name.as_bytes());
     out.int(c.arity as i64);
-    let names: Vec<&str> = flags::NAMES
+    let mut names: Vec<&str> = flags::SHOWN
         .iter()
         .filter(|(f, _)| c.has(*f))
+        .map(|(_, n)| *n)
+        .collect();
+    if movable {
+        // Redis puts it after no_multi, before allow_busy.
+        let at = names
+            .iter()
+            .position(|n| *n == "allow_busy")
+            .unwrap_or(names.len());
+        names.insert(at, "movablekeys");
+    }
+    out.set(names.len());
+    for n in names {
+        out.simple(n);
+    }
+    out.int(first as i64);
+    out.int(last as i64);
+    out.int(step as i64);
+    let cats = categories(c);
+    out.set(cats.len());
+    for cat in cats {
+        out.simple(&format!("@{cat}"));
+    }
+    out.set(c.tips.len());
+    for t in c.tips {
+        out.simple(t);
+    }
+    out.array(c.keys.len());
+    for k in c.keys {
+        write_key_spec(out, k);
+    }
+    let subs = table.subcommands(id);
+    out.array(subs.len());
+    for &s in subs {
+        write_info(out, table, s);
+    }
+}
+
+/// The names of a spec's ACL categories, in Redis's order.
+pub fn categories(c: &Spec) -> Vec<&'static str> {
+    let all = c.categories();
+    acl::NAMES
+        .iter()
+        .filter(|(cat, _)| all & cat != 0)
+        .map(|(_, n)| *n)
+        .collect()
+}
+
+fn write_key_flags(out: &mut Reply, flags: u32) {
+    let names: Vec<&str> = key::NAMES
+        .iter()
+        .filter(|(f, _)| flags & f != 0)
         .map(|(_, n)| *n)
         .collect();
     out.set(names.len());
     for n in names {
         out.simple(n);
     }
-    out.int(c.keys.0 as i64);
-    out.int(c.keys.1 as i64);
-    out.int(c.keys.2 as i64);
-    let cats = categories(c);
-    out.set(cats.len());
-    for cat in cats {
-        out.simple(cat);
+}
+
+/// One key specification as COMMAND INFO shows it.
+fn write_key_spec(out: &mut Reply, k: &KeySpec) {
+    out.map(if k.notes.is_empty() { 3 } else { 4 });
+    if !k.notes.is_empty() {
+        out.bulk(b"notes");
+        out.bulk(k.notes.as_bytes());
     }
-    out.set(0);
-    if c.keys.0 > 0 {
-        let (first, last, step) = c.keys;
-        out.array(1);
-        out.map(3);
-        out.bulk(b"flags");
-        let kflags: &[&str] = if c.has(WRITE) {
-            &["RW", "access", "update"]
-        } else {
-            &["RO", "access"]
-        };
-        out.set(kflags.len());
-        for f in kflags {
-            out.simple(f);
+    out.bulk(b"flags");
+    write_key_flags(out, k.flags);
+    out.bulk(b"begin_search");
+    out.map(2);
+    out.bulk(b"type");
+    match k.begin {
+        Begin::Index(i) => {
+            out.bulk(b"index");
+            out.bulk(b"spec");
+            out.map(1);
+            out.bulk(b"index");
+            out.int(i as i64);
         }
-        out.bulk(b"begin_search");
-        out.map(2);
-        out.bulk(b"type");
-        out.bulk(b"index");
-        out.bulk(b"spec");
-        out.map(1);
-        out.bulk(b"index");
-        out.int(first as i64);
-        out.bulk(b"find_keys");
-        out.map(2);
-        out.bulk(b"type");
-        out.bulk(b"range");
-        out.bulk(b"spec");
-        out.map(3);
-        out.bulk(b"lastkey");
-        out.int(if last >= 0 {
-            (last - first) as i64
-        } else {
-            last as i64
-        });
-        out.bulk(b"keystep");
-        out.int(step as i64);
-        out.bulk(b"limit");
-        out.int(0);
-    } else {
-        out.array(0);
+        Begin::Keyword { word, start } => {
+            out.bulk(b"keyword");
+            out.bulk(b"spec");
+            out.map(2);
+            out.bulk(b"keyword");
+            out.bulk(word.as_bytes());
+            out.bulk(b"startfrom");
+            out.int(start as i64);
+        }
     }
-    out.array(c.subcommands.len());
-    for s in c.subcommands {
-        write_info(out, s);
+    out.bulk(b"find_keys");
+    out.map(2);
+    out.bulk(b"type");
+    match k.find {
+        Find::Range { last, step, limit } => {
+            out.bulk(b"range");
+            out.bulk(b"spec");
+            out.map(3);
+            out.bulk(b"lastkey");
+            out.int(last as i64);
+            out.bulk(b"keystep");
+            out.int(step as i64);
+            out.bulk(b"limit");
+            out.int(limit as i64);
+        }
+        Find::KeyNum {
+            count_at,
+            first,
+            step,
+        } => {
+            out.bulk(b"keynum");
+            out.bulk(b"spec");
+            out.map(3);
+            out.bulk(b"keynumidx");
+            out.int(count_at as i64);
+            out.bulk(b"firstkey");
+            out.int(first as i64);
+            out.bulk(b"keystep");
+            out.int(step as i64);
+        }
     }
 }
 
@@ -178,8 +241,8 @@ fn info(ctx: &mut Ctx, args: Args) -> CmdResult {
     }
     ctx.out.array(args.len() - 2);
     for name in args.tail(2).iter() {
-        match find(table, name) {
-            Some(c) => write_info(ctx.out, c),
+        match table.find(name) {
+            Some(c) => write_info(ctx.out, table, c),
             // Redis's addReplyNull: `$-1` in RESP2.
             None => ctx.out.null(),
         }
@@ -187,65 +250,17 @@ fn info(ctx: &mut Ctx, args: Args) -> CmdResult {
     Ok(())
 }
 
-/// A command by the name COMMAND INFO / DOCS take: `get`, or `client|list` for a
-/// subcommand.
-fn find(table: &Table, name: &[u8]) -> Option<&'static CommandSpec> {
-    match name.iter().position(|&b| b == b'|') {
-        None => table.lookup(name),
-        Some(bar) => super::subcommand(table.lookup(&name[..bar])?, &name[bar + 1..]),
-    }
-}
-
-/// ACL categories as Redis 7.4 reports them, in its fixed order (keyspace, read, write,
-/// string, bitmap, admin, fast / slow, blocking, dangerous, connection): the group's own
-/// category, those the flags imply, and the few Redis adds by name.
-pub fn categories(c: &CommandSpec) -> Vec<&'static str> {
-    let base = c.name.split('|').next().unwrap_or(c.name);
-    let keyspace =
-        c.group == "generic" || matches!(base, "dbsize" | "flushdb" | "flushall" | "swapdb");
-    let dangerous = c.has(ADMIN)
-        || matches!(
-            base,
-            "keys" | "restore" | "flushdb" | "flushall" | "swapdb" | "info"
-        );
-    let connection = c.group == "connection" || base == "command";
-    let mut cats = Vec::new();
-    if keyspace {
-        cats.push("@keyspace");
-    }
-    if c.has(READONLY) {
-        cats.push("@read");
-    }
-    if c.has(WRITE) {
-        cats.push("@write");
-    }
-    match c.group {
-        "string" => cats.push("@string"),
-        "bitmap" => cats.push("@bitmap"),
-        _ => {}
-    }
-    if c.has(ADMIN) {
-        cats.push("@admin");
-    }
-    cats.push(if c.has(FAST) { "@fast" } else { "@slow" });
-    if c.has(BLOCKING) {
-        cats.push("@blocking");
-    }
-    if dangerous {
-        cats.push("@dangerous");
-    }
-    if connection {
-        cats.push("@connection");
-    }
-    cats
-}
-
-fn write_docs(out: &mut Reply, c: &CommandSpec) {
+fn write_docs(out: &mut Reply, table: &Table, id: CommandId) {
+    let c = table.spec(id);
+    let subs = table.subcommands(id);
     let mut fields = 3;
     if !c.complexity.is_empty() {
         fields += 1;
     }
-    if !c.subcommands.is_empty() {
+    if c.deprecated.is_some() {
+        fields += 3;
+    }
+    if !subs.is_empty() {
         fields += 1;
     }
     out.map(fields);
@@ -259,12 +274,21 @@ fn write_docs(out: &mut Reply, c: &CommandSpec) {
         out.bulk(b"complexity");
         out.bulk(c.complexity.as_bytes());
     }
-    if !c.subcommands.is_empty() {
+    if let Some((since, by)) = c.deprecated {
+        out.bulk(b"doc_flags");
+        out.set(1);
+        out.simple("deprecated");
+        out.bulk(b"deprecated_since");
+        out.bulk(since.as_bytes());
+        out.bulk(b"replaced_by");
+        out.bulk(by.as_bytes());
+    }
+    if !subs.is_empty() {
         out.bulk(b"subcommands");
-        out.map(c.subcommands.len());
-        for s in c.subcommands {
-            out.bulk(s.name.as_bytes());
-            write_docs(out, s);
+        out.map(subs.len());
+        for &s in subs {
+            out.bulk(table.spec(s).name.as_bytes());
+            write_docs(out, table, s);
         }
     }
 }
@@ -274,34 +298,34 @@ fn write_docs(out: &mut Reply, c: &CommandSpec) {
 /// ```
 fn docs(ctx: &mut Ctx, args: Args) -> CmdResult {
     let table = Table::get();
-    let cmds: Vec<&CommandSpec> = if args.len() == 2 {
+    let cmds: Vec<CommandId> = if args.len() == 2 {
         table.commands().collect()
     } else {
-        args.tail(2).iter().filter_map(|n| find(table, n)).collect()
+        args.tail(2).iter().filter_map(|n| table.find(n)).collect()
     };
     ctx.out.map(cmds.len());
     for c in cmds {
-        ctx.out.bulk(c.name.as_bytes());
-        write_docs(ctx.out, c);
+        ctx.out.bulk(table.spec(c).name.as_bytes());
+        write_docs(ctx.out, table, c);
     }
     Ok(())
 }
 
-/// ```text
-/// COMMAND GETKEYS command [arg [arg ...]]
-/// ```
-fn getkeys(ctx: &mut Ctx, args: Args) -> CmdResult {
-    let cmd = args.tail(2);
+/// The keys (and their flags) of the command in `cmd`, with Redis's errors, in its
+/// order: an unknown command, one without keys, the arity, arguments the key specs
+/// cannot make sense of.
+fn keys_of(cmd: Args) -> Result<Vec<(usize, u32)>, CmdError> {
     let table = Table::get();
-    let mut spec = table
+    let mut id = table
         .lookup(cmd.get(0))
         .ok_or_else(|| CmdError::new("ERR Invalid command specified"))?;
-    if !spec.subcommands.is_empty() && cmd.len() > 1 {
-        spec = super::subcommand(spec, cmd.get(1))
+    if !table.subcommands(id).is_empty() && cmd.len() > 1 {
+        id = table
+            .subcommand(id, cmd.get(1))
             .ok_or_else(|| CmdError::new("ERR Invalid command specified"))?;
     }
-    // Redis's order: an unknown command, then one without keys, then the arity.
-    if spec.keys.0 <= 0 {
+    let spec = table.spec(id);
+    if !spec.has_keys() {
         return Err(CmdError::new("ERR The command has no key arguments"));
     }
     if !spec.arity_ok(cmd.len()) {
@@ -309,13 +333,43 @@ fn getkeys(ctx: &mut Ctx, args: Args) -> CmdResult {
             "ERR Invalid number of arguments specified for command",
         ));
     }
-    let positions = spec.key_positions(cmd.len());
-    if positions.is_empty() {
-        return Err(CmdError::new("ERR The command has no key arguments"));
+    let mut out = Vec::new();
+    if spec
+        .keys_of(cmd.len(), |i| cmd.get(i), false, &mut out)
+        .is_err()
+    {
+        if spec.has(NO_MANDATORY_KEYS) {
+            return Ok(Vec::new());
+        }
+        return Err(CmdError::new("ERR Invalid arguments specified for command"));
     }
-    ctx.out.array(positions.len());
-    for p in positions {
-        ctx.out.bulk(cmd.get(p));
+    Ok(out)
+}
+
+/// ```text
+/// COMMAND GETKEYS command [arg [arg ...]]
+/// ```
+fn getkeys(ctx: &mut Ctx, args: Args) -> CmdResult {
+    let cmd = args.tail(2);
+    let keys = keys_of(cmd)?;
+    ctx.out.array(keys.len());
+    for (i, _) in keys {
+        ctx.out.bulk(cmd.get(i));
+    }
+    Ok(())
+}
+
+/// ```text
+/// COMMAND GETKEYSANDFLAGS command [arg [arg ...]]
+/// ```
+fn getkeysandflags(ctx: &mut Ctx, args: Args) -> CmdResult {
+    let cmd = args.tail(2);
+    let keys = keys_of(cmd)?;
+    ctx.out.array(keys.len());
+    for (i, f) in keys {
+        ctx.out.array(2);
+        ctx.out.bulk(cmd.get(i));
+        write_key_flags(ctx.out, f);
     }
     Ok(())
 }
@@ -325,16 +379,16 @@ fn getkeys(ctx: &mut Ctx, args: Args) -> CmdResult {
 /// ```
 fn list(ctx: &mut Ctx, args: Args) -> CmdResult {
     let table = Table::get();
-    let filter: Box<dyn Fn(&CommandSpec) -> bool> = match args.len() {
+    let filter: Box<dyn Fn(&Spec) -> bool> = match args.len() {
         2 => Box::new(|_| true),
         5 if is(args.get(2), "filterby") => {
             let value = args.get(4).to_vec();
             match args.get(3) {
                 k if is(k, "module") => Box::new(|_| false),
-                k if is(k, "aclcat") => {
-                    let cat = format!("@{}", String::from_utf8_lossy(&value).to_ascii_lowercase());
-                    Box::new(move |c| categories(c).contains(&cat.as_str()))
-                }
+                k if is(k, "aclcat") => match acl::by_name(&value) {
+                    Some(cat) => Box::new(move |c| c.categories() & cat != 0),
+                    None => Box::new(|_| false),
+                },
                 k if is(k, "pattern") => {
                     Box::new(move |c| glob::matches(&value, c.name.as_bytes(), true))
                 }
@@ -344,8 +398,8 @@ fn list(ctx: &mut Ctx, args: Args) -> CmdResult {
         _ => return Err(CmdError::syntax()),
     };
     let names: Vec<&str> = table
-        .all
-        .iter()
+        .all()
+        .map(|id| table.spec(id))
         .filter(|c| filter(c))
         .map(|c| c.name)
         .collect();
@@ -357,7 +411,7 @@ fn list(ctx: &mut Ctx, args: Args) -> CmdResult {
 }
 
 fn help(ctx: &mut Ctx, _args: Args) -> CmdResult {
-    super::help_reply(
+    help_reply(
         ctx,
         "COMMAND",
         &[
@@ -369,10 +423,16 @@ fn help(ctx: &mut Ctx, _args: Args) -> CmdResult {
             "    Return a list of all commands in this server.",
             "INFO [<command-name> ...]",
             "    Return details about multiple commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
             "DOCS [<command-name> ...]",
             "    Return documentation details about multiple commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
             "GETKEYS <full-command>",
             "    Return the keys from a full command.",
+            "GETKEYSANDFLAGS <full-command>",
+            "    Return the keys and the access flags from a full command.",
         ],
     );
     Ok(())

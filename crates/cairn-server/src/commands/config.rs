@@ -3,59 +3,47 @@
 use cairn_protocol::Args;
 use cairn_store::glob;
 
-use super::{CmdError, CmdResult, CommandSpec, Ctx, flags::*};
+use crate::commands::args::help_reply;
 use crate::config::{ConfigError, SETTINGS};
+use crate::ctx::{Command, Ctx};
+use crate::error::{CmdError, CmdResult};
+use crate::spec::{Spec, flags::*};
 
-const CONFIG_SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec::new(
-        "config|get",
-        -3,
-        ADMIN | NOSCRIPT | LOADING | STALE,
-        (0, 0, 0),
-        "server",
-        "2.0.0",
-        "Returns the effective values of configuration parameters.",
-        get,
-    ),
-    CommandSpec::new(
-        "config|set",
-        -4,
-        ADMIN | NOSCRIPT | LOADING | STALE,
-        (0, 0, 0),
-        "server",
-        "2.0.0",
-        "Sets configuration parameters in-flight.",
-        set,
-    ),
-    CommandSpec::new(
-        "config|resetstat",
-        2,
-        ADMIN | NOSCRIPT | LOADING | STALE,
-        (0, 0, 0),
-        "server",
-        "2.0.0",
-        "Resets the server's statistics.",
-        resetstat,
-    ),
-    CommandSpec::new(
-        "config|help",
-        2,
-        LOADING | STALE,
-        (0, 0, 0),
-        "server",
-        "5.0.0",
-        "Returns helpful text about the different subcommands.",
-        help,
-    ),
+const CONFIG_SUBCOMMANDS: &[Command] = &[
+    Spec::new("config|get", -3, "server")
+        .flags(ADMIN | NOSCRIPT | LOADING | STALE)
+        .doc(
+            "2.0.0",
+            "Returns the effective values of configuration parameters.",
+        )
+        .complexity("O(N) when N is the number of configuration parameters provided")
+        .run(get),
+    Spec::new("config|set", -4, "server")
+        .flags(ADMIN | NOSCRIPT | LOADING | STALE)
+        .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"])
+        .doc("2.0.0", "Sets configuration parameters in-flight.")
+        .complexity("O(N) when N is the number of configuration parameters provided")
+        .run(set),
+    Spec::new("config|resetstat", 2, "server")
+        .flags(ADMIN | NOSCRIPT | LOADING | STALE)
+        .tips(&["request_policy:all_nodes", "response_policy:all_succeeded"])
+        .doc("2.0.0", "Resets the server's statistics.")
+        .complexity("O(1)")
+        .run(resetstat),
+    Spec::new("config|help", 2, "server")
+        .flags(LOADING | STALE)
+        .doc(
+            "5.0.0",
+            "Returns helpful text about the different subcommands.",
+        )
+        .complexity("O(1)")
+        .run(help),
 ];
 
-pub const COMMANDS: &[CommandSpec] = &[CommandSpec::container(
-    "config",
-    "server",
-    "2.0.0",
-    "A container for server configuration commands.",
-    CONFIG_SUBCOMMANDS,
-)];
+pub const COMMANDS: &[Command] = &[Spec::new("config", -2, "server")
+    .doc("2.0.0", "A container for server configuration commands.")
+    .complexity("Depends on subcommand.")
+    .container(CONFIG_SUBCOMMANDS)];
 
 /// ```text
 /// CONFIG GET parameter [parameter ...]
@@ -128,7 +116,7 @@ fn set(ctx: &mut Ctx, args: Args) -> CmdResult {
             .cloned()
             .unwrap_or_else(|| canonical.to_string())
     };
-    ctx.server.set_config(&pairs).map_err(|e| match e {
+    crate::reconfigure::set(ctx.server, &pairs).map_err(|e| match e {
         ConfigError::Unknown(n) => CmdError::new(format!(
             "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
             spelled(&n)
@@ -162,7 +150,7 @@ fn resetstat(ctx: &mut Ctx, _args: Args) -> CmdResult {
 }
 
 fn help(ctx: &mut Ctx, _args: Args) -> CmdResult {
-    super::help_reply(
+    help_reply(
         ctx,
         "CONFIG",
         &[

@@ -5,79 +5,68 @@ use std::sync::atomic::Ordering;
 use cairn_protocol::Args;
 use cairn_protocol::resp::reply::Protocol;
 
-use super::{CmdError, CmdResult, CommandSpec, Ctx, flags::*, int_arg, is};
+use crate::commands::args::{int_arg, is};
+use crate::ctx::{Command, Ctx};
+use crate::error::{CmdError, CmdResult};
+use crate::spec::{Spec, acl, flags::*};
 
-pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new(
-        "ping",
-        -1,
-        FAST | STALE | LOADING,
-        (0, 0, 0),
-        "connection",
-        "1.0.0",
-        "Returns the server's liveliness response.",
-        ping,
-    ),
-    CommandSpec::new(
-        "echo",
-        2,
-        FAST | STALE | LOADING,
-        (0, 0, 0),
-        "connection",
-        "1.0.0",
-        "Returns the given string.",
-        echo,
-    ),
-    CommandSpec::new(
-        "select",
-        2,
-        FAST | STALE | LOADING,
-        (0, 0, 0),
-        "connection",
-        "1.0.0",
-        "Changes the selected database.",
-        select,
-    ),
-    CommandSpec::new(
-        "hello",
-        -1,
-        FAST | STALE | LOADING | NO_AUTH | NOSCRIPT,
-        (0, 0, 0),
-        "connection",
-        "6.0.0",
-        "Handshakes with the Redis server.",
-        hello,
-    ),
-    CommandSpec::new(
-        "quit",
-        -1,
-        FAST | STALE | LOADING | NO_AUTH | NOSCRIPT | ALLOW_BUSY | PAUSE_EXEMPT,
-        (0, 0, 0),
-        "connection",
-        "1.0.0",
-        "Closes the connection.",
-        quit,
-    ),
-    CommandSpec::new(
-        "reset",
-        1,
-        FAST | STALE | LOADING | NO_AUTH | NOSCRIPT | ALLOW_BUSY,
-        (0, 0, 0),
-        "connection",
-        "6.2.0",
-        "Resets the connection.",
-        reset,
-    ),
-    CommandSpec::new(
-        "auth",
-        -2,
-        FAST | STALE | LOADING | NO_AUTH | NOSCRIPT | ALLOW_BUSY,
-        (0, 0, 0),
-        "connection",
-        "1.0.0",
-        "Authenticates the connection.",
-        auth,
-    ),
+pub const COMMANDS: &[Command] = &[
+    Spec::new("ping", -1, "connection")
+        .flags(FAST | SUBSCRIBED_OK)
+        .acl(acl::CONNECTION)
+        .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
+        .doc("1.0.0", "Returns the server's liveliness response.")
+        .complexity("O(1)")
+        .run(ping),
+    Spec::new("echo", 2, "connection")
+        .flags(LOADING | STALE | FAST)
+        .acl(acl::CONNECTION)
+        .doc("1.0.0", "Returns the given string.")
+        .complexity("O(1)")
+        .run(echo),
+    Spec::new("select", 2, "connection")
+        .flags(LOADING | STALE | FAST)
+        .acl(acl::CONNECTION)
+        .doc("1.0.0", "Changes the selected database.")
+        .complexity("O(1)")
+        .run(select),
+    Spec::new("hello", -1, "connection")
+        .flags(NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY)
+        .acl(acl::CONNECTION)
+        .doc("6.0.0", "Handshakes with the Redis server.")
+        .complexity("O(1)")
+        .run(hello),
+    Spec::new("quit", -1, "connection")
+        .flags(
+            NOSCRIPT
+                | LOADING
+                | STALE
+                | FAST
+                | NO_AUTH
+                | ALLOW_BUSY
+                | PAUSE_EXEMPT
+                | TX_CONTROL
+                | SUBSCRIBED_OK,
+        )
+        .acl(acl::CONNECTION)
+        .doc("1.0.0", "Closes the connection.")
+        .complexity("O(1)")
+        .deprecated("7.2.0", "just closing the connection")
+        .run(quit),
+    Spec::new("reset", 1, "connection")
+        .flags(
+            NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY | TX_CONTROL | SUBSCRIBED_OK,
+        )
+        .acl(acl::CONNECTION)
+        .doc("6.2.0", "Resets the connection.")
+        .complexity("O(1)")
+        .run(reset),
+    Spec::new("auth", -2, "connection")
+        .flags(NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY)
+        .acl(acl::CONNECTION)
+        .doc("1.0.0", "Authenticates the connection.")
+        .complexity("O(N) where N is the number of passwords defined for the user")
+        .run(auth),
 ];
 
 /// ```text
@@ -154,7 +143,7 @@ fn hello(ctx: &mut Ctx, args: Args) -> CmdResult {
         } else {
             return Err(CmdError::new(format!(
                 "ERR Syntax error in HELLO option '{}'",
-                super::truncate_for_error(args.get(i))
+                crate::error::truncate_for_error(args.get(i))
             )));
         }
     }
@@ -225,7 +214,7 @@ fn quit(ctx: &mut Ctx, _args: Args) -> CmdResult {
 /// Returns the connection to the state of a new one: database 0, RESP2, no client name,
 /// CLIENT NO-EVICT off. LIB-NAME and LIB-VER stay, as in Redis.
 fn reset(ctx: &mut Ctx, _args: Args) -> CmdResult {
-    ctx.session.release(ctx.server);
+    release(ctx.server, ctx.session);
     *ctx.session.info.name.lock() = None;
     ctx.session.db = 0;
     ctx.session.info.db.store(0, Ordering::Relaxed);
@@ -234,4 +223,17 @@ fn reset(ctx: &mut Ctx, _args: Args) -> CmdResult {
     ctx.out.set_protocol(Protocol::Resp2);
     ctx.out.simple("RESET");
     Ok(())
+}
+
+/// Gives up everything the connection holds elsewhere in the server: subscriptions, an
+/// open transaction and its watched keys, client tracking (RESET, disconnect).
+pub fn release(server: &crate::server::Server, session: &mut crate::session::Session) {
+    crate::commands::pubsub::unsubscribe_all(server, session);
+    session.multi = None;
+    session
+        .info
+        .multi
+        .store(-1, std::sync::atomic::Ordering::Relaxed);
+    crate::commands::multi::unwatch_all(server, session);
+    crate::commands::tracking::stop(server, session);
 }

@@ -2,100 +2,96 @@
 
 use cairn_protocol::Args;
 
-use super::{CmdError, CmdResult, CommandSpec, Ctx, flags::*, int_arg, is};
+use crate::commands::args::{int_arg, is};
+use crate::ctx::{Command, Ctx};
+use crate::error::{CmdError, CmdResult};
 use crate::notify::class::GENERIC;
+use crate::spec::{KeySpec, Spec, acl, flags::*, key};
 
-pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new(
-        "expire",
-        -3,
-        WRITE | FAST,
-        (1, 1, 1),
-        "generic",
-        "1.0.0",
-        "Sets the expiration time of a key in seconds.",
-        expire,
-    ),
-    CommandSpec::new(
-        "pexpire",
-        -3,
-        WRITE | FAST,
-        (1, 1, 1),
-        "generic",
-        "2.6.0",
-        "Sets the expiration time of a key in milliseconds.",
-        pexpire,
-    ),
-    CommandSpec::new(
-        "expireat",
-        -3,
-        WRITE | FAST,
-        (1, 1, 1),
-        "generic",
-        "1.2.0",
-        "Sets the expiration time of a key to a Unix timestamp.",
-        expireat,
-    ),
-    CommandSpec::new(
-        "pexpireat",
-        -3,
-        WRITE | FAST,
-        (1, 1, 1),
-        "generic",
-        "2.6.0",
-        "Sets the expiration time of a key to a Unix milliseconds timestamp.",
-        pexpireat,
-    ),
-    CommandSpec::new(
-        "ttl",
-        2,
-        READONLY | FAST,
-        (1, 1, 1),
-        "generic",
-        "1.0.0",
-        "Returns the expiration time in seconds of a key.",
-        ttl,
-    ),
-    CommandSpec::new(
-        "pttl",
-        2,
-        READONLY | FAST,
-        (1, 1, 1),
-        "generic",
-        "2.6.0",
-        "Returns the expiration time in milliseconds of a key.",
-        pttl,
-    ),
-    CommandSpec::new(
-        "expiretime",
-        2,
-        READONLY | FAST,
-        (1, 1, 1),
-        "generic",
-        "7.0.0",
-        "Returns the expiration time of a key as a Unix timestamp.",
-        expiretime,
-    ),
-    CommandSpec::new(
-        "pexpiretime",
-        2,
-        READONLY | FAST,
-        (1, 1, 1),
-        "generic",
-        "7.0.0",
-        "Returns the expiration time of a key as a Unix milliseconds timestamp.",
-        pexpiretime,
-    ),
-    CommandSpec::new(
-        "persist",
-        2,
-        WRITE | FAST,
-        (1, 1, 1),
-        "generic",
-        "2.2.0",
-        "Removes the expiration time of a key.",
-        persist,
-    ),
+pub const COMMANDS: &[Command] = &[
+    Spec::new("expire", -3, "generic")
+        .flags(WRITE | FAST)
+        .acl(acl::KEYSPACE)
+        .keys(&[KeySpec::one(1, key::RW | key::UPDATE)])
+        .doc("1.0.0", "Sets the expiration time of a key in seconds.")
+        .complexity("O(1)")
+        .run(expire),
+    Spec::new("pexpire", -3, "generic")
+        .flags(WRITE | FAST)
+        .acl(acl::KEYSPACE)
+        .keys(&[KeySpec::one(1, key::RW | key::UPDATE)])
+        .doc(
+            "2.6.0",
+            "Sets the expiration time of a key in milliseconds.",
+        )
+        .complexity("O(1)")
+        .run(pexpire),
+    Spec::new("expireat", -3, "generic")
+        .flags(WRITE | FAST)
+        .acl(acl::KEYSPACE)
+        .keys(&[KeySpec::one(1, key::RW | key::UPDATE)])
+        .doc(
+            "1.2.0",
+            "Sets the expiration time of a key to a Unix timestamp.",
+        )
+        .complexity("O(1)")
+        .run(expireat),
+    Spec::new("pexpireat", -3, "generic")
+        .flags(WRITE | FAST)
+        .acl(acl::KEYSPACE)
+        .keys(&[KeySpec::one(1, key::RW | key::UPDATE)])
+        .doc(
+            "2.6.0",
+            "Sets the expiration time of a key to a Unix milliseconds timestamp.",
+        )
+        .complexity("O(1)")
+        .run(pexpireat),
+    Spec::new("ttl", 2, "generic")
+        .flags(READONLY | FAST)
+        .acl(acl::KEYSPACE)
+        .keys(&[KeySpec::one(1, key::RO | key::ACCESS)])
+        .tips(&["nondeterministic_output"])
+        .doc("1.0.0", "Returns the expiration time in seconds of a key.")
+        .complexity("O(1)")
+        .run(ttl),
+    Spec::new("pttl", 2, "generic")
+        .flags(READONLY | FAST)
+        .acl(acl::KEYSPACE)
+        .keys(&[KeySpec::one(1, key::RO | key::ACCESS)])
+        .tips(&["nondeterministic_output"])
+        .doc(
+            "2.6.0",
+            "Returns the expiration time in milliseconds of a key.",
+        )
+        .complexity("O(1)")
+        .run(pttl),
+    Spec::new("expiretime", 2, "generic")
+        .flags(READONLY | FAST)
+        .acl(acl::KEYSPACE)
+        .keys(&[KeySpec::one(1, key::RO | key::ACCESS)])
+        .doc(
+            "7.0.0",
+            "Returns the expiration time of a key as a Unix timestamp.",
+        )
+        .complexity("O(1)")
+        .run(expiretime),
+    Spec::new("pexpiretime", 2, "generic")
+        .flags(READONLY | FAST)
+        .acl(acl::KEYSPACE)
+        .keys(&[KeySpec::one(1, key::RO | key::ACCESS)])
+        .doc(
+            "7.0.0",
+            "Returns the expiration time of a key as a Unix milliseconds timestamp.",
+        )
+        .complexity("O(1)")
+        .run(pexpiretime),
+    Spec::new("persist", 2, "generic")
+        .flags(WRITE | FAST)
+        .acl(acl::KEYSPACE)
+        .keys(&[KeySpec::one(1, key::RW | key::UPDATE)])
+        .doc("2.2.0", "Removes the expiration time of a key.")
+        .complexity("O(1)")
+        .run(persist),
 ];
 
 /// ```text
@@ -116,7 +112,7 @@ fn expire_generic(ctx: &mut Ctx, args: Args, unit_ms: i64, absolute: bool) -> Cm
         } else {
             return Err(CmdError::new(format!(
                 "ERR Unsupported option {}",
-                super::truncate_for_error(a)
+                crate::error::truncate_for_error(a)
             )));
         }
     }

@@ -8,18 +8,18 @@
 
 use cairn_protocol::Args;
 
-use super::{CmdError, CmdResult, CommandSpec, Ctx, flags::*, int_arg, is};
+use crate::commands::args::{int_arg, is};
+use crate::ctx::{Command, Ctx};
+use crate::error::{CmdError, CmdResult};
+use crate::spec::{Spec, flags::*};
 
-pub const COMMANDS: &[CommandSpec] = &[CommandSpec::new(
-    "hotkeys",
-    -1,
-    READONLY | LOADING | STALE,
-    (0, 0, 0),
-    "server",
-    "0.1.0",
-    "Returns the most-accessed keys (sampled, always on).",
-    hotkeys,
-)];
+pub const COMMANDS: &[Command] = &[Spec::new("hotkeys", -1, "server")
+    .flags(READONLY | LOADING | STALE)
+    .doc(
+        "0.1.0",
+        "Returns the most-accessed keys (sampled, always on).",
+    )
+    .run(hotkeys)];
 
 /// Keys listed when COUNT is not given.
 const DEFAULT_COUNT: usize = 10;

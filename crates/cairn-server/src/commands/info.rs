@@ -6,20 +6,26 @@ use std::sync::atomic::Ordering;
 
 use cairn_protocol::Args;
 
-use super::{CmdResult, CommandSpec, Ctx, Table, flags::*};
+use crate::ctx::{Command, Ctx};
+use crate::error::CmdResult;
 use crate::memory::human;
 use crate::pubsub::Kind;
+use crate::spec::{Spec, acl, flags::*};
 
-pub const COMMANDS: &[CommandSpec] = &[CommandSpec::new(
-    "info",
-    -1,
-    LOADING | STALE,
-    (0, 0, 0),
-    "server",
-    "1.0.0",
-    "Returns information and statistics about the server.",
-    info,
-)];
+pub const COMMANDS: &[Command] = &[Spec::new("info", -1, "server")
+    .flags(LOADING | STALE)
+    .acl(acl::DANGEROUS)
+    .tips(&[
+        "nondeterministic_output",
+        "request_policy:all_shards",
+        "response_policy:special",
+    ])
+    .doc(
+        "1.0.0",
+        "Returns information and statistics about the server.",
+    )
+    .complexity("O(1)")
+    .run(info)];
 
 const DEFAULT_SECTIONS: &[&str] = &[
     "server",
@@ -218,7 +224,7 @@ fn section(ctx: &Ctx, name: &str, out: &mut String) {
         }
         "persistence" => {
             out.push_str("# Persistence\r\n");
-            crate::persist::info(server, out);
+            crate::persist::saving::info(server, out);
         }
         "stats" => {
             out.push_str("# Stats\r\n");
@@ -302,7 +308,7 @@ fn section(ctx: &Ctx, name: &str, out: &mut String) {
         }
         "replication" => {
             out.push_str("# Replication\r\n");
-            server.replication.info(server, out);
+            crate::replication::roles::info(server, out);
         }
         "cpu" => {
             out.push_str("# CPU\r\n");
@@ -381,7 +387,7 @@ fn section(ctx: &Ctx, name: &str, out: &mut String) {
         }
         "commandstats" => {
             out.push_str("# Commandstats\r\n");
-            let table = Table::get();
+            let table = crate::table::Table::get();
             let counters = server.stats.snapshot();
             for (id, c) in counters.commands.iter().enumerate() {
                 if c.calls == 0 && c.rejected == 0 {
@@ -389,7 +395,10 @@ fn section(ctx: &Ctx, name: &str, out: &mut String) {
                 }
                 kv(
                     out,
-                    &format!("cmdstat_{}", table.all[id].name),
+                    &format!(
+                        "cmdstat_{}",
+                        table.spec(crate::spec::CommandId(id as u16)).name
+                    ),
                     &format!(
                         "calls={},usec={},usec_per_call={:.2},rejected_calls={},failed_calls={}",
                         c.calls,
@@ -403,7 +412,7 @@ fn section(ctx: &Ctx, name: &str, out: &mut String) {
         }
         "latencystats" => {
             out.push_str("# Latencystats\r\n");
-            let table = Table::get();
+            let table = crate::table::Table::get();
             let counters = server.stats.snapshot();
             for (id, c) in counters.commands.iter().enumerate() {
                 let Some(h) = &c.latency else { continue };
@@ -423,7 +432,10 @@ fn section(ctx: &Ctx, name: &str, out: &mut String) {
                     .collect();
                 kv(
                     out,
-                    &format!("latency_percentiles_usec_{}", table.all[id].name),
+                    &format!(
+                        "latency_percentiles_usec_{}",
+                        table.spec(crate::spec::CommandId(id as u16)).name
+                    ),
                     &parts.join(","),
                 );
             }

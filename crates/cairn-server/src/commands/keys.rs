@@ -4,213 +4,173 @@
 use cairn_protocol::Args;
 use cairn_store::{Entry, ExpireChange, dump, glob, key_slot};
 
-use super::{CmdError, CmdResult, CommandSpec, Ctx, flags::*, int_arg, is};
+use crate::commands::args::{help_reply, int_arg, is};
+use crate::ctx::{Command, Ctx};
+use crate::error::{CmdError, CmdResult};
 use crate::notify::class::GENERIC;
+use crate::spec::{KeySpec, Spec, acl, flags::*, key};
 
 /// Values at least this large are freed on the lazyfree thread by UNLINK.
 const LAZYFREE_BYTES: usize = 64 * 1024;
 
-const OBJECT_SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec::new(
-        "object|encoding",
-        3,
-        READONLY,
-        (2, 2, 1),
-        "generic",
-        "2.2.3",
-        "Returns the internal encoding of a Redis object.",
-        object_encoding,
-    ),
-    CommandSpec::new(
-        "object|freq",
-        3,
-        READONLY,
-        (2, 2, 1),
-        "generic",
-        "4.0.0",
-        "Returns the logarithmic access frequency counter of a Redis object.",
-        object_freq,
-    ),
-    CommandSpec::new(
-        "object|idletime",
-        3,
-        READONLY,
-        (2, 2, 1),
-        "generic",
-        "2.2.3",
-        "Returns the time since the last access to a Redis object.",
-        object_idletime,
-    ),
-    CommandSpec::new(
-        "object|refcount",
-        3,
-        READONLY,
-        (2, 2, 1),
-        "generic",
-        "2.2.3",
-        "Returns the reference count of a value of a key.",
-        object_refcount,
-    ),
-    CommandSpec::new(
-        "object|help",
-        2,
-        LOADING | STALE,
-        (0, 0, 0),
-        "generic",
-        "6.2.0",
-        "Returns helpful text about the different subcommands.",
-        object_help,
-    ),
+const OBJECT_SUBCOMMANDS: &[Command] = &[
+    Spec::new("object|encoding", 3, "generic")
+        .flags(READONLY)
+        .acl(acl::KEYSPACE)
+        .keys(&[KeySpec::one(2, key::RO)])
+        .tips(&["nondeterministic_output"])
+        .doc("2.2.3", "Returns the internal encoding of a Redis object.")
+        .complexity("O(1)")
+        .run(object_encoding),
+    Spec::new("object|freq", 3, "generic")
+        .flags(READONLY)
+        .acl(acl::KEYSPACE)
+        .keys(&[KeySpec::one(2, key::RO)])
+        .tips(&["nondeterministic_output"])
+        .doc(
+            "4.0.0",
+            "Returns the logarithmic access frequency counter of a Redis object.",
+        )
+        .complexity("O(1)")
+        .run(object_freq),
+    Spec::new("object|idletime", 3, "generic")
+        .flags(READONLY)
+        .acl(acl::KEYSPACE)
+        .keys(&[KeySpec::one(2, key::RO)])
+        .tips(&["nondeterministic_output"])
+        .doc(
+            "2.2.3",
+            "Returns the time since the last access to a Redis object.",
+        )
+        .complexity("O(1)")
+        .run(object_idletime),
+    Spec::new("object|refcount", 3, "generic")
+        .flags(READONLY)
+        .acl(acl::KEYSPACE)
+        .keys(&[KeySpec::one(2, key::RO)])
+        .tips(&["nondeterministic_output"])
+        .doc("2.2.3", "Returns the reference count of a value of a key.")
+        .complexity("O(1)")
+        .run(object_refcount),
+    Spec::new("object|help", 2, "generic")
+        .flags(LOADING | STALE)
+        .acl(acl::KEYSPACE)
+        .doc(
+            "6.2.0",
+            "Returns helpful text about the different subcommands.",
+        )
+        .complexity("O(1)")
+        .run(object_help),
 ];
 
-pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new(
-        "del",
-        -2,
-        WRITE,
-        (1, -1, 1),
-        "generic",
-        "1.0.0",
-        "Deletes one or more keys.",
-        del,
-    ),
-    CommandSpec::new(
-        "unlink",
-        -2,
-        WRITE | FAST,
-        (1, -1, 1),
-        "generic",
-        "4.0.0",
-        "Asynchronously deletes one or more keys.",
-        unlink,
-    ),
-    CommandSpec::new(
-        "exists",
-        -2,
-        READONLY | FAST,
-        (1, -1, 1),
-        "generic",
-        "1.0.0",
-        "Determines whether one or more keys exist.",
-        exists,
-    ),
-    CommandSpec::new(
-        "type",
-        2,
-        READONLY | FAST,
-        (1, 1, 1),
-        "generic",
-        "1.0.0",
-        "Determines the type of value stored at a key.",
-        type_,
-    ),
-    CommandSpec::new(
-        "keys",
-        2,
-        READONLY,
-        (0, 0, 0),
-        "generic",
-        "1.0.0",
-        "Returns all key names that match a pattern.",
-        keys,
-    ),
-    CommandSpec::new(
-        "scan",
-        -2,
-        READONLY,
-        (0, 0, 0),
-        "generic",
-        "2.8.0",
-        "Iterates over the key names in the database.",
-        scan,
-    ),
-    CommandSpec::new(
-        "randomkey",
-        1,
-        READONLY,
-        (0, 0, 0),
-        "generic",
-        "1.0.0",
-        "Returns a random key name from the database.",
-        randomkey,
-    ),
-    CommandSpec::new(
-        "rename",
-        3,
-        WRITE,
-        (1, 2, 1),
-        "generic",
-        "1.0.0",
-        "Renames a key and overwrites the destination.",
-        rename,
-    ),
-    CommandSpec::new(
-        "renamenx",
-        3,
-        WRITE | FAST,
-        (1, 2, 1),
-        "generic",
-        "1.0.0",
-        "Renames a key only when the target key name doesn't exist.",
-        renamenx,
-    ),
-    CommandSpec::new(
-        "copy",
-        -3,
-        WRITE | DENYOOM,
-        (1, 2, 1),
-        "generic",
-        "6.2.0",
-        "Copies the value of a key to a new key.",
-        copy,
-    ),
-    CommandSpec::new(
-        "move",
-        3,
-        WRITE | FAST,
-        (1, 1, 1),
-        "generic",
-        "1.0.0",
-        "Moves a key to another database.",
-        move_,
-    ),
-    CommandSpec::new(
-        "touch",
-        -2,
-        READONLY | FAST,
-        (1, -1, 1),
-        "generic",
-        "3.2.1",
-        "Returns the number of existing keys out of those specified after updating the time they were last accessed.",
-        touch,
-    ),
-    CommandSpec::container(
-        "object",
-        "generic",
-        "2.2.3",
-        "A container for object introspection commands.",
-        OBJECT_SUBCOMMANDS,
-    ),
-    CommandSpec::new(
-        "dump",
-        2,
-        READONLY,
-        (1, 1, 1),
-        "generic",
-        "2.6.0",
-        "Returns a serialized representation of the value stored at a key.",
-        dump_,
-    ),
-    CommandSpec::new(
-        "restore",
-        -4,
-        WRITE | DENYOOM,
-        (1, 1, 1),
-        "generic",
-        "2.6.0",
-        "Creates a key from the serialized representation of a value.",
-        restore,
-    ),
+pub const COMMANDS: &[Command] = &[
+    Spec::new("del", -2, "generic")
+        .flags(WRITE)
+        .acl(acl::KEYSPACE)
+        .keys(&[KeySpec::range(1, -1, 1, key::RM | key::DELETE)])
+        .tips(&["request_policy:multi_shard", "response_policy:agg_sum"])
+        .doc("1.0.0", "Deletes one or more keys.")
+        .complexity("O(N) where N is the number of keys that will be removed. When a key to remove holds a value other than a string, the individual complexity for this key is O(M) where M is the number of elements in the list, set, sorted set or hash. Removing a single key that holds a string value is O(1).")
+        .run(del),
+    Spec::new("unlink", -2, "generic")
+        .flags(WRITE | FAST)
+        .acl(acl::KEYSPACE)
+        .keys(&[KeySpec::range(1, -1, 1, key::RM | key::DELETE)])
+        .tips(&["request_policy:multi_shard", "response_policy:agg_sum"])
+        .doc("4.0.0", "Asynchronously deletes one or more keys.")
+        .complexity("O(1) for each key removed regardless of its size. Then the command does O(N) work in a different thread in order to reclaim memory, where N is the number of allocations the deleted objects where composed of.")
+        .run(unlink),
+    Spec::new("exists", -2, "generic")
+        .flags(READONLY | FAST)
+        .acl(acl::KEYSPACE)
+        .keys(&[KeySpec::range(1, -1, 1, key::RO)])
+        .tips(&["request_policy:multi_shard", "response_policy:agg_sum"])
+        .doc("1.0.0", "Determines whether one or more keys exist.")
+        .complexity("O(N) where N is the number of keys to check.")
+        .run(exists),
+    Spec::new("type", 2, "generic")
+        .flags(READONLY | FAST)
+        .acl(acl::KEYSPACE)
+        .keys(&[KeySpec::one(1, key::RO)])
+        .doc("1.0.0", "Determines the type of value stored at a key.")
+        .complexity("O(1)")
+        .run(type_),
+    Spec::new("keys", 2, "generic")
+        .flags(READONLY)
+        .acl(acl::KEYSPACE | acl::DANGEROUS)
+        .tips(&["request_policy:all_shards", "nondeterministic_output_order"])
+        .doc("1.0.0", "Returns all key names that match a pattern.")
+        .complexity("O(N) with N being the number of keys in the database, under the assumption that the key names in the database and the given pattern have limited length.")
+        .run(keys),
+    Spec::new("scan", -2, "generic")
+        .flags(READONLY)
+        .acl(acl::KEYSPACE)
+        .tips(&["nondeterministic_output", "request_policy:special"])
+        .doc("2.8.0", "Iterates over the key names in the database.")
+        .complexity("O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.")
+        .run(scan),
+    Spec::new("randomkey", 1, "generic")
+        .flags(READONLY)
+        .acl(acl::KEYSPACE)
+        .tips(&["request_policy:all_shards", "response_policy:special", "nondeterministic_output"])
+        .doc("1.0.0", "Returns a random key name from the database.")
+        .complexity("O(1)")
+        .run(randomkey),
+    Spec::new("rename", 3, "generic")
+        .flags(WRITE)
+        .acl(acl::KEYSPACE)
+        .keys(&[KeySpec::one(1, key::RW | key::ACCESS | key::DELETE), KeySpec::one(2, key::OW | key::UPDATE)])
+        .doc("1.0.0", "Renames a key and overwrites the destination.")
+        .complexity("O(1)")
+        .run(rename),
+    Spec::new("renamenx", 3, "generic")
+        .flags(WRITE | FAST)
+        .acl(acl::KEYSPACE)
+        .keys(&[KeySpec::one(1, key::RW | key::ACCESS | key::DELETE), KeySpec::one(2, key::OW | key::INSERT)])
+        .doc("1.0.0", "Renames a key only when the target key name doesn't exist.")
+        .complexity("O(1)")
+        .run(renamenx),
+    Spec::new("copy", -3, "generic")
+        .flags(WRITE | DENYOOM)
+        .acl(acl::KEYSPACE)
+        .keys(&[KeySpec::one(1, key::RO | key::ACCESS), KeySpec::one(2, key::OW | key::UPDATE)])
+        .doc("6.2.0", "Copies the value of a key to a new key.")
+        .complexity("O(N) worst case for collections, where N is the number of nested items. O(1) for string values.")
+        .run(copy),
+    Spec::new("move", 3, "generic")
+        .flags(WRITE | FAST)
+        .acl(acl::KEYSPACE)
+        .keys(&[KeySpec::one(1, key::RW | key::ACCESS | key::UPDATE)])
+        .doc("1.0.0", "Moves a key to another database.")
+        .complexity("O(1)")
+        .run(move_),
+    Spec::new("touch", -2, "generic")
+        .flags(READONLY | FAST)
+        .acl(acl::KEYSPACE)
+        .keys(&[KeySpec::range(1, -1, 1, key::RO)])
+        .tips(&["request_policy:multi_shard", "response_policy:agg_sum"])
+        .doc("3.2.1", "Returns the number of existing keys out of those specified after updating the time they were last accessed.")
+        .complexity("O(N) where N is the number of keys that will be touched.")
+        .run(touch),
+    Spec::new("object", -2, "generic")
+        .doc("2.2.3", "A container for object introspection commands.")
+        .complexity("Depends on subcommand.")
+        .container(OBJECT_SUBCOMMANDS),
+    Spec::new("dump", 2, "generic")
+        .flags(READONLY)
+        .acl(acl::KEYSPACE)
+        .keys(&[KeySpec::one(1, key::RO | key::ACCESS)])
+        .tips(&["nondeterministic_output"])
+        .doc("2.6.0", "Returns a serialized representation of the value stored at a key.")
+        .complexity("O(1) to access the key and additional O(N*M) to serialize it, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1).")
+        .run(dump_),
+    Spec::new("restore", -4, "generic")
+        .flags(WRITE | DENYOOM)
+        .acl(acl::KEYSPACE | acl::DANGEROUS)
+        .keys(&[KeySpec::one(1, key::OW | key::UPDATE)])
+        .doc("2.6.0", "Creates a key from the serialized representation of a value.")
+        .complexity("O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).")
+        .run(restore),
 ];
 
 fn delete_keys(ctx: &mut Ctx, args: Args, lazy: bool) -> CmdResult {
@@ -599,7 +559,7 @@ fn object_refcount(ctx: &mut Ctx, args: Args) -> CmdResult {
 }
 
 fn object_help(ctx: &mut Ctx, _args: Args) -> CmdResult {
-    super::help_reply(
+    help_reply(
         ctx,
         "OBJECT",
         &[

@@ -18,59 +18,42 @@
 use cairn_protocol::Args;
 use cairn_store::{ExpireChange, lease};
 
-use super::{CmdError, CmdResult, CommandSpec, Ctx, expire_arg, flags::*, help_reply, is};
+use crate::commands::args::{expire_arg, help_reply, is};
+use crate::ctx::{Command, Ctx};
+use crate::error::{CmdError, CmdResult};
 use crate::notify::class::{GENERIC, STRING};
+use crate::spec::{KeySpec, Spec, acl, flags::*, key};
 
-const SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec::new(
-        "lease|get",
-        3,
-        WRITE | DENYOOM | FAST,
-        (2, 2, 1),
-        "string",
-        "0.1.0",
-        "Returns a key's value, or a lease token to refill it, or tells the caller to wait or take the stale value.",
-        get,
-    ),
-    CommandSpec::new(
-        "lease|set",
-        -5,
-        WRITE | DENYOOM,
-        (2, 2, 1),
-        "string",
-        "0.1.0",
-        "Stores a refilled value if the lease token is still valid.",
-        set,
-    ),
-    CommandSpec::new(
-        "lease|invalidate",
-        3,
-        WRITE | FAST,
-        (2, 2, 1),
-        "string",
-        "0.1.0",
-        "Marks a key stale: readers get the old value while one of them refills it.",
-        invalidate,
-    ),
-    CommandSpec::new(
-        "lease|help",
-        2,
-        LOADING | STALE,
-        (0, 0, 0),
-        "string",
-        "0.1.0",
-        "Returns helpful text about the different subcommands.",
-        help,
-    ),
+const SUBCOMMANDS: &[Command] = &[
+    Spec::new("lease|get", 3, "string")
+        .flags(WRITE | DENYOOM | FAST)
+        .acl(acl::STRING)
+        .keys(&[KeySpec::one(2, key::RW | key::ACCESS | key::UPDATE)])
+        .doc("0.1.0", "Returns a key's value, or a lease token to refill it, or tells the caller to wait or take the stale value.")
+        .run(get),
+    Spec::new("lease|set", -5, "string")
+        .flags(WRITE | DENYOOM)
+        .acl(acl::STRING)
+        .keys(&[KeySpec::one(2, key::RW | key::ACCESS | key::UPDATE)])
+        .doc("0.1.0", "Stores a refilled value if the lease token is still valid.")
+        .run(set),
+    Spec::new("lease|invalidate", 3, "string")
+        .flags(WRITE | FAST)
+        .acl(acl::STRING)
+        .keys(&[KeySpec::one(2, key::RW | key::ACCESS | key::UPDATE)])
+        .doc("0.1.0", "Marks a key stale: readers get the old value while one of them refills it.")
+        .run(invalidate),
+    Spec::new("lease|help", 2, "string")
+        .flags(LOADING | STALE)
+        .acl(acl::STRING)
+        .doc("0.1.0", "Returns helpful text about the different subcommands.")
+        .run(help),
 ];
 
-pub const COMMANDS: &[CommandSpec] = &[CommandSpec::container(
-    "lease",
-    "string",
-    "0.1.0",
-    "A container for lease commands (stampede protection and refills that lose no invalidation).",
-    SUBCOMMANDS,
-)];
+pub const COMMANDS: &[Command] = &[Spec::new("lease", -2, "string")
+    .acl(acl::STRING)
+    .doc("0.1.0", "A container for lease commands (stampede protection and refills that lose no invalidation).")
+    .container(SUBCOMMANDS)];
 
 fn reply(ctx: &mut Ctx, status: &str, value: Option<&[u8]>, token: Option<u64>) {
     ctx.out.array(3);

@@ -4,38 +4,38 @@
 
 use cairn_protocol::Args;
 
-use super::{CmdError, CmdResult, CommandSpec, Ctx, flags::*, help_reply};
+use crate::commands::args::help_reply;
+use crate::ctx::{Command, Ctx};
+use crate::error::{CmdError, CmdResult};
+use crate::spec::{KeySpec, Spec, acl, flags::*, key};
 
-const SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec::new(
-        "memcached|flags",
-        -3,
-        WRITE | FAST,
-        (2, 2, 1),
-        "string",
-        "0.1.0",
-        "Returns, or sets, the memcached client flags of a key.",
-        flags,
-    ),
-    CommandSpec::new(
-        "memcached|help",
-        2,
-        LOADING | STALE,
-        (0, 0, 0),
-        "string",
-        "0.1.0",
-        "Returns helpful text about the different subcommands.",
-        help,
-    ),
+const SUBCOMMANDS: &[Command] = &[
+    Spec::new("memcached|flags", -3, "string")
+        .flags(WRITE | FAST)
+        .acl(acl::STRING)
+        .keys(&[KeySpec::one(2, key::RW | key::ACCESS | key::UPDATE)])
+        .doc(
+            "0.1.0",
+            "Returns, or sets, the memcached client flags of a key.",
+        )
+        .run(flags),
+    Spec::new("memcached|help", 2, "string")
+        .flags(LOADING | STALE)
+        .acl(acl::STRING)
+        .doc(
+            "0.1.0",
+            "Returns helpful text about the different subcommands.",
+        )
+        .run(help),
 ];
 
-pub const COMMANDS: &[CommandSpec] = &[CommandSpec::container(
-    "memcached",
-    "string",
-    "0.1.0",
-    "A container for memcached-protocol attributes of keys.",
-    SUBCOMMANDS,
-)];
+pub const COMMANDS: &[Command] = &[Spec::new("memcached", -2, "string")
+    .acl(acl::STRING)
+    .doc(
+        "0.1.0",
+        "A container for memcached-protocol attributes of keys.",
+    )
+    .container(SUBCOMMANDS)];
 
 /// MEMCACHED FLAGS key [flags]: the flags (nil: no such key), or sets them (1, or 0 when
 /// the key does not exist).

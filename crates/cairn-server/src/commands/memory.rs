@@ -7,79 +7,65 @@
 use cairn_protocol::Args;
 use std::sync::atomic::Ordering;
 
-use super::{CmdError, CmdResult, CommandSpec, Ctx, flags::*, int_arg, is};
+use crate::commands::args::{help_reply, int_arg, is};
+use crate::ctx::{Command, Ctx};
+use crate::error::{CmdError, CmdResult};
 use crate::memory::{self, human};
+use crate::spec::{KeySpec, Spec, flags::*, key};
 
-const SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec::new(
-        "memory|usage",
-        -3,
-        READONLY,
-        (2, 2, 1),
-        "server",
-        "4.0.0",
-        "Estimates the memory usage of a key.",
-        usage,
-    ),
-    CommandSpec::new(
-        "memory|stats",
-        2,
-        0,
-        (0, 0, 0),
-        "server",
-        "4.0.0",
-        "Returns details about memory usage.",
-        stats,
-    ),
-    CommandSpec::new(
-        "memory|doctor",
-        2,
-        0,
-        (0, 0, 0),
-        "server",
-        "4.0.0",
-        "Outputs a memory problems report.",
-        doctor,
-    ),
-    CommandSpec::new(
-        "memory|malloc-stats",
-        2,
-        0,
-        (0, 0, 0),
-        "server",
-        "4.0.0",
-        "Returns the allocator statistics.",
-        malloc_stats,
-    ),
-    CommandSpec::new(
-        "memory|purge",
-        2,
-        0,
-        (0, 0, 0),
-        "server",
-        "4.0.0",
-        "Asks the allocator to release memory.",
-        purge,
-    ),
-    CommandSpec::new(
-        "memory|help",
-        2,
-        LOADING | STALE,
-        (0, 0, 0),
-        "server",
-        "4.0.0",
-        "Returns helpful text about the different subcommands.",
-        help,
-    ),
+const SUBCOMMANDS: &[Command] = &[
+    Spec::new("memory|usage", -3, "server")
+        .flags(READONLY)
+        .keys(&[KeySpec::one(2, key::RO)])
+        .doc("4.0.0", "Estimates the memory usage of a key.")
+        .complexity("O(N) where N is the number of samples.")
+        .run(usage),
+    Spec::new("memory|stats", 2, "server")
+        .tips(&[
+            "nondeterministic_output",
+            "request_policy:all_shards",
+            "response_policy:special",
+        ])
+        .doc("4.0.0", "Returns details about memory usage.")
+        .complexity("O(1)")
+        .run(stats),
+    Spec::new("memory|doctor", 2, "server")
+        .tips(&[
+            "nondeterministic_output",
+            "request_policy:all_shards",
+            "response_policy:special",
+        ])
+        .doc("4.0.0", "Outputs a memory problems report.")
+        .complexity("O(1)")
+        .run(doctor),
+    Spec::new("memory|malloc-stats", 2, "server")
+        .tips(&[
+            "nondeterministic_output",
+            "request_policy:all_shards",
+            "response_policy:special",
+        ])
+        .doc("4.0.0", "Returns the allocator statistics.")
+        .complexity("Depends on how much memory is allocated, could be slow")
+        .run(malloc_stats),
+    Spec::new("memory|purge", 2, "server")
+        .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
+        .doc("4.0.0", "Asks the allocator to release memory.")
+        .complexity("Depends on how much memory is allocated, could be slow")
+        .run(purge),
+    Spec::new("memory|help", 2, "server")
+        .flags(LOADING | STALE)
+        .doc(
+            "4.0.0",
+            "Returns helpful text about the different subcommands.",
+        )
+        .complexity("O(1)")
+        .run(help),
 ];
 
-pub const COMMANDS: &[CommandSpec] = &[CommandSpec::container(
-    "memory",
-    "server",
-    "4.0.0",
-    "A container for memory diagnostics commands.",
-    SUBCOMMANDS,
-)];
+pub const COMMANDS: &[Command] = &[Spec::new("memory", -2, "server")
+    .doc("4.0.0", "A container for memory diagnostics commands.")
+    .complexity("Depends on subcommand.")
+    .container(SUBCOMMANDS)];
 
 /// MEMORY USAGE key [SAMPLES count]: the entry's block (and a raw value's buffer) plus its
 /// share of the slot's hash table. SAMPLES is accepted for compatibility; a string has
@@ -327,7 +313,7 @@ fn purge(ctx: &mut Ctx, _args: Args) -> CmdResult {
 }
 
 fn help(ctx: &mut Ctx, _args: Args) -> CmdResult {
-    super::help_reply(
+    help_reply(
         ctx,
         "MEMORY",
         &[

@@ -12,131 +12,56 @@
 //!   null array without running anything. A watched key that expires before EXEC counts
 //!   as changed; one already expired when watched does not.
 
-use std::ops::Range;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use cairn_protocol::{Args, Reply};
-use cairn_store::db::{Now, WatchFlag};
+use cairn_protocol::Args;
 use cairn_store::key_slot;
 
-use super::{CmdError, CmdResult, CommandSpec, Ctx, flags::*};
+use crate::ctx::{Command, Ctx};
+use crate::error::{CmdError, CmdResult};
 use crate::server::Server;
 use crate::session::Session;
+use crate::spec::{KeySpec, Spec, acl, flags::*, key};
+use crate::transaction::{self, Transaction, Watching};
 
-pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new(
-        "multi",
-        1,
-        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
-        (0, 0, 0),
-        "transactions",
-        "1.2.0",
-        "Starts a transaction.",
-        multi,
-    ),
-    CommandSpec::new(
-        "exec",
-        1,
-        NOSCRIPT | LOADING | STALE,
-        (0, 0, 0),
-        "transactions",
-        "1.2.0",
-        "Executes all commands in a transaction.",
-        exec_without_multi,
-    ),
-    CommandSpec::new(
-        "discard",
-        1,
-        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
-        (0, 0, 0),
-        "transactions",
-        "2.0.0",
-        "Discards a transaction.",
-        discard,
-    ),
-    CommandSpec::new(
-        "watch",
-        -2,
-        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
-        (1, -1, 1),
-        "transactions",
-        "2.2.0",
-        "Monitors changes to keys to determine the execution of a transaction.",
-        watch,
-    ),
-    CommandSpec::new(
-        "unwatch",
-        1,
-        NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY,
-        (0, 0, 0),
-        "transactions",
-        "2.2.0",
-        "Forgets about watched keys of a transaction.",
-        unwatch,
-    ),
+pub static COMMANDS: &[Command] = &[
+    Spec::new("multi", 1, "transactions")
+        .flags(NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | TX_CONTROL)
+        .acl(acl::TRANSACTION)
+        .doc("1.2.0", "Starts a transaction.")
+        .complexity("O(1)")
+        .run(multi),
+    Spec::new("exec", 1, "transactions")
+        .flags(NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG | TX_CONTROL | RUNS_QUEUE)
+        .acl(acl::TRANSACTION)
+        .doc("1.2.0", "Executes all commands in a transaction.")
+        .complexity("Depends on commands in the transaction")
+        .run(exec),
+    Spec::new("discard", 1, "transactions")
+        .flags(NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | TX_CONTROL)
+        .acl(acl::TRANSACTION)
+        .doc("2.0.0", "Discards a transaction.")
+        .complexity("O(N), when N is the number of queued commands")
+        .run(discard),
+    Spec::new("watch", -2, "transactions")
+        .flags(NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY | TX_CONTROL)
+        .acl(acl::TRANSACTION)
+        .keys(&[KeySpec::range(1, -1, 1, key::RO)])
+        .doc(
+            "2.2.0",
+            "Monitors changes to keys to determine the execution of a transaction.",
+        )
+        .complexity("O(1) for every key.")
+        .run(watch),
+    Spec::new("unwatch", 1, "transactions")
+        .flags(NOSCRIPT | LOADING | STALE | FAST | ALLOW_BUSY)
+        .acl(acl::TRANSACTION)
+        .doc("2.2.0", "Forgets about watched keys of a transaction.")
+        .complexity("O(1)")
+        .run(unwatch),
 ];
 
-/// A transaction being queued.
-#[derive(Default)]
-pub struct Transaction {
-    queued: Vec<Queued>,
-    /// An error while queuing: EXEC answers EXECABORT.
-    aborted: bool,
-}
-
-struct Queued {
-    spec: &'static CommandSpec,
-    data: Vec<u8>,
-    ranges: Vec<Range<usize>>,
-}
-
-impl Transaction {
-    /// Copies a command into the queue.
-    pub fn queue(&mut self, spec: &'static CommandSpec, args: Args<'_>) {
-        let mut data = Vec::with_capacity(args.payload_len());
-        let mut ranges = Vec::with_capacity(args.len());
-        for a in args.iter() {
-            let start = data.len();
-            data.extend_from_slice(a);
-            ranges.push(start..data.len());
-        }
-        self.queued.push(Queued { spec, data, ranges });
-    }
-
-    pub fn abort(&mut self) {
-        self.aborted = true;
-    }
-
-    /// The flags of every queued command together (CLIENT PAUSE WRITE holds an EXEC whose
-    /// transaction writes).
-    pub fn flags(&self) -> u32 {
-        self.queued.iter().fold(0, |f, q| f | q.spec.flags)
-    }
-
-    pub fn len(&self) -> usize {
-        self.queued.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.queued.is_empty()
-    }
-}
-
-/// The keys a connection watches, and the flag any change to one of them sets.
-pub struct Watching {
-    flag: WatchFlag,
-    keys: Vec<(usize, Vec<u8>)>,
-}
-
-/// Whether `spec` runs at once inside MULTI instead of being queued.
-pub fn runs_inside_multi(spec: &CommandSpec) -> bool {
-    matches!(
-        spec.name,
-        "exec" | "discard" | "multi" | "watch" | "quit" | "reset"
-    )
-}
-
+/// EXEC is judged by dispatch by what its transaction runs; without one it is an error.
 fn multi(ctx: &mut Ctx, _args: Args) -> CmdResult {
     if ctx.session.multi.is_some() {
         return Err(CmdError::new("ERR MULTI calls can not be nested"));
@@ -145,11 +70,6 @@ fn multi(ctx: &mut Ctx, _args: Args) -> CmdResult {
     ctx.session.info.multi.store(0, Ordering::Relaxed);
     ctx.out.ok();
     Ok(())
-}
-
-/// EXEC is run by the connection ([`exec`]) when a transaction is open; this is the rest.
-fn exec_without_multi(_ctx: &mut Ctx, _args: Args) -> CmdResult {
-    Err(CmdError::new("ERR EXEC without MULTI"))
 }
 
 fn discard(ctx: &mut Ctx, _args: Args) -> CmdResult {
@@ -167,10 +87,7 @@ fn watch(ctx: &mut Ctx, args: Args) -> CmdResult {
         return Err(CmdError::new("ERR WATCH inside MULTI is not allowed"));
     }
     let db = ctx.db();
-    let watching = ctx.session.watch.get_or_insert_with(|| Watching {
-        flag: Arc::default(),
-        keys: Vec::new(),
-    });
+    let watching = ctx.session.watch.get_or_insert_with(Watching::new);
     for key in args.tail(1).iter() {
         if watching.keys.iter().any(|(d, k)| *d == db && k == key) {
             continue;
@@ -201,57 +118,45 @@ fn unwatch(ctx: &mut Ctx, _args: Args) -> CmdResult {
 /// Forgets every watched key of the connection (EXEC, DISCARD, UNWATCH, RESET, disconnect).
 pub fn unwatch_all(server: &Server, session: &mut Session) {
     if let Some(w) = session.watch.take() {
-        for (db, key) in &w.keys {
-            let slot = key_slot(key);
-            server.keyspace.lock(slot).db(*db).unwatch(key, &w.flag);
-        }
+        transaction::unwatch(&server.keyspace, w);
     }
     session.info.watch.store(0, Ordering::Relaxed);
 }
 
-/// Runs `command` as a queued command of EXEC; the connection passes its own runner so a
-/// transaction's commands are counted and answered exactly as the others.
-pub type RunQueued<'r> =
-    dyn FnMut(&Server, &mut Session, &mut Reply, &'static CommandSpec, Args<'_>, Now) + 'r;
-
 /// EXEC with a transaction open: EXECABORT after a queuing error, a null array if a
-/// watched key changed, otherwise every queued command's reply, all under one hold of
-/// every shard.
-pub fn exec(
-    server: &Server,
-    session: &mut Session,
-    out: &mut Reply,
-    now: Now,
-    run: &mut RunQueued<'_>,
-) -> Result<(), CmdError> {
-    let tx = session.multi.take().expect("the connection checked");
-    session.info.multi.store(-1, Ordering::Relaxed);
-    if tx.aborted {
-        unwatch_all(server, session);
+/// watched key changed, otherwise every queued command's reply, run through dispatch
+/// (`Ctx::run_nested`), all under one hold of every shard.
+fn exec(ctx: &mut Ctx, _args: Args) -> CmdResult {
+    let Some(tx) = ctx.session.multi.take() else {
+        return Err(CmdError::new("ERR EXEC without MULTI"));
+    };
+    ctx.session.info.multi.store(-1, Ordering::Relaxed);
+    let server = ctx.server;
+    if tx.is_aborted() {
+        unwatch_all(server, ctx.session);
         return Err(CmdError::new(
             "EXECABORT Transaction discarded because of previous errors.",
         ));
     }
     let hold = server.keyspace.hold_all();
-    if let Some(w) = &session.watch {
+    if let Some(w) = &ctx.session.watch {
         // Expire what has expired since WATCH: that removal sets the flag too.
         for (db, key) in &w.keys {
             let slot = key_slot(key);
-            server.keyspace.lock(slot).db(*db).peek(slot, key, now);
+            server.keyspace.lock(slot).db(*db).peek(slot, key, ctx.now);
         }
         if w.flag.load(Ordering::Acquire) {
             drop(hold);
-            unwatch_all(server, session);
-            out.null_array();
+            unwatch_all(server, ctx.session);
+            ctx.out.null_array();
             return Ok(());
         }
     }
-    out.array(tx.queued.len());
-    for q in &tx.queued {
-        let args = Args::from_parts(&q.data, &q.ranges);
-        run(server, session, out, q.spec, args, now);
+    ctx.out.array(tx.len());
+    for q in tx.queued() {
+        ctx.run_nested(q.id, q.args());
     }
     drop(hold);
-    unwatch_all(server, session);
+    unwatch_all(server, ctx.session);
     Ok(())
 }

@@ -9,8 +9,11 @@ use std::sync::atomic::Ordering;
 
 use cairn_protocol::Args;
 
-use super::{CmdError, CmdResult, CommandSpec, Ctx, flags::*, is};
+use crate::commands::args::{help_reply, is};
+use crate::ctx::{Command, Ctx};
+use crate::error::{CmdError, CmdResult};
 use crate::pubsub::Kind;
+use crate::spec::{KeySpec, Spec, flags::*, key};
 
 /// What a RESP2 connection in subscribed mode may still run.
 pub const ALLOWED_WHEN_SUBSCRIBED: &[&str] = &[
@@ -25,157 +28,87 @@ pub const ALLOWED_WHEN_SUBSCRIBED: &[&str] = &[
     "reset",
 ];
 
-const SUB: u32 = PUBSUB | NOSCRIPT | LOADING | STALE;
+const PUBSUB_SUBCOMMANDS: &[Command] = &[
+            Spec::new("pubsub|channels", -2, "pubsub")
+                .flags(PUBSUB | LOADING | STALE)
+                .doc("2.8.0", "Returns the active channels.")
+                .complexity("O(N) where N is the number of active channels, and assuming constant time pattern matching (relatively short channels and patterns)")
+                .run(channels),
+            Spec::new("pubsub|numsub", -2, "pubsub")
+                .flags(PUBSUB | LOADING | STALE)
+                .doc("2.8.0", "Returns a count of subscribers to channels.")
+                .complexity("O(N) for the NUMSUB subcommand, where N is the number of requested channels")
+                .run(numsub),
+            Spec::new("pubsub|numpat", 2, "pubsub")
+                .flags(PUBSUB | LOADING | STALE)
+                .doc("2.8.0", "Returns a count of unique pattern subscriptions.")
+                .complexity("O(1)")
+                .run(numpat),
+            Spec::new("pubsub|shardchannels", -2, "pubsub")
+                .flags(PUBSUB | LOADING | STALE)
+                .doc("7.0.0", "Returns the active shard channels.")
+                .complexity("O(N) where N is the number of active shard channels, and assuming constant time pattern matching (relatively short channels).")
+                .run(shardchannels),
+            Spec::new("pubsub|shardnumsub", -2, "pubsub")
+                .flags(PUBSUB | LOADING | STALE)
+                .doc("7.0.0", "Returns the count of subscribers of shard channels.")
+                .complexity("O(N) for the SHARDNUMSUB subcommand, where N is the number of requested shard channels")
+                .run(shardnumsub),
+            Spec::new("pubsub|help", 2, "pubsub")
+                .flags(LOADING | STALE)
+                .doc("6.2.0", "Returns helpful text about the different subcommands.")
+                .complexity("O(1)")
+                .run(help),
+        ];
 
-pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new(
-        "subscribe",
-        -2,
-        SUB,
-        (0, 0, 0),
-        "pubsub",
-        "2.0.0",
-        "Listens for messages published to channels.",
-        subscribe,
-    ),
-    CommandSpec::new(
-        "unsubscribe",
-        -1,
-        SUB,
-        (0, 0, 0),
-        "pubsub",
-        "2.0.0",
-        "Stops listening to messages posted to channels.",
-        unsubscribe,
-    ),
-    CommandSpec::new(
-        "psubscribe",
-        -2,
-        SUB,
-        (0, 0, 0),
-        "pubsub",
-        "2.0.0",
-        "Listens for messages published to channels that match one or more patterns.",
-        psubscribe,
-    ),
-    CommandSpec::new(
-        "punsubscribe",
-        -1,
-        SUB,
-        (0, 0, 0),
-        "pubsub",
-        "2.0.0",
-        "Stops listening to messages published to channels that match one or more patterns.",
-        punsubscribe,
-    ),
-    CommandSpec::new(
-        "ssubscribe",
-        -2,
-        SUB,
-        (1, -1, 1),
-        "pubsub",
-        "7.0.0",
-        "Listens for messages published to shard channels.",
-        ssubscribe,
-    ),
-    CommandSpec::new(
-        "sunsubscribe",
-        -1,
-        SUB,
-        (1, -1, 1),
-        "pubsub",
-        "7.0.0",
-        "Stops listening to messages posted to shard channels.",
-        sunsubscribe,
-    ),
-    CommandSpec::new(
-        "publish",
-        3,
-        PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE,
-        (0, 0, 0),
-        "pubsub",
-        "2.0.0",
-        "Posts a message to a channel.",
-        publish,
-    ),
-    CommandSpec::new(
-        "spublish",
-        3,
-        PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE,
-        (1, 1, 1),
-        "pubsub",
-        "7.0.0",
-        "Post a message to a shard channel",
-        spublish,
-    ),
-    CommandSpec::container(
-        "pubsub",
-        "pubsub",
-        "2.8.0",
-        "A container for Pub/Sub commands.",
-        &[
-            CommandSpec::new(
-                "pubsub|channels",
-                -2,
-                PUBSUB | LOADING | STALE,
-                (0, 0, 0),
-                "pubsub",
-                "2.8.0",
-                "Returns the active channels.",
-                channels,
-            ),
-            CommandSpec::new(
-                "pubsub|numsub",
-                -2,
-                PUBSUB | LOADING | STALE,
-                (0, 0, 0),
-                "pubsub",
-                "2.8.0",
-                "Returns a count of subscribers to channels.",
-                numsub,
-            ),
-            CommandSpec::new(
-                "pubsub|numpat",
-                2,
-                PUBSUB | LOADING | STALE,
-                (0, 0, 0),
-                "pubsub",
-                "2.8.0",
-                "Returns a count of unique pattern subscriptions.",
-                numpat,
-            ),
-            CommandSpec::new(
-                "pubsub|shardchannels",
-                -2,
-                PUBSUB | LOADING | STALE,
-                (0, 0, 0),
-                "pubsub",
-                "7.0.0",
-                "Returns the active shard channels.",
-                shardchannels,
-            ),
-            CommandSpec::new(
-                "pubsub|shardnumsub",
-                -2,
-                PUBSUB | LOADING | STALE,
-                (0, 0, 0),
-                "pubsub",
-                "7.0.0",
-                "Returns the count of subscribers of shard channels.",
-                shardnumsub,
-            ),
-            CommandSpec::new(
-                "pubsub|help",
-                2,
-                LOADING | STALE,
-                (0, 0, 0),
-                "pubsub",
-                "6.2.0",
-                "Returns helpful text about the different subcommands.",
-                help,
-            ),
-        ],
-    ),
+pub static COMMANDS: &[Command] = &[
+    Spec::new("subscribe", -2, "pubsub")
+        .flags(PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK)
+        .doc("2.0.0", "Listens for messages published to channels.")
+        .complexity("O(N) where N is the number of channels to subscribe to.")
+        .run(subscribe),
+    Spec::new("unsubscribe", -1, "pubsub")
+        .flags(PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK)
+        .doc("2.0.0", "Stops listening to messages posted to channels.")
+        .complexity("O(N) where N is the number of clients already subscribed to a channel.")
+        .run(unsubscribe),
+    Spec::new("psubscribe", -2, "pubsub")
+        .flags(PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK)
+        .doc("2.0.0", "Listens for messages published to channels that match one or more patterns.")
+        .complexity("O(N) where N is the number of patterns the client is already subscribed to.")
+        .run(psubscribe),
+    Spec::new("punsubscribe", -1, "pubsub")
+        .flags(PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK)
+        .doc("2.0.0", "Stops listening to messages published to channels that match one or more patterns.")
+        .complexity("O(N+M) where N is the number of patterns the client is already subscribed and M is the number of total patterns subscribed in the system (by any client).")
+        .run(punsubscribe),
+    Spec::new("ssubscribe", -2, "pubsub")
+        .flags(PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK)
+        .keys(&[KeySpec::range(1, -1, 1, key::NOT_KEY)])
+        .doc("7.0.0", "Listens for messages published to shard channels.")
+        .complexity("O(N) where N is the number of shard channels to subscribe to.")
+        .run(ssubscribe),
+    Spec::new("sunsubscribe", -1, "pubsub")
+        .flags(PUBSUB | NOSCRIPT | LOADING | STALE | SUBSCRIBED_OK)
+        .keys(&[KeySpec::range(1, -1, 1, key::NOT_KEY)])
+        .doc("7.0.0", "Stops listening to messages posted to shard channels.")
+        .complexity("O(N) where N is the number of clients already subscribed to a shard channel.")
+        .run(sunsubscribe),
+    Spec::new("publish", 3, "pubsub")
+        .flags(PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE)
+        .doc("2.0.0", "Posts a message to a channel.")
+        .complexity("O(N+M) where N is the number of clients subscribed to the receiving channel and M is the total number of subscribed patterns (by any client).")
+        .run(publish),
+    Spec::new("spublish", 3, "pubsub")
+        .flags(PUBSUB | LOADING | STALE | FAST | MAY_REPLICATE)
+        .keys(&[KeySpec::one(1, key::NOT_KEY)])
+        .doc("7.0.0", "Post a message to a shard channel")
+        .complexity("O(N) where N is the number of clients subscribed to the receiving shard channel.")
+        .run(spublish),
+    Spec::new("pubsub", -2, "pubsub")
+        .doc("2.8.0", "A container for Pub/Sub commands.")
+        .complexity("Depends on subcommand.")
+        .container(PUBSUB_SUBCOMMANDS),
 ];
 
 fn subscribe(ctx: &mut Ctx, args: Args) -> CmdResult {
@@ -332,7 +265,7 @@ fn numpat(ctx: &mut Ctx, _args: Args) -> CmdResult {
 }
 
 fn help(ctx: &mut Ctx, _args: Args) -> CmdResult {
-    super::help_reply(
+    help_reply(
         ctx,
         "PUBSUB",
         &[

@@ -5,80 +5,51 @@ use std::time::{Duration, Instant};
 
 use cairn_protocol::Args;
 
-use super::{CmdError, CmdResult, CommandSpec, Ctx, flags::*, int_arg, is};
-use crate::replication::primary::{Request, WaitFor};
+use crate::commands::args::{int_arg, is};
+use crate::ctx::{Command, Ctx, Mode};
+use crate::error::{CmdError, CmdResult};
+use crate::park::Park;
+use crate::replication::handshake::Request;
+use crate::spec::{Spec, acl, flags::*};
 
-pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new(
-        "replicaof",
-        3,
-        ADMIN | NOSCRIPT | STALE,
-        (0, 0, 0),
-        "server",
-        "5.0.0",
-        "Configures a server as replica of another, or promotes it to a master.",
-        replicaof,
-    ),
-    CommandSpec::new(
-        "slaveof",
-        3,
-        ADMIN | NOSCRIPT | STALE,
-        (0, 0, 0),
-        "server",
-        "1.0.0",
-        "Sets a Redis server as a replica of another, or promotes it to being a master.",
-        replicaof,
-    ),
-    CommandSpec::new(
-        "role",
-        1,
-        NOSCRIPT | LOADING | STALE | FAST,
-        (0, 0, 0),
-        "server",
-        "2.8.12",
-        "Returns the replication role.",
-        role,
-    ),
-    CommandSpec::new(
-        "wait",
-        3,
-        BLOCKING,
-        (0, 0, 0),
-        "generic",
-        "3.0.0",
-        "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.",
-        wait,
-    ),
-    CommandSpec::new(
-        "replconf",
-        -1,
-        ADMIN | NOSCRIPT | LOADING | STALE | ALLOW_BUSY,
-        (0, 0, 0),
-        "server",
-        "3.0.0",
-        "An internal command for configuring the replication stream.",
-        replconf,
-    ),
-    CommandSpec::new(
-        "psync",
-        -3,
-        ADMIN | NOSCRIPT,
-        (0, 0, 0),
-        "server",
-        "2.8.0",
-        "An internal command used in replication.",
-        psync,
-    ),
-    CommandSpec::new(
-        "sync",
-        1,
-        ADMIN | NOSCRIPT,
-        (0, 0, 0),
-        "server",
-        "1.0.0",
-        "An internal command used in replication.",
-        sync,
-    ),
+pub const COMMANDS: &[Command] = &[
+    Spec::new("replicaof", 3, "server")
+        .flags(ADMIN | NOSCRIPT | STALE | NO_ASYNC_LOADING)
+        .doc("5.0.0", "Configures a server as replica of another, or promotes it to a master.")
+        .complexity("O(1)")
+        .run(replicaof),
+    Spec::new("slaveof", 3, "server")
+        .flags(ADMIN | NOSCRIPT | STALE | NO_ASYNC_LOADING)
+        .doc("1.0.0", "Sets a Redis server as a replica of another, or promotes it to being a master.")
+        .complexity("O(1)")
+        .deprecated("5.0.0", "`REPLICAOF`")
+        .run(replicaof),
+    Spec::new("role", 1, "server")
+        .flags(NOSCRIPT | LOADING | STALE | FAST)
+        .acl(acl::ADMIN | acl::DANGEROUS)
+        .doc("2.8.12", "Returns the replication role.")
+        .complexity("O(1)")
+        .run(role),
+    Spec::new("wait", 3, "generic")
+        .flags(NOSCRIPT)
+        .acl(acl::CONNECTION)
+        .tips(&["request_policy:all_shards", "response_policy:agg_min"])
+        .doc("3.0.0", "Blocks until the asynchronous replication of all preceding write commands sent by the connection is completed.")
+        .complexity("O(1)")
+        .run(wait),
+    Spec::new("replconf", -1, "server")
+        .flags(ADMIN | NOSCRIPT | LOADING | STALE | ALLOW_BUSY)
+        .doc("3.0.0", "An internal command for configuring the replication stream.")
+        .complexity("O(1)")
+        .run(replconf),
+    Spec::new("psync", -3, "server")
+        .flags(ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI)
+        .doc("2.8.0", "An internal command used in replication.")
+        .run(psync),
+    Spec::new("sync", 1, "server")
+        .flags(ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI)
+        .doc("1.0.0", "An internal command used in replication.")
+        .run(sync),
 ];
 
 /// ```text
@@ -91,7 +62,7 @@ fn replicaof(ctx: &mut Ctx, args: Args) -> CmdResult {
     let server = ctx.server.arc();
     if is(args.get(1), "no") && is(args.get(2), "one") {
         if server.replication.is_replica() {
-            server.replication.promote(&server);
+            crate::replication::roles::promote(&server);
             server.set_replicaof(String::new());
             tracing::warn!(
                 "MASTER MODE enabled (user request from id={})",
@@ -107,7 +78,7 @@ fn replicaof(ctx: &mut Ctx, args: Args) -> CmdResult {
         return Err(CmdError::new("ERR Invalid master port"));
     }
     let port = port as u16;
-    if server.replication.follow(&server, host.clone(), port) {
+    if crate::replication::roles::follow(&server, host.clone(), port) {
         server.set_replicaof(format!("{host} {port}"));
         tracing::warn!(
             "REPLICAOF {host}:{port} enabled (user request from id={})",
@@ -121,7 +92,7 @@ fn replicaof(ctx: &mut Ctx, args: Args) -> CmdResult {
 }
 
 fn role(ctx: &mut Ctx, _args: Args) -> CmdResult {
-    ctx.server.replication.role(ctx.server, ctx.out);
+    crate::replication::roles::role(ctx.server, ctx.out);
     Ok(())
 }
 
@@ -146,11 +117,11 @@ fn wait(ctx: &mut Ctx, args: Args) -> CmdResult {
     let want = n.max(0) as usize;
     let now = repl.acked(offset);
     // Inside MULTI, or when enough replicas already have it, answer at once.
-    if ctx.session.multi.is_some() || now >= want {
+    if !ctx.may_park() || now >= want {
         ctx.out.int(now as i64);
         return Ok(());
     }
-    ctx.session.wait = Some(WaitFor {
+    ctx.park = Some(Park::Acks {
         offset,
         replicas: want,
         deadline: (timeout > 0).then(|| Instant::now() + Duration::from_millis(timeout as u64)),
@@ -179,7 +150,14 @@ fn replconf(ctx: &mut Ctx, args: Args) -> CmdResult {
             ctx.session.replconf.ip = Some(String::from_utf8_lossy(val).into_owned());
         } else if is(opt, "rdb-only") {
             ctx.session.replconf.snapshot_only = int_arg(val)? == 1;
-        } else if is(opt, "ack") || is(opt, "fack") || is(opt, "getack") {
+        } else if is(opt, "getack") {
+            // From the primary's stream (applied, not a client's): the replica link sends
+            // its acknowledgement. Anywhere else it means nothing and gets no reply.
+            if ctx.mode == Mode::Apply {
+                ctx.session.replconf.getack = true;
+            }
+            return Ok(());
+        } else if is(opt, "ack") || is(opt, "fack") {
             // Acknowledgements travel on a replica's link, which does not come here; in
             // an AOF or from a client they mean nothing, and get no reply (as in Redis).
             return Ok(());
@@ -188,7 +166,7 @@ fn replconf(ctx: &mut Ctx, args: Args) -> CmdResult {
         } else {
             return Err(CmdError::new(format!(
                 "ERR Unrecognized REPLCONF option: {}",
-                super::truncate_for_error(opt)
+                crate::error::truncate_for_error(opt)
             )));
         }
         i += 2;

@@ -4,161 +4,92 @@ use std::time::Duration;
 
 use cairn_protocol::Args;
 
-use super::{CmdError, CmdResult, CommandSpec, Ctx, flags::*, float_arg, int_arg, is};
+use crate::commands::args::{float_arg, help_reply, int_arg, is};
+use crate::ctx::{Command, Ctx};
+use crate::error::{CmdError, CmdResult};
+use crate::park::Park;
+use crate::spec::{KeySpec, Spec, acl, flags::*, key};
 
-const DEBUG_SUBCOMMANDS: &[CommandSpec] = &[
-    CommandSpec::new(
-        "debug|sleep",
-        3,
-        ADMIN | NOSCRIPT | LOADING | STALE,
-        (0, 0, 0),
-        "server",
-        "1.0.0",
-        "Sleeps this connection for the given number of seconds (other clients keep being served).",
-        debug_sleep,
-    ),
-    CommandSpec::new(
-        "debug|set-active-expire",
-        3,
-        ADMIN | NOSCRIPT | LOADING | STALE,
-        (0, 0, 0),
-        "server",
-        "1.0.0",
-        "Turns the active expiry sweep on (1) or off (0).",
-        debug_set_active_expire,
-    ),
-    CommandSpec::new(
-        "debug|aof-write-delay",
-        3,
-        ADMIN | NOSCRIPT | LOADING | STALE,
-        (0, 0, 0),
-        "server",
-        "0.1.0",
-        "Makes the AOF writer wait this many milliseconds before each write (testing durability).",
-        debug_aof_write_delay,
-    ),
-    CommandSpec::new(
-        "debug|object",
-        3,
-        ADMIN | NOSCRIPT | LOADING | STALE,
-        (2, 2, 1),
-        "server",
-        "1.0.0",
-        "Shows low-level information about a key.",
-        debug_object,
-    ),
-    CommandSpec::new(
-        "debug|sync-chunk-delay",
-        3,
-        ADMIN | NOSCRIPT | LOADING | STALE,
-        (0, 0, 0),
-        "server",
-        "0.1.0",
-        "Makes full syncs wait this many milliseconds per 64 KB of snapshot sent (testing syncs that take long).",
-        debug_sync_chunk_delay,
-    ),
-    CommandSpec::new(
-        "debug|digest",
-        2,
-        ADMIN | NOSCRIPT | LOADING | STALE,
-        (0, 0, 0),
-        "server",
-        "1.0.0",
-        "An order-independent digest of the whole dataset (40 hex characters; equal on nodes holding the same data).",
-        debug_digest,
-    ),
-    CommandSpec::new(
-        "debug|digest-value",
-        -2,
-        ADMIN | NOSCRIPT | LOADING | STALE,
-        // No key positions, as in Redis: a cluster node answers for its own copies without
-        // redirecting, which is what comparing two nodes' copies of a key needs.
-        (0, 0, 0),
-        "server",
-        "1.0.0",
-        "The digest of each named key's value.",
-        debug_digest_value,
-    ),
-    CommandSpec::new(
-        "debug|help",
-        2,
-        ADMIN | NOSCRIPT | LOADING | STALE,
-        (0, 0, 0),
-        "server",
-        "1.0.0",
-        "Returns helpful text about the different subcommands.",
-        debug_help,
-    ),
+const DEBUG_SUBCOMMANDS: &[Command] = &[
+    Spec::new("debug|sleep", 3, "server")
+        .flags(ADMIN | NOSCRIPT | LOADING | STALE)
+        .doc("1.0.0", "Sleeps this connection for the given number of seconds (other clients keep being served).")
+        .run(debug_sleep),
+    Spec::new("debug|set-active-expire", 3, "server")
+        .flags(ADMIN | NOSCRIPT | LOADING | STALE)
+        .doc("1.0.0", "Turns the active expiry sweep on (1) or off (0).")
+        .run(debug_set_active_expire),
+    Spec::new("debug|aof-write-delay", 3, "server")
+        .flags(ADMIN | NOSCRIPT | LOADING | STALE)
+        .doc("0.1.0", "Makes the AOF writer wait this many milliseconds before each write (testing durability).")
+        .run(debug_aof_write_delay),
+    Spec::new("debug|object", 3, "server")
+        .flags(ADMIN | NOSCRIPT | LOADING | STALE)
+        .keys(&[KeySpec::one(2, key::RO | key::ACCESS)])
+        .doc("1.0.0", "Shows low-level information about a key.")
+        .run(debug_object),
+    Spec::new("debug|sync-chunk-delay", 3, "server")
+        .flags(ADMIN | NOSCRIPT | LOADING | STALE)
+        .doc("0.1.0", "Makes full syncs wait this many milliseconds per 64 KB of snapshot sent (testing syncs that take long).")
+        .run(debug_sync_chunk_delay),
+    Spec::new("debug|digest", 2, "server")
+        .flags(ADMIN | NOSCRIPT | LOADING | STALE)
+        .doc("1.0.0", "An order-independent digest of the whole dataset (40 hex characters; equal on nodes holding the same data).")
+        .run(debug_digest),
+    Spec::new("debug|digest-value", -2, "server")
+        .flags(ADMIN | NOSCRIPT | LOADING | STALE)
+        .doc("1.0.0", "The digest of each named key's value.")
+        .run(debug_digest_value),
+    Spec::new("debug|help", 2, "server")
+        .flags(ADMIN | NOSCRIPT | LOADING | STALE)
+        .doc("1.0.0", "Returns helpful text about the different subcommands.")
+        .run(debug_help),
 ];
 
-pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new(
-        "dbsize",
-        1,
-        READONLY | FAST,
-        (0, 0, 0),
-        "server",
-        "1.0.0",
-        "Returns the number of keys in the database.",
-        dbsize,
-    ),
-    CommandSpec::new(
-        "flushdb",
-        -1,
-        WRITE,
-        (0, 0, 0),
-        "server",
-        "1.0.0",
-        "Remove all keys from the current database.",
-        flushdb,
-    ),
-    CommandSpec::new(
-        "flushall",
-        -1,
-        WRITE,
-        (0, 0, 0),
-        "server",
-        "1.0.0",
-        "Removes all keys from all databases.",
-        flushall,
-    ),
-    CommandSpec::new(
-        "time",
-        1,
-        LOADING | STALE | FAST,
-        (0, 0, 0),
-        "server",
-        "2.6.0",
-        "Returns the server time.",
-        time,
-    ),
-    CommandSpec::new(
-        "swapdb",
-        3,
-        WRITE | FAST,
-        (0, 0, 0),
-        "server",
-        "4.0.0",
-        "Swaps two Redis databases.",
-        swapdb,
-    ),
-    CommandSpec::new(
-        "shutdown",
-        -1,
-        ADMIN | NOSCRIPT | LOADING | STALE | NO_AUTH | ALLOW_BUSY | PAUSE_EXEMPT,
-        (0, 0, 0),
-        "server",
-        "1.0.0",
-        "Synchronously saves the database(s) to disk and shuts down the Redis server.",
-        shutdown,
-    ),
-    CommandSpec::container(
-        "debug",
-        "server",
-        "1.0.0",
-        "A container for debugging commands.",
-        DEBUG_SUBCOMMANDS,
-    ),
+pub const COMMANDS: &[Command] = &[
+    Spec::new("dbsize", 1, "server")
+        .flags(READONLY | FAST)
+        .acl(acl::KEYSPACE)
+        .tips(&["request_policy:all_shards", "response_policy:agg_sum"])
+        .doc("1.0.0", "Returns the number of keys in the database.")
+        .complexity("O(1)")
+        .run(dbsize),
+    Spec::new("flushdb", -1, "server")
+        .flags(WRITE)
+        .acl(acl::KEYSPACE | acl::DANGEROUS)
+        .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
+        .doc("1.0.0", "Remove all keys from the current database.")
+        .complexity("O(N) where N is the number of keys in the selected database")
+        .run(flushdb),
+    Spec::new("flushall", -1, "server")
+        .flags(WRITE)
+        .acl(acl::KEYSPACE | acl::DANGEROUS)
+        .tips(&["request_policy:all_shards", "response_policy:all_succeeded"])
+        .doc("1.0.0", "Removes all keys from all databases.")
+        .complexity("O(N) where N is the total number of keys in all databases")
+        .run(flushall),
+    Spec::new("time", 1, "server")
+        .flags(LOADING | STALE | FAST)
+        .tips(&["nondeterministic_output"])
+        .doc("2.6.0", "Returns the server time.")
+        .complexity("O(1)")
+        .run(time),
+    Spec::new("swapdb", 3, "server")
+        .flags(WRITE | FAST)
+        .acl(acl::KEYSPACE | acl::DANGEROUS)
+        .doc("4.0.0", "Swaps two Redis databases.")
+        .complexity("O(N) where N is the count of clients watching or blocking on keys from both databases.")
+        .run(swapdb),
+    Spec::new("shutdown", -1, "server")
+        .flags(ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY | PAUSE_EXEMPT)
+        .doc("1.0.0", "Synchronously saves the database(s) to disk and shuts down the Redis server.")
+        .complexity("O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)")
+        .run(shutdown),
+    Spec::new("debug", -2, "server")
+        .flags(ADMIN | NOSCRIPT | LOADING | STALE)
+        .doc("1.0.0", "A container for debugging commands.")
+        .complexity("Depends on subcommand.")
+        .container(DEBUG_SUBCOMMANDS),
 ];
 
 fn dbsize(ctx: &mut Ctx, _args: Args) -> CmdResult {
@@ -271,8 +202,10 @@ fn debug_sleep(ctx: &mut Ctx, args: Args) -> CmdResult {
     if !(0.0..=86_400.0).contains(&secs) {
         return Err(CmdError::new("ERR sleep time out of range"));
     }
-    ctx.session.sleep = Some(Duration::from_secs_f64(secs));
     ctx.out.ok();
+    if ctx.may_park() {
+        ctx.park = Some(Park::Sleep(Duration::from_secs_f64(secs)));
+    }
     Ok(())
 }
 
@@ -352,7 +285,7 @@ fn debug_digest_value(ctx: &mut Ctx, args: Args) -> CmdResult {
 }
 
 fn debug_help(ctx: &mut Ctx, _args: Args) -> CmdResult {
-    super::help_reply(
+    help_reply(
         ctx,
         "DEBUG",
         &[

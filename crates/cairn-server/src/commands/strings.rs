@@ -3,233 +3,175 @@
 use cairn_protocol::Args;
 use cairn_store::{ExpireChange, Value};
 
-use super::{CmdError, CmdResult, CommandSpec, Ctx, expire_arg, flags::*, int_arg, is};
+use crate::commands::args::{expire_arg, int_arg, is};
+use crate::ctx::{Command, Ctx};
+use crate::error::{CmdError, CmdResult};
 use crate::ld80;
 use crate::notify::class::{GENERIC, STRING};
+use crate::spec::{KeySpec, Spec, acl, flags::*, key};
 
-const RW: u32 = WRITE | DENYOOM;
-
-pub const COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new(
-        "get",
-        2,
-        READONLY | FAST,
-        (1, 1, 1),
-        "string",
-        "1.0.0",
-        "Returns the string value of a key.",
-        get,
-    ),
-    CommandSpec::new(
-        "set",
-        -3,
-        RW,
-        (1, 1, 1),
-        "string",
-        "1.0.0",
-        "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.",
-        set,
-    ),
-    CommandSpec::new(
-        "setnx",
-        3,
-        RW | FAST,
-        (1, 1, 1),
-        "string",
-        "1.0.0",
-        "Set the string value of a key only when the key doesn't exist.",
-        setnx,
-    ),
-    CommandSpec::new(
-        "setex",
-        4,
-        RW,
-        (1, 1, 1),
-        "string",
-        "2.0.0",
-        "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.",
-        setex,
-    ),
-    CommandSpec::new(
-        "psetex",
-        4,
-        RW,
-        (1, 1, 1),
-        "string",
-        "2.6.0",
-        "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.",
-        psetex,
-    ),
-    CommandSpec::new(
-        "mget",
-        -2,
-        READONLY | FAST,
-        (1, -1, 1),
-        "string",
-        "1.0.0",
-        "Atomically returns the string values of one or more keys.",
-        mget,
-    ),
-    CommandSpec::new(
-        "mset",
-        -3,
-        RW,
-        (1, -1, 2),
-        "string",
-        "1.0.1",
-        "Atomically creates or modifies the string values of one or more keys.",
-        mset,
-    ),
-    CommandSpec::new(
-        "msetnx",
-        -3,
-        RW,
-        (1, -1, 2),
-        "string",
-        "1.0.1",
-        "Atomically modifies the string values of one or more keys only when all keys don't exist.",
-        msetnx,
-    ),
-    CommandSpec::new(
-        "getset",
-        3,
-        RW | FAST,
-        (1, 1, 1),
-        "string",
-        "1.0.0",
-        "Returns the previous string value of a key after setting it to a new value.",
-        getset,
-    ),
-    CommandSpec::new(
-        "getdel",
-        2,
-        WRITE | FAST,
-        (1, 1, 1),
-        "string",
-        "6.2.0",
-        "Returns the string value of a key after deleting the key.",
-        getdel,
-    ),
-    CommandSpec::new(
-        "getex",
-        -2,
-        WRITE | FAST,
-        (1, 1, 1),
-        "string",
-        "6.2.0",
-        "Returns the string value of a key after setting its expiration time.",
-        getex,
-    ),
-    CommandSpec::new(
-        "append",
-        3,
-        RW | FAST,
-        (1, 1, 1),
-        "string",
-        "2.0.0",
-        "Appends a string to the value of a key. Creates the key if it doesn't exist.",
-        append,
-    ),
-    CommandSpec::new(
-        "strlen",
-        2,
-        READONLY | FAST,
-        (1, 1, 1),
-        "string",
-        "2.2.0",
-        "Returns the length of a string value.",
-        strlen,
-    ),
-    CommandSpec::new(
-        "incr",
-        2,
-        RW | FAST,
-        (1, 1, 1),
-        "string",
-        "1.0.0",
-        "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.",
-        incr,
-    ),
-    CommandSpec::new(
-        "decr",
-        2,
-        RW | FAST,
-        (1, 1, 1),
-        "string",
-        "1.0.0",
-        "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.",
-        decr,
-    ),
-    CommandSpec::new(
-        "incrby",
-        3,
-        RW | FAST,
-        (1, 1, 1),
-        "string",
-        "1.0.0",
-        "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.",
-        incrby,
-    ),
-    CommandSpec::new(
-        "decrby",
-        3,
-        RW | FAST,
-        (1, 1, 1),
-        "string",
-        "1.0.0",
-        "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.",
-        decrby,
-    ),
-    CommandSpec::new(
-        "incrbyfloat",
-        3,
-        RW | FAST,
-        (1, 1, 1),
-        "string",
-        "2.6.0",
-        "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.",
-        incrbyfloat,
-    ),
-    CommandSpec::new(
-        "getrange",
-        4,
-        READONLY,
-        (1, 1, 1),
-        "string",
-        "2.4.0",
-        "Returns a substring of the string stored at a key.",
-        getrange,
-    ),
-    CommandSpec::new(
-        "substr",
-        4,
-        READONLY,
-        (1, 1, 1),
-        "string",
-        "1.0.0",
-        "Returns a substring from a string value.",
-        getrange,
-    ),
-    CommandSpec::new(
-        "setrange",
-        4,
-        RW,
-        (1, 1, 1),
-        "string",
-        "2.2.0",
-        "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.",
-        setrange,
-    ),
-    CommandSpec::new(
-        "lcs",
-        -3,
-        READONLY,
-        (1, 2, 1),
-        "string",
-        "7.0.0",
-        "Finds the longest common substring.",
-        lcs,
-    ),
+pub const COMMANDS: &[Command] = &[
+    Spec::new("get", 2, "string")
+        .flags(READONLY | FAST)
+        .acl(acl::STRING)
+        .keys(&[KeySpec::one(1, key::RO | key::ACCESS)])
+        .doc("1.0.0", "Returns the string value of a key.")
+        .complexity("O(1)")
+        .run(get),
+    Spec::new("set", -3, "string")
+        .flags(WRITE | DENYOOM)
+        .acl(acl::STRING)
+        .keys(&[KeySpec::one(1, key::RW | key::ACCESS | key::UPDATE | key::VARIABLE_FLAGS).notes("RW and ACCESS due to the optional `GET` argument")])
+        .doc("1.0.0", "Sets the string value of a key, ignoring its type. The key is created if it doesn't exist.")
+        .complexity("O(1)")
+        .run(set),
+    Spec::new("setnx", 3, "string")
+        .flags(WRITE | DENYOOM | FAST)
+        .acl(acl::STRING)
+        .keys(&[KeySpec::one(1, key::OW | key::INSERT)])
+        .doc("1.0.0", "Set the string value of a key only when the key doesn't exist.")
+        .complexity("O(1)")
+        .deprecated("2.6.12", "`SET` with the `NX` argument")
+        .run(setnx),
+    Spec::new("setex", 4, "string")
+        .flags(WRITE | DENYOOM)
+        .acl(acl::STRING)
+        .keys(&[KeySpec::one(1, key::OW | key::UPDATE)])
+        .doc("2.0.0", "Sets the string value and expiration time of a key. Creates the key if it doesn't exist.")
+        .complexity("O(1)")
+        .run(setex),
+    Spec::new("psetex", 4, "string")
+        .flags(WRITE | DENYOOM)
+        .acl(acl::STRING)
+        .keys(&[KeySpec::one(1, key::OW | key::UPDATE)])
+        .doc("2.6.0", "Sets both string value and expiration time in milliseconds of a key. The key is created if it doesn't exist.")
+        .complexity("O(1)")
+        .deprecated("2.6.12", "`SET` with the `PX` argument")
+        .run(psetex),
+    Spec::new("mget", -2, "string")
+        .flags(READONLY | FAST)
+        .acl(acl::STRING)
+        .keys(&[KeySpec::range(1, -1, 1, key::RO | key::ACCESS)])
+        .tips(&["request_policy:multi_shard"])
+        .doc("1.0.0", "Atomically returns the string values of one or more keys.")
+        .complexity("O(N) where N is the number of keys to retrieve.")
+        .run(mget),
+    Spec::new("mset", -3, "string")
+        .flags(WRITE | DENYOOM)
+        .acl(acl::STRING)
+        .keys(&[KeySpec::range(1, -1, 2, key::OW | key::UPDATE)])
+        .tips(&["request_policy:multi_shard", "response_policy:all_succeeded"])
+        .doc("1.0.1", "Atomically creates or modifies the string values of one or more keys.")
+        .complexity("O(N) where N is the number of keys to set.")
+        .run(mset),
+    Spec::new("msetnx", -3, "string")
+        .flags(WRITE | DENYOOM)
+        .acl(acl::STRING)
+        .keys(&[KeySpec::range(1, -1, 2, key::OW | key::INSERT)])
+        .tips(&["request_policy:multi_shard", "response_policy:agg_min"])
+        .doc("1.0.1", "Atomically modifies the string values of one or more keys only when all keys don't exist.")
+        .complexity("O(N) where N is the number of keys to set.")
+        .run(msetnx),
+    Spec::new("getset", 3, "string")
+        .flags(WRITE | DENYOOM | FAST)
+        .acl(acl::STRING)
+        .keys(&[KeySpec::one(1, key::RW | key::ACCESS | key::UPDATE)])
+        .doc("1.0.0", "Returns the previous string value of a key after setting it to a new value.")
+        .complexity("O(1)")
+        .deprecated("6.2.0", "`SET` with the `!GET` argument")
+        .run(getset),
+    Spec::new("getdel", 2, "string")
+        .flags(WRITE | FAST)
+        .acl(acl::STRING)
+        .keys(&[KeySpec::one(1, key::RW | key::ACCESS | key::DELETE)])
+        .doc("6.2.0", "Returns the string value of a key after deleting the key.")
+        .complexity("O(1)")
+        .run(getdel),
+    Spec::new("getex", -2, "string")
+        .flags(WRITE | FAST)
+        .acl(acl::STRING)
+        .keys(&[KeySpec::one(1, key::RW | key::ACCESS | key::UPDATE).notes("RW and UPDATE because it changes the TTL")])
+        .doc("6.2.0", "Returns the string value of a key after setting its expiration time.")
+        .complexity("O(1)")
+        .run(getex),
+    Spec::new("append", 3, "string")
+        .flags(WRITE | DENYOOM | FAST)
+        .acl(acl::STRING)
+        .keys(&[KeySpec::one(1, key::RW | key::INSERT)])
+        .doc("2.0.0", "Appends a string to the value of a key. Creates the key if it doesn't exist.")
+        .complexity("O(1). The amortized time complexity is O(1) assuming the appended value is small and the already present value is of any size, since the dynamic string library used by Redis will double the free space available on every reallocation.")
+        .run(append),
+    Spec::new("strlen", 2, "string")
+        .flags(READONLY | FAST)
+        .acl(acl::STRING)
+        .keys(&[KeySpec::one(1, key::RO)])
+        .doc("2.2.0", "Returns the length of a string value.")
+        .complexity("O(1)")
+        .run(strlen),
+    Spec::new("incr", 2, "string")
+        .flags(WRITE | DENYOOM | FAST)
+        .acl(acl::STRING)
+        .keys(&[KeySpec::one(1, key::RW | key::ACCESS | key::UPDATE)])
+        .doc("1.0.0", "Increments the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.")
+        .complexity("O(1)")
+        .run(incr),
+    Spec::new("decr", 2, "string")
+        .flags(WRITE | DENYOOM | FAST)
+        .acl(acl::STRING)
+        .keys(&[KeySpec::one(1, key::RW | key::ACCESS | key::UPDATE)])
+        .doc("1.0.0", "Decrements the integer value of a key by one. Uses 0 as initial value if the key doesn't exist.")
+        .complexity("O(1)")
+        .run(decr),
+    Spec::new("incrby", 3, "string")
+        .flags(WRITE | DENYOOM | FAST)
+        .acl(acl::STRING)
+        .keys(&[KeySpec::one(1, key::RW | key::ACCESS | key::UPDATE)])
+        .doc("1.0.0", "Increments the integer value of a key by a number. Uses 0 as initial value if the key doesn't exist.")
+        .complexity("O(1)")
+        .run(incrby),
+    Spec::new("decrby", 3, "string")
+        .flags(WRITE | DENYOOM | FAST)
+        .acl(acl::STRING)
+        .keys(&[KeySpec::one(1, key::RW | key::ACCESS | key::UPDATE)])
+        .doc("1.0.0", "Decrements a number from the integer value of a key. Uses 0 as initial value if the key doesn't exist.")
+        .complexity("O(1)")
+        .run(decrby),
+    Spec::new("incrbyfloat", 3, "string")
+        .flags(WRITE | DENYOOM | FAST)
+        .acl(acl::STRING)
+        .keys(&[KeySpec::one(1, key::RW | key::ACCESS | key::UPDATE)])
+        .doc("2.6.0", "Increment the floating point value of a key by a number. Uses 0 as initial value if the key doesn't exist.")
+        .complexity("O(1)")
+        .run(incrbyfloat),
+    Spec::new("getrange", 4, "string")
+        .flags(READONLY)
+        .acl(acl::STRING)
+        .keys(&[KeySpec::one(1, key::RO | key::ACCESS)])
+        .doc("2.4.0", "Returns a substring of the string stored at a key.")
+        .complexity("O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.")
+        .run(getrange),
+    Spec::new("substr", 4, "string")
+        .flags(READONLY)
+        .acl(acl::STRING)
+        .keys(&[KeySpec::one(1, key::RO | key::ACCESS)])
+        .doc("1.0.0", "Returns a substring from a string value.")
+        .complexity("O(N) where N is the length of the returned string. The complexity is ultimately determined by the returned length, but because creating a substring from an existing string is very cheap, it can be considered O(1) for small strings.")
+        .deprecated("2.0.0", "`GETRANGE`")
+        .run(getrange),
+    Spec::new("setrange", 4, "string")
+        .flags(WRITE | DENYOOM)
+        .acl(acl::STRING)
+        .keys(&[KeySpec::one(1, key::RW | key::UPDATE)])
+        .doc("2.2.0", "Overwrites a part of a string value with another by an offset. Creates the key if it doesn't exist.")
+        .complexity("O(1), not counting the time taken to copy the new string in place. Usually, this string is very small so the amortized complexity is O(1). Otherwise, complexity is O(M) with M being the length of the value argument.")
+        .run(setrange),
+    Spec::new("lcs", -3, "string")
+        .flags(READONLY)
+        .acl(acl::STRING)
+        .keys(&[KeySpec::range(1, 1, 1, key::RO | key::ACCESS)])
+        .doc("7.0.0", "Finds the longest common substring.")
+        .complexity("O(N*M) where N and M are the lengths of s1 and s2, respectively")
+        .run(lcs),
 ];
 
 /// ```text

@@ -6,7 +6,9 @@ use std::sync::atomic::Ordering;
 
 use cairn_protocol::Args;
 
-use super::{CmdError, CmdResult, Ctx, int_arg, is};
+use crate::commands::args::{int_arg, is};
+use crate::ctx::Ctx;
+use crate::error::{CmdError, CmdResult};
 use crate::tracking::Mode;
 
 /// ```text
@@ -212,39 +214,4 @@ pub fn trackinginfo(ctx: &mut Ctx, _args: Args) -> CmdResult {
         ctx.out.bulk(p);
     }
     Ok(())
-}
-
-/// After a command ran: remember the keys a read-only command read, as the client's
-/// tracking mode says, and spend a CLIENT CACHING that applied to it.
-pub fn after_command(
-    server: &crate::server::Server,
-    session: &mut crate::session::Session,
-    spec: &super::CommandSpec,
-    args: Args<'_>,
-) {
-    let Some(mode) = &session.tracking else {
-        return;
-    };
-    if spec.name == "client|caching" {
-        return;
-    }
-    let caching = session.caching.take();
-    if mode.bcast || !spec.has(super::flags::READONLY) {
-        return;
-    }
-    let track = if mode.optin {
-        caching == Some(true)
-    } else if mode.optout {
-        caching != Some(false)
-    } else {
-        true
-    };
-    if track {
-        let keys = spec.key_positions(args.len());
-        if !keys.is_empty() {
-            server
-                .tracking
-                .remember(session.info.id, keys.iter().map(|&i| args.get(i)));
-        }
-    }
 }

@@ -1,5 +1,5 @@
-//! Accepting memcached connections and serving one: read what arrived, answer every
-//! complete request in order, write all the replies with one write.
+//! Serving one memcached connection: read what arrived, answer every complete request
+//! in order, write all the replies with one write. (Accepting it is `crate::listener`.)
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 
 use super::{McConn, Step, counters::Counters, text};
 use crate::server::Server;
@@ -17,37 +17,6 @@ use crate::server::Server;
 const FLUSH_AT: usize = 64 * 1024;
 /// Binary protocol requests start with this byte.
 const BINARY_MAGIC: u8 = 0x80;
-
-/// Binds `memcached-port` on every `bind` address; none when the port is 0.
-pub fn bind(server: &Server) -> std::io::Result<Vec<TcpListener>> {
-    let (addrs, port, backlog) =
-        server.with_config(|c| (c.bind.clone(), c.memcached_port, c.tcp_backlog));
-    if port == 0 {
-        return Ok(Vec::new());
-    }
-    crate::listener::bind_addrs(&addrs, port, backlog)
-}
-
-/// Accepts memcached connections until shutdown; each is served on a connection worker.
-pub async fn accept_loop(
-    server: Arc<Server>,
-    listener: TcpListener,
-    workers: Arc<crate::workers::Workers>,
-) {
-    loop {
-        let accepted = tokio::select! {
-            _ = server.wait_shutdown() => return,
-            a = listener.accept() => a,
-        };
-        match accepted {
-            Ok((stream, addr)) => workers.dispatch_memcached(stream, addr),
-            Err(e) => {
-                tracing::warn!("memcached accept failed: {e}");
-                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            }
-        }
-    }
-}
 
 /// Runs one connection on the worker that owns it.
 pub async fn serve(server: Arc<Server>, mut stream: TcpStream, addr: SocketAddr) {
@@ -111,13 +80,18 @@ async fn run(server: &Arc<Server>, stream: &mut TcpStream) {
                 conn.close = true;
                 break;
             }
+            // What the request appended to the write stream (an over-estimate when
+            // another connection appends meanwhile): with `appendfsync always` the reply
+            // waits until the stream is durable that far.
+            let before = server.persist.stream.end();
             match text::handle(&mut conn, &rbuf) {
                 Step::Done(n) => rbuf.advance(n),
                 Step::NeedMore => break,
             }
-            conn.appended = conn
-                .appended
-                .max(crate::persist::stream::take_last_appended());
+            let after = server.persist.stream.end();
+            if after > before {
+                conn.appended = conn.appended.max(after);
+            }
             if conn.close {
                 break;
             }

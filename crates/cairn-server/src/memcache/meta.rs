@@ -8,8 +8,8 @@
 use cairn_protocol::memcache::{self, meta as flags, meta::MetaFlags};
 use cairn_store::{key_slot, lease};
 
+use super::store::Delta;
 use super::store::{self, DB, Item, Mode, Outcome};
-use super::text::{self, Delta};
 use super::{McConn, Step};
 use crate::notify::class;
 
@@ -289,7 +289,7 @@ fn ms(conn: &mut McConn, tokens: &[&[u8]], line: usize, rest: &[u8]) -> Step {
     };
     let key: &[u8] = &f.key;
     let max = conn.max_item;
-    if text::item_size(key.len(), f.client_flags, vlen) > max {
+    if store::item_size(key.len(), f.client_flags, vlen) > max {
         conn.counters.store_too_large += 1;
         let slot = key_slot(key);
         if conn
@@ -332,7 +332,7 @@ fn ms(conn: &mut McConn, tokens: &[&[u8]], line: usize, rest: &[u8]) -> Step {
             return Step::Done(consumed);
         }
     };
-    text::count_store(conn, mode, outcome);
+    store::count_store(conn, mode, outcome);
     let code: &[u8] = match outcome {
         Outcome::Stored => b"HD",
         Outcome::Exists => b"EX",
@@ -432,7 +432,7 @@ fn ma(conn: &mut McConn, tokens: &[&[u8]]) {
     let key: &[u8] = &f.key;
     let now = conn.now;
     let want_cas = f.tokens.iter().any(|t| t[0] == b'c');
-    let result = text::delta(
+    let result = store::delta(
         conn,
         key,
         incr,

@@ -9,6 +9,7 @@ use cairn_protocol::memcache;
 use cairn_store::db::Now;
 use cairn_store::{Db, ExpireChange, Mc, key_slot, lease};
 
+use super::McConn;
 use crate::evict::{self, Admission};
 use crate::notify::class;
 use crate::server::Server;
@@ -156,11 +157,8 @@ pub fn store(
             (Mode::Append | Mode::Prepend, Some((mc, at, v))) => {
                 if item.cas != 0 && item.cas != mc.cas {
                     (Outcome::Exists, None)
-                } else if super::text::item_size(
-                    item.key.len(),
-                    mc.flags,
-                    v.len() + item.value.len(),
-                ) > server.with_config(|c| c.memcached_max_item_size) as usize
+                } else if item_size(item.key.len(), mc.flags, v.len() + item.value.len())
+                    > server.with_config(|c| c.memcached_max_item_size) as usize
                 {
                     // The joined item would be too large: memcached cannot allocate it.
                     (Outcome::NotStored, None)
@@ -248,6 +246,80 @@ pub fn apply_delta(old: &[u8], incr: bool, delta: u64) -> Option<(u64, Vec<u8>)>
         text.resize(old.len(), b' ');
     }
     Some((n, text))
+}
+
+/// The total size memcached would allocate for an item, to apply its item size limit.
+pub fn item_size(key: usize, flags: u32, value: usize) -> usize {
+    // Item header, CAS, key with its terminator, flags if any, value with its CRLF.
+    48 + 8 + key + 1 + if flags != 0 { 4 } else { 0 } + value + 2
+}
+
+pub fn count_store(conn: &mut McConn, mode: Mode, outcome: Outcome) {
+    match (mode, outcome) {
+        (Mode::Cas, Outcome::Stored) => conn.counters.cas_hits += 1,
+        (Mode::Cas, Outcome::Exists) => conn.counters.cas_badval += 1,
+        (Mode::Cas, Outcome::NotFound) => conn.counters.cas_misses += 1,
+        _ => {}
+    }
+    if outcome == Outcome::Stored {
+        conn.counters.total_items += 1;
+    }
+}
+
+/// The outcome of incr/decr on one key.
+pub enum Delta {
+    Done { value: Vec<u8>, cas: u64 },
+    NotFound,
+    NonNumeric,
+    CasMismatch,
+}
+
+/// incr/decr on `key` (and meta `ma`): the new number replaces the value, keeping the
+/// client flags and TTL. `cas` (ma `C`) must match when non-zero.
+pub fn delta(
+    conn: &mut McConn,
+    key: &[u8],
+    incr: bool,
+    by: u64,
+    cas: u64,
+    want_cas: bool,
+) -> Delta {
+    let server = conn.server;
+    let slot = key_slot(key);
+    let mut shard = server.keyspace.lock(slot);
+    let db = shard.db(DB);
+    let Some(e) = db.peek(slot, key, conn.now) else {
+        return Delta::NotFound;
+    };
+    let mc = e.mc();
+    if cas != 0 && cas != mc.cas {
+        return Delta::CasMismatch;
+    }
+    let Some((n, text)) = e.value().with_bytes(|old| apply_delta(old, incr, by)) else {
+        return Delta::NonNumeric;
+    };
+    let mut e = db
+        .write(slot, key, conn.now)
+        .expect("the key was just found");
+    e.set_value(cairn_store::Value::Str(text));
+    let mut new_mc = cairn_store::Mc {
+        flags: mc.flags,
+        ..Default::default()
+    };
+    if want_cas {
+        new_mc.cas = server.keyspace.next_cas();
+    }
+    e.set_mc(new_mc);
+    notify(
+        server,
+        class::STRING,
+        if incr { "incrby" } else { "decrby" },
+        key,
+    );
+    Delta::Done {
+        value: n.to_string().into_bytes(),
+        cas: new_mc.cas,
+    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use cairn_protocol::memcache::{self, Line};
 use cairn_store::{key_slot, lease};
 
-use super::store::{self, DB, Item, Mode, Outcome};
+use super::store::{self, DB, Delta, Item, Mode, Outcome, count_store, delta, item_size};
 use super::{McConn, Step, meta, stats};
 use crate::notify::class;
 
@@ -167,12 +167,6 @@ fn get(conn: &mut McConn, keys: &[&[u8]], with_cas: bool, touch: Option<i32>) {
     conn.out.extend_from_slice(b"END\r\n");
 }
 
-/// The total size memcached would allocate for an item, to apply its item size limit.
-pub fn item_size(key: usize, flags: u32, value: usize) -> usize {
-    // Item header, CAS, key with its terminator, flags if any, value with its CRLF.
-    48 + 8 + key + 1 + if flags != 0 { 4 } else { 0 } + value + 2
-}
-
 /// set, add, replace, append, prepend, cas: the line, then the data block.
 fn update(conn: &mut McConn, mode: Mode, tokens: &[&[u8]], line: usize, rest: &[u8]) -> Step {
     let quiet = noreply(tokens);
@@ -255,18 +249,6 @@ fn update(conn: &mut McConn, mode: Mode, tokens: &[&[u8]], line: usize, rest: &[
     Step::Done(consumed)
 }
 
-pub fn count_store(conn: &mut McConn, mode: Mode, outcome: Outcome) {
-    match (mode, outcome) {
-        (Mode::Cas, Outcome::Stored) => conn.counters.cas_hits += 1,
-        (Mode::Cas, Outcome::Exists) => conn.counters.cas_badval += 1,
-        (Mode::Cas, Outcome::NotFound) => conn.counters.cas_misses += 1,
-        _ => {}
-    }
-    if outcome == Outcome::Stored {
-        conn.counters.total_items += 1;
-    }
-}
-
 fn remove(conn: &mut McConn, key: &[u8]) -> bool {
     let slot = key_slot(key);
     let removed = conn
@@ -280,65 +262,6 @@ fn remove(conn: &mut McConn, key: &[u8]) -> bool {
         store::notify(conn.server, class::GENERIC, "del", key);
     }
     removed
-}
-
-/// The outcome of incr/decr on one key.
-pub enum Delta {
-    Done { value: Vec<u8>, cas: u64 },
-    NotFound,
-    NonNumeric,
-    CasMismatch,
-}
-
-/// incr/decr on `key` (and meta `ma`): the new number replaces the value, keeping the
-/// client flags and TTL. `cas` (ma `C`) must match when non-zero.
-pub fn delta(
-    conn: &mut McConn,
-    key: &[u8],
-    incr: bool,
-    by: u64,
-    cas: u64,
-    want_cas: bool,
-) -> Delta {
-    let server = conn.server;
-    let slot = key_slot(key);
-    let mut shard = server.keyspace.lock(slot);
-    let db = shard.db(DB);
-    let Some(e) = db.peek(slot, key, conn.now) else {
-        return Delta::NotFound;
-    };
-    let mc = e.mc();
-    if cas != 0 && cas != mc.cas {
-        return Delta::CasMismatch;
-    }
-    let Some((n, text)) = e
-        .value()
-        .with_bytes(|old| store::apply_delta(old, incr, by))
-    else {
-        return Delta::NonNumeric;
-    };
-    let mut e = db
-        .write(slot, key, conn.now)
-        .expect("the key was just found");
-    e.set_value(cairn_store::Value::Str(text));
-    let mut new_mc = cairn_store::Mc {
-        flags: mc.flags,
-        ..Default::default()
-    };
-    if want_cas {
-        new_mc.cas = server.keyspace.next_cas();
-    }
-    e.set_mc(new_mc);
-    store::notify(
-        server,
-        class::STRING,
-        if incr { "incrby" } else { "decrby" },
-        key,
-    );
-    Delta::Done {
-        value: n.to_string().into_bytes(),
-        cas: new_mc.cas,
-    }
 }
 
 fn arithmetic(conn: &mut McConn, tokens: &[&[u8]], incr: bool) {
@@ -481,8 +404,6 @@ fn verbosity(conn: &mut McConn, tokens: &[&[u8]]) {
         1 => "verbose",
         _ => "debug",
     };
-    let _ = conn
-        .server
-        .set_config(&[("loglevel".to_string(), name.to_string())]);
+    let _ = crate::reconfigure::set(conn.server, &[("loglevel".to_string(), name.to_string())]);
     quietly(conn, quiet, |c| c.line("OK"));
 }

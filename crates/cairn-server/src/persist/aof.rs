@@ -20,9 +20,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::replay::{self, Stop};
-use super::snapshot;
-use crate::server::Server;
+use super::durable::sync_dir;
 
 /// One part of the file set.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -160,7 +158,7 @@ impl Layout {
             let _ = std::fs::remove_file(&tmp);
         }
         result?;
-        snapshot::sync_dir(&self.dir);
+        sync_dir(&self.dir);
         Ok(())
     }
 
@@ -214,11 +212,11 @@ impl Layout {
     /// no manifest naming missing parts.
     pub fn remove_all(&self) {
         let _ = std::fs::remove_file(self.manifest());
-        snapshot::sync_dir(&self.dir);
+        sync_dir(&self.dir);
         for (part, _) in self.parts_on_disk().unwrap_or_default() {
             let _ = std::fs::remove_file(self.dir.join(&part.file));
         }
-        snapshot::sync_dir(&self.dir);
+        sync_dir(&self.dir);
     }
 
     /// What the directory holds at start-up. Anything that would make the node start
@@ -397,226 +395,14 @@ pub enum Found {
     },
 }
 
-/// What loading found.
-#[derive(Debug)]
-pub struct Loaded {
-    pub commands: u64,
-    pub base_keys: u64,
-    pub dropped_bytes: u64,
-    /// Where the stream stands after the last increment: the base's origin moved on by
-    /// every increment byte replayed (increments are the stream, byte for byte).
-    pub origin: snapshot::Origin,
-}
-
-/// Loads every part the manifest lists. A torn tail in the last increment is cut off.
-pub fn load(server: &Server, layout: &Layout, manifest: &Manifest) -> Result<Loaded, String> {
-    let mut loaded = Loaded {
-        commands: 0,
-        base_keys: 0,
-        dropped_bytes: 0,
-        origin: snapshot::Origin::at(0),
-    };
-    let mut session = replay::session();
-    // A torn tail is cut in the last increment holding data: a rewrite lists its new,
-    // still empty increment before the writer moves to it, and the server may die
-    // mid-write in between.
-    let last_incr = manifest
+/// The bytes in every part the manifest names.
+pub fn parts_size(layout: &Layout, manifest: &Manifest) -> u64 {
+    manifest
         .parts
         .iter()
-        .rev()
-        .filter(|p| !p.base)
-        .find(|p| std::fs::metadata(layout.dir.join(&p.file)).is_ok_and(|m| m.len() > 0))
-        .or_else(|| manifest.last_incr())
-        .map(|p| p.file.clone());
-    for part in &manifest.parts {
-        let path = layout.dir.join(&part.file);
-        if part.base {
-            let checked = snapshot::load(server, &path)?;
-            loaded.base_keys += checked.keys;
-            loaded.origin = checked.origin;
-            // The increment after a base continues the stream on the base's database.
-            if checked.origin.pos.db != usize::MAX {
-                session.db = checked.origin.pos.db;
-            }
-            continue;
-        }
-        let data = std::fs::read(&path).map_err(|e| {
-            format!(
-                "Cannot read the append-only file {}: {e}. Cairn does not start without data \
-                 it expects: restore it, or start once with `aof-accept-data-loss yes` to load \
-                 the other parts and lose this one",
-                path.display()
-            )
-        })?;
-        match replay::replay(server, &mut session, &data) {
-            Ok(r) => {
-                loaded.commands += r.commands;
-                loaded.origin.pos.offset += data.len() as u64;
-            }
-            Err((r, Stop::Torn { at })) if Some(&part.file) == last_incr.as_ref() => {
-                loaded.commands += r.commands;
-                loaded.origin.pos.offset += at as u64;
-                let dropped = (data.len() - at) as u64;
-                tracing::warn!(
-                    "{} ends in the middle of a command (the server stopped mid-write): \
-                     loaded up to offset {at}, dropped the last {dropped} bytes",
-                    path.display()
-                );
-                OpenOptions::new()
-                    .write(true)
-                    .open(&path)
-                    .and_then(|f| f.set_len(at as u64))
-                    .map_err(|e| format!("cannot truncate {}: {e}", path.display()))?;
-                loaded.dropped_bytes += dropped;
-            }
-            Err((_, stop)) => {
-                let (at, why) = match stop {
-                    Stop::Torn { at } => (at, "a command is cut short".to_string()),
-                    Stop::Bad { at, why } => (at, why),
-                };
-                return Err(format!(
-                    "Bad file format reading the append only file {} at offset {at}: {why}. \
-                     Keep a copy of it, then repair it with `cairn check-aof --fix {}`",
-                    path.display(),
-                    path.display()
-                ));
-            }
-        }
-    }
-    loaded.origin.pos.db = session.db;
-    Ok(loaded)
-}
-
-/// `cairn check-aof [--fix] FILE`: where an increment stops being valid RESP. Returns the
-/// report and whether the file is whole.
-pub fn check(path: &Path, fix: bool) -> Result<(String, bool), String> {
-    let data = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let mut parser = cairn_protocol::RequestParser::new(replay::FILE_LIMITS);
-    let mut at = 0;
-    let mut commands = 0u64;
-    let problem = loop {
-        if at == data.len() {
-            break None;
-        }
-        if data[at] != b'*' {
-            break Some("expected a RESP array ('*')".to_string());
-        }
-        match parser.parse(&data[at..]) {
-            Ok(cairn_protocol::resp::request::Parsed::Command { len, .. }) => {
-                at += len;
-                commands += 1;
-            }
-            Ok(cairn_protocol::resp::request::Parsed::Nothing { len }) => at += len,
-            Ok(cairn_protocol::resp::request::Parsed::Incomplete { .. }) => {
-                break Some("the file ends in the middle of a command".to_string());
-            }
-            Err(e) => break Some(e.message()),
-        }
-    };
-    match problem {
-        None => Ok((
-            format!(
-                "{}: {commands} commands, {} bytes: OK",
-                path.display(),
-                data.len()
-            ),
-            true,
-        )),
-        Some(why) if fix => {
-            OpenOptions::new()
-                .write(true)
-                .open(path)
-                .and_then(|f| f.set_len(at as u64))
-                .map_err(|e| format!("cannot truncate {}: {e}", path.display()))?;
-            Ok((
-                format!(
-                    "{}: {why} at offset {at}; truncated to {at} bytes ({commands} whole commands kept, {} bytes dropped)",
-                    path.display(),
-                    data.len() - at
-                ),
-                true,
-            ))
-        }
-        Some(why) => Ok((
-            format!(
-                "{}: {why} at offset {at} ({commands} whole commands before it, {} bytes after). \
-                 Run `cairn check-aof --fix {}` to cut the file there",
-                path.display(),
-                data.len() - at,
-                path.display()
-            ),
-            false,
-        )),
-    }
-}
-
-/// `cairn check-aof [--fix] DIR/NAME.manifest`: every part the manifest names, whether it
-/// is there and whole (`--fix` cuts the last increment back to its last whole command).
-pub fn check_set(manifest: &Path, fix: bool) -> Result<(String, bool), String> {
-    let text =
-        std::fs::read(manifest).map_err(|e| format!("cannot read {}: {e}", manifest.display()))?;
-    let dir = manifest.parent().unwrap_or(Path::new("."));
-    let parsed = std::str::from_utf8(&text)
-        .map_err(|_| "it is not text".to_string())
-        .and_then(Manifest::parse);
-    let m = match parsed {
-        Ok(m) if !m.parts.is_empty() => m,
-        Ok(_) => {
-            return Ok((
-                format!("{}: empty: it names no part", manifest.display()),
-                false,
-            ));
-        }
-        Err(e) => return Ok((format!("{}: {e}", manifest.display()), false)),
-    };
-    let last = m.last_incr().map(|p| p.file.clone());
-    let mut report = Vec::new();
-    let mut bad = 0;
-    for part in &m.parts {
-        let path = dir.join(&part.file);
-        if !path.is_file() {
-            bad += 1;
-            report.push(format!("{}: missing", path.display()));
-            continue;
-        }
-        let (line, whole) = if part.base {
-            match std::fs::read(&path) {
-                Ok(data) => match snapshot::read(&data, |_, _| Ok(())) {
-                    Ok(c) => (
-                        format!("{}: base, {} keys: OK", path.display(), c.keys),
-                        true,
-                    ),
-                    Err(d) => (
-                        format!(
-                            "{}: base damaged at offset {}: {}",
-                            path.display(),
-                            d.at,
-                            d.why
-                        ),
-                        false,
-                    ),
-                },
-                Err(e) => (format!("{}: cannot read: {e}", path.display()), false),
-            }
-        } else {
-            check(&path, fix && Some(&part.file) == last.as_ref())?
-        };
-        if !whole {
-            bad += 1;
-        }
-        report.push(line);
-    }
-    report.push(format!(
-        "{}: {} parts, {}",
-        manifest.display(),
-        m.parts.len(),
-        if bad == 0 {
-            "all there and whole: OK".to_string()
-        } else {
-            format!("{bad} missing or damaged")
-        }
-    ));
-    Ok((report.join("\n"), bad == 0))
+        .filter_map(|p| std::fs::metadata(layout.dir.join(&p.file)).ok())
+        .map(|m| m.len())
+        .sum()
 }
 
 #[cfg(test)]

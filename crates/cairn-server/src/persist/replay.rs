@@ -1,6 +1,6 @@
 //! Replaying a stream of RESP commands into the keyspace (an append-only file's parts):
-//! each command runs through the command table as a client's would, in a session of its
-//! own, with its replies thrown away. A command that fails, or bytes that are not RESP,
+//! each command is applied through dispatch (`crate::dispatch::apply`, without a
+//! client's checks), in a session of its own, with its replies thrown away. A command that fails, or bytes that are not RESP,
 //! mean the file is damaged; bytes that stop in the middle of a command are a torn tail
 //! (the server died mid-write), which the caller may drop.
 
@@ -8,10 +8,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use cairn_protocol::resp::request::Parsed;
-use cairn_protocol::{Limits, Reply, RequestParser};
+use cairn_protocol::{Reply, RequestParser};
+
+use super::stream::FILE_LIMITS;
 
 use crate::clients::ClientInfo;
-use crate::commands::{Ctx, Table};
 use crate::server::Server;
 use crate::session::Session;
 
@@ -30,13 +31,6 @@ pub struct Replayed {
     pub commands: u64,
 }
 
-/// The parser limits for files Cairn wrote itself: as large as the format allows.
-pub const FILE_LIMITS: Limits = Limits {
-    max_bulk_len: 1 << 40,
-    max_multibulk_len: i32::MAX as usize,
-    max_inline_len: 64 * 1024,
-};
-
 /// A session for replaying: database 0, no client behind it.
 pub fn session() -> Session {
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
@@ -52,7 +46,6 @@ pub fn replay(
     data: &[u8],
 ) -> Result<Replayed, (Replayed, Stop)> {
     let mut parser = RequestParser::new(FILE_LIMITS);
-    let table = Table::get();
     let mut out = Reply::default();
     let mut done = Replayed::default();
     let mut at = 0;
@@ -81,43 +74,13 @@ pub fn replay(
         let len = match parsed {
             Parsed::Command { len, inline } => {
                 let args = parser.args(rest, inline);
-                let name = args.get(0);
-                let mut spec = table.lookup(name);
-                if let Some(s) = spec
-                    && !s.subcommands.is_empty()
-                    && args.len() > 1
-                {
-                    spec = crate::commands::subcommand(s, args.get(1));
-                }
-                let Some(spec) = spec.filter(|s| s.arity_ok(args.len()) && s.handler.is_some())
-                else {
-                    return Err((
-                        done,
-                        Stop::Bad {
-                            at,
-                            why: format!(
-                                "unknown command or wrong arity: '{}'",
-                                String::from_utf8_lossy(name)
-                            ),
-                        },
-                    ));
-                };
                 let now = server.clock.at(Instant::now());
-                let mut ctx = Ctx {
-                    server,
-                    session,
-                    out: &mut out,
-                    now,
-                    spec,
-                    drop_new_key: false,
-                };
-                let handler = spec.handler.expect("filtered above");
-                if let Err(e) = handler(&mut ctx, args) {
+                if let Err(e) = crate::dispatch::apply(server, session, &mut out, args, now) {
                     return Err((
                         done,
                         Stop::Bad {
                             at,
-                            why: format!("'{}' failed: {}", spec.name, e.0),
+                            why: e.0.to_string(),
                         },
                     ));
                 }

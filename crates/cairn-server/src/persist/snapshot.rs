@@ -28,14 +28,15 @@
 //! directory fsynced: a crash at any moment leaves the previous snapshot whole.
 
 use std::fs::File;
-use std::io::{BufWriter, Read, Write};
+use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::time::Instant;
 
 use xxhash_rust::xxh3::{Xxh3, xxh3_64};
 
-use super::replay::{self, Stop};
-use super::stream::{Position, encode_entry, select};
+use super::durable::sync_dir;
+use super::stream::FILE_LIMITS;
+use super::stream::{Origin, Position, REPLID_LEN, encode_entry, select};
 use crate::server::Server;
 
 const MAGIC: &[u8; 8] = b"CAIRNSNP";
@@ -44,34 +45,6 @@ const HEADER_V1: usize = 8 + 2 + 8 + 8;
 const HEADER: usize = HEADER_V1 + 4 + REPLID_LEN;
 /// A block is flushed once its payload reaches this size.
 const BLOCK: usize = 1 << 20;
-/// Replication ids are 40 hex characters, as Redis's.
-pub const REPLID_LEN: usize = 40;
-
-/// Where the snapshot sits in the write stream's history (see the module's doc).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Origin {
-    pub pos: Position,
-    pub replid: [u8; REPLID_LEN],
-}
-
-impl Origin {
-    /// An origin outside any replication history (version 1 files, tests).
-    pub fn at(offset: u64) -> Origin {
-        Origin {
-            pos: Position {
-                offset,
-                db: usize::MAX,
-            },
-            replid: [b'0'; REPLID_LEN],
-        }
-    }
-
-    /// The replication id as text.
-    pub fn replid(&self) -> &str {
-        std::str::from_utf8(&self.replid).unwrap_or("")
-    }
-}
-
 /// What writing a snapshot produced.
 #[derive(Debug, Clone, Copy)]
 pub struct Written {
@@ -152,18 +125,6 @@ fn settle(result: std::io::Result<Written>, tmp: &Path, path: &Path) -> std::io:
             let _ = std::fs::remove_file(tmp);
             Err(e)
         }
-    }
-}
-
-/// Makes a rename in `dir` durable.
-pub fn sync_dir(dir: &Path) {
-    let dir = if dir.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        dir
-    };
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
     }
 }
 
@@ -497,7 +458,7 @@ pub fn load_block_into(ks: &cairn_store::Keyspace, payload: &[u8]) -> Result<u64
     let wall = Now::wall();
     // Nothing is ever expired at Unix time 0; the LRU clock still reads the real time.
     let now = Now { ms: 0, s: wall.s };
-    let mut parser = cairn_protocol::RequestParser::new(replay::FILE_LIMITS);
+    let mut parser = cairn_protocol::RequestParser::new(FILE_LIMITS);
     let (mut db, mut at, mut keys) = (0usize, 0usize, 0u64);
     let dbs = ks.databases();
     while at < payload.len() {
@@ -550,46 +511,6 @@ pub fn load_block_into(ks: &cairn_store::Keyspace, payload: &[u8]) -> Result<u64
         at += len;
     }
     Ok(keys)
-}
-
-/// Loads a snapshot file into the keyspace. Errors name the file, the offset and the
-/// command that checks it.
-pub fn load(server: &Server, path: &Path) -> Result<Checked, String> {
-    let mut data = Vec::new();
-    File::open(path)
-        .and_then(|mut f| f.read_to_end(&mut data))
-        .map_err(|e| {
-            format!(
-                "Cannot read the snapshot {}: {e}. Cairn does not start without data it \
-                 expects: restore it, or move it away to start without its data",
-                path.display()
-            )
-        })?;
-    let mut session = replay::session();
-    let result = read(&data, |payload, base| {
-        // Blocks stand alone: each starts in database 0 unless it selects another.
-        session.db = 0;
-        match replay::replay(server, &mut session, payload) {
-            Ok(_) => Ok(()),
-            Err((_, Stop::Torn { at })) => Err(Damage {
-                at: base + at as u64,
-                why: "a command is cut short inside a block".into(),
-            }),
-            Err((_, Stop::Bad { at, why })) => Err(Damage {
-                at: base + at as u64,
-                why,
-            }),
-        }
-    });
-    result.map_err(|d| {
-        format!(
-            "Bad snapshot {} at offset {}: {}. Keep a copy of it, then check it with `cairn check-snapshot {}`",
-            path.display(),
-            d.at,
-            d.why,
-            path.display()
-        )
-    })
 }
 
 #[cfg(test)]

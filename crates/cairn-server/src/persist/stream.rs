@@ -29,7 +29,6 @@
 //! byte its primary's, which is what lets its own replicas, and itself after a restart or
 //! a promotion, continue with a partial resync.
 
-use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
 use cairn_store::Entry;
@@ -38,18 +37,6 @@ use parking_lot::{Condvar, Mutex};
 use tokio::sync::{Notify, watch};
 
 use crate::replication::backlog::Backlog;
-
-thread_local! {
-    /// The stream offset just past the last effect this thread appended: a connection
-    /// reads it after a batch to know what must be durable before it answers
-    /// (`appendfsync always`).
-    static LAST_APPENDED: Cell<u64> = const { Cell::new(0) };
-}
-
-/// Takes this thread's last appended offset (0 if it appended nothing since).
-pub fn take_last_appended() -> u64 {
-    LAST_APPENDED.with(|c| c.replace(0))
-}
 
 /// Buffered bytes that wake the writer early even when nobody waits for it.
 const WAKE_AT: usize = 1 << 20;
@@ -119,10 +106,49 @@ pub struct Position {
     pub db: usize,
 }
 
+/// The parser limits for files Cairn wrote itself: as large as the format allows.
+pub const FILE_LIMITS: cairn_protocol::Limits = cairn_protocol::Limits {
+    max_bulk_len: 1 << 40,
+    max_multibulk_len: i32::MAX as usize,
+    max_inline_len: 64 * 1024,
+};
+
+/// Replication ids are 40 hex characters, as Redis's.
+pub const REPLID_LEN: usize = 40;
+
+/// Where the snapshot sits in the write stream's history (see the module's doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Origin {
+    pub pos: Position,
+    pub replid: [u8; REPLID_LEN],
+}
+
+impl Origin {
+    /// An origin outside any replication history (version 1 files, tests).
+    pub fn at(offset: u64) -> Origin {
+        Origin {
+            pos: Position {
+                offset,
+                db: usize::MAX,
+            },
+            replid: [b'0'; REPLID_LEN],
+        }
+    }
+
+    /// The replication id as text.
+    pub fn replid(&self) -> &str {
+        std::str::from_utf8(&self.replid).unwrap_or("")
+    }
+}
+
 pub struct Stream {
     /// Changes since the last successful snapshot (INFO rdb_changes_since_last_save, the
     /// `save` schedule).
     pub changes: AtomicU64,
+    /// The offset just past the last byte appended, readable without the lock: dispatch
+    /// reads it around a command, and a command that wrote answers once the stream is
+    /// durable that far (`appendfsync always`) and WAITs for replicas to reach it.
+    end: AtomicU64,
     /// Whether effects are encoded and kept for the AOF.
     buffering: AtomicBool,
     /// Whether effects are encoded at all: for the AOF or for the backlog.
@@ -144,6 +170,7 @@ impl Default for Stream {
     fn default() -> Self {
         Stream {
             changes: AtomicU64::new(0),
+            end: AtomicU64::new(0),
             buffering: AtomicBool::new(false),
             active: AtomicBool::new(false),
             following: AtomicBool::new(false),
@@ -247,15 +274,14 @@ impl Stream {
             0
         };
         *offset += written as u64;
-        let end = self.appended(p);
-        LAST_APPENDED.with(|c| c.set(end));
-        end
+        self.appended(p)
     }
 
     /// After an append: releases the lock, then wakes the AOF writer (when it is waited
     /// for, or a lot piled up) and the replica senders. Returns the offset past the end.
     fn appended(&self, p: parking_lot::MutexGuard<'_, Pending>) -> u64 {
         let end = p.offset;
+        self.end.store(end, std::sync::atomic::Ordering::Release);
         let replicas = p.backlog.is_some();
         let wake = self.urgent.load(Relaxed) || p.buf.len() >= WAKE_AT;
         drop(p);
@@ -295,6 +321,12 @@ impl Stream {
     /// The offset just past the last effect appended.
     pub fn offset(&self) -> u64 {
         self.pending.lock().offset
+    }
+
+    /// [`Stream::offset`] without the lock: at least the end of every append that
+    /// returned before this call.
+    pub fn end(&self) -> u64 {
+        self.end.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// The offset and the stream's database, at one instant.
@@ -422,6 +454,8 @@ impl Stream {
         let mut p = self.pending.lock();
         p.buf.clear();
         p.offset = pos.offset;
+        self.end
+            .store(pos.offset, std::sync::atomic::Ordering::Release);
         p.db = pos.db;
         p.buf_start = pos;
         if let Some(b) = &mut p.backlog {

@@ -19,185 +19,26 @@
 //! replica's position is pinned in the backlog, so the stream from that offset waits for
 //! it however long the snapshot takes, bounded by `client-output-buffer-limit replica`.
 
-use std::net::IpAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU16, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU8, AtomicU16, AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use parking_lot::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use super::backlog::Pin;
-use super::{Psync, ReplId};
+use super::follower::{ONLINE, Replica, SEND_BULK, WAIT_BGSAVE};
+use super::handshake::Request;
+use super::ids::{Psync, ReplId};
+use super::rounds::{Chunk, Cut, Joiner};
 use crate::clients::{ClientInfo, Kind};
-use crate::outbox::OutputLimit;
-use crate::persist::snapshot::{self, Origin};
+use crate::persist::snapshot;
+use crate::persist::stream::Origin;
 use crate::server::Server;
-
-/// What a replica asked for, from PSYNC or SYNC on its connection.
-#[derive(Debug, Clone)]
-pub struct Request {
-    pub replid: Vec<u8>,
-    pub offset: i64,
-    /// Old-style SYNC: the snapshot without a +FULLRESYNC line.
-    pub plain_sync: bool,
-    /// REPLCONF rdb-only 1: the snapshot, then close (a backup, `redis-cli --rdb`).
-    pub snapshot_only: bool,
-    /// REPLCONF listening-port / ip-address, if given.
-    pub port: u16,
-    pub ip: Option<String>,
-}
-
-/// What REPLCONF told this connection before PSYNC.
-#[derive(Debug, Clone, Default)]
-pub struct Replconf {
-    pub port: u16,
-    pub ip: Option<String>,
-    pub snapshot_only: bool,
-}
-
-/// A parked WAIT: how many replicas must acknowledge which offset, until when.
-#[derive(Debug, Clone, Copy)]
-pub struct WaitFor {
-    pub offset: u64,
-    pub replicas: usize,
-    pub deadline: Option<Instant>,
-}
-
-const WAIT_BGSAVE: u8 = 0;
-const SEND_BULK: u8 = 1;
-const ONLINE: u8 = 2;
-
-/// One replica connected to this node.
-pub struct Replica {
-    pub info: Arc<ClientInfo>,
-    pub ip: IpAddr,
-    port: AtomicU16,
-    state: AtomicU8,
-    /// How far it has been sent the stream; pinned in the backlog.
-    pin: Mutex<Option<Pin>>,
-    ack: AtomicU64,
-    /// When it last acknowledged (ms on `Replication::now_ms`).
-    ack_at: AtomicU64,
-    /// Since when its unsent bytes are over the soft limit.
-    over_soft: Mutex<Option<Instant>>,
-}
-
-impl Replica {
-    pub fn port(&self) -> u16 {
-        self.port.load(Relaxed)
-    }
-
-    pub fn is_online(&self) -> bool {
-        self.state.load(Relaxed) == ONLINE
-    }
-
-    pub fn state_name(&self) -> &'static str {
-        match self.state.load(Relaxed) {
-            WAIT_BGSAVE => "wait_bgsave",
-            SEND_BULK => "send_bulk",
-            _ => "online",
-        }
-    }
-
-    pub fn acked(&self) -> u64 {
-        self.ack.load(Relaxed)
-    }
-
-    pub fn ack_at(&self) -> u64 {
-        self.ack_at.load(Relaxed)
-    }
-
-    /// The offset it has been sent up to (the end of the stream if nothing is pinned).
-    pub fn sent(&self) -> u64 {
-        self.pin
-            .lock()
-            .as_ref()
-            .map_or(u64::MAX, |p| p.load(Relaxed))
-    }
-
-    /// Whether its unsent bytes passed the hard limit, or the soft one for too long.
-    pub fn over_limit(&self, end: u64, limit: &OutputLimit) -> bool {
-        let sent = self.sent();
-        if sent == u64::MAX {
-            return false;
-        }
-        let lag = end.saturating_sub(sent);
-        if limit.hard > 0 && lag > limit.hard {
-            return true;
-        }
-        let mut soft = self.over_soft.lock();
-        if limit.soft > 0 && lag > limit.soft {
-            let since = *soft.get_or_insert_with(Instant::now);
-            since.elapsed() >= Duration::from_secs(limit.soft_seconds)
-        } else {
-            *soft = None;
-            false
-        }
-    }
-}
-
-/// A snapshot chunk, or how the snapshot ended.
-pub(crate) enum Chunk {
-    Data(Bytes),
-    Done,
-    Failed(String),
-}
-
-/// What a round tells each of its replicas at the cut.
-pub(crate) struct Cut {
-    origin: Origin,
-    pin: Pin,
-}
-
-struct Joiner {
-    cut: oneshot::Sender<Cut>,
-    chunks: mpsc::Sender<Chunk>,
-    since: Instant,
-}
-
-/// Replicas waiting for a full sync, and whether a round is being produced.
-#[derive(Default)]
-pub struct Rounds {
-    waiting: Mutex<Vec<Joiner>>,
-    /// A task is counting down or a thread is producing a snapshot.
-    busy: AtomicBool,
-    delay_s: AtomicU64,
-    max_replicas: AtomicU64,
-    backlog_size: AtomicU64,
-    /// DEBUG SYNC-CHUNK-DELAY: a slow network, for tests that act mid-sync.
-    pub chunk_delay_ms: AtomicU64,
-}
-
-impl Rounds {
-    pub(crate) fn settings(&self, c: &crate::config::Config) {
-        self.delay_s.store(c.repl_diskless_sync_delay, Relaxed);
-        self.max_replicas
-            .store(c.repl_diskless_sync_max_replicas, Relaxed);
-        self.backlog_size.store(c.repl_backlog_size, Relaxed);
-    }
-
-    /// Queues a replica for the next snapshot and makes sure one will be produced.
-    fn join(&self, server: &Arc<Server>) -> (oneshot::Receiver<Cut>, mpsc::Receiver<Chunk>) {
-        let (cut_tx, cut_rx) = oneshot::channel();
-        // A few blocks in flight per replica: the snapshot goes at the slowest
-        // replica's pace and never piles up in memory.
-        let (tx, rx) = mpsc::channel(8);
-        self.waiting.lock().push(Joiner {
-            cut: cut_tx,
-            chunks: tx,
-            since: Instant::now(),
-        });
-        if !self.busy.swap(true, Relaxed) {
-            tokio::spawn(produce(server.clone()));
-        }
-        (cut_rx, rx)
-    }
-}
 
 /// Counts down `repl-diskless-sync-delay` from the oldest waiting replica (or until
 /// `repl-diskless-sync-max-replicas` wait), then cuts one snapshot for all of them;
@@ -260,7 +101,7 @@ fn cut_and_send(server: &Server, joiners: Vec<Joiner>) {
             .collect();
         (Origin { pos, replid }, pins)
     });
-    crate::persist::install_journal(server);
+    crate::persist::writer::install_journal(server);
     let mut senders = Vec::new();
     for (j, pin) in joiners.into_iter().zip(pins) {
         match j.cut.send(Cut { origin, pin }) {
@@ -385,7 +226,7 @@ pub async fn serve(
     let decision = if req.plain_sync {
         Psync::Full { refused: false }
     } else {
-        super::decide(&ids, &req.replid, req.offset, backlog)
+        super::ids::decide(&ids, &req.replid, req.offset, backlog)
     };
     let continued = match decision {
         Psync::Continue { from } => stream.with_backlog(|b| b.pin(from).ok()).flatten(),
@@ -462,7 +303,10 @@ async fn full_sync(
     received: &mut BytesMut,
     mut killed: std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
 ) -> Result<(), String> {
-    let (cut, mut chunks) = server.replication.rounds.join(server);
+    let (cut, mut chunks, start) = server.replication.rounds.join();
+    if start {
+        tokio::spawn(produce(server.clone()));
+    }
     tokio::pin!(cut);
     // While it waits for its round, a replica that goes away must not stay listed (it is
     // noticed by reading: it sends nothing else meanwhile, or an early ACK, kept).
@@ -478,7 +322,10 @@ async fn full_sync(
     };
     *replica.pin.lock() = Some(cut.pin);
     replica.state.store(SEND_BULK, Relaxed);
-    let mark: String = super::new_replid().iter().map(|&b| b as char).collect();
+    let mark: String = super::ids::new_replid()
+        .iter()
+        .map(|&b| b as char)
+        .collect();
     let mut head = String::new();
     if !req.plain_sync {
         head.push_str(&format!(

@@ -15,129 +15,23 @@
 //! stream verbatim, so its offsets are its primary's.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
 use cairn_protocol::resp::request::Parsed;
 use cairn_protocol::{Reply, RequestParser};
 use cairn_store::db::Now;
-use parking_lot::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::Notify;
 
+use super::link::{CONNECT, CONNECTED, CONNECTING, HANDSHAKE, Link, SYNC};
 use crate::clients::{ClientInfo, Kind};
-use crate::commands::{Ctx, Table};
-use crate::persist::replay::{self, FILE_LIMITS};
+use crate::persist::replay;
 use crate::persist::snapshot::{self, Incoming};
+use crate::persist::stream::FILE_LIMITS;
 use crate::persist::stream::Position;
 use crate::server::Server;
-
-const CONNECT: u8 = 0;
-const CONNECTING: u8 = 1;
-const HANDSHAKE: u8 = 2;
-const SYNC: u8 = 3;
-const CONNECTED: u8 = 4;
-
-/// The link as INFO, ROLE and the request path see it.
-pub struct Link {
-    pub host: String,
-    pub port: u16,
-    status: AtomicU8,
-    /// When bytes last came from the primary (ms on `Replication::now_ms`; 0: never).
-    last_io: AtomicU64,
-    down_since: Mutex<Option<Instant>>,
-    /// Snapshot bytes received in the current full sync.
-    sync_read: AtomicU64,
-    stopped: AtomicBool,
-    stop: Notify,
-    /// The link has been up at least once: this node holds its primary's data.
-    synced: AtomicBool,
-    /// The link's face in CLIENT LIST (type master); CLIENT KILL TYPE master closes it,
-    /// and it reconnects.
-    client: Mutex<Option<Arc<ClientInfo>>>,
-}
-
-impl Link {
-    pub fn new(host: String, port: u16) -> Link {
-        Link {
-            host,
-            port,
-            status: AtomicU8::new(CONNECT),
-            last_io: AtomicU64::new(0),
-            down_since: Mutex::new(Some(Instant::now())),
-            sync_read: AtomicU64::new(0),
-            stopped: AtomicBool::new(false),
-            stop: Notify::new(),
-            synced: AtomicBool::new(false),
-            client: Mutex::new(None),
-        }
-    }
-
-    pub fn is_up(&self) -> bool {
-        self.status.load(Relaxed) == CONNECTED
-    }
-
-    /// Whether a sync with this primary has completed (see the field).
-    pub fn has_synced(&self) -> bool {
-        self.synced.load(Relaxed)
-    }
-
-    pub fn is_syncing(&self) -> bool {
-        self.status.load(Relaxed) == SYNC
-    }
-
-    /// ROLE's word for the link's state.
-    pub fn role_state(&self) -> &'static str {
-        match self.status.load(Relaxed) {
-            CONNECT => "connect",
-            CONNECTING => "connecting",
-            HANDSHAKE => "handshake",
-            SYNC => "sync",
-            _ => "connected",
-        }
-    }
-
-    pub fn last_io_ago(&self, now_ms: u64) -> Option<u64> {
-        match self.last_io.load(Relaxed) {
-            0 => None,
-            t => Some(now_ms.saturating_sub(t)),
-        }
-    }
-
-    pub fn down_since(&self) -> Option<Instant> {
-        *self.down_since.lock()
-    }
-
-    pub fn sync_read(&self) -> u64 {
-        self.sync_read.load(Relaxed)
-    }
-
-    /// Ends the link for good (REPLICAOF elsewhere, or NO ONE).
-    pub fn stop(&self) {
-        self.stopped.store(true, Relaxed);
-        self.stop.notify_waiters();
-        if let Some(c) = self.client.lock().as_ref() {
-            c.kill();
-        }
-    }
-
-    fn is_stopped(&self) -> bool {
-        self.stopped.load(Relaxed)
-    }
-
-    fn set_status(&self, s: u8) {
-        self.status.store(s, Relaxed);
-        let mut down = self.down_since.lock();
-        if s == CONNECTED {
-            self.synced.store(true, Relaxed);
-            *down = None;
-        } else if down.is_none() {
-            *down = Some(Instant::now());
-        }
-    }
-}
 
 /// Runs the link until it is stopped.
 pub async fn run(server: Arc<Server>, link: Arc<Link>) {
@@ -305,7 +199,7 @@ async fn linked(
     }
     conn.command(&[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"])
         .await?;
-    let (replid, offset) = server.replication.psync_args(server);
+    let (replid, offset) = super::roles::psync_args(server);
     let reply = conn
         .command(&[b"PSYNC", &replid, offset.to_string().as_bytes()])
         .await?;
@@ -340,7 +234,7 @@ async fn linked(
             repl.disconnect_replicas();
             if server.persist.aof_on.load(Relaxed) {
                 // The AOF's base names the old id; a restart should name the new one.
-                let _ = crate::persist::rewrite_in_background(server);
+                let _ = crate::persist::saving::rewrite_in_background(server);
             }
         }
         tracing::warn!(
@@ -426,17 +320,17 @@ async fn full_sync(server: &Arc<Server>, link: &Link, conn: &mut Conn) -> Result
         .persist
         .aof_on
         .load(Relaxed)
-        .then(|| crate::persist::suspend_aof(server));
+        .then(|| crate::persist::saving::suspend_aof(server));
     let old = server.keyspace.adopt(&staging);
     server.lazyfree.free(old);
     stream.reset(origin.pos);
-    repl.set_ids(super::Ids {
+    repl.set_ids(super::ids::Ids {
         replid: origin.replid,
-        replid2: super::NO_ID,
+        replid2: super::ids::NO_ID,
         second_offset: None,
     });
     if let Some(seq) = aof {
-        crate::persist::resume_aof(server, seq);
+        crate::persist::saving::resume_aof(server, seq);
     }
     tracing::warn!(
         "full sync loaded: {keys} keys in {:.3} s, continuing the stream from offset {}",
@@ -519,7 +413,6 @@ fn apply(
     data: &[u8],
     out: &mut Reply,
 ) -> Result<(usize, bool), String> {
-    let table = Table::get();
     let mut at = 0;
     let mut getack = false;
     // One clock reading per batch, as a client connection does.
@@ -532,44 +425,14 @@ fn apply(
             Ok(Parsed::Nothing { len }) => len,
             Ok(Parsed::Command { len, inline }) => {
                 let args = parser.args(rest, inline);
-                let name = args.get(0);
-                if name.eq_ignore_ascii_case(b"REPLCONF") {
-                    getack |= args.len() >= 2 && args.get(1).eq_ignore_ascii_case(b"GETACK");
-                } else if !name.eq_ignore_ascii_case(b"PING") {
-                    let spec = table.lookup(name).and_then(|s| {
-                        if !s.subcommands.is_empty() && args.len() > 1 {
-                            crate::commands::subcommand(s, args.get(1))
-                        } else {
-                            Some(s)
-                        }
-                    });
-                    match spec.filter(|s| s.arity_ok(args.len()) && s.handler.is_some()) {
-                        Some(spec) => {
-                            let mut ctx = Ctx {
-                                server,
-                                session,
-                                out,
-                                // Nothing is expired at Unix time 0: the primary decides.
-                                now: Now { ms: 0, s: wall.s },
-                                spec,
-                                drop_new_key: false,
-                            };
-                            let handler = spec.handler.expect("filtered above");
-                            if let Err(e) = handler(&mut ctx, args) {
-                                tracing::warn!(
-                                    "a command from the primary failed here: '{}': {}",
-                                    spec.name,
-                                    e.0
-                                );
-                            }
-                            out.clear();
-                        }
-                        None => tracing::warn!(
-                            "the primary sent a command this node cannot run: '{}'",
-                            String::from_utf8_lossy(name)
-                        ),
-                    }
+                // Nothing is expired at Unix time 0: the primary decides.
+                let now = Now { ms: 0, s: wall.s };
+                if let Err(e) = crate::dispatch::apply(server, session, out, args, now) {
+                    tracing::warn!("a command from the primary failed here: {}", e.0);
                 }
+                out.clear();
+                // REPLCONF GETACK asks for an acknowledgement (the handler notes it).
+                getack |= std::mem::take(&mut session.replconf.getack);
                 len
             }
         };

@@ -1,0 +1,29 @@
+//! Every command family, in the order COMMAND lists them. A new family is one line here.
+
+use crate::commands::{
+    bits, client, cluster, command, config, connection, expire, hotkeys, info, keys, lease,
+    memcached, memory, multi, persistence, pubsub, replication, server, strings,
+};
+use crate::ctx::Command;
+
+pub static ALL: &[&[Command]] = &[
+    connection::COMMANDS,
+    client::COMMANDS,
+    server::COMMANDS,
+    info::COMMANDS,
+    config::COMMANDS,
+    command::COMMANDS,
+    strings::COMMANDS,
+    bits::COMMANDS,
+    keys::COMMANDS,
+    expire::COMMANDS,
+    memory::COMMANDS,
+    hotkeys::COMMANDS,
+    pubsub::COMMANDS,
+    multi::COMMANDS,
+    lease::COMMANDS,
+    memcached::COMMANDS,
+    persistence::COMMANDS,
+    replication::COMMANDS,
+    cluster::COMMANDS,
+];
