@@ -176,7 +176,8 @@ impl CacheClient {
         if let Backend::Nodes { nodes, .. } = &inner.backend {
             for node in nodes {
                 if let (Some(redirect), Some(near)) = (&node.redirect, &inner.near) {
-                    let owner: Weak<dyn crate::redirect::Redirected> = Arc::downgrade(node) as Weak<Node>;
+                    let owner: Weak<dyn crate::redirect::Redirected> =
+                        Arc::downgrade(node) as Weak<Node>;
                     tasks.push(tokio::spawn(redirect.clone().keep(
                         owner,
                         near.clone(),

@@ -156,6 +156,18 @@ impl std::ops::DerefMut for EntryMut<'_> {
     }
 }
 
+impl EntryMut<'_> {
+    /// Journals this write as `args`, a command in Redis's form (APPEND k v, SETRANGE k
+    /// off v) that applied to the entry's state before it produces its state now, instead
+    /// of the whole new state. Call it after the change, while the guard is held; a
+    /// guard dropped without it journals the state.
+    pub fn journal_op(&mut self, args: &[&[u8]]) {
+        if let Some((journal, db)) = self.journal.take() {
+            journal.record(db, Effect::Op(args));
+        }
+    }
+}
+
 impl Drop for EntryMut<'_> {
     fn drop(&mut self) {
         let after = self.entry.mem_usage();

@@ -6,11 +6,15 @@
 //! reach the journal in the order they happened. Whole-keyspace changes (FLUSHDB,
 //! FLUSHALL, SWAPDB) arrive with every shard locked, ordered against everything else.
 //!
-//! Effects are states, not commands: an APPEND is recorded as the whole new value, an
-//! INCRBYFLOAT as the number it produced, a relative EXPIRE as an absolute deadline, an
-//! expiry or eviction as a deletion. Replaying them needs no clock and no randomness, and
-//! replaying one twice changes nothing. The server turns them into the RESP commands of
-//! its append-only file (and, later, of the replication stream).
+//! An effect is what the change *did*, in a form that replays it without a clock or
+//! randomness: an operation in Redis's command form where the command says it (APPEND k
+//! v, SETRANGE k off v, INCRBY k n, SETBIT k off b; later HSET k f v, LPUSH k v), so a
+//! write to a big value journals the delta, not the value; otherwise the key's whole
+//! state after the change (SET, INCRBYFLOAT's result, a memcached item); a relative
+//! EXPIRE as an absolute deadline; an expiry or eviction as a deletion. The server turns
+//! them into the RESP commands of its append-only file and of the replication stream.
+//! Operations are not idempotent, so whoever replays the stream after a snapshot skips,
+//! shard by shard, what the snapshot already holds (each shard's cut offset).
 
 use crate::entry::Entry;
 
@@ -19,6 +23,9 @@ use crate::entry::Entry;
 pub enum Effect<'a> {
     /// The key's whole state after the change: value, deadline, memcached client flags.
     Set(&'a Entry),
+    /// A command in Redis's form (name first, then the key) that, applied to the key's
+    /// state before the change, produces its state after it.
+    Op(&'a [&'a [u8]]),
     /// The key is gone: deleted, expired, evicted, or renamed away.
     Del(&'a [u8]),
     /// Only its deadline changed (`None`: no TTL any more).

@@ -52,9 +52,10 @@ pub struct Keyspace {
     hasher: foldhash::fast::RandomState,
     /// Memcached's CAS uniques: one counter for the whole keyspace, as in memcached.
     cas: std::sync::atomic::AtomicU64,
-    /// How many SWAPDBs ran, counted with every shard locked: a snapshot cut shard by
-    /// shard checks it did not change meanwhile, because SWAPDB is the one change that
-    /// replaying the stream over a half-swapped snapshot would get wrong.
+    /// How many changes to whole databases (FLUSHDB, FLUSHALL, SWAPDB) ran, counted with
+    /// every shard locked: a snapshot cut shard by shard checks none ran meanwhile, so no
+    /// such change lies between its first and its last shard's cut, and replaying the
+    /// stream after it can apply them to every shard alike.
     swaps: std::sync::atomic::AtomicU64,
 }
 
@@ -113,10 +114,14 @@ impl Keyspace {
     /// or the new, never a mix. WATCHers are touched and trackers told everything changed,
     /// as after a FLUSHALL. Returns the old contents, for the caller to free off the
     /// request path. Nothing is journaled: this is how a replica takes its primary's data.
-    pub fn adopt(&self, staging: &Keyspace) -> Vec<Flushed> {
+    /// `then` runs with every shard still locked (the replica restarts its stream there,
+    /// so no snapshot sees the new data with the old stream position); it counts as a
+    /// whole-database change ([`Keyspace::swap_generation`]).
+    pub fn adopt(&self, staging: &Keyspace, then: impl FnOnce()) -> Vec<Flushed> {
         assert_eq!(staging.shards.len(), self.shards.len(), "same shape");
         let mut old = Vec::new();
         let mut all = self.lock_all();
+        self.swaps.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         for (i, shard) in all.guards.iter_mut() {
             let mut from = staging.shards[*i].0.lock();
             for (d, db) in shard.dbs.iter_mut().enumerate() {
@@ -129,6 +134,7 @@ impl Keyspace {
         if let Some((_, shard)) = all.guards.first() {
             shard.dbs[0].report_flushed();
         }
+        then();
         old
     }
 
@@ -142,7 +148,7 @@ impl Keyspace {
         }
     }
 
-    /// How many SWAPDBs have run (see the field).
+    /// How many FLUSHDB, FLUSHALL and SWAPDB have run (see the field).
     pub fn swap_generation(&self) -> u64 {
         self.swaps.load(std::sync::atomic::Ordering::Acquire)
     }
@@ -440,6 +446,7 @@ impl Keyspace {
     /// free it where it likes.
     pub fn flush(&self, db: Option<usize>) -> Vec<Flushed> {
         let mut all = self.lock_all();
+        self.swaps.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         let mut out = Vec::new();
         for (_, shard) in all.guards.iter_mut() {
             for (i, d) in shard.dbs.iter_mut().enumerate() {
@@ -652,7 +659,7 @@ mod tests {
             );
         }
         set(&staging, 3, b"new-db3", b"w", ExpireChange::At(5_000));
-        let old = live.adopt(&staging);
+        let old = live.adopt(&staging, || {});
         assert!(!old.is_empty());
         assert_eq!(live.db_len(0), 300);
         assert_eq!(live.db_len(2), 0);

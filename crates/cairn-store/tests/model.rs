@@ -36,6 +36,9 @@ impl Journal for Recorder {
             ),
             Effect::Del(k) => Rec::Del(db, k.to_vec()),
             Effect::Expire(k, at) => Rec::Expire(db, k.to_vec(), at),
+            Effect::Op(args) => {
+                panic!("the model only writes whole values, yet {args:?} was journaled")
+            }
         };
         self.0.lock().unwrap().push(rec);
     }

@@ -147,7 +147,10 @@ fn setbit(ctx: &mut Ctx, args: Args) -> CmdResult {
         if bytes.len() < need {
             bytes.resize(need, 0);
         }
-        set_bit(bytes, offset, on)
+        let old = set_bit(bytes, offset, on);
+        let at = itoa::Buffer::new().format(offset).to_owned();
+        e.journal_op(&[b"SETBIT", key, at.as_bytes(), if on { b"1" } else { b"0" }]);
+        old
     } else {
         let mut bytes = vec![0u8; need];
         set_bit(&mut bytes, offset, on);

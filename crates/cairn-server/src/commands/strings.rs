@@ -508,7 +508,10 @@ fn append(ctx: &mut Ctx, args: Args) -> CmdResult {
         }
         let bytes = e.bytes_mut();
         bytes.extend_from_slice(tail);
-        bytes.len()
+        let len = bytes.len();
+        // The tail, not the whole value, goes to the AOF and the replicas.
+        e.journal_op(&[b"APPEND", key, tail]);
+        len
     } else {
         db.set_bytes(slot, key, tail, ExpireChange::Clear, ctx.now);
         tail.len()
@@ -539,6 +542,7 @@ fn incr_generic(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
             .checked_add(by)
             .ok_or_else(|| CmdError::new("ERR increment or decrement would overflow"))?;
         e.set_value(Value::Int(new));
+        e.journal_op(&[b"INCRBY", key, itoa::Buffer::new().format(by).as_bytes()]);
         new
     } else {
         db.set(slot, key, Value::Int(by), ExpireChange::Clear, ctx.now);
@@ -664,6 +668,12 @@ fn setrange(ctx: &mut Ctx, args: Args) -> CmdResult {
         }
         bytes[offset..offset + patch.len()].copy_from_slice(patch);
         let len = bytes.len();
+        e.journal_op(&[
+            b"SETRANGE",
+            key,
+            itoa::Buffer::new().format(offset).as_bytes(),
+            patch,
+        ]);
         drop(e);
         ctx.notify(STRING, "setrange", key);
         ctx.out.int(len as i64);

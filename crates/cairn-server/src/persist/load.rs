@@ -12,6 +12,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Read;
 
 use super::aof::{self, Found, Layout, Manifest, Part};
+use super::cuts::Cuts;
 use super::replay::{self, Stop};
 use super::saving::rewrite;
 use super::snapshot::{Checked, Damage, read};
@@ -34,8 +35,9 @@ pub fn start(server: &Arc<Server>) -> Result<(), String> {
     let snapshot_path = Path::new(&cfg.dir).join(&cfg.dbfilename);
     let mut need_base = false;
     // Where the loaded data sits in the stream's history (a restarted replica asks its
-    // primary for what came after it).
+    // primary for what came after it), and the cuts of the snapshot it came from.
     let mut origin = None;
+    let mut window = Cuts::default();
     // Parts of a damaged set loaded under aof-accept-data-loss: removed once the new
     // base holds their data.
     let mut salvaged = Vec::new();
@@ -57,13 +59,29 @@ pub fn start(server: &Arc<Server>) -> Result<(), String> {
         let (mut manifest, published) = match layout.inspect(cfg.aof_accept_data_loss)? {
             Found::Whole(m) => {
                 let loaded = load_aof(server, &layout, &m)?;
-                origin = Some(loaded.origin);
                 log_loaded(&loaded, started);
+                if loaded.origin.pos.offset < loaded.cuts.end() {
+                    // The base holds writes the increment after it lost (the machine
+                    // died before the increment reached the disk): the files no longer
+                    // spell one history. The data is the base's and what the increment
+                    // kept; a new base is written from it, and no stream position is
+                    // claimed (a replica of this node syncs in full).
+                    tracing::warn!(
+                        "the append-only file's increment ends at stream offset {}, before                          the end of its base's cut ({}): writing a new base",
+                        loaded.origin.pos.offset,
+                        loaded.cuts.end()
+                    );
+                    need_base = true;
+                } else {
+                    origin = Some(loaded.origin);
+                }
                 (m, true)
             }
             Found::New { .. } => {
                 if snapshot_present(&snapshot_path)? {
-                    origin = Some(load_snapshot(server, &snapshot_path, started)?);
+                    let checked = load_snapshot(server, &snapshot_path, started)?;
+                    origin = Some(checked.origin);
+                    window = checked.cuts;
                 }
                 need_base = true;
                 (Manifest::default(), false)
@@ -130,14 +148,16 @@ pub fn start(server: &Arc<Server>) -> Result<(), String> {
             published,
         });
         if let Some(o) = origin {
-            p.stream.reset(o.pos);
+            p.stream.reset(o.pos, window.clone());
         }
         start_writer(server, file);
     } else if snapshot_present(&snapshot_path)? {
-        origin = Some(load_snapshot(server, &snapshot_path, started)?);
+        let checked = load_snapshot(server, &snapshot_path, started)?;
+        origin = Some(checked.origin);
+        window = checked.cuts;
     }
     if let Some(o) = origin {
-        p.stream.reset(o.pos);
+        p.stream.reset(o.pos, window);
         server.replication.loaded(o);
     }
     p.loading.store(false, Relaxed);
@@ -156,10 +176,15 @@ pub fn start(server: &Arc<Server>) -> Result<(), String> {
 
 fn log_loaded(loaded: &Loaded, started: Instant) {
     tracing::warn!(
-        "loaded the append-only file in {:.3} s: {} keys from the base, {} commands replayed{}",
+        "loaded the append-only file in {:.3} s: {} keys from the base, {} commands replayed{}{}",
         started.elapsed().as_secs_f64(),
         loaded.base_keys,
         loaded.commands,
+        if loaded.skipped > 0 {
+            format!(" ({} more were in the base already)", loaded.skipped)
+        } else {
+            String::new()
+        },
         if loaded.dropped_bytes > 0 {
             format!(", a torn tail of {} bytes dropped", loaded.dropped_bytes)
         } else {
@@ -211,7 +236,7 @@ fn snapshot_present(path: &Path) -> Result<bool, String> {
     }
 }
 
-fn load_snapshot(server: &Server, path: &Path, started: Instant) -> Result<stream::Origin, String> {
+fn load_snapshot(server: &Server, path: &Path, started: Instant) -> Result<Checked, String> {
     let checked = load_snapshot_file(server, path)?;
     server.persist.loaded_keys.store(checked.keys, Relaxed);
     tracing::warn!(
@@ -220,7 +245,7 @@ fn load_snapshot(server: &Server, path: &Path, started: Instant) -> Result<strea
         path.display(),
         started.elapsed().as_secs_f64()
     );
-    Ok(checked.origin)
+    Ok(checked)
 }
 
 /// What loading found.
@@ -232,6 +257,10 @@ pub struct Loaded {
     /// Where the stream stands after the last increment: the base's origin moved on by
     /// every increment byte replayed (increments are the stream, byte for byte).
     pub origin: stream::Origin,
+    /// The base's cuts: increment records before them were skipped.
+    pub cuts: Cuts,
+    /// Increment records skipped because the base held them.
+    pub skipped: u64,
 }
 
 /// Loads every part the manifest lists. A torn tail in the last increment is cut off.
@@ -241,6 +270,8 @@ fn load_aof(server: &Server, layout: &Layout, manifest: &Manifest) -> Result<Loa
         base_keys: 0,
         dropped_bytes: 0,
         origin: stream::Origin::at(0),
+        cuts: Cuts::default(),
+        skipped: 0,
     };
     let mut session = replay::session();
     // A torn tail is cut in the last increment holding data: a rewrite lists its new,
@@ -260,6 +291,7 @@ fn load_aof(server: &Server, layout: &Layout, manifest: &Manifest) -> Result<Loa
             let checked = load_snapshot_file(server, &path)?;
             loaded.base_keys += checked.keys;
             loaded.origin = checked.origin;
+            loaded.cuts = checked.cuts;
             // The increment after a base continues the stream on the base's database.
             if checked.origin.pos.db != usize::MAX {
                 session.db = checked.origin.pos.db;
@@ -274,13 +306,19 @@ fn load_aof(server: &Server, layout: &Layout, manifest: &Manifest) -> Result<Loa
                 path.display()
             )
         })?;
-        match replay::replay(server, &mut session, &data) {
+        let after = replay::After {
+            offset: loaded.origin.pos.offset,
+            cuts: &loaded.cuts,
+        };
+        match replay::replay(server, &mut session, &data, Some(after)) {
             Ok(r) => {
                 loaded.commands += r.commands;
+                loaded.skipped += r.skipped;
                 loaded.origin.pos.offset += data.len() as u64;
             }
             Err((r, Stop::Torn { at })) if Some(&part.file) == last_incr.as_ref() => {
                 loaded.commands += r.commands;
+                loaded.skipped += r.skipped;
                 loaded.origin.pos.offset += at as u64;
                 let dropped = (data.len() - at) as u64;
                 tracing::warn!(
@@ -330,7 +368,7 @@ pub fn load_snapshot_file(server: &Server, path: &Path) -> Result<Checked, Strin
     let result = read(&data, |payload, base| {
         // Blocks stand alone: each starts in database 0 unless it selects another.
         session.db = 0;
-        match replay::replay(server, &mut session, payload) {
+        match replay::replay(server, &mut session, payload, None) {
             Ok(_) => Ok(()),
             Err((_, Stop::Torn { at })) => Err(Damage {
                 at: base + at as u64,

@@ -6,13 +6,15 @@
 //!   source the AOF and replicas consume.
 //! - [`aof`]: the append-only file set (manifest, base, increments); [`check`]:
 //!   `cairn check-aof`; [`durable`]: directory fsyncs.
-//! - [`snapshot`]: the snapshot file format, written without fork() shard by shard.
+//! - [`snapshot`]: the snapshot file format, written without fork() shard by shard;
+//!   [`cuts`]: where each shard was cut, which stream records replaying must skip.
 //! - [`writer`]: the AOF writer thread (group commit, fsync policy, failing disks).
 //! - [`saving`]: AOF rewrites, snapshots, the `save` schedule, INFO persistence.
 //! - [`load`]: loading at start-up; [`replay`]: applying a stream of commands back.
 
 pub mod aof;
 pub mod check;
+pub mod cuts;
 pub mod durable;
 pub mod load;
 pub mod replay;

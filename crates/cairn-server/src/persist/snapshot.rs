@@ -4,25 +4,28 @@
 //!
 //! ```text
 //! header   "CAIRNSNP" | version u16 LE | stream offset u64 LE | created unix ms u64 LE
-//!          | stream db u32 LE (u32::MAX: none) | replication id, 40 bytes   (version 2)
+//!          | stream db u32 LE (u32::MAX: none) | replication id, 40 bytes   (version 2+)
 //! block*   length u32 LE | xxh3-64 of payload u64 LE | payload (RESP commands)
-//! end      length 0 u32 | keys u64 LE | xxh3-64 of everything before it u64 LE
+//! end      length 0 u32 | keys u64 LE
+//!          | shards u32 LE | each shard's cut u64 LE                        (version 3)
+//!          | xxh3-64 of everything before it u64 LE
 //! ```
 //!
 //! The header says where the write stream stood when the snapshot was cut (its offset,
 //! the database its last SELECT chose, the replication id whose history it belongs to):
 //! a replica loading it continues the primary's stream from there, and a restarted
-//! replica asks its primary for exactly the bytes after it. Version 1 files (no db, no
-//! id) still load.
+//! replica asks its primary for exactly the bytes after it. Version 1 and 2 files (no
+//! cuts: their streams held states only) still load.
 //!
 //! A snapshot is written without fork() and without copying the dataset: shard by shard,
 //! each shard's keys are encoded under its lock (one instant per shard, a few
 //! milliseconds for a million keys over 16 shards), then written out with the lock
 //! released, so the server keeps serving and memory grows by one shard's encoding at
-//! most. It records the stream offset at which it started; a write made between that
-//! offset and its shard's turn is both in the snapshot and in the stream after it, and
-//! replaying it again changes nothing, because every stream record is a state, not a
-//! delta (see [`super::stream`]).
+//! most. It records the stream offset at which it started, and the end marker the offset
+//! at which each shard was cut ([`super::cuts`]): a write made between the start and
+//! its shard's turn is both in the snapshot and in the stream after it, and replaying
+//! skips it there, because a stream record may be an operation (APPEND) that must not
+//! apply twice.
 //!
 //! Files are written to a temporary name, fsynced, renamed over the old one and the
 //! directory fsynced: a crash at any moment leaves the previous snapshot whole.
@@ -34,23 +37,25 @@ use std::time::Instant;
 
 use xxhash_rust::xxh3::{Xxh3, xxh3_64};
 
+use super::cuts::Cuts;
 use super::durable::sync_dir;
 use super::stream::FILE_LIMITS;
 use super::stream::{Origin, Position, REPLID_LEN, encode_entry, select};
 use crate::server::Server;
 
 const MAGIC: &[u8; 8] = b"CAIRNSNP";
-pub const VERSION: u16 = 2;
+pub const VERSION: u16 = 3;
 const HEADER_V1: usize = 8 + 2 + 8 + 8;
 const HEADER: usize = HEADER_V1 + 4 + REPLID_LEN;
 /// A block is flushed once its payload reaches this size.
 const BLOCK: usize = 1 << 20;
 /// What writing a snapshot produced.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Written {
     pub keys: u64,
     pub bytes: u64,
     pub origin: Origin,
+    pub cuts: Cuts,
 }
 
 /// A SWAPDB ran while shards were being cut: the shards cut before it and after it
@@ -181,13 +186,23 @@ pub fn write_to(
     header.extend_from_slice(&origin.replid);
     b.put(&header)?;
     let ks = &server.keyspace;
+    let stream = &server.persist.stream;
     let mut keys = 0u64;
     let mut blocks: Vec<Vec<u8>> = Vec::new();
+    // The data also holds what the snapshot it was loaded from holds (read after the
+    // origin: a full sync's swap and restart count as a SWAPDB here).
+    let loaded = stream.window();
+    let mut ends = Vec::with_capacity(ks.shard_count());
     for shard in 0..ks.shard_count() {
         // The shard at one instant: encoded whole under its lock, written out after.
         {
             let now = server.clock.at(Instant::now());
+            // A replica appends its primary's commands after applying them: none may be
+            // between the two while the shard's cut is read.
+            let applying = stream.hold_applying();
             let guard = ks.lock_shard(shard);
+            ends.push(stream.end().max(origin.pos.offset));
+            drop(applying);
             if ks.swap_generation() != swaps {
                 return Err(swapped());
             }
@@ -213,8 +228,12 @@ pub fn write_to(
             b.block(&block)?;
         }
     }
-    b.put(&0u32.to_le_bytes())?;
-    b.put(&keys.to_le_bytes())?;
+    let cuts = Cuts::combine(&ends, &loaded);
+    let mut end = Vec::with_capacity(16 + 8 * cuts.shards().len());
+    end.extend_from_slice(&0u32.to_le_bytes());
+    end.extend_from_slice(&keys.to_le_bytes());
+    cuts.encode(&mut end);
+    b.put(&end)?;
     let sum = b.whole.digest();
     b.out.write_all(&sum.to_le_bytes())?;
     b.out.flush()?;
@@ -222,6 +241,7 @@ pub fn write_to(
         keys,
         bytes: b.written + 8,
         origin,
+        cuts,
     })
 }
 
@@ -229,13 +249,33 @@ pub fn write_to(
 #[derive(Debug)]
 pub struct Checked {
     pub origin: Origin,
+    /// Where each shard was cut (none before version 3).
+    pub cuts: Cuts,
     pub created_ms: u64,
     pub keys: u64,
     pub blocks: usize,
 }
 
-/// Parses a header; returns the origin, the creation time and the header's length.
-fn header(data: &[u8]) -> Result<(Origin, u64, usize), Damage> {
+/// What a header says.
+#[derive(Clone, Copy)]
+struct Header {
+    origin: Origin,
+    created_ms: u64,
+    version: u16,
+    len: usize,
+}
+
+/// The length of the header that starts `data` (which holds at least [`HEADER_V1`]).
+fn header_len(data: &[u8]) -> usize {
+    if u16::from_le_bytes([data[8], data[9]]) == 1 {
+        HEADER_V1
+    } else {
+        HEADER
+    }
+}
+
+/// Parses a header.
+fn header(data: &[u8]) -> Result<Header, Damage> {
     let bad = |at: usize, why: &str| Damage {
         at: at as u64,
         why: why.to_string(),
@@ -247,13 +287,18 @@ fn header(data: &[u8]) -> Result<(Origin, u64, usize), Damage> {
     let offset = u64::from_le_bytes(data[10..18].try_into().unwrap());
     let created_ms = u64::from_le_bytes(data[18..26].try_into().unwrap());
     match version {
-        1 => Ok((Origin::at(offset), created_ms, HEADER_V1)),
-        2 if data.len() >= HEADER => {
+        1 => Ok(Header {
+            origin: Origin::at(offset),
+            created_ms,
+            version,
+            len: HEADER_V1,
+        }),
+        2 | 3 if data.len() >= HEADER => {
             let db = u32::from_le_bytes(data[26..30].try_into().unwrap());
             let mut replid = [0u8; REPLID_LEN];
             replid.copy_from_slice(&data[30..HEADER]);
-            Ok((
-                Origin {
+            Ok(Header {
+                origin: Origin {
                     pos: Position {
                         offset,
                         db: if db == u32::MAX {
@@ -265,10 +310,11 @@ fn header(data: &[u8]) -> Result<(Origin, u64, usize), Damage> {
                     replid,
                 },
                 created_ms,
-                HEADER,
-            ))
+                version,
+                len: HEADER,
+            })
         }
-        2 => Err(bad(HEADER_V1, "header cut short (truncated)")),
+        2 | 3 => Err(bad(HEADER_V1, "header cut short (truncated)")),
         v => Err(bad(8, &format!("unsupported snapshot version {v}"))),
     }
 }
@@ -280,6 +326,22 @@ pub struct Damage {
     pub why: String,
 }
 
+/// The end marker at the start of `rest` (its length word already read as 0), without
+/// its checksum: the key count and the cuts, and the marker's length up to the checksum.
+/// `None`: not all there yet.
+fn end_marker(rest: &[u8], version: u16) -> Option<Result<(u64, Cuts, usize), &'static str>> {
+    let keys = u64::from_le_bytes(rest.get(4..12)?.try_into().ok()?);
+    if version < 3 {
+        return Some(Ok((keys, Cuts::default(), 12)));
+    }
+    let len = match Cuts::encoded_len(&rest[12..])? {
+        Ok(len) => len,
+        Err(why) => return Some(Err(why)),
+    };
+    let cuts = Cuts::decode(rest.get(12..12 + len)?);
+    Some(cuts.map(|c| (keys, c, 12 + len)))
+}
+
 /// Reads and verifies a snapshot; hands each block's payload to `each`.
 pub fn read(
     data: &[u8],
@@ -289,7 +351,8 @@ pub fn read(
         at: at as u64,
         why: why.to_string(),
     };
-    let (origin, created_ms, mut at) = header(data)?;
+    let h = header(data)?;
+    let mut at = h.len;
     let mut blocks = 0;
     loop {
         if data.len() < at + 4 {
@@ -297,20 +360,25 @@ pub fn read(
         }
         let len = u32::from_le_bytes(data[at..at + 4].try_into().unwrap()) as usize;
         if len == 0 {
-            if data.len() < at + 4 + 16 {
+            let (keys, cuts, end) = match end_marker(&data[at..], h.version) {
+                None => return Err(bad(at, "end marker cut short (truncated)")),
+                Some(Err(why)) => return Err(bad(at, why)),
+                Some(Ok(m)) => m,
+            };
+            let Some(sum) = data.get(at + end..at + end + 8) else {
                 return Err(bad(at, "end marker cut short (truncated)"));
+            };
+            let sum = u64::from_le_bytes(sum.try_into().unwrap());
+            if xxh3_64(&data[..at + end]) != sum {
+                return Err(bad(at + end, "whole-file checksum mismatch"));
             }
-            let keys = u64::from_le_bytes(data[at + 4..at + 12].try_into().unwrap());
-            let sum = u64::from_le_bytes(data[at + 12..at + 20].try_into().unwrap());
-            if xxh3_64(&data[..at + 12]) != sum {
-                return Err(bad(at + 12, "whole-file checksum mismatch"));
-            }
-            if data.len() != at + 20 {
-                return Err(bad(at + 20, "bytes after the end marker"));
+            if data.len() != at + end + 8 {
+                return Err(bad(at + end + 8, "bytes after the end marker"));
             }
             return Ok(Checked {
-                origin,
-                created_ms,
+                origin: h.origin,
+                cuts,
+                created_ms: h.created_ms,
                 keys,
                 blocks,
             });
@@ -335,7 +403,7 @@ pub fn read(
 pub struct Incoming {
     buf: Vec<u8>,
     whole: Xxh3,
-    origin: Option<(Origin, u64)>,
+    header: Option<Header>,
     blocks: usize,
     /// Bytes consumed so far (damage is reported at its offset in the snapshot).
     at: u64,
@@ -349,7 +417,7 @@ impl Incoming {
 
     /// The header, once it arrived.
     pub fn origin(&self) -> Option<Origin> {
-        self.origin.map(|(o, _)| o)
+        self.header.map(|h| h.origin)
     }
 
     /// What came after the end marker (over a socket: the stream that follows).
@@ -372,48 +440,50 @@ impl Incoming {
         let mut used = 0;
         let result = loop {
             let rest = &self.buf[used..];
-            if self.origin.is_none() {
+            let Some(h) = self.header else {
                 if rest.len() < HEADER_V1 {
                     break Ok(None);
                 }
-                let need = if u16::from_le_bytes([rest[8], rest[9]]) == 1 {
-                    HEADER_V1
-                } else {
-                    HEADER
-                };
+                let need = header_len(rest);
                 if rest.len() < need {
                     break Ok(None);
                 }
                 match header(&rest[..need]) {
-                    Ok((origin, created, len)) => {
-                        self.whole.update(&rest[..len]);
-                        self.origin = Some((origin, created));
-                        used += len;
+                    Ok(h) => {
+                        self.whole.update(&rest[..h.len]);
+                        self.header = Some(h);
+                        used += h.len;
                         continue;
                     }
                     Err(d) => break Err(self.damage(used as u64 + d.at, &d.why)),
                 }
-            }
+            };
             if rest.len() < 4 {
                 break Ok(None);
             }
             let len = u32::from_le_bytes(rest[..4].try_into().unwrap()) as usize;
             if len == 0 {
-                if rest.len() < 20 {
+                let (keys, cuts, end) = match end_marker(rest, h.version) {
+                    None => break Ok(None),
+                    Some(Err(why)) => break Err(self.damage(used as u64, why)),
+                    Some(Ok(m)) => m,
+                };
+                let Some(sum) = rest.get(end..end + 8) else {
                     break Ok(None);
-                }
-                self.whole.update(&rest[..12]);
-                let keys = u64::from_le_bytes(rest[4..12].try_into().unwrap());
-                let sum = u64::from_le_bytes(rest[12..20].try_into().unwrap());
+                };
+                let sum = u64::from_le_bytes(sum.try_into().unwrap());
+                self.whole.update(&rest[..end]);
                 if self.whole.digest() != sum {
-                    break Err(self.damage(used as u64 + 12, "whole-file checksum mismatch"));
+                    break Err(
+                        self.damage(used as u64 + end as u64, "whole-file checksum mismatch")
+                    );
                 }
-                used += 20;
+                used += end + 8;
                 self.done = true;
-                let (origin, created_ms) = self.origin.expect("read above");
                 break Ok(Some(Checked {
-                    origin,
-                    created_ms,
+                    origin: h.origin,
+                    cuts,
+                    created_ms: h.created_ms,
                     keys,
                     blocks: self.blocks,
                 }));

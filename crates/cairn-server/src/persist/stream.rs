@@ -6,15 +6,20 @@
 //!
 //! ```text
 //! Set(entry)       SET key value [PXAT ms]      (+ MEMCACHED FLAGS key n, when n != 0)
+//! Op(args)         the command as given: APPEND key tail, SETRANGE key off bytes,
+//!                  INCRBY key n, SETBIT key off b
 //! Del(key)         DEL key
 //! Expire(key, at)  PEXPIREAT key ms | PERSIST key
 //! FlushDb(d)       SELECT d, FLUSHDB            FlushAll  FLUSHALL
 //! SwapDb(a, b)     SWAPDB a b
 //! ```
 //!
-//! A `SELECT` goes in front whenever the database changes. Every effect is a state, so
-//! applying one twice changes nothing: a snapshot taken while writes go on, followed by
-//! the stream from the offset the snapshot started at, rebuilds exactly the final state.
+//! A `SELECT` goes in front whenever the database changes. An operation applied twice
+//! is applied wrongly (APPEND twice appends twice), so whoever replays the stream after a
+//! snapshot skips what the snapshot holds already: each of its shards was cut at an
+//! offset of this stream (see [`super::cuts`]), and a record about a key of that shard
+//! before that offset is in the snapshot. Every record is about one key, or about no key
+//! (SELECT, FLUSHDB, SWAPDB, PING), so the test is one lookup.
 //!
 //! Appending happens under the key's shard lock (the store calls in), into one buffer
 //! behind a mutex; the append-only file's writer thread takes the buffer whole, so many
@@ -36,6 +41,7 @@ use cairn_store::journal::{Effect, Global, Journal};
 use parking_lot::{Condvar, Mutex};
 use tokio::sync::{Notify, watch};
 
+use super::cuts::Cuts;
 use crate::replication::backlog::Backlog;
 
 /// Buffered bytes that wake the writer early even when nobody waits for it.
@@ -164,6 +170,14 @@ pub struct Stream {
     ready: Condvar,
     /// The offset up to which the stream is on disk as `appendfsync` promises it.
     synced: watch::Sender<u64>,
+    /// Held by a replica from applying its primary's commands until it appended them,
+    /// and by a snapshot while it reads a shard's cut ([`Stream::hold_applying`]).
+    applying: Mutex<()>,
+    /// The cuts of the snapshot the data was loaded from, while the stream that follows
+    /// it may still hold records that snapshot holds ([`Stream::window`]).
+    window: Mutex<Cuts>,
+    /// `window`'s end, readable without the lock (0: no window).
+    window_end: AtomicU64,
 }
 
 impl Default for Stream {
@@ -188,6 +202,9 @@ impl Default for Stream {
             }),
             ready: Condvar::new(),
             synced: watch::channel(0).0,
+            applying: Mutex::new(()),
+            window: Mutex::new(Cuts::default()),
+            window_end: AtomicU64::new(0),
         }
     }
 }
@@ -211,6 +228,12 @@ pub fn encode_entry(out: &mut Vec<u8>, entry: &Entry) {
         let n = itoa::Buffer::new().format(flags).to_owned();
         command(out, &[b"MEMCACHED", b"FLAGS", key, n.as_bytes()]);
     }
+}
+
+/// A PING of at least `len` bytes (its argument is filler).
+fn padding(out: &mut Vec<u8>, len: u64) {
+    let filler = vec![b'.'; usize::try_from(len).unwrap_or(usize::MAX)];
+    command(out, &[b"PING", &filler]);
 }
 
 /// `SELECT db` when the stream is not on `db` already.
@@ -250,10 +273,42 @@ impl Stream {
     /// Returns the offset past it.
     fn append(&self, f: impl FnOnce(&mut Vec<u8>, &mut usize)) -> u64 {
         self.changes.fetch_add(1, Relaxed);
-        if !self.active.load(Relaxed) || self.following.load(Relaxed) {
+        if self.following.load(Relaxed) {
+            return 0;
+        }
+        if self.window_end.load(Relaxed) != 0 {
+            self.leave_window();
+        }
+        if !self.active.load(Relaxed) {
             return 0;
         }
         let mut p = self.pending.lock();
+        self.put(&mut p, f);
+        self.appended(p)
+    }
+
+    /// This node's own first write since it loaded a snapshot: the stream goes on with a
+    /// history of its own. The data holds the old history's records up to the loaded
+    /// snapshot's cuts, and snapshots of it say so: the new history starts past them, so
+    /// none of its records can be taken for one a snapshot holds. With consumers, one
+    /// PING fills the gap (offsets count bytes); without, the offset just moves on.
+    #[cold]
+    fn leave_window(&self) {
+        let mut p = self.pending.lock();
+        let end = self.close_window();
+        if p.offset < end {
+            if self.active.load(Relaxed) {
+                let gap = end - p.offset;
+                self.put(&mut p, |out, _| padding(out, gap));
+            } else {
+                p.offset = end;
+            }
+        }
+        self.appended(p);
+    }
+
+    /// Encodes one record (by `f`) into the AOF's buffer and the backlog, whichever are on.
+    fn put(&self, p: &mut Pending, f: impl FnOnce(&mut Vec<u8>, &mut usize)) {
         let Pending {
             buf,
             db,
@@ -274,7 +329,6 @@ impl Stream {
             0
         };
         *offset += written as u64;
-        self.appended(p)
     }
 
     /// After an append: releases the lock, then wakes the AOF writer (when it is waited
@@ -448,9 +502,39 @@ impl Stream {
         let _ = rx.wait_for(|s| *s >= offset).await;
     }
 
+    /// Held while a replica applies its primary's commands and appends them, and while a
+    /// snapshot reads a shard's cut: a command applied and not yet appended would be in
+    /// the snapshot's data and after its cut in the stream, and applied twice.
+    pub fn hold_applying(&self) -> parking_lot::MutexGuard<'_, ()> {
+        self.applying.lock()
+    }
+
+    /// The cuts of the snapshot the data was loaded from, while records of the stream
+    /// after it may be in it (a replica continuing its primary's stream skips those):
+    /// empty once this node appended writes of its own.
+    pub fn window(&self) -> Cuts {
+        if self.window_end.load(Relaxed) == 0 {
+            return Cuts::default();
+        }
+        self.window.lock().clone()
+    }
+
+    /// Closes the window; returns where it ended (0: none was open).
+    fn close_window(&self) -> u64 {
+        *self.window.lock() = Cuts::default();
+        self.window_end.swap(0, Relaxed)
+    }
+
     /// Starts the stream over at `pos` (after loading, or a replica's full sync): what
     /// the AOF had not taken is dropped, and the backlog, if any, restarts there.
-    pub fn reset(&self, pos: Position) {
+    /// `window`: the cuts of the snapshot the data came from (see [`Stream::window`]).
+    pub fn reset(&self, pos: Position, window: Cuts) {
+        if window.end() > pos.offset {
+            self.window_end.store(window.end(), Relaxed);
+            *self.window.lock() = window;
+        } else {
+            self.close_window();
+        }
         let mut p = self.pending.lock();
         p.buf.clear();
         p.offset = pos.offset;
@@ -472,6 +556,7 @@ impl Journal for Stream {
             select(out, current, db);
             match effect {
                 Effect::Set(entry) => encode_entry(out, entry),
+                Effect::Op(args) => command(out, args),
                 Effect::Del(key) => command(out, &[b"DEL", key]),
                 Effect::Expire(key, Some(at)) => {
                     let ms = itoa::Buffer::new().format(at).to_owned();
@@ -494,5 +579,57 @@ impl Journal for Stream {
                 command(out, &[b"SWAPDB", a.as_bytes(), b.as_bytes()]);
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key_record(stream: &Stream, key: &[u8]) -> u64 {
+        stream.record(0, Effect::Op(&[b"APPEND", key, b"x"]));
+        stream.end()
+    }
+
+    #[test]
+    fn own_writes_after_a_loaded_snapshot_start_past_its_cuts() {
+        let stream = Stream::default();
+        stream.with_new_backlog(1 << 20, |_, _| ());
+        let at = Position { offset: 100, db: 0 };
+        stream.reset(at, Cuts::new(vec![500, 600]));
+        assert_eq!(stream.window().end(), 600);
+        let before = stream.end();
+        let after = key_record(&stream, b"k");
+        assert!(before == 100 && after > 600, "{before} -> {after}");
+        assert!(stream.window().is_empty());
+        // The gap is one PING in the backlog, followed by the write.
+        let bytes: Vec<u8> = stream
+            .with_backlog(|b| b.read(100, usize::MAX).unwrap().concat())
+            .unwrap();
+        assert!(bytes.starts_with(b"*2\r\n$4\r\nPING\r\n$"));
+        assert!(bytes.ends_with(b"*3\r\n$6\r\nAPPEND\r\n$1\r\nk\r\n$1\r\nx\r\n"));
+        assert_eq!(bytes.len() as u64, after - 100);
+    }
+
+    #[test]
+    fn without_consumers_the_offset_just_moves_past_the_cuts() {
+        let stream = Stream::default();
+        stream.reset(Position { offset: 10, db: 0 }, Cuts::new(vec![70]));
+        key_record(&stream, b"k");
+        assert_eq!(stream.offset(), 70);
+        assert!(stream.window().is_empty());
+    }
+
+    #[test]
+    fn a_follower_keeps_its_window_until_it_passes_it() {
+        let stream = Stream::default();
+        stream.set_following(true);
+        stream.reset(Position { offset: 10, db: 0 }, Cuts::new(vec![70]));
+        key_record(&stream, b"k");
+        stream.append_raw(b"*1\r\n$4\r\nPING\r\n", 0);
+        assert_eq!(stream.window().end(), 70);
+        // A window the stream is already past is no window.
+        stream.reset(Position { offset: 80, db: 0 }, Cuts::new(vec![70]));
+        assert!(stream.window().is_empty());
     }
 }

@@ -28,6 +28,7 @@ use tokio::net::TcpStream;
 use super::link::{CONNECT, CONNECTED, CONNECTING, HANDSHAKE, Link, SYNC};
 use crate::clients::{ClientInfo, Kind};
 use crate::persist::replay;
+use crate::persist::replay::After;
 use crate::persist::snapshot::{self, Incoming};
 use crate::persist::stream::FILE_LIMITS;
 use crate::persist::stream::Position;
@@ -321,9 +322,13 @@ async fn full_sync(server: &Arc<Server>, link: &Link, conn: &mut Conn) -> Result
         .aof_on
         .load(Relaxed)
         .then(|| crate::persist::saving::suspend_aof(server));
-    let old = server.keyspace.adopt(&staging);
+    // The stream restarts with the new data, at once for anyone reading both (a
+    // snapshot); what follows it may hold records the snapshot holds (its cuts).
+    let cuts = checked.cuts;
+    let old = server
+        .keyspace
+        .adopt(&staging, || stream.reset(origin.pos, cuts));
     server.lazyfree.free(old);
-    stream.reset(origin.pos);
     repl.set_ids(super::ids::Ids {
         replid: origin.replid,
         replid2: super::ids::NO_ID,
@@ -356,6 +361,10 @@ async fn apply_stream(
     session.db = if db == usize::MAX { 0 } else { db };
     let mut parser = RequestParser::new(FILE_LIMITS);
     let mut out = Reply::default();
+    // What the data was loaded from (the full sync just made, or the snapshot this node
+    // restarted from) may hold records that come next: they are skipped, not applied.
+    let window = stream.window();
+    let mut skipped = 0u64;
     // One timer for the whole link (acknowledgements every second, and the check that
     // the primary is still talking): a timer per read cost a tenth of the replica's CPU
     // under a pipelined write load. Kills and stops are watched by the caller.
@@ -364,10 +373,31 @@ async fn apply_stream(
     let mut last_read = Instant::now();
     loop {
         if !conn.buf.is_empty() {
-            let (used, getack) = apply(server, &mut session, &mut parser, &conn.buf, &mut out)?;
+            // Applied and appended as one step for a snapshot reading its cuts.
+            let applying = stream.hold_applying();
+            let skip = (window.end() > stream.end()).then(|| After {
+                offset: stream.end(),
+                cuts: &window,
+            });
+            let in_window = skip.is_some();
+            let (used, getack) = apply(
+                server,
+                &mut session,
+                &mut parser,
+                &conn.buf,
+                &mut out,
+                skip,
+                &mut skipped,
+            )?;
             if used > 0 {
                 stream.append_raw(&conn.buf[..used], session.db);
                 conn.buf.advance(used);
+            }
+            drop(applying);
+            if in_window && stream.end() >= window.end() {
+                tracing::warn!(
+                    "the stream passed the cuts of the snapshot this data came from:                      {skipped} commands skipped, the snapshot held them"
+                );
             }
             if getack {
                 send_ack(conn, stream.offset()).await?;
@@ -404,14 +434,17 @@ async fn send_ack(conn: &mut Conn, offset: u64) -> Result<(), String> {
         .await
 }
 
-/// Runs every whole command in `data`; returns the bytes used and whether one of them
-/// was REPLCONF GETACK.
+/// Runs every whole command in `data`, but those `skip` says the data holds already
+/// (counted in `skipped`); returns the bytes used and whether one of them was REPLCONF
+/// GETACK.
 fn apply(
     server: &Server,
     session: &mut crate::session::Session,
     parser: &mut RequestParser,
     data: &[u8],
     out: &mut Reply,
+    skip: Option<After<'_>>,
+    skipped: &mut u64,
 ) -> Result<(usize, bool), String> {
     let mut at = 0;
     let mut getack = false;
@@ -427,7 +460,10 @@ fn apply(
                 let args = parser.args(rest, inline);
                 // Nothing is expired at Unix time 0: the primary decides.
                 let now = Now { ms: 0, s: wall.s };
-                if let Err(e) = crate::dispatch::apply(server, session, out, args, now) {
+                if skip.is_some_and(|a| a.covers(args, at)) {
+                    // In the data already (see `apply_stream`).
+                    *skipped += 1;
+                } else if let Err(e) = crate::dispatch::apply(server, session, out, args, now) {
                     tracing::warn!("a command from the primary failed here: {}", e.0);
                 }
                 out.clear();
