@@ -740,6 +740,145 @@ fn restore_errors() {
 }
 
 // ---------------------------------------------------------------------------------------
+// MIGRATE (between two standalone servers; cluster_cli moves slots and big keys with it)
+// ---------------------------------------------------------------------------------------
+
+/// `MIGRATE host port key|"" db timeout [options]` from `con` to `to`.
+fn migrate_args(to: std::net::SocketAddr, key: &str, db: &str, timeout: &str) -> Vec<String> {
+    let mut args: Vec<String> = vec!["MIGRATE".into(), to.ip().to_string(), to.port().to_string()];
+    args.extend([key, db, timeout].map(String::from));
+    args
+}
+
+fn migrate_with(
+    con: &mut Connection,
+    to: std::net::SocketAddr,
+    key: &str,
+    db: &str,
+    options: &[&str],
+) -> redis::RedisResult<Value> {
+    let mut args = migrate_args(to, key, db, "5000");
+    args.extend(options.iter().map(|o| o.to_string()));
+    cmd(&args).query(con)
+}
+
+#[test]
+fn migrate_moves_keys_and_keeps_them_on_errors() {
+    let (_src, mut con) = start();
+    let dst = common::CairnProcess::start(&[]);
+    let mut target = dst.client();
+    let to = dst.addr;
+    // one key with a TTL: it leaves the source, arrives with its TTL
+    q::<()>(&mut con, &["SET", "a", "1", "PX", "100000"]);
+    assert_eq!(
+        migrate_with(&mut con, to, "a", "0", &[]).unwrap(),
+        Value::Okay
+    );
+    assert_eq!(exists(&mut con, "a"), 0);
+    assert_eq!(get(&mut target, "a").as_deref(), Some("1"));
+    let p: i64 = q(&mut target, &["PTTL", "a"]);
+    assert!((90_000..=100_000).contains(&p), "pttl {p}");
+    // the target holds it already: BUSYKEY, relayed, and the source keeps its key
+    q::<()>(&mut con, &["SET", "a", "2"]);
+    assert_eq!(
+        err_of(migrate_with(&mut con, to, "a", "0", &[]), "MIGRATE"),
+        "ERR Target instance replied with error: BUSYKEY Target key name already exists."
+    );
+    assert_eq!(get(&mut con, "a").as_deref(), Some("2"));
+    // REPLACE overwrites it; COPY keeps the source's
+    assert_eq!(
+        migrate_with(&mut con, to, "a", "0", &["REPLACE", "COPY"]).unwrap(),
+        Value::Okay
+    );
+    assert_eq!(get(&mut con, "a").as_deref(), Some("2"));
+    assert_eq!(get(&mut target, "a").as_deref(), Some("2"));
+    assert_eq!(q::<i64>(&mut target, &["PTTL", "a"]), -1);
+    // the KEYS form, into another database; missing keys are skipped
+    q::<()>(&mut con, &["MSET", "b", "x", "c", "y"]);
+    assert_eq!(
+        migrate_with(&mut con, to, "", "3", &["KEYS", "b", "missing", "c"]).unwrap(),
+        Value::Okay
+    );
+    assert_eq!(exists(&mut con, "b") + exists(&mut con, "c"), 0);
+    q::<()>(&mut target, &["SELECT", "3"]);
+    assert_eq!(get(&mut target, "b").as_deref(), Some("x"));
+    assert_eq!(get(&mut target, "c").as_deref(), Some("y"));
+    q::<()>(&mut target, &["SELECT", "0"]);
+    // nothing to move: NOKEY, before any connection is made
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let nobody = closed.local_addr().unwrap();
+    drop(closed);
+    assert_eq!(
+        migrate_with(&mut con, nobody, "missing", "0", &[]).unwrap(),
+        Value::SimpleString("NOKEY".into())
+    );
+    // nobody listens: Redis's words
+    assert_eq!(
+        err_of(migrate_with(&mut con, nobody, "a", "0", &[]), "MIGRATE"),
+        "IOERR error or timeout connecting to the client"
+    );
+    assert_eq!(get(&mut con, "a").as_deref(), Some("2"));
+    // AUTH the target refuses: the first error is relayed, nothing is removed here
+    let refused = err_of(
+        migrate_with(&mut con, to, "a", "0", &["REPLACE", "AUTH", "pw"]),
+        "MIGRATE",
+    );
+    assert!(
+        refused.starts_with("ERR Target instance replied with error: ERR AUTH"),
+        "{refused}"
+    );
+    let refused2 = err_of(
+        migrate_with(&mut con, to, "a", "0", &["REPLACE", "AUTH2", "u", "pw"]),
+        "MIGRATE",
+    );
+    assert!(
+        refused2.starts_with("ERR Target instance replied with error: "),
+        "{refused2}"
+    );
+    assert_eq!(get(&mut con, "a").as_deref(), Some("2"));
+    // argument errors
+    assert_eq!(
+        err_of(
+            migrate_with(&mut con, to, "a", "0", &["KEYS", "a"]),
+            "MIGRATE"
+        ),
+        "ERR When using MIGRATE KEYS option, the key argument must be set to the empty string"
+    );
+    assert_eq!(
+        err_of(migrate_with(&mut con, to, "a", "0", &["BOGUS"]), "MIGRATE"),
+        "ERR syntax error"
+    );
+    assert_eq!(
+        err(
+            &mut con,
+            &["MIGRATE", "127.0.0.1", "70000", "a", "0", "5000"]
+        ),
+        "ERR Invalid port"
+    );
+    assert_eq!(
+        err(&mut con, &["MIGRATE", "127.0.0.1", "1", "a", "x", "5000"]),
+        "ERR value is not an integer or out of range"
+    );
+}
+
+#[test]
+fn migrate_times_out_reading_a_paused_target() {
+    let (_src, mut con) = start();
+    let dst = common::CairnProcess::start(&[]);
+    let mut target = dst.client();
+    q::<()>(&mut con, &["SET", "slow", "1"]);
+    // the target holds writes (RESTORE-ASKING among them) longer than MIGRATE waits
+    q::<()>(&mut target, &["CLIENT", "PAUSE", "3000", "WRITE"]);
+    let args = migrate_args(dst.addr, "slow", "0", "200");
+    assert_eq!(
+        err_of(cmd(&args).query(&mut con), "MIGRATE"),
+        "IOERR error or timeout reading to target instance"
+    );
+    assert_eq!(get(&mut con, "slow").as_deref(), Some("1"));
+    q::<()>(&mut target, &["CLIENT", "UNPAUSE"]);
+}
+
+// ---------------------------------------------------------------------------------------
 // SELECT, SWAPDB, FLUSHDB, FLUSHALL, DBSIZE
 // ---------------------------------------------------------------------------------------
 
