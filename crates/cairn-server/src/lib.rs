@@ -31,6 +31,8 @@
 //! - [`replication`]: serving replicas the write stream, and following a primary.
 //! - [`cluster`]: cluster mode: routing by hash slot, following the roles the cluster's
 //!   configuration (`cairn-cluster`) gives this node.
+//! - [`peer`]: a RESP connection to another server, this node the client (MIGRATE, a
+//!   manual failover, a replica's handshake with its primary).
 //! - [`tracking`]: client-side caching invalidations; [`notify`]: keyspace notifications;
 //!   [`keyevents`]: what the store reports about changed keys, handed to both.
 //!
@@ -67,6 +69,7 @@ pub mod memory;
 pub mod notify;
 pub mod outbox;
 pub mod park;
+pub mod peer;
 pub mod persist;
 pub mod pubsub;
 pub mod reconfigure;
