@@ -7,7 +7,8 @@
 //! the connection's timeout on its own, as Redis bounds each of MIGRATE's I/O calls.
 //!
 //! Failures are typed ([`Error`]); each caller words them as its users have always read
-//! them (MIGRATE with Redis's `IOERR ...` lines, the replica link in its log's words).
+//! them (MIGRATE with Redis's `IOERR ...` lines, [`Error::ioerr`]; the replica link in
+//! its log's words).
 //! A caller that goes on reading something other than replies (a replica after PSYNC:
 //! the snapshot and the stream) takes the socket and what is buffered
 //! ([`Peer::into_parts`]).
@@ -71,6 +72,27 @@ impl std::fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+impl Error {
+    /// The line Redis's MIGRATE answers for this failure (`IOERR error or timeout ...`,
+    /// its words, odd as "connecting to the client" is): what MIGRATE and a manual
+    /// failover's calls to another node reply.
+    pub fn ioerr(&self) -> &'static str {
+        match self {
+            Error::ConnectTimeout | Error::Connect(_) => {
+                "IOERR error or timeout connecting to the client"
+            }
+            Error::WriteTimeout | Error::Write(_) => {
+                "IOERR error or timeout writing to target instance"
+            }
+            Error::ReadTimeout
+            | Error::Read(_)
+            | Error::Closed
+            | Error::BadReply(_)
+            | Error::TooLong => "IOERR error or timeout reading to target instance",
+        }
+    }
+}
 
 /// An open connection to another server.
 pub struct Peer {

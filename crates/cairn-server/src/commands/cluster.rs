@@ -16,6 +16,7 @@ use crate::commands::args::{help_reply, int_arg, is};
 use crate::ctx::{Command, Ctx};
 use crate::error::{CmdError, CmdResult};
 use crate::park::Park;
+use crate::peer::{self, Peer};
 use crate::spec::{Find, KeySpec, Spec, acl, flags::*, key};
 
 const CLUSTER_SUBCOMMANDS: &[Command] = &[
@@ -824,10 +825,11 @@ fn failover(ctx: &mut Ctx, args: Args) -> CmdResult {
 
 /// Pauses the primary's writes and waits until this replica holds its whole stream.
 async fn catch_up(server: &crate::server::Server, host: &str, port: u16) -> Result<(), String> {
-    let mut conn = Peer::connect(host, port, Duration::from_secs(5)).await?;
-    conn.call(&[b"CLIENT", b"PAUSE", b"10000", b"WRITE"])
-        .await?;
-    let info = conn.call(&[b"INFO", b"replication"]).await?;
+    let mut conn = Peer::connect(host, port, Duration::from_secs(5))
+        .await
+        .map_err(|e| e.ioerr().to_string())?;
+    call(&mut conn, &[b"CLIENT", b"PAUSE", b"10000", b"WRITE"]).await?;
+    let info = call(&mut conn, &[b"INFO", b"replication"]).await?;
     let target: u64 = info
         .lines()
         .find_map(|l| l.strip_prefix("master_repl_offset:"))
@@ -836,12 +838,18 @@ async fn catch_up(server: &crate::server::Server, host: &str, port: u16) -> Resu
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while server.persist.stream.offset() < target {
         if tokio::time::Instant::now() > deadline {
-            let _ = conn.call(&[b"CLIENT", b"UNPAUSE"]).await;
+            let _ = call(&mut conn, &[b"CLIENT", b"UNPAUSE"]).await;
             return Err("ERR Manual failover timed out: the replica did not catch up".into());
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     Ok(())
+}
+
+/// One command to another node: its reply's text; an error reply as `ERR <its line>`.
+async fn call(conn: &mut Peer, args: &[&[u8]]) -> Result<String, String> {
+    let reply = conn.call(args).await.map_err(|e| e.ioerr().to_string())?;
+    peer::text(reply).map_err(|e| format!("ERR {e}"))
 }
 
 fn saveconfig(ctx: &mut Ctx, _args: Args) -> CmdResult {
@@ -906,76 +914,6 @@ fn asking(ctx: &mut Ctx, _args: Args) -> CmdResult {
     ctx.session.asking = true;
     ctx.out.ok();
     Ok(())
-}
-
-/// A RESP connection to another node (MIGRATE, manual failover).
-struct Peer {
-    stream: tokio::net::TcpStream,
-    buf: Vec<u8>,
-    timeout: Duration,
-}
-
-impl Peer {
-    async fn connect(host: &str, port: u16, timeout: Duration) -> Result<Peer, String> {
-        let stream = tokio::time::timeout(timeout, tokio::net::TcpStream::connect((host, port)))
-            .await
-            .map_err(|_| "IOERR error or timeout connecting to the client".to_string())?
-            .map_err(|_| "IOERR error or timeout connecting to the client".to_string())?;
-        let _ = stream.set_nodelay(true);
-        Ok(Peer {
-            stream,
-            buf: Vec::new(),
-            timeout,
-        })
-    }
-
-    async fn send(&mut self, cmds: &[Vec<Vec<u8>>]) -> Result<(), String> {
-        use tokio::io::AsyncWriteExt;
-        let mut out = Vec::new();
-        for args in cmds {
-            cairn_protocol::resp::write_command(&mut out, args);
-        }
-        tokio::time::timeout(self.timeout, self.stream.write_all(&out))
-            .await
-            .map_err(|_| "IOERR error or timeout writing to target instance".to_string())?
-            .map_err(|_| "IOERR error or timeout writing to target instance".to_string())
-    }
-
-    /// One reply: `Ok(text)` for a status, bulk or integer, `Err` for an error reply.
-    async fn reply(&mut self) -> Result<Result<String, String>, String> {
-        use cairn_protocol::Frame;
-        use tokio::io::AsyncReadExt;
-        loop {
-            if let Ok(Some((frame, used))) = Frame::parse(&self.buf) {
-                self.buf.drain(..used);
-                return Ok(match frame {
-                    Frame::Error(e) | Frame::BulkError(e) => {
-                        Err(String::from_utf8_lossy(&e).into_owned())
-                    }
-                    Frame::Simple(s) | Frame::Bulk(s) | Frame::Verbatim { text: s, .. } => {
-                        Ok(String::from_utf8_lossy(&s).into_owned())
-                    }
-                    Frame::Integer(i) => Ok(i.to_string()),
-                    _ => Ok(String::new()),
-                });
-            }
-            let mut chunk = [0u8; 16 * 1024];
-            let n = tokio::time::timeout(self.timeout, self.stream.read(&mut chunk))
-                .await
-                .map_err(|_| "IOERR error or timeout reading to target instance".to_string())?
-                .map_err(|_| "IOERR error or timeout reading to target instance".to_string())?;
-            if n == 0 {
-                return Err("IOERR error or timeout reading to target instance".into());
-            }
-            self.buf.extend_from_slice(&chunk[..n]);
-        }
-    }
-
-    async fn call(&mut self, args: &[&[u8]]) -> Result<String, String> {
-        self.send(&[args.iter().map(|a| a.to_vec()).collect()])
-            .await?;
-        self.reply().await?.map_err(|e| format!("ERR {e}"))
-    }
 }
 
 /// Values longer than this move in pieces of this size, so that the target never parses
@@ -1132,11 +1070,12 @@ fn migrate(ctx: &mut Ctx, args: Args) -> CmdResult {
     let expected = cmds.len();
     ctx.park = Some(Park::Deferred(Box::pin(async move {
         let t = Duration::from_millis(timeout as u64);
-        let mut peer = Peer::connect(&host, port as u16, t).await?;
-        peer.send(&cmds).await?;
+        let ioerr = |e: peer::Error| e.ioerr().to_string();
+        let mut peer = Peer::connect(&host, port as u16, t).await.map_err(ioerr)?;
+        peer.send_all(&cmds).await.map_err(ioerr)?;
         let mut first_error = None;
         for _ in 0..expected {
-            if let Err(e) = peer.reply().await?
+            if let Err(e) = peer::text(peer.reply().await.map_err(ioerr)?)
                 && first_error.is_none()
             {
                 first_error = Some(e);
