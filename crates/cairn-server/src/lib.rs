@@ -31,6 +31,8 @@
 //! - [`replication`]: serving replicas the write stream, and following a primary.
 //! - [`cluster`]: cluster mode: routing by hash slot, following the roles the cluster's
 //!   configuration (`cairn-cluster`) gives this node.
+//! - [`migrate`]: MIGRATE's engine: the keys' payloads taken, sent to the target, removed
+//!   here once it has them.
 //! - [`peer`]: a RESP connection to another server, this node the client (MIGRATE, a
 //!   manual failover, a replica's handshake with its primary).
 //! - [`tracking`]: client-side caching invalidations; [`notify`]: keyspace notifications;
@@ -66,6 +68,7 @@ pub mod leases;
 pub mod listener;
 pub mod memcache;
 pub mod memory;
+pub mod migrate;
 pub mod notify;
 pub mod outbox;
 pub mod park;

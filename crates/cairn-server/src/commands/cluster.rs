@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use cairn_cluster::{Change, Config, Node, NodeId, Role, SLOTS};
 use cairn_protocol::Args;
-use cairn_store::ValueRef;
 
 use crate::cluster::state::Cluster;
 use crate::commands::args::{help_reply, int_arg, is};
 use crate::ctx::{Command, Ctx};
 use crate::error::{CmdError, CmdResult};
+use crate::migrate;
 use crate::park::Park;
 use crate::peer::{self, Peer};
 use crate::spec::{Find, KeySpec, Spec, acl, flags::*, key};
@@ -916,16 +916,6 @@ fn asking(ctx: &mut Ctx, _args: Args) -> CmdResult {
     Ok(())
 }
 
-/// Values longer than this move in pieces of this size, so that the target never parses
-/// one request the size of the key (up to `proto-max-bulk-len`) and serves other clients
-/// between pieces.
-const MIGRATE_PIECE: usize = 1 << 20;
-
-/// What a value held when it was sent, to tell whether it changed since.
-fn value_print(value: ValueRef<'_>) -> u128 {
-    value.with_bytes(xxhash_rust::xxh3::xxh3_128)
-}
-
 /// MIGRATE's keys, as Redis's `migrateGetKeys`: the key argument, or, when it is empty,
 /// every argument after KEYS (AUTH takes one argument and AUTH2 two before it).
 fn migrate_keys<'a>(argc: usize, arg: &dyn Fn(usize) -> &'a [u8], out: &mut Vec<(usize, u32)>) {
@@ -955,15 +945,8 @@ fn migrate_keys<'a>(argc: usize, arg: &dyn Fn(usize) -> &'a [u8], out: &mut Vec<
 /// MIGRATE host port key|"" destination-db timeout [COPY] [REPLACE] [AUTH password]
 ///         [AUTH2 username password] [KEYS key [key ...]]
 /// ```
-/// The keys' DUMP payloads are taken now and sent as RESTORE-ASKING (so the target takes
-/// them for a slot it is importing). Once the target has them all, each key is removed
-/// here only if it is unchanged since it was sent: a write that came in meanwhile is not
-/// lost, the key stays and moves on the next pass, replacing the older copy this node sent
-/// (`Cluster::sent`); a key the target held before the migration still stops the move
-/// with BUSYKEY unless REPLACE is given, as in Redis.
-///
-/// A value longer than `MIGRATE_PIECE` moves in pieces: RESTORE-ASKING of its first piece,
-/// then an APPEND (after ASKING) for each further one.
+/// Parses the arguments; the keys are taken now and sent after the replies before this
+/// one (`crate::migrate`, which says how). `NOKEY` when none of them is here.
 fn migrate(ctx: &mut Ctx, args: Args) -> CmdResult {
     let host = String::from_utf8_lossy(args.get(1)).into_owned();
     let port = int_arg(args.get(2))?;
@@ -1004,103 +987,20 @@ fn migrate(ctx: &mut Ctx, args: Args) -> CmdResult {
     if keys.is_empty() && !args.get(3).is_empty() {
         keys.push(args.get(3).to_vec());
     }
-    // Take each key's payload and remaining TTL now.
-    let now = ctx.now;
-    let mut cmds: Vec<Vec<Vec<u8>>> = Vec::new();
-    if let Some(a) = &auth {
-        let mut c = vec![b"AUTH".to_vec()];
-        c.extend(a.iter().cloned());
-        cmds.push(c);
-    }
-    if db != 0 {
-        cmds.push(vec![b"SELECT".to_vec(), db.to_string().into_bytes()]);
-    }
-    let mut moved: Vec<(Vec<u8>, u128, Option<u64>)> = Vec::new();
-    for key in &keys {
-        let (mut shard, slot) = ctx.lock(key);
-        let Some(e) = shard.db(ctx.db()).peek(slot, key, now) else {
-            continue;
-        };
-        let ttl = e
-            .expire_at()
-            .map_or(0, |at| at.saturating_sub(now.ms).max(1));
-        let value = e.value();
-        let (payload, pieces) = if value.len() > MIGRATE_PIECE {
-            value.with_bytes(|b| {
-                let first = ValueRef::Str(&b[..MIGRATE_PIECE]);
-                let rest = b[MIGRATE_PIECE..].chunks(MIGRATE_PIECE).flat_map(|piece| {
-                    [
-                        vec![b"ASKING".to_vec()],
-                        vec![b"APPEND".to_vec(), key.clone(), piece.to_vec()],
-                    ]
-                });
-                (cairn_store::dump::serialize(first), rest.collect())
-            })
-        } else {
-            (cairn_store::dump::serialize(value), Vec::new())
-        };
-        let cluster = ctx.server.cluster.get();
-        if !pieces.is_empty()
-            && let Some(cl) = cluster
-        {
-            // A transfer cut short leaves part of the value on the target: the next pass
-            // must replace it.
-            cl.remember_sent(slot, key);
-        }
-        let ours = cluster.is_some_and(|cl| cl.sent_before(slot, key));
-        let mut c = vec![
-            b"RESTORE-ASKING".to_vec(),
-            key.clone(),
-            ttl.to_string().into_bytes(),
-            payload,
-        ];
-        if replace || ours {
-            c.push(b"REPLACE".to_vec());
-        }
-        cmds.push(c);
-        cmds.extend(pieces);
-        moved.push((key.clone(), value_print(value), e.expire_at()));
-    }
-    if moved.is_empty() {
+    let request = migrate::Request {
+        host,
+        port: port as u16,
+        db,
+        timeout: Duration::from_millis(timeout as u64),
+        copy,
+        replace,
+        auth,
+        keys,
+    };
+    let Some(batch) = migrate::take(ctx.server, ctx.db(), ctx.now, request) else {
         ctx.out.simple("NOKEY");
         return Ok(());
-    }
-    let server = ctx.server.arc();
-    let local_db = ctx.db();
-    let expected = cmds.len();
-    ctx.park = Some(Park::Deferred(Box::pin(async move {
-        let t = Duration::from_millis(timeout as u64);
-        let ioerr = |e: peer::Error| e.ioerr().to_string();
-        let mut peer = Peer::connect(&host, port as u16, t).await.map_err(ioerr)?;
-        peer.send_all(&cmds).await.map_err(ioerr)?;
-        let mut first_error = None;
-        for _ in 0..expected {
-            if let Err(e) = peer::text(peer.reply().await.map_err(ioerr)?)
-                && first_error.is_none()
-            {
-                first_error = Some(e);
-            }
-        }
-        if let Some(e) = first_error {
-            return Err(format!("ERR Target instance replied with error: {e}"));
-        }
-        if !copy {
-            let now = server.clock.at(std::time::Instant::now());
-            for (key, print, deadline) in &moved {
-                let slot = cairn_store::key_slot(key);
-                let mut shard = server.keyspace.lock(slot);
-                let db = shard.db(local_db);
-                let unchanged = db.peek(slot, key, now).is_some_and(|e| {
-                    e.expire_at() == *deadline && value_print(e.value()) == *print
-                });
-                if unchanged {
-                    db.remove(slot, key, now);
-                } else if let Some(cl) = server.cluster.get() {
-                    cl.remember_sent(slot, key);
-                }
-            }
-        }
-        Ok("OK".to_string())
-    })));
+    };
+    ctx.park = Some(Park::Deferred(Box::pin(batch.send(ctx.server.arc()))));
     Ok(())
 }
