@@ -20,13 +20,14 @@ use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
 use cairn_protocol::resp::request::Parsed;
-use cairn_protocol::{Reply, RequestParser};
+use cairn_protocol::{Frame, Reply, RequestParser};
 use cairn_store::db::Now;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use super::link::{CONNECT, CONNECTED, CONNECTING, HANDSHAKE, Link, SYNC};
 use crate::clients::{ClientInfo, Kind};
+use crate::peer::{self, Peer};
 use crate::persist::replay;
 use crate::persist::replay::After;
 use crate::persist::snapshot::{self, Incoming};
@@ -68,7 +69,9 @@ pub async fn run(server: Arc<Server>, link: Arc<Link>) {
     }
 }
 
-/// A connection to the primary, with what was read and not yet used.
+/// The connection to the primary once PSYNC is answered (the handshake before it goes
+/// through [`Peer`]): the snapshot and the stream are read raw from it. With what was
+/// read and not yet used.
 struct Conn {
     stream: TcpStream,
     buf: BytesMut,
@@ -94,8 +97,8 @@ impl Conn {
         }
     }
 
-    /// One reply line (`+...`, `-...`), without its CRLF. Empty lines (the keep-alive
-    /// newlines a primary may send while it prepares a snapshot) are skipped.
+    /// One line, without its CRLF (the snapshot's `$EOF:<mark>` header). Empty lines (the
+    /// keep-alive newlines a primary may send while it prepares a snapshot) are skipped.
     async fn line(&mut self) -> Result<String, String> {
         loop {
             if let Some(i) = self.buf.iter().position(|&b| b == b'\n') {
@@ -112,10 +115,48 @@ impl Conn {
             self.fill().await?;
         }
     }
+}
 
+/// A failed call to the primary at `addr`, in the words the link has always logged.
+fn in_words(addr: &str, e: peer::Error) -> String {
+    match e {
+        peer::Error::ConnectTimeout => format!("connecting to {addr} timed out"),
+        peer::Error::Connect(e) => format!("cannot connect to {addr}: {e}"),
+        peer::Error::WriteTimeout => "timed out writing to the primary".into(),
+        peer::Error::Write(e) => format!("write failed: {e}"),
+        peer::Error::ReadTimeout => "timed out waiting for the primary".into(),
+        peer::Error::Read(e) => format!("read failed: {e}"),
+        peer::Error::Closed => "the primary closed the connection".into(),
+        peer::Error::BadReply(e) => format!("bad reply from the primary: {e}"),
+        peer::Error::TooLong => "reply line too long".into(),
+    }
+}
+
+/// A reply as the one line the link's checks and log read: a status or an error with its
+/// type byte (`+OK`, `-NOAUTH ...`); any other kind as the first line of its encoding
+/// (`$4`, `:1`).
+fn first_line(reply: &Frame) -> String {
+    let mut out = Vec::new();
+    reply.encode(&mut out);
+    let end = out.iter().position(|&b| b == b'\r').unwrap_or(out.len());
+    String::from_utf8_lossy(&out[..end]).trim_end().to_string()
+}
+
+/// The handshake with the primary at `addr`, before PSYNC's reply.
+struct Handshake {
+    peer: Peer,
+    addr: String,
+}
+
+impl Handshake {
+    /// Sends one command and reads its reply, as [`first_line`] shows it.
     async fn command(&mut self, args: &[&[u8]]) -> Result<String, String> {
-        self.send(args).await?;
-        self.line().await
+        let reply = self
+            .peer
+            .call(args)
+            .await
+            .map_err(|e| in_words(&self.addr, e))?;
+        Ok(first_line(&reply))
     }
 }
 
@@ -123,14 +164,12 @@ async fn session(server: &Arc<Server>, link: &Arc<Link>) -> Result<(), String> {
     let timeout = server.with_config(|c| Duration::from_secs(c.repl_timeout));
     link.set_status(CONNECTING);
     let addr = format!("{}:{}", link.host, link.port);
-    let stream = tokio::time::timeout(timeout, TcpStream::connect(&addr))
+    let peer = Peer::connect(&link.host, link.port, timeout)
         .await
-        .map_err(|_| format!("connecting to {addr} timed out"))?
-        .map_err(|e| format!("cannot connect to {addr}: {e}"))?;
-    let _ = stream.set_nodelay(true);
-    let local = stream.local_addr().map_err(|e| e.to_string())?;
-    let peer = stream.peer_addr().map_err(|e| e.to_string())?;
-    let (info, _inbox) = ClientInfo::new(server.clients.next_id(), peer, local, -1);
+        .map_err(|e| in_words(&addr, e))?;
+    let local = peer.local_addr().map_err(|e| e.to_string())?;
+    let remote = peer.peer_addr().map_err(|e| e.to_string())?;
+    let (info, _inbox) = ClientInfo::new(server.clients.next_id(), remote, local, -1);
     let info = Arc::new(info);
     info.set_kind(Kind::Master);
     server.clients.add(info.clone());
@@ -141,7 +180,7 @@ async fn session(server: &Arc<Server>, link: &Arc<Link>) -> Result<(), String> {
     // CLIENT KILL TYPE master (or a stop) ends the link at any point: handshake, full
     // sync or stream.
     tokio::select! {
-        r = linked(server, link, &info, stream) => r,
+        r = linked(server, link, &info, peer) => r,
         _ = info.killed() => Err("link killed (CLIENT KILL)".into()),
     }
 }
@@ -150,7 +189,7 @@ async fn linked(
     server: &Arc<Server>,
     link: &Arc<Link>,
     info: &Arc<ClientInfo>,
-    stream: TcpStream,
+    peer: Peer,
 ) -> Result<(), String> {
     let (timeout, auth, user, announce_ip, announce_port, my_port) = server.with_config(|c| {
         (
@@ -163,24 +202,23 @@ async fn linked(
         )
     });
     let addr = format!("{}:{}", link.host, link.port);
-    let mut conn = Conn {
-        stream,
-        buf: BytesMut::with_capacity(64 * 1024),
-        timeout,
+    let mut hs = Handshake {
+        peer,
+        addr: addr.clone(),
     };
     link.set_status(HANDSHAKE);
     if !auth.is_empty() {
         let reply = if user.is_empty() {
-            conn.command(&[b"AUTH", auth.as_bytes()]).await?
+            hs.command(&[b"AUTH", auth.as_bytes()]).await?
         } else {
-            conn.command(&[b"AUTH", user.as_bytes(), auth.as_bytes()])
+            hs.command(&[b"AUTH", user.as_bytes(), auth.as_bytes()])
                 .await?
         };
         if !reply.starts_with('+') {
             return Err(format!("the primary refused AUTH: {reply}"));
         }
     }
-    let pong = conn.command(&[b"PING"]).await?;
+    let pong = hs.command(&[b"PING"]).await?;
     if pong.starts_with("-NOAUTH") || pong.starts_with("-NOPERM") {
         return Err(format!("the primary wants a password (masterauth): {pong}"));
     }
@@ -192,18 +230,28 @@ async fn linked(
     } else {
         my_port
     };
-    conn.command(&[b"REPLCONF", b"listening-port", port.to_string().as_bytes()])
+    hs.command(&[b"REPLCONF", b"listening-port", port.to_string().as_bytes()])
         .await?;
     if !announce_ip.is_empty() {
-        conn.command(&[b"REPLCONF", b"ip-address", announce_ip.as_bytes()])
+        hs.command(&[b"REPLCONF", b"ip-address", announce_ip.as_bytes()])
             .await?;
     }
-    conn.command(&[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"])
+    hs.command(&[b"REPLCONF", b"capa", b"eof", b"capa", b"psync2"])
         .await?;
     let (replid, offset) = super::roles::psync_args(server);
-    let reply = conn
+    let reply = hs
         .command(&[b"PSYNC", &replid, offset.to_string().as_bytes()])
         .await?;
+    // From here on the primary sends a snapshot and its stream, not replies: read raw,
+    // 64 KB at a time as the link always has, starting with what came after the reply.
+    let (stream, rest) = hs.peer.into_parts();
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    buf.extend_from_slice(&rest);
+    let mut conn = Conn {
+        stream,
+        buf,
+        timeout,
+    };
     let repl = &server.replication;
     let db = if let Some(rest) = reply.strip_prefix("+FULLRESYNC ") {
         let mut words = rest.split_whitespace();
@@ -475,4 +523,23 @@ fn apply(
         at += len;
     }
     Ok((at, getack))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replies_show_as_the_line_they_came_as() {
+        assert_eq!(
+            first_line(&Frame::Simple(b"CONTINUE".to_vec())),
+            "+CONTINUE"
+        );
+        assert_eq!(
+            first_line(&Frame::Error(b"NOAUTH Authentication required.".to_vec())),
+            "-NOAUTH Authentication required."
+        );
+        assert_eq!(first_line(&Frame::Bulk(b"PONG".to_vec())), "$4");
+        assert_eq!(first_line(&Frame::Integer(1)), ":1");
+    }
 }
