@@ -62,10 +62,12 @@ pub struct Batch {
     db: usize,
     /// The pipeline: every command gets one reply.
     commands: Vec<Vec<Vec<u8>>>,
-    /// Each key taken, with what it held and its deadline when taken, to tell whether it
-    /// changed since.
-    taken: Vec<(Vec<u8>, u128, Option<u64>)>,
+    taken: Vec<Taken>,
 }
+
+/// A key taken, with what it held and its deadline when taken, to tell whether it
+/// changed since.
+type Taken = (Vec<u8>, u128, Option<u64>);
 
 /// What a value held when it was sent, to tell whether it changed since.
 fn value_print(value: ValueRef<'_>) -> u128 {
@@ -161,6 +163,64 @@ impl Batch {
     /// replaces the target's copy). The status line MIGRATE answers (`OK`), or its error
     /// line: Redis's IOERR lines, or the target's first error relayed.
     pub async fn send(self, server: Arc<Server>) -> Result<String, String> {
+        let (delivery, settle) = self.split();
+        delivery.run().await?;
+        settle.run(&server);
+        Ok("OK".to_string())
+    }
+
+    /// [`Batch::send`] from synchronous code: MIGRATE inside EXEC, which Redis runs to its
+    /// end before the next queued command (blocking its server meanwhile). The transfer
+    /// runs on a thread and runtime of its own (this thread's runtime waits here and
+    /// cannot drive it) for at most the timeout per step; the removals run here, where
+    /// the transaction's hold lends the shards.
+    pub fn send_now(self, server: &Server) -> Result<String, String> {
+        let (delivery, settle) = self.split();
+        let run = move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("IOERR error or timeout connecting to the client: {e}"))?
+                .block_on(delivery.run())
+        };
+        std::thread::Builder::new()
+            .name("cairn-migrate".into())
+            .spawn(run)
+            .map_err(|e| format!("IOERR error or timeout connecting to the client: {e}"))?
+            .join()
+            .unwrap_or_else(|_| Err("IOERR error or timeout writing to target instance".into()))?;
+        settle.run(server);
+        Ok("OK".to_string())
+    }
+
+    fn split(self) -> (Delivery, Settle) {
+        (
+            Delivery {
+                host: self.host,
+                port: self.port,
+                timeout: self.timeout,
+                commands: self.commands,
+            },
+            Settle {
+                copy: self.copy,
+                db: self.db,
+                taken: self.taken,
+            },
+        )
+    }
+}
+
+/// The network half of a batch: the pipeline and where it goes.
+struct Delivery {
+    host: String,
+    port: u16,
+    timeout: Duration,
+    commands: Vec<Vec<Vec<u8>>>,
+}
+
+impl Delivery {
+    /// Sends the pipeline; the target's first error, relayed, fails it.
+    async fn run(self) -> Result<(), String> {
         let ioerr = |e: peer::Error| e.ioerr().to_string();
         let mut peer = Peer::connect(&self.host, self.port, self.timeout)
             .await
@@ -174,25 +234,40 @@ impl Batch {
                 first_error = Some(e);
             }
         }
-        if let Some(e) = first_error {
-            return Err(format!("ERR Target instance replied with error: {e}"));
+        match first_error {
+            Some(e) => Err(format!("ERR Target instance replied with error: {e}")),
+            None => Ok(()),
         }
-        if !self.copy {
-            let now = server.clock.at(Instant::now());
-            for (key, print, deadline) in &self.taken {
-                let slot = cairn_store::key_slot(key);
-                let mut shard = server.keyspace.lock(slot);
-                let db = shard.db(self.db);
-                let unchanged = db.peek(slot, key, now).is_some_and(|e| {
-                    e.expire_at() == *deadline && value_print(e.value()) == *print
-                });
-                if unchanged {
-                    db.remove(slot, key, now);
-                } else if let Some(cl) = server.cluster.get() {
-                    cl.remember_sent(slot, key);
-                }
+    }
+}
+
+/// The local half: what to remove once the target has every key.
+struct Settle {
+    copy: bool,
+    db: usize,
+    taken: Vec<Taken>,
+}
+
+impl Settle {
+    /// Unless COPY, removes each key unchanged since it was taken; a changed one is
+    /// remembered as sent, so the next pass replaces the target's copy.
+    fn run(self, server: &Server) {
+        if self.copy {
+            return;
+        }
+        let now = server.clock.at(Instant::now());
+        for (key, print, deadline) in &self.taken {
+            let slot = cairn_store::key_slot(key);
+            let mut shard = server.keyspace.lock(slot);
+            let db = shard.db(self.db);
+            let unchanged = db
+                .peek(slot, key, now)
+                .is_some_and(|e| e.expire_at() == *deadline && value_print(e.value()) == *print);
+            if unchanged {
+                db.remove(slot, key, now);
+            } else if let Some(cl) = server.cluster.get() {
+                cl.remember_sent(slot, key);
             }
         }
-        Ok("OK".to_string())
     }
 }

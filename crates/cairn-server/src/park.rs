@@ -7,7 +7,7 @@
 //!
 //! Inside MULTI, EXEC and scripts nothing parks: a handler asked to run there
 //! (`Ctx::may_park` false) answers at once, as Redis's blocking commands do in a
-//! transaction.
+//! transaction (see `dispatch::nested` for those that finish elsewhere).
 
 use std::time::{Duration, Instant};
 

@@ -995,3 +995,39 @@ fn flushdb_and_flushall() {
     q::<()>(&mut con, &["SET", "x", "1"]);
     assert_eq!(q::<i64>(&mut con, &["DBSIZE"]), 1);
 }
+
+/// MIGRATE queued in a transaction runs to its end inside EXEC, as in Redis: its reply is
+/// in EXEC's array, the key has moved before the next queued command runs, and a failure
+/// is that command's error, not the transaction's.
+#[test]
+fn migrate_inside_exec_finishes_before_the_next_command() {
+    let (src, mut con) = start();
+    let dst = common::CairnProcess::start(&[]);
+    let mut target = dst.client();
+    q::<()>(&mut con, &["SET", "moving", "1", "PX", "100000"]);
+    q::<()>(&mut con, &["SET", "busy", "here"]);
+    q::<()>(&mut target, &["SET", "busy", "there"]);
+    // redis-rs turns an error inside EXEC's array into a failure of the whole: the
+    // exact bytes come from a raw connection.
+    let mut raw = src.raw();
+    let port = dst.addr.port();
+    raw.roundtrip(b"MULTI\r\n", b"+OK\r\n");
+    for line in [
+        "SET before x".to_string(),
+        format!("MIGRATE 127.0.0.1 {port} moving 0 5000"),
+        "EXISTS moving".into(),
+        format!("MIGRATE 127.0.0.1 {port} busy 0 5000"),
+        "GET busy".into(),
+    ] {
+        raw.roundtrip(format!("{line}\r\n").as_bytes(), b"+QUEUED\r\n");
+    }
+    raw.roundtrip(
+        b"EXEC\r\n",
+        b"*5\r\n+OK\r\n+OK\r\n:0\r\n\
+          -ERR Target instance replied with error: BUSYKEY Target key name already exists.\r\n\
+          $4\r\nhere\r\n",
+    );
+    assert_eq!(get(&mut target, "moving").as_deref(), Some("1"));
+    let p: i64 = q(&mut target, &["PTTL", "moving"]);
+    assert!(p > 90_000, "pttl {p}");
+}

@@ -1001,6 +1001,12 @@ fn migrate(ctx: &mut Ctx, args: Args) -> CmdResult {
         ctx.out.simple("NOKEY");
         return Ok(());
     };
-    ctx.park = Some(Park::Deferred(Box::pin(batch.send(ctx.server.arc()))));
+    if ctx.may_park() {
+        ctx.park = Some(Park::Deferred(Box::pin(batch.send(ctx.server.arc()))));
+    } else {
+        // Inside EXEC: to its end before the next queued command, as in Redis.
+        let line = batch.send_now(ctx.server).map_err(CmdError::new)?;
+        ctx.out.simple(&line);
+    }
     Ok(())
 }

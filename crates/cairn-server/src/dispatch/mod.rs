@@ -153,7 +153,11 @@ pub fn call(
 }
 
 /// Runs one of EXEC's queued commands (the [`crate::ctx::Nested`] runner): judged when it
-/// was queued, run now without parking, counted and answered as any other.
+/// was queued, run now without parking, counted and answered as any other. A cluster
+/// change that would finish elsewhere (CLUSTER MEET, FORGET, REPLICATE, SETSLOT) answers
+/// `+OK` at once and goes on in the background, as Redis's do (its gossip spreads them
+/// after the reply); it cannot finish inside EXEC, which holds every shard that applying
+/// it may need. MIGRATE runs to its end in its handler instead (`Ctx::may_park`).
 pub fn nested(ctx: &mut Ctx<'_>, id: CommandId, args: Args<'_>) {
     let started = Instant::now();
     let (result, park) = execute(
@@ -167,7 +171,20 @@ pub fn nested(ctx: &mut Ctx<'_>, id: CommandId, args: Args<'_>) {
         Mode::Nested,
         Admission::Proceed,
     );
-    debug_assert!(park.is_none(), "nested commands never park");
+    let result = match park {
+        None => result,
+        Some(Park::Deferred(op)) => {
+            let name = table().spec(id).name;
+            tokio::spawn(async move {
+                if let Err(e) = op.await {
+                    tracing::warn!("{name} queued in a transaction failed after its reply: {e}");
+                }
+            });
+            ctx.out.ok();
+            Ok(())
+        }
+        Some(other) => unreachable!("handlers do not park inside EXEC: {other:?}"),
+    };
     let ns = started.elapsed().as_nanos() as u64;
     count(ctx.out, ctx.stats, id, ns, result);
 }

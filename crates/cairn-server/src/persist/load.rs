@@ -67,7 +67,7 @@ pub fn start(server: &Arc<Server>) -> Result<(), String> {
                     // kept; a new base is written from it, and no stream position is
                     // claimed (a replica of this node syncs in full).
                     tracing::warn!(
-                        "the append-only file's increment ends at stream offset {}, before                          the end of its base's cut ({}): writing a new base",
+                        "the append-only file's increment ends at stream offset {}, before the end of its base's cut ({}): writing a new base",
                         loaded.origin.pos.offset,
                         loaded.cuts.end()
                     );

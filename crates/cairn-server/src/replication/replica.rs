@@ -444,7 +444,7 @@ async fn apply_stream(
             drop(applying);
             if in_window && stream.end() >= window.end() {
                 tracing::warn!(
-                    "the stream passed the cuts of the snapshot this data came from:                      {skipped} commands skipped, the snapshot held them"
+                    "the stream passed the cuts of the snapshot this data came from: {skipped} commands skipped, the snapshot held them"
                 );
             }
             if getack {
