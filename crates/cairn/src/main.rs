@@ -96,11 +96,20 @@ fn check(name: &str, m: &ArgMatches) -> ! {
             Ok(data) => match cairn_server::persist::snapshot::read(&data, |_, _| Ok(())) {
                 Ok(c) => Ok((
                     format!(
-                        "{}: Cairn snapshot, {} keys in {} blocks, stream offset {}, replication id {}: OK",
+                        "{}: Cairn snapshot, {} keys in {} blocks, stream offset {}{}, replication id {}: OK",
                         file.display(),
                         c.keys,
                         c.blocks,
                         c.origin.pos.offset,
+                        if c.cuts.is_empty() {
+                            String::new()
+                        } else {
+                            format!(
+                                " ({} shards cut by offset {})",
+                                c.cuts.shards().len(),
+                                c.cuts.end()
+                            )
+                        },
                         c.origin.replid()
                     ),
                     true,
