@@ -10,7 +10,8 @@
 //! ```text
 //! [AUTH pw | AUTH user pw]  [SELECT db]
 //! RESTORE-ASKING key ttl payload [REPLACE]        one per key
-//! ASKING, APPEND key piece                        per further MB of a big value
+//! [ASKING,] APPEND key piece                      per further MB of a big value
+//!                                                 (ASKING to a cluster node only)
 //! ```
 //!
 //! A write that came in meanwhile is not lost: the key stays and moves on the next pass,
@@ -107,21 +108,24 @@ pub fn take(server: &Server, db: usize, now: Now, request: Request) -> Option<Ba
             .expire_at()
             .map_or(0, |at| at.saturating_sub(now.ms).max(1));
         let value = e.value();
+        let cluster = server.cluster.get();
         let (payload, pieces) = if value.len() > PIECE {
             value.with_bytes(|b| {
                 let first = ValueRef::Str(&b[..PIECE]);
-                let rest = b[PIECE..].chunks(PIECE).flat_map(|piece| {
-                    [
-                        vec![b"ASKING".to_vec()],
-                        vec![b"APPEND".to_vec(), key.clone(), piece.to_vec()],
-                    ]
-                });
-                (cairn_store::dump::serialize(first), rest.collect())
+                let mut rest = Vec::new();
+                for piece in b[PIECE..].chunks(PIECE) {
+                    // A cluster target serves the key's slot only while it is importing,
+                    // to a client that asks; a standalone one refuses ASKING.
+                    if cluster.is_some() {
+                        rest.push(vec![b"ASKING".to_vec()]);
+                    }
+                    rest.push(vec![b"APPEND".to_vec(), key.clone(), piece.to_vec()]);
+                }
+                (cairn_store::dump::serialize(first), rest)
             })
         } else {
             (cairn_store::dump::serialize(value), Vec::new())
         };
-        let cluster = server.cluster.get();
         if !pieces.is_empty()
             && let Some(cl) = cluster
         {

@@ -1031,3 +1031,29 @@ fn migrate_inside_exec_finishes_before_the_next_command() {
     let p: i64 = q(&mut target, &["PTTL", "moving"]);
     assert!(p > 90_000, "pttl {p}");
 }
+
+/// A value over MIGRATE's 1 MB piece size moves between standalone servers too: the
+/// pieces after the first go as plain APPENDs (a standalone target refuses ASKING).
+#[test]
+fn migrate_moves_a_big_value_between_standalone_servers() {
+    let (_src, mut con) = start();
+    let dst = common::CairnProcess::start(&[]);
+    let mut target = dst.client();
+    let big: Vec<u8> = (0..3_500_000u32).map(|i| (i % 251) as u8).collect();
+    let _: () = redis::cmd("SET")
+        .arg("big")
+        .arg(&big)
+        .arg("EX")
+        .arg(1000)
+        .query(&mut con)
+        .unwrap();
+    assert_eq!(
+        migrate_with(&mut con, dst.addr, "big", "0", &[]).unwrap(),
+        Value::Okay
+    );
+    assert_eq!(exists(&mut con, "big"), 0);
+    let got: Vec<u8> = redis::cmd("GET").arg("big").query(&mut target).unwrap();
+    assert!(got == big, "the target holds {} bytes", got.len());
+    let ttl: i64 = q(&mut target, &["TTL", "big"]);
+    assert!((990..=1000).contains(&ttl), "ttl {ttl}");
+}
