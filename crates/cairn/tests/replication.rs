@@ -251,16 +251,7 @@ fn a_replica_killed_and_restarted_continues_with_a_partial_resync() {
     let p = primary(&[]);
     let mut pc = p.client();
     fill(&mut pc, "a", 5_000, 64);
-    let dir = std::env::temp_dir().join(format!("cairn-repl-restart-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let dir_s = dir.display().to_string();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-        .to_string();
+    let (dir, dir_s, port) = restartable("cairn-repl-restart");
     let replica_args = [
         "--dir",
         dir_s.as_str(),
@@ -298,6 +289,22 @@ fn a_replica_killed_and_restarted_continues_with_a_partial_resync() {
     );
     drop(r);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A data directory (emptied) and a free port for a replica that restarts as itself:
+/// the directory, as text, and the port, as text.
+fn restartable(name: &str) -> (std::path::PathBuf, String, String) {
+    let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let dir_s = dir.display().to_string();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    (dir, dir_s, port)
 }
 
 /// SIGKILL through the child's pid (the handle's drop would also kill, but later).
@@ -838,16 +845,7 @@ fn a_replica_restarted_from_its_snapshot_applies_each_operation_once() {
     let p = primary(&["--shards", "16", "--repl-backlog-size", "256mb"]);
     let mut pc = p.client();
     fill(&mut pc, "filler", 100_000, 10);
-    let dir = std::env::temp_dir().join(format!("cairn-repl-snap-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let dir_s = dir.display().to_string();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-        .to_string();
+    let (dir, dir_s, port) = restartable("cairn-repl-snap");
     let args = [
         "--dir",
         dir_s.as_str(),
