@@ -794,6 +794,23 @@ fn operation_writers(
         .collect()
 }
 
+/// Waits for the writers, checks the replica holds the primary's data and every value
+/// the writers made; returns whether the replica skipped commands its snapshot held (the
+/// case under test happened).
+fn writers_done_and_equal(
+    p: &CairnProcess,
+    r: &CairnProcess,
+    writers: Vec<std::thread::JoinHandle<common::ops::OpModel>>,
+) -> bool {
+    let models: Vec<_> = writers.into_iter().map(|w| w.join().unwrap()).collect();
+    assert_same_data(p, r);
+    let mut rc = r.client();
+    for m in &models {
+        m.check(&mut rc);
+    }
+    skipped_by(r).is_some_and(|n| n > 0)
+}
+
 /// The number in the replica's "N commands skipped" line, once it logged one.
 fn skipped_by(r: &CairnProcess) -> Option<u64> {
     r.startup.iter().chain(r.log_lines().iter()).find_map(|l| {
@@ -820,13 +837,7 @@ fn a_full_sync_under_operations_applies_each_once() {
         link_up(&r);
         std::thread::sleep(Duration::from_millis(300));
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        let models: Vec<_> = writers.into_iter().map(|w| w.join().unwrap()).collect();
-        assert_same_data(&p, &r);
-        let mut rc = r.client();
-        for m in &models {
-            m.check(&mut rc);
-        }
-        exercised = skipped_by(&r).is_some_and(|n| n > 0);
+        exercised = writers_done_and_equal(&p, &r, writers);
         if exercised {
             break;
         }
@@ -881,13 +892,7 @@ fn a_replica_restarted_from_its_snapshot_applies_each_operation_once() {
             "the restarted replica continued from its snapshot"
         );
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        let models: Vec<_> = writers.into_iter().map(|w| w.join().unwrap()).collect();
-        assert_same_data(&p, &r);
-        let mut rc = r.client();
-        for m in &models {
-            m.check(&mut rc);
-        }
-        exercised = skipped_by(&r).is_some_and(|n| n > 0);
+        exercised = writers_done_and_equal(&p, &r, writers);
         if exercised {
             break;
         }
