@@ -47,6 +47,12 @@ pub struct Config {
     /// Bits of `crate::notify::class`.
     pub notify_keyspace_events: u32,
     pub tracking_table_max_keys: usize,
+    /// When small hashes and sets become tables (Redis's names and defaults).
+    pub hash_max_listpack_entries: usize,
+    pub hash_max_listpack_value: usize,
+    pub set_max_intset_entries: usize,
+    pub set_max_listpack_entries: usize,
+    pub set_max_listpack_value: usize,
     /// TCP port of the memcached protocol; 0: off.
     pub memcached_port: u16,
     /// Largest memcached item (memcached's `-I`).
@@ -212,6 +218,11 @@ impl Default for Config {
             client_output_buffer_limit: OutputLimits::default(),
             notify_keyspace_events: 0,
             tracking_table_max_keys: 1_000_000,
+            hash_max_listpack_entries: 128,
+            hash_max_listpack_value: 64,
+            set_max_intset_entries: 512,
+            set_max_listpack_entries: 128,
+            set_max_listpack_value: 64,
             memcached_port: 0,
             auto_aof_rewrite_percentage: 100,
             auto_aof_rewrite_min_size: 64 * 1024 * 1024,
@@ -636,6 +647,55 @@ pub static SETTINGS: &[Setting] = &[
         Runtime,
         "Most keys remembered for client-side caching (0: no limit)",
         tracking_table_max_keys,
+        Num
+    ),
+    setting!(
+        "hash-max-listpack-entries",
+        Runtime,
+        "A hash with more fields than this becomes a hash table (OBJECT ENCODING hashtable)",
+        hash_max_listpack_entries,
+        Num
+    ),
+    setting!(
+        "hash-max-listpack-value",
+        Runtime,
+        "A hash with a field or value longer than this becomes a hash table",
+        hash_max_listpack_value,
+        Num
+    ),
+    setting!(
+        "hash-max-ziplist-entries",
+        Runtime,
+        "Alias of hash-max-listpack-entries",
+        hash_max_listpack_entries,
+        Num
+    ),
+    setting!(
+        "hash-max-ziplist-value",
+        Runtime,
+        "Alias of hash-max-listpack-value",
+        hash_max_listpack_value,
+        Num
+    ),
+    setting!(
+        "set-max-intset-entries",
+        Runtime,
+        "A set of integers stays an intset up to this many members",
+        set_max_intset_entries,
+        Num
+    ),
+    setting!(
+        "set-max-listpack-entries",
+        Runtime,
+        "A set with more members than this becomes a hash table",
+        set_max_listpack_entries,
+        Num
+    ),
+    setting!(
+        "set-max-listpack-value",
+        Runtime,
+        "A set with a member longer than this becomes a hash table",
+        set_max_listpack_value,
         Num
     ),
     setting!(

@@ -41,6 +41,8 @@ pub enum PauseMode {
 
 pub struct Server {
     pub keyspace: Keyspace,
+    /// When small hashes and sets become tables (`hash-max-listpack-entries` ...).
+    object_limits: RwLock<cairn_store::Limits>,
     /// Wall-clock time derived from one monotonic reading per batch.
     pub clock: crate::clock::Clock,
     config: RwLock<Config>,
@@ -106,6 +108,16 @@ pub struct Server {
     shutting_down: AtomicBool,
 }
 
+fn object_limits(c: &Config) -> cairn_store::Limits {
+    cairn_store::Limits {
+        hash_entries: c.hash_max_listpack_entries,
+        hash_value: c.hash_max_listpack_value,
+        set_intset_entries: c.set_max_intset_entries,
+        set_entries: c.set_max_listpack_entries,
+        set_value: c.set_max_listpack_value,
+    }
+}
+
 /// Where a policy name sits in [`Policy::ALL`]; the config only holds valid names.
 fn policy_index(name: &str) -> u8 {
     let policy = Policy::parse(name).unwrap_or(Policy::NoEviction);
@@ -119,6 +131,7 @@ impl Server {
         let pubsub = Arc::new(crate::pubsub::PubSub::default());
         let server = Server {
             keyspace,
+            object_limits: RwLock::new(object_limits(&config)),
             clock: crate::clock::Clock::default(),
             max_bulk_len: AtomicUsize::new(config.proto_max_bulk_len as usize),
             query_buffer_limit: AtomicUsize::new(config.client_query_buffer_limit as usize),
@@ -304,7 +317,13 @@ impl Server {
 
     /// Hands the eviction settings to the keyspace: LFU parameters, and the frequency
     /// sketch only while a limit is set and a policy that reads it is in force.
+    /// The encodings' thresholds now.
+    pub fn object_limits(&self) -> cairn_store::Limits {
+        *self.object_limits.read()
+    }
+
     fn apply_memory_settings(&self, c: &Config) {
+        *self.object_limits.write() = object_limits(c);
         let policy = Policy::ALL[policy_index(&c.maxmemory_policy) as usize];
         self.policy
             .store(policy_index(&c.maxmemory_policy), Ordering::Relaxed);

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering::Relaxed};
 
 use crate::entry::{Entry, Lfu, Src};
 use crate::journal::{Effect, Journal};
+use crate::object::Object;
 use crate::observe::{Change, Observing};
 use crate::sketch::Sketch;
 use crate::table::Table;
@@ -108,13 +109,19 @@ impl ShardBytes {
 }
 
 /// A live entry borrowed for a write. Whatever the command does to it (APPEND grows it,
-/// SETRANGE rewrites it), dropping the guard brings the shard's byte count up to date.
+/// SETRANGE rewrites it), dropping the guard brings the shard's byte count up to date,
+/// and journals the entry's new state if the command changed it (borrowed it mutably)
+/// without journaling its operation ([`EntryMut::journal_op`]).
 pub struct EntryMut<'a> {
     entry: &'a mut Entry,
     bytes: &'a ShardBytes,
     before: usize,
     /// Where the entry's new state goes when the guard drops (a write), if anywhere.
     journal: Option<(&'a dyn Journal, usize)>,
+    /// Whether the entry was borrowed mutably (or is new): only then is its state
+    /// journaled. A command that looked (WRONGTYPE, a field already there) writes nothing
+    /// to the AOF or the replicas.
+    dirty: bool,
 }
 
 /// Where an entry sits: its slot table (shard-local) and bucket. Valid only while the
@@ -152,6 +159,7 @@ impl std::ops::Deref for EntryMut<'_> {
 
 impl std::ops::DerefMut for EntryMut<'_> {
     fn deref_mut(&mut self) -> &mut Entry {
+        self.dirty = true;
         self.entry
     }
 }
@@ -166,6 +174,12 @@ impl EntryMut<'_> {
             journal.record(db, Effect::Op(args));
         }
     }
+
+    /// Nothing changed after all (SADD of members already there, an HDEL that found
+    /// nothing): nothing is journaled.
+    pub fn unchanged(&mut self) {
+        self.dirty = false;
+    }
 }
 
 impl Drop for EntryMut<'_> {
@@ -174,7 +188,9 @@ impl Drop for EntryMut<'_> {
         if after != self.before {
             self.bytes.add(after as isize - self.before as isize);
         }
-        if let Some((journal, db)) = self.journal {
+        if self.dirty
+            && let Some((journal, db)) = self.journal
+        {
             journal.record(db, Effect::Set(self.entry));
         }
     }
@@ -645,6 +661,7 @@ impl Db {
             bytes,
             before,
             journal: journal.as_deref().filter(|_| write).map(|j| (j, *index)),
+            dirty: false,
         }
     }
 
@@ -655,6 +672,52 @@ impl Db {
         self.record_write(hash);
         let at = self.locate(slot, hash, key, now, Access::Write)?;
         Some(self.guard(at, true))
+    }
+
+    /// Looks a key up for a write command on a collection (HSET, SADD): the live entry,
+    /// or a new one holding `make()` when there is none (and whether it is new). A new key
+    /// is journaled like any write: its state when the guard drops, unless the command
+    /// journals its operation (`EntryMut::journal_op`) first. The command checks the type
+    /// of an entry that was there.
+    pub fn write_or_create(
+        &mut self,
+        slot: u16,
+        key: &[u8],
+        now: Now,
+        make: impl FnOnce() -> Object,
+    ) -> (EntryMut<'_>, bool) {
+        self.changed(key, Change::Written);
+        let hash = self.hasher.hash_one(key);
+        self.record_write(hash);
+        if let Some(at) = self.locate(slot, hash, key, now, Access::Write) {
+            return (self.guard(at, true), false);
+        }
+        let mut e = Entry::new(key, Src::Obj(Box::new(make())), 0, now.s);
+        if self.sketch.is_some() {
+            e.set_bits(self.recorded);
+        }
+        self.ensure_slots();
+        let local = self.local(slot);
+        let hasher = self.hasher.clone();
+        let st = &mut self.slots[local];
+        let table_before = st.table.allocation_size();
+        let mut delta = e.mem_usage() as isize;
+        let bucket = st.table.insert_new(hash, e, |e| hasher.hash_one(e.key()));
+        delta += st.table.allocation_size() as isize - table_before as isize;
+        self.keys += 1;
+        self.account(delta);
+        self.report(key, Change::Created);
+        let mut e = self.guard(Position { local, bucket }, true);
+        e.dirty = true;
+        (e, true)
+    }
+
+    /// The live entry for `key`, read only: no expiry on the spot (an expired key is just
+    /// absent), no touch, no counting. For a command that holds several databases at once
+    /// (`Locked::db_ref`) after it looked each key up properly.
+    pub fn get(&self, slot: u16, key: &[u8], now: Now) -> Option<&Entry> {
+        let at = self.find(slot, key)?;
+        self.entry_at(at).filter(|e| !e.is_expired(now.ms))
     }
 
     /// Looks a key up without touching it or counting (TTL, TYPE, OBJECT, EXISTS-like
@@ -995,8 +1058,7 @@ impl Db {
         None
     }
 
-    /// The entry at `at`, if there is one (tests of remembered victims).
-    #[cfg(test)]
+    /// The entry at `at`, if there is one.
     pub(crate) fn entry_at(&self, at: Position) -> Option<&Entry> {
         self.slots.get(at.local)?.table.bucket(at.bucket)
     }

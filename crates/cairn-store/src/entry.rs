@@ -35,6 +35,7 @@ use std::ptr::NonNull;
 
 use cairn_protocol::varint;
 
+use crate::object::Object;
 use crate::value::{Value, ValueRef};
 
 /// New keys start with this LFU counter, as in Redis (LFU_INIT_VAL), so a fresh key is not
@@ -53,6 +54,8 @@ const KIND_MASK: u8 = 0x06;
 const KIND_STR: u8 = 0x00;
 const KIND_INT: u8 = 0x02;
 const KIND_RAW: u8 = 0x04;
+/// A collection: the value is a pointer to a boxed [`Object`].
+const KIND_OBJ: u8 = 0x06;
 
 const OFF_FLAGS: usize = 0;
 const OFF_FREQ: usize = 1;
@@ -101,6 +104,7 @@ pub(crate) enum Src<'a> {
     Int(i64),
     Bytes(&'a [u8]),
     Raw(Vec<u8>),
+    Obj(Box<Object>),
 }
 
 impl Src<'_> {
@@ -109,12 +113,13 @@ impl Src<'_> {
             Src::Int(_) => KIND_INT,
             Src::Bytes(_) => KIND_STR,
             Src::Raw(_) => KIND_RAW,
+            Src::Obj(_) => KIND_OBJ,
         }
     }
 
     fn encoded_len(&self) -> usize {
         match self {
-            Src::Int(_) | Src::Raw(_) => 8,
+            Src::Int(_) | Src::Raw(_) | Src::Obj(_) => 8,
             Src::Bytes(b) => varint_len(b.len()) + b.len(),
         }
     }
@@ -127,6 +132,7 @@ pub(crate) fn with_src<R>(value: Value, f: impl FnOnce(Src<'_>) -> R) -> R {
         Value::Int(i) => f(Src::Int(i)),
         Value::Str(s) => f(Src::Bytes(&s)),
         Value::Raw(s) => f(Src::Raw(s)),
+        Value::Obj(o) => f(Src::Obj(o)),
     }
 }
 
@@ -265,6 +271,10 @@ impl Entry {
                 let boxed = Box::into_raw(Box::new(v)) as usize;
                 w.put(&boxed.to_le_bytes());
             }
+            Src::Obj(o) => {
+                let boxed = Box::into_raw(o) as usize;
+                w.put(&boxed.to_le_bytes());
+            }
         }
         assert_eq!(w.at, size, "entry block fully written");
         Entry { ptr }
@@ -386,6 +396,47 @@ impl Entry {
         bits as *mut Vec<u8>
     }
 
+    fn obj_ptr(&self, shape: Shape) -> *mut Object {
+        let (b, _) = self.block();
+        let bits = usize::from_le_bytes(b[shape.value..shape.value + 8].try_into().unwrap());
+        bits as *mut Object
+    }
+
+    /// Whether the key holds a string (as opposed to a collection).
+    pub fn is_string(&self) -> bool {
+        self.kind() != KIND_OBJ
+    }
+
+    /// The collection this key holds, if it holds one.
+    pub fn object(&self) -> Option<&Object> {
+        // SAFETY: an object block holds a pointer from `Box::into_raw`, owned by this
+        // entry and alive as long as it is; `&self` keeps it unchanged.
+        (self.kind() == KIND_OBJ).then(|| unsafe { &*self.obj_ptr(self.shape()) })
+    }
+
+    /// The collection this key holds, to change it. The caller's guard (`EntryMut`)
+    /// brings the byte counts up to date when it drops.
+    pub fn object_mut(&mut self) -> Option<&mut Object> {
+        // SAFETY: as in `object`; `&mut self` makes this the only access.
+        (self.kind() == KIND_OBJ).then(|| unsafe { &mut *self.obj_ptr(self.shape()) })
+    }
+
+    /// Takes the object's box out of the block, which is left holding the integer 0 (so
+    /// dropping the block frees nothing more).
+    fn steal_obj(&mut self) -> Box<Object> {
+        let s = self.shape();
+        // SAFETY: the pointer came from `Box::into_raw`; the block stops owning it below,
+        // before anything else can read it.
+        let obj = unsafe { Box::from_raw(self.obj_ptr(s)) };
+        let at = s.value;
+        // SAFETY: an object's encoding is the block's last 8 bytes.
+        let tail = unsafe { std::slice::from_raw_parts_mut(self.base().add(at), 8) };
+        tail.copy_from_slice(&0i64.to_le_bytes());
+        let h = self.header_mut();
+        h[OFF_FLAGS] = (h[OFF_FLAGS] & !KIND_MASK) | KIND_INT;
+        obj
+    }
+
     pub fn key(&self) -> &[u8] {
         let (b, s) = self.block();
         &b[s.key..s.key + s.key_len]
@@ -402,6 +453,8 @@ impl Entry {
                 // entry and alive as long as it is; `&self` keeps it unchanged.
                 ValueRef::Raw(unsafe { &*self.raw_ptr(s) }.as_slice())
             }
+            // SAFETY: as for a raw block.
+            KIND_OBJ => ValueRef::Obj(unsafe { &*self.obj_ptr(s) }),
             _ => {
                 let (len, n) = read_varint(&b[s.value..]);
                 ValueRef::Str(&b[s.value + n..s.value + n + len])
@@ -513,6 +566,10 @@ impl Entry {
             // SAFETY: see `value`.
             let v = unsafe { &*self.raw_ptr(s) };
             total += alloc_class(std::mem::size_of::<Vec<u8>>()) + alloc_class(v.capacity());
+        } else if self.kind() == KIND_OBJ {
+            // SAFETY: see `value`.
+            let o = unsafe { &*self.obj_ptr(s) };
+            total += alloc_class(std::mem::size_of::<Object>()) + o.heap_bytes();
         }
         total
     }
@@ -523,6 +580,8 @@ impl Entry {
             // SAFETY: see `value`.
             KIND_RAW => unsafe { &*self.raw_ptr(self.shape()) }.capacity(),
             KIND_STR => self.value().len(),
+            // SAFETY: see `value`.
+            KIND_OBJ => unsafe { &*self.obj_ptr(self.shape()) }.heap_bytes(),
             _ => 0,
         }
     }
@@ -539,6 +598,7 @@ impl Entry {
         let same_size = self.extra_len() == 0
             && value.kind() == self.kind()
             && value.kind() != KIND_RAW
+            && value.kind() != KIND_OBJ
             && s.value + value.encoded_len() == s.size;
         if same_size {
             let at = s.value;
@@ -550,7 +610,9 @@ impl Entry {
                     let n = tail.len() - b.len();
                     tail[n..].copy_from_slice(b);
                 }
-                Src::Raw(_) => unreachable!("raw values are never rewritten in place"),
+                Src::Raw(_) | Src::Obj(_) => {
+                    unreachable!("boxed values are never rewritten in place")
+                }
             }
             self.header_mut()[OFF_MC] = 0;
             return;
@@ -593,6 +655,7 @@ impl Entry {
                 return Entry::build_mc(key, Src::Bytes(b), deadline, meta, mc);
             }
             ValueRef::Raw(_) => Src::Raw(self.take_raw()),
+            ValueRef::Obj(_) => Src::Obj(self.steal_obj()),
         };
         Entry::build_mc(key, src, deadline, meta, mc)
     }
@@ -690,6 +753,7 @@ impl Entry {
     /// The string's bytes for an in-place change (APPEND, SETRANGE, SETBIT); the value
     /// becomes `raw`, as Redis's string does.
     pub fn bytes_mut(&mut self) -> &mut Vec<u8> {
+        debug_assert!(self.is_string(), "string commands check the type first");
         if self.kind() != KIND_RAW || self.extra_len() != 0 {
             let bytes = self.value().with_bytes(|b| b.to_vec());
             self.set_src(Src::Raw(bytes));
@@ -705,6 +769,7 @@ impl Entry {
             ValueRef::Int(i) => Value::Int(i),
             ValueRef::Str(b) => Value::Str(b.to_vec()),
             ValueRef::Raw(_) => Value::Raw(self.take_raw()),
+            ValueRef::Obj(_) => Value::Obj(self.steal_obj()),
         }
     }
 
@@ -720,6 +785,7 @@ impl Entry {
             ValueRef::Int(i) => Src::Int(i),
             ValueRef::Str(b) => Src::Bytes(b),
             ValueRef::Raw(v) => Src::Raw(v.to_vec()),
+            ValueRef::Obj(o) => Src::Obj(Box::new(o.clone())),
         };
         Entry::build(key, src, self.deadline(), self.meta())
     }
@@ -742,6 +808,9 @@ impl Drop for Entry {
             // SAFETY: the pointer came from `Box::into_raw` and is dropped exactly once,
             // here, when the block that owns it goes away.
             drop(unsafe { Box::from_raw(self.raw_ptr(s)) });
+        } else if self.kind() == KIND_OBJ {
+            // SAFETY: as for a raw value.
+            drop(unsafe { Box::from_raw(self.obj_ptr(s)) });
         }
         // SAFETY: allocated in `build` with the layout of this same size.
         unsafe { dealloc(self.base(), layout(s.size)) };

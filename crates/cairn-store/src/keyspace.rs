@@ -609,6 +609,17 @@ impl Locked<'_> {
         self.guards[i].1.db(db)
     }
 
+    /// [`Locked::db`] to read only: several can be held at once (SINTER reads every
+    /// set it intersects side by side).
+    pub fn db_ref(&self, slot: u16, db: usize) -> &Db {
+        let want = slot as usize & self.mask;
+        let i = self
+            .guards
+            .binary_search_by_key(&want, |(i, _)| *i)
+            .expect("shard of this key was locked");
+        &self.guards[i].1.dbs()[db]
+    }
+
     /// Every locked shard.
     pub fn shards(&mut self) -> impl Iterator<Item = &mut Shard> {
         self.guards.iter_mut().map(|(_, g)| &mut **g)

@@ -18,7 +18,8 @@
 //!   touch several (MSET, RENAME, FLUSHALL), so two such commands can never deadlock.
 //! - [`db`] is one database's share of a shard: per-slot tables, lazy expiry on access,
 //!   SCAN cursors, random sampling and the active expiry sweep.
-//! - [`entry`] and [`value`] are what one key holds, laid out for the fewest bytes a key.
+//! - [`entry`] and [`value`] are what one key holds, laid out for the fewest bytes a key;
+//!   a collection is an [`object`] ([`types`]: hashes, sets) over compact [`encoding`]s.
 //! - [`shard`] is one shard: its share of every database, and TinyLFU's current victim.
 //! - [`evict`] picks victims when memory is full; [`sketch`] is the access-frequency
 //!   history its TinyLFU policy decides with.
@@ -36,6 +37,7 @@
 
 pub mod db;
 pub mod dump;
+pub mod encoding;
 pub mod entry;
 pub mod evict;
 pub mod glob;
@@ -43,11 +45,13 @@ pub mod hold;
 pub mod journal;
 pub mod keyspace;
 pub mod lease;
+pub mod object;
 pub mod observe;
 pub mod shard;
 pub mod sketch;
 pub mod slot;
 pub mod table;
+pub mod types;
 pub mod value;
 
 pub use db::{Db, EntryMut, ExpireChange};
@@ -55,6 +59,7 @@ pub use entry::{Entry, Lfu, Mc};
 pub use evict::{Evicted, Policy};
 pub use hold::{Hold, ShardGuard};
 pub use keyspace::{Keyspace, KeyspaceStats, Locked};
+pub use object::{Elem, Limits, Object};
 pub use shard::Shard;
 pub use slot::{SLOTS, key_slot};
 pub use value::{Value, ValueRef};

@@ -1,10 +1,15 @@
-//! What a key holds. Every Cairn value today is a Redis string; integers that read back
-//! exactly as they were written are kept as numbers, as Redis's `int` encoding does, so
-//! INCR does not parse and format on every call. [`Value`] is the owned form that travels
-//! in and out of the keyspace; [`ValueRef`] is a view of one in place (see `entry.rs` for
-//! how entries are laid out).
+//! What a key holds: a Redis string, or a collection ([`Object`]: a hash, a set). Integers
+//! that read back exactly as they were written are kept as numbers, as Redis's `int`
+//! encoding does, so INCR does not parse and format on every call. [`Value`] is the owned
+//! form that travels in and out of the keyspace; [`ValueRef`] is a view of one in place
+//! (see `entry.rs` for how entries are laid out).
+//!
+//! The string accessors (`with_bytes`, `len`, ...) see a collection as an empty string:
+//! string commands answer WRONGTYPE before they read one (`Entry::is_string`).
 
 use std::borrow::Cow;
+
+use crate::object::Object;
 
 /// Strings of at most this many bytes are reported as `embstr`, as Redis does.
 const EMBSTR_MAX: usize = 44;
@@ -19,6 +24,8 @@ pub enum Value {
     /// A string changed in place (APPEND, SETRANGE, SETBIT, BITOP): Redis's `raw`
     /// encoding, kept in its own growable allocation.
     Raw(Vec<u8>),
+    /// A collection.
+    Obj(Box<Object>),
 }
 
 impl Value {
@@ -35,6 +42,7 @@ impl Value {
             Value::Int(i) => ValueRef::Int(*i),
             Value::Str(s) => ValueRef::Str(s),
             Value::Raw(s) => ValueRef::Raw(s),
+            Value::Obj(o) => ValueRef::Obj(o),
         }
     }
 
@@ -63,6 +71,8 @@ pub enum ValueRef<'a> {
     Str(&'a [u8]),
     /// Bytes in a separately allocated, growable buffer (`raw`).
     Raw(&'a [u8]),
+    /// A collection.
+    Obj(&'a Object),
 }
 
 impl<'a> ValueRef<'a> {
@@ -71,6 +81,7 @@ impl<'a> ValueRef<'a> {
         match *self {
             ValueRef::Int(i) => Cow::Owned(itoa::Buffer::new().format(i).as_bytes().to_vec()),
             ValueRef::Str(s) | ValueRef::Raw(s) => Cow::Borrowed(s),
+            ValueRef::Obj(_) => Cow::Borrowed(&[]),
         }
     }
 
@@ -79,6 +90,7 @@ impl<'a> ValueRef<'a> {
         match *self {
             ValueRef::Int(i) => f(itoa::Buffer::new().format(i).as_bytes()),
             ValueRef::Str(s) | ValueRef::Raw(s) => f(s),
+            ValueRef::Obj(_) => f(&[]),
         }
     }
 
@@ -87,6 +99,7 @@ impl<'a> ValueRef<'a> {
         match *self {
             ValueRef::Int(i) => itoa::Buffer::new().format(i).len(),
             ValueRef::Str(s) | ValueRef::Raw(s) => s.len(),
+            ValueRef::Obj(_) => 0,
         }
     }
 
@@ -100,6 +113,7 @@ impl<'a> ValueRef<'a> {
             ValueRef::Int(i) => Some(i),
             // INCR accepts what string2ll accepts, which is exactly the canonical form.
             ValueRef::Str(s) | ValueRef::Raw(s) => parse_canonical_i64(s),
+            ValueRef::Obj(_) => None,
         }
     }
 
@@ -108,12 +122,24 @@ impl<'a> ValueRef<'a> {
             ValueRef::Int(i) => Value::Int(i),
             ValueRef::Str(s) => Value::Str(s.to_vec()),
             ValueRef::Raw(s) => Value::Raw(s.to_vec()),
+            ValueRef::Obj(o) => Value::Obj(Box::new(o.clone())),
         }
     }
 
     /// Redis's name for the value's type (TYPE, SCAN TYPE).
     pub fn type_name(&self) -> &'static str {
-        "string"
+        match self {
+            ValueRef::Obj(o) => o.type_name(),
+            _ => "string",
+        }
+    }
+
+    /// The collection, if this is one.
+    pub fn object(&self) -> Option<&'a Object> {
+        match *self {
+            ValueRef::Obj(o) => Some(o),
+            _ => None,
+        }
     }
 
     /// Redis's name for the value's encoding (OBJECT ENCODING).
@@ -122,6 +148,7 @@ impl<'a> ValueRef<'a> {
             ValueRef::Int(_) => "int",
             ValueRef::Str(s) if s.len() <= EMBSTR_MAX => "embstr",
             ValueRef::Str(_) | ValueRef::Raw(_) => "raw",
+            ValueRef::Obj(o) => o.encoding(),
         }
     }
 }

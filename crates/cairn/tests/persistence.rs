@@ -62,7 +62,8 @@ fn aof(dir: &TempDir, fsync: &str) -> CairnProcess {
     ])
 }
 
-/// Every key of databases 0-3 with its value and deadline (PEXPIRETIME).
+/// Every key of databases 0-3 with its value and deadline (PEXPIRETIME). A hash's value
+/// is its sorted `field=value` lines, a set's its sorted members.
 fn dump(con: &mut redis::Connection) -> Vec<(i64, String, Vec<u8>, i64)> {
     let mut out = Vec::new();
     for db in 0..4 {
@@ -70,7 +71,24 @@ fn dump(con: &mut redis::Connection) -> Vec<(i64, String, Vec<u8>, i64)> {
         let mut keys: Vec<String> = q(con, &["KEYS", "*"]);
         keys.sort();
         for k in keys {
-            let v: Vec<u8> = q(con, &["GET", &k]);
+            let kind: String = q(con, &["TYPE", &k]);
+            let v: Vec<u8> = match kind.as_str() {
+                "hash" => {
+                    let all: Vec<(Vec<u8>, Vec<u8>)> = q(con, &["HGETALL", &k]);
+                    let mut lines: Vec<Vec<u8>> = all
+                        .into_iter()
+                        .map(|(f, v)| [f, b"=".to_vec(), v].concat())
+                        .collect();
+                    lines.sort();
+                    [b"hash:".to_vec(), lines.join(&b'\n')].concat()
+                }
+                "set" => {
+                    let mut members: Vec<Vec<u8>> = q(con, &["SMEMBERS", &k]);
+                    members.sort();
+                    [b"set:".to_vec(), members.join(&b'\n')].concat()
+                }
+                _ => q(con, &["GET", &k]),
+            };
             let at: i64 = q(con, &["PEXPIRETIME", &k]);
             out.push((db, k, v, at));
         }
@@ -209,6 +227,30 @@ fn restart_brings_back_every_value_and_ttl() {
         let _: () = q(&mut con, &["SET", "deleted", "x"]);
         let _: i64 = q(&mut con, &["DEL", "deleted"]);
         let _: () = q(&mut con, &["SET", "binary\x00key", "\x01\x02\r\n"]);
+        // Hashes and sets, small (packed) and big (tables), through their operations.
+        let _: i64 = q(&mut con, &["HSET", "h", "a", "1", "b", "2", "c", "3"]);
+        let _: i64 = q(&mut con, &["HINCRBY", "h", "a", "41"]);
+        let _: String = q(&mut con, &["HINCRBYFLOAT", "h", "f", "0.5"]);
+        let _: i64 = q(&mut con, &["HDEL", "h", "b"]);
+        let _: i64 = q(&mut con, &["HSETNX", "h", "n", "x"]);
+        let _: i64 = q(&mut con, &["EXPIRE", "h", "1000"]);
+        for i in 0..300 {
+            let f = format!("field:{i}");
+            let _: i64 = q(&mut con, &["HSET", "bighash", &f, &"v".repeat(i % 70)]);
+        }
+        let _: i64 = q(&mut con, &["HDEL", "bighash", "field:7", "field:8"]);
+        let _: i64 = q(&mut con, &["SADD", "ints", "3", "1", "2", "-5"]);
+        let _: i64 = q(&mut con, &["SADD", "words", "x", "y", "z", "w"]);
+        let _: i64 = q(&mut con, &["SREM", "words", "y"]);
+        let _: Vec<String> = q(&mut con, &["SPOP", "words", "1"]);
+        let _: i64 = q(&mut con, &["SMOVE", "ints", "words", "3"]);
+        for i in 0..700 {
+            let _: i64 = q(&mut con, &["SADD", "bigset", &format!("m{i}")]);
+        }
+        let _: i64 = q(&mut con, &["SREM", "bigset", "m1", "m2"]);
+        let _: i64 = q(&mut con, &["SUNIONSTORE", "union", "ints", "words"]);
+        let _: i64 = q(&mut con, &["SADD", "gone", "a"]);
+        let _: i64 = q(&mut con, &["SREM", "gone", "a"]);
         let _: () = q(&mut con, &["SET", "mc", "item"]);
         let _: i64 = q(&mut con, &["MEMCACHED", "FLAGS", "mc", "7"]);
         let _: () = q(&mut con, &["SELECT", "1"]);

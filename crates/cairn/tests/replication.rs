@@ -139,6 +139,61 @@ fn mixed_writes(c: &mut Connection, round: usize) {
         .arg("line;")
         .query(c)
         .unwrap();
+    // Hashes and sets: operations, random pops (journaled as what they popped), stores.
+    for i in 0..200 {
+        let _: i64 = redis::cmd("HSET")
+            .arg(format!("h:{}", i % 3))
+            .arg(format!("f:{round}:{i}"))
+            .arg(i)
+            .query(c)
+            .unwrap();
+        let _: i64 = redis::cmd("SADD")
+            .arg(format!("s:{}", i % 2))
+            .arg(if i % 2 == 0 {
+                i.to_string()
+            } else {
+                format!("m{i}")
+            })
+            .query(c)
+            .unwrap();
+    }
+    let _: i64 = redis::cmd("HINCRBY")
+        .arg("h:0")
+        .arg("ctr")
+        .arg(5)
+        .query(c)
+        .unwrap();
+    let _: String = redis::cmd("HINCRBYFLOAT")
+        .arg("h:1")
+        .arg("fl")
+        .arg("0.1")
+        .query(c)
+        .unwrap();
+    let _: i64 = redis::cmd("HDEL")
+        .arg("h:2")
+        .arg(format!("f:{round}:2"))
+        .query(c)
+        .unwrap();
+    let _: Vec<String> = redis::cmd("SPOP").arg("s:1").arg(3).query(c).unwrap();
+    let _: Option<String> = redis::cmd("SPOP").arg("s:0").query(c).unwrap();
+    let _: i64 = redis::cmd("SMOVE")
+        .arg("s:1")
+        .arg("s:0")
+        .arg(format!("m{}", 2 * round + 1))
+        .query(c)
+        .unwrap();
+    let _: i64 = redis::cmd("SINTERSTORE")
+        .arg(format!("inter:{round}"))
+        .arg("s:0")
+        .arg("s:1")
+        .query(c)
+        .unwrap();
+    let _: i64 = redis::cmd("SUNIONSTORE")
+        .arg(format!("union:{round}"))
+        .arg("s:0")
+        .arg("s:1")
+        .query(c)
+        .unwrap();
     let _: () = redis::cmd("SELECT").arg(3).query(c).unwrap();
     let _: () = c.set(format!("db3:{round}"), "three").unwrap();
     let _: () = c.set("db3:gone", "x").unwrap();

@@ -8,6 +8,7 @@ use cairn_protocol::Args;
 use cairn_store::{ExpireChange, Value};
 
 use crate::commands::args::{int_arg, is};
+use crate::commands::typed::string;
 use crate::ctx::{Command, Ctx};
 use crate::error::{CmdError, CmdResult};
 use crate::notify::class::{GENERIC, STRING};
@@ -143,6 +144,7 @@ fn setbit(ctx: &mut Ctx, args: Args) -> CmdResult {
     let (mut shard, slot) = ctx.lock(key);
     let db = shard.db(ctx.db());
     let old = if let Some(mut e) = db.write(slot, key, ctx.now) {
+        string(&e)?;
         let bytes = e.bytes_mut();
         if bytes.len() < need {
             bytes.resize(need, 0);
@@ -172,7 +174,9 @@ fn getbit(ctx: &mut Ctx, args: Args) -> CmdResult {
     let bit = shard
         .db(ctx.db())
         .read(slot, key, ctx.now)
-        .is_some_and(|e| e.value().with_bytes(|b| get_bit(b, offset)));
+        .map_or(Ok(false), |e| {
+            string(e).map(|v| v.with_bytes(|b| get_bit(b, offset)))
+        })?;
     ctx.out.int(i64::from(bit));
     Ok(())
 }
@@ -200,7 +204,9 @@ fn bitcount(ctx: &mut Ctx, args: Args) -> CmdResult {
     let n = shard
         .db(ctx.db())
         .read(slot, key, ctx.now)
-        .map_or(0, |e| e.value().with_bytes(|b| count_in_range(b, range)));
+        .map_or(Ok(0), |e| {
+            string(e).map(|v| v.with_bytes(|b| count_in_range(b, range)))
+        })?;
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -235,9 +241,7 @@ fn bitpos(ctx: &mut Ctx, args: Args) -> CmdResult {
     };
     let (mut shard, slot) = ctx.lock(key);
     let pos = match shard.db(ctx.db()).read(slot, key, ctx.now) {
-        Some(e) => e
-            .value()
-            .with_bytes(|b| find_in_range(b, bit, start, end, in_bits)),
+        Some(e) => string(e)?.with_bytes(|b| find_in_range(b, bit, start, end, in_bits)),
         // A missing key is an endless run of zeros.
         None if bit => -1,
         None => 0,
@@ -267,6 +271,12 @@ fn bitop(ctx: &mut Ctx, args: Args) -> CmdResult {
     let db = ctx.session.db;
     let mut locked = ctx.server.keyspace.lock_keys(args.tail(2).iter());
     let mut acc = Vec::new();
+    for key in args.tail(3).iter() {
+        let slot = cairn_store::key_slot(key);
+        if let Some(e) = locked.db(slot, db).peek(slot, key, ctx.now) {
+            string(e)?;
+        }
+    }
     for (i, key) in args.tail(3).iter().enumerate() {
         let slot = cairn_store::key_slot(key);
         match locked.db(slot, db).read(slot, key, ctx.now) {
@@ -370,7 +380,7 @@ fn bitfield_generic(ctx: &mut Ctx, args: Args, read_only: bool) -> CmdResult {
             }
         };
         match db.read(slot, key, ctx.now) {
-            Some(e) => e.value().with_bytes(reply),
+            Some(e) => string(e)?.with_bytes(reply),
             None => reply(&[]),
         }
         return Ok(());
@@ -390,6 +400,7 @@ fn bitfield_generic(ctx: &mut Ctx, args: Args, read_only: bool) -> CmdResult {
         fields.iter().map(|f| field_apply(bytes, f)).collect()
     };
     let results = if let Some(mut e) = db.write(slot, key, ctx.now) {
+        string(&e)?;
         run(e.bytes_mut())
     } else {
         let mut bytes = Vec::new();

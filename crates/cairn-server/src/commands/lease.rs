@@ -19,6 +19,7 @@ use cairn_protocol::Args;
 use cairn_store::{ExpireChange, lease};
 
 use crate::commands::args::{expire_arg, help_reply, is};
+use crate::commands::typed::string;
 use crate::ctx::{Command, Ctx};
 use crate::error::{CmdError, CmdResult};
 use crate::notify::class::{GENERIC, STRING};
@@ -77,6 +78,9 @@ fn get(ctx: &mut Ctx, args: Args) -> CmdResult {
     let (mut shard, slot) = ctx.lock(key);
     let db = shard.db(db_index);
     // (status, value, token), decided under the shard lock.
+    if let Some(e) = db.peek(slot, key, now) {
+        string(e)?;
+    }
     let found = db.fetch(slot, key, now, true).map(|mut e| {
         let verdict = lease::decide(&mut e, false, None);
         let value = e.value().as_bytes().into_owned();

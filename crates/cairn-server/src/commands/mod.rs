@@ -5,7 +5,8 @@
 //! the connection. A new family is one new file here and one line in
 //! `crate::dispatch::families`.
 //!
-//! [`args`] holds the argument parsing every family shares.
+//! [`args`] holds the argument parsing every family shares; [`typed`] the type check
+//! (WRONGTYPE) every family reads values through.
 
 pub mod args;
 pub mod bits;
@@ -15,6 +16,7 @@ pub mod command;
 pub mod config;
 pub mod connection;
 pub mod expire;
+pub mod hashes;
 pub mod hotkeys;
 pub mod info;
 pub mod keys;
@@ -25,6 +27,9 @@ pub mod multi;
 pub mod persistence;
 pub mod pubsub;
 pub mod replication;
+pub mod scan;
 pub mod server;
+pub mod sets;
 pub mod strings;
 pub mod tracking;
+pub mod typed;

@@ -4,6 +4,7 @@ use cairn_protocol::Args;
 use cairn_store::{ExpireChange, Value};
 
 use crate::commands::args::{expire_arg, int_arg, is};
+use crate::commands::typed::string;
 use crate::ctx::{Command, Ctx};
 use crate::error::{CmdError, CmdResult};
 use crate::ld80;
@@ -181,7 +182,7 @@ fn get(ctx: &mut Ctx, args: Args) -> CmdResult {
     let key = args.get(1);
     let (mut shard, slot) = ctx.lock(key);
     match shard.db(ctx.db()).read(slot, key, ctx.now) {
-        Some(e) => e.value().with_bytes(|b| ctx.out.bulk(b)),
+        Some(e) => string(e)?.with_bytes(|b| ctx.out.bulk(b)),
         None => ctx.out.null(),
     }
     Ok(())
@@ -214,9 +215,12 @@ fn set(ctx: &mut Ctx, args: Args) -> CmdResult {
         ctx.out.ok();
         return Ok(());
     }
-    let old = db
-        .peek(slot, key, ctx.now)
-        .map(|e| e.value().as_bytes().into_owned());
+    let old = match db.peek(slot, key, ctx.now) {
+        // SET ... GET answers WRONGTYPE for a collection, and sets nothing.
+        Some(e) if get => Some(string(e)?.as_bytes().into_owned()),
+        Some(_) => Some(Vec::new()),
+        None => None,
+    };
     let write = !(nx && old.is_some() || xx && old.is_none());
     if write {
         set_or_expire(db, slot, key, value, expire, ctx.now);
@@ -371,8 +375,8 @@ fn mget(ctx: &mut Ctx, args: Args) -> CmdResult {
     for key in keys.iter() {
         let slot = cairn_store::key_slot(key);
         match locked.db(slot, ctx.session.db).read(slot, key, ctx.now) {
-            Some(e) => e.value().with_bytes(|b| ctx.out.bulk(b)),
-            None => ctx.out.null(),
+            Some(e) if e.is_string() => e.value().with_bytes(|b| ctx.out.bulk(b)),
+            _ => ctx.out.null(),
         }
     }
     Ok(())
@@ -422,6 +426,9 @@ fn msetnx(ctx: &mut Ctx, args: Args) -> CmdResult {
 fn getset(ctx: &mut Ctx, args: Args) -> CmdResult {
     let key = args.get(1);
     let (mut shard, slot) = ctx.lock(key);
+    if let Some(e) = shard.db(ctx.db()).peek(slot, key, ctx.now) {
+        string(e)?;
+    }
     let old = shard.db(ctx.db()).replace(
         slot,
         key,
@@ -442,10 +449,13 @@ fn getdel(ctx: &mut Ctx, args: Args) -> CmdResult {
     let (mut shard, slot) = ctx.lock(key);
     let db = shard.db(ctx.db());
     // Count the read as Redis does (GETDEL is a lookup first).
-    if db.read(slot, key, ctx.now).is_none() {
-        ctx.out.null();
-        return Ok(());
-    }
+    match db.read(slot, key, ctx.now) {
+        None => {
+            ctx.out.null();
+            return Ok(());
+        }
+        Some(e) => string(e)?,
+    };
     match db.remove(slot, key, ctx.now) {
         Some(e) => {
             ctx.notify(GENERIC, "del", key);
@@ -467,10 +477,13 @@ fn getex(ctx: &mut Ctx, args: Args) -> CmdResult {
     let db = shard.db(ctx.db());
     // As in Redis, the key is looked up before the expiry is checked: a missing key is nil
     // whatever the expiry says.
-    if db.read(slot, key, ctx.now).is_none() {
-        ctx.out.null();
-        return Ok(());
-    }
+    match db.read(slot, key, ctx.now) {
+        None => {
+            ctx.out.null();
+            return Ok(());
+        }
+        Some(e) => string(e)?,
+    };
     let at = match opts.expire {
         Some((ms, abs, n)) => Some(expire_arg(ctx, n, ms, abs, "getex")?),
         None => None,
@@ -502,7 +515,7 @@ fn append(ctx: &mut Ctx, args: Args) -> CmdResult {
     let (mut shard, slot) = ctx.lock(key);
     let db = shard.db(ctx.db());
     let len = if let Some(mut e) = db.write(slot, key, ctx.now) {
-        let cur = e.value().len();
+        let cur = string(&e)?.len();
         if cur + tail.len() > max {
             return Err(CmdError::too_big());
         }
@@ -527,7 +540,7 @@ fn strlen(ctx: &mut Ctx, args: Args) -> CmdResult {
     let len = shard
         .db(ctx.db())
         .read(slot, key, ctx.now)
-        .map_or(0, |e| e.value().len());
+        .map_or(Ok(0), |e| string(e).map(|v| v.len()))?;
     ctx.out.int(len as i64);
     Ok(())
 }
@@ -537,7 +550,7 @@ fn incr_generic(ctx: &mut Ctx, key: &[u8], by: i64) -> CmdResult {
     let (mut shard, slot) = ctx.lock(key);
     let db = shard.db(ctx.db());
     let new = if let Some(mut e) = db.write(slot, key, ctx.now) {
-        let cur = e.value().as_i64().ok_or_else(CmdError::not_integer)?;
+        let cur = string(&e)?.as_i64().ok_or_else(CmdError::not_integer)?;
         let new = cur
             .checked_add(by)
             .ok_or_else(|| CmdError::new("ERR increment or decrement would overflow"))?;
@@ -585,8 +598,7 @@ fn incrbyfloat(ctx: &mut Ctx, args: Args) -> CmdResult {
     let (mut shard, slot) = ctx.lock(key);
     let db = shard.db(ctx.db());
     let cur = match db.write(slot, key, ctx.now) {
-        Some(e) => e
-            .value()
+        Some(e) => string(&e)?
             .with_bytes(ld80::parse)
             .ok_or_else(CmdError::not_float)?,
         None => ld80::Parsed::Num(ld80::Ld::ZERO),
@@ -630,12 +642,10 @@ fn getrange(ctx: &mut Ctx, args: Args) -> CmdResult {
     let (start, end) = (int_arg(args.get(2))?, int_arg(args.get(3))?);
     let (mut shard, slot) = ctx.lock(key);
     match shard.db(ctx.db()).read(slot, key, ctx.now) {
-        Some(e) => e
-            .value()
-            .with_bytes(|b| match byte_range(start, end, b.len()) {
-                Some((s, e)) => ctx.out.bulk(&b[s..=e]),
-                None => ctx.out.bulk(b""),
-            }),
+        Some(e) => string(e)?.with_bytes(|b| match byte_range(start, end, b.len()) {
+            Some((s, e)) => ctx.out.bulk(&b[s..=e]),
+            None => ctx.out.bulk(b""),
+        }),
         None => ctx.out.bulk(b""),
     }
     Ok(())
@@ -655,8 +665,9 @@ fn setrange(ctx: &mut Ctx, args: Args) -> CmdResult {
     let (mut shard, slot) = ctx.lock(key);
     let db = shard.db(ctx.db());
     if let Some(mut e) = db.write(slot, key, ctx.now) {
+        let cur = string(&e)?.len();
         if patch.is_empty() {
-            ctx.out.int(e.value().len() as i64);
+            ctx.out.int(cur as i64);
             return Ok(());
         }
         if offset + patch.len() > max {
@@ -737,15 +748,18 @@ fn lcs(ctx: &mut Ctx, args: Args) -> CmdResult {
     }
     let (a, b) = {
         let mut locked = ctx.server.keyspace.lock_keys([k1, k2]);
-        let mut fetch = |k: &[u8]| {
-            let slot = cairn_store::key_slot(k);
-            locked
-                .db(slot, ctx.session.db)
-                .read(slot, k, ctx.now)
-                .map(|e| e.value().as_bytes().into_owned())
-                .unwrap_or_default()
+        let mut fetch = |k: &[u8]| match locked.db(cairn_store::key_slot(k), ctx.session.db).read(
+            cairn_store::key_slot(k),
+            k,
+            ctx.now,
+        ) {
+            Some(e) if !e.is_string() => Err(CmdError::new(
+                "ERR The specified keys must contain string values",
+            )),
+            Some(e) => Ok(e.value().as_bytes().into_owned()),
+            None => Ok(Vec::new()),
         };
-        (fetch(k1), fetch(k2))
+        (fetch(k1)?, fetch(k2)?)
     };
     let cells = (a.len() as u128 + 1) * (b.len() as u128 + 1);
     if cells * 4 > ctx.max_string() as u128 {

@@ -1,8 +1,8 @@
 //! Every command family, in the order COMMAND lists them. A new family is one line here.
 
 use crate::commands::{
-    bits, client, cluster, command, config, connection, expire, hotkeys, info, keys, lease,
-    memcached, memory, multi, persistence, pubsub, replication, server, strings,
+    bits, client, cluster, command, config, connection, expire, hashes, hotkeys, info, keys, lease,
+    memcached, memory, multi, persistence, pubsub, replication, server, sets, strings,
 };
 use crate::ctx::Command;
 
@@ -15,6 +15,8 @@ pub static ALL: &[&[Command]] = &[
     command::COMMANDS,
     strings::COMMANDS,
     bits::COMMANDS,
+    hashes::COMMANDS,
+    sets::COMMANDS,
     keys::COMMANDS,
     expire::COMMANDS,
     memory::COMMANDS,

@@ -106,8 +106,14 @@ fn mg(conn: &mut McConn, tokens: &[&[u8]]) {
     let result = {
         let mut shard = server.keyspace.lock(slot);
         let db = shard.db(DB);
-        let mut found = db.fetch(slot, key, now, bump).is_some();
-        if !found && let Some(n) = f.vivify {
+        // A collection (a hash written over RESP) is no item to memcached: a miss, and
+        // not one to vivify over.
+        let item = db.peek(slot, key, now).is_none_or(|e| e.is_string());
+        let mut found = item && db.fetch(slot, key, now, bump).is_some();
+        if !found
+            && item
+            && let Some(n) = f.vivify
+        {
             let deadline = memcache::deadline(n as i64, now.ms);
             created = store::put(db, key, b"", 0, deadline, now);
             found = created;

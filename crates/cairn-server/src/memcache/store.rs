@@ -130,14 +130,18 @@ pub fn store(
         let db = shard.db(DB);
         // The old value is copied only when it becomes part of the new one.
         let joins = matches!(mode, Mode::Append | Mode::Prepend);
-        let old = db.peek(slot, item.key, now).map(|e| {
-            let v = if joins {
-                e.value().as_bytes().into_owned()
-            } else {
-                Vec::new()
-            };
-            (e.mc(), e.expire_at(), v)
-        });
+        // Appending to a collection (a hash written over RESP) stores nothing.
+        let old = db
+            .peek(slot, item.key, now)
+            .filter(|e| !joins || e.is_string())
+            .map(|e| {
+                let v = if joins {
+                    e.value().as_bytes().into_owned()
+                } else {
+                    Vec::new()
+                };
+                (e.mc(), e.expire_at(), v)
+            });
         let deadline = memcache::deadline(item.exptime, now.ms);
         let (outcome, stored) = match (mode, &old) {
             (Mode::Add, Some(_)) => (Outcome::NotStored, None),
@@ -291,6 +295,9 @@ pub fn delta(
     let Some(e) = db.peek(slot, key, conn.now) else {
         return Delta::NotFound;
     };
+    if !e.is_string() {
+        return Delta::NonNumeric;
+    }
     let mc = e.mc();
     if cas != 0 && cas != mc.cas {
         return Delta::CasMismatch;

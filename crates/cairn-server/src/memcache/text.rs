@@ -120,7 +120,9 @@ fn get(conn: &mut McConn, keys: &[&[u8]], with_cas: bool, touch: Option<i32>) {
         } else {
             conn.counters.cmd_get += 1;
         }
-        let hit = match db.fetch(slot, key, now, true) {
+        // A collection (a hash written over RESP) is no item to memcached: a miss.
+        let item = db.peek(slot, key, now).is_none_or(|e| e.is_string());
+        let hit = match item.then(|| db.fetch(slot, key, now, true)).flatten() {
             Some(mut e) => {
                 if touch.is_some() {
                     conn.counters.touch_hits += 1;

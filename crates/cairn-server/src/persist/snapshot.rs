@@ -517,14 +517,19 @@ impl Incoming {
 }
 
 /// Applies one block's commands straight to `ks`, without the command table: a snapshot
-/// only ever holds `SELECT db`, `SET key value [PXAT ms]` and `MEMCACHED FLAGS key n`.
-/// Keys are stored even if their deadline has passed meanwhile: the primary that sent
-/// them will send their DEL (a replica follows its primary's expiries). Returns the keys
-/// stored.
-pub fn load_block_into(ks: &cairn_store::Keyspace, payload: &[u8]) -> Result<u64, String> {
+/// only ever holds `SELECT db`, `SET key value [PXAT ms]`, `MEMCACHED FLAGS key n`, and
+/// for collections `HSET key f v ...` / `SADD key m ...` (a big one in several) and
+/// `PEXPIREAT key ms`. Keys are stored even if their deadline has passed meanwhile: the
+/// primary that sent them will send their DEL (a replica follows its primary's expiries).
+/// `limits`: when collections become tables. Returns the keys stored.
+pub fn load_block_into(
+    ks: &cairn_store::Keyspace,
+    payload: &[u8],
+    limits: &cairn_store::Limits,
+) -> Result<u64, String> {
     use cairn_protocol::resp::request::Parsed;
-    use cairn_store::ExpireChange;
     use cairn_store::db::Now;
+    use cairn_store::{ExpireChange, Object};
     let wall = Now::wall();
     // Nothing is ever expired at Unix time 0; the LRU clock still reads the real time.
     let now = Now { ms: 0, s: wall.s };
@@ -559,6 +564,48 @@ pub fn load_block_into(ks: &cairn_store::Keyspace, payload: &[u8]) -> Result<u64
                         .and_then(|t| t.parse::<usize>().ok())
                         .filter(|&d| d < dbs)
                         .ok_or("SELECT of a database this server does not have")?;
+                } else if name.eq_ignore_ascii_case(b"HSET")
+                    && args.len() >= 4
+                    && args.len().is_multiple_of(2)
+                {
+                    let key = args.get(1);
+                    let slot = cairn_store::key_slot(key);
+                    let mut shard = ks.lock(slot);
+                    let (mut e, created) = shard.db(db).write_or_create(slot, key, now, || {
+                        Object::Hash(cairn_store::types::hash::Hash::default())
+                    });
+                    let h = e
+                        .object_mut()
+                        .and_then(Object::as_hash_mut)
+                        .ok_or("HSET of a key that is no hash in a snapshot")?;
+                    for i in (2..args.len()).step_by(2) {
+                        h.set(args.get(i), args.get(i + 1), limits);
+                    }
+                    keys += u64::from(created);
+                } else if name.eq_ignore_ascii_case(b"SADD") && args.len() >= 3 {
+                    let key = args.get(1);
+                    let slot = cairn_store::key_slot(key);
+                    let mut shard = ks.lock(slot);
+                    let first = args.get(2);
+                    let (mut e, created) = shard.db(db).write_or_create(slot, key, now, || {
+                        Object::Set(cairn_store::types::set::Set::for_member(first, limits))
+                    });
+                    let set = e
+                        .object_mut()
+                        .and_then(Object::as_set_mut)
+                        .ok_or("SADD to a key that is no set in a snapshot")?;
+                    for i in 2..args.len() {
+                        set.add(args.get(i), limits);
+                    }
+                    keys += u64::from(created);
+                } else if name.eq_ignore_ascii_case(b"PEXPIREAT") && args.len() == 3 {
+                    let key = args.get(1);
+                    let ms = std::str::from_utf8(args.get(2))
+                        .ok()
+                        .and_then(|t| t.parse::<u64>().ok())
+                        .ok_or("bad PEXPIREAT in a snapshot")?;
+                    let slot = cairn_store::key_slot(key);
+                    ks.lock(slot).db(db).set_expire(slot, key, Some(ms), now);
                 } else if name.eq_ignore_ascii_case(b"MEMCACHED") && args.len() == 4 {
                     let key = args.get(2);
                     let flags = std::str::from_utf8(args.get(3))
@@ -640,7 +687,7 @@ mod tests {
             at += n;
             if let Some(c) = incoming
                 .push(piece, |p| {
-                    loaded += load_block_into(&staging, p)?;
+                    loaded += load_block_into(&staging, p, &cairn_store::Limits::default())?;
                     Ok(())
                 })
                 .unwrap()

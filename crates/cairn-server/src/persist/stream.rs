@@ -6,6 +6,8 @@
 //!
 //! ```text
 //! Set(entry)       SET key value [PXAT ms]      (+ MEMCACHED FLAGS key n, when n != 0)
+//!                  a collection: DEL key, HSET/SADD key ... (512 elements each),
+//!                  PEXPIREAT key ms
 //! Op(args)         the command as given: APPEND key tail, SETRANGE key off bytes,
 //!                  INCRBY key n, SETBIT key off b
 //! Del(key)         DEL key
@@ -36,8 +38,8 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
-use cairn_store::Entry;
 use cairn_store::journal::{Effect, Global, Journal};
+use cairn_store::{Entry, Object};
 use parking_lot::{Condvar, Mutex};
 use tokio::sync::{Notify, watch};
 
@@ -213,9 +215,22 @@ fn command(out: &mut Vec<u8>, args: &[&[u8]]) {
     cairn_protocol::resp::write_command(out, args);
 }
 
-/// The commands that recreate `entry` (used by the stream and by AOF bases).
+/// Elements per HSET / SADD when a collection is written whole: a million-field hash
+/// becomes commands a loader takes one at a time, not one request of its whole size.
+const ELEMENTS_PER_COMMAND: usize = 512;
+
+/// The commands that recreate `entry` in an empty keyspace (snapshots, AOF bases); the
+/// stream writes a collection's whole state after a `DEL` ([`Journal::record`]).
 pub fn encode_entry(out: &mut Vec<u8>, entry: &Entry) {
     let key = entry.key();
+    if let Some(obj) = entry.object() {
+        encode_object(out, key, obj);
+        if let Some(at) = entry.expire_at() {
+            let ms = itoa::Buffer::new().format(at).to_owned();
+            command(out, &[b"PEXPIREAT", key, ms.as_bytes()]);
+        }
+        return;
+    }
     entry.value().with_bytes(|value| match entry.expire_at() {
         Some(at) => {
             let ms = itoa::Buffer::new().format(at).to_owned();
@@ -228,6 +243,42 @@ pub fn encode_entry(out: &mut Vec<u8>, entry: &Entry) {
         let n = itoa::Buffer::new().format(flags).to_owned();
         command(out, &[b"MEMCACHED", b"FLAGS", key, n.as_bytes()]);
     }
+}
+
+/// A collection as HSET / SADD commands of at most [`ELEMENTS_PER_COMMAND`] elements.
+fn encode_object(out: &mut Vec<u8>, key: &[u8], obj: &Object) {
+    let mut parts: Vec<Vec<u8>> = Vec::new();
+    let name: &[u8] = match obj {
+        Object::Hash(_) => b"HSET",
+        Object::Set(_) => b"SADD",
+    };
+    let mut flush = |parts: &mut Vec<Vec<u8>>| {
+        if parts.is_empty() {
+            return;
+        }
+        let mut args: Vec<&[u8]> = Vec::with_capacity(parts.len() + 2);
+        args.push(name);
+        args.push(key);
+        args.extend(parts.iter().map(Vec::as_slice));
+        command(out, &args);
+        parts.clear();
+    };
+    match obj {
+        Object::Hash(h) => h.for_each(|f, v| {
+            parts.push(f.to_vec());
+            parts.push(v.to_vec());
+            if parts.len() >= 2 * ELEMENTS_PER_COMMAND {
+                flush(&mut parts);
+            }
+        }),
+        Object::Set(set) => set.for_each(|m| {
+            parts.push(m.to_vec());
+            if parts.len() >= ELEMENTS_PER_COMMAND {
+                flush(&mut parts);
+            }
+        }),
+    }
+    flush(&mut parts);
 }
 
 /// A PING of at least `len` bytes (its argument is filler).
@@ -555,7 +606,13 @@ impl Journal for Stream {
         self.append(|out, current| {
             select(out, current, db);
             match effect {
-                Effect::Set(entry) => encode_entry(out, entry),
+                Effect::Set(entry) => {
+                    if entry.object().is_some() {
+                        // A collection's elements are added to nothing, not merged.
+                        command(out, &[b"DEL", entry.key()]);
+                    }
+                    encode_entry(out, entry)
+                }
                 Effect::Op(args) => command(out, args),
                 Effect::Del(key) => command(out, &[b"DEL", key]),
                 Effect::Expire(key, Some(at)) => {

@@ -6,10 +6,11 @@
 //! two datasets agree only if they hold the same keys with the same states. Every stored
 //! key counts, including one whose TTL has passed and whose DEL has not been applied yet,
 //! so a primary and its caught-up replica agree. An empty dataset digests to 40 zeros,
-//! as in Redis.
+//! as in Redis. A collection's value is the wrapping sum of its elements' hashes, so its
+//! digest does not depend on its encoding or order either.
 
-use cairn_store::Entry;
 use cairn_store::db::Now;
+use cairn_store::{Entry, Object, ValueRef};
 use xxhash_rust::xxh3::xxh3_128_with_seed;
 
 use crate::server::Server;
@@ -22,12 +23,41 @@ fn key_lanes(db: usize, e: &Entry) -> Lanes {
     buf.extend_from_slice(&(db as u64).to_le_bytes());
     buf.extend_from_slice(&(e.key().len() as u64).to_le_bytes());
     buf.extend_from_slice(e.key());
-    e.value().with_bytes(|v| buf.extend_from_slice(v));
+    match e.value() {
+        ValueRef::Obj(o) => {
+            let (a, b) = object_lanes(o);
+            buf.extend_from_slice(&a.to_le_bytes());
+            buf.extend_from_slice(&b.to_le_bytes());
+        }
+        v => v.with_bytes(|v| buf.extend_from_slice(v)),
+    }
     buf.extend_from_slice(&e.expire_at().unwrap_or(0).to_le_bytes());
     buf.extend_from_slice(&e.mc().flags.to_le_bytes());
     let a = xxh3_128_with_seed(&buf, 0x6361_6972_6e31);
     let b = xxh3_128_with_seed(&buf, 0x6361_6972_6e32);
     [a as u64, (a >> 64) as u64, b as u64 & 0xffff_ffff]
+}
+
+/// A collection's digest: its type, then the wrapping sums of its elements' two hashes.
+fn object_lanes(o: &Object) -> (u128, u128) {
+    let (mut a, mut b) = (0u128, 0u128);
+    let mut add = |elem: &[u8]| {
+        a = a.wrapping_add(xxh3_128_with_seed(elem, 1));
+        b = b.wrapping_add(xxh3_128_with_seed(elem, 2));
+    };
+    let mut buf = Vec::new();
+    match o {
+        Object::Hash(h) => h.for_each(|f, v| {
+            buf.clear();
+            buf.extend_from_slice(&(f.len() as u64).to_le_bytes());
+            buf.extend_from_slice(f);
+            buf.extend_from_slice(v);
+            add(&buf);
+        }),
+        Object::Set(set) => set.for_each(|m| m.with_bytes(&mut add)),
+    }
+    let kind = xxh3_128_with_seed(o.type_name().as_bytes(), 3);
+    (a.wrapping_add(kind), b.wrapping_add(kind))
 }
 
 fn hex(lanes: Lanes) -> String {
@@ -66,11 +96,13 @@ pub fn value(server: &Server, db: usize, key: &[u8]) -> String {
     let slot = cairn_store::key_slot(key);
     let mut guard = server.keyspace.lock(slot);
     match guard.db(db).peek(slot, key, Now::from_unix_ms(0)) {
-        Some(e) => e.value().with_bytes(|v| {
-            let a = xxh3_128_with_seed(v, 1);
-            let b = xxh3_128_with_seed(v, 2);
+        Some(e) => {
+            let (a, b) = match e.value() {
+                ValueRef::Obj(o) => object_lanes(o),
+                v => v.with_bytes(|v| (xxh3_128_with_seed(v, 1), xxh3_128_with_seed(v, 2))),
+            };
             hex([a as u64, (a >> 64) as u64, b as u64 & 0xffff_ffff])
-        }),
+        }
         None => "0".repeat(40),
     }
 }

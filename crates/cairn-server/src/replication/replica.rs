@@ -326,10 +326,11 @@ async fn full_sync(server: &Arc<Server>, link: &Link, conn: &mut Conn) -> Result
         // thread, whose other connections keep being served meanwhile.
         let mut inc = incoming.take().expect("put back after every push");
         let staged = staging.clone();
+        let limits = server.object_limits();
         let (inc, result, n) = tokio::task::spawn_blocking(move || {
             let mut n = 0u64;
             let r = inc.push(&data, |payload| {
-                n += snapshot::load_block_into(&staged, payload)?;
+                n += snapshot::load_block_into(&staged, payload, &limits)?;
                 Ok(())
             });
             (inc, r, n)

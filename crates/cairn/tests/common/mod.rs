@@ -8,6 +8,7 @@
 
 pub mod cluster;
 pub mod ops;
+pub mod versus;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};

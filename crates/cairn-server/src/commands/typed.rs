@@ -1,0 +1,49 @@
+//! What a key holds, checked against what a command expects of it, as Redis's
+//! `checkType`: a string command on a hash, or a set command on a string, answers
+//! WRONGTYPE and changes nothing. Every family reads a key's value through these.
+
+use cairn_store::types::hash::Hash;
+use cairn_store::types::set::Set;
+use cairn_store::{Entry, EntryMut, Object, ValueRef};
+
+use crate::error::CmdError;
+
+/// The string `e` holds.
+pub fn string(e: &Entry) -> Result<ValueRef<'_>, CmdError> {
+    if e.is_string() {
+        Ok(e.value())
+    } else {
+        Err(CmdError::wrong_type())
+    }
+}
+
+/// The hash `e` holds.
+pub fn hash(e: &Entry) -> Result<&Hash, CmdError> {
+    e.object()
+        .and_then(Object::as_hash)
+        .ok_or_else(CmdError::wrong_type)
+}
+
+/// The hash a write guard holds, borrowed to change it (which marks the guard changed:
+/// checked first, so a WRONGTYPE journals nothing).
+pub fn hash_mut<'a>(e: &'a mut EntryMut<'_>) -> Result<&'a mut Hash, CmdError> {
+    hash(e)?;
+    Ok(e.object_mut()
+        .and_then(Object::as_hash_mut)
+        .expect("checked above"))
+}
+
+/// The set `e` holds.
+pub fn set(e: &Entry) -> Result<&Set, CmdError> {
+    e.object()
+        .and_then(Object::as_set)
+        .ok_or_else(CmdError::wrong_type)
+}
+
+/// The set a write guard holds, to change it (see [`hash_mut`]).
+pub fn set_mut<'a>(e: &'a mut EntryMut<'_>) -> Result<&'a mut Set, CmdError> {
+    set(e)?;
+    Ok(e.object_mut()
+        .and_then(Object::as_set_mut)
+        .expect("checked above"))
+}

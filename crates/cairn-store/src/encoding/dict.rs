@@ -1,0 +1,312 @@
+//! The table form of a big collection: its elements, each one allocation, in hash
+//! tables split by hash into a power-of-two number of segments.
+//!
+//! Why segments: SSCAN and HSCAN promise every element present for the whole iteration
+//! at least once, across any growth, and a cursor that is a few bytes. Redis gets that from
+//! chained buckets and a cursor that counts in reversed bits. Here each *segment* plays a
+//! bucket: an element lives in segment `hash & (segments - 1)`, a scan step returns whole
+//! segments, the segment count doubles (each splits in two by the next hash bit) or halves
+//! (pairs merge) as the collection grows and shrinks, and the cursor walks the segment
+//! numbers in reversed-bit order, which visits every segment's descendants and ancestors
+//! exactly as Redis's dictScan does. Inside a segment, a `hashbrown` table.
+//!
+//! An element is a boxed byte string; the collection says which part of it is the key
+//! (a set's member is all of it; a hash keeps `field len | field | value` and keys on the
+//! field). Its heap size is kept as elements come and go, so MEMORY USAGE and maxmemory
+//! read it in O(1).
+
+use std::hash::BuildHasher;
+
+use foldhash::fast::RandomState;
+use hashbrown::HashTable;
+
+use crate::entry::alloc_class;
+
+/// Elements per segment, on average, above which segments split (and below a sixteenth
+/// of which they merge).
+const SPLIT_AT: usize = 128;
+
+/// Which part of an element is its key.
+pub type KeyOf = fn(&[u8]) -> &[u8];
+
+#[derive(Clone)]
+pub struct Dict {
+    segs: Vec<HashTable<Box<[u8]>>>,
+    hasher: RandomState,
+    key_of: KeyOf,
+    len: usize,
+    /// The elements' allocations, in allocator size classes.
+    elem_bytes: usize,
+}
+
+impl std::fmt::Debug for Dict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Dict")
+            .field("len", &self.len)
+            .field("segments", &self.segs.len())
+            .finish()
+    }
+}
+
+impl Dict {
+    pub fn new(key_of: KeyOf) -> Dict {
+        Dict {
+            segs: vec![HashTable::new()],
+            hasher: RandomState::default(),
+            key_of,
+            len: 0,
+            elem_bytes: 0,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Heap bytes: the segments' tables and the elements.
+    pub fn heap_bytes(&self) -> usize {
+        alloc_class(self.segs.capacity() * std::mem::size_of::<HashTable<Box<[u8]>>>())
+            + self
+                .segs
+                .iter()
+                .map(HashTable::allocation_size)
+                .sum::<usize>()
+            + self.elem_bytes
+    }
+
+    fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    fn seg_of(&self, hash: u64) -> usize {
+        hash as usize & (self.segs.len() - 1)
+    }
+
+    /// The element whose key is `key`.
+    pub fn get(&self, key: &[u8]) -> Option<&[u8]> {
+        let h = self.hash(key);
+        let k = self.key_of;
+        self.segs[self.seg_of(h)]
+            .find(h, |e| k(e) == key)
+            .map(|e| &e[..])
+    }
+
+    /// Inserts `elem`, replacing the element with the same key; returns the one replaced.
+    pub fn insert(&mut self, elem: Box<[u8]>) -> Option<Box<[u8]>> {
+        let k = self.key_of;
+        let h = self.hash(k(&elem));
+        let seg = self.seg_of(h);
+        self.elem_bytes += alloc_class(elem.len());
+        let hasher = self.hasher.clone();
+        let table = &mut self.segs[seg];
+        let old = match table.find_mut(h, |e| k(e) == k(&elem)) {
+            Some(slot) => Some(std::mem::replace(slot, elem)),
+            None => {
+                table.insert_unique(h, elem, |e| hasher.hash_one(k(e)));
+                self.len += 1;
+                None
+            }
+        };
+        if let Some(o) = &old {
+            self.elem_bytes -= alloc_class(o.len());
+        } else if self.len > self.segs.len() * SPLIT_AT {
+            self.split();
+        }
+        old
+    }
+
+    /// Removes the element whose key is `key`.
+    pub fn remove(&mut self, key: &[u8]) -> Option<Box<[u8]>> {
+        let h = self.hash(key);
+        let seg = self.seg_of(h);
+        let k = self.key_of;
+        let e = self.segs[seg].find_entry(h, |e| k(e) == key).ok()?;
+        let (elem, _) = e.remove();
+        self.len -= 1;
+        self.elem_bytes -= alloc_class(elem.len());
+        if self.segs.len() > 1 && self.len < self.segs.len() * SPLIT_AT / 16 {
+            self.merge();
+        } else if self.segs[seg].capacity() > 64
+            && self.segs[seg].len() * 4 < self.segs[seg].capacity()
+        {
+            let hasher = self.hasher.clone();
+            self.segs[seg].shrink_to_fit(|e| hasher.hash_one(k(e)));
+        }
+        Some(elem)
+    }
+
+    /// Every segment splits in two by the next hash bit.
+    fn split(&mut self) {
+        let n = self.segs.len();
+        let k = self.key_of;
+        let hasher = self.hasher.clone();
+        let mut upper: Vec<HashTable<Box<[u8]>>> = Vec::with_capacity(n);
+        for seg in &mut self.segs {
+            let mut high = HashTable::new();
+            for e in seg.extract_if(|e| hasher.hash_one(k(e)) as usize & n != 0) {
+                high.insert_unique(hasher.hash_one(k(&e)), e, |e| hasher.hash_one(k(e)));
+            }
+            seg.shrink_to_fit(|e| hasher.hash_one(k(e)));
+            upper.push(high);
+        }
+        self.segs.extend(upper);
+    }
+
+    /// Segment `i + n/2` pours into segment `i`.
+    fn merge(&mut self) {
+        let half = self.segs.len() / 2;
+        let k = self.key_of;
+        let hasher = self.hasher.clone();
+        let uppers = self.segs.split_off(half);
+        for (i, high) in uppers.into_iter().enumerate() {
+            let low = &mut self.segs[i];
+            low.reserve(high.len(), |e| hasher.hash_one(k(e)));
+            for e in high {
+                low.insert_unique(hasher.hash_one(k(&e)), e, |e| hasher.hash_one(k(e)));
+            }
+        }
+        self.segs.shrink_to_fit();
+    }
+
+    /// Every element, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.segs.iter().flat_map(|s| s.iter().map(|e| &e[..]))
+    }
+
+    /// Takes every element out (a collection freed element by element elsewhere).
+    pub fn into_elements(self) -> impl Iterator<Item = Box<[u8]>> {
+        self.segs.into_iter().flat_map(|s| s.into_iter())
+    }
+
+    /// One SCAN step from `cursor`: hands `f` the elements of whole segments until at
+    /// least `count` were handed (or the walk ends); returns the next cursor, 0 at the end.
+    pub fn scan<'s>(&'s self, cursor: u64, count: usize, mut f: impl FnMut(&'s [u8])) -> u64 {
+        let mask = (self.segs.len() - 1) as u64;
+        let mut cursor = cursor;
+        let mut handed = 0;
+        loop {
+            for e in self.segs[(cursor & mask) as usize].iter() {
+                f(e);
+                handed += 1;
+            }
+            // Redis's reversed-bit increment over the masked bits.
+            cursor |= !mask;
+            cursor = cursor.reverse_bits().wrapping_add(1).reverse_bits();
+            if cursor == 0 || handed >= count {
+                return cursor;
+            }
+        }
+    }
+
+    /// A random element: a random segment holding some, then a random bucket of it
+    /// walked forward to the next element. Not exactly uniform (neither is Redis's).
+    pub fn random(&self, rng: &mut fastrand::Rng) -> Option<&[u8]> {
+        if self.len == 0 {
+            return None;
+        }
+        let seg = loop {
+            let s = &self.segs[rng.usize(..self.segs.len())];
+            if !s.is_empty() {
+                break s;
+            }
+        };
+        let buckets = seg.num_buckets();
+        let start = rng.usize(..buckets);
+        (0..buckets)
+            .map(|i| (start + i) % buckets)
+            .find_map(|i| seg.get_bucket(i))
+            .map(|e| &e[..])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn whole(e: &[u8]) -> &[u8] {
+        e
+    }
+
+    fn elem(i: u32) -> Box<[u8]> {
+        format!("member:{i}").into_bytes().into_boxed_slice()
+    }
+
+    #[test]
+    fn grows_shrinks_and_keeps_its_size_exact() {
+        let mut d = Dict::new(whole);
+        for i in 0..10_000 {
+            assert!(d.insert(elem(i)).is_none());
+        }
+        assert!(d.insert(elem(7)).is_some());
+        assert_eq!(d.len(), 10_000);
+        assert!(d.segs.len() >= 64);
+        assert!(d.get(b"member:9999").is_some() && d.get(b"member:10000").is_none());
+        let expected: usize = d.iter().map(|e| alloc_class(e.len())).sum();
+        assert_eq!(d.elem_bytes, expected);
+        for i in 0..9_990 {
+            assert!(d.remove(format!("member:{i}").as_bytes()).is_some());
+        }
+        assert_eq!(d.len(), 10);
+        assert!(d.segs.len() <= 2, "{} segments", d.segs.len());
+        let mut rest: Vec<_> = d.iter().map(|e| e.to_vec()).collect();
+        rest.sort();
+        assert_eq!(rest.len(), 10);
+    }
+
+    #[test]
+    fn a_scan_returns_every_element_present_throughout_across_growth_and_shrinking() {
+        let mut d = Dict::new(whole);
+        for i in 0..2_000 {
+            d.insert(elem(i));
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut cursor = 0;
+        let mut step = 0u32;
+        loop {
+            cursor = d.scan(cursor, 50, |e| {
+                seen.insert(e.to_vec());
+            });
+            // Meanwhile the set grows a lot, then shrinks; members 0..1000 stay.
+            step += 1;
+            if step < 20 {
+                for i in 0..2_000 {
+                    d.insert(elem(100_000 + step * 2_000 + i));
+                }
+            } else if step < 40 {
+                for i in 0..2_000 {
+                    d.remove(&elem(100_000 + (step - 19) * 2_000 + i));
+                }
+            }
+            if cursor == 0 {
+                break;
+            }
+        }
+        for i in 0..1_000 {
+            assert!(
+                seen.contains(&elem(i).to_vec()),
+                "member {i} was never returned"
+            );
+        }
+    }
+
+    #[test]
+    fn random_elements_come_from_the_set() {
+        let mut d = Dict::new(whole);
+        let mut rng = fastrand::Rng::with_seed(1);
+        assert!(d.random(&mut rng).is_none());
+        for i in 0..300 {
+            d.insert(elem(i));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..5_000 {
+            let e = d.random(&mut rng).unwrap().to_vec();
+            assert!(d.get(&e).is_some());
+            seen.insert(e);
+        }
+        assert!(seen.len() > 250, "{} distinct", seen.len());
+    }
+}
