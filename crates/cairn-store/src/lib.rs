@@ -28,6 +28,8 @@
 //! - [`lease`] is the lease primitive both protocols share (memcached's meta W/Z/X flags,
 //!   RESP's LEASE commands), kept in the entry's memcached fields.
 //! - [`dump`] is the versioned, checksummed payload of DUMP / RESTORE.
+//! - [`rdb`] reads and writes values in Redis's RDB value encoding (strings, hashes, sets),
+//!   so DUMP payloads move between Redis and Cairn both ways.
 //!
 //! Keeping one table per hash slot makes slot-level work cheap: COUNTKEYSINSLOT is a length,
 //! migrating a slot walks one table, and a SCAN cursor is a slot position that stays valid
@@ -44,6 +46,7 @@ pub mod journal;
 pub mod keyspace;
 pub mod lease;
 pub mod observe;
+pub mod rdb;
 pub mod shard;
 pub mod sketch;
 pub mod slot;
