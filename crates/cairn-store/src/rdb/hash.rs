@@ -11,8 +11,9 @@ use super::error::{DumpError, Result};
 use super::input::{Input, capacity_for};
 use super::{length, listpack, string, types, ziplist};
 
-/// Redis's default `hash-max-listpack-entries`: the most pairs written as a listpack.
-pub const MAX_LISTPACK_ENTRIES: usize = 128;
+/// Redis's default `hash-max-listpack-entries`: the most pairs written as a listpack
+/// (512 in redis-server 7.0's defaults and redis.conf; 128 is the sorted sets' figure).
+pub const MAX_LISTPACK_ENTRIES: usize = 512;
 /// Redis's default `hash-max-listpack-value`: the longest field or value in a listpack.
 pub const MAX_LISTPACK_VALUE: usize = 64;
 

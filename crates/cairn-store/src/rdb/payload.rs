@@ -191,11 +191,11 @@ mod tests {
         assert_eq!(encode_payload(&long_value)[0], types::HASH);
         let at_limit = RdbValue::Hash(vec![(vec![b'f'; 64], vec![b'v'; 64])]);
         assert_eq!(encode_payload(&at_limit)[0], types::HASH_LISTPACK);
-        let many: Vec<_> = (0..129)
+        let many: Vec<_> = (0..513)
             .map(|i| (format!("f{i}").into_bytes(), b"v".to_vec()))
             .collect();
         assert_eq!(
-            encode_payload(&RdbValue::Hash(many[..128].to_vec()))[0],
+            encode_payload(&RdbValue::Hash(many[..512].to_vec()))[0],
             types::HASH_LISTPACK
         );
         assert_eq!(
@@ -395,7 +395,7 @@ mod tests {
         };
         prop_oneof![
             bytes().prop_map(RdbValue::String),
-            proptest::collection::btree_map(bytes(), bytes(), 1..150)
+            proptest::collection::btree_map(bytes(), bytes(), 1..600)
                 .prop_map(|m| RdbValue::Hash(m.into_iter().collect())),
             proptest::collection::btree_set(bytes(), 1..600)
                 .prop_map(|s| RdbValue::Set(s.into_iter().collect())),
