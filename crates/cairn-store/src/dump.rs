@@ -1,70 +1,77 @@
-//! The DUMP / RESTORE payload: Cairn's own format, versioned and checksummed, so a value
-//! can travel between Cairn nodes (RESTORE, MIGRATE, slot migration) and damage is
-//! detected instead of loaded.
+//! The DUMP / RESTORE payload of a key's value: Redis's RDB value encoding (see [`rdb`]),
+//! so values move between Redis and Cairn both ways (DESIGN.md, "Writes leave one ordered
+//! stream").
+//!
+//! This file maps the keyspace's [`Value`] to and from [`RdbValue`]. It still reads the
+//! payload Cairn wrote before the RDB encoding, so a node of the new version RESTOREs what
+//! an old one MIGRATEs to it during a rolling upgrade; it only writes the RDB encoding.
 //!
 //! ```text
-//! +------+----------------+---------+-----------+------------------+
-//! | type | varint len     | payload | version   | xxh3-64 checksum |
-//! | u8   | LEB128         | bytes   | u16 LE    | u64 LE           |
-//! +------+----------------+---------+-----------+------------------+
+//! Cairn's first payload (read only):
+//! +------+------------+---------+---------------+------------------+
+//! | 0x00 | LEB128 len | bytes   | version u16 LE | xxh3-64 u64 LE   |
+//! |      |            |         | = 1            | over all before  |
+//! +------+------------+---------+---------------+------------------+
 //! ```
 //!
-//! As in Redis, the version and checksum trail the payload, and the checksum covers
-//! everything before it. The type byte leaves room for the value types still to come.
+//! Its footer has the RDB footer's shape and its version, 1, is a readable RDB version:
+//! the checksum tells them apart (CRC-64 first, then xxh3).
 
 use cairn_protocol::varint;
 
+use crate::rdb::{self, RdbValue};
 use crate::value::{Value, ValueRef};
 
-/// Bumped whenever the payload layout changes; older versions stay readable.
-pub const DUMP_VERSION: u16 = 1;
+pub use crate::rdb::DumpError;
 
-const TYPE_STRING: u8 = 0;
+/// The footer version of Cairn's first payload format.
+const LEGACY_VERSION: u16 = 1;
+const LEGACY_TYPE_STRING: u8 = 0;
 
-/// Why a payload was refused.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DumpError {
-    /// Wrong version or checksum (Redis: "DUMP payload version or checksum are wrong").
-    VersionOrChecksum,
-    /// Checksum fine but the body is not a value we know (Redis: "Bad data format").
-    BadFormat,
-}
-
-/// Serializes a value for DUMP.
+/// The DUMP payload of `value`.
 pub fn serialize(value: ValueRef<'_>) -> Vec<u8> {
-    value.with_bytes(|bytes| {
-        let mut out = Vec::with_capacity(bytes.len() + 20);
-        out.push(TYPE_STRING);
-        varint::push(&mut out, bytes.len() as u64);
-        out.extend_from_slice(bytes);
-        out.extend_from_slice(&DUMP_VERSION.to_le_bytes());
-        let sum = xxhash_rust::xxh3::xxh3_64(&out);
-        out.extend_from_slice(&sum.to_le_bytes());
-        out
-    })
+    match value {
+        ValueRef::Int(i) => rdb::encode_int(i),
+        ValueRef::Str(s) | ValueRef::Raw(s) => rdb::encode_string(s),
+    }
 }
 
-/// Reads a payload made by [`serialize`].
+/// The value a DUMP payload holds, from Redis (RDB versions 1 to 12) or from Cairn (this
+/// version or the one before).
 pub fn deserialize(payload: &[u8]) -> Result<Value, DumpError> {
-    if payload.len() < 11 {
-        return Err(DumpError::VersionOrChecksum);
+    match rdb::decode_payload(payload) {
+        Ok(RdbValue::String(s)) => Ok(Value::from_bytes(&s)),
+        // The keyspace holds strings only so far: a hash or set payload is well formed
+        // but has nowhere to go. The hash and set types map these in when they land.
+        Ok(_) => Err(DumpError::BadFormat),
+        Err(DumpError::VersionOrChecksum) if is_legacy(payload) => legacy(payload),
+        Err(e) => Err(e),
     }
-    let (body, sum) = payload.split_at(payload.len() - 8);
-    let sum = u64::from_le_bytes(sum.try_into().expect("8 bytes"));
-    let version = u16::from_le_bytes([body[body.len() - 2], body[body.len() - 1]]);
-    if version == 0 || version > DUMP_VERSION || xxhash_rust::xxh3::xxh3_64(body) != sum {
-        return Err(DumpError::VersionOrChecksum);
-    }
-    let body = &body[..body.len() - 2];
-    if body[0] != TYPE_STRING {
+}
+
+/// Whether `payload` carries the footer of Cairn's first format.
+fn is_legacy(payload: &[u8]) -> bool {
+    let Some(at) = payload.len().checked_sub(8) else {
+        return false;
+    };
+    let (body, sum) = payload.split_at(at);
+    body.len() >= 2
+        && body[body.len() - 2..] == LEGACY_VERSION.to_le_bytes()
+        && xxhash_rust::xxh3::xxh3_64(body).to_le_bytes() == sum
+}
+
+/// The value in a payload of Cairn's first format whose footer checked out.
+fn legacy(payload: &[u8]) -> Result<Value, DumpError> {
+    let body = &payload[..payload.len() - 10];
+    let Some((&LEGACY_TYPE_STRING, rest)) = body.split_first() else {
+        return Err(DumpError::BadFormat);
+    };
+    let (len, n) = varint::decode(rest).ok_or(DumpError::BadFormat)?;
+    let bytes = &rest[n..];
+    if bytes.len() as u64 != len {
         return Err(DumpError::BadFormat);
     }
-    let (len, n) = varint::decode(&body[1..]).ok_or(DumpError::BadFormat)?;
-    let i = 1 + n;
-    if (body.len() - i) as u64 != len {
-        return Err(DumpError::BadFormat);
-    }
-    Ok(Value::from_bytes(&body[i..]))
+    Ok(Value::from_bytes(bytes))
 }
 
 #[cfg(test)]
@@ -72,15 +79,72 @@ mod tests {
     use super::*;
     use proptest::prelude::*;
 
+    /// What the previous version's `serialize` wrote.
+    fn legacy_payload(bytes: &[u8]) -> Vec<u8> {
+        let mut out = vec![LEGACY_TYPE_STRING];
+        varint::push(&mut out, bytes.len() as u64);
+        out.extend_from_slice(bytes);
+        out.extend_from_slice(&LEGACY_VERSION.to_le_bytes());
+        let sum = xxhash_rust::xxh3::xxh3_64(&out);
+        out.extend_from_slice(&sum.to_le_bytes());
+        out
+    }
+
+    #[test]
+    fn writes_redis_s_format() {
+        // SET k 12345 then DUMP k on redis-server 7.0.15
+        let redis = [
+            0x00, 0xc1, 0x39, 0x30, 0x0a, 0x00, 0x9d, 0x94, 0xea, 0x27, 0x93, 0xfc, 0x08, 0xb9,
+        ];
+        assert_eq!(serialize(ValueRef::Int(12345)), redis);
+        assert_eq!(serialize(ValueRef::Str(b"12345")), redis);
+        assert_eq!(deserialize(&redis), Ok(Value::Int(12345)));
+    }
+
+    #[test]
+    fn reads_the_previous_format() {
+        for bytes in [&b""[..], b"hello", b"42", b"\x00\xff binary"] {
+            assert_eq!(
+                deserialize(&legacy_payload(bytes)),
+                Ok(Value::from_bytes(bytes))
+            );
+        }
+        // damaged: refused as before
+        let mut bad = legacy_payload(b"hello");
+        bad[3] ^= 1;
+        assert_eq!(deserialize(&bad), Err(DumpError::VersionOrChecksum));
+        // a good footer around a body of another type
+        let mut other = legacy_payload(b"x");
+        other[0] = 7;
+        let at = other.len() - 8;
+        let sum = xxhash_rust::xxh3::xxh3_64(&other[..at]);
+        other[at..].copy_from_slice(&sum.to_le_bytes());
+        assert_eq!(deserialize(&other), Err(DumpError::BadFormat));
+    }
+
+    #[test]
+    fn hashes_and_sets_have_nowhere_to_go_yet() {
+        let hash = rdb::encode_hash(&[(&b"f"[..], &b"v"[..])]);
+        assert_eq!(deserialize(&hash), Err(DumpError::BadFormat));
+        let set = rdb::encode_set(&[&b"m"[..]]);
+        assert_eq!(deserialize(&set), Err(DumpError::BadFormat));
+    }
+
     proptest! {
         #[test]
         fn round_trip(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
             let v = Value::from_bytes(&bytes);
             prop_assert_eq!(deserialize(&serialize(v.as_ref())), Ok(v.clone()));
+            prop_assert_eq!(deserialize(&serialize(ValueRef::Raw(&bytes))), Ok(v));
         }
 
         #[test]
-        fn any_single_byte_flip_is_detected(bytes in proptest::collection::vec(any::<u8>(), 0..64), at in any::<prop::sample::Index>(), bit in 0u8..8) {
+        fn integers_round_trip(i in any::<i64>()) {
+            prop_assert_eq!(deserialize(&serialize(ValueRef::Int(i))), Ok(Value::Int(i)));
+        }
+
+        #[test]
+        fn any_single_bit_flip_is_detected(bytes in proptest::collection::vec(any::<u8>(), 0..64), at in any::<prop::sample::Index>(), bit in 0u8..8) {
             let mut payload = serialize(Value::from_bytes(&bytes).as_ref());
             let i = at.index(payload.len());
             payload[i] ^= 1 << bit;

@@ -28,7 +28,10 @@
 //!   the append-only file, later replicas).
 //! - [`lease`] is the lease primitive both protocols share (memcached's meta W/Z/X flags,
 //!   RESP's LEASE commands), kept in the entry's memcached fields.
-//! - [`dump`] is the versioned, checksummed payload of DUMP / RESTORE.
+//! - [`dump`] is the payload of DUMP / RESTORE for a key's value, in Redis's RDB value
+//!   encoding (it still reads Cairn's first format, for rolling upgrades).
+//! - [`rdb`] reads and writes values in Redis's RDB value encoding (strings, hashes, sets),
+//!   so DUMP payloads move between Redis and Cairn both ways.
 //!
 //! Keeping one table per hash slot makes slot-level work cheap: COUNTKEYSINSLOT is a length,
 //! migrating a slot walks one table, and a SCAN cursor is a slot position that stays valid
@@ -47,6 +50,7 @@ pub mod keyspace;
 pub mod lease;
 pub mod object;
 pub mod observe;
+pub mod rdb;
 pub mod shard;
 pub mod sketch;
 pub mod slot;

@@ -1,0 +1,54 @@
+//! DUMP / RESTORE payloads in Redis's RDB value encoding, so that a value DUMPed by
+//! redis-server RESTOREs into Cairn and the reverse (MIGRATE between them included).
+//!
+//! A payload is one object type byte, the value in that type's RDB form, the RDB version
+//! and a CRC-64 (`payload.rs` draws it). Each file holds one idea:
+//!
+//! | file | holds |
+//! |---|---|
+//! | `payload.rs` | the footer, and which type reads which body: the entry points |
+//! | `value.rs` | [`RdbValue`], the decoded value, owned and encoding-neutral |
+//! | `error.rs` | [`DumpError`], the two refusals RESTORE answers |
+//! | `types.rs` | the object type ids of Redis's `rdb.h` |
+//! | `input.rs` | the bounds-checked cursor every reader reads through |
+//! | `length.rs`, `string.rs`, `lzf.rs` | RDB lengths, RDB strings, LZF decompression |
+//! | `listpack.rs`, `ziplist.rs`, `intset.rs` | Redis's packed blobs, byte for byte |
+//! | `hash.rs`, `set.rs` | which forms each type is read from and written in |
+//!
+//! Everything here reads bytes from strangers: no reader indexes past the end, allocates
+//! what a length claims before checking it against the bytes present, or loops without
+//! consuming input; anything malformed is [`DumpError::BadFormat`].
+//!
+//! # Adding a value type
+//!
+//! A list or sorted set adds a variant to [`RdbValue`], a `list.rs` / `zset.rs` with
+//! `read(kind, input)` and `write(out, ..)` built from the blobs here (quicklists are
+//! listpacks or ziplists in RDB strings), an `encode_` function and an arm in
+//! `payload.rs`'s `decode_payload`. The keyspace side maps its objects to and from the
+//! variant; `dump.rs` does it for strings.
+
+mod error;
+mod hash;
+mod input;
+mod intset;
+mod length;
+mod listpack;
+mod lzf;
+mod payload;
+mod set;
+mod string;
+pub mod types;
+mod value;
+mod ziplist;
+
+pub use error::DumpError;
+pub use hash::{
+    MAX_LISTPACK_ENTRIES as HASH_MAX_LISTPACK_ENTRIES,
+    MAX_LISTPACK_VALUE as HASH_MAX_LISTPACK_VALUE,
+};
+pub use payload::{
+    FOOTER_LEN, RDB_VERSION, READABLE_VERSIONS, checked_body, decode_payload, encode_hash,
+    encode_int, encode_payload, encode_set, encode_string,
+};
+pub use set::MAX_INTSET_ENTRIES as SET_MAX_INTSET_ENTRIES;
+pub use value::RdbValue;

@@ -1,0 +1,30 @@
+//! The value a payload holds, in a form owned by nobody's encoding: what RESTORE hands to
+//! the keyspace and what a test compares against. Each value type maps its own objects
+//! to and from this (strings in `dump.rs`, hashes and sets in their `types/` files).
+
+/// A decoded DUMP payload.
+///
+/// Collections keep the order the payload listed them in (Redis's listpack order, or its
+/// hash table's iteration order); they never hold duplicates and are never empty, since
+/// Redis refuses such payloads and so does the decoder.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RdbValue {
+    /// A string, byte for byte (integers come back as their decimal spelling).
+    String(Vec<u8>),
+    /// A hash: its field/value pairs.
+    Hash(Vec<(Vec<u8>, Vec<u8>)>),
+    /// A set: its members (intset members as their decimal spelling).
+    Set(Vec<Vec<u8>>),
+}
+
+impl RdbValue {
+    /// Redis's name for the value's type (TYPE), for messages and tests.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            RdbValue::String(_) => "string",
+            RdbValue::Hash(_) => "hash",
+            RdbValue::Set(_) => "set",
+        }
+    }
+}
