@@ -72,7 +72,11 @@ type Taken = (Vec<u8>, u128, Option<u64>);
 
 /// What a value held when it was sent, to tell whether it changed since.
 fn value_print(value: ValueRef<'_>) -> u128 {
-    value.with_bytes(xxhash_rust::xxh3::xxh3_128)
+    match value {
+        // A collection's payload: the same contents, unchanged since, read the same way.
+        ValueRef::Obj(_) => xxhash_rust::xxh3::xxh3_128(&cairn_store::dump::serialize(value)),
+        _ => value.with_bytes(xxhash_rust::xxh3::xxh3_128),
+    }
 }
 
 /// Takes the payloads and remaining TTLs of `request`'s keys in database `db` at `now`;

@@ -19,7 +19,10 @@
 
 use cairn_protocol::varint;
 
+use crate::object::{Limits, Object};
 use crate::rdb::{self, RdbValue};
+use crate::types::hash::Hash;
+use crate::types::set::Set;
 use crate::value::{Value, ValueRef};
 
 pub use crate::rdb::DumpError;
@@ -33,17 +36,40 @@ pub fn serialize(value: ValueRef<'_>) -> Vec<u8> {
     match value {
         ValueRef::Int(i) => rdb::encode_int(i),
         ValueRef::Str(s) | ValueRef::Raw(s) => rdb::encode_string(s),
+        ValueRef::Obj(Object::Hash(h)) => {
+            let mut pairs: Vec<(&[u8], &[u8])> = Vec::with_capacity(h.len());
+            h.for_each(|f, v| pairs.push((f, v)));
+            rdb::encode_hash(&pairs)
+        }
+        ValueRef::Obj(Object::Set(set)) => rdb::encode_set(&set.members()),
     }
 }
 
 /// The value a DUMP payload holds, from Redis (RDB versions 1 to 12) or from Cairn (this
-/// version or the one before).
+/// version or the one before), collections encoded as Redis's default thresholds say.
 pub fn deserialize(payload: &[u8]) -> Result<Value, DumpError> {
+    deserialize_with(payload, &Limits::default())
+}
+
+/// [`deserialize`], collections encoded by `lim` (the server's settings).
+pub fn deserialize_with(payload: &[u8], lim: &Limits) -> Result<Value, DumpError> {
     match rdb::decode_payload(payload) {
         Ok(RdbValue::String(s)) => Ok(Value::from_bytes(&s)),
-        // The keyspace holds strings only so far: a hash or set payload is well formed
-        // but has nowhere to go. The hash and set types map these in when they land.
-        Ok(_) => Err(DumpError::BadFormat),
+        Ok(RdbValue::Hash(pairs)) => {
+            let mut h = Hash::default();
+            for (f, v) in &pairs {
+                h.set(f, v, lim);
+            }
+            Ok(Value::Obj(Box::new(Object::Hash(h))))
+        }
+        Ok(RdbValue::Set(members)) => {
+            let first = members.first().ok_or(DumpError::BadFormat)?;
+            let mut set = Set::for_member(first, lim);
+            for m in &members {
+                set.add(m, lim);
+            }
+            Ok(Value::Obj(Box::new(Object::Set(set))))
+        }
         Err(DumpError::VersionOrChecksum) if is_legacy(payload) => legacy(payload),
         Err(e) => Err(e),
     }
@@ -123,11 +149,24 @@ mod tests {
     }
 
     #[test]
-    fn hashes_and_sets_have_nowhere_to_go_yet() {
-        let hash = rdb::encode_hash(&[(&b"f"[..], &b"v"[..])]);
-        assert_eq!(deserialize(&hash), Err(DumpError::BadFormat));
-        let set = rdb::encode_set(&[&b"m"[..]]);
-        assert_eq!(deserialize(&set), Err(DumpError::BadFormat));
+    fn hashes_and_sets_round_trip() {
+        let lim = Limits::default();
+        let mut h = Hash::default();
+        for i in 0..300 {
+            h.set(format!("f{i}").as_bytes(), format!("v{i}").as_bytes(), &lim);
+        }
+        let hash = Object::Hash(h);
+        let back = deserialize(&serialize(ValueRef::Obj(&hash))).unwrap();
+        assert_eq!(back, Value::Obj(Box::new(hash)));
+        for members in [vec!["1", "-7", "300000"], vec!["a", "1", "b"]] {
+            let mut set = Set::for_member(members[0].as_bytes(), &lim);
+            for m in &members {
+                set.add(m.as_bytes(), &lim);
+            }
+            let set = Object::Set(set);
+            let back = deserialize(&serialize(ValueRef::Obj(&set))).unwrap();
+            assert_eq!(back, Value::Obj(Box::new(set)));
+        }
     }
 
     proptest! {

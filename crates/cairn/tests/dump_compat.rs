@@ -8,95 +8,16 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use cairn_store::rdb::{self, RdbValue};
+use common::versus::RedisServer;
 use common::{CairnProcess, cmd, q, qb};
 use redis::{Connection, Value};
 
-// ---------------------------------------------------------------------------------------
-// redis-server
-// ---------------------------------------------------------------------------------------
-
-/// A real redis-server on a free 127.0.0.1 port, killed on drop.
-struct RedisProcess {
-    child: Child,
-    addr: SocketAddr,
-    dir: std::path::PathBuf,
-}
-
-impl RedisProcess {
-    /// Starts one, or `None` (with a notice) when redis-server is not installed.
-    fn start() -> Option<RedisProcess> {
-        if Command::new("redis-server")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .status()
-            .is_err()
-        {
-            eprintln!("NOTICE: redis-server is not installed; this DUMP/RESTORE test is skipped");
-            return None;
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let dir =
-            std::env::temp_dir().join(format!("cairn-dump-redis-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("a temporary dir");
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(&dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start redis-server");
-        let mut p = RedisProcess {
-            child,
-            addr: SocketAddr::from(([127, 0, 0, 1], port)),
-            dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(20);
-        loop {
-            if let Ok(Some(status)) = p.child.try_wait() {
-                panic!("redis-server exited: {status}");
-            }
-            if let Ok(mut c) = p.try_client()
-                && redis::cmd("PING").query::<String>(&mut c).is_ok()
-            {
-                return Some(p);
-            }
-            assert!(
-                Instant::now() < deadline,
-                "redis-server did not answer PING"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn try_client(&self) -> redis::RedisResult<Connection> {
-        redis::Client::open(format!("redis://{}", self.addr))?.get_connection()
-    }
-
-    fn client(&self) -> Connection {
-        self.try_client().expect("connect to redis-server")
-    }
-}
-
-impl Drop for RedisProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 /// A Cairn node and a redis-server, each with a connection; `None` without redis-server.
-fn both() -> Option<(CairnProcess, Connection, RedisProcess, Connection)> {
-    let redis = RedisProcess::start()?;
+fn both() -> Option<(CairnProcess, Connection, RedisServer, Connection)> {
+    let redis = RedisServer::start(&[])?;
     let rcon = redis.client();
     let cairn = CairnProcess::start(&[]);
     let ccon = cairn.client();
@@ -505,7 +426,7 @@ fn same_bytes_when_uncompressed(key: &str, value: &RdbValue, payload: &[u8]) {
 
 #[test]
 fn hashes_and_sets_dumped_by_redis_decode() {
-    let Some(redis) = RedisProcess::start() else {
+    let Some(redis) = RedisServer::start(&[]) else {
         return;
     };
     let mut rcon = redis.client();
@@ -533,7 +454,7 @@ fn hashes_and_sets_dumped_by_redis_decode() {
 
 #[test]
 fn hashes_and_sets_encoded_by_cairn_restore_into_redis() {
-    let Some(redis) = RedisProcess::start() else {
+    let Some(redis) = RedisServer::start(&[]) else {
         return;
     };
     let mut rcon = redis.client();
@@ -572,20 +493,61 @@ fn hashes_and_sets_encoded_by_cairn_restore_into_redis() {
     }
 }
 
+/// A hash's fields, sorted, and a set's members, sorted: how two servers are compared.
+fn contents(con: &mut Connection, key: &str) -> Vec<Vec<u8>> {
+    let kind: String = q(con, &["TYPE", key]);
+    let mut items: Vec<Vec<u8>> = match kind.as_str() {
+        "hash" => q::<Vec<(Vec<u8>, Vec<u8>)>>(con, &["HGETALL", key])
+            .into_iter()
+            .map(|(f, v)| [f, b"=".to_vec(), v].concat())
+            .collect(),
+        "set" => q(con, &["SMEMBERS", key]),
+        other => panic!("{key} is a {other}"),
+    };
+    items.sort();
+    items
+}
+
+/// Hashes and sets, small (listpack, intset) and big (tables), move both ways.
 #[test]
-fn hash_and_set_payloads_are_refused_by_cairn_until_it_holds_them() {
+fn hashes_and_sets_move_both_ways() {
     let Some((_cairn, mut ccon, _redis, mut rcon)) = both() else {
         return;
     };
-    q::<i64>(&mut rcon, &["HSET", "h", "f", "v"]);
-    q::<i64>(&mut rcon, &["SADD", "s", "1"]);
-    for key in [&b"h"[..], b"s"] {
-        let payload = dump(&mut rcon, key);
+    for con in [&mut ccon, &mut rcon] {
+        q::<i64>(con, &["HSET", "h", "f", "v", "n", "12"]);
+        q::<i64>(con, &["SADD", "ints", "1", "-7", "70000"]);
+        q::<i64>(con, &["SADD", "words", "a", "b", "1"]);
+        for i in 0..600 {
+            q::<i64>(
+                con,
+                &["HSET", "bigh", &format!("f{i}"), &"x".repeat(i % 90)],
+            );
+            q::<i64>(con, &["SADD", "bigs", &format!("m{i}")]);
+        }
+    }
+    for key in ["h", "ints", "words", "bigh", "bigs"] {
+        let from_redis = dump(&mut rcon, key.as_bytes());
+        let from_cairn = dump(&mut ccon, key.as_bytes());
+        let copy = format!("{key}:copy");
+        let _: () = qb(&mut ccon, &[b"RESTORE", copy.as_bytes(), b"0", &from_redis]);
+        let _: () = qb(&mut rcon, &[b"RESTORE", copy.as_bytes(), b"0", &from_cairn]);
+        let want = contents(&mut rcon, key);
         assert_eq!(
-            errb(&mut ccon, &[b"RESTORE", key, b"0", &payload]),
-            "ERR Bad data format"
+            contents(&mut ccon, &copy),
+            want,
+            "{key} from Redis into Cairn"
+        );
+        assert_eq!(
+            contents(&mut rcon, &copy),
+            want,
+            "{key} from Cairn into Redis"
         );
     }
+    let enc: String = q(&mut ccon, &["OBJECT", "ENCODING", "ints:copy"]);
+    assert_eq!(enc, "intset");
+    let enc: String = q(&mut ccon, &["OBJECT", "ENCODING", "bigh:copy"]);
+    assert_eq!(enc, "hashtable");
 }
 
 // ---------------------------------------------------------------------------------------

@@ -625,12 +625,13 @@ pub(crate) fn restore(ctx: &mut Ctx, args: Args) -> CmdResult {
     // Redis reports, in this order: the options, BUSYKEY, the TTL, the payload. The payload
     // is checked before the lock is taken, its verdict given in that order.
     let ttl = int_arg(args.get(2));
-    let value = dump::deserialize(args.get(3)).map_err(|e| match e {
-        dump::DumpError::VersionOrChecksum => {
-            CmdError::new("ERR DUMP payload version or checksum are wrong")
-        }
-        dump::DumpError::BadFormat => CmdError::new("ERR Bad data format"),
-    });
+    let value =
+        dump::deserialize_with(args.get(3), &ctx.server.object_limits()).map_err(|e| match e {
+            dump::DumpError::VersionOrChecksum => {
+                CmdError::new("ERR DUMP payload version or checksum are wrong")
+            }
+            dump::DumpError::BadFormat => CmdError::new("ERR Bad data format"),
+        });
     let (mut shard, slot) = ctx.lock(key);
     let db = shard.db(ctx.db());
     if !replace && db.contains(slot, key, ctx.now) {

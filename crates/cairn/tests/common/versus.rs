@@ -57,6 +57,15 @@ impl RedisServer {
     }
 }
 
+impl RedisServer {
+    /// A `redis` crate connection to it.
+    pub fn client(&self) -> redis::Connection {
+        redis::Client::open(format!("redis://{}", self.addr))
+            .and_then(|c| c.get_connection())
+            .expect("connect to redis-server")
+    }
+}
+
 impl Drop for RedisServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
