@@ -38,6 +38,7 @@
 //! however the tables grow, so a full iteration returns every key that existed throughout
 //! and never returns one twice.
 
+pub mod alloc;
 pub mod db;
 pub mod dump;
 pub mod encoding;
@@ -48,6 +49,7 @@ pub mod hold;
 pub mod journal;
 pub mod keyspace;
 pub mod lease;
+pub mod limits;
 pub mod object;
 pub mod observe;
 pub mod rdb;
@@ -59,11 +61,13 @@ pub mod types;
 pub mod value;
 
 pub use db::{Db, EntryMut, ExpireChange};
+pub use encoding::elem::Elem;
 pub use entry::{Entry, Lfu, Mc};
 pub use evict::{Evicted, Policy};
 pub use hold::{Hold, ShardGuard};
 pub use keyspace::{Keyspace, KeyspaceStats, Locked};
-pub use object::{Elem, Limits, Object};
+pub use limits::Limits;
+pub use object::Object;
 pub use shard::Shard;
 pub use slot::{SLOTS, key_slot};
 pub use value::{Value, ValueRef};

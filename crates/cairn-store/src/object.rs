@@ -3,31 +3,10 @@
 //! size as Redis's does (OBJECT ENCODING answers Redis's names), and it knows its heap
 //! size in O(1), so maxmemory, MEMORY USAGE and INFO stay exact for big collections.
 
+pub use crate::encoding::elem::Elem;
+pub use crate::limits::Limits;
 use crate::types::hash::Hash;
 use crate::types::set::Set;
-
-/// The size thresholds at which compact encodings convert to tables: settings with
-/// Redis's names and defaults (`hash-max-listpack-entries` ...).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limits {
-    pub hash_entries: usize,
-    pub hash_value: usize,
-    pub set_intset_entries: usize,
-    pub set_entries: usize,
-    pub set_value: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Limits {
-        Limits {
-            hash_entries: 128,
-            hash_value: 64,
-            set_intset_entries: 512,
-            set_entries: 128,
-            set_value: 64,
-        }
-    }
-}
 
 /// A collection value.
 #[derive(Clone, Debug)]
@@ -129,24 +108,3 @@ impl PartialEq for Object {
 }
 
 impl Eq for Object {}
-
-/// One element as a collection hands it out: bytes in place, or an integer an intset
-/// holds (written out only when asked).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Elem<'a> {
-    Int(i64),
-    Bytes(&'a [u8]),
-}
-
-impl Elem<'_> {
-    pub fn with_bytes<R>(self, f: impl FnOnce(&[u8]) -> R) -> R {
-        match self {
-            Elem::Int(i) => f(itoa::Buffer::new().format(i).as_bytes()),
-            Elem::Bytes(b) => f(b),
-        }
-    }
-
-    pub fn to_vec(self) -> Vec<u8> {
-        self.with_bytes(<[u8]>::to_vec)
-    }
-}

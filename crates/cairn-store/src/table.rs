@@ -15,7 +15,8 @@
 //! multiply-shift (any bucket count works). Deletion shifts later entries of the run back
 //! (no tombstones), so probe runs stay short under churn.
 
-use crate::entry::{Entry, alloc_class};
+use crate::alloc::alloc_class;
+use crate::entry::Entry;
 
 /// Fill above which the table grows.
 const MAX_LOAD_NUM: usize = 4;

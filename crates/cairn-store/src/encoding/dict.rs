@@ -20,7 +20,7 @@ use std::hash::BuildHasher;
 use foldhash::fast::RandomState;
 use hashbrown::HashTable;
 
-use crate::entry::alloc_class;
+use crate::alloc::alloc_class;
 
 /// Elements per segment, on average, above which segments split (and below a sixteenth
 /// of which they merge).

@@ -7,7 +7,9 @@
 //! - [`intset`]: sorted integers of one width (2, 4 or 8 bytes), the narrowest all fit.
 //! - [`dict`]: the table form a collection moves to when it outgrows those: one
 //!   allocation per element in hash-split segments, with SCAN cursors that survive growth.
+//! - [`elem`]: an element handed out (bytes in place, or an intset's integer).
 
 pub mod dict;
+pub mod elem;
 pub mod intset;
 pub mod listpack;

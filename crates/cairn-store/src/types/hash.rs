@@ -6,10 +6,10 @@
 
 use cairn_protocol::varint;
 
+use crate::alloc::alloc_class;
 use crate::encoding::dict::Dict;
 use crate::encoding::listpack::Listpack;
-use crate::entry::alloc_class;
-use crate::object::Limits;
+use crate::limits::Limits;
 
 #[derive(Clone, Debug)]
 pub enum Hash {

@@ -3,12 +3,13 @@
 //! at most `set-max-listpack-value` bytes), else a dict. As in Redis, a set converts
 //! upwards only.
 
+use crate::alloc::alloc_class;
 use crate::encoding::dict::Dict;
+use crate::encoding::elem::Elem;
 use crate::encoding::intset::Intset;
 use crate::encoding::listpack::Listpack;
-use crate::entry::alloc_class;
-use crate::object::{Elem, Limits};
-use crate::value::parse_canonical_i64;
+use crate::limits::Limits;
+use cairn_protocol::resp::parse_i64 as parse_canonical_i64;
 
 #[derive(Clone, Debug)]
 pub enum Set {

@@ -1,0 +1,25 @@
+//! When small collections become tables: the thresholds the server's settings
+//! (`hash-max-listpack-entries` ...) hand the collection types.
+
+/// The size thresholds at which compact encodings convert to tables: settings with
+/// Redis's names and defaults (`hash-max-listpack-entries` ...).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    pub hash_entries: usize,
+    pub hash_value: usize,
+    pub set_intset_entries: usize,
+    pub set_entries: usize,
+    pub set_value: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            hash_entries: 128,
+            hash_value: 64,
+            set_intset_entries: 512,
+            set_entries: 128,
+            set_value: 64,
+        }
+    }
+}
