@@ -323,6 +323,11 @@ impl KeySpec {
                 if n == 0 {
                     return Ok(true);
                 }
+                // A count larger than the arguments names keys that are not there; the
+                // bound also keeps a stranger's 19-digit count from overflowing.
+                if n > argc {
+                    return Err(BadKeyArgs);
+                }
                 (first + n - 1, step.max(1) as i64)
             }
         };
@@ -654,6 +659,13 @@ mod tests {
         );
         assert_eq!(
             keys(&ZUNIONSTORE, &["zunionstore", "d", "5", "a"]),
+            Err(BadKeyArgs)
+        );
+        assert_eq!(
+            keys(
+                &ZUNIONSTORE,
+                &["zunionstore", "d", "9223372036854775807", "a"]
+            ),
             Err(BadKeyArgs)
         );
         assert_eq!(

@@ -232,6 +232,11 @@ const HASHES: &str = "
     BITCOUNT h2
     SETBIT h2 1 1
     GETBIT h2 1
+    BITFIELD h2 GET u8 0
+    BITFIELD h2
+    BITFIELD_RO h2 GET u8 0
+    BITFIELD h2 SET u8 0 1
+    BITPOS h2 1
     LCS str h2
     BITOP AND dest str h2
     SET h2 v

@@ -371,17 +371,16 @@ fn bitfield_generic(ctx: &mut Ctx, args: Args, read_only: bool) -> CmdResult {
     let (mut shard, slot) = ctx.lock(key);
     let db = shard.db(ctx.db());
     let Some(highest) = highest else {
-        // Only GETs: a read, which never creates the key.
-        ctx.out.array(fields.len());
-        let out = &mut *ctx.out;
-        let mut reply = |b: &[u8]| {
-            for f in &fields {
-                out.int(field_get(b, f));
-            }
+        // Only GETs: a read, which never creates the key. The type is checked before
+        // the reply's header goes out, so a WRONGTYPE is the whole reply.
+        let read = |b: &[u8]| fields.iter().map(|f| field_get(b, f)).collect::<Vec<_>>();
+        let values = match db.read(slot, key, ctx.now) {
+            Some(e) => string(e)?.with_bytes(read),
+            None => read(&[]),
         };
-        match db.read(slot, key, ctx.now) {
-            Some(e) => string(e)?.with_bytes(reply),
-            None => reply(&[]),
+        ctx.out.array(values.len());
+        for v in values {
+            ctx.out.int(v);
         }
         return Ok(());
     };
