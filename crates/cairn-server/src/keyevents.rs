@@ -25,6 +25,8 @@ impl Observer for KeyEvents {
             Change::Evicted => self.notifier.notify(class::EVICTED, "evicted", key, db),
             Change::Created => self.notifier.notify(class::NEW_KEY, "new", key, db),
             Change::Missed => self.notifier.notify(class::KEY_MISS, "keymiss", key, db),
+            Change::FieldsExpired => self.notifier.notify(class::HASH, "hexpired", key, db),
+            Change::Emptied => self.notifier.notify(class::GENERIC, "del", key, db),
             Change::Written | Change::Deleted => {}
         }
     }

@@ -12,6 +12,7 @@
 //! RESTORE-ASKING key ttl payload [REPLACE]        one per key
 //! [ASKING,] APPEND key piece                      per further MB of a big value
 //!                                                 (ASKING to a cluster node only)
+//! [ASKING,] HPEXPIREAT key ms FIELDS 1 field      per volatile field of a hash
 //! ```
 //!
 //! A write that came in meanwhile is not lost: the key stays and moves on the next pass,
@@ -149,6 +150,23 @@ pub fn take(server: &Server, db: usize, now: Now, request: Request) -> Option<Ba
         }
         commands.push(c);
         commands.extend(pieces);
+        // DUMP's payload (RDB 10, as redis-server 7.0 reads it) has no field times: they
+        // follow as HPEXPIREAT, which a target without hash field expiry refuses.
+        if let Some(h) = e.object().and_then(cairn_store::Object::as_hash) {
+            for (field, at) in h.volatile_fields() {
+                if cluster.is_some() {
+                    commands.push(vec![b"ASKING".to_vec()]);
+                }
+                commands.push(vec![
+                    b"HPEXPIREAT".to_vec(),
+                    key.clone(),
+                    at.to_string().into_bytes(),
+                    b"FIELDS".to_vec(),
+                    b"1".to_vec(),
+                    field.to_vec(),
+                ]);
+            }
+        }
         taken.push((key.clone(), value_print(value), e.expire_at()));
     }
     if taken.is_empty() {

@@ -299,11 +299,14 @@ impl Server {
     }
 
     /// Switches the store's change reports on while anyone needs them: a tracking client,
-    /// or notifications of expiries, evictions, new keys or misses.
+    /// or notifications of expiries (of keys, or of hash fields: `hexpired` and the `del`
+    /// of a hash whose last field went), evictions, new keys or misses.
     pub fn refresh_observing(&self) {
-        use crate::notify::class::{EVICTED, EXPIRED, KEY_MISS, NEW_KEY};
+        use crate::notify::class::{EVICTED, EXPIRED, GENERIC, HASH, KEY_MISS, NEW_KEY};
         let on = self.tracking.is_active()
-            || self.notifier.wants(EXPIRED | EVICTED | NEW_KEY | KEY_MISS);
+            || self
+                .notifier
+                .wants(EXPIRED | EVICTED | NEW_KEY | KEY_MISS | HASH | GENERIC);
         self.observing.store(on, Ordering::Relaxed);
     }
 

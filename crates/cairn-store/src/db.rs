@@ -9,12 +9,14 @@ use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering::Relaxed};
 
+use crate::encoding::deadlines::Deadlines;
 use crate::entry::{Entry, Lfu, Src};
 use crate::journal::{Effect, Journal};
 use crate::object::Object;
 use crate::observe::{Change, Observing};
 use crate::sketch::Sketch;
 use crate::table::Table;
+use crate::types::hash::Hash;
 use crate::value::Value;
 
 /// The current time, read once per command so that one command sees one instant.
@@ -70,6 +72,8 @@ pub struct DbStats {
     pub misses: u64,
     pub expired: u64,
     pub evicted: u64,
+    /// Hash fields whose time passed (INFO's `expired_subkeys`).
+    pub expired_fields: u64,
 }
 
 /// Bytes a shard's databases hold (entries and tables, rounded to allocator classes).
@@ -122,6 +126,10 @@ pub struct EntryMut<'a> {
     /// journaled. A command that looked (WRONGTYPE, a field already there) writes nothing
     /// to the AOF or the replicas.
     dirty: bool,
+    /// The database's index of hashes with volatile fields, which a changed hash joins.
+    volatile_hashes: &'a mut Deadlines,
+    /// The command journaled its operations ([`EntryMut::journal_op`]), not the state.
+    op_journaled: bool,
 }
 
 /// Where an entry sits: its slot table (shard-local) and bucket. Valid only while the
@@ -169,9 +177,13 @@ impl EntryMut<'_> {
     /// off v) that applied to the entry's state before it produces its state now, instead
     /// of the whole new state. Call it after the change, while the guard is held; a
     /// guard dropped without it journals the state.
+    ///
+    /// A command may journal more than one operation (HSETEX's fields, then their
+    /// times); after the first, the guard journals no state when it drops.
     pub fn journal_op(&mut self, args: &[&[u8]]) {
-        if let Some((journal, db)) = self.journal.take() {
+        if let Some((journal, db)) = self.journal {
             journal.record(db, Effect::Op(args));
+            self.op_journaled = true;
         }
     }
 
@@ -184,11 +196,15 @@ impl EntryMut<'_> {
 
 impl Drop for EntryMut<'_> {
     fn drop(&mut self) {
+        if self.dirty {
+            note_volatile_hash(self.volatile_hashes, self.entry);
+        }
         let after = self.entry.mem_usage();
         if after != self.before {
             self.bytes.add(after as isize - self.before as isize);
         }
         if self.dirty
+            && !self.op_journaled
             && let Some((journal, db)) = self.journal
         {
             journal.record(db, Effect::Set(self.entry));
@@ -234,8 +250,13 @@ pub struct Db {
     pub(crate) journal: Option<Arc<dyn Journal>>,
     /// A replica's rule for keys whose TTL has passed: reads see them as absent, but they
     /// stay until the primary's DEL arrives, so the replica's data never runs ahead of, or
-    /// diverges from, its primary's (Redis's replicas do the same).
+    /// diverges from, its primary's (Redis's replicas do the same). Volatile hash fields
+    /// follow the same rule, except that reads still see them until the primary's HDEL.
     pub(crate) keep_expired: bool,
+    /// Hashes with volatile fields, by (at most) their earliest field's expiry time: where
+    /// the active sweep looks for fields to expire. An entry may be stale (the hash gone,
+    /// renamed, or its fields made persistent); the sweep drops it then.
+    volatile_hashes: Deadlines,
 }
 
 /// Tells `observer`, if it listens, that `key` of database `index` changed (a free
@@ -247,6 +268,28 @@ fn report(observer: &Option<Observing>, index: usize, key: &[u8], change: Change
     {
         o.sink.changed(index, key, change);
     }
+}
+
+/// Puts `entry` in the index of hashes with volatile fields if it is one (or moves it
+/// earlier there).
+fn note_volatile_hash(index: &mut Deadlines, entry: &Entry) {
+    if let Some(next) = entry
+        .object()
+        .and_then(Object::as_hash)
+        .and_then(Hash::next_expiry)
+        && index.get(entry.key()).is_none_or(|at| next < at)
+    {
+        index.set(entry.key(), next);
+    }
+}
+
+/// Whether `entry` is a hash with a field due at `now_ms`.
+fn fields_due(entry: &Entry, now_ms: u64) -> bool {
+    entry
+        .object()
+        .and_then(Object::as_hash)
+        .and_then(Hash::next_expiry)
+        .is_some_and(|at| at <= now_ms)
 }
 
 /// A watching client's flag: set once any key it watches changes.
@@ -300,6 +343,7 @@ impl Db {
             observer: None,
             journal: None,
             keep_expired: false,
+            volatile_hashes: Deadlines::default(),
         }
     }
 
@@ -529,10 +573,19 @@ impl Db {
         access: Access,
     ) -> Option<Position> {
         let local = self.local(slot);
-        let found = self
+        let mut found = self
             .slots
             .get(local)
             .and_then(|st| st.table.find(hash, key));
+        if let Some(bucket) = found
+            && !self.volatile_hashes.is_empty()
+            && !self.keep_expired
+            && fields_due(self.slots[local].table.get(bucket), now.ms)
+            && self.expire_fields(Position { local, bucket }, now, usize::MAX)
+        {
+            // Its last field expired: the key went with it.
+            found = None;
+        }
         match found {
             Some(bucket) if self.slots[local].table.get(bucket).is_expired(now.ms) => {
                 if !self.keep_expired {
@@ -652,6 +705,7 @@ impl Db {
             bytes,
             journal,
             index,
+            volatile_hashes,
             ..
         } = self;
         let entry = slots[at.local].table.get_mut(at.bucket);
@@ -662,6 +716,8 @@ impl Db {
             before,
             journal: journal.as_deref().filter(|_| write).map(|j| (j, *index)),
             dirty: false,
+            volatile_hashes,
+            op_journaled: false,
         }
     }
 
@@ -826,6 +882,7 @@ impl Db {
                 if let Some(j) = &self.journal {
                     j.record(self.index, Effect::Set(e));
                 }
+                note_volatile_hash(&mut self.volatile_hashes, e);
                 (!expired, was_volatile, deadline != 0, expired)
             }
             None => {
@@ -837,6 +894,7 @@ impl Db {
                 if let Some(j) = &self.journal {
                     j.record(self.index, Effect::Set(&e));
                 }
+                note_volatile_hash(&mut self.volatile_hashes, &e);
                 st.table.insert_new(hash, e, |e| hasher.hash_one(e.key()));
                 (false, false, new_ttl != 0, false)
             }
@@ -893,6 +951,7 @@ impl Db {
         if let Some(j) = &self.journal {
             j.record(self.index, Effect::Set(&entry));
         }
+        note_volatile_hash(&mut self.volatile_hashes, &entry);
         st.table
             .insert_new(hash, entry, |e| hasher.hash_one(e.key()));
         delta += st.table.allocation_size() as isize - table_before as isize;
@@ -955,6 +1014,7 @@ impl Db {
         self.account(-(freed as isize));
         self.keys = 0;
         self.volatile = 0;
+        self.volatile_hashes = Deadlines::default();
         Flushed(std::mem::take(&mut self.slots))
     }
 
@@ -970,6 +1030,9 @@ impl Db {
             bytes += st.table.iter().map(Entry::mem_usage).sum::<usize>();
             keys += st.table.len();
             volatile += st.volatile as usize;
+            for e in st.table.iter() {
+                note_volatile_hash(&mut self.volatile_hashes, e);
+            }
         }
         self.slots = slots;
         self.keys = keys;
@@ -1241,6 +1304,71 @@ impl Db {
         self.changed(entry.key(), change);
         self.journal(Effect::Del(entry.key()));
         (entry, freed)
+    }
+
+    /// Removes up to `max` fields of the hash at `at` whose time has passed, as Redis's
+    /// primary does: journaled as one HDEL (replicas and the AOF see a deletion, never a
+    /// clock), reported as `hexpired`; the key goes too (reported as deleted) when its last
+    /// field went. Returns whether it did.
+    fn expire_fields(&mut self, at: Position, now: Now, max: usize) -> bool {
+        let entry = self.slots[at.local].table.get_mut(at.bucket);
+        let before = entry.mem_usage();
+        let Some(h) = entry.object_mut().and_then(Object::as_hash_mut) else {
+            return false;
+        };
+        let mut gone: Vec<Box<[u8]>> = Vec::new();
+        while gone.len() < max
+            && let Some(f) = h.pop_due(now.ms)
+        {
+            gone.push(f);
+        }
+        let emptied = h.is_empty();
+        let after = entry.mem_usage();
+        let key: Box<[u8]> = entry.key().into();
+        self.account(after as isize - before as isize);
+        if gone.is_empty() {
+            return false;
+        }
+        self.stats.expired_fields += gone.len() as u64;
+        if let Some(j) = &self.journal {
+            let mut op: Vec<&[u8]> = Vec::with_capacity(gone.len() + 2);
+            op.push(b"HDEL");
+            op.push(&key);
+            op.extend(gone.iter().map(|f| &f[..]));
+            j.record(self.index, Effect::Op(&op));
+        }
+        self.changed(&key, Change::FieldsExpired);
+        if emptied {
+            self.volatile_hashes.remove(&key);
+            self.take_at(at, Change::Emptied);
+        }
+        emptied
+    }
+
+    /// One step of the active expiry of hash fields: takes the hashes whose earliest
+    /// field is due off the index, expires up to `budget` fields among them, and puts each
+    /// back under its next field's time. Returns how many fields it expired.
+    pub fn sweep_fields(&mut self, budget: usize, now: Now) -> usize {
+        let mut expired = 0;
+        while expired < budget
+            && let Some(key) = self.volatile_hashes.pop_due(now.ms)
+        {
+            let Some(at) = self.find_by_key(&key) else {
+                continue;
+            };
+            let before = self.stats.expired_fields;
+            if !self.expire_fields(at, now, budget - expired) {
+                let entry = self.slots[at.local].table.get(at.bucket);
+                note_volatile_hash(&mut self.volatile_hashes, entry);
+            }
+            expired += (self.stats.expired_fields - before) as usize;
+        }
+        expired
+    }
+
+    /// Where `key` is, live or not, by its name alone (the sweep knows keys, not slots).
+    fn find_by_key(&self, key: &[u8]) -> Option<Position> {
+        self.find(crate::slot::key_slot(key), key)
     }
 
     /// Removes expired keys from slot tables that hold any, starting at the shard-local slot

@@ -32,6 +32,7 @@ pub struct KeyspaceStats {
     pub misses: u64,
     pub expired: u64,
     pub evicted: u64,
+    pub expired_fields: u64,
 }
 
 /// Per-database figures for INFO keyspace.
@@ -356,11 +357,13 @@ impl Keyspace {
                     misses,
                     expired,
                     evicted,
+                    expired_fields,
                 } = db.stats;
                 total.hits += hits;
                 total.misses += misses;
                 total.expired += expired;
                 total.evicted += evicted;
+                total.expired_fields += expired_fields;
             }
         }
         total
@@ -557,6 +560,20 @@ impl Keyspace {
             }
         }
         None
+    }
+
+    /// Expires up to `budget` hash fields whose time passed in shard `index`, over all
+    /// its databases (see [`Db::sweep_fields`]). Returns how many it expired.
+    pub fn sweep_fields_shard(&self, index: usize, budget: usize, now: Now) -> usize {
+        let mut guard = self.lock_shard(index);
+        let mut expired = 0;
+        for db in guard.dbs.iter_mut() {
+            if expired >= budget {
+                break;
+            }
+            expired += db.sweep_fields(budget - expired, now);
+        }
+        expired
     }
 
     /// One round of the active expiry sweep on shard `index`: examines about `budget`

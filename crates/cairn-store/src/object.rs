@@ -93,8 +93,8 @@ impl PartialEq for Object {
     fn eq(&self, other: &Object) -> bool {
         match (self, other) {
             (Object::Hash(a), Object::Hash(b)) => {
-                let mut same = a.len() == b.len();
-                a.for_each(|f, v| same &= b.get(f) == Some(v));
+                let mut same = a.len() == b.len() && a.volatile_len() == b.volatile_len();
+                a.for_each(|f, v| same &= b.get(f) == Some(v) && a.expire_at(f) == b.expire_at(f));
                 same
             }
             (Object::Set(a), Object::Set(b)) => {

@@ -24,6 +24,10 @@ pub enum Change {
     Expired,
     /// The memory limit removed it.
     Evicted,
+    /// Some of its hash fields' times passed and they were removed (`hexpired`).
+    FieldsExpired,
+    /// Its last hash field expired, so the key went too (Redis reports a `del`).
+    Emptied,
 }
 
 /// The server side of [`Change`]s.

@@ -368,7 +368,8 @@ fn hincrby(ctx: &mut Ctx, args: Args) -> CmdResult {
         .checked_add(by)
         .ok_or_else(|| CmdError::new("ERR increment or decrement would overflow"))?;
     let text = itoa::Buffer::new().format(new).to_owned();
-    hash_mut(&mut e)?.set(field, text.as_bytes(), &lim);
+    // An increment keeps the field's expiry time (HSET drops it), as in Redis.
+    hash_mut(&mut e)?.set_keep_ttl(field, text.as_bytes(), &lim);
     e.journal_op(&[
         b"HINCRBY",
         key,
@@ -403,9 +404,23 @@ fn hincrbyfloat(ctx: &mut Ctx, args: Args) -> CmdResult {
     let sum = ld80::add(cur, by)
         .ok_or_else(|| CmdError::new("ERR increment would produce NaN or Infinity"))?;
     let text = ld80::human(sum);
-    hash_mut(&mut e)?.set(field, text.as_bytes(), &lim);
+    let h = hash_mut(&mut e)?;
+    h.set_keep_ttl(field, text.as_bytes(), &lim);
     // The result, not the increment: replaying a float sum must not depend on rounding.
-    e.journal_op(&[b"HSET", key, field, text.as_bytes()]);
+    // A volatile field's as HSETEX KEEPTTL, since an HSET would drop its time.
+    if h.expire_at(field).is_some() {
+        e.journal_op(&[
+            b"HSETEX",
+            key,
+            b"KEEPTTL",
+            b"FIELDS",
+            b"1",
+            field,
+            text.as_bytes(),
+        ]);
+    } else {
+        e.journal_op(&[b"HSET", key, field, text.as_bytes()]);
+    }
     drop(e);
     ctx.notify(HASH, "hincrbyfloat", key);
     ctx.out.bulk(text.as_bytes());
@@ -479,7 +494,7 @@ fn hrandfield(ctx: &mut Ctx, args: Args) -> CmdResult {
 /// `n` distinct fields of `h` (n at most its length), in random order.
 fn distinct<'h>(h: &'h Hash, n: usize, rng: &mut fastrand::Rng) -> Vec<(&'h [u8], &'h [u8])> {
     let mut all = Vec::with_capacity(h.len());
-    if n * 3 > h.len() || matches!(h, Hash::Packed(_)) {
+    if n * 3 > h.len() || h.is_packed() {
         h.for_each(|f, v| all.push((f, v)));
         rng.shuffle(&mut all);
         all.truncate(n);

@@ -251,6 +251,7 @@ fn section(ctx: &Ctx, name: &str, out: &mut String) {
                 &server.stats.rejected_connections.load(Ordering::Relaxed),
             );
             kv(out, "expired_keys", &ks.expired);
+            kv(out, "expired_subkeys", &ks.expired_fields);
             kv(
                 out,
                 "evicted_keys",

@@ -1,8 +1,8 @@
 //! Every command family, in the order COMMAND lists them. A new family is one line here.
 
 use crate::commands::{
-    bits, client, cluster, command, config, connection, expire, hashes, hotkeys, info, keys, lease,
-    memcached, memory, multi, persistence, pubsub, replication, server, sets, strings,
+    bits, client, cluster, command, config, connection, expire, hash_expiry, hashes, hotkeys, info,
+    keys, lease, memcached, memory, multi, persistence, pubsub, replication, server, sets, strings,
 };
 use crate::ctx::Command;
 
@@ -16,6 +16,7 @@ pub static ALL: &[&[Command]] = &[
     strings::COMMANDS,
     bits::COMMANDS,
     hashes::COMMANDS,
+    hash_expiry::COMMANDS,
     sets::COMMANDS,
     keys::COMMANDS,
     expire::COMMANDS,

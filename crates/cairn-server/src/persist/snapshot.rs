@@ -598,6 +598,28 @@ pub fn load_block_into(
                         set.add(args.get(i), limits);
                     }
                     keys += u64::from(created);
+                } else if name.eq_ignore_ascii_case(b"HPEXPIREAT") && args.len() >= 6 {
+                    // HPEXPIREAT key ms FIELDS n field...: after the hash's HSETs.
+                    let key = args.get(1);
+                    let ms = std::str::from_utf8(args.get(2))
+                        .ok()
+                        .and_then(|t| t.parse::<u64>().ok())
+                        .ok_or("bad HPEXPIREAT in a snapshot")?;
+                    let slot = cairn_store::key_slot(key);
+                    let mut shard = ks.lock(slot);
+                    let mut e = shard
+                        .db(db)
+                        .write(slot, key, now)
+                        .ok_or("HPEXPIREAT of a key a snapshot does not hold")?;
+                    let h = e
+                        .object_mut()
+                        .and_then(Object::as_hash_mut)
+                        .ok_or("HPEXPIREAT of a key that is no hash in a snapshot")?;
+                    for i in 5..args.len() {
+                        if h.contains(args.get(i)) {
+                            h.set_expire(args.get(i), ms);
+                        }
+                    }
                 } else if name.eq_ignore_ascii_case(b"PEXPIREAT") && args.len() == 3 {
                     let key = args.get(1);
                     let ms = std::str::from_utf8(args.get(2))

@@ -7,6 +7,7 @@
 //! ```text
 //! Set(entry)       SET key value [PXAT ms]      (+ MEMCACHED FLAGS key n, when n != 0)
 //!                  a collection: DEL key, HSET/SADD key ... (512 elements each),
+//!                  HPEXPIREAT key ms FIELDS n field... (a hash's volatile fields),
 //!                  PEXPIREAT key ms
 //! Op(args)         the command as given: APPEND key tail, SETRANGE key off bytes,
 //!                  INCRBY key n, SETBIT key off b
@@ -279,6 +280,36 @@ fn encode_object(out: &mut Vec<u8>, key: &[u8], obj: &Object) {
         }),
     }
     flush(&mut parts);
+    if let Object::Hash(h) = obj {
+        encode_field_times(out, key, h);
+    }
+}
+
+/// The expiry times of a hash's volatile fields: `HPEXPIREAT key ms FIELDS n field...`
+/// for each run of fields due at the same time (earliest first), at most
+/// [`ELEMENTS_PER_COMMAND`] fields a command.
+fn encode_field_times(out: &mut Vec<u8>, key: &[u8], h: &cairn_store::types::hash::Hash) {
+    let mut run: Vec<&[u8]> = Vec::new();
+    let mut run_at = 0;
+    let flush = |out: &mut Vec<u8>, at: u64, run: &mut Vec<&[u8]>| {
+        if run.is_empty() {
+            return;
+        }
+        let ms = itoa::Buffer::new().format(at).to_owned();
+        let n = itoa::Buffer::new().format(run.len()).to_owned();
+        let mut args: Vec<&[u8]> = vec![b"HPEXPIREAT", key, ms.as_bytes(), b"FIELDS", n.as_bytes()];
+        args.extend(run.iter().copied());
+        command(out, &args);
+        run.clear();
+    };
+    for (field, at) in h.volatile_fields() {
+        if at != run_at || run.len() >= ELEMENTS_PER_COMMAND {
+            flush(out, run_at, &mut run);
+            run_at = at;
+        }
+        run.push(field);
+    }
+    flush(out, run_at, &mut run);
 }
 
 /// A PING of at least `len` bytes (its argument is filler).

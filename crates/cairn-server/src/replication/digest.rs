@@ -48,10 +48,14 @@ fn object_lanes(o: &Object) -> (u128, u128) {
     let mut buf = Vec::new();
     match o {
         Object::Hash(h) => h.for_each(|f, v| {
+            // A volatile field's time is part of it (as a key's TTL is part of the key).
             buf.clear();
             buf.extend_from_slice(&(f.len() as u64).to_le_bytes());
             buf.extend_from_slice(f);
             buf.extend_from_slice(v);
+            if let Some(at) = h.expire_at(f) {
+                buf.extend_from_slice(&at.to_le_bytes());
+            }
             add(&buf);
         }),
         Object::Set(set) => set.for_each(|m| m.with_bytes(&mut add)),

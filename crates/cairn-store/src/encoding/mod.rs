@@ -8,7 +8,9 @@
 //! - [`dict`]: the table form a collection moves to when it outgrows those: one
 //!   allocation per element in hash-split segments, with SCAN cursors that survive growth.
 //! - [`elem`]: an element handed out (bytes in place, or an intset's integer).
+//! - [`deadlines`]: names ordered by deadline (volatile hash fields, hashes that have them).
 
+pub mod deadlines;
 pub mod dict;
 pub mod elem;
 pub mod intset;

@@ -1,7 +1,8 @@
 //! The collection types, each over the encodings of [`crate::encoding`]: what a command
 //! asks of a hash or a set, whatever its encoding at the moment.
 //!
-//! - [`hash`]: field → value; a listpack of pairs while small, then a [`crate::encoding::dict`].
+//! - [`hash`]: field → value; a listpack of pairs while small, then a [`crate::encoding::dict`];
+//!   the expiry times of volatile fields in a [`crate::encoding::deadlines::Deadlines`] beside it.
 //! - [`set`]: members; an intset while every member is an integer, a listpack while small,
 //!   then a dict.
 
