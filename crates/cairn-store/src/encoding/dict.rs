@@ -37,6 +37,10 @@ pub struct Dict {
     len: usize,
     /// The elements' allocations, in allocator size classes.
     elem_bytes: usize,
+    /// The segments' tables' allocations, kept up to date as they change: a write asks
+    /// for the size before and after, and summing hundreds of segments each time cost
+    /// more than the write.
+    table_bytes: usize,
 }
 
 impl std::fmt::Debug for Dict {
@@ -56,6 +60,7 @@ impl Dict {
             key_of,
             len: 0,
             elem_bytes: 0,
+            table_bytes: 0,
         }
     }
 
@@ -70,12 +75,13 @@ impl Dict {
     /// Heap bytes: the segments' tables and the elements.
     pub fn heap_bytes(&self) -> usize {
         alloc_class(self.segs.capacity() * std::mem::size_of::<HashTable<Box<[u8]>>>())
-            + self
-                .segs
-                .iter()
-                .map(HashTable::allocation_size)
-                .sum::<usize>()
+            + self.table_bytes
             + self.elem_bytes
+    }
+
+    /// Sums the segments' tables again (after a split or merge changed them all).
+    fn recount_tables(&mut self) {
+        self.table_bytes = self.segs.iter().map(HashTable::allocation_size).sum();
     }
 
     fn hash(&self, key: &[u8]) -> u64 {
@@ -103,6 +109,7 @@ impl Dict {
         self.elem_bytes += alloc_class(elem.len());
         let hasher = self.hasher.clone();
         let table = &mut self.segs[seg];
+        let before = table.allocation_size();
         let old = match table.find_mut(h, |e| k(e) == k(&elem)) {
             Some(slot) => Some(std::mem::replace(slot, elem)),
             None => {
@@ -111,6 +118,7 @@ impl Dict {
                 None
             }
         };
+        self.table_bytes = self.table_bytes + table.allocation_size() - before;
         if let Some(o) = &old {
             self.elem_bytes -= alloc_class(o.len());
         } else if self.len > self.segs.len() * SPLIT_AT {
@@ -124,6 +132,7 @@ impl Dict {
         let h = self.hash(key);
         let seg = self.seg_of(h);
         let k = self.key_of;
+        let before = self.segs[seg].allocation_size();
         let e = self.segs[seg].find_entry(h, |e| k(e) == key).ok()?;
         let (elem, _) = e.remove();
         self.len -= 1;
@@ -135,6 +144,7 @@ impl Dict {
         {
             let hasher = self.hasher.clone();
             self.segs[seg].shrink_to_fit(|e| hasher.hash_one(k(e)));
+            self.table_bytes = self.table_bytes + self.segs[seg].allocation_size() - before;
         }
         Some(elem)
     }
@@ -154,6 +164,7 @@ impl Dict {
             upper.push(high);
         }
         self.segs.extend(upper);
+        self.recount_tables();
     }
 
     /// Segment `i + n/2` pours into segment `i`.
@@ -170,6 +181,7 @@ impl Dict {
             }
         }
         self.segs.shrink_to_fit();
+        self.recount_tables();
     }
 
     /// Every element, in no particular order.
@@ -247,10 +259,13 @@ mod tests {
         assert!(d.get(b"member:9999").is_some() && d.get(b"member:10000").is_none());
         let expected: usize = d.iter().map(|e| alloc_class(e.len())).sum();
         assert_eq!(d.elem_bytes, expected);
+        let tables = |d: &Dict| d.segs.iter().map(HashTable::allocation_size).sum::<usize>();
+        assert_eq!(d.table_bytes, tables(&d));
         for i in 0..9_990 {
             assert!(d.remove(format!("member:{i}").as_bytes()).is_some());
         }
         assert_eq!(d.len(), 10);
+        assert_eq!(d.table_bytes, tables(&d));
         assert!(d.segs.len() <= 2, "{} segments", d.segs.len());
         let mut rest: Vec<_> = d.iter().map(|e| e.to_vec()).collect();
         rest.sort();

@@ -26,7 +26,8 @@ pub struct Hash {
 #[derive(Clone, Debug)]
 enum Enc {
     Packed(Listpack),
-    Table(Dict),
+    /// Boxed: a dict's header is twice a listpack's, and most hashes are small.
+    Table(Box<Dict>),
 }
 
 impl Default for Hash {
@@ -90,7 +91,7 @@ impl Hash {
         });
         ttl + match &self.enc {
             Enc::Packed(l) => alloc_class(l.capacity()),
-            Enc::Table(d) => d.heap_bytes(),
+            Enc::Table(d) => alloc_class(std::mem::size_of::<Dict>()) + d.heap_bytes(),
         }
     }
 
@@ -143,7 +144,7 @@ impl Hash {
         while let (Some(f), Some(v)) = (it.next(), it.next()) {
             d.insert(element(f, v));
         }
-        self.enc = Enc::Table(d);
+        self.enc = Enc::Table(Box::new(d));
     }
 
     /// Removes `field` (and its expiry time); true if it was there.

@@ -15,7 +15,8 @@ use cairn_protocol::resp::parse_i64 as parse_canonical_i64;
 pub enum Set {
     Ints(Intset),
     Packed(Listpack),
-    Table(Dict),
+    /// Boxed: a dict's header is twice a small encoding's, and most sets are small.
+    Table(Box<Dict>),
 }
 
 impl Default for Set {
@@ -36,7 +37,7 @@ impl Set {
         } else if first.len() <= lim.set_value && lim.set_entries > 0 {
             Set::Packed(Listpack::new())
         } else {
-            Set::Table(Dict::new(whole))
+            Set::Table(Box::new(Dict::new(whole)))
         }
     }
 
@@ -64,7 +65,7 @@ impl Set {
         match self {
             Set::Ints(s) => alloc_class(s.capacity()),
             Set::Packed(l) => alloc_class(l.capacity()),
-            Set::Table(d) => d.heap_bytes(),
+            Set::Table(d) => alloc_class(std::mem::size_of::<Dict>()) + d.heap_bytes(),
         }
     }
 
@@ -118,7 +119,7 @@ impl Set {
             for i in ints.iter() {
                 d.insert(itoa::Buffer::new().format(i).as_bytes().into());
             }
-            *self = Set::Table(d);
+            *self = Set::Table(Box::new(d));
         }
     }
 
@@ -137,7 +138,7 @@ impl Set {
             }
             Set::Table(_) => return,
         }
-        *self = Set::Table(d);
+        *self = Set::Table(Box::new(d));
     }
 
     /// Removes `m`; false if it was not a member.
