@@ -52,6 +52,11 @@ impl std::fmt::Debug for Dict {
     }
 }
 
+/// The hash bits that choose a segment (see [`Dict::seg_of`]).
+fn seg_bits(hash: u64) -> usize {
+    (hash >> 32) as usize
+}
+
 impl Dict {
     pub fn new(key_of: KeyOf) -> Dict {
         Dict {
@@ -88,8 +93,11 @@ impl Dict {
         self.hasher.hash_one(key)
     }
 
+    /// A segment is picked by bits 32 and up of the hash: hashbrown places by the low bits
+    /// and tags by the top 7, and elements sharing their placing bits in one segment would
+    /// pile into a fraction of its buckets (long probes, a key comparison on most).
     fn seg_of(&self, hash: u64) -> usize {
-        hash as usize & (self.segs.len() - 1)
+        seg_bits(hash) & (self.segs.len() - 1)
     }
 
     /// The element whose key is `key`.
@@ -157,7 +165,7 @@ impl Dict {
         let mut upper: Vec<HashTable<Box<[u8]>>> = Vec::with_capacity(n);
         for seg in &mut self.segs {
             let mut high = HashTable::new();
-            for e in seg.extract_if(|e| hasher.hash_one(k(e)) as usize & n != 0) {
+            for e in seg.extract_if(|e| seg_bits(hasher.hash_one(k(e))) & n != 0) {
                 high.insert_unique(hasher.hash_one(k(&e)), e, |e| hasher.hash_one(k(e)));
             }
             seg.shrink_to_fit(|e| hasher.hash_one(k(e)));
