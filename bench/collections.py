@@ -10,7 +10,8 @@
      one hash of 1M fields        HSET big field:NNNNNNN value:NNNNNNN (100 pairs a command)
      10k integer sets of 100      SADD iset:NNNNN 0 1 ... 99
      one set of 1M members        SADD bigset member:NNNNNNN (100 a command)
-3. A 1M-field hash: how long DEL and SAVE take on each server.
+3. A 1M-field hash: how long SAVE, MIGRATE (to a fresh server of the same kind) and DEL
+   take on each server, and the longest PING another client waited meanwhile.
 
 Each server runs with its defaults (redis-server 7.0's binary default keeps hashes of up
 to 512 fields packed; Cairn's is redis.conf's 128). Everything listens on ephemeral
@@ -19,7 +20,7 @@ to 512 fields packed; Cairn's is redis.conf's 128). Everything listens on epheme
   python3 bench/collections.py                    # N=200000 requests, 3 rounds
   BENCH_N=100000 BENCH_ROUNDS=1 python3 bench/collections.py
 Settings: BENCH_N, BENCH_ROUNDS, CAIRN_BIN (default target/release/cairn, built if
-missing), SKIP_THROUGHPUT=1, SKIP_MEMORY=1.
+missing), SKIP_THROUGHPUT=1, SKIP_MEMORY=1, SKIP_BIG_KEY=1.
 """
 
 import os
@@ -258,19 +259,59 @@ def memory():
               f"  {encs['cairn']} / {encs['redis']}")
 
 
+class Pinger:
+    """PINGs a server from another connection while an operation runs; the longest wait is
+    the stall that operation made other clients see."""
+
+    def __init__(self, port):
+        import threading
+        self.conn = Conn(port)
+        self.stop = threading.Event()
+        self.worst = 0.0
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self):
+        while not self.stop.is_set():
+            t = time.time()
+            self.conn.call("PING")
+            self.worst = max(self.worst, time.time() - t)
+            time.sleep(0.001)
+
+    def __enter__(self):
+        self.thread.start()
+        time.sleep(0.05)
+        return self
+
+    def __exit__(self, *_):
+        self.stop.set()
+        self.thread.join(10)
+
+
+def timed(port, *cmd):
+    """How long `cmd` takes, and the longest PING another client waited meanwhile."""
+    c = Conn(port)
+    with Pinger(port) as p:
+        t = time.time()
+        c.call(*cmd)
+        took = time.time() - t
+    return took, p.worst
+
+
 def big_key_times():
-    print("\n== A 1M-field hash: SAVE and DEL (seconds)")
+    print("\n== A 1M-field hash: SAVE, MIGRATE and DEL (seconds; the longest PING another client")
+    print("   waited meanwhile in brackets)")
     for name in ("cairn", "redis"):
         p, port = start(name)
+        target, tport = start(name)
         c = Conn(port)
         c.pipeline(shapes()[1][1](), window=200)
-        t = time.time()
-        c.call("SAVE")
-        save = time.time() - t
-        t = time.time()
-        c.call("DEL", "big")
-        dele = time.time() - t
-        print(f"{name:6} SAVE {save:6.3f}  DEL {dele:6.3f}")
+        save = timed(port, "SAVE")
+        mig = timed(port, "MIGRATE", "127.0.0.1", str(tport), "big", "0", "60000", "COPY")
+        moved = Conn(tport).call("HLEN", "big")
+        dele = timed(port, "DEL", "big")
+        print(f"{name:6} SAVE {save[0]:6.3f} [{save[1]:6.3f}]  MIGRATE {mig[0]:6.3f} [{mig[1]:6.3f}]"
+              f"  DEL {dele[0]:6.3f} [{dele[1]:6.3f}]  (target holds {moved} fields)")
+        stop(target)
         stop(p)
 
 
@@ -288,6 +329,7 @@ def main():
             throughput()
         if os.environ.get("SKIP_MEMORY") != "1":
             memory()
+        if os.environ.get("SKIP_BIG_KEY") != "1":
             big_key_times()
     finally:
         cleanup()

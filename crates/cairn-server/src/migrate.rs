@@ -15,6 +15,12 @@
 //! [ASKING,] HPEXPIREAT key ms FIELDS 1 field      per volatile field of a hash
 //! ```
 //!
+//! A collection of more than [`STEP`] elements moves in steps instead, while the batch
+//! is sent: a RESTORE of its first step's elements, then `[ASKING,] HSET`/`SADD` of the
+//! next [`STEP`] (a SCAN step each, under the shard's lock for that step only, the worker
+//! serving other clients between steps); a WATCH flag on the key tells whether it changed
+//! meanwhile, in place of comparing its contents. Inside EXEC (no parking) it moves whole.
+//!
 //! A write that came in meanwhile is not lost: the key stays and moves on the next pass,
 //! replacing the older copy this node sent (`Cluster::sent_before`); a key the target
 //! held before the migration still stops the move with BUSYKEY unless REPLACE is given,
@@ -23,8 +29,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cairn_store::ValueRef;
 use cairn_store::db::Now;
+use cairn_store::{Object, ValueRef};
 
 use crate::peer::{self, Peer};
 use crate::server::Server;
@@ -54,6 +60,9 @@ pub struct Request {
     pub keys: Vec<Vec<u8>>,
 }
 
+/// Elements a big collection moves in per step (and above which it moves in steps).
+pub const STEP: usize = 1024;
+
 /// Keys taken from this node, ready to go to the target.
 pub struct Batch {
     host: String,
@@ -63,13 +72,39 @@ pub struct Batch {
     /// The database the keys were taken from.
     db: usize,
     /// The pipeline: every command gets one reply.
-    commands: Vec<Vec<Vec<u8>>>,
+    commands: Vec<Part>,
     taken: Vec<Taken>,
+}
+
+/// One part of the pipeline.
+enum Part {
+    Command(Vec<Vec<u8>>),
+    /// A big collection, read in steps while the pipeline goes out.
+    Steps(Steps),
+}
+
+/// How a big collection is to be sent.
+struct Steps {
+    key: Vec<u8>,
+    slot: u16,
+    /// RESTORE's TTL argument.
+    ttl: u64,
+    replace: bool,
+    /// Each command after the first goes after an ASKING (to a cluster node).
+    asking: bool,
+}
+
+/// How to tell whether a key changed since it was taken.
+enum Print {
+    /// What its value held.
+    Value(u128),
+    /// Set by any change to the key (a big collection, read in steps).
+    Watched(cairn_store::db::WatchFlag),
 }
 
 /// A key taken, with what it held and its deadline when taken, to tell whether it
 /// changed since.
-type Taken = (Vec<u8>, u128, Option<u64>);
+type Taken = (Vec<u8>, Print, Option<u64>);
 
 /// What a value held when it was sent, to tell whether it changed since.
 fn value_print(value: ValueRef<'_>) -> u128 {
@@ -81,8 +116,15 @@ fn value_print(value: ValueRef<'_>) -> u128 {
 }
 
 /// Takes the payloads and remaining TTLs of `request`'s keys in database `db` at `now`;
-/// `None` when none of them is there (MIGRATE answers NOKEY).
-pub fn take(server: &Server, db: usize, now: Now, request: Request) -> Option<Batch> {
+/// `None` when none of them is there (MIGRATE answers NOKEY). With `in_steps`, big
+/// collections are left to be read in steps while the batch is sent ([`Batch::send`]).
+pub fn take(
+    server: &Server,
+    db: usize,
+    now: Now,
+    request: Request,
+    in_steps: bool,
+) -> Option<Batch> {
     let Request {
         host,
         port,
@@ -94,6 +136,7 @@ pub fn take(server: &Server, db: usize, now: Now, request: Request) -> Option<Ba
         keys,
     } = request;
     let mut commands: Vec<Vec<Vec<u8>>> = Vec::new();
+    let mut parts: Vec<Part> = Vec::new();
     if let Some(a) = auth {
         let mut c = vec![b"AUTH".to_vec()];
         c.extend(a);
@@ -114,6 +157,26 @@ pub fn take(server: &Server, db: usize, now: Now, request: Request) -> Option<Ba
             .map_or(0, |at| at.saturating_sub(now.ms).max(1));
         let value = e.value();
         let cluster = server.cluster.get();
+        if in_steps && e.object().is_some_and(|o| o.len() > STEP) {
+            let deadline = e.expire_at();
+            let flag = cairn_store::db::WatchFlag::default();
+            shard.db(db).watch(key, &flag);
+            let ours = cluster.is_some_and(|cl| cl.sent_before(slot, key));
+            if let Some(cl) = cluster {
+                // Cut short, it leaves part of the collection on the target.
+                cl.remember_sent(slot, key);
+            }
+            parts.extend(commands.drain(..).map(Part::Command));
+            parts.push(Part::Steps(Steps {
+                key: key.clone(),
+                slot,
+                ttl,
+                replace: replace || ours,
+                asking: cluster.is_some(),
+            }));
+            taken.push((key.clone(), Print::Watched(flag), deadline));
+            continue;
+        }
         let (payload, pieces) = if value.len() > PIECE {
             value.with_bytes(|b| {
                 let first = ValueRef::Str(&b[..PIECE]);
@@ -167,18 +230,19 @@ pub fn take(server: &Server, db: usize, now: Now, request: Request) -> Option<Ba
                 ]);
             }
         }
-        taken.push((key.clone(), value_print(value), e.expire_at()));
+        taken.push((key.clone(), Print::Value(value_print(value)), e.expire_at()));
     }
     if taken.is_empty() {
         return None;
     }
+    parts.extend(commands.into_iter().map(Part::Command));
     Some(Batch {
         host,
         port,
         timeout,
         copy,
         db,
-        commands,
+        commands: parts,
         taken,
     })
 }
@@ -190,9 +254,9 @@ impl Batch {
     /// line: Redis's IOERR lines, or the target's first error relayed.
     pub async fn send(self, server: Arc<Server>) -> Result<String, String> {
         let (delivery, settle) = self.split();
-        delivery.run().await?;
-        settle.run(&server);
-        Ok("OK".to_string())
+        let sent = delivery.run(&server).await;
+        settle.run(&server, sent.is_ok());
+        sent.map(|()| "OK".to_string())
     }
 
     /// [`Batch::send`] from synchronous code: MIGRATE inside EXEC, which Redis runs to its
@@ -202,21 +266,32 @@ impl Batch {
     /// the transaction's hold lends the shards.
     pub fn send_now(self, server: &Server) -> Result<String, String> {
         let (delivery, settle) = self.split();
+        debug_assert!(
+            delivery
+                .commands
+                .iter()
+                .all(|p| matches!(p, Part::Command(_))),
+            "inside EXEC, keys are taken whole"
+        );
+        let server_arc = server.arc();
         let run = move || {
             tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
                 .map_err(|e| format!("IOERR error or timeout connecting to the client: {e}"))?
-                .block_on(delivery.run())
+                .block_on(delivery.run(&server_arc))
         };
-        std::thread::Builder::new()
+        let sent = std::thread::Builder::new()
             .name("cairn-migrate".into())
             .spawn(run)
-            .map_err(|e| format!("IOERR error or timeout connecting to the client: {e}"))?
-            .join()
-            .unwrap_or_else(|_| Err("IOERR error or timeout writing to target instance".into()))?;
-        settle.run(server);
-        Ok("OK".to_string())
+            .map_err(|e| format!("IOERR error or timeout connecting to the client: {e}"))
+            .and_then(|t| {
+                t.join().unwrap_or_else(|_| {
+                    Err("IOERR error or timeout writing to target instance".into())
+                })
+            });
+        settle.run(server, sent.is_ok());
+        sent.map(|()| "OK".to_string())
     }
 
     fn split(self) -> (Delivery, Settle) {
@@ -225,6 +300,7 @@ impl Batch {
                 host: self.host,
                 port: self.port,
                 timeout: self.timeout,
+                db: self.db,
                 commands: self.commands,
             },
             Settle {
@@ -241,19 +317,35 @@ struct Delivery {
     host: String,
     port: u16,
     timeout: Duration,
-    commands: Vec<Vec<Vec<u8>>>,
+    /// The database the keys are read from (for big collections, read while sending).
+    db: usize,
+    commands: Vec<Part>,
 }
 
 impl Delivery {
     /// Sends the pipeline; the target's first error, relayed, fails it.
-    async fn run(self) -> Result<(), String> {
+    async fn run(self, server: &Server) -> Result<(), String> {
         let ioerr = |e: peer::Error| e.ioerr().to_string();
         let mut peer = Peer::connect(&self.host, self.port, self.timeout)
             .await
             .map_err(ioerr)?;
-        peer.send_all(&self.commands).await.map_err(ioerr)?;
+        let mut sent = 0;
+        let mut run: Vec<&Vec<Vec<u8>>> = Vec::new();
+        for part in &self.commands {
+            match part {
+                Part::Command(c) => run.push(c),
+                Part::Steps(steps) => {
+                    peer.send_all(&run).await.map_err(ioerr)?;
+                    sent += run.len();
+                    run.clear();
+                    sent += send_in_steps(server, self.db, steps, &mut peer).await?;
+                }
+            }
+        }
+        peer.send_all(&run).await.map_err(ioerr)?;
+        sent += run.len();
         let mut first_error = None;
-        for _ in 0..self.commands.len() {
+        for _ in 0..sent {
             if let Err(e) = peer::text(peer.reply().await.map_err(ioerr)?)
                 && first_error.is_none()
             {
@@ -275,25 +367,148 @@ struct Settle {
 }
 
 impl Settle {
-    /// Unless COPY, removes each key unchanged since it was taken; a changed one is
-    /// remembered as sent, so the next pass replaces the target's copy.
-    fn run(self, server: &Server) {
-        if self.copy {
-            return;
-        }
+    /// Unless COPY (or the delivery failed), removes each key unchanged since it was
+    /// taken; a changed one is remembered as sent, so the next pass replaces the target's
+    /// copy. Either way the keys' WATCH flags go.
+    fn run(self, server: &Server, delivered: bool) {
         let now = server.clock.at(Instant::now());
         for (key, print, deadline) in &self.taken {
             let slot = cairn_store::key_slot(key);
             let mut shard = server.keyspace.lock(slot);
             let db = shard.db(self.db);
-            let unchanged = db
-                .peek(slot, key, now)
-                .is_some_and(|e| e.expire_at() == *deadline && value_print(e.value()) == *print);
+            if let Print::Watched(flag) = print {
+                db.unwatch(key, flag);
+            }
+            if self.copy || !delivered {
+                continue;
+            }
+            let unchanged = db.peek(slot, key, now).is_some_and(|e| {
+                e.expire_at() == *deadline
+                    && match print {
+                        Print::Value(p) => value_print(e.value()) == *p,
+                        Print::Watched(flag) => !flag.load(std::sync::atomic::Ordering::Acquire),
+                    }
+            });
             if unchanged {
                 db.remove(slot, key, now);
             } else if let Some(cl) = server.cluster.get() {
                 cl.remember_sent(slot, key);
             }
         }
+    }
+}
+
+/// Sends a big collection in steps of [`STEP`] elements, each read under the shard's
+/// lock for that step only, yielding to the worker's other clients between steps.
+/// Returns how many commands went (each gets a reply). A key that went away or changed
+/// type meanwhile ends the steps (its WATCH flag keeps it here).
+async fn send_in_steps(
+    server: &Server,
+    db: usize,
+    steps: &Steps,
+    peer: &mut Peer,
+) -> Result<usize, String> {
+    let ioerr = |e: peer::Error| e.ioerr().to_string();
+    let limits = server.object_limits();
+    let key = &steps.key;
+    let mut cursor = 0;
+    let mut sent = 0;
+    loop {
+        let now = server.clock.at(Instant::now());
+        let mut elements: Vec<Vec<u8>> = Vec::new();
+        let mut is_hash = false;
+        let next = {
+            let mut shard = server.keyspace.lock(steps.slot);
+            let Some(obj) = shard
+                .db(db)
+                .peek(steps.slot, key, now)
+                .and_then(|e| e.object())
+            else {
+                return Ok(sent);
+            };
+            match obj {
+                Object::Hash(h) => {
+                    is_hash = true;
+                    h.scan(cursor, STEP, |f, v| {
+                        elements.push(f.to_vec());
+                        elements.push(v.to_vec());
+                    })
+                }
+                Object::Set(set) => set.scan(cursor, STEP, |m| elements.push(m.to_vec())),
+            }
+        };
+        let mut commands: Vec<Vec<Vec<u8>>> = Vec::new();
+        if sent == 0 {
+            // The first step: a RESTORE of what it read (Redis refuses an empty one).
+            let mut obj = if is_hash {
+                Object::Hash(Default::default())
+            } else {
+                Object::Set(cairn_store::types::set::Set::for_member(
+                    elements.first().map_or(&[][..], Vec::as_slice),
+                    &limits,
+                ))
+            };
+            match &mut obj {
+                Object::Hash(h) => {
+                    for pair in elements.chunks(2) {
+                        h.set(&pair[0], &pair[1], &limits);
+                    }
+                }
+                Object::Set(set) => {
+                    for m in &elements {
+                        set.add(m, &limits);
+                    }
+                }
+            }
+            let mut c = vec![
+                b"RESTORE-ASKING".to_vec(),
+                key.clone(),
+                steps.ttl.to_string().into_bytes(),
+                cairn_store::dump::serialize(ValueRef::Obj(&obj)),
+            ];
+            if steps.replace {
+                c.push(b"REPLACE".to_vec());
+            }
+            commands.push(c);
+        } else if !elements.is_empty() {
+            if steps.asking {
+                commands.push(vec![b"ASKING".to_vec()]);
+            }
+            let name: &[u8] = if is_hash { b"HSET" } else { b"SADD" };
+            let mut c = vec![name.to_vec(), key.clone()];
+            c.extend(elements);
+            commands.push(c);
+        }
+        cursor = next;
+        if cursor == 0 {
+            // The fields' times, once every field is there.
+            let mut shard = server.keyspace.lock(steps.slot);
+            if let Some(h) = shard
+                .db(db)
+                .peek(steps.slot, key, now)
+                .and_then(|e| e.object())
+                .and_then(Object::as_hash)
+            {
+                for (field, at) in h.volatile_fields() {
+                    if steps.asking {
+                        commands.push(vec![b"ASKING".to_vec()]);
+                    }
+                    commands.push(vec![
+                        b"HPEXPIREAT".to_vec(),
+                        key.clone(),
+                        at.to_string().into_bytes(),
+                        b"FIELDS".to_vec(),
+                        b"1".to_vec(),
+                        field.to_vec(),
+                    ]);
+                }
+            }
+        }
+        peer.send_all(&commands).await.map_err(ioerr)?;
+        sent += commands.len();
+        if cursor == 0 {
+            return Ok(sent);
+        }
+        tokio::task::yield_now().await;
     }
 }

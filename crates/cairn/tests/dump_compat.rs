@@ -633,3 +633,33 @@ fn migrate_moves_a_3_mb_string_to_redis_whole() {
     let p: i64 = q(&mut rcon, &["PTTL", "big"]);
     assert!((150_000..=200_000).contains(&p), "pttl {p}");
 }
+
+/// A big hash moves to redis-server in steps (RESTORE of the first, then HSETs), and a
+/// big set likewise (SADDs): Redis holds every element.
+#[test]
+fn migrate_moves_big_collections_to_redis_in_steps() {
+    let Some((_cairn, mut ccon, redis, mut rcon)) = both() else {
+        return;
+    };
+    let mut hset = redis::cmd("HSET");
+    hset.arg("h");
+    let mut sadd = redis::cmd("SADD");
+    sadd.arg("s");
+    for i in 0..5_000 {
+        hset.arg(format!("f{i}")).arg(i);
+        sadd.arg(i * 3);
+    }
+    let _: i64 = hset.query(&mut ccon).unwrap();
+    let _: i64 = sadd.query(&mut ccon).unwrap();
+    let want_h: std::collections::BTreeMap<String, String> = q(&mut ccon, &["HGETALL", "h"]);
+    let want_s: BTreeSet<String> = q(&mut ccon, &["SMEMBERS", "s"]);
+    assert_eq!(
+        migrate(&mut ccon, redis.addr, "", &["KEYS", "h", "s"]).unwrap(),
+        Value::Okay
+    );
+    assert_eq!(q::<i64>(&mut ccon, &["EXISTS", "h", "s"]), 0);
+    let got_h: std::collections::BTreeMap<String, String> = q(&mut rcon, &["HGETALL", "h"]);
+    assert!(got_h == want_h, "redis holds {} fields", got_h.len());
+    let got_s: BTreeSet<String> = q(&mut rcon, &["SMEMBERS", "s"]);
+    assert!(got_s == want_s, "redis holds {} members", got_s.len());
+}

@@ -1057,3 +1057,85 @@ fn migrate_moves_a_big_value_between_standalone_servers() {
     let ttl: i64 = q(&mut target, &["TTL", "big"]);
     assert!((990..=1000).contains(&ttl), "ttl {ttl}");
 }
+
+/// A collection over MIGRATE's step size moves in steps (a RESTORE, then HSET / SADD
+/// batches read a step at a time) and arrives whole: every field and member, the key's
+/// TTL and the hash's field times; REPLACE replaces what the target held.
+#[test]
+fn migrate_moves_big_collections_in_steps() {
+    let (_src, mut con) = start();
+    let dst = common::CairnProcess::start(&[]);
+    let mut target = dst.client();
+    let mut hset = redis::cmd("HSET");
+    hset.arg("bighash");
+    let mut sadd = redis::cmd("SADD");
+    sadd.arg("bigset");
+    for i in 0..20_000 {
+        hset.arg(format!("field:{i}"))
+            .arg(format!("value:{}", i * 7));
+        sadd.arg(format!("member:{i}"));
+    }
+    let _: i64 = hset.query(&mut con).unwrap();
+    let _: i64 = sadd.query(&mut con).unwrap();
+    let _: i64 = q(&mut con, &["EXPIRE", "bighash", "1000"]);
+    let _: Vec<i64> = q(
+        &mut con,
+        &[
+            "HEXPIRE",
+            "bighash",
+            "500",
+            "FIELDS",
+            "2",
+            "field:1",
+            "field:19999",
+        ],
+    );
+    let want_hash: std::collections::BTreeMap<String, String> =
+        q(&mut con, &["HGETALL", "bighash"]);
+    let want_set: std::collections::BTreeSet<String> = q(&mut con, &["SMEMBERS", "bigset"]);
+    let _: i64 = q(&mut target, &["SADD", "bigset", "stale"]);
+    assert_eq!(
+        migrate_with(
+            &mut con,
+            dst.addr,
+            "",
+            "0",
+            &["REPLACE", "KEYS", "bighash", "bigset"]
+        )
+        .unwrap(),
+        Value::Okay
+    );
+    assert_eq!(exists(&mut con, "bighash") + exists(&mut con, "bigset"), 0);
+    let got_hash: std::collections::BTreeMap<String, String> =
+        q(&mut target, &["HGETALL", "bighash"]);
+    assert!(
+        got_hash == want_hash,
+        "the target holds {} fields",
+        got_hash.len()
+    );
+    let got_set: std::collections::BTreeSet<String> = q(&mut target, &["SMEMBERS", "bigset"]);
+    assert!(
+        got_set == want_set,
+        "the target holds {} members",
+        got_set.len()
+    );
+    let ttl: i64 = q(&mut target, &["TTL", "bighash"]);
+    assert!((990..=1000).contains(&ttl), "ttl {ttl}");
+    let times: Vec<i64> = q(
+        &mut target,
+        &[
+            "HTTL",
+            "bighash",
+            "FIELDS",
+            "3",
+            "field:1",
+            "field:19999",
+            "field:2",
+        ],
+    );
+    assert!(
+        (490..=500).contains(&times[0]) && (490..=500).contains(&times[1]),
+        "{times:?}"
+    );
+    assert_eq!(times[2], -1);
+}

@@ -997,7 +997,8 @@ fn migrate(ctx: &mut Ctx, args: Args) -> CmdResult {
         auth,
         keys,
     };
-    let Some(batch) = migrate::take(ctx.server, ctx.db(), ctx.now, request) else {
+    let in_steps = ctx.may_park();
+    let Some(batch) = migrate::take(ctx.server, ctx.db(), ctx.now, request, in_steps) else {
         ctx.out.simple("NOKEY");
         return Ok(());
     };
