@@ -186,6 +186,19 @@ fn a_six_node_cluster_serves_cluster_clients() {
         .query::<()>(&mut plain)
         .unwrap_err();
     assert_eq!(e.code(), Some("CROSSSLOT"), "{e}");
+    // The set commands over several keys too (their keys named as COMMAND INFO names them).
+    for args in [
+        &["SINTER", "a", "b"][..],
+        &["SUNIONSTORE", "{t}d", "{t}a", "b"],
+        &["SMOVE", "a", "b", "m"],
+        &["SINTERCARD", "2", "a", "b"],
+    ] {
+        let e = redis::cmd(args[0])
+            .arg(&args[1..])
+            .query::<redis::Value>(&mut plain)
+            .unwrap_err();
+        assert_eq!(e.code(), Some("CROSSSLOT"), "{args:?}: {e}");
+    }
     let e = redis::cmd("SELECT")
         .arg(1)
         .query::<()>(&mut plain)
