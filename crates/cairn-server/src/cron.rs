@@ -73,7 +73,7 @@ pub fn sweep(server: &Server, budget: Duration) {
                 server
                     .keyspace
                     .sweep_shard(shard, SWEEP_STEP, now, |_db, entry| {
-                        if entry.value_heap_size() > 64 * 1024 {
+                        if entry.value_heap_size() >= cairn_store::db::LAZYFREE_BYTES {
                             server.lazyfree.free(entry);
                         }
                     });

@@ -9,6 +9,7 @@ use std::sync::mpsc;
 
 type Garbage = Box<dyn Send>;
 
+#[derive(Clone)]
 pub struct LazyFree {
     tx: mpsc::Sender<Garbage>,
     /// Objects handed over and not yet freed (INFO lazyfree_pending_objects).

@@ -201,6 +201,12 @@ impl Server {
                 }),
             });
         server.refresh_observing();
+        let lazyfree = server.lazyfree.clone();
+        server
+            .keyspace
+            .set_disposer(cairn_store::db::Disposer(Arc::new(move |entry| {
+                lazyfree.free(entry)
+            })));
         Arc::new_cyclic(|me| {
             let mut server = server;
             server.me = me.clone();

@@ -257,6 +257,8 @@ pub struct Db {
     /// the active sweep looks for fields to expire. An entry may be stale (the hash gone,
     /// renamed, or its fields made persistent); the sweep drops it then.
     volatile_hashes: Deadlines,
+    /// Frees big entries this database removes on its own (see [`Disposer`]).
+    pub(crate) disposer: Option<Disposer>,
 }
 
 /// Tells `observer`, if it listens, that `key` of database `index` changed (a free
@@ -290,6 +292,21 @@ fn fields_due(entry: &Entry, now_ms: u64) -> bool {
         .and_then(Object::as_hash)
         .and_then(Hash::next_expiry)
         .is_some_and(|at| at <= now_ms)
+}
+
+/// Values at least this big (heap bytes) are freed off the request path when a key goes
+/// without a command asking for it (eviction, expiry), as UNLINK frees them.
+pub const LAZYFREE_BYTES: usize = 64 * 1024;
+
+/// Where a database hands the entries it removes on its own (evicted, expired) that are
+/// big enough to free elsewhere ([`LAZYFREE_BYTES`]); the server frees them on a thread.
+#[derive(Clone)]
+pub struct Disposer(pub Arc<dyn Fn(Entry) + Send + Sync>);
+
+impl std::fmt::Debug for Disposer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Disposer")
+    }
 }
 
 /// A watching client's flag: set once any key it watches changes.
@@ -344,6 +361,7 @@ impl Db {
             journal: None,
             keep_expired: false,
             volatile_hashes: Deadlines::default(),
+            disposer: None,
         }
     }
 
@@ -589,7 +607,8 @@ impl Db {
         match found {
             Some(bucket) if self.slots[local].table.get(bucket).is_expired(now.ms) => {
                 if !self.keep_expired {
-                    self.take_at(Position { local, bucket }, Change::Expired);
+                    let (entry, _) = self.take_at(Position { local, bucket }, Change::Expired);
+                    self.dispose(entry);
                     self.stats.expired += 1;
                 }
                 self.missed(key, access);
@@ -1264,9 +1283,19 @@ impl Db {
     /// Evicts the entry at `at`, found by [`Db::sample`] under the same lock. Returns the
     /// bytes freed.
     pub fn evict_at(&mut self, at: Position) -> usize {
-        let (_, freed) = self.take_at(at, Change::Evicted);
+        let (entry, freed) = self.take_at(at, Change::Evicted);
+        self.dispose(entry);
         self.stats.evicted += 1;
         freed
+    }
+
+    /// Drops an entry this database removed on its own, or hands it to the disposer when
+    /// it is big: a million-field hash evicted or expired costs the request no stall.
+    fn dispose(&self, entry: Entry) {
+        match &self.disposer {
+            Some(d) if entry.value_heap_size() >= LAZYFREE_BYTES => (d.0)(entry),
+            _ => drop(entry),
+        }
     }
 
     /// Removes a key chosen by the eviction policy. Returns the bytes it freed, or `None`

@@ -311,6 +311,16 @@ impl Keyspace {
         }
     }
 
+    /// Installs where every database hands the big entries it removes on its own
+    /// (eviction, expiry found by a lookup) to be freed.
+    pub fn set_disposer(&self, disposer: crate::db::Disposer) {
+        for i in 0..self.shards.len() {
+            for db in self.lock_shard(i).dbs.iter_mut() {
+                db.disposer = Some(disposer.clone());
+            }
+        }
+    }
+
     /// Installs (or, with `None`, removes) the journal every database hands its changes to
     /// (see [`crate::journal`]). Taken with every shard locked, so the journal hears
     /// everything after the moment it is installed and nothing before.

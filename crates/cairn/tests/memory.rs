@@ -1006,3 +1006,56 @@ fn maxmemory_from_the_command_line() {
     assert_eq!(config_get(&mut con, "maxmemory"), (64 * MB).to_string());
     assert_eq!(config_get(&mut con, "maxmemory-policy"), "allkeys-lru");
 }
+
+/// A big collection that goes without a command asking for it (evicted, or found expired
+/// by a lookup) is freed on the lazy-free thread, as UNLINK frees it, not on the request
+/// path: INFO's lazyfreed_objects counts it.
+#[test]
+fn big_collections_evicted_or_expired_are_freed_off_the_request_path() {
+    let (_srv, mut con) = start();
+    let mut hset = redis::cmd("HSET");
+    hset.arg("big");
+    for i in 0..5_000 {
+        hset.arg(format!("field:{i}")).arg("v".repeat(32));
+    }
+    let _: i64 = hset.query(&mut con).unwrap();
+    let usage: i64 = q(&mut con, &["MEMORY", "USAGE", "big"]);
+    assert!(usage > 64 * 1024, "{usage} bytes");
+    let freed = |con: &mut Connection| info_u64(con, "memory", "lazyfreed_objects");
+    let before = freed(&mut con);
+    // The only key with a TTL, so volatile-ttl must evict it once memory runs short.
+    let _: i64 = q(&mut con, &["EXPIRE", "big", "100000"]);
+    set_policy(&mut con, "volatile-ttl");
+    let _: () = q(&mut con, &["CONFIG", "SET", "maxmemory", "1"]);
+    let _ = redis::cmd("SET")
+        .arg("small")
+        .arg("x")
+        .query::<Value>(&mut con);
+    let _: () = q(&mut con, &["CONFIG", "SET", "maxmemory", "0"]);
+    assert!(!exists(&mut con, "big"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while freed(&mut con) < before + 1 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(
+        freed(&mut con),
+        before + 1,
+        "the evicted hash went to the lazy-free thread"
+    );
+
+    // Found expired by a lookup (the sweep is off): freed the same way.
+    let _: () = q(&mut con, &["DEBUG", "SET-ACTIVE-EXPIRE", "0"]);
+    let _: i64 = hset.query(&mut con).unwrap();
+    let _: i64 = q(&mut con, &["PEXPIRE", "big", "20"]);
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert!(!exists(&mut con, "big"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while freed(&mut con) < before + 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(
+        freed(&mut con),
+        before + 2,
+        "the expired hash went to the lazy-free thread"
+    );
+}

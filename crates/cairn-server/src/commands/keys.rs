@@ -2,6 +2,7 @@
 //! DUMP / RESTORE, and friends.
 
 use cairn_protocol::Args;
+use cairn_store::db::LAZYFREE_BYTES;
 use cairn_store::{Entry, ExpireChange, dump, glob, key_slot};
 
 use crate::commands::args::{help_reply, int_arg, is};
@@ -9,9 +10,6 @@ use crate::ctx::{Command, Ctx};
 use crate::error::{CmdError, CmdResult};
 use crate::notify::class::GENERIC;
 use crate::spec::{KeySpec, Spec, acl, flags::*, key};
-
-/// Values at least this large are freed on the lazyfree thread by UNLINK.
-const LAZYFREE_BYTES: usize = 64 * 1024;
 
 const OBJECT_SUBCOMMANDS: &[Command] = &[
     Spec::new("object|encoding", 3, "generic")
