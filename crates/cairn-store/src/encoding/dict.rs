@@ -4,11 +4,16 @@
 //! Why segments: SSCAN and HSCAN promise every element present for the whole iteration
 //! at least once, across any growth, and a cursor that is a few bytes. Redis gets that from
 //! chained buckets and a cursor that counts in reversed bits. Here each *segment* plays a
-//! bucket: an element lives in segment `hash & (segments - 1)`, a scan step returns whole
-//! segments, the segment count doubles (each splits in two by the next hash bit) or halves
-//! (pairs merge) as the collection grows and shrinks, and the cursor walks the segment
-//! numbers in reversed-bit order, which visits every segment's descendants and ancestors
-//! exactly as Redis's dictScan does. Inside a segment, a `hashbrown` table.
+//! bucket: an element lives in segment `(hash >> 32) & (segments - 1)`, a scan step returns
+//! whole segments, the segment count doubles (each splits in two by the next hash bit) or
+//! halves (pairs merge) as the collection grows and shrinks, and the cursor walks the
+//! segment numbers in reversed-bit order, which visits every segment's descendants and
+//! ancestors exactly as Redis's dictScan does. Inside a segment, a `hashbrown` table.
+//!
+//! Doubling does not split every segment at once (at a million elements that moved half
+//! of them in one write): the segment count doubles at once, but each segment splits
+//! later, two per write, in order, while a segment not yet split keeps serving both of
+//! its halves (linear hashing's split pointer; Redis rehashes incrementally likewise).
 //!
 //! An element is a boxed byte string; the collection says which part of it is the key
 //! (a set's member is all of it; a hash keeps `field len | field | value` and keys on the
@@ -41,7 +46,16 @@ pub struct Dict {
     /// for the size before and after, and summing hundreds of segments each time cost
     /// more than the write.
     table_bytes: usize,
+    /// While a doubling is under way, the segment count before it (0 otherwise): segment
+    /// `lo < half` not yet split holds the elements of `lo + half` too.
+    half: usize,
+    /// The segments below this one (of the lower half) have split.
+    next: usize,
 }
+
+/// Segments split per write while a doubling is under way: the doubling ends long before
+/// the next one is due.
+const SPLITS_PER_WRITE: usize = 2;
 
 impl std::fmt::Debug for Dict {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -66,6 +80,8 @@ impl Dict {
             len: 0,
             elem_bytes: 0,
             table_bytes: 0,
+            half: 0,
+            next: 0,
         }
     }
 
@@ -97,7 +113,19 @@ impl Dict {
     /// and tags by the top 7, and elements sharing their placing bits in one segment would
     /// pile into a fraction of its buckets (long probes, a key comparison on most).
     fn seg_of(&self, hash: u64) -> usize {
-        seg_bits(hash) & (self.segs.len() - 1)
+        self.serving(seg_bits(hash) & (self.segs.len() - 1))
+    }
+
+    /// The segment that holds what belongs in segment `j`: its lower half's while that
+    /// one has not split yet.
+    fn serving(&self, j: usize) -> usize {
+        if self.half != 0 {
+            let lo = j & (self.half - 1);
+            if lo >= self.next {
+                return lo;
+            }
+        }
+        j
     }
 
     /// The element whose key is `key`.
@@ -129,9 +157,10 @@ impl Dict {
         self.table_bytes = self.table_bytes + table.allocation_size() - before;
         if let Some(o) = &old {
             self.elem_bytes -= alloc_class(o.len());
-        } else if self.len > self.segs.len() * SPLIT_AT {
-            self.split();
+        } else if self.half == 0 && self.len > self.segs.len() * SPLIT_AT {
+            self.start_doubling();
         }
+        self.split_some();
         old
     }
 
@@ -145,7 +174,9 @@ impl Dict {
         let (elem, _) = e.remove();
         self.len -= 1;
         self.elem_bytes -= alloc_class(elem.len());
-        if self.segs.len() > 1 && self.len < self.segs.len() * SPLIT_AT / 16 {
+        if self.half != 0 {
+            self.split_some();
+        } else if self.segs.len() > 1 && self.len < self.segs.len() * SPLIT_AT / 16 {
             self.merge();
         } else if self.segs[seg].capacity() > 64
             && self.segs[seg].len() * 4 < self.segs[seg].capacity()
@@ -157,22 +188,39 @@ impl Dict {
         Some(elem)
     }
 
-    /// Every segment splits in two by the next hash bit.
-    fn split(&mut self) {
+    /// The segment count doubles; the segments split afterwards ([`Dict::split_some`]).
+    fn start_doubling(&mut self) {
         let n = self.segs.len();
-        let k = self.key_of;
-        let hasher = self.hasher.clone();
-        let mut upper: Vec<HashTable<Box<[u8]>>> = Vec::with_capacity(n);
-        for seg in &mut self.segs {
-            let mut high = HashTable::new();
-            for e in seg.extract_if(|e| seg_bits(hasher.hash_one(k(e))) & n != 0) {
+        self.segs.resize_with(2 * n, HashTable::new);
+        self.half = n;
+        self.next = 0;
+    }
+
+    /// While a doubling is under way, splits the next few segments of the lower half by
+    /// the next hash bit.
+    fn split_some(&mut self) {
+        for _ in 0..SPLITS_PER_WRITE {
+            if self.half == 0 {
+                return;
+            }
+            let (lo, n) = (self.next, self.half);
+            let k = self.key_of;
+            let hasher = self.hasher.clone();
+            let (low, high) = self.segs.split_at_mut(n);
+            let (low, high) = (&mut low[lo], &mut high[lo]);
+            let before = low.allocation_size() + high.allocation_size();
+            for e in low.extract_if(|e| seg_bits(hasher.hash_one(k(e))) & n != 0) {
                 high.insert_unique(hasher.hash_one(k(&e)), e, |e| hasher.hash_one(k(e)));
             }
-            seg.shrink_to_fit(|e| hasher.hash_one(k(e)));
-            upper.push(high);
+            low.shrink_to_fit(|e| hasher.hash_one(k(e)));
+            self.table_bytes =
+                self.table_bytes + low.allocation_size() + high.allocation_size() - before;
+            self.next += 1;
+            if self.next == n {
+                self.half = 0;
+                self.next = 0;
+            }
         }
-        self.segs.extend(upper);
-        self.recount_tables();
     }
 
     /// Segment `i + n/2` pours into segment `i`.
@@ -209,9 +257,14 @@ impl Dict {
         let mut cursor = cursor;
         let mut handed = 0;
         loop {
-            for e in self.segs[(cursor & mask) as usize].iter() {
-                f(e);
-                handed += 1;
+            let j = (cursor & mask) as usize;
+            // A segment not yet split answers for both halves where the lower half comes
+            // (the reversed-bit walk reaches it first) and for nothing at the upper.
+            if self.serving(j) == j {
+                for e in self.segs[j].iter() {
+                    f(e);
+                    handed += 1;
+                }
             }
             // Redis's reversed-bit increment over the masked bits.
             cursor |= !mask;
@@ -313,6 +366,49 @@ mod tests {
                 seen.contains(&elem(i).to_vec()),
                 "member {i} was never returned"
             );
+        }
+    }
+
+    #[test]
+    fn a_doubling_splits_a_few_segments_per_write() {
+        let mut d = Dict::new(whole);
+        let mut i = 0;
+        while d.half == 0 || d.segs.len() < 64 {
+            d.insert(elem(i));
+            i += 1;
+        }
+        // Mid-doubling: most segments not split yet, every element still found, the sizes
+        // still exact.
+        assert!(d.next < d.half, "{} of {}", d.next, d.half);
+        for j in 0..i {
+            assert!(d.get(&elem(j)).is_some(), "member {j} lost mid-doubling");
+        }
+        let tables = |d: &Dict| d.segs.iter().map(HashTable::allocation_size).sum::<usize>();
+        assert_eq!(d.table_bytes, tables(&d));
+        let mut seen = std::collections::HashSet::new();
+        let mut cursor = 0;
+        loop {
+            cursor = d.scan(cursor, 10, |e| {
+                seen.insert(e.to_vec());
+            });
+            if cursor == 0 {
+                break;
+            }
+        }
+        assert_eq!(
+            seen.len(),
+            i as usize,
+            "a scan mid-doubling returns each element"
+        );
+        // A few writes later the doubling is over.
+        let n = d.half;
+        for j in 0..n as u32 {
+            d.insert(elem(1_000_000 + j));
+        }
+        assert_eq!(d.half, 0);
+        assert_eq!(d.table_bytes, tables(&d));
+        for j in 0..i {
+            assert!(d.get(&elem(j)).is_some());
         }
     }
 
