@@ -12,14 +12,15 @@
 //! RESTORE-ASKING key ttl payload [REPLACE]        one per key
 //! [ASKING,] APPEND key piece                      per further MB of a big value
 //!                                                 (ASKING to a cluster node only)
-//! [ASKING,] HPEXPIREAT key ms FIELDS 1 field      per volatile field of a hash
 //! ```
 //!
 //! A collection of more than [`STEP`] elements moves in steps instead, while the batch
 //! is sent: a RESTORE of its first step's elements, then `[ASKING,] HSET`/`SADD` of the
 //! next [`STEP`] (a SCAN step each, under the shard's lock for that step only, the worker
-//! serving other clients between steps); a WATCH flag on the key tells whether it changed
-//! meanwhile, in place of comparing its contents. Inside EXEC (no parking) it moves whole.
+//! serving other clients between steps), then `[ASKING,] HPEXPIREAT` for a hash's volatile
+//! fields; a WATCH flag on the key tells whether it changed meanwhile, in place of
+//! comparing its contents. Inside EXEC (no parking) it moves whole. (A whole hash with
+//! volatile fields carries their times in its payload, RDB 12's, as Redis 7.4 writes it.)
 //!
 //! A write that came in meanwhile is not lost: the key stays and moves on the next pass,
 //! replacing the older copy this node sent (`Cluster::sent_before`); a key the target
@@ -213,23 +214,6 @@ pub fn take(
         }
         commands.push(c);
         commands.extend(pieces);
-        // DUMP's payload (RDB 10, as redis-server 7.0 reads it) has no field times: they
-        // follow as HPEXPIREAT, which a target without hash field expiry refuses.
-        if let Some(h) = e.object().and_then(cairn_store::Object::as_hash) {
-            for (field, at) in h.volatile_fields() {
-                if cluster.is_some() {
-                    commands.push(vec![b"ASKING".to_vec()]);
-                }
-                commands.push(vec![
-                    b"HPEXPIREAT".to_vec(),
-                    key.clone(),
-                    at.to_string().into_bytes(),
-                    b"FIELDS".to_vec(),
-                    b"1".to_vec(),
-                    field.to_vec(),
-                ]);
-            }
-        }
         taken.push((key.clone(), Print::Value(value_print(value)), e.expire_at()));
     }
     if taken.is_empty() {

@@ -36,6 +36,11 @@ pub fn serialize(value: ValueRef<'_>) -> Vec<u8> {
     match value {
         ValueRef::Int(i) => rdb::encode_int(i),
         ValueRef::Str(s) | ValueRef::Raw(s) => rdb::encode_string(s),
+        ValueRef::Obj(Object::Hash(h)) if h.volatile_len() > 0 => {
+            let mut triples: Vec<(&[u8], &[u8], u64)> = Vec::with_capacity(h.len());
+            h.for_each(|f, v| triples.push((f, v, h.expire_at(f).unwrap_or(0))));
+            rdb::encode_hash_with_times(&triples)
+        }
         ValueRef::Obj(Object::Hash(h)) => {
             let mut pairs: Vec<(&[u8], &[u8])> = Vec::with_capacity(h.len());
             h.for_each(|f, v| pairs.push((f, v)));
@@ -59,6 +64,16 @@ pub fn deserialize_with(payload: &[u8], lim: &Limits) -> Result<Value, DumpError
             let mut h = Hash::default();
             for (f, v) in &pairs {
                 h.set(f, v, lim);
+            }
+            Ok(Value::Obj(Box::new(Object::Hash(h))))
+        }
+        Ok(RdbValue::HashWithTimes(triples)) => {
+            let mut h = Hash::default();
+            for (f, v, at) in &triples {
+                h.set(f, v, lim);
+                if *at != 0 {
+                    h.set_expire(f, *at);
+                }
             }
             Ok(Value::Obj(Box::new(Object::Hash(h))))
         }

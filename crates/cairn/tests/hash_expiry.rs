@@ -152,7 +152,21 @@ fn hexpire_and_friends_answer_with_redis_codes() {
         ints(&mut c, &["HTTL", "h2", "FIELDS", "2", "a", "p"]),
         [100, -1]
     );
-    // MIGRATE sends them after the value (DUMP's RDB 10 payload has no place for them).
+    // DUMP carries them (RDB 12's HASH_METADATA, as Redis 7.4 writes it).
+    let payload: Vec<u8> = redis::cmd("DUMP").arg("h2").query(&mut c).unwrap();
+    let n = payload.len();
+    assert_eq!(u16::from_le_bytes([payload[n - 10], payload[n - 9]]), 12);
+    let _: () = redis::cmd("RESTORE")
+        .arg("h3")
+        .arg(0)
+        .arg(&payload)
+        .query(&mut c)
+        .unwrap();
+    assert_eq!(
+        ints(&mut c, &["HTTL", "h3", "FIELDS", "2", "a", "p"]),
+        [100, -1]
+    );
+    // So does MIGRATE.
     let other = CairnProcess::start(&[]);
     let port = other.addr.port().to_string();
     let _: () = q(&mut c, &["MIGRATE", "127.0.0.1", &port, "h2", "0", "5000"]);

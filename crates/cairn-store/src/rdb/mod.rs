@@ -47,8 +47,9 @@ pub use hash::{
     MAX_LISTPACK_VALUE as HASH_MAX_LISTPACK_VALUE,
 };
 pub use payload::{
-    FOOTER_LEN, RDB_VERSION, READABLE_VERSIONS, checked_body, decode_payload, encode_hash,
-    encode_int, encode_payload, encode_set, encode_string,
+    FOOTER_LEN, RDB_VERSION, RDB_VERSION_FIELD_TIMES, READABLE_VERSIONS, checked_body,
+    decode_payload, encode_hash, encode_hash_with_times, encode_int, encode_payload, encode_set,
+    encode_string,
 };
 pub use set::MAX_INTSET_ENTRIES as SET_MAX_INTSET_ENTRIES;
 pub use value::RdbValue;

@@ -9,14 +9,17 @@
 //! ```
 //!
 //! Cairn writes RDB version 10, as redis-server 7.0 does: 7.0 refuses any higher version,
-//! and every later Redis reads 10. It reads versions 1 to 12 (Redis 7.4), for the object
-//! types it can parse; a version it does not know is refused as Redis refuses one,
-//! before the checksum is even looked at.
+//! and every later Redis reads 10. A hash with volatile fields needs a type 7.0 does not
+//! have, so its payload says 12, as Redis 7.4's does. It reads versions 1 to 12 (Redis
+//! 7.4), for the object types it can parse; a version it does not know is refused as
+//! Redis refuses one, before the checksum is even looked at.
 
 use crc::{CRC_64_REDIS, Crc, Table};
 
 use super::error::{DumpError, Result};
 use super::input::Input;
+#[cfg(test)]
+use super::listpack;
 use super::value::RdbValue;
 use super::{hash, set, string, types};
 
@@ -24,6 +27,8 @@ use super::{hash, set, string, types};
 pub const RDB_VERSION: u16 = 10;
 /// The oldest and newest RDB versions Cairn reads (Redis 7.4 writes 12).
 pub const READABLE_VERSIONS: std::ops::RangeInclusive<u16> = 1..=12;
+/// The version of a payload holding a hash with field times (Redis 7.4's).
+pub const RDB_VERSION_FIELD_TIMES: u16 = 12;
 /// Version and checksum.
 pub const FOOTER_LEN: usize = 10;
 
@@ -35,6 +40,7 @@ pub fn encode_payload(value: &RdbValue) -> Vec<u8> {
     match value {
         RdbValue::String(s) => encode_string(s),
         RdbValue::Hash(pairs) => encode_hash(pairs),
+        RdbValue::HashWithTimes(triples) => encode_hash_with_times(triples),
         RdbValue::Set(members) => encode_set(members),
     }
 }
@@ -65,6 +71,14 @@ pub fn encode_hash<F: AsRef<[u8]>, V: AsRef<[u8]>>(pairs: &[(F, V)]) -> Vec<u8> 
     seal(out)
 }
 
+/// The payload of a hash with volatile fields: (field, value, unix ms or 0), distinct
+/// fields, at least one; RDB version 12 (Redis 7.4 and later read it, 7.0 refuses it).
+pub fn encode_hash_with_times<F: AsRef<[u8]>, V: AsRef<[u8]>>(triples: &[(F, V, u64)]) -> Vec<u8> {
+    let mut out = Vec::new();
+    hash::write_with_times(&mut out, triples);
+    seal_as(out, RDB_VERSION_FIELD_TIMES)
+}
+
 /// The payload of a set holding `members` (distinct, at least one), as an intset when
 /// every member is an integer and there are few, as Redis 7.0 writes it.
 pub fn encode_set<M: AsRef<[u8]>>(members: &[M]) -> Vec<u8> {
@@ -74,8 +88,13 @@ pub fn encode_set<M: AsRef<[u8]>>(members: &[M]) -> Vec<u8> {
 }
 
 /// Appends the footer.
-fn seal(mut out: Vec<u8>) -> Vec<u8> {
-    out.extend_from_slice(&RDB_VERSION.to_le_bytes());
+fn seal(out: Vec<u8>) -> Vec<u8> {
+    seal_as(out, RDB_VERSION)
+}
+
+/// Appends the footer of RDB version `version`.
+fn seal_as(mut out: Vec<u8>, version: u16) -> Vec<u8> {
+    out.extend_from_slice(&version.to_le_bytes());
     let crc = CRC64.checksum(&out);
     out.extend_from_slice(&crc.to_le_bytes());
     out
@@ -93,7 +112,13 @@ pub fn decode_payload(payload: &[u8]) -> Result<RdbValue> {
         kind @ (types::SET | types::SET_INTSET | types::SET_LISTPACK) => {
             RdbValue::Set(set::read(kind, &mut input)?)
         }
-        // Lists, sorted sets, streams, modules, hashes with field TTLs: not yet.
+        kind @ (types::HASH_METADATA
+        | types::HASH_METADATA_PRE_GA
+        | types::HASH_LISTPACK_EX
+        | types::HASH_LISTPACK_EX_PRE_GA) => {
+            RdbValue::HashWithTimes(hash::read_with_times(kind, &mut input)?)
+        }
+        // Lists, sorted sets, streams, modules: not yet.
         _ => return Err(DumpError::BadFormat),
     };
     input.finish()?;
@@ -450,5 +475,46 @@ mod tests {
             body[i] = b;
             let _ = decode_payload(&sealed(&body, 10));
         }
+    }
+
+    #[test]
+    fn hashes_with_field_times_read_as_redis_7_4_writes_them() {
+        // HASH_METADATA as rdb.c lays it out: the earliest time (8 bytes), the count,
+        // then per field its time as a length (0: none; else time - earliest + 1), the
+        // field, the value.
+        let earliest: u64 = 1_800_000_000_000;
+        let mut body = vec![types::HASH_METADATA];
+        body.extend_from_slice(&earliest.to_le_bytes());
+        body.push(2); // two fields
+        body.push(0); // "keep": no time
+        body.extend_from_slice(b"\x04keep\x02v1");
+        body.extend_from_slice(&[0x40, 0x65]); // 14-bit length 101: earliest + 100
+        body.extend_from_slice(b"\x03ttl\x02v2");
+        let payload = seal_as(body, 12);
+        let want = RdbValue::HashWithTimes(vec![
+            (b"keep".to_vec(), b"v1".to_vec(), 0),
+            (b"ttl".to_vec(), b"v2".to_vec(), earliest + 100),
+        ]);
+        assert_eq!(decode_payload(&payload).unwrap(), want);
+        // What Cairn writes reads back the same, with version 12.
+        let ours = encode_payload(&want);
+        assert_eq!(
+            u16::from_le_bytes([ours[ours.len() - 10], ours[ours.len() - 9]]),
+            12
+        );
+        assert_eq!(decode_payload(&ours).unwrap(), want);
+        // The listpack form: field, value, absolute time triplets.
+        let mut lp_body = vec![types::HASH_LISTPACK_EX];
+        lp_body.extend_from_slice(&(earliest + 5).to_le_bytes());
+        let time = (earliest + 5).to_string();
+        let blob = listpack::build([&b"f"[..], b"v", time.as_bytes(), b"g", b"w", b"0"]);
+        string::write_blob(&mut lp_body, &blob);
+        assert_eq!(
+            decode_payload(&seal_as(lp_body, 12)).unwrap(),
+            RdbValue::HashWithTimes(vec![
+                (b"f".to_vec(), b"v".to_vec(), earliest + 5),
+                (b"g".to_vec(), b"w".to_vec(), 0),
+            ])
+        );
     }
 }

@@ -14,6 +14,9 @@ pub enum RdbValue {
     String(Vec<u8>),
     /// A hash: its field/value pairs.
     Hash(Vec<(Vec<u8>, Vec<u8>)>),
+    /// A hash with volatile fields: field, value, and when it expires (unix ms, 0 for
+    /// never).
+    HashWithTimes(Vec<(Vec<u8>, Vec<u8>, u64)>),
     /// A set: its members (intset members as their decimal spelling).
     Set(Vec<Vec<u8>>),
 }
@@ -23,7 +26,7 @@ impl RdbValue {
     pub fn type_name(&self) -> &'static str {
         match self {
             RdbValue::String(_) => "string",
-            RdbValue::Hash(_) => "hash",
+            RdbValue::Hash(_) | RdbValue::HashWithTimes(_) => "hash",
             RdbValue::Set(_) => "set",
         }
     }
