@@ -185,7 +185,7 @@ fn random_commands_never_break_the_server() {
     let count: usize = std::env::var("CAIRN_FUZZ_COUNT")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(20_000);
+        .unwrap_or(100_000);
     let srv = common::CairnProcess::start(&[]);
     let mut conn = srv.raw();
     conn.s
