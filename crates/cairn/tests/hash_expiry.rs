@@ -6,24 +6,13 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{CairnProcess, err, q};
+use common::{CairnProcess, err, q, wait_until};
 use redis::Connection;
 
 fn ints(con: &mut Connection, args: &[&str]) -> Vec<i64> {
     q(con, args)
-}
-
-fn wait_until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
-        if cond() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("timed out waiting until {what}");
 }
 
 fn info_num(con: &mut Connection, name: &str) -> i64 {

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::time::{Duration, Instant};
 
-use common::CairnProcess;
+use common::{CairnProcess, wait_until};
 use redis::{Commands, Connection};
 
 /// A primary that starts full syncs at once (tests do not need replicas to share one).
@@ -45,18 +45,6 @@ fn field(c: &mut Connection, section: &str, name: &str) -> String {
 
 fn num(c: &mut Connection, section: &str, name: &str) -> u64 {
     field(c, section, name).parse().unwrap_or(0)
-}
-
-/// Polls `cond` every 20 ms for up to `secs` seconds; panics with `what` if it never holds.
-fn wait_until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while Instant::now() < deadline {
-        if cond() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    panic!("timed out waiting until {what}");
 }
 
 fn link_up(r: &CairnProcess) {

@@ -14,7 +14,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub struct CairnProcess {
     child: Child,
@@ -288,4 +288,16 @@ pub fn limit_memory(con: &mut redis::Connection, policy: &str, headroom: u64) {
         con,
         &["CONFIG", "SET", "maxmemory", &(used + headroom).to_string()],
     );
+}
+
+/// Polls `cond` every 20 ms for up to `secs` seconds; panics with `what` if it never holds.
+pub fn wait_until(secs: u64, what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while Instant::now() < deadline {
+        if cond() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("timed out waiting until {what}");
 }
