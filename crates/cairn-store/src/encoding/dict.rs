@@ -26,6 +26,7 @@ use foldhash::fast::RandomState;
 use hashbrown::HashTable;
 
 use crate::alloc::alloc_class;
+use crate::encoding::thin::Thin;
 
 /// Elements per segment, on average, above which segments split (and below a sixteenth
 /// of which they merge).
@@ -36,7 +37,7 @@ pub type KeyOf = fn(&[u8]) -> &[u8];
 
 #[derive(Clone)]
 pub struct Dict {
-    segs: Vec<HashTable<Box<[u8]>>>,
+    segs: Vec<HashTable<Thin>>,
     hasher: RandomState,
     key_of: KeyOf,
     len: usize,
@@ -95,7 +96,7 @@ impl Dict {
 
     /// Heap bytes: the segments' tables and the elements.
     pub fn heap_bytes(&self) -> usize {
-        alloc_class(self.segs.capacity() * std::mem::size_of::<HashTable<Box<[u8]>>>())
+        alloc_class(self.segs.capacity() * std::mem::size_of::<HashTable<Thin>>())
             + self.table_bytes
             + self.elem_bytes
     }
@@ -133,47 +134,51 @@ impl Dict {
         let h = self.hash(key);
         let k = self.key_of;
         self.segs[self.seg_of(h)]
-            .find(h, |e| k(e) == key)
-            .map(|e| &e[..])
+            .find(h, |e| k(e.bytes()) == key)
+            .map(Thin::bytes)
     }
 
-    /// Inserts `elem`, replacing the element with the same key; returns the one replaced.
-    pub fn insert(&mut self, elem: Box<[u8]>) -> Option<Box<[u8]>> {
+    /// Inserts the element made of `parts` (concatenated), replacing the element with the
+    /// same key; true if there was none.
+    pub fn insert(&mut self, parts: &[&[u8]]) -> bool {
         let k = self.key_of;
-        let h = self.hash(k(&elem));
+        let elem = Thin::new(parts);
+        let h = self.hash(k(elem.bytes()));
         let seg = self.seg_of(h);
-        self.elem_bytes += alloc_class(elem.len());
+        self.elem_bytes += alloc_class(elem.allocated());
         let hasher = self.hasher.clone();
         let table = &mut self.segs[seg];
         let before = table.allocation_size();
-        let old = match table.find_mut(h, |e| k(e) == k(&elem)) {
+        let old = match table.find_mut(h, |e| k(e.bytes()) == k(elem.bytes())) {
             Some(slot) => Some(std::mem::replace(slot, elem)),
             None => {
-                table.insert_unique(h, elem, |e| hasher.hash_one(k(e)));
+                table.insert_unique(h, elem, |e| hasher.hash_one(k(e.bytes())));
                 self.len += 1;
                 None
             }
         };
         self.table_bytes = self.table_bytes + table.allocation_size() - before;
         if let Some(o) = &old {
-            self.elem_bytes -= alloc_class(o.len());
+            self.elem_bytes -= alloc_class(o.allocated());
         } else if self.half == 0 && self.len > self.segs.len() * SPLIT_AT {
             self.start_doubling();
         }
         self.split_some();
-        old
+        old.is_none()
     }
 
-    /// Removes the element whose key is `key`.
-    pub fn remove(&mut self, key: &[u8]) -> Option<Box<[u8]>> {
+    /// Removes the element whose key is `key`; true if there was one.
+    pub fn remove(&mut self, key: &[u8]) -> bool {
         let h = self.hash(key);
         let seg = self.seg_of(h);
         let k = self.key_of;
         let before = self.segs[seg].allocation_size();
-        let e = self.segs[seg].find_entry(h, |e| k(e) == key).ok()?;
+        let Ok(e) = self.segs[seg].find_entry(h, |e| k(e.bytes()) == key) else {
+            return false;
+        };
         let (elem, _) = e.remove();
         self.len -= 1;
-        self.elem_bytes -= alloc_class(elem.len());
+        self.elem_bytes -= alloc_class(elem.allocated());
         if self.half != 0 {
             self.split_some();
         } else if self.segs.len() > 1 && self.len < self.segs.len() * SPLIT_AT / 16 {
@@ -182,10 +187,10 @@ impl Dict {
             && self.segs[seg].len() * 4 < self.segs[seg].capacity()
         {
             let hasher = self.hasher.clone();
-            self.segs[seg].shrink_to_fit(|e| hasher.hash_one(k(e)));
+            self.segs[seg].shrink_to_fit(|e| hasher.hash_one(k(e.bytes())));
             self.table_bytes = self.table_bytes + self.segs[seg].allocation_size() - before;
         }
-        Some(elem)
+        true
     }
 
     /// The segment count doubles; the segments split afterwards ([`Dict::split_some`]).
@@ -209,10 +214,12 @@ impl Dict {
             let (low, high) = self.segs.split_at_mut(n);
             let (low, high) = (&mut low[lo], &mut high[lo]);
             let before = low.allocation_size() + high.allocation_size();
-            for e in low.extract_if(|e| seg_bits(hasher.hash_one(k(e))) & n != 0) {
-                high.insert_unique(hasher.hash_one(k(&e)), e, |e| hasher.hash_one(k(e)));
+            for e in low.extract_if(|e| seg_bits(hasher.hash_one(k(e.bytes()))) & n != 0) {
+                high.insert_unique(hasher.hash_one(k(e.bytes())), e, |e| {
+                    hasher.hash_one(k(e.bytes()))
+                });
             }
-            low.shrink_to_fit(|e| hasher.hash_one(k(e)));
+            low.shrink_to_fit(|e| hasher.hash_one(k(e.bytes())));
             self.table_bytes =
                 self.table_bytes + low.allocation_size() + high.allocation_size() - before;
             self.next += 1;
@@ -231,9 +238,11 @@ impl Dict {
         let uppers = self.segs.split_off(half);
         for (i, high) in uppers.into_iter().enumerate() {
             let low = &mut self.segs[i];
-            low.reserve(high.len(), |e| hasher.hash_one(k(e)));
+            low.reserve(high.len(), |e| hasher.hash_one(k(e.bytes())));
             for e in high {
-                low.insert_unique(hasher.hash_one(k(&e)), e, |e| hasher.hash_one(k(e)));
+                low.insert_unique(hasher.hash_one(k(e.bytes())), e, |e| {
+                    hasher.hash_one(k(e.bytes()))
+                });
             }
         }
         self.segs.shrink_to_fit();
@@ -242,12 +251,7 @@ impl Dict {
 
     /// Every element, in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
-        self.segs.iter().flat_map(|s| s.iter().map(|e| &e[..]))
-    }
-
-    /// Takes every element out (a collection freed element by element elsewhere).
-    pub fn into_elements(self) -> impl Iterator<Item = Box<[u8]>> {
-        self.segs.into_iter().flat_map(|s| s.into_iter())
+        self.segs.iter().flat_map(|s| s.iter().map(Thin::bytes))
     }
 
     /// One SCAN step from `cursor`: hands `f` the elements of whole segments until at
@@ -262,7 +266,7 @@ impl Dict {
             // (the reversed-bit walk reaches it first) and for nothing at the upper.
             if self.serving(j) == j {
                 for e in self.segs[j].iter() {
-                    f(e);
+                    f(e.bytes());
                     handed += 1;
                 }
             }
@@ -292,7 +296,7 @@ impl Dict {
         (0..buckets)
             .map(|i| (start + i) % buckets)
             .find_map(|i| seg.get_bucket(i))
-            .map(|e| &e[..])
+            .map(Thin::bytes)
     }
 }
 
@@ -312,18 +316,21 @@ mod tests {
     fn grows_shrinks_and_keeps_its_size_exact() {
         let mut d = Dict::new(whole);
         for i in 0..10_000 {
-            assert!(d.insert(elem(i)).is_none());
+            assert!(d.insert(&[&elem(i)]));
         }
-        assert!(d.insert(elem(7)).is_some());
+        assert!(!d.insert(&[&elem(7)]));
         assert_eq!(d.len(), 10_000);
         assert!(d.segs.len() >= 64);
         assert!(d.get(b"member:9999").is_some() && d.get(b"member:10000").is_none());
-        let expected: usize = d.iter().map(|e| alloc_class(e.len())).sum();
+        let expected: usize = d
+            .iter()
+            .map(|e| alloc_class(cairn_protocol::varint::len(e.len() as u64) + e.len()))
+            .sum();
         assert_eq!(d.elem_bytes, expected);
         let tables = |d: &Dict| d.segs.iter().map(HashTable::allocation_size).sum::<usize>();
         assert_eq!(d.table_bytes, tables(&d));
         for i in 0..9_990 {
-            assert!(d.remove(format!("member:{i}").as_bytes()).is_some());
+            assert!(d.remove(format!("member:{i}").as_bytes()));
         }
         assert_eq!(d.len(), 10);
         assert_eq!(d.table_bytes, tables(&d));
@@ -337,7 +344,7 @@ mod tests {
     fn a_scan_returns_every_element_present_throughout_across_growth_and_shrinking() {
         let mut d = Dict::new(whole);
         for i in 0..2_000 {
-            d.insert(elem(i));
+            d.insert(&[&elem(i)]);
         }
         let mut seen = std::collections::HashSet::new();
         let mut cursor = 0;
@@ -350,7 +357,7 @@ mod tests {
             step += 1;
             if step < 20 {
                 for i in 0..2_000 {
-                    d.insert(elem(100_000 + step * 2_000 + i));
+                    d.insert(&[&elem(100_000 + step * 2_000 + i)]);
                 }
             } else if step < 40 {
                 for i in 0..2_000 {
@@ -374,7 +381,7 @@ mod tests {
         let mut d = Dict::new(whole);
         let mut i = 0;
         while d.half == 0 || d.segs.len() < 64 {
-            d.insert(elem(i));
+            d.insert(&[&elem(i)]);
             i += 1;
         }
         // Mid-doubling: most segments not split yet, every element still found, the sizes
@@ -403,7 +410,7 @@ mod tests {
         // A few writes later the doubling is over.
         let n = d.half;
         for j in 0..n as u32 {
-            d.insert(elem(1_000_000 + j));
+            d.insert(&[&elem(1_000_000 + j)]);
         }
         assert_eq!(d.half, 0);
         assert_eq!(d.table_bytes, tables(&d));
@@ -418,7 +425,7 @@ mod tests {
         let mut rng = fastrand::Rng::with_seed(1);
         assert!(d.random(&mut rng).is_none());
         for i in 0..300 {
-            d.insert(elem(i));
+            d.insert(&[&elem(i)]);
         }
         let mut seen = std::collections::HashSet::new();
         for _ in 0..5_000 {

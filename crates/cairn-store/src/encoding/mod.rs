@@ -8,6 +8,7 @@
 //! - [`dict`]: the table form a collection moves to when it outgrows those: one
 //!   allocation per element in hash-split segments, with SCAN cursors that survive growth.
 //! - [`elem`]: an element handed out (bytes in place, or an intset's integer).
+//! - [`thin`]: a dict's element behind a one-word pointer (its length inside).
 //! - [`deadlines`]: names ordered by deadline (volatile hash fields, hashes that have them).
 
 pub mod deadlines;
@@ -15,3 +16,4 @@ pub mod dict;
 pub mod elem;
 pub mod intset;
 pub mod listpack;
+pub mod thin;

@@ -50,12 +50,12 @@ fn field_of(e: &[u8]) -> &[u8] {
     split(e).0
 }
 
-fn element(field: &[u8], value: &[u8]) -> Box<[u8]> {
-    let mut e = Vec::with_capacity(varint::len(field.len() as u64) + field.len() + value.len());
-    varint::push(&mut e, field.len() as u64);
-    e.extend_from_slice(field);
-    e.extend_from_slice(value);
-    e.into_boxed_slice()
+/// Puts `field` and `value` in `d` as one element, `field length | field | value`; true if
+/// the field is new.
+fn insert_pair(d: &mut Dict, field: &[u8], value: &[u8]) -> bool {
+    let mut head = [0u8; varint::MAX_LEN];
+    let n = varint::encode(field.len() as u64, &mut head);
+    d.insert(&[&head[..n], field, value])
 }
 
 impl Hash {
@@ -132,7 +132,7 @@ impl Hash {
             }
         }
         match &mut self.enc {
-            Enc::Table(d) => d.insert(element(field, value)).is_none(),
+            Enc::Table(d) => insert_pair(d, field, value),
             Enc::Packed(_) => unreachable!("converted to a table above"),
         }
     }
@@ -142,7 +142,7 @@ impl Hash {
         let mut d = Dict::new(field_of);
         let mut it = l.iter();
         while let (Some(f), Some(v)) = (it.next(), it.next()) {
-            d.insert(element(f, v));
+            insert_pair(&mut d, f, v);
         }
         self.enc = Enc::Table(Box::new(d));
     }
@@ -158,7 +158,7 @@ impl Hash {
                 }
                 None => false,
             },
-            Enc::Table(d) => d.remove(field).is_some(),
+            Enc::Table(d) => d.remove(field),
         }
     }
 

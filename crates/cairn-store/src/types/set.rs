@@ -98,7 +98,7 @@ impl Set {
             self.convert_to_table();
         }
         match self {
-            Set::Table(d) => d.insert(m.into()).is_none(),
+            Set::Table(d) => d.insert(&[m]),
             _ => unreachable!("converted to a table above"),
         }
     }
@@ -117,7 +117,7 @@ impl Set {
         } else {
             let mut d = Dict::new(whole);
             for i in ints.iter() {
-                d.insert(itoa::Buffer::new().format(i).as_bytes().into());
+                d.insert(&[itoa::Buffer::new().format(i).as_bytes()]);
             }
             *self = Set::Table(Box::new(d));
         }
@@ -128,12 +128,12 @@ impl Set {
         match self {
             Set::Ints(s) => {
                 for i in s.iter() {
-                    d.insert(itoa::Buffer::new().format(i).as_bytes().into());
+                    d.insert(&[itoa::Buffer::new().format(i).as_bytes()]);
                 }
             }
             Set::Packed(l) => {
                 for m in l.iter() {
-                    d.insert(m.into());
+                    d.insert(&[m]);
                 }
             }
             Set::Table(_) => return,
@@ -152,7 +152,7 @@ impl Set {
                 }
                 None => false,
             },
-            Set::Table(d) => d.remove(m).is_some(),
+            Set::Table(d) => d.remove(m),
         }
     }
 
