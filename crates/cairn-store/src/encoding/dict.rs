@@ -15,7 +15,8 @@
 //! later, two per write, in order, while a segment not yet split keeps serving both of
 //! its halves (linear hashing's split pointer; Redis rehashes incrementally likewise).
 //!
-//! An element is a boxed byte string; the collection says which part of it is the key
+//! An element is a byte string behind a one-word pointer (`thin.rs`: its length lives in
+//! its allocation); the collection says which part of it is the key
 //! (a set's member is all of it; a hash keeps `field len | field | value` and keys on the
 //! field). Its heap size is kept as elements come and go, so MEMORY USAGE and maxmemory
 //! read it in O(1).
