@@ -74,6 +74,24 @@ fn conn(addr: SocketAddr) -> redis::Connection {
         .unwrap()
 }
 
+/// Runs `cmd` on `c`, again while a node answers CLUSTERDOWN: on a loaded machine a node
+/// that missed the others' heartbeats refuses writes until it hears from a majority again,
+/// and cluster clients retry then, as Redis Cluster's do.
+fn query_retrying<T: redis::FromRedisValue>(cmd: &redis::Cmd, c: &mut redis::Connection) -> T {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match cmd.query(c) {
+            Err(e)
+                if (e.code() == Some("CLUSTERDOWN") || e.to_string().contains("CLUSTERDOWN"))
+                    && Instant::now() < deadline =>
+            {
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            r => return r.unwrap(),
+        }
+    }
+}
+
 fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(30);
     while !cond() {
@@ -345,39 +363,43 @@ async fn a_slot_move_flushes_the_near_cache_and_reads_follow_the_key(kind: Kind)
     let (src, dst) = (cluster.nodes[from].addr, cluster.nodes[to].addr);
     let mut a = conn(src);
     let mut b = conn(dst);
-    let _: () = redis::cmd("CLUSTER")
-        .arg("SETSLOT")
-        .arg(s)
-        .arg("IMPORTING")
-        .arg(&cluster.ids[from])
-        .query(&mut b)
-        .unwrap();
-    let _: () = redis::cmd("CLUSTER")
-        .arg("SETSLOT")
-        .arg(s)
-        .arg("MIGRATING")
-        .arg(&cluster.ids[to])
-        .query(&mut a)
-        .unwrap();
-    let _: redis::Value = redis::cmd("MIGRATE")
-        .arg("127.0.0.1")
-        .arg(dst.port())
-        .arg(key)
-        .arg(0)
-        .arg(5000)
-        .query(&mut a)
-        .unwrap();
+    let _: () = query_retrying(
+        redis::cmd("CLUSTER")
+            .arg("SETSLOT")
+            .arg(s)
+            .arg("IMPORTING")
+            .arg(&cluster.ids[from]),
+        &mut b,
+    );
+    let _: () = query_retrying(
+        redis::cmd("CLUSTER")
+            .arg("SETSLOT")
+            .arg(s)
+            .arg("MIGRATING")
+            .arg(&cluster.ids[to]),
+        &mut a,
+    );
+    let _: redis::Value = query_retrying(
+        redis::cmd("MIGRATE")
+            .arg("127.0.0.1")
+            .arg(dst.port())
+            .arg(key)
+            .arg(0)
+            .arg(5000),
+        &mut a,
+    );
     // The target first, then the source, then the rest, as redis-cli does: the target's
     // claim carries a bumped epoch, so gossip from the source cannot take the slot back.
     let third = 3 - from - to;
     for n in [to, from, third] {
-        let _: () = redis::cmd("CLUSTER")
-            .arg("SETSLOT")
-            .arg(s)
-            .arg("NODE")
-            .arg(&cluster.ids[to])
-            .query(&mut conn(cluster.nodes[n].addr))
-            .unwrap();
+        let _: () = query_retrying(
+            redis::cmd("CLUSTER")
+                .arg("SETSLOT")
+                .arg(s)
+                .arg("NODE")
+                .arg(&cluster.ids[to]),
+            &mut conn(cluster.nodes[n].addr),
+        );
     }
     // the new owner's copy changes behind the client's back (once it serves the slot)
     eventually("the new owner serves the slot", async || {
