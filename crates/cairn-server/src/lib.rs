@@ -102,6 +102,10 @@ pub async fn run(
     server: Arc<Server>,
     on_ready: impl FnOnce(&[std::net::SocketAddr]),
 ) -> std::io::Result<()> {
+    // The command table before anything looks a command up: loading the AOF and a
+    // replica applying its primary's stream read it, possibly before any client's command
+    // has come through dispatch (a replica once panicked there, applying its first record).
+    dispatch::table();
     // The roles that start replication links sit below dispatch, which the links apply
     // the stream through: the link is wired in here.
     let _ = server
