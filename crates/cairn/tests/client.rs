@@ -13,9 +13,9 @@ use cairn_client::{
     patterns::{WriteBehindError, WriteBehindOptions},
 };
 use common::CairnProcess;
+use common::versus::RedisServer;
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -25,56 +25,6 @@ use tokio::sync::watch;
 // Servers
 // ---------------------------------------------------------------------------------------
 
-/// A real redis-server on an ephemeral port, killed on drop.
-struct RedisProcess {
-    child: Child,
-    addr: SocketAddr,
-    dir: std::path::PathBuf,
-}
-
-impl RedisProcess {
-    /// Starts one, or `None` (with a notice) when redis-server is not installed.
-    fn start(extra: &[&str]) -> Option<RedisProcess> {
-        if Command::new("redis-server")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .status()
-            .is_err()
-        {
-            eprintln!(
-                "NOTICE: redis-server is not installed; the Redis half of this test is skipped"
-            );
-            return None;
-        }
-        let port = free_port();
-        let dir =
-            std::env::temp_dir().join(format!("cairn-client-redis-{}-{port}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(&dir)
-            .args(extra)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start redis-server");
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let mut p = RedisProcess { child, addr, dir };
-        wait_for_ping(&mut p.child, addr);
-        Some(p)
-    }
-}
-
-impl Drop for RedisProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
@@ -83,30 +33,10 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn wait_for_ping(child: &mut Child, addr: SocketAddr) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Ok(Some(status)) = child.try_wait() {
-            panic!("server exited: {status}");
-        }
-        if let Ok(mut c) =
-            redis::Client::open(format!("redis://{addr}")).and_then(|c| c.get_connection())
-            && redis::cmd("PING").query::<String>(&mut c).is_ok()
-        {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "server at {addr} did not answer PING"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// A running server of either kind.
 enum Server {
     Cairn(CairnProcess),
-    Redis(RedisProcess),
+    Redis(RedisServer),
 }
 
 impl Server {
@@ -138,7 +68,7 @@ impl Server {
 /// A Cairn node, and a redis-server when installed.
 fn servers() -> Vec<Server> {
     let mut v = vec![Server::Cairn(CairnProcess::start(&[]))];
-    if let Some(r) = RedisProcess::start(&[]) {
+    if let Some(r) = RedisServer::start(&[]) {
         v.push(Server::Redis(r));
     }
     v
@@ -533,7 +463,7 @@ async fn hot_keys_reported_by_the_server_are_served_from_the_near_cache() {
     })
     .await;
     // Redis has no HOTKEYS: polling turns itself off, nothing fails
-    if let Some(r) = RedisProcess::start(&[]) {
+    if let Some(r) = RedisServer::start(&[]) {
         let c = CacheClient::connect(
             ClientOptions::standalone(format!("redis://{}", r.addr))
                 .near_cache(NearOptions::default())
@@ -766,7 +696,7 @@ async fn breaker_opens_after_failures_degrades_reads_and_closes_after_a_probe() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sharded_keys_land_on_their_ring_node_and_a_dead_node_is_skipped_not_remapped() {
     let a = Server::Cairn(CairnProcess::start(&[]));
-    let bsrv = match RedisProcess::start(&[]) {
+    let bsrv = match RedisServer::start(&[]) {
         Some(r) => Server::Redis(r),
         None => Server::Cairn(CairnProcess::start(&[])),
     };

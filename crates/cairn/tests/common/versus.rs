@@ -48,12 +48,25 @@ impl RedisServer {
             .spawn()
             .expect("start redis-server");
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let mut server = RedisServer { child, addr, dir };
+        // Serving once it answers PING (a bound port may still be loading).
         let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(addr).is_err() {
-            assert!(Instant::now() < deadline, "redis-server did not start");
+        loop {
+            if let Ok(Some(status)) = server.child.try_wait() {
+                panic!("redis-server exited: {status}");
+            }
+            if let Ok(mut c) =
+                redis::Client::open(format!("redis://{addr}")).and_then(|c| c.get_connection())
+                && redis::cmd("PING").query::<String>(&mut c).is_ok()
+            {
+                return Some(server);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not answer PING"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
-        Some(RedisServer { child, addr, dir })
     }
 }
 
