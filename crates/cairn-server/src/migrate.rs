@@ -393,7 +393,6 @@ async fn send_in_steps(
     peer: &mut Peer,
 ) -> Result<usize, String> {
     let ioerr = |e: peer::Error| e.ioerr().to_string();
-    let limits = server.object_limits();
     let key = &steps.key;
     let mut cursor = 0;
     let mut sent = 0;
@@ -423,32 +422,22 @@ async fn send_in_steps(
         };
         let mut commands: Vec<Vec<Vec<u8>>> = Vec::new();
         if sent == 0 {
-            // The first step: a RESTORE of what it read (Redis refuses an empty one).
-            let mut obj = if is_hash {
-                Object::Hash(Default::default())
+            // The first step: a RESTORE of what it read, encoded straight from it (the
+            // step's elements are distinct; Redis refuses an empty payload).
+            let payload = if is_hash {
+                let pairs: Vec<(&[u8], &[u8])> = elements
+                    .chunks(2)
+                    .map(|p| (p[0].as_slice(), p[1].as_slice()))
+                    .collect();
+                cairn_store::rdb::encode_hash(&pairs)
             } else {
-                Object::Set(cairn_store::types::set::Set::for_member(
-                    elements.first().map_or(&[][..], Vec::as_slice),
-                    &limits,
-                ))
+                cairn_store::rdb::encode_set(&elements)
             };
-            match &mut obj {
-                Object::Hash(h) => {
-                    for pair in elements.chunks(2) {
-                        h.set(&pair[0], &pair[1], &limits);
-                    }
-                }
-                Object::Set(set) => {
-                    for m in &elements {
-                        set.add(m, &limits);
-                    }
-                }
-            }
             let mut c = vec![
                 b"RESTORE-ASKING".to_vec(),
                 key.clone(),
                 steps.ttl.to_string().into_bytes(),
-                cairn_store::dump::serialize(ValueRef::Obj(&obj)),
+                payload,
             ];
             if steps.replace {
                 c.push(b"REPLACE".to_vec());

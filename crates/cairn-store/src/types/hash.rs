@@ -191,19 +191,6 @@ impl Hash {
         }
     }
 
-    /// The field at index `i` of a listpack hash, in order (HRANDFIELD with a count walks
-    /// small hashes by index).
-    pub fn nth(&self, i: usize) -> Option<(&[u8], &[u8])> {
-        match &self.enc {
-            Enc::Packed(l) => {
-                let at = l.offset_of(i * 2)?;
-                let (k, next) = l.get(at);
-                Some((k, l.get(next).0))
-            }
-            Enc::Table(d) => d.iter().nth(i).map(split),
-        }
-    }
-
     /// One HSCAN step (see [`Dict::scan`]); a listpack hash is returned whole, with
     /// cursor 0, as Redis does.
     pub fn scan<'s>(
