@@ -165,6 +165,25 @@ fn fields_block(
     Ok(first..args.len())
 }
 
+/// Redis checks a key's type before a command's other arguments, so a bad argument is
+/// answered only when the key holds no other type. The arguments are parsed first (which
+/// changes nothing) and the key is looked at for its type only when that failed: a
+/// well-formed command looks its key up once, for the write.
+fn type_first<T>(
+    db: &mut cairn_store::Db,
+    slot: u16,
+    key: &[u8],
+    now: cairn_store::db::Now,
+    parsed: Result<T, CmdError>,
+) -> Result<T, CmdError> {
+    if parsed.is_err()
+        && let Some(e) = db.peek(slot, key, now)
+    {
+        hash(e)?;
+    }
+    parsed
+}
+
 const COUNT_POSITIVE: &str = "ERR Number of fields must be a positive integer";
 const COUNT_GREATER: &str = "ERR Parameter `numFields` should be greater than 0";
 
@@ -209,25 +228,21 @@ fn hexpire_generic(
     let (mut shard, slot) = ctx.lock(key);
     let db = shard.db(ctx.db());
     // As Redis: the type first, then the time, then the options.
-    if let Some(e) = db.peek(slot, key, ctx.now) {
-        hash(e)?;
-    }
-    let at = expire_time(ctx, args.get(2), unit_ms, relative, name)?;
-    let opt = args.get(3);
-    let cond = [
-        ("nx", Cond::Nx),
-        ("xx", Cond::Xx),
-        ("gt", Cond::Gt),
-        ("lt", Cond::Lt),
-    ]
-    .into_iter()
-    .find(|(w, _)| is(opt, w))
-    .map_or(Cond::Always, |(_, c)| c);
-    let fields = fields_block(
-        args,
-        if cond == Cond::Always { 3 } else { 4 },
-        COUNT_GREATER,
-    )?;
+    let parsed = expire_time(ctx, args.get(2), unit_ms, relative, name).and_then(|at| {
+        let opt = args.get(3);
+        let cond = [
+            ("nx", Cond::Nx),
+            ("xx", Cond::Xx),
+            ("gt", Cond::Gt),
+            ("lt", Cond::Lt),
+        ]
+        .into_iter()
+        .find(|(w, _)| is(opt, w))
+        .map_or(Cond::Always, |(_, c)| c);
+        let fields_at = if cond == Cond::Always { 3 } else { 4 };
+        Ok((at, cond, fields_block(args, fields_at, COUNT_GREATER)?))
+    });
+    let (at, cond, fields) = type_first(db, slot, key, ctx.now, parsed)?;
     let Some(mut e) = db.write(slot, key, ctx.now) else {
         ctx.out.array(fields.len());
         for _ in fields {
@@ -383,10 +398,13 @@ fn hpersist(ctx: &mut Ctx, args: Args) -> CmdResult {
     let key = args.get(1);
     let (mut shard, slot) = ctx.lock(key);
     let db = shard.db(ctx.db());
-    if let Some(e) = db.peek(slot, key, ctx.now) {
-        hash(e)?;
-    }
-    let fields = fields_block(args, 2, COUNT_POSITIVE)?;
+    let fields = type_first(
+        db,
+        slot,
+        key,
+        ctx.now,
+        fields_block(args, 2, COUNT_POSITIVE),
+    )?;
     let Some(mut e) = db.write(slot, key, ctx.now) else {
         ctx.out.array(fields.len());
         for _ in fields {
@@ -458,10 +476,13 @@ fn hgetdel(ctx: &mut Ctx, args: Args) -> CmdResult {
     let key = args.get(1);
     let (mut shard, slot) = ctx.lock(key);
     let db = shard.db(ctx.db());
-    if let Some(e) = db.peek(slot, key, ctx.now) {
-        hash(e)?;
-    }
-    let fields = fields_block(args, 2, COUNT_POSITIVE)?;
+    let fields = type_first(
+        db,
+        slot,
+        key,
+        ctx.now,
+        fields_block(args, 2, COUNT_POSITIVE),
+    )?;
     let Some(mut e) = db.write(slot, key, ctx.now) else {
         reply_values(ctx, values(None, args, fields));
         return Ok(());
@@ -537,18 +558,16 @@ fn hgetex(ctx: &mut Ctx, args: Args) -> CmdResult {
     let key = args.get(1);
     let (mut shard, slot) = ctx.lock(key);
     let db = shard.db(ctx.db());
-    if let Some(e) = db.peek(slot, key, ctx.now) {
-        hash(e)?;
-    }
-    let (change, at) = if is(args.get(2), "persist") {
-        (TimeChange::Persist, 3)
+    let parsed = if is(args.get(2), "persist") {
+        Ok((TimeChange::Persist, 3))
     } else {
-        match time_option(ctx, args, 2, "hgetex")? {
+        time_option(ctx, args, 2, "hgetex").map(|t| match t {
             Some(ms) => (TimeChange::At(ms), 4),
             None => (TimeChange::Default, 2),
-        }
-    };
-    let fields = fields_block(args, at, COUNT_POSITIVE)?;
+        })
+    }
+    .and_then(|(change, at)| Ok((change, fields_block(args, at, COUNT_POSITIVE)?)));
+    let (change, fields) = type_first(db, slot, key, ctx.now, parsed)?;
     let Some(mut e) = db.write(slot, key, ctx.now) else {
         reply_values(ctx, values(None, args, fields));
         return Ok(());
@@ -677,9 +696,8 @@ fn hsetex(ctx: &mut Ctx, args: Args) -> CmdResult {
     let lim = ctx.server.object_limits();
     let (mut shard, slot) = ctx.lock(key);
     let db = shard.db(ctx.db());
-    if let Some(e) = db.peek(slot, key, ctx.now) {
-        hash(e)?;
-    } else if fxx {
+    if fxx && !db.contains(slot, key, ctx.now) {
+        // FXX on no key creates nothing.
         ctx.out.int(0);
         return Ok(());
     }
