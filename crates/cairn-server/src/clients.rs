@@ -50,6 +50,8 @@ pub struct ClientInfo {
     pub argv_mem: AtomicUsize,
     /// CLIENT NO-EVICT: this client's own memory is not a reason to disconnect it.
     pub no_evict: AtomicBool,
+    /// Parked in a blocking command (BLPOP ...): CLIENT LIST's `b`.
+    pub blocked: AtomicBool,
     /// Frames other connections send this one (Pub/Sub messages).
     pub outbox: Outbox,
     /// Channels, patterns and shard channels subscribed to (CLIENT LIST sub, psub, ssub).
@@ -92,6 +94,7 @@ impl ClientInfo {
             qbuf: AtomicUsize::new(0),
             argv_mem: AtomicUsize::new(0),
             no_evict: AtomicBool::new(false),
+            blocked: AtomicBool::new(false),
             outbox,
             subscriptions: Default::default(),
             multi: AtomicI64::new(-1),

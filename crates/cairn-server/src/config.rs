@@ -53,6 +53,7 @@ pub struct Config {
     pub set_max_intset_entries: usize,
     pub set_max_listpack_entries: usize,
     pub set_max_listpack_value: usize,
+    pub list_max_listpack_size: i64,
     /// TCP port of the memcached protocol; 0: off.
     pub memcached_port: u16,
     /// Largest memcached item (memcached's `-I`).
@@ -223,6 +224,7 @@ impl Default for Config {
             set_max_intset_entries: 512,
             set_max_listpack_entries: 128,
             set_max_listpack_value: 64,
+            list_max_listpack_size: -2,
             memcached_port: 0,
             auto_aof_rewrite_percentage: 100,
             auto_aof_rewrite_min_size: 64 * 1024 * 1024,
@@ -291,6 +293,31 @@ macro_rules! setting {
             get: |c| c.$field.to_string(),
             set: |c, v| {
                 c.$field = ranged(v, $min, $max)?.into();
+                Ok(())
+            },
+        }
+    };
+    // A signed integer within an `int`'s range, as Redis's signed int settings.
+    ($name:literal, $mutability:ident, $help:literal, $field:ident, signed) => {
+        Setting {
+            name: $name,
+            mutability: Mutability::$mutability,
+            help: $help,
+            multi_word: false,
+            get: |c| c.$field.to_string(),
+            set: |c, v| {
+                let n: i64 = v
+                    .trim()
+                    .parse()
+                    .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
+                if n < i64::from(i32::MIN) || n > i64::from(i32::MAX) {
+                    return Err(format!(
+                        "argument must be between {} and {} inclusive",
+                        i32::MIN,
+                        i32::MAX
+                    ));
+                }
+                c.$field = n;
                 Ok(())
             },
         }
@@ -697,6 +724,20 @@ pub static SETTINGS: &[Setting] = &[
         "A set with a member longer than this becomes a hash table",
         set_max_listpack_value,
         Num
+    ),
+    setting!(
+        "list-max-listpack-size",
+        Runtime,
+        "A list node's bound: -1..-5 for 4, 8, 16, 32, 64 KB, or a positive number of elements",
+        list_max_listpack_size,
+        signed
+    ),
+    setting!(
+        "list-max-ziplist-size",
+        Runtime,
+        "Alias of list-max-listpack-size",
+        list_max_listpack_size,
+        signed
     ),
     setting!(
         "memcached-port",

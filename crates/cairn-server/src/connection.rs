@@ -16,6 +16,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 
+use crate::blocking::Wake;
 use crate::clients::ClientInfo;
 use crate::dispatch::{self, Clock, Step};
 use crate::error::CmdError;
@@ -118,10 +119,31 @@ pub async fn serve(
                         {
                             break 'conn;
                         }
-                        let rerun = tokio::select! {
-                            _ = &mut killed => break 'conn,
-                            rerun = wait(&server, &mut out, &mut batch, park) => rerun,
+                        // A client blocked on keys may hang up meanwhile: its socket is
+                        // read (what it sends waits in the buffer, as in Redis) so that
+                        // its waiter goes with it.
+                        let blocked = matches!(park, Park::Blocked(_));
+                        let mut read_meanwhile = 0u64;
+                        let rerun = {
+                            let waiting = wait(&server, &mut out, &mut batch, park);
+                            tokio::pin!(waiting);
+                            loop {
+                                tokio::select! {
+                                    _ = &mut killed => break 'conn,
+                                    rerun = &mut waiting => break rerun,
+                                    r = stream.read_buf(&mut rbuf), if blocked => match r {
+                                        Ok(0) | Err(_) => break 'conn,
+                                        Ok(n) if rbuf.len() <= server.query_buffer_limit() => {
+                                            read_meanwhile += n as u64;
+                                        }
+                                        Ok(_) => break 'conn,
+                                    },
+                                }
+                            }
                         };
+                        batch.input += read_meanwhile;
+                        info.blocked
+                            .store(false, std::sync::atomic::Ordering::Relaxed);
                         mark = Instant::now();
                         now = server.clock.at(mark);
                         if rerun {
@@ -266,6 +288,25 @@ async fn wait(server: &Server, out: &mut Reply, batch: &mut BatchStats, park: Pa
             match op.await {
                 Ok(line) => out.simple(&line),
                 Err(e) => dispatch::error_reply(out, batch, &CmdError::new(e)),
+            }
+            false
+        }
+        Park::Blocked(mut parked) => {
+            let woken = match parked.deadline {
+                Some(at) => tokio::time::timeout_at(at.into(), &mut parked.rx)
+                    .await
+                    .ok(),
+                None => Some((&mut parked.rx).await),
+            };
+            let wake = match woken {
+                Some(Ok(w)) => w,
+                // Timed out, or (never, short of a bug) the waiter vanished unanswered.
+                _ => parked.expire(),
+            };
+            match wake {
+                Wake::Reply(bytes) => out.raw(&bytes),
+                Wake::Error(e) => dispatch::error_reply(out, batch, &CmdError::new(e)),
+                Wake::Rerun => return true,
             }
             false
         }

@@ -1,16 +1,18 @@
 //! The store's reports of changed keys (`cairn_store::observe`), handed to client-side
-//! caching and to keyspace notifications. Called with the key's shard locked.
+//! caching, to keyspace notifications and to clients blocked on keys. Called with the key's shard locked.
 
 use std::sync::Arc;
 
 use cairn_store::observe::{Change, Observer};
 
+use crate::blocking::Blocking;
 use crate::notify::{Notifier, class};
 use crate::tracking::Tracking;
 
 pub struct KeyEvents {
     pub tracking: Arc<Tracking>,
     pub notifier: Arc<Notifier>,
+    pub blocking: Arc<Blocking>,
 }
 
 impl Observer for KeyEvents {
@@ -27,13 +29,15 @@ impl Observer for KeyEvents {
             Change::Missed => self.notifier.notify(class::KEY_MISS, "keymiss", key, db),
             Change::FieldsExpired => self.notifier.notify(class::HASH, "hexpired", key, db),
             Change::Emptied => self.notifier.notify(class::GENERIC, "del", key, db),
-            Change::Written | Change::Deleted => {}
+            Change::Written => self.blocking.written(db, key),
+            Change::Deleted => {}
         }
     }
 
-    fn flushed(&self, _db: usize) {
+    fn flushed(&self, db: usize) {
         if self.tracking.is_active() {
             self.tracking.flushed();
         }
+        self.blocking.flushed(db);
     }
 }

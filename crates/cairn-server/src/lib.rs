@@ -49,6 +49,7 @@
 //!                                                     big values, flushed dbs ┘
 //! ```
 
+pub mod blocking;
 pub mod clients;
 pub mod clock;
 pub mod cluster;

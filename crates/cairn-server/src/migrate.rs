@@ -15,12 +15,13 @@
 //! ```
 //!
 //! A collection of more than [`STEP`] elements moves in steps instead, while the batch
-//! is sent: a RESTORE of its first step's elements, then `[ASKING,] HSET`/`SADD` of the
-//! next [`STEP`] (a SCAN step each, under the shard's lock for that step only, the worker
-//! serving other clients between steps), then `[ASKING,] HPEXPIREAT` for a hash's volatile
-//! fields; a WATCH flag on the key tells whether it changed meanwhile, in place of
-//! comparing its contents. Inside EXEC (no parking) it moves whole. (A whole hash with
-//! volatile fields carries their times in its payload, RDB 12's, as Redis 7.4 writes it.)
+//! is sent: a RESTORE of its first step's elements, then `[ASKING,] HSET`/`SADD`/`RPUSH`
+//! of the next [`STEP`] (a SCAN step each, or a range of a list's indexes, under the
+//! shard's lock for that step only, the worker serving other clients between steps), then
+//! `[ASKING,] HPEXPIREAT` for a hash's volatile fields; a WATCH flag on the key tells
+//! whether it changed meanwhile, in place of comparing its contents. Inside EXEC (no
+//! parking) it moves whole. (A whole hash with volatile fields carries their times in its
+//! payload, RDB 12's, as Redis 7.4 writes it.)
 //!
 //! A write that came in meanwhile is not lost: the key stays and moves on the next pass,
 //! replacing the older copy this node sent (`Cluster::sent_before`); a key the target
@@ -382,10 +383,25 @@ impl Settle {
     }
 }
 
+/// The type of a collection moving in steps, fixed by its first step.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Hash,
+    Set,
+    List,
+}
+
 /// Sends a big collection in steps of [`STEP`] elements, each read under the shard's
 /// lock for that step only, yielding to the worker's other clients between steps.
 /// Returns how many commands went (each gets a reply). A key that went away or changed
 /// type meanwhile ends the steps (its WATCH flag keeps it here).
+///
+/// Hashes and sets go by SCAN cursor (HSET/SADD of an element sent twice does nothing).
+/// A list goes by index, in order: a RESTORE of its first elements, then RPUSH of the
+/// next ones, up to the length it had at the first step (so a list pushed to faster than
+/// it is sent still ends), each step also bounded to [`PIECE`] bytes. If the list changes
+/// between steps the target's copy is not this node's list, but its WATCH flag is set: the
+/// key stays here and its next move replaces that copy, as for a hash or a set.
 async fn send_in_steps(
     server: &Server,
     db: usize,
@@ -394,13 +410,16 @@ async fn send_in_steps(
 ) -> Result<usize, String> {
     let ioerr = |e: peer::Error| e.ioerr().to_string();
     let key = &steps.key;
+    // A SCAN cursor (hash, set) or the next index (list); 0 once done.
     let mut cursor = 0;
     let mut sent = 0;
+    let mut kind = None;
+    // A list's length when its first step was read.
+    let mut list_end = 0;
     loop {
         let now = server.clock.at(Instant::now());
         let mut elements: Vec<Vec<u8>> = Vec::new();
-        let mut is_hash = false;
-        let next = {
+        let (this, next) = {
             let mut shard = server.keyspace.lock(steps.slot);
             let Some(obj) = shard
                 .db(db)
@@ -411,27 +430,53 @@ async fn send_in_steps(
             };
             match obj {
                 Object::Hash(h) => {
-                    is_hash = true;
-                    h.scan(cursor, STEP, |f, v| {
+                    let next = h.scan(cursor, STEP, |f, v| {
                         elements.push(f.to_vec());
                         elements.push(v.to_vec());
-                    })
+                    });
+                    (Kind::Hash, next)
                 }
-                Object::Set(set) => set.scan(cursor, STEP, |m| elements.push(m.to_vec())),
+                Object::Set(set) => (
+                    Kind::Set,
+                    set.scan(cursor, STEP, |m| elements.push(m.to_vec())),
+                ),
+                Object::List(list) => {
+                    if kind.is_none() {
+                        list_end = list.len();
+                    }
+                    let end = list_end.min(list.len());
+                    let from = cursor as usize;
+                    let mut bytes = 0;
+                    for v in list.iter_from(from).take(end.saturating_sub(from)) {
+                        if elements.len() == STEP || bytes >= PIECE {
+                            break;
+                        }
+                        bytes += v.len();
+                        elements.push(v.to_vec());
+                    }
+                    let at = from + elements.len();
+                    (Kind::List, if at < end { at as u64 } else { 0 })
+                }
             }
         };
+        if *kind.get_or_insert(this) != this {
+            return Ok(sent);
+        }
         let mut commands: Vec<Vec<Vec<u8>>> = Vec::new();
         if sent == 0 {
             // The first step: a RESTORE of what it read, encoded straight from it (the
-            // step's elements are distinct; Redis refuses an empty payload).
-            let payload = if is_hash {
-                let pairs: Vec<(&[u8], &[u8])> = elements
-                    .chunks(2)
-                    .map(|p| (p[0].as_slice(), p[1].as_slice()))
-                    .collect();
-                cairn_store::rdb::encode_hash(&pairs)
-            } else {
-                cairn_store::rdb::encode_set(&elements)
+            // step's elements are distinct in a hash or set, in order in a list; Redis
+            // refuses an empty payload).
+            let payload = match this {
+                Kind::Hash => {
+                    let pairs: Vec<(&[u8], &[u8])> = elements
+                        .chunks(2)
+                        .map(|p| (p[0].as_slice(), p[1].as_slice()))
+                        .collect();
+                    cairn_store::rdb::encode_hash(&pairs)
+                }
+                Kind::Set => cairn_store::rdb::encode_set(&elements),
+                Kind::List => cairn_store::rdb::encode_list(&elements),
             };
             let mut c = vec![
                 b"RESTORE-ASKING".to_vec(),
@@ -447,7 +492,11 @@ async fn send_in_steps(
             if steps.asking {
                 commands.push(vec![b"ASKING".to_vec()]);
             }
-            let name: &[u8] = if is_hash { b"HSET" } else { b"SADD" };
+            let name: &[u8] = match this {
+                Kind::Hash => b"HSET",
+                Kind::Set => b"SADD",
+                Kind::List => b"RPUSH",
+            };
             let mut c = vec![name.to_vec(), key.clone()];
             c.extend(elements);
             commands.push(c);

@@ -2,8 +2,8 @@
 //! command (or dispatch, for a pause) says what it waits for, the connection flushes what
 //! came before, waits without holding anything, and then either writes the reply the wait
 //! produced or runs the command again through dispatch (so a redirect, a new role or an
-//! ACL change since it parked applies). Blocking commands on keys (BLPOP, BZPOPMIN,
-//! XREAD BLOCK) add a variant here, not a mechanism.
+//! ACL change since it parked applies). Blocking commands on keys (BLPOP, BLMOVE, later
+//! BZPOPMIN and XREAD BLOCK) park as [`Park::Blocked`], served by `crate::blocking`.
 //!
 //! Inside MULTI, EXEC and scripts nothing parks: a handler asked to run there
 //! (`Ctx::may_park` false) answers at once, as Redis's blocking commands do in a
@@ -31,6 +31,8 @@ pub enum Park {
     Sleep(Duration),
     /// Finishes elsewhere; its outcome is the reply.
     Deferred(Deferred),
+    /// Blocked on keys until served, timed out, unblocked, or told to run again.
+    Blocked(crate::blocking::Parked),
 }
 
 impl std::fmt::Debug for Park {
@@ -42,6 +44,7 @@ impl std::fmt::Debug for Park {
             } => write!(f, "Acks({offset}, {replicas})"),
             Park::Sleep(d) => write!(f, "Sleep({d:?})"),
             Park::Deferred(_) => f.write_str("Deferred"),
+            Park::Blocked(p) => write!(f, "{p:?}"),
         }
     }
 }

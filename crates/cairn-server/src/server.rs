@@ -52,6 +52,8 @@ pub struct Server {
     pub pubsub: Arc<crate::pubsub::PubSub>,
     pub tracking: Arc<crate::tracking::Tracking>,
     pub notifier: Arc<crate::notify::Notifier>,
+    /// Clients blocked on keys (BLPOP ...), and serving them.
+    pub blocking: Arc<crate::blocking::Blocking>,
     /// What the memcached protocol counts (`stats`).
     pub memcached: crate::memcache::counters::McStats,
     /// The rate limit on lease tokens for missing keys (LEASE GET).
@@ -115,6 +117,7 @@ fn object_limits(c: &Config) -> cairn_store::Limits {
         set_intset_entries: c.set_max_intset_entries,
         set_entries: c.set_max_listpack_entries,
         set_value: c.set_max_listpack_value,
+        list_max_listpack_size: c.list_max_listpack_size,
     }
 }
 
@@ -151,6 +154,7 @@ impl Server {
                 0,
             )),
             notifier: Arc::new(crate::notify::Notifier::new(pubsub.clone(), 0)),
+            blocking: Arc::default(),
             memcached: Default::default(),
             leases: Default::default(),
             persist: crate::persist::state::Persistence::new(),
@@ -198,6 +202,7 @@ impl Server {
                 sink: Arc::new(crate::keyevents::KeyEvents {
                     tracking: server.tracking.clone(),
                     notifier: server.notifier.clone(),
+                    blocking: server.blocking.clone(),
                 }),
             });
         server.refresh_observing();
@@ -212,6 +217,12 @@ impl Server {
             server.me = me.clone();
             server
         })
+    }
+
+    /// A handle on this server that does not keep it alive (what a blocked client's
+    /// try holds).
+    pub fn weak(&self) -> std::sync::Weak<Server> {
+        self.me.clone()
     }
 
     /// This server as an `Arc` (it always lives in one).
@@ -305,11 +316,13 @@ impl Server {
     }
 
     /// Switches the store's change reports on while anyone needs them: a tracking client,
+    /// a client blocked on keys (its keys' writes make them ready),
     /// or notifications of expiries (of keys, or of hash fields: `hexpired` and the `del`
     /// of a hash whose last field went), evictions, new keys or misses.
     pub fn refresh_observing(&self) {
         use crate::notify::class::{EVICTED, EXPIRED, GENERIC, HASH, KEY_MISS, NEW_KEY};
         let on = self.tracking.is_active()
+            || !self.blocking.is_empty()
             || self
                 .notifier
                 .wants(EXPIRED | EVICTED | NEW_KEY | KEY_MISS | HASH | GENERIC);

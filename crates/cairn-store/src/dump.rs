@@ -22,6 +22,7 @@ use cairn_protocol::varint;
 use crate::object::{Limits, Object};
 use crate::rdb::{self, RdbValue};
 use crate::types::hash::Hash;
+use crate::types::list::List;
 use crate::types::set::Set;
 use crate::value::{Value, ValueRef};
 
@@ -47,6 +48,7 @@ pub fn serialize(value: ValueRef<'_>) -> Vec<u8> {
             rdb::encode_hash(&pairs)
         }
         ValueRef::Obj(Object::Set(set)) => rdb::encode_set(&set.members()),
+        ValueRef::Obj(Object::List(list)) => rdb::encode_list(list.iter()),
     }
 }
 
@@ -85,6 +87,9 @@ pub fn deserialize_with(payload: &[u8], lim: &Limits) -> Result<Value, DumpError
             }
             Ok(Value::Obj(Box::new(Object::Set(set))))
         }
+        Ok(RdbValue::List(elements)) => Ok(Value::Obj(Box::new(Object::List(List::from_items(
+            &elements, lim,
+        ))))),
         Err(DumpError::VersionOrChecksum) if is_legacy(payload) => legacy(payload),
         Err(e) => Err(e),
     }
@@ -182,6 +187,53 @@ mod tests {
             let back = deserialize(&serialize(ValueRef::Obj(&set))).unwrap();
             assert_eq!(back, Value::Obj(Box::new(set)));
         }
+    }
+
+    #[test]
+    fn lists_round_trip_and_read_redis_s() {
+        let lim = Limits::default();
+        // RPUSH l a b c 1 -300 100000, DUMP l (redis-server 7.0.15): the same bytes back
+        let redis =
+            "1201021a1a00000006008161028162028163020101ded402f2a0860104ff0a00374d3fc15f4da8f9";
+        let redis: Vec<u8> = (0..redis.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&redis[i..i + 2], 16).unwrap())
+            .collect();
+        let small = Object::List(List::from_items(
+            ["a", "b", "c", "1", "-300", "100000"].map(str::as_bytes),
+            &lim,
+        ));
+        assert_eq!(serialize(ValueRef::Obj(&small)), redis);
+        assert_eq!(deserialize(&redis), Ok(Value::Obj(Box::new(small))));
+        // many nodes, repeats, empty elements, a long one; order kept
+        let items: Vec<Vec<u8>> = (0..20_000u32)
+            .map(|i| match i % 5 {
+                0 => i.to_string().into_bytes(),
+                1 => b"same".to_vec(),
+                2 => Vec::new(),
+                3 if i == 10_003 => vec![b'z'; 100_000],
+                _ => format!("element {i}").into_bytes(),
+            })
+            .collect();
+        let big = Object::List(List::from_items(&items, &lim));
+        let payload = serialize(ValueRef::Obj(&big));
+        let back = deserialize(&payload).unwrap();
+        assert_eq!(back, Value::Obj(Box::new(big)));
+        let Value::Obj(o) = back else { unreachable!() };
+        let list = o.as_list().unwrap();
+        assert_eq!(list.encoding(), "quicklist");
+        assert!(list.iter().eq(items.iter().map(Vec::as_slice)));
+        // the server's limits shape the list that comes back, not its contents
+        let sized = Limits {
+            list_max_listpack_size: 4,
+            ..Limits::default()
+        };
+        let Ok(Value::Obj(o)) = deserialize_with(&payload, &sized) else {
+            panic!("not a list")
+        };
+        let list = o.as_list().unwrap();
+        assert!(list.node_count() >= items.len() / 4);
+        assert!(list.iter().eq(items.iter().map(Vec::as_slice)));
     }
 
     proptest! {

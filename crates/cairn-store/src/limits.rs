@@ -10,6 +10,9 @@ pub struct Limits {
     pub set_intset_entries: usize,
     pub set_entries: usize,
     pub set_value: usize,
+    /// `list-max-listpack-size`: a list node's bound, in bytes when negative (-1 = 4 KB
+    /// ... -5 = 64 KB), in entries when positive.
+    pub list_max_listpack_size: i64,
 }
 
 impl Default for Limits {
@@ -20,6 +23,7 @@ impl Default for Limits {
             set_intset_entries: 512,
             set_entries: 128,
             set_value: 64,
+            list_max_listpack_size: -2,
         }
     }
 }

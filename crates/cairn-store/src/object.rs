@@ -6,6 +6,7 @@
 pub use crate::encoding::elem::Elem;
 pub use crate::limits::Limits;
 use crate::types::hash::Hash;
+use crate::types::list::List;
 use crate::types::set::Set;
 
 /// A collection value.
@@ -13,6 +14,7 @@ use crate::types::set::Set;
 pub enum Object {
     Hash(Hash),
     Set(Set),
+    List(List),
 }
 
 impl Default for Object {
@@ -28,6 +30,7 @@ impl Object {
         match self {
             Object::Hash(_) => "hash",
             Object::Set(_) => "set",
+            Object::List(_) => "list",
         }
     }
 
@@ -36,14 +39,16 @@ impl Object {
         match self {
             Object::Hash(h) => h.encoding(),
             Object::Set(s) => s.encoding(),
+            Object::List(l) => l.encoding(),
         }
     }
 
-    /// Elements (fields of a hash, members of a set).
+    /// Elements (fields of a hash, members of a set, a list's elements).
     pub fn len(&self) -> usize {
         match self {
             Object::Hash(h) => h.len(),
             Object::Set(s) => s.len(),
+            Object::List(l) => l.len(),
         }
     }
 
@@ -56,6 +61,7 @@ impl Object {
         match self {
             Object::Hash(h) => h.heap_bytes(),
             Object::Set(s) => s.heap_bytes(),
+            Object::List(l) => l.heap_bytes(),
         }
     }
 
@@ -86,6 +92,20 @@ impl Object {
             _ => None,
         }
     }
+
+    pub fn as_list(&self) -> Option<&List> {
+        match self {
+            Object::List(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    pub fn as_list_mut(&mut self) -> Option<&mut List> {
+        match self {
+            Object::List(l) => Some(l),
+            _ => None,
+        }
+    }
 }
 
 impl PartialEq for Object {
@@ -102,6 +122,7 @@ impl PartialEq for Object {
                 a.for_each(|m| same &= m.with_bytes(|m| b.contains(m)));
                 same
             }
+            (Object::List(a), Object::List(b)) => a == b,
             _ => false,
         }
     }

@@ -6,138 +6,16 @@
 
 mod common;
 
-use cairn_protocol::Frame;
-use common::CairnProcess;
-use common::versus::{RedisServer, Resp};
+use common::versus::{Both, Same};
 
-/// How two replies must agree.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Same {
-    Exactly,
-    /// The same elements in any order (hash-table encodings).
-    AnyOrder,
-    /// The same kind and number of elements (random picks).
-    Shape,
-}
-
-fn sorted(f: &Frame) -> Frame {
-    match f {
-        Frame::Array(v) | Frame::Set(v) | Frame::Push(v) => {
-            let mut v: Vec<Frame> = v.iter().map(sorted).collect();
-            v.sort_by_key(|x| format!("{x:?}"));
-            match f {
-                Frame::Set(_) => Frame::Set(v),
-                _ => Frame::Array(v),
-            }
-        }
-        Frame::Map(m) => {
-            let mut m: Vec<(Frame, Frame)> =
-                m.iter().map(|(k, v)| (sorted(k), sorted(v))).collect();
-            m.sort_by_key(|(k, v)| format!("{k:?}{v:?}"));
-            Frame::Map(m)
-        }
-        other => other.clone(),
-    }
-}
-
-/// A reply as text, for failure messages.
-fn show(f: &Frame) -> String {
-    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    let list = |v: &[Frame]| v.iter().map(show).collect::<Vec<_>>().join(", ");
-    match f {
-        Frame::Simple(b) => format!("+{}", text(b)),
-        Frame::Error(b) => format!("-{}", text(b)),
-        Frame::Bulk(b) => format!("{:?}", text(b)),
-        Frame::Integer(i) => format!(":{i}"),
-        Frame::Array(v) => format!("[{}]", list(v)),
-        Frame::Set(v) => format!("~{{{}}}", list(v)),
-        Frame::Map(m) => format!(
-            "%{{{}}}",
-            m.iter()
-                .map(|(k, v)| format!("{} => {}", show(k), show(v)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        other => format!("{other:?}"),
-    }
-}
-
-fn shape(f: &Frame) -> String {
-    match f {
-        Frame::Array(v) => format!("array of {}", v.len()),
-        Frame::Set(v) => format!("set of {}", v.len()),
-        Frame::Map(m) => format!("map of {}", m.len()),
-        Frame::Bulk(_) => "bulk".into(),
-        Frame::Integer(_) => "integer".into(),
-        other => format!("{other:?}"),
-    }
-}
-
-struct Both {
-    cairn: Resp,
-    redis: Resp,
-    _servers: (CairnProcess, RedisServer),
-}
-
-impl Both {
-    fn start() -> Option<Both> {
-        // redis.conf's threshold (the binary's own default is 512).
-        let redis = RedisServer::start(&["--hash-max-listpack-entries", "128"])?;
-        // Redis 7.0 has no listpack sets (7.2 added them): small sets of strings are
-        // tables there, and Cairn is told to do the same to be compared with it.
-        let cairn = CairnProcess::start(&["--set-max-listpack-entries", "0"]);
-        Some(Both {
-            cairn: Resp::connect(cairn.addr),
-            redis: Resp::connect(redis.addr),
-            _servers: (cairn, redis),
-        })
-    }
-
-    fn same(&mut self, how: Same, args: &[&[u8]]) {
-        let (c, r) = (self.cairn.call(args), self.redis.call(args));
-        let shown: Vec<String> = args
-            .iter()
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect();
-        let agree = match how {
-            Same::Exactly => c == r,
-            Same::AnyOrder => sorted(&c) == sorted(&r),
-            Same::Shape => shape(&c) == shape(&r),
-        };
-        assert!(
-            agree,
-            "{}: Cairn answered {}, Redis {}",
-            shown.join(" "),
-            show(&c),
-            show(&r)
-        );
-    }
-
-    /// Both connections speak RESP3 from here (HELLO's own replies differ by design:
-    /// versions, Cairn's extra field).
-    fn resp3(&mut self) {
-        for c in [&mut self.cairn, &mut self.redis] {
-            assert!(matches!(c.cmd("HELLO 3"), Frame::Map(_)));
-        }
-    }
-
-    /// Runs a script: one command a line; a leading `~` compares in any order, `?` the
-    /// shape only.
-    fn script(&mut self, text: &str) {
-        for line in text
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        {
-            let (how, line) = match line.as_bytes()[0] {
-                b'~' => (Same::AnyOrder, &line[1..]),
-                b'?' => (Same::Shape, &line[1..]),
-                _ => (Same::Exactly, line),
-            };
-            let args: Vec<&[u8]> = line.split_whitespace().map(str::as_bytes).collect();
-            self.same(how, &args);
-        }
-    }
+/// redis-server with redis.conf's hash threshold (the binary's own default is 512), and
+/// Cairn without listpack sets: Redis 7.0 has none (7.2 added them), so small sets of
+/// strings are tables there, and Cairn is told to do the same to be compared with it.
+fn both() -> Option<Both> {
+    Both::start(
+        &["--hash-max-listpack-entries", "128"],
+        &["--set-max-listpack-entries", "0"],
+    )
 }
 
 const HASHES: &str = "
@@ -337,7 +215,7 @@ const SETS: &str = "
 
 #[test]
 fn hashes_answer_as_redis_does() {
-    let Some(mut both) = Both::start() else {
+    let Some(mut both) = both() else {
         return;
     };
     both.script(HASHES);
@@ -347,7 +225,7 @@ fn hashes_answer_as_redis_does() {
 
 #[test]
 fn sets_answer_as_redis_does() {
-    let Some(mut both) = Both::start() else {
+    let Some(mut both) = both() else {
         return;
     };
     both.script(SETS);
@@ -360,7 +238,7 @@ fn sets_answer_as_redis_does() {
 /// Redis's do, and the replies stay the same (in any order once they are tables).
 #[test]
 fn encodings_convert_where_redis_converts_them() {
-    let Some(mut both) = Both::start() else {
+    let Some(mut both) = both() else {
         return;
     };
     let mut args: Vec<Vec<u8>> = vec![b"HSET".to_vec(), b"big".to_vec()];

@@ -130,6 +130,13 @@ async fn follow_roles(server: Arc<Server>, cluster: Arc<Cluster>) {
     loop {
         cluster.refresh();
         let routing = cluster.routing();
+        // A client blocked on a key whose slot is now another node's runs its command
+        // again: it gets the MOVED that sends its cluster client there.
+        server.blocking.rerun_if(|w| {
+            w.keys
+                .first()
+                .is_some_and(|k| routing.config.owner(cairn_store::key_slot(k)) != Some(routing.me))
+        });
         let repl = &server.replication;
         match routing.config.node(routing.me).map(|n| n.role) {
             Some(Role::Replica { of }) => {

@@ -100,6 +100,12 @@ const CLIENT_SUBCOMMANDS: &[Command] = &[
         .doc("6.2.0", "Returns information about server-assisted client-side caching for the connection.")
         .complexity("O(1)")
         .run(super::tracking::trackinginfo),
+    Spec::new("client|unblock", -3, "connection")
+        .flags(ADMIN | NOSCRIPT | LOADING | STALE)
+        .acl(acl::CONNECTION)
+        .doc("5.0.0", "Unblocks a client blocked by a blocking command from a different connection.")
+        .complexity("O(log N) where N is the number of client connections")
+        .run(unblock),
     Spec::new("client|help", 2, "connection")
         .flags(LOADING | STALE)
         .acl(acl::CONNECTION)
@@ -112,6 +118,27 @@ pub const COMMANDS: &[Command] = &[Spec::new("client", -2, "connection")
     .doc("2.4.0", "A container for client connection commands.")
     .complexity("Depends on subcommand.")
     .container(CLIENT_SUBCOMMANDS)];
+
+/// ```text
+/// CLIENT UNBLOCK client-id [TIMEOUT | ERROR]
+/// ```
+fn unblock(ctx: &mut Ctx, args: Args) -> CmdResult {
+    let id = crate::commands::args::int_arg(args.get(2))?;
+    let error = match args.len() {
+        3 => false,
+        4 if is(args.get(3), "timeout") => false,
+        4 if is(args.get(3), "error") => true,
+        4 => {
+            return Err(CmdError::new(
+                "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+            ));
+        }
+        _ => return Err(CmdError::syntax()),
+    };
+    let done = u64::try_from(id).is_ok_and(|id| ctx.server.blocking.unblock(id, error));
+    ctx.out.int(i64::from(done));
+    Ok(())
+}
 
 fn id(ctx: &mut Ctx, _args: Args) -> CmdResult {
     ctx.out.int(ctx.session.info.id as i64);
@@ -171,7 +198,7 @@ fn setinfo(ctx: &mut Ctx, args: Args) -> CmdResult {
     Ok(())
 }
 
-/// CLIENT LIST's flags: P for a subscriber, e for NO-EVICT, N for none.
+/// CLIENT LIST's flags: P for a subscriber, e for NO-EVICT, b for blocked, N for none.
 fn flags(c: &ClientInfo) -> String {
     let mut f = String::new();
     match c.kind() {
@@ -187,6 +214,9 @@ fn flags(c: &ClientInfo) -> String {
     }
     if c.no_evict.load(Ordering::Relaxed) {
         f.push('e');
+    }
+    if c.blocked.load(Ordering::Relaxed) {
+        f.push('b');
     }
     if f.is_empty() {
         f.push('N');
@@ -461,6 +491,8 @@ fn help(ctx: &mut Ctx, _args: Args) -> CmdResult {
             "    Protect the current client connection from eviction.",
             "PAUSE <timeout> [WRITE|ALL]",
             "    Suspend commands from clients for <timeout> milliseconds.",
+            "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+            "    Unblock the specified blocked client.",
             "UNPAUSE",
             "    Stop the current client pause, resuming traffic.",
         ],

@@ -142,7 +142,7 @@ fn section(ctx: &Ctx, name: &str, out: &mut String) {
             kv(out, "maxclients", &cfg.maxclients);
             kv(out, "client_recent_max_input_buffer", &0);
             kv(out, "client_recent_max_output_buffer", &0);
-            kv(out, "blocked_clients", &0);
+            kv(out, "blocked_clients", &ctx.server.blocking.len());
             kv(out, "tracking_clients", &server.tracking.stats().0);
             kv(
                 out,

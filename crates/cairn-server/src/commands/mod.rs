@@ -22,6 +22,8 @@ pub mod hotkeys;
 pub mod info;
 pub mod keys;
 pub mod lease;
+pub mod list_blocking;
+pub mod lists;
 pub mod memcached;
 pub mod memory;
 pub mod multi;

@@ -3,6 +3,7 @@
 //! WRONGTYPE and changes nothing. Every family reads a key's value through these.
 
 use cairn_store::types::hash::Hash;
+use cairn_store::types::list::List;
 use cairn_store::types::set::Set;
 use cairn_store::{Entry, EntryMut, Object, ValueRef};
 
@@ -45,5 +46,20 @@ pub fn set_mut<'a>(e: &'a mut EntryMut<'_>) -> Result<&'a mut Set, CmdError> {
     set(e)?;
     Ok(e.object_mut()
         .and_then(Object::as_set_mut)
+        .expect("checked above"))
+}
+
+/// The list `e` holds.
+pub fn list(e: &Entry) -> Result<&List, CmdError> {
+    e.object()
+        .and_then(Object::as_list)
+        .ok_or_else(CmdError::wrong_type)
+}
+
+/// The list a write guard holds, to change it (see [`hash_mut`]).
+pub fn list_mut<'a>(e: &'a mut EntryMut<'_>) -> Result<&'a mut List, CmdError> {
+    list(e)?;
+    Ok(e.object_mut()
+        .and_then(Object::as_list_mut)
         .expect("checked above"))
 }

@@ -2,7 +2,8 @@
 
 use crate::commands::{
     bits, client, cluster, command, config, connection, expire, hash_expiry, hashes, hotkeys, info,
-    keys, lease, memcached, memory, multi, persistence, pubsub, replication, server, sets, strings,
+    keys, lease, list_blocking, lists, memcached, memory, multi, persistence, pubsub, replication,
+    server, sets, strings,
 };
 use crate::ctx::Command;
 
@@ -18,6 +19,8 @@ pub static ALL: &[&[Command]] = &[
     hashes::COMMANDS,
     hash_expiry::COMMANDS,
     sets::COMMANDS,
+    lists::COMMANDS,
+    list_blocking::COMMANDS,
     keys::COMMANDS,
     expire::COMMANDS,
     memory::COMMANDS,

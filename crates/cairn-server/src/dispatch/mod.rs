@@ -127,6 +127,11 @@ pub fn call(
         Mode::Client,
         admission,
     );
+    // Clients blocked on keys this command wrote are served now, before its reply (as
+    // Redis serves them right after the command): see `crate::blocking`.
+    if (spec.flags | queued) & flags::WRITE != 0 {
+        server.blocking.serve_ready();
+    }
     let end = Instant::now();
     *clock.mark = end;
     // The write offset comes back from the stream, as Redis's `c->woff`: where the
@@ -213,6 +218,7 @@ pub fn apply(
         Mode::Apply,
         Admission::Proceed,
     );
+    server.blocking.serve_ready();
     result.map_err(|e| CmdError::new(format!("'{}' failed: {}", table.spec(id).name, e.0)))
 }
 

@@ -518,10 +518,11 @@ impl Incoming {
 
 /// Applies one block's commands straight to `ks`, without the command table: a snapshot
 /// only ever holds `SELECT db`, `SET key value [PXAT ms]`, `MEMCACHED FLAGS key n`, and
-/// for collections `HSET key f v ...` / `SADD key m ...` (a big one in several) and
-/// `PEXPIREAT key ms`. Keys are stored even if their deadline has passed meanwhile: the
-/// primary that sent them will send their DEL (a replica follows its primary's expiries).
-/// `limits`: when collections become tables. Returns the keys stored.
+/// for collections `HSET key f v ...` / `SADD key m ...` / `RPUSH key e ...` (a big one
+/// in several), `HPEXPIREAT` for a hash's volatile fields, and `PEXPIREAT key ms`. Keys
+/// are stored even if their deadline has passed meanwhile: the primary that sent them
+/// will send their DEL (a replica follows its primary's expiries). `limits`: when
+/// collections become tables, how big a list's nodes grow. Returns the keys stored.
 pub fn load_block_into(
     ks: &cairn_store::Keyspace,
     payload: &[u8],
@@ -596,6 +597,22 @@ pub fn load_block_into(
                         .ok_or("SADD to a key that is no set in a snapshot")?;
                     for i in 2..args.len() {
                         set.add(args.get(i), limits);
+                    }
+                    keys += u64::from(created);
+                } else if name.eq_ignore_ascii_case(b"RPUSH") && args.len() >= 3 {
+                    // A list in order, in pieces of at most ELEMENTS_PER_COMMAND.
+                    let key = args.get(1);
+                    let slot = cairn_store::key_slot(key);
+                    let mut shard = ks.lock(slot);
+                    let (mut e, created) = shard.db(db).write_or_create(slot, key, now, || {
+                        Object::List(cairn_store::types::list::List::new())
+                    });
+                    let list = e
+                        .object_mut()
+                        .and_then(Object::as_list_mut)
+                        .ok_or("RPUSH to a key that is no list in a snapshot")?;
+                    for i in 2..args.len() {
+                        list.push_back(args.get(i), limits);
                     }
                     keys += u64::from(created);
                 } else if name.eq_ignore_ascii_case(b"HPEXPIREAT") && args.len() >= 6 {
@@ -733,6 +750,63 @@ mod tests {
             .peek(slot, key, cairn_store::db::Now::from_unix_ms(0))
             .map(|e| e.mc().flags);
         assert_eq!(flags, Some(42));
+    }
+
+    #[test]
+    fn a_list_loads_whole_and_in_order_from_its_rpush_commands() {
+        use cairn_store::Object;
+        use cairn_store::types::list::List;
+        let server = Server::new(crate::Config::default(), crate::Hooks::default());
+        let now = cairn_store::db::Now::from_unix_ms(1_000);
+        let lim = cairn_store::Limits::default();
+        // Three RPUSH commands' worth, repeats, empty elements and a long one among them.
+        let items: Vec<Vec<u8>> = (0..1_300u32)
+            .map(|i| match i % 4 {
+                0 => i.to_string().into_bytes(),
+                1 => b"again".to_vec(),
+                2 if i == 6 => vec![b'L'; 20_000],
+                2 => Vec::new(),
+                _ => format!("e{i}").into_bytes(),
+            })
+            .collect();
+        let key = b"queue";
+        let slot = cairn_store::key_slot(key);
+        {
+            let mut shard = server.keyspace.lock(slot);
+            let d = shard.db(3);
+            let (_, created) = d.write_or_create(slot, key, now, || {
+                Object::List(List::from_items(&items, &lim))
+            });
+            assert!(created);
+            d.set_expire(slot, key, Some(u64::MAX / 2), now);
+        }
+        let mut out = Vec::new();
+        let w = write_to(&server, &mut out, origin(), cut_start(&server)).unwrap();
+        assert_eq!(w.keys, 1);
+        let staging = server.keyspace.staging();
+        let mut loaded = 0;
+        let checked = Incoming::new()
+            .push(&out, |p| {
+                loaded += load_block_into(&staging, p, &lim)?;
+                Ok(())
+            })
+            .unwrap()
+            .unwrap();
+        assert_eq!((checked.keys, loaded), (1, 1));
+        let mut shard = staging.lock(slot);
+        let e = shard
+            .db(3)
+            .peek(slot, key, cairn_store::db::Now::from_unix_ms(0))
+            .expect("the list loaded");
+        assert_eq!(e.expire_at(), Some(u64::MAX / 2));
+        let list = e.object().and_then(Object::as_list).expect("a list");
+        assert!(list.iter().eq(items.iter().map(Vec::as_slice)));
+        drop(shard);
+        // RPUSH onto a key of another type is damage, not a silent overwrite
+        let mut bad = Vec::new();
+        cairn_protocol::resp::write_command(&mut bad, &[&b"SET"[..], b"s", b"v"]);
+        cairn_protocol::resp::write_command(&mut bad, &[&b"RPUSH"[..], b"s", b"x"]);
+        assert!(load_block_into(&staging, &bad, &lim).is_err());
     }
 
     #[test]

@@ -252,6 +252,7 @@ fn encode_object(out: &mut Vec<u8>, key: &[u8], obj: &Object) {
     let name: &[u8] = match obj {
         Object::Hash(_) => b"HSET",
         Object::Set(_) => b"SADD",
+        Object::List(_) => b"RPUSH",
     };
     let mut flush = |parts: &mut Vec<Vec<u8>>| {
         if parts.is_empty() {
@@ -278,6 +279,14 @@ fn encode_object(out: &mut Vec<u8>, key: &[u8], obj: &Object) {
                 flush(&mut parts);
             }
         }),
+        Object::List(list) => {
+            for v in list.iter() {
+                parts.push(v.to_vec());
+                if parts.len() >= ELEMENTS_PER_COMMAND {
+                    flush(&mut parts);
+                }
+            }
+        }
     }
     flush(&mut parts);
     if let Object::Hash(h) = obj {

@@ -59,6 +59,15 @@ fn object_lanes(o: &Object) -> (u128, u128) {
             add(&buf);
         }),
         Object::Set(set) => set.for_each(|m| m.with_bytes(&mut add)),
+        // Order is part of a list: each element is summed with its position.
+        Object::List(list) => {
+            for (i, v) in list.iter().enumerate() {
+                buf.clear();
+                buf.extend_from_slice(&(i as u64).to_le_bytes());
+                buf.extend_from_slice(v);
+                add(&buf);
+            }
+        }
     }
     let kind = xxh3_128_with_seed(o.type_name().as_bytes(), 3);
     (a.wrapping_add(kind), b.wrapping_add(kind))

@@ -39,6 +39,10 @@ fn follow_from(server: &Arc<Server>, host: String, port: u16, at_start: bool) ->
     let stream = &server.persist.stream;
     let was_replica = repl.replica.swap(true, Relaxed);
     if !was_replica {
+        // As Redis: what clients wait for on a primary will not come to a replica.
+        server.blocking.fail_all(
+            "UNBLOCKED force unblock from blocking operation, instance state changed (master -> replica?)",
+        );
         stream.set_following(true);
         server.keyspace.set_keep_expired(true);
         let mut ids = repl.ids.lock();

@@ -1,5 +1,5 @@
-//! Redis's listpack, byte for byte: the blob inside `HASH_LISTPACK`, `SET_LISTPACK` (and,
-//! later, `ZSET_LISTPACK` and the nodes of `LIST_QUICKLIST_2`). Cairn's own packed
+//! Redis's listpack, byte for byte: the blob inside `HASH_LISTPACK`, `SET_LISTPACK`, the
+//! nodes of `LIST_QUICKLIST_2` (and, later, `ZSET_LISTPACK`). Cairn's own packed
 //! objects need not share this layout; this file only reads and writes Redis's.
 //!
 //! ```text
@@ -100,22 +100,66 @@ where
     I: IntoIterator<Item = B>,
     B: AsRef<[u8]>,
 {
-    let mut out = vec![0u8; HEADER];
-    let mut count = 0usize;
+    let mut lp = Builder::new();
     for e in entries {
-        let start = out.len();
-        push_entry(&mut out, e.as_ref());
-        let size = out.len() - start;
-        push_backlen(&mut out, size);
-        count += 1;
+        lp.push(e.as_ref());
     }
-    out.push(EOF);
-    let total = u32::try_from(out.len()).expect("a listpack is built for small collections only");
-    out[..4].copy_from_slice(&total.to_le_bytes());
-    // 65535 and more: "count them"
-    let count = u16::try_from(count).unwrap_or(COUNT_UNKNOWN);
-    out[4..HEADER].copy_from_slice(&count.to_le_bytes());
-    out
+    lp.finish()
+}
+
+/// A listpack built one entry at a time, knowing its size as it goes: a list's writer
+/// decides where a quicklist node ends from the bytes the node already holds, as Redis
+/// does.
+pub struct Builder {
+    /// The header's room, then the entries; the terminator comes at [`Builder::finish`].
+    out: Vec<u8>,
+    count: usize,
+}
+
+impl Default for Builder {
+    fn default() -> Builder {
+        Builder::new()
+    }
+}
+
+impl Builder {
+    pub fn new() -> Builder {
+        Builder {
+            out: vec![0u8; HEADER],
+            count: 0,
+        }
+    }
+
+    /// Appends `entry` as Redis's `lpAppend` would encode it.
+    pub fn push(&mut self, entry: &[u8]) {
+        let start = self.out.len();
+        push_entry(&mut self.out, entry);
+        let size = self.out.len() - start;
+        push_backlen(&mut self.out, size);
+        self.count += 1;
+    }
+
+    /// Entries so far.
+    pub fn count(&self) -> usize {
+        self.count
+    }
+
+    /// The size the listpack has so far, terminator included (Redis's `lpBytes`).
+    pub fn bytes(&self) -> usize {
+        self.out.len() + 1
+    }
+
+    /// The finished listpack.
+    pub fn finish(mut self) -> Vec<u8> {
+        self.out.push(EOF);
+        let total =
+            u32::try_from(self.out.len()).expect("a listpack is built for small collections only");
+        self.out[..4].copy_from_slice(&total.to_le_bytes());
+        // 65535 and more: "count them"
+        let count = u16::try_from(self.count).unwrap_or(COUNT_UNKNOWN);
+        self.out[4..HEADER].copy_from_slice(&count.to_le_bytes());
+        self.out
+    }
 }
 
 /// An entry's encoding and data: the narrowest integer form for the canonical spelling

@@ -13,7 +13,8 @@
 //! | `input.rs` | the bounds-checked cursor every reader reads through |
 //! | `length.rs`, `string.rs`, `lzf.rs` | RDB lengths, RDB strings, LZF decompression |
 //! | `listpack.rs`, `ziplist.rs`, `intset.rs` | Redis's packed blobs, byte for byte |
-//! | `hash.rs`, `set.rs` | which forms each type is read from and written in |
+//! | `hash.rs`, `set.rs`, `list.rs` | which forms each type is read from and written in |
+//! | `testdata/` | payloads redis-server wrote, too long to spell in a test |
 //!
 //! Everything here reads bytes from strangers: no reader indexes past the end, allocates
 //! what a length claims before checking it against the bytes present, or loops without
@@ -21,17 +22,18 @@
 //!
 //! # Adding a value type
 //!
-//! A list or sorted set adds a variant to [`RdbValue`], a `list.rs` / `zset.rs` with
-//! `read(kind, input)` and `write(out, ..)` built from the blobs here (quicklists are
-//! listpacks or ziplists in RDB strings), an `encode_` function and an arm in
+//! A sorted set (say) adds a variant to [`RdbValue`], a `zset.rs` with `read(kind, input)`
+//! and `write(out, ..)` built from the blobs here (as `list.rs` builds quicklists from
+//! listpacks and ziplists in RDB strings), an `encode_` function and an arm in
 //! `payload.rs`'s `decode_payload`. The keyspace side maps its objects to and from the
-//! variant; `dump.rs` does it for strings.
+//! variant in `dump.rs`.
 
 mod error;
 mod hash;
 mod input;
 mod intset;
 mod length;
+mod list;
 mod listpack;
 mod lzf;
 mod payload;
@@ -48,8 +50,8 @@ pub use hash::{
 };
 pub use payload::{
     FOOTER_LEN, RDB_VERSION, RDB_VERSION_FIELD_TIMES, READABLE_VERSIONS, checked_body,
-    decode_payload, encode_hash, encode_hash_with_times, encode_int, encode_payload, encode_set,
-    encode_string,
+    decode_payload, encode_hash, encode_hash_with_times, encode_int, encode_list, encode_payload,
+    encode_set, encode_string,
 };
 pub use set::MAX_INTSET_ENTRIES as SET_MAX_INTSET_ENTRIES;
 pub use value::RdbValue;

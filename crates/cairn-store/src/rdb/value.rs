@@ -1,12 +1,12 @@
 //! The value a payload holds, in a form owned by nobody's encoding: what RESTORE hands to
 //! the keyspace and what a test compares against. Each value type maps its own objects
-//! to and from this (strings in `dump.rs`, hashes and sets in their `types/` files).
+//! to and from this (`dump.rs`).
 
 /// A decoded DUMP payload.
 ///
 /// Collections keep the order the payload listed them in (Redis's listpack order, or its
-/// hash table's iteration order); they never hold duplicates and are never empty, since
-/// Redis refuses such payloads and so does the decoder.
+/// hash table's iteration order); they are never empty, and hashes and sets never hold
+/// duplicates, since Redis refuses such payloads and so does the decoder.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RdbValue {
@@ -19,6 +19,9 @@ pub enum RdbValue {
     HashWithTimes(Vec<(Vec<u8>, Vec<u8>, u64)>),
     /// A set: its members (intset members as their decimal spelling).
     Set(Vec<Vec<u8>>),
+    /// A list: its elements in order (repeats allowed; packed integers as their decimal
+    /// spelling).
+    List(Vec<Vec<u8>>),
 }
 
 impl RdbValue {
@@ -28,6 +31,7 @@ impl RdbValue {
             RdbValue::String(_) => "string",
             RdbValue::Hash(_) | RdbValue::HashWithTimes(_) => "hash",
             RdbValue::Set(_) => "set",
+            RdbValue::List(_) => "list",
         }
     }
 }

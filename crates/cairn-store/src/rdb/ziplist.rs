@@ -1,6 +1,6 @@
 //! Redis's ziplist, read only: the blob inside `HASH_ZIPLIST` (and `ZSET_ZIPLIST`,
 //! `LIST_ZIPLIST`, the nodes of `LIST_QUICKLIST`), which Redis wrote before 7.0 and 7.x
-//! still loads. Nothing here writes one: Redis 7 reads listpacks in its place.
+//! still loads. Only the tests here write one: Redis 7 reads listpacks in its place.
 //!
 //! ```text
 //! <total bytes u32 LE> <offset of the last entry u32 LE> <count u16 LE, 65535 = count them>
@@ -93,70 +93,73 @@ fn entry(input: &mut Input<'_>) -> Result<Vec<u8>> {
     Ok(itoa::Buffer::new().format(int).as_bytes().to_vec())
 }
 
+/// A ziplist as Redis 6.2's `ziplistPush` would build it, to test the readers with (this
+/// file's and those of the types stored in ziplists): integers in the narrowest form
+/// (`zipTryEncoding`), strings in the narrowest.
+#[cfg(test)]
+pub fn build<B: AsRef<[u8]>>(entries: &[B]) -> Vec<u8> {
+    let mut out = vec![0u8; HEADER];
+    let (mut prev, mut tail) = (0usize, HEADER);
+    for e in entries {
+        let e = e.as_ref();
+        let start = out.len();
+        tail = start;
+        if prev < 254 {
+            out.push(prev as u8);
+        } else {
+            out.push(BIG_PREVLEN);
+            out.extend_from_slice(&(prev as u32).to_le_bytes());
+        }
+        let int = (e.len() < 32)
+            .then(|| crate::value::parse_canonical_i64(e))
+            .flatten();
+        match int {
+            Some(v @ 0..=12) => out.push(0xf1 + v as u8),
+            Some(v) if i8::try_from(v).is_ok() => out.extend_from_slice(&[0xfe, v as u8]),
+            Some(v) if i16::try_from(v).is_ok() => {
+                out.push(0xc0);
+                out.extend_from_slice(&(v as i16).to_le_bytes());
+            }
+            Some(v) if (-(1 << 23)..1 << 23).contains(&v) => {
+                out.push(0xf0);
+                out.extend_from_slice(&(v as i32).to_le_bytes()[..3]);
+            }
+            Some(v) if i32::try_from(v).is_ok() => {
+                out.push(0xd0);
+                out.extend_from_slice(&(v as i32).to_le_bytes());
+            }
+            Some(v) => {
+                out.push(0xe0);
+                out.extend_from_slice(&v.to_le_bytes());
+            }
+            None if e.len() <= 0x3f => {
+                out.push(e.len() as u8);
+                out.extend_from_slice(e);
+            }
+            None if e.len() <= 0x3fff => {
+                out.extend_from_slice(&[0x40 | (e.len() >> 8) as u8, e.len() as u8]);
+                out.extend_from_slice(e);
+            }
+            None => {
+                out.push(0x80);
+                out.extend_from_slice(&(e.len() as u32).to_be_bytes());
+                out.extend_from_slice(e);
+            }
+        }
+        prev = out.len() - start;
+    }
+    out.push(END);
+    let total = out.len() as u32;
+    out[..4].copy_from_slice(&total.to_le_bytes());
+    out[4..8].copy_from_slice(&(tail as u32).to_le_bytes());
+    out[8..10].copy_from_slice(&(entries.len().min(65535) as u16).to_le_bytes());
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
-
-    /// A ziplist as Redis 6.2's `ziplistPush` would build it, to test the reader with:
-    /// integers in the narrowest form (`zipTryEncoding`), strings in the narrowest.
-    fn build(entries: &[Vec<u8>]) -> Vec<u8> {
-        let mut out = vec![0u8; HEADER];
-        let (mut prev, mut tail) = (0usize, HEADER);
-        for e in entries {
-            let start = out.len();
-            tail = start;
-            if prev < 254 {
-                out.push(prev as u8);
-            } else {
-                out.push(BIG_PREVLEN);
-                out.extend_from_slice(&(prev as u32).to_le_bytes());
-            }
-            let int = (e.len() < 32)
-                .then(|| crate::value::parse_canonical_i64(e))
-                .flatten();
-            match int {
-                Some(v @ 0..=12) => out.push(0xf1 + v as u8),
-                Some(v) if i8::try_from(v).is_ok() => out.extend_from_slice(&[0xfe, v as u8]),
-                Some(v) if i16::try_from(v).is_ok() => {
-                    out.push(0xc0);
-                    out.extend_from_slice(&(v as i16).to_le_bytes());
-                }
-                Some(v) if (-(1 << 23)..1 << 23).contains(&v) => {
-                    out.push(0xf0);
-                    out.extend_from_slice(&(v as i32).to_le_bytes()[..3]);
-                }
-                Some(v) if i32::try_from(v).is_ok() => {
-                    out.push(0xd0);
-                    out.extend_from_slice(&(v as i32).to_le_bytes());
-                }
-                Some(v) => {
-                    out.push(0xe0);
-                    out.extend_from_slice(&v.to_le_bytes());
-                }
-                None if e.len() <= 0x3f => {
-                    out.push(e.len() as u8);
-                    out.extend_from_slice(e);
-                }
-                None if e.len() <= 0x3fff => {
-                    out.extend_from_slice(&[0x40 | (e.len() >> 8) as u8, e.len() as u8]);
-                    out.extend_from_slice(e);
-                }
-                None => {
-                    out.push(0x80);
-                    out.extend_from_slice(&(e.len() as u32).to_be_bytes());
-                    out.extend_from_slice(e);
-                }
-            }
-            prev = out.len() - start;
-        }
-        out.push(END);
-        let total = out.len() as u32;
-        out[..4].copy_from_slice(&total.to_le_bytes());
-        out[4..8].copy_from_slice(&(tail as u32).to_le_bytes());
-        out[8..10].copy_from_slice(&(entries.len().min(65535) as u16).to_le_bytes());
-        out
-    }
 
     #[test]
     fn the_example_in_redis_s_ziplist_c() {

@@ -3,8 +3,10 @@
 //!
 //! - [`hash`]: field → value; a listpack of pairs while small, then a [`crate::encoding::dict`];
 //!   the expiry times of volatile fields in a [`crate::encoding::deadlines::Deadlines`] beside it.
+//! - [`list`]: elements in order; a chain of packed nodes (Redis's quicklist).
 //! - [`set`]: members; an intset while every member is an integer, a listpack while small,
 //!   then a dict.
 
 pub mod hash;
+pub mod list;
 pub mod set;

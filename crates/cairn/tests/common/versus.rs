@@ -121,3 +121,132 @@ impl Resp {
         self.call(&args)
     }
 }
+
+/// Cairn and redis-server side by side, sent the same commands.
+/// How two replies must agree.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Same {
+    Exactly,
+    /// The same elements in any order (hash-table encodings).
+    AnyOrder,
+    /// The same kind and number of elements (random picks).
+    Shape,
+}
+
+pub fn sorted(f: &Frame) -> Frame {
+    match f {
+        Frame::Array(v) | Frame::Set(v) | Frame::Push(v) => {
+            let mut v: Vec<Frame> = v.iter().map(sorted).collect();
+            v.sort_by_key(|x| format!("{x:?}"));
+            match f {
+                Frame::Set(_) => Frame::Set(v),
+                _ => Frame::Array(v),
+            }
+        }
+        Frame::Map(m) => {
+            let mut m: Vec<(Frame, Frame)> =
+                m.iter().map(|(k, v)| (sorted(k), sorted(v))).collect();
+            m.sort_by_key(|(k, v)| format!("{k:?}{v:?}"));
+            Frame::Map(m)
+        }
+        other => other.clone(),
+    }
+}
+
+/// A reply as text, for failure messages.
+pub fn show(f: &Frame) -> String {
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let list = |v: &[Frame]| v.iter().map(show).collect::<Vec<_>>().join(", ");
+    match f {
+        Frame::Simple(b) => format!("+{}", text(b)),
+        Frame::Error(b) => format!("-{}", text(b)),
+        Frame::Bulk(b) => format!("{:?}", text(b)),
+        Frame::Integer(i) => format!(":{i}"),
+        Frame::Array(v) => format!("[{}]", list(v)),
+        Frame::Set(v) => format!("~{{{}}}", list(v)),
+        Frame::Map(m) => format!(
+            "%{{{}}}",
+            m.iter()
+                .map(|(k, v)| format!("{} => {}", show(k), show(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        other => format!("{other:?}"),
+    }
+}
+
+pub fn shape(f: &Frame) -> String {
+    match f {
+        Frame::Array(v) => format!("array of {}", v.len()),
+        Frame::Set(v) => format!("set of {}", v.len()),
+        Frame::Map(m) => format!("map of {}", m.len()),
+        Frame::Bulk(_) => "bulk".into(),
+        Frame::Integer(_) => "integer".into(),
+        other => format!("{other:?}"),
+    }
+}
+
+pub struct Both {
+    pub cairn: Resp,
+    pub redis: Resp,
+    _servers: (crate::common::CairnProcess, RedisServer),
+}
+
+impl Both {
+    /// Both servers, started with these settings; `None` without redis-server.
+    pub fn start(redis_args: &[&str], cairn_args: &[&str]) -> Option<Both> {
+        let redis = RedisServer::start(redis_args)?;
+        let cairn = crate::common::CairnProcess::start(cairn_args);
+        Some(Both {
+            cairn: Resp::connect(cairn.addr),
+            redis: Resp::connect(redis.addr),
+            _servers: (cairn, redis),
+        })
+    }
+
+    pub fn same(&mut self, how: Same, args: &[&[u8]]) {
+        let (c, r) = (self.cairn.call(args), self.redis.call(args));
+        let shown: Vec<String> = args
+            .iter()
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        let agree = match how {
+            Same::Exactly => c == r,
+            Same::AnyOrder => sorted(&c) == sorted(&r),
+            Same::Shape => shape(&c) == shape(&r),
+        };
+        assert!(
+            agree,
+            "{}: Cairn answered {}, Redis {}",
+            shown.join(" "),
+            show(&c),
+            show(&r)
+        );
+    }
+
+    /// Both connections speak RESP3 from here (HELLO's own replies differ by design:
+    /// versions, Cairn's extra field).
+    pub fn resp3(&mut self) {
+        for c in [&mut self.cairn, &mut self.redis] {
+            assert!(matches!(c.cmd("HELLO 3"), Frame::Map(_)));
+        }
+    }
+
+    /// Runs a script: one command a line; a leading `~` compares in any order, `?` the
+    /// shape only.
+    pub fn script(&mut self, text: &str) {
+        for line in text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
+            let (how, line) = match line.as_bytes()[0] {
+                b'~' => (Same::AnyOrder, &line[1..]),
+                b'?' => (Same::Shape, &line[1..]),
+                _ => (Same::Exactly, line),
+            };
+            let args: Vec<&[u8]> = line.split_whitespace().map(str::as_bytes).collect();
+            self.same(how, &args);
+        }
+    }
+}

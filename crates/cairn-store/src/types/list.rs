@@ -1,0 +1,776 @@
+//! A list: a chain of packed nodes, as Redis's quicklist. Each node is one buffer of
+//! entries `len | bytes | backlen` (the length as a LEB128 varint in front, and the size
+//! of `len | bytes` again behind, written to be read from its end), so a node is walked in
+//! both directions and an element of 16 bytes costs 18. Nodes are bounded by
+//! `list-max-listpack-size` (negative: bytes, -2 = 8 KB; positive: entries), so a push or a
+//! pop at either end touches one node of bounded size: O(1). A node that stops being an
+//! end (a new one was started beside it) gives back its spare capacity.
+//!
+//! OBJECT ENCODING answers as Redis 7.2 does: `listpack` while the list is one node, then
+//! `quicklist`, and `listpack` again once it shrinks to one node of at most half the limit.
+
+use std::collections::VecDeque;
+
+use cairn_protocol::varint;
+
+use crate::alloc::alloc_class;
+use crate::limits::Limits;
+
+/// Largest node, in bytes, when the limit counts entries (Redis's `SIZE_SAFETY_LIMIT`).
+const SAFETY_BYTES: usize = 8192;
+
+#[derive(Clone, Default)]
+pub struct List {
+    nodes: VecDeque<Node>,
+    len: usize,
+    /// Heap bytes of the nodes' buffers and of the chain, in allocator classes.
+    bytes: usize,
+    /// Reported as `quicklist` (see the module's doc).
+    quick: bool,
+}
+
+#[derive(Clone, Default)]
+struct Node {
+    buf: Vec<u8>,
+    count: u32,
+}
+
+impl std::fmt::Debug for List {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.iter().map(String::from_utf8_lossy))
+            .finish()
+    }
+}
+
+impl PartialEq for List {
+    fn eq(&self, other: &List) -> bool {
+        self.len == other.len && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for List {}
+
+/// The size of an entry holding `n` bytes.
+fn entry_size(n: usize) -> usize {
+    let head = varint::len(n as u64) + n;
+    head + back_len(head)
+}
+
+/// Bytes the backlen of an entry whose `len | bytes` is `n` bytes takes.
+fn back_len(n: usize) -> usize {
+    varint::len(n as u64)
+}
+
+/// Appends `v` as an entry.
+fn put_entry(out: &mut Vec<u8>, v: &[u8]) {
+    let before = out.len();
+    varint::push(out, v.len() as u64);
+    out.extend_from_slice(v);
+    let mut n = out.len() - before;
+    // The backlen's low seven bits last, each byte but the first flagged "more before"
+    // (it is read from its end).
+    let mut groups = [0u8; varint::MAX_LEN];
+    let mut k = 0;
+    loop {
+        groups[k] = (n & 0x7f) as u8;
+        n >>= 7;
+        k += 1;
+        if n == 0 {
+            break;
+        }
+    }
+    for i in (0..k).rev() {
+        out.push(groups[i] | if i + 1 < k { 0x80 } else { 0 });
+    }
+}
+
+/// The entry at `at`: its bytes and where the next one starts.
+fn entry_at(buf: &[u8], at: usize) -> (&[u8], usize) {
+    let (len, n) = varint::decode(&buf[at..]).expect("list entries have whole lengths");
+    let start = at + n;
+    let end = start + len as usize;
+    (&buf[start..end], end + back_len(end - at))
+}
+
+/// Where the entry ending at `end` starts.
+fn entry_before(buf: &[u8], end: usize) -> usize {
+    let (mut n, mut shift, mut at) = (0usize, 0, end);
+    loop {
+        at -= 1;
+        let b = buf[at];
+        n |= usize::from(b & 0x7f) << shift;
+        shift += 7;
+        if b & 0x80 == 0 {
+            break;
+        }
+    }
+    at - n
+}
+
+impl Node {
+    fn with(v: &[u8]) -> Node {
+        let mut buf = Vec::with_capacity(entry_size(v.len()));
+        put_entry(&mut buf, v);
+        Node { buf, count: 1 }
+    }
+
+    fn iter(&self) -> NodeIter<'_> {
+        NodeIter {
+            buf: &self.buf,
+            front: 0,
+            back: self.buf.len(),
+        }
+    }
+
+    /// Byte offset of entry `i`.
+    fn offset(&self, i: usize) -> usize {
+        if i * 2 <= self.count as usize {
+            let mut at = 0;
+            for _ in 0..i {
+                at = entry_at(&self.buf, at).1;
+            }
+            at
+        } else {
+            let mut at = self.buf.len();
+            for _ in i..self.count as usize {
+                at = entry_before(&self.buf, at);
+            }
+            at
+        }
+    }
+
+    fn heap(&self) -> usize {
+        alloc_class(self.buf.capacity())
+    }
+
+    /// Makes room for `extra` more bytes, doubling as a `Vec` does but never past the
+    /// node's bound (`max`), so a full node holds no slack to give back.
+    fn grow(&mut self, extra: usize, max: usize) {
+        let need = self.buf.len() + extra;
+        if need > self.buf.capacity() {
+            let cap = (self.buf.capacity() * 2).min(max).max(need);
+            self.buf.reserve_exact(cap - self.buf.len());
+        }
+    }
+
+    /// A node that stops being an end keeps no spare capacity.
+    fn seal(&mut self) {
+        self.buf.shrink_to_fit();
+    }
+
+    /// Gives back spare capacity beyond a quarter of what it holds.
+    fn tighten(&mut self) {
+        if self.buf.capacity() > self.buf.len() + self.buf.len() / 4 + 16 {
+            self.buf.shrink_to_fit();
+        }
+    }
+}
+
+struct NodeIter<'a> {
+    buf: &'a [u8],
+    front: usize,
+    back: usize,
+}
+
+impl<'a> Iterator for NodeIter<'a> {
+    type Item = &'a [u8];
+    fn next(&mut self) -> Option<&'a [u8]> {
+        if self.front >= self.back {
+            return None;
+        }
+        let (v, next) = entry_at(self.buf, self.front);
+        self.front = next;
+        Some(v)
+    }
+}
+
+impl DoubleEndedIterator for NodeIter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        if self.front >= self.back {
+            return None;
+        }
+        let at = entry_before(self.buf, self.back);
+        self.back = at;
+        Some(entry_at(self.buf, at).0)
+    }
+}
+
+/// The most a node may hold: (bytes, entries).
+fn node_limits(lim: &Limits) -> (usize, usize) {
+    match lim.list_max_listpack_size {
+        n if n < 0 => (4096usize << ((-n).min(5) - 1), usize::MAX),
+        0 => (SAFETY_BYTES, 1),
+        n => (SAFETY_BYTES, n as usize),
+    }
+}
+
+impl List {
+    pub fn new() -> List {
+        List::default()
+    }
+
+    /// A list of `items`, in order.
+    pub fn from_items<I, B>(items: I, lim: &Limits) -> List
+    where
+        I: IntoIterator<Item = B>,
+        B: AsRef<[u8]>,
+    {
+        let mut l = List::new();
+        for v in items {
+            l.push_back(v.as_ref(), lim);
+        }
+        l
+    }
+
+    pub fn encoding(&self) -> &'static str {
+        if self.quick { "quicklist" } else { "listpack" }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Heap bytes, in allocator size classes, in O(1).
+    pub fn heap_bytes(&self) -> usize {
+        self.bytes + alloc_class(self.nodes.capacity() * std::mem::size_of::<Node>())
+    }
+
+    /// Packed nodes (DEBUG, tests).
+    pub fn node_count(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Elements front to back; `.rev()` walks back to front.
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &[u8]> + '_ {
+        self.nodes.iter().flat_map(Node::iter)
+    }
+
+    /// Elements from index `start` on, front to back.
+    pub fn iter_from(&self, start: usize) -> impl Iterator<Item = &[u8]> + '_ {
+        let (node, i) = self.locate(start.min(self.len));
+        self.nodes
+            .iter()
+            .skip(node)
+            .enumerate()
+            .flat_map(move |(k, n)| n.iter().skip(if k == 0 { i } else { 0 }))
+    }
+
+    /// Elements from index `start` back to the front.
+    pub fn iter_back_from(&self, start: usize) -> impl Iterator<Item = &[u8]> + '_ {
+        let skip_back = self.len.saturating_sub(start + 1);
+        self.iter().rev().skip(skip_back)
+    }
+
+    /// The node holding element `index` (< len, or len for "past the end") and its index
+    /// inside that node.
+    fn locate(&self, index: usize) -> (usize, usize) {
+        if index >= self.len {
+            return (self.nodes.len(), 0);
+        }
+        if index * 2 <= self.len {
+            let mut left = index;
+            for (k, n) in self.nodes.iter().enumerate() {
+                if left < n.count as usize {
+                    return (k, left);
+                }
+                left -= n.count as usize;
+            }
+        } else {
+            let mut right = self.len - 1 - index;
+            for (k, n) in self.nodes.iter().enumerate().rev() {
+                if right < n.count as usize {
+                    return (k, n.count as usize - 1 - right);
+                }
+                right -= n.count as usize;
+            }
+        }
+        unreachable!("index < len lies in some node")
+    }
+
+    /// Element `index` (0 = front).
+    pub fn get(&self, index: usize) -> Option<&[u8]> {
+        if index >= self.len {
+            return None;
+        }
+        let (k, i) = self.locate(index);
+        let node = &self.nodes[k];
+        Some(entry_at(&node.buf, node.offset(i)).0)
+    }
+
+    /// Runs `f` on node `k`'s buffer, keeping the byte count exact.
+    fn edit<R>(&mut self, k: usize, f: impl FnOnce(&mut Node) -> R) -> R {
+        let node = &mut self.nodes[k];
+        let before = node.heap();
+        let r = f(node);
+        self.bytes = self.bytes + node.heap() - before;
+        r
+    }
+
+    fn fits(node: &Node, extra: usize, lim: &Limits) -> bool {
+        let (max_bytes, max_count) = node_limits(lim);
+        (node.count as usize) < max_count && node.buf.len() + extra <= max_bytes
+    }
+
+    pub fn push_front(&mut self, v: &[u8], lim: &Limits) {
+        let size = entry_size(v.len());
+        if self.nodes.front().is_some_and(|n| List::fits(n, size, lim)) {
+            let max = node_limits(lim).0;
+            self.edit(0, |n| {
+                let mut e = Vec::with_capacity(size);
+                put_entry(&mut e, v);
+                n.grow(size, max);
+                n.buf.splice(0..0, e);
+                n.count += 1;
+            });
+        } else {
+            if !self.nodes.is_empty() {
+                self.edit(0, Node::seal);
+            }
+            let n = Node::with(v);
+            self.bytes += n.heap();
+            self.nodes.push_front(n);
+        }
+        self.len += 1;
+        self.settle(lim);
+    }
+
+    pub fn push_back(&mut self, v: &[u8], lim: &Limits) {
+        let size = entry_size(v.len());
+        if self.nodes.back().is_some_and(|n| List::fits(n, size, lim)) {
+            let last = self.nodes.len() - 1;
+            let max = node_limits(lim).0;
+            self.edit(last, |n| {
+                n.grow(size, max);
+                put_entry(&mut n.buf, v);
+                n.count += 1;
+            });
+        } else {
+            if let Some(last) = self.nodes.len().checked_sub(1) {
+                self.edit(last, Node::seal);
+            }
+            let n = Node::with(v);
+            self.bytes += n.heap();
+            self.nodes.push_back(n);
+        }
+        self.len += 1;
+        self.settle(lim);
+    }
+
+    pub fn pop_front(&mut self, lim: &Limits) -> Option<Vec<u8>> {
+        let first = self.nodes.front()?;
+        let (v, next) = entry_at(&first.buf, 0);
+        let v = v.to_vec();
+        if first.count == 1 {
+            self.drop_node(0);
+        } else {
+            self.edit(0, |n| {
+                n.buf.drain(..next);
+                n.count -= 1;
+                n.tighten();
+            });
+        }
+        self.len -= 1;
+        self.settle(lim);
+        Some(v)
+    }
+
+    pub fn pop_back(&mut self, lim: &Limits) -> Option<Vec<u8>> {
+        let last = self.nodes.back()?;
+        let at = entry_before(&last.buf, last.buf.len());
+        let v = entry_at(&last.buf, at).0.to_vec();
+        let k = self.nodes.len() - 1;
+        if last.count == 1 {
+            self.drop_node(k);
+        } else {
+            self.edit(k, |n| {
+                n.buf.truncate(at);
+                n.count -= 1;
+                n.tighten();
+            });
+        }
+        self.len -= 1;
+        self.settle(lim);
+        Some(v)
+    }
+
+    fn drop_node(&mut self, k: usize) {
+        let n = self.nodes.remove(k).expect("node k exists");
+        self.bytes -= n.heap();
+    }
+
+    /// Replaces element `index`; false when out of range.
+    pub fn set(&mut self, index: usize, v: &[u8], lim: &Limits) -> bool {
+        if index >= self.len {
+            return false;
+        }
+        let (k, i) = self.locate(index);
+        self.edit(k, |n| {
+            let at = n.offset(i);
+            let end = entry_at(&n.buf, at).1;
+            let mut e = Vec::with_capacity(entry_size(v.len()));
+            put_entry(&mut e, v);
+            n.buf.splice(at..end, e);
+        });
+        self.split_if_big(k, lim);
+        self.settle(lim);
+        true
+    }
+
+    /// Inserts `v` so that it becomes element `index` (index = len appends).
+    pub fn insert(&mut self, index: usize, v: &[u8], lim: &Limits) {
+        if index == 0 {
+            return self.push_front(v, lim);
+        }
+        if index >= self.len {
+            return self.push_back(v, lim);
+        }
+        let (k, i) = self.locate(index);
+        self.edit(k, |n| {
+            let at = n.offset(i);
+            let mut e = Vec::with_capacity(entry_size(v.len()));
+            put_entry(&mut e, v);
+            n.buf.splice(at..at, e);
+            n.count += 1;
+        });
+        self.len += 1;
+        self.split_if_big(k, lim);
+        self.settle(lim);
+    }
+
+    /// Splits node `k` in two while it holds more than a node may.
+    fn split_if_big(&mut self, k: usize, lim: &Limits) {
+        let (max_bytes, max_count) = node_limits(lim);
+        let n = &self.nodes[k];
+        if n.count < 2 || (n.buf.len() <= max_bytes && (n.count as usize) <= max_count) {
+            return;
+        }
+        let half = n.count as usize / 2;
+        let at = n.offset(half);
+        let tail = Node {
+            buf: n.buf[at..].to_vec(),
+            count: n.count - half as u32,
+        };
+        self.edit(k, |n| {
+            n.buf.truncate(at);
+            n.count = half as u32;
+            n.buf.shrink_to_fit();
+        });
+        self.bytes += tail.heap();
+        self.nodes.insert(k + 1, tail);
+        self.split_if_big(k + 1, lim);
+        self.split_if_big(k, lim);
+    }
+
+    /// Keeps elements `start..=end` only (both < len, start <= end): LTRIM.
+    pub fn retain_range(&mut self, start: usize, end: usize, lim: &Limits) {
+        debug_assert!(start <= end && end < self.len);
+        self.remove_front(start);
+        self.remove_back(self.len - (end - start + 1));
+        self.compact(lim);
+        self.settle(lim);
+    }
+
+    /// Empties the list (LTRIM to nothing).
+    pub fn clear(&mut self) {
+        *self = List::new();
+    }
+
+    fn remove_front(&mut self, mut n: usize) {
+        while n > 0 {
+            let first = &self.nodes[0];
+            if first.count as usize <= n {
+                n -= first.count as usize;
+                self.len -= first.count as usize;
+                self.drop_node(0);
+            } else {
+                let at = first.offset(n);
+                self.edit(0, |node| {
+                    node.buf.drain(..at);
+                    node.count -= n as u32;
+                    node.tighten();
+                });
+                self.len -= n;
+                n = 0;
+            }
+        }
+    }
+
+    fn remove_back(&mut self, mut n: usize) {
+        while n > 0 {
+            let k = self.nodes.len() - 1;
+            let last = &self.nodes[k];
+            if last.count as usize <= n {
+                n -= last.count as usize;
+                self.len -= last.count as usize;
+                self.drop_node(k);
+            } else {
+                let at = last.offset(last.count as usize - n);
+                self.edit(k, |node| {
+                    node.buf.truncate(at);
+                    node.count -= n as u32;
+                    node.tighten();
+                });
+                self.len -= n;
+                n = 0;
+            }
+        }
+    }
+
+    /// Removes elements equal to `v`: the first `count` from the front (count > 0), from
+    /// the back (count < 0), or all (0). Returns how many went (LREM).
+    pub fn remove_value(&mut self, v: &[u8], count: i64, lim: &Limits) -> usize {
+        let limit = if count == 0 {
+            usize::MAX
+        } else {
+            count.unsigned_abs() as usize
+        };
+        let mut removed = 0;
+        let order: Vec<usize> = if count < 0 {
+            (0..self.nodes.len()).rev().collect()
+        } else {
+            (0..self.nodes.len()).collect()
+        };
+        for k in order {
+            if removed == limit {
+                break;
+            }
+            let node = &self.nodes[k];
+            // Entry offsets in this node, in the order they are judged.
+            let mut spans: Vec<(usize, usize)> = Vec::new();
+            let mut at = 0;
+            while at < node.buf.len() {
+                let (e, next) = entry_at(&node.buf, at);
+                if e == v {
+                    spans.push((at, next));
+                }
+                at = next;
+            }
+            if spans.is_empty() {
+                continue;
+            }
+            if count < 0 {
+                spans.reverse();
+            }
+            spans.truncate(limit - removed);
+            spans.sort_unstable();
+            removed += spans.len();
+            let gone = spans.len() as u32;
+            self.edit(k, |n| {
+                let mut kept = Vec::with_capacity(n.buf.len());
+                let mut from = 0;
+                for (s, e) in &spans {
+                    kept.extend_from_slice(&n.buf[from..*s]);
+                    from = *e;
+                }
+                kept.extend_from_slice(&n.buf[from..]);
+                n.buf = kept;
+                n.count -= gone;
+                n.tighten();
+            });
+        }
+        self.len -= removed;
+        if removed > 0 {
+            self.compact(lim);
+            self.settle(lim);
+        }
+        removed
+    }
+
+    /// Drops empty nodes and merges neighbours that fit one node together.
+    fn compact(&mut self, lim: &Limits) {
+        let (max_bytes, max_count) = node_limits(lim);
+        let mut k = 0;
+        while k < self.nodes.len() {
+            if self.nodes[k].count == 0 {
+                self.drop_node(k);
+                continue;
+            }
+            if k + 1 < self.nodes.len() {
+                let (a, b) = (&self.nodes[k], &self.nodes[k + 1]);
+                if a.buf.len() + b.buf.len() <= max_bytes
+                    && (a.count + b.count) as usize <= max_count
+                    && b.count > 0
+                {
+                    let b = self.nodes.remove(k + 1).expect("k + 1 exists");
+                    self.bytes -= b.heap();
+                    self.edit(k, |a| {
+                        a.buf.extend_from_slice(&b.buf);
+                        a.count += b.count;
+                        a.tighten();
+                    });
+                    continue;
+                }
+            }
+            k += 1;
+        }
+    }
+
+    /// Updates the encoding Redis would report.
+    fn settle(&mut self, lim: &Limits) {
+        if self.nodes.len() > 1 {
+            self.quick = true;
+        } else if self.quick {
+            let (max_bytes, max_count) = node_limits(lim);
+            let small = self.nodes.front().is_none_or(|n| {
+                n.buf.len() <= max_bytes / 2
+                    && (max_count == usize::MAX || n.count as usize <= max_count / 2)
+            });
+            if small {
+                self.quick = false;
+            }
+        }
+        if self.nodes.capacity() > 16 && self.nodes.len() * 4 < self.nodes.capacity() {
+            self.nodes.shrink_to_fit();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn small() -> Limits {
+        Limits {
+            list_max_listpack_size: 4,
+            ..Limits::default()
+        }
+    }
+
+    #[test]
+    fn a_sixteen_byte_element_costs_eighteen_bytes() {
+        let lim = Limits::default();
+        let mut l = List::new();
+        for i in 0..100_000u32 {
+            l.push_back(format!("{i:016}").as_bytes(), &lim);
+        }
+        let per = l.heap_bytes() as f64 / l.len() as f64;
+        assert!(per < 18.5, "{per} bytes an element");
+        assert_eq!(l.encoding(), "quicklist");
+        assert_eq!(l.get(12345), Some(&b"0000000000012345"[..]));
+    }
+
+    #[test]
+    fn encoding_follows_redis() {
+        let lim = Limits::default();
+        let mut l = List::new();
+        l.push_back(b"a", &lim);
+        assert_eq!(l.encoding(), "listpack");
+        let big = vec![b'x'; 5000];
+        l.push_back(&big, &lim);
+        l.push_back(&big, &lim);
+        assert_eq!(l.encoding(), "quicklist");
+        l.pop_back(&lim);
+        l.pop_back(&lim);
+        assert_eq!(l.encoding(), "listpack");
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        PushFront(Vec<u8>),
+        PushBack(Vec<u8>),
+        PopFront,
+        PopBack,
+        Set(usize, Vec<u8>),
+        Insert(usize, Vec<u8>),
+        Trim(usize, usize),
+        Rem(Vec<u8>, i64),
+    }
+
+    fn value() -> impl Strategy<Value = Vec<u8>> {
+        prop_oneof![
+            prop::collection::vec(b'a'..b'd', 0..3),
+            prop::collection::vec(any::<u8>(), 0..300),
+        ]
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            value().prop_map(Op::PushFront),
+            value().prop_map(Op::PushBack),
+            Just(Op::PopFront),
+            Just(Op::PopBack),
+            (any::<usize>(), value()).prop_map(|(i, v)| Op::Set(i, v)),
+            (any::<usize>(), value()).prop_map(|(i, v)| Op::Insert(i, v)),
+            (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Op::Trim(a, b)),
+            (value(), -3i64..3).prop_map(|(v, c)| Op::Rem(v, c)),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn behaves_as_a_deque(ops in prop::collection::vec(op(), 0..200), sized in any::<bool>()) {
+            let lim = if sized { small() } else { Limits { list_max_listpack_size: -1, ..Limits::default() } };
+            let mut l = List::new();
+            let mut m: VecDeque<Vec<u8>> = VecDeque::new();
+            for op in ops {
+                match op {
+                    Op::PushFront(v) => { l.push_front(&v, &lim); m.push_front(v); }
+                    Op::PushBack(v) => { l.push_back(&v, &lim); m.push_back(v); }
+                    Op::PopFront => prop_assert_eq!(l.pop_front(&lim), m.pop_front()),
+                    Op::PopBack => prop_assert_eq!(l.pop_back(&lim), m.pop_back()),
+                    Op::Set(i, v) => {
+                        let i = if m.is_empty() { i % 3 } else { i % (m.len() + 1) };
+                        let ok = i < m.len();
+                        prop_assert_eq!(l.set(i, &v, &lim), ok);
+                        if ok { m[i] = v; }
+                    }
+                    Op::Insert(i, v) => {
+                        let i = i % (m.len() + 1);
+                        l.insert(i, &v, &lim);
+                        m.insert(i, v);
+                    }
+                    Op::Trim(a, b) => {
+                        if !m.is_empty() {
+                            let a = a % m.len();
+                            let b = a + b % (m.len() - a);
+                            l.retain_range(a, b, &lim);
+                            m = m.iter().skip(a).take(b - a + 1).cloned().collect();
+                        }
+                    }
+                    Op::Rem(v, c) => {
+                        let want = if c == 0 { usize::MAX } else { c.unsigned_abs() as usize };
+                        let mut gone = 0;
+                        if c >= 0 {
+                            let mut out = VecDeque::new();
+                            for x in m.drain(..) {
+                                if x == v && gone < want { gone += 1 } else { out.push_back(x) }
+                            }
+                            m = out;
+                        } else {
+                            let mut out = VecDeque::new();
+                            for x in m.drain(..).rev() {
+                                if x == v && gone < want { gone += 1 } else { out.push_front(x) }
+                            }
+                            m = out;
+                        }
+                        prop_assert_eq!(l.remove_value(&v, c, &lim), gone);
+                    }
+                }
+                prop_assert_eq!(l.len(), m.len());
+                let fwd: Vec<&[u8]> = l.iter().collect();
+                let want: Vec<&[u8]> = m.iter().map(Vec::as_slice).collect();
+                prop_assert_eq!(&fwd, &want);
+                let back: Vec<&[u8]> = l.iter().rev().collect();
+                let want_back: Vec<&[u8]> = m.iter().rev().map(Vec::as_slice).collect();
+                prop_assert_eq!(back, want_back);
+                let heap: usize = l.nodes.iter().map(Node::heap).sum();
+                prop_assert_eq!(heap, l.bytes);
+                prop_assert!(l.nodes.iter().all(|n| n.count > 0));
+            }
+            for i in 0..m.len() {
+                prop_assert_eq!(l.get(i), Some(m[i].as_slice()));
+                let from: Vec<&[u8]> = l.iter_from(i).collect();
+                prop_assert_eq!(from.len(), m.len() - i);
+                let back: Vec<&[u8]> = l.iter_back_from(i).collect();
+                prop_assert_eq!(back.len(), i + 1);
+                prop_assert_eq!(back[0], m[i].as_slice());
+            }
+        }
+    }
+}
