@@ -690,3 +690,62 @@ fn primaries_killed_one_after_another_are_each_failed_over() {
         let _: () = cc.set(format!("after:{i}"), i).unwrap();
     }
 }
+
+/// A client blocked on a key is served in a cluster like anywhere else, is refused with
+/// CROSSSLOT for keys of two slots, and, when its key's slot moves to another node, gets
+/// the redirect that sends its cluster client there.
+#[test]
+fn a_blocked_pop_follows_its_slot_to_another_node() {
+    let c = LocalCluster::start(3, &[]);
+    c.create(3);
+    let tag = tag_on(&c, 0, 0);
+    let key = format!("{{{tag}}}:jobs");
+    let other = format!("{{{}}}:x", tag_on(&c, 0, 1));
+    let mut admin = conn(c.port(0));
+    let e = redis::cmd("BLPOP")
+        .arg(&key)
+        .arg(&other)
+        .arg(1)
+        .query::<redis::Value>(&mut admin)
+        .unwrap_err();
+    assert_eq!(e.code(), Some("CROSSSLOT"), "{e}");
+    let blocked = |admin: &mut redis::Connection, n: i64| {
+        until(10, &format!("{n} blocked"), || {
+            let text: String = redis::cmd("INFO").arg("clients").query(admin).unwrap();
+            text.contains(&format!("blocked_clients:{n}\r"))
+        });
+    };
+    // Served on the owner.
+    let port = c.port(0);
+    let k = key.clone();
+    let served = std::thread::spawn(move || {
+        redis::cmd("BLPOP")
+            .arg(&k)
+            .arg(0)
+            .query::<(String, String)>(&mut conn(port))
+    });
+    blocked(&mut admin, 1);
+    let _: i64 = admin.rpush(&key, "job").unwrap();
+    assert_eq!(served.join().unwrap().unwrap(), (key.clone(), "job".into()));
+    // Blocked while its slot moves: MOVED to the new owner.
+    let k = key.clone();
+    let moved = std::thread::spawn(move || {
+        redis::cmd("BLPOP")
+            .arg(&k)
+            .arg(0)
+            .query::<redis::Value>(&mut conn(port))
+    });
+    blocked(&mut admin, 1);
+    let slot: u16 = redis::cmd("CLUSTER")
+        .arg("KEYSLOT")
+        .arg(&key)
+        .query(&mut admin)
+        .unwrap();
+    c.move_slot(slot, 0, 1);
+    // MOVED, or ASK within the two seconds after a handover in which the former owner
+    // answers ASK (docs/cluster.md): either sends the client to the new owner.
+    let e = moved.join().unwrap().unwrap_err();
+    assert!(matches!(e.code(), Some("MOVED" | "ASK")), "{e}");
+    assert!(e.to_string().contains(&c.port(1).to_string()), "{e}");
+    blocked(&mut admin, 0);
+}
