@@ -545,3 +545,69 @@ fn encodings_follow_redis_7_2() {
     let v: Vec<String> = q(&mut c, &["CONFIG", "GET", "list-max-listpack-size"]);
     assert_eq!(v, ["list-max-listpack-size", "-3"]);
 }
+
+/// The keyspace events `commands` publish on `client`'s server, up to the sentinel SET.
+fn events(client: impl Fn() -> Connection, commands: &[&[&str]]) -> Vec<(String, String)> {
+    let mut con = client();
+    let _: () = q(
+        &mut con,
+        &["CONFIG", "SET", "notify-keyspace-events", "KEA"],
+    );
+    let mut l = client();
+    let mut sub = l.as_pubsub();
+    sub.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    sub.psubscribe("__keyevent@0__:*").unwrap();
+    for c in commands {
+        let _: Value = redis::cmd(c[0])
+            .arg(&c[1..])
+            .query(&mut con)
+            .unwrap_or(Value::Nil);
+    }
+    let _: () = q(&mut con, &["SET", "sentinel", "x"]);
+    let mut seen = Vec::new();
+    loop {
+        let m = sub.get_message().expect("an event");
+        let event = m
+            .get_channel_name()
+            .trim_start_matches("__keyevent@0__:")
+            .to_string();
+        let key: String = m.get_payload().unwrap();
+        if key == "sentinel" {
+            return seen;
+        }
+        seen.push((event, key));
+    }
+}
+
+#[test]
+fn list_events_are_redis_s() {
+    let Some(redis) = common::versus::RedisServer::start(&[]) else {
+        return;
+    };
+    let cairn = CairnProcess::start(&[]);
+    let commands: &[&[&str]] = &[
+        &["RPUSH", "l", "a", "b", "c", "d"],
+        &["LPUSH", "l", "z"],
+        &["LPUSHX", "nolist", "z"],
+        &["RPUSHX", "l", "e"],
+        &["LSET", "l", "0", "Z"],
+        &["LINSERT", "l", "BEFORE", "b", "B"],
+        &["LINSERT", "l", "BEFORE", "nope", "x"],
+        &["LREM", "l", "1", "B"],
+        &["LREM", "l", "1", "nope"],
+        &["LTRIM", "l", "0", "3"],
+        &["LPOP", "l"],
+        &["RPOP", "l", "1"],
+        &["LMOVE", "l", "m", "LEFT", "RIGHT"],
+        &["RPOPLPUSH", "l", "l"],
+        &["LMPOP", "1", "l", "LEFT", "COUNT", "5"],
+        &["BLPOP", "m", "0"],
+        &["LPOP", "nolist"],
+        &["RPUSH", "t", "1", "2"],
+        &["LTRIM", "t", "5", "1"],
+    ];
+    let from_redis = events(|| redis.client(), commands);
+    let from_cairn = events(|| cairn.client(), commands);
+    assert!(from_redis.len() >= 20, "{from_redis:?}");
+    assert_eq!(from_cairn, from_redis);
+}
