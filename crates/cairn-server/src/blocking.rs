@@ -92,9 +92,9 @@ impl Waiter {
 
     /// A reply in this client's protocol.
     pub fn reply(&self, f: impl FnOnce(&mut Reply)) -> Vec<u8> {
-        let mut out = Reply::new(self.protocol);
+        let mut out = Reply::with_capacity(self.protocol, 64);
         f(&mut out);
-        out.bytes().to_vec()
+        out.into_bytes()
     }
 
     /// What a waiter gets when its time is up (or CLIENT UNBLOCK ... TIMEOUT): the null
@@ -126,8 +126,9 @@ struct Registry {
 
 #[derive(Default)]
 struct Signals {
-    /// Keys someone waits on, with how many waiters.
-    waited: HashMap<DbKey, usize>,
+    /// Keys someone waits on, by database, with how many waiters (looked up by a borrowed
+    /// key: every write asks while anyone is blocked).
+    waited: HashMap<usize, HashMap<Vec<u8>, usize>>,
     /// Keys written since the last serving pass that someone waits on, in order.
     ready: Vec<DbKey>,
 }
@@ -206,7 +207,11 @@ impl Blocking {
                 let q = reg.by_key.entry(k.clone()).or_default();
                 if !q.contains(&client) {
                     q.push_back(client);
-                    *sig.waited.entry(k.clone()).or_insert(0) += 1;
+                    *sig.waited
+                        .entry(k.0)
+                        .or_default()
+                        .entry(k.1.clone())
+                        .or_insert(0) += 1;
                 }
             }
             drop(sig);
@@ -240,10 +245,15 @@ impl Blocking {
                     reg.by_key.remove(&dk);
                 }
             }
-            if let Some(n) = sig.waited.get_mut(&dk) {
-                *n -= 1;
-                if *n == 0 {
-                    sig.waited.remove(&dk);
+            if let Some(keys) = sig.waited.get_mut(&w.db) {
+                if let Some(n) = keys.get_mut(k.as_slice()) {
+                    *n -= 1;
+                    if *n == 0 {
+                        keys.remove(k.as_slice());
+                    }
+                }
+                if keys.is_empty() {
+                    sig.waited.remove(&w.db);
                 }
             }
         }
@@ -318,13 +328,17 @@ impl Blocking {
         if self.is_empty() {
             return;
         }
-        let dk = (db, key.to_vec());
-        if TRYING.with(|t| t.borrow().as_ref() == Some(&dk)) {
+        let trying = |t: &Option<DbKey>| t.as_ref().is_some_and(|(d, k)| *d == db && k == key);
+        if TRYING.with(|t| trying(&t.borrow())) {
             return;
         }
         let mut sig = self.signals.lock();
-        if sig.waited.contains_key(&dk) && !sig.ready.contains(&dk) {
-            sig.ready.push(dk);
+        let waited = sig
+            .waited
+            .get(&db)
+            .is_some_and(|keys| keys.contains_key(key));
+        if waited && !sig.ready.iter().any(|(d, k)| *d == db && k == key) {
+            sig.ready.push((db, key.to_vec()));
             self.any_ready.store(true, Ordering::Release);
         }
     }
@@ -336,7 +350,11 @@ impl Blocking {
             return;
         }
         let mut sig = self.signals.lock();
-        let keys: Vec<DbKey> = sig.waited.keys().filter(|k| k.0 == db).cloned().collect();
+        let keys: Vec<DbKey> = sig
+            .waited
+            .get(&db)
+            .map(|keys| keys.keys().map(|k| (db, k.clone())).collect())
+            .unwrap_or_default();
         for dk in keys {
             if !sig.ready.contains(&dk) {
                 sig.ready.push(dk);

@@ -23,10 +23,21 @@ pub struct Reply {
 
 impl Reply {
     pub fn new(proto: Protocol) -> Self {
+        Reply::with_capacity(proto, 16 * 1024)
+    }
+
+    /// A reply buffer of `cap` bytes to start with (one small reply built apart from a
+    /// connection's, such as a blocked client's).
+    pub fn with_capacity(proto: Protocol, cap: usize) -> Self {
         Reply {
-            buf: Vec::with_capacity(16 * 1024),
+            buf: Vec::with_capacity(cap),
             proto,
         }
+    }
+
+    /// The bytes, taken out.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.buf
     }
 
     pub fn protocol(&self) -> Protocol {
