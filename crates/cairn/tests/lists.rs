@@ -611,3 +611,40 @@ fn list_events_are_redis_s() {
     assert!(from_redis.len() >= 20, "{from_redis:?}");
     assert_eq!(from_cairn, from_redis);
 }
+
+#[test]
+fn killed_clients_and_demoted_primaries_release_their_waiters() {
+    let srv = CairnProcess::start(&[]);
+    let mut c = srv.client();
+    // CLIENT KILL takes a blocked client's waiter with it.
+    let t = in_thread(&srv, &["BLPOP", "k", "0"]);
+    wait_blocked(&mut c, 1);
+    let list: String = q(&mut c, &["CLIENT", "LIST"]);
+    let id = list
+        .lines()
+        .find(|l| l.contains("cmd=blpop"))
+        .and_then(|l| l.split_whitespace().find_map(|f| f.strip_prefix("id=")))
+        .unwrap()
+        .to_string();
+    let killed: i64 = q(&mut c, &["CLIENT", "KILL", "ID", &id]);
+    assert_eq!(killed, 1);
+    assert!(t.join().unwrap().is_err());
+    wait_blocked(&mut c, 0);
+    let _: i64 = q(&mut c, &["RPUSH", "k", "kept"]);
+    let len: i64 = q(&mut c, &["LLEN", "k"]);
+    assert_eq!(len, 1);
+    // A primary that becomes a replica answers its waiters with Redis's UNBLOCKED.
+    let other = CairnProcess::start(&[]);
+    let t = in_thread(&srv, &["BRPOP", "empty", "0"]);
+    wait_blocked(&mut c, 1);
+    let port = other.addr.port().to_string();
+    let _: () = q(&mut c, &["REPLICAOF", "127.0.0.1", &port]);
+    let e = t.join().unwrap().unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("force unblock from blocking operation, instance state changed"),
+        "{e}"
+    );
+    assert_eq!(e.code(), Some("UNBLOCKED"), "{e}");
+    assert_eq!(blocked_clients(&mut c), 0);
+}
