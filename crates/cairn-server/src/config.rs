@@ -54,6 +54,7 @@ pub struct Config {
     pub set_max_listpack_entries: usize,
     pub set_max_listpack_value: usize,
     pub list_max_listpack_size: i64,
+    pub list_compress_depth: usize,
     /// TCP port of the memcached protocol; 0: off.
     pub memcached_port: u16,
     /// Largest memcached item (memcached's `-I`).
@@ -225,6 +226,7 @@ impl Default for Config {
             set_max_listpack_entries: 128,
             set_max_listpack_value: 64,
             list_max_listpack_size: -2,
+            list_compress_depth: 0,
             memcached_port: 0,
             auto_aof_rewrite_percentage: 100,
             auto_aof_rewrite_min_size: 64 * 1024 * 1024,
@@ -731,6 +733,13 @@ pub static SETTINGS: &[Setting] = &[
         "A list node's bound: -1..-5 for 4, 8, 16, 32, 64 KB, or a positive number of elements",
         list_max_listpack_size,
         signed
+    ),
+    setting!(
+        "list-compress-depth",
+        Runtime,
+        "List nodes kept uncompressed at each end; the ones between are LZF-compressed (0: none)",
+        list_compress_depth,
+        Num
     ),
     setting!(
         "list-max-ziplist-size",

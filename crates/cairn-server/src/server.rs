@@ -118,6 +118,7 @@ fn object_limits(c: &Config) -> cairn_store::Limits {
         set_entries: c.set_max_listpack_entries,
         set_value: c.set_max_listpack_value,
         list_max_listpack_size: c.list_max_listpack_size,
+        list_compress_depth: c.list_compress_depth,
     }
 }
 

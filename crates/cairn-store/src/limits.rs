@@ -13,6 +13,8 @@ pub struct Limits {
     /// `list-max-listpack-size`: a list node's bound, in bytes when negative (-1 = 4 KB
     /// ... -5 = 64 KB), in entries when positive.
     pub list_max_listpack_size: i64,
+    /// `list-compress-depth`: list nodes kept uncompressed at each end (0: none compressed).
+    pub list_compress_depth: usize,
 }
 
 impl Default for Limits {
@@ -24,6 +26,7 @@ impl Default for Limits {
             set_entries: 128,
             set_value: 64,
             list_max_listpack_size: -2,
+            list_compress_depth: 0,
         }
     }
 }

@@ -200,11 +200,8 @@ fn list_commands_answer_as_redis_does() {
     );
 }
 
-#[test]
-fn long_lists_match_redis_through_many_nodes() {
-    let Some(mut both) = Both::start(&[], &["--list-max-listpack-size", "7"]) else {
-        return;
-    };
+/// Pushes and edits of a 300-element list, for two servers to answer alike.
+fn long_list_script() -> String {
     let mut lines = String::new();
     for i in 0..300 {
         let side = if i % 3 == 0 { "LPUSH" } else { "RPUSH" };
@@ -233,7 +230,57 @@ fn long_lists_match_redis_through_many_nodes() {
         LRANGE big 0 -1
         ",
     );
-    both.script(&lines);
+    lines
+}
+
+#[test]
+fn long_lists_match_redis_through_many_nodes() {
+    let Some(mut both) = Both::start(&[], &["--list-max-listpack-size", "7"]) else {
+        return;
+    };
+    both.script(&long_list_script());
+}
+
+#[test]
+fn compressed_lists_match_redis() {
+    let compress = [
+        "--list-compress-depth",
+        "1",
+        "--list-max-listpack-size",
+        "5",
+    ];
+    let Some(mut both) = Both::start(&compress, &compress) else {
+        return;
+    };
+    both.script(&long_list_script());
+    // The middle of a long list of repetitive elements costs what it compresses to.
+    let srv = CairnProcess::start(&[]);
+    let mut c = srv.client();
+    let fill = |c: &mut Connection, key: &str| {
+        for chunk in 0..50 {
+            let mut cmd = redis::cmd("RPUSH");
+            cmd.arg(key);
+            for i in 0..200 {
+                cmd.arg(format!("session:{:06}:seen", (chunk * 200 + i) % 500));
+            }
+            let _: i64 = cmd.query(c).unwrap();
+        }
+    };
+    fill(&mut c, "plain");
+    let _: () = q(&mut c, &["CONFIG", "SET", "list-compress-depth", "1"]);
+    fill(&mut c, "packed");
+    let plain: i64 = q(&mut c, &["MEMORY", "USAGE", "plain"]);
+    let packed: i64 = q(&mut c, &["MEMORY", "USAGE", "packed"]);
+    assert!(
+        packed * 2 < plain,
+        "compressed {packed} bytes, plain {plain}"
+    );
+    let a: Vec<String> = q(&mut c, &["LRANGE", "plain", "0", "-1"]);
+    let b: Vec<String> = q(&mut c, &["LRANGE", "packed", "0", "-1"]);
+    assert_eq!(a, b);
+    let d1: Vec<String> = q(&mut c, &["DEBUG", "DIGEST-VALUE", "plain"]);
+    let d2: Vec<String> = q(&mut c, &["DEBUG", "DIGEST-VALUE", "packed"]);
+    assert_eq!(d1, d2);
 }
 
 fn blocked_clients(c: &mut Connection) -> i64 {

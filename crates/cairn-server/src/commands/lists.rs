@@ -389,7 +389,7 @@ fn lindex(ctx: &mut Ctx, args: Args) -> CmdResult {
     let l = list(e)?;
     let index = int_arg(args.get(2))?;
     match position(index, l.len()).and_then(|i| l.get(i)) {
-        Some(v) => ctx.out.bulk(v),
+        Some(v) => ctx.out.bulk(&v),
         None => ctx.out.null(),
     }
     Ok(())
@@ -449,7 +449,7 @@ fn lrange(ctx: &mut Ctx, args: Args) -> CmdResult {
             Some((a, b)) => {
                 out.array(b - a + 1);
                 for v in l.iter_from(a).take(b - a + 1) {
-                    out.bulk(v);
+                    out.bulk(&v);
                 }
             }
         },

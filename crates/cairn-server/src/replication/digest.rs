@@ -64,7 +64,7 @@ fn object_lanes(o: &Object) -> (u128, u128) {
             for (i, v) in list.iter().enumerate() {
                 buf.clear();
                 buf.extend_from_slice(&(i as u64).to_le_bytes());
-                buf.extend_from_slice(v);
+                buf.extend_from_slice(&v);
                 add(&buf);
             }
         }

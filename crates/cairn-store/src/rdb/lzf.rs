@@ -1,6 +1,7 @@
-//! LZF decompression, for strings Redis stored compressed (`RDB_ENC_LZF`): redis-server
-//! compresses every string value over 20 bytes that LZF shrinks by at least 4 bytes, so a
-//! payload from Redis holding text is usually compressed.
+//! LZF, for strings Redis stored compressed (`RDB_ENC_LZF`): redis-server compresses
+//! every string value over 20 bytes that LZF shrinks by at least 4 bytes, so a payload
+//! from Redis holding text is usually compressed. Lists compress their interior nodes
+//! with it too (`list-compress-depth`, as Redis's quicklist does).
 //!
 //! Our own, not the `lzf` crate: that crate is marked deprecated by its author, and the
 //! format is a dozen lines. The stream is a sequence of instructions, each starting with a
@@ -62,9 +63,104 @@ pub fn decompress(input: &[u8], len: usize) -> Option<Vec<u8>> {
     (out.len() == len).then_some(out)
 }
 
+/// Bits of the hash table of 3-byte sequences the compressor remembers.
+const HASH_BITS: u32 = 13;
+/// The farthest a back reference reaches (13 bits of offset).
+const MAX_BACK: usize = 1 << 13;
+/// The longest back reference (7 + 255 + 2 bytes).
+const MAX_MATCH: usize = 264;
+/// The longest literal run one control byte announces.
+const MAX_LITERAL: usize = 32;
+
+/// Compresses `input` into the stream [`decompress`] reads (liblzf's format: literal runs
+/// and back references found through a hash of the next three bytes); `None` when the
+/// result would not be shorter than `input`.
+pub fn compress(input: &[u8]) -> Option<Vec<u8>> {
+    let mut out: Vec<u8> = Vec::with_capacity(input.len());
+    let mut table = vec![0u32; 1 << HASH_BITS];
+    let hash = |at: usize| {
+        let v =
+            u32::from(input[at]) << 16 | u32::from(input[at + 1]) << 8 | u32::from(input[at + 2]);
+        (v.wrapping_mul(2_654_435_761) >> (32 - HASH_BITS)) as usize
+    };
+    let mut literal_start = 0;
+    let flush = |out: &mut Vec<u8>, from: usize, to: usize| {
+        for chunk in input[from..to].chunks(MAX_LITERAL) {
+            out.push((chunk.len() - 1) as u8);
+            out.extend_from_slice(chunk);
+        }
+    };
+    let mut at = 0;
+    while at + 2 < input.len() {
+        let h = hash(at);
+        let candidate = table[h] as usize;
+        table[h] = at as u32 + 1;
+        if candidate > 0 {
+            let from = candidate - 1;
+            let back = at - from;
+            if back <= MAX_BACK && input[from..from + 3] == input[at..at + 3] {
+                let most = MAX_MATCH.min(input.len() - at);
+                let mut len = 3;
+                while len < most && input[from + len] == input[at + len] {
+                    len += 1;
+                }
+                flush(&mut out, literal_start, at);
+                let (l, off) = (len - 2, back - 1);
+                if l < 7 {
+                    out.push(((l << 5) | (off >> 8)) as u8);
+                } else {
+                    out.push(((7 << 5) | (off >> 8)) as u8);
+                    out.push((l - 7) as u8);
+                }
+                out.push(off as u8);
+                at += len;
+                literal_start = at;
+                if out.len() >= input.len() {
+                    return None;
+                }
+                continue;
+            }
+        }
+        at += 1;
+    }
+    flush(&mut out, literal_start, input.len());
+    (out.len() < input.len()).then_some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn compression_round_trips_and_shrinks_repetition() {
+        let text = b"abcabcabcabcabcabcabcabcabcabcabcabc the quick brown fox the quick brown fox"
+            .repeat(50);
+        let c = compress(&text).expect("repetitive text shrinks");
+        assert!(c.len() * 4 < text.len(), "{} of {}", c.len(), text.len());
+        assert_eq!(decompress(&c, text.len()).as_deref(), Some(&text[..]));
+        assert_eq!(compress(b"ab"), None);
+        let noise: Vec<u8> = (0..1000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        if let Some(c) = compress(&noise) {
+            assert_eq!(decompress(&c, noise.len()).as_deref(), Some(&noise[..]));
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn anything_compressed_decompresses_to_itself(
+            data in prop_oneof![
+                prop::collection::vec(any::<u8>(), 0..3000),
+                prop::collection::vec(0u8..3, 0..3000),
+            ]
+        ) {
+            if let Some(c) = compress(&data) {
+                prop_assert!(c.len() < data.len());
+                prop_assert_eq!(decompress(&c, data.len()), Some(data));
+            }
+        }
+    }
     use proptest::prelude::*;
 
     #[test]

@@ -35,7 +35,7 @@ mod intset;
 mod length;
 mod list;
 mod listpack;
-mod lzf;
+pub(crate) mod lzf;
 mod payload;
 mod set;
 mod string;

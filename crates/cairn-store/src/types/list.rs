@@ -8,13 +8,22 @@
 //!
 //! OBJECT ENCODING answers as Redis 7.2 does: `listpack` while the list is one node, then
 //! `quicklist`, and `listpack` again once it shrinks to one node of at most half the limit.
+//!
+//! With `list-compress-depth` d > 0, every node but the d at each end is kept LZF-compressed
+//! when that saves at least 8 bytes of a node of at least 48 (Redis's quicklist rules): a
+//! queue or a feed touches only its ends, and its long middle costs what it compresses to.
+//! Reading a compressed node decompresses it into a temporary (elements come out as
+//! `Cow`); changing one decompresses it in place, and the list compresses it again before
+//! the command returns.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 
 use cairn_protocol::varint;
 
 use crate::alloc::alloc_class;
 use crate::limits::Limits;
+use crate::rdb::lzf;
 
 /// Largest node, in bytes, when the limit counts entries (Redis's `SIZE_SAFETY_LIMIT`).
 const SAFETY_BYTES: usize = 8192;
@@ -27,18 +36,32 @@ pub struct List {
     bytes: usize,
     /// Reported as `quicklist` (see the module's doc).
     quick: bool,
+    /// Some node away from the ends may be uncompressed: the next settling looks at every
+    /// node, not only those near the ends.
+    loose: bool,
 }
 
 #[derive(Clone, Default)]
 struct Node {
+    /// The entries, or (when `raw_len` > 0) their LZF compression.
     buf: Vec<u8>,
     count: u32,
+    /// The size of the entries when `buf` holds them compressed; 0 when it holds them.
+    raw_len: u32,
 }
+
+/// Redis's quicklist bounds: a node smaller than this is not compressed, nor one that
+/// compression would shrink by less than `MIN_GAIN` bytes.
+const MIN_COMPRESS: usize = 48;
+const MIN_GAIN: usize = 8;
 
 impl std::fmt::Debug for List {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list()
-            .entries(self.iter().map(String::from_utf8_lossy))
+            .entries(
+                self.iter()
+                    .map(|v| String::from_utf8_lossy(&v).into_owned()),
+            )
             .finish()
     }
 }
@@ -112,10 +135,67 @@ impl Node {
     fn with(v: &[u8]) -> Node {
         let mut buf = Vec::with_capacity(entry_size(v.len()));
         put_entry(&mut buf, v);
-        Node { buf, count: 1 }
+        Node {
+            buf,
+            count: 1,
+            raw_len: 0,
+        }
+    }
+
+    fn is_compressed(&self) -> bool {
+        self.raw_len > 0
+    }
+
+    /// The entries, decompressed into a temporary if need be.
+    fn entries(&self) -> Cow<'_, [u8]> {
+        if self.is_compressed() {
+            Cow::Owned(
+                lzf::decompress(&self.buf, self.raw_len as usize)
+                    .expect("a list node compressed here decompresses"),
+            )
+        } else {
+            Cow::Borrowed(&self.buf)
+        }
+    }
+
+    /// The elements, borrowed from the node or (compressed) owned.
+    fn items(&self) -> Items<'_> {
+        if self.is_compressed() {
+            let raw = self.entries().into_owned();
+            let all: Vec<Vec<u8>> = NodeIter {
+                buf: &raw,
+                front: 0,
+                back: raw.len(),
+            }
+            .map(<[u8]>::to_vec)
+            .collect();
+            Items::Owned(all.into_iter())
+        } else {
+            Items::Borrowed(self.iter())
+        }
+    }
+
+    fn decompress(&mut self) {
+        if self.is_compressed() {
+            self.buf = self.entries().into_owned();
+            self.raw_len = 0;
+        }
+    }
+
+    /// Compresses the entries when that pays (see [`MIN_COMPRESS`]).
+    fn compress(&mut self) {
+        if self.is_compressed() || self.buf.len() < MIN_COMPRESS {
+            return;
+        }
+        if let Some(c) = lzf::compress(&self.buf).filter(|c| c.len() + MIN_GAIN <= self.buf.len()) {
+            self.raw_len = self.buf.len() as u32;
+            self.buf = c;
+            self.buf.shrink_to_fit();
+        }
     }
 
     fn iter(&self) -> NodeIter<'_> {
+        debug_assert!(!self.is_compressed());
         NodeIter {
             buf: &self.buf,
             front: 0,
@@ -185,6 +265,31 @@ impl<'a> Iterator for NodeIter<'a> {
     }
 }
 
+/// A node's elements: borrowed, or decompressed and owned.
+enum Items<'a> {
+    Borrowed(NodeIter<'a>),
+    Owned(std::vec::IntoIter<Vec<u8>>),
+}
+
+impl<'a> Iterator for Items<'a> {
+    type Item = Cow<'a, [u8]>;
+    fn next(&mut self) -> Option<Cow<'a, [u8]>> {
+        match self {
+            Items::Borrowed(i) => i.next().map(Cow::Borrowed),
+            Items::Owned(i) => i.next().map(Cow::Owned),
+        }
+    }
+}
+
+impl DoubleEndedIterator for Items<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        match self {
+            Items::Borrowed(i) => i.next_back().map(Cow::Borrowed),
+            Items::Owned(i) => i.next_back().map(Cow::Owned),
+        }
+    }
+}
+
 impl DoubleEndedIterator for NodeIter<'_> {
     fn next_back(&mut self) -> Option<Self::Item> {
         if self.front >= self.back {
@@ -246,22 +351,22 @@ impl List {
     }
 
     /// Elements front to back; `.rev()` walks back to front.
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &[u8]> + '_ {
-        self.nodes.iter().flat_map(Node::iter)
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = Cow<'_, [u8]>> + '_ {
+        self.nodes.iter().flat_map(Node::items)
     }
 
     /// Elements from index `start` on, front to back.
-    pub fn iter_from(&self, start: usize) -> impl Iterator<Item = &[u8]> + '_ {
+    pub fn iter_from(&self, start: usize) -> impl Iterator<Item = Cow<'_, [u8]>> + '_ {
         let (node, i) = self.locate(start.min(self.len));
         self.nodes
             .iter()
             .skip(node)
             .enumerate()
-            .flat_map(move |(k, n)| n.iter().skip(if k == 0 { i } else { 0 }))
+            .flat_map(move |(k, n)| n.items().skip(if k == 0 { i } else { 0 }))
     }
 
     /// Elements from index `start` back to the front.
-    pub fn iter_back_from(&self, start: usize) -> impl Iterator<Item = &[u8]> + '_ {
+    pub fn iter_back_from(&self, start: usize) -> impl Iterator<Item = Cow<'_, [u8]>> + '_ {
         let skip_back = self.len.saturating_sub(start + 1);
         self.iter().rev().skip(skip_back)
     }
@@ -293,19 +398,26 @@ impl List {
     }
 
     /// Element `index` (0 = front).
-    pub fn get(&self, index: usize) -> Option<&[u8]> {
+    pub fn get(&self, index: usize) -> Option<Cow<'_, [u8]>> {
         if index >= self.len {
             return None;
         }
         let (k, i) = self.locate(index);
         let node = &self.nodes[k];
-        Some(entry_at(&node.buf, node.offset(i)).0)
+        if node.is_compressed() {
+            return node.items().nth(i);
+        }
+        Some(Cow::Borrowed(entry_at(&node.buf, node.offset(i)).0))
     }
 
-    /// Runs `f` on node `k`'s buffer, keeping the byte count exact.
+    /// Runs `f` on node `k`'s entries (decompressed first), keeping the byte count exact.
     fn edit<R>(&mut self, k: usize, f: impl FnOnce(&mut Node) -> R) -> R {
         let node = &mut self.nodes[k];
         let before = node.heap();
+        if node.is_compressed() {
+            node.decompress();
+            self.loose = true;
+        }
         let r = f(node);
         self.bytes = self.bytes + node.heap() - before;
         r
@@ -362,6 +474,9 @@ impl List {
     }
 
     pub fn pop_front(&mut self, lim: &Limits) -> Option<Vec<u8>> {
+        if self.nodes.front()?.is_compressed() {
+            self.edit(0, |_| ());
+        }
         let first = self.nodes.front()?;
         let (v, next) = entry_at(&first.buf, 0);
         let v = v.to_vec();
@@ -380,6 +495,9 @@ impl List {
     }
 
     pub fn pop_back(&mut self, lim: &Limits) -> Option<Vec<u8>> {
+        if self.nodes.back()?.is_compressed() {
+            self.edit(self.nodes.len() - 1, |_| ());
+        }
         let last = self.nodes.back()?;
         let at = entry_before(&last.buf, last.buf.len());
         let v = entry_at(&last.buf, at).0.to_vec();
@@ -445,6 +563,7 @@ impl List {
     /// Splits node `k` in two while it holds more than a node may.
     fn split_if_big(&mut self, k: usize, lim: &Limits) {
         let (max_bytes, max_count) = node_limits(lim);
+        self.edit(k, |_| ());
         let n = &self.nodes[k];
         if n.count < 2 || (n.buf.len() <= max_bytes && (n.count as usize) <= max_count) {
             return;
@@ -454,7 +573,9 @@ impl List {
         let tail = Node {
             buf: n.buf[at..].to_vec(),
             count: n.count - half as u32,
+            raw_len: 0,
         };
+        self.loose = true;
         self.edit(k, |n| {
             n.buf.truncate(at);
             n.count = half as u32;
@@ -482,6 +603,7 @@ impl List {
 
     fn remove_front(&mut self, mut n: usize) {
         while n > 0 {
+            self.edit(0, |_| ());
             let first = &self.nodes[0];
             if first.count as usize <= n {
                 n -= first.count as usize;
@@ -503,6 +625,7 @@ impl List {
     fn remove_back(&mut self, mut n: usize) {
         while n > 0 {
             let k = self.nodes.len() - 1;
+            self.edit(k, |_| ());
             let last = &self.nodes[k];
             if last.count as usize <= n {
                 n -= last.count as usize;
@@ -539,6 +662,11 @@ impl List {
             if removed == limit {
                 break;
             }
+            let node = &self.nodes[k];
+            if !node.items().any(|e| *e == *v) {
+                continue;
+            }
+            self.edit(k, |_| ());
             let node = &self.nodes[k];
             // Entry offsets in this node, in the order they are judged.
             let mut spans: Vec<(usize, usize)> = Vec::new();
@@ -591,6 +719,8 @@ impl List {
                 continue;
             }
             if k + 1 < self.nodes.len() {
+                self.edit(k, |_| ());
+                self.edit(k + 1, |_| ());
                 let (a, b) = (&self.nodes[k], &self.nodes[k + 1]);
                 if a.buf.len() + b.buf.len() <= max_bytes
                     && (a.count + b.count) as usize <= max_count
@@ -610,8 +740,48 @@ impl List {
         }
     }
 
-    /// Updates the encoding Redis would report.
+    /// Keeps every node but the `depth` at each end compressed (when that pays), the end
+    /// ones not: the window near each end after a push or a pop, every node after a change
+    /// in the middle.
+    fn compress_interior(&mut self, depth: usize) {
+        let n = self.nodes.len();
+        if n == 0 {
+            self.loose = false;
+            return;
+        }
+        let want = |i: usize| depth > 0 && i >= depth && i + depth < n;
+        let fix = |list: &mut List, i: usize| {
+            let node = &mut list.nodes[i];
+            if want(i) == node.is_compressed() {
+                return;
+            }
+            let before = node.heap();
+            if want(i) {
+                node.compress();
+            } else {
+                node.decompress();
+            }
+            list.bytes = list.bytes + node.heap() - before;
+        };
+        if std::mem::take(&mut self.loose) {
+            for i in 0..n {
+                fix(self, i);
+            }
+        } else {
+            for i in (0..=depth.min(n.saturating_sub(1))).chain(n.saturating_sub(depth + 1)..n) {
+                fix(self, i);
+            }
+        }
+    }
+
+    /// Updates the encoding Redis would report, and which nodes are compressed.
     fn settle(&mut self, lim: &Limits) {
+        if lim.list_compress_depth > 0 {
+            self.compress_interior(lim.list_compress_depth);
+        } else {
+            // Nodes compressed under an earlier depth stay so until changed.
+            self.loose = false;
+        }
         if self.nodes.len() > 1 {
             self.quick = true;
         } else if self.quick {
@@ -652,7 +822,36 @@ mod tests {
         let per = l.heap_bytes() as f64 / l.len() as f64;
         assert!(per < 18.5, "{per} bytes an element");
         assert_eq!(l.encoding(), "quicklist");
-        assert_eq!(l.get(12345), Some(&b"0000000000012345"[..]));
+        assert_eq!(l.get(12345).as_deref(), Some(&b"0000000000012345"[..]));
+    }
+
+    #[test]
+    fn interior_nodes_compress_and_come_back() {
+        let lim = Limits {
+            list_compress_depth: 1,
+            ..Limits::default()
+        };
+        let mut l = List::new();
+        for i in 0..20_000u32 {
+            l.push_back(format!("item:{:08}", i % 1000).as_bytes(), &lim);
+        }
+        let plain = List::from_items(l.iter(), &Limits::default());
+        assert!(
+            l.heap_bytes() * 2 < plain.heap_bytes(),
+            "{} vs {}",
+            l.heap_bytes(),
+            plain.heap_bytes()
+        );
+        assert_eq!(l, plain);
+        assert!(!l.nodes[0].is_compressed() && !l.nodes[l.nodes.len() - 1].is_compressed());
+        assert!(l.nodes[1].is_compressed());
+        assert_eq!(l.get(10_001).as_deref(), Some(&b"item:00000001"[..]));
+        // A change in the middle decompresses one node and compresses it again.
+        l.set(10_001, b"changed", &lim);
+        assert_eq!(l.get(10_001).as_deref(), Some(&b"changed"[..]));
+        assert!(l.nodes.range(1..l.nodes.len() - 1).all(Node::is_compressed));
+        let heap: usize = l.nodes.iter().map(Node::heap).sum();
+        assert_eq!(heap, l.bytes);
     }
 
     #[test]
@@ -704,8 +903,13 @@ mod tests {
 
     proptest! {
         #[test]
-        fn behaves_as_a_deque(ops in prop::collection::vec(op(), 0..200), sized in any::<bool>()) {
-            let lim = if sized { small() } else { Limits { list_max_listpack_size: -1, ..Limits::default() } };
+        fn behaves_as_a_deque(
+            ops in prop::collection::vec(op(), 0..200),
+            sized in any::<bool>(),
+            depth in prop_oneof![Just(0usize), Just(1), Just(2)],
+        ) {
+            let mut lim = if sized { small() } else { Limits { list_max_listpack_size: -1, ..Limits::default() } };
+            lim.list_compress_depth = depth;
             let mut l = List::new();
             let mut m: VecDeque<Vec<u8>> = VecDeque::new();
             for op in ops {
@@ -753,23 +957,30 @@ mod tests {
                     }
                 }
                 prop_assert_eq!(l.len(), m.len());
-                let fwd: Vec<&[u8]> = l.iter().collect();
-                let want: Vec<&[u8]> = m.iter().map(Vec::as_slice).collect();
+                let fwd: Vec<Vec<u8>> = l.iter().map(Cow::into_owned).collect();
+                let want: Vec<Vec<u8>> = m.iter().cloned().collect();
                 prop_assert_eq!(&fwd, &want);
-                let back: Vec<&[u8]> = l.iter().rev().collect();
-                let want_back: Vec<&[u8]> = m.iter().rev().map(Vec::as_slice).collect();
+                let back: Vec<Vec<u8>> = l.iter().rev().map(Cow::into_owned).collect();
+                let want_back: Vec<Vec<u8>> = m.iter().rev().cloned().collect();
                 prop_assert_eq!(back, want_back);
                 let heap: usize = l.nodes.iter().map(Node::heap).sum();
                 prop_assert_eq!(heap, l.bytes);
                 prop_assert!(l.nodes.iter().all(|n| n.count > 0));
+                // Only nodes away from both ends are compressed, and only under a depth.
+                let n = l.nodes.len();
+                for (i, node) in l.nodes.iter().enumerate() {
+                    prop_assert!(!node.is_compressed() || (depth > 0 && i >= depth && i + depth < n));
+                }
             }
             for i in 0..m.len() {
-                prop_assert_eq!(l.get(i), Some(m[i].as_slice()));
-                let from: Vec<&[u8]> = l.iter_from(i).collect();
+                let got = l.get(i);
+                prop_assert_eq!(got.as_deref(), Some(m[i].as_slice()));
+                let from: Vec<Cow<[u8]>> = l.iter_from(i).collect();
                 prop_assert_eq!(from.len(), m.len() - i);
-                let back: Vec<&[u8]> = l.iter_back_from(i).collect();
+                prop_assert_eq!(&*from[0], m[i].as_slice());
+                let back: Vec<Cow<[u8]>> = l.iter_back_from(i).collect();
                 prop_assert_eq!(back.len(), i + 1);
-                prop_assert_eq!(back[0], m[i].as_slice());
+                prop_assert_eq!(&*back[0], m[i].as_slice());
             }
         }
     }
