@@ -63,8 +63,6 @@ pub struct Waiter {
     pub client: u64,
     pub db: usize,
     pub keys: Vec<Vec<u8>>,
-    /// The command as the client sent it.
-    pub args: Vec<Vec<u8>>,
     pub serve: ServeFn,
     pub protocol: Protocol,
     tx: Option<oneshot::Sender<Wake>>,
@@ -75,7 +73,6 @@ impl Waiter {
         client: u64,
         db: usize,
         keys: Vec<Vec<u8>>,
-        args: Vec<Vec<u8>>,
         serve: ServeFn,
         protocol: Protocol,
     ) -> Waiter {
@@ -83,7 +80,6 @@ impl Waiter {
             client,
             db,
             keys,
-            args,
             serve,
             protocol,
             tx: None,

@@ -90,14 +90,13 @@ pub fn timeout_arg(b: &[u8]) -> Result<Option<Duration>, CmdError> {
 }
 
 /// Parks the client on `keys` with `serve` as its try (see `crate::blocking`).
-fn block(ctx: &mut Ctx, args: &Args, keys: &[&[u8]], timeout: Option<Duration>, serve: ServeFn) {
+fn block(ctx: &mut Ctx, keys: &[&[u8]], timeout: Option<Duration>, serve: ServeFn) {
     let server = ctx.server;
     let db = ctx.db();
     let w = Waiter::new(
         ctx.session.info.id,
         db,
         keys.iter().map(|k| k.to_vec()).collect(),
-        args.iter().map(<[u8]>::to_vec).collect(),
         serve,
         ctx.out.protocol(),
     );
@@ -163,7 +162,7 @@ fn bpop(ctx: &mut Ctx, args: Args, end: End) -> CmdResult {
             }
         })
     });
-    block(ctx, &args, &keys, timeout, serve);
+    block(ctx, &keys, timeout, serve);
     Ok(())
 }
 
@@ -198,7 +197,7 @@ fn bmove(ctx: &mut Ctx, args: &Args, from: End, to: End, timeout: Option<Duratio
             }
         })
     });
-    block(ctx, args, &[src], timeout, serve);
+    block(ctx, &[src], timeout, serve);
     Ok(())
 }
 
@@ -241,7 +240,7 @@ fn blmpop(ctx: &mut Ctx, args: Args) -> CmdResult {
             }
         })
     });
-    block(ctx, &args, &m.keys, timeout, serve);
+    block(ctx, &m.keys, timeout, serve);
     Ok(())
 }
 
