@@ -304,6 +304,20 @@ fn in_thread(srv: &CairnProcess, args: &[&str]) -> thread::JoinHandle<redis::Red
     })
 }
 
+/// The id of the client blocked in BLPOP, as CLIENT LIST shows it (flag `b`).
+fn blocked_client(c: &mut Connection) -> String {
+    let list: String = q(c, &["CLIENT", "LIST"]);
+    let line = list
+        .lines()
+        .find(|l| l.contains("cmd=blpop"))
+        .expect("the blocked client in CLIENT LIST");
+    assert!(line.contains("flags=b"), "{line}");
+    line.split_whitespace()
+        .find_map(|f| f.strip_prefix("id="))
+        .expect("an id")
+        .to_string()
+}
+
 fn wait_blocked(c: &mut Connection, n: i64) {
     wait_until(10, &format!("{n} clients blocked"), || {
         blocked_clients(c) == n
@@ -340,14 +354,7 @@ fn a_push_serves_waiters_in_order_before_its_own_reply() {
     );
     assert_eq!(blocked_clients(&mut c), 1);
     // CLIENT UNBLOCK: TIMEOUT answers as a timeout, ERROR with Redis's error.
-    let list: String = q(&mut c, &["CLIENT", "LIST"]);
-    let blocked_id = list
-        .lines()
-        .find(|l| l.contains("cmd=blpop"))
-        .and_then(|l| l.split_whitespace().find_map(|f| f.strip_prefix("id=")))
-        .expect("the blocked client in CLIENT LIST")
-        .to_string();
-    assert!(list.lines().any(|l| l.contains("flags=b")), "{list}");
+    let blocked_id = blocked_client(&mut c);
     let done: i64 = q(&mut c, &["CLIENT", "UNBLOCK", &blocked_id]);
     assert_eq!(done, 1);
     assert_eq!(third.join().unwrap().unwrap(), Value::Nil);
@@ -355,13 +362,7 @@ fn a_push_serves_waiters_in_order_before_its_own_reply() {
     assert_eq!(again, 0);
     let t = in_thread(&srv, &["BLPOP", "jobs", "0"]);
     wait_blocked(&mut c, 1);
-    let list: String = q(&mut c, &["CLIENT", "LIST"]);
-    let id = list
-        .lines()
-        .find(|l| l.contains("cmd=blpop"))
-        .and_then(|l| l.split_whitespace().find_map(|f| f.strip_prefix("id=")))
-        .unwrap()
-        .to_string();
+    let id = blocked_client(&mut c);
     let done: i64 = q(&mut c, &["CLIENT", "UNBLOCK", &id, "ERROR"]);
     assert_eq!(done, 1);
     let e = t.join().unwrap().unwrap_err();
@@ -666,13 +667,7 @@ fn killed_clients_and_demoted_primaries_release_their_waiters() {
     // CLIENT KILL takes a blocked client's waiter with it.
     let t = in_thread(&srv, &["BLPOP", "k", "0"]);
     wait_blocked(&mut c, 1);
-    let list: String = q(&mut c, &["CLIENT", "LIST"]);
-    let id = list
-        .lines()
-        .find(|l| l.contains("cmd=blpop"))
-        .and_then(|l| l.split_whitespace().find_map(|f| f.strip_prefix("id=")))
-        .unwrap()
-        .to_string();
+    let id = blocked_client(&mut c);
     let killed: i64 = q(&mut c, &["CLIENT", "KILL", "ID", &id]);
     assert_eq!(killed, 1);
     assert!(t.join().unwrap().is_err());
