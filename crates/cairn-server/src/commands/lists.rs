@@ -453,9 +453,7 @@ fn lrange(ctx: &mut Ctx, args: Args) -> CmdResult {
             None => out.array(0),
             Some((a, b)) => {
                 out.array(b - a + 1);
-                for v in l.iter_from(a).take(b - a + 1) {
-                    out.bulk(&v);
-                }
+                l.for_each_from(a, b - a + 1, |v| out.bulk(v));
             }
         },
     )

@@ -365,6 +365,38 @@ impl List {
             .flat_map(move |(k, n)| n.items().skip(if k == 0 { i } else { 0 }))
     }
 
+    /// Runs `f` on `n` elements from index `start` on, front to back (LRANGE's walk),
+    /// borrowing each from its node: nothing is copied, and a compressed node is
+    /// decompressed once, into a scratch buffer.
+    pub fn for_each_from(&self, start: usize, mut n: usize, mut f: impl FnMut(&[u8])) {
+        let (mut k, skip) = self.locate(start.min(self.len));
+        let mut scratch: Vec<u8> = Vec::new();
+        let mut first = true;
+        while n > 0 && k < self.nodes.len() {
+            let node = &self.nodes[k];
+            let buf: &[u8] = if node.is_compressed() {
+                scratch = node.entries().into_owned();
+                &scratch
+            } else {
+                &node.buf
+            };
+            let mut at = 0;
+            if first {
+                for _ in 0..skip {
+                    at = entry_at(buf, at).1;
+                }
+                first = false;
+            }
+            while n > 0 && at < buf.len() {
+                let (v, next) = entry_at(buf, at);
+                f(v);
+                at = next;
+                n -= 1;
+            }
+            k += 1;
+        }
+    }
+
     /// Elements from index `start` back to the front.
     pub fn iter_back_from(&self, start: usize) -> impl Iterator<Item = Cow<'_, [u8]>> + '_ {
         let skip_back = self.len.saturating_sub(start + 1);
@@ -978,6 +1010,10 @@ mod tests {
                 let from: Vec<Cow<[u8]>> = l.iter_from(i).collect();
                 prop_assert_eq!(from.len(), m.len() - i);
                 prop_assert_eq!(&*from[0], m[i].as_slice());
+                let mut walked: Vec<Vec<u8>> = Vec::new();
+                l.for_each_from(i, 5, |v| walked.push(v.to_vec()));
+                let want: Vec<Vec<u8>> = m.iter().skip(i).take(5).cloned().collect();
+                prop_assert_eq!(walked, want);
                 let back: Vec<Cow<[u8]>> = l.iter_back_from(i).collect();
                 prop_assert_eq!(back.len(), i + 1);
                 prop_assert_eq!(&*back[0], m[i].as_slice());
