@@ -370,7 +370,7 @@ impl List {
     /// decompressed once, into a scratch buffer.
     pub fn for_each_from(&self, start: usize, mut n: usize, mut f: impl FnMut(&[u8])) {
         let (mut k, skip) = self.locate(start.min(self.len));
-        let mut scratch: Vec<u8> = Vec::new();
+        let mut scratch: Vec<u8>;
         let mut first = true;
         while n > 0 && k < self.nodes.len() {
             let node = &self.nodes[k];
