@@ -278,11 +278,6 @@ impl Blocking {
         true
     }
 
-    /// Whether `client` is blocked (CLIENT LIST's `b` flag).
-    pub fn is_blocked(&self, client: u64) -> bool {
-        !self.is_empty() && self.reg.lock().waiters.contains_key(&client)
-    }
-
     /// Wakes every waiter whose keys `moved` says are no longer served here (a slot
     /// migrated away, the node became a replica) to run its command again.
     pub fn rerun_if(&self, moved: impl Fn(&Waiter) -> bool) {
@@ -333,10 +328,17 @@ impl Blocking {
             .waited
             .get(&db)
             .is_some_and(|keys| keys.contains_key(key));
-        if waited && !sig.ready.iter().any(|(d, k)| *d == db && k == key) {
-            sig.ready.push((db, key.to_vec()));
-            self.any_ready.store(true, Ordering::Release);
+        if waited {
+            self.push_ready(&mut sig, db, key);
         }
+    }
+
+    /// Queues `key` of `db` for the next serving pass, once.
+    fn push_ready(&self, sig: &mut Signals, db: usize, key: &[u8]) {
+        if !sig.ready.iter().any(|(d, k)| *d == db && k == key) {
+            sig.ready.push((db, key.to_vec()));
+        }
+        self.any_ready.store(true, Ordering::Release);
     }
 
     /// Every key of `db` may have changed (SWAPDB, FLUSHDB): all its waited keys are
@@ -346,27 +348,20 @@ impl Blocking {
             return;
         }
         let mut sig = self.signals.lock();
-        let keys: Vec<DbKey> = sig
+        let keys: Vec<Vec<u8>> = sig
             .waited
             .get(&db)
-            .map(|keys| keys.keys().map(|k| (db, k.clone())).collect())
+            .map(|keys| keys.keys().cloned().collect())
             .unwrap_or_default();
-        for dk in keys {
-            if !sig.ready.contains(&dk) {
-                sig.ready.push(dk);
-            }
+        for key in keys {
+            self.push_ready(&mut sig, db, &key);
         }
-        self.any_ready.store(true, Ordering::Release);
     }
 
     /// `key` may hold what its waiters wait for: served at the end of this command.
     pub fn mark_ready(&self, db: usize, key: &[u8]) {
         let mut sig = self.signals.lock();
-        let dk = (db, key.to_vec());
-        if !sig.ready.contains(&dk) {
-            sig.ready.push(dk);
-        }
-        self.any_ready.store(true, Ordering::Release);
+        self.push_ready(&mut sig, db, key);
     }
 
     /// Serves the waiters of every key written since the last pass (see the module's

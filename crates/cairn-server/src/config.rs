@@ -294,32 +294,9 @@ macro_rules! setting {
             multi_word: false,
             get: |c| c.$field.to_string(),
             set: |c, v| {
-                c.$field = ranged(v, $min, $max)?.into();
-                Ok(())
-            },
-        }
-    };
-    // A signed integer within an `int`'s range, as Redis's signed int settings.
-    ($name:literal, $mutability:ident, $help:literal, $field:ident, signed) => {
-        Setting {
-            name: $name,
-            mutability: Mutability::$mutability,
-            help: $help,
-            multi_word: false,
-            get: |c| c.$field.to_string(),
-            set: |c, v| {
-                let n: i64 = v
-                    .trim()
-                    .parse()
-                    .map_err(|_| "argument couldn't be parsed into an integer".to_string())?;
-                if n < i64::from(i32::MIN) || n > i64::from(i32::MAX) {
-                    return Err(format!(
-                        "argument must be between {} and {} inclusive",
-                        i32::MIN,
-                        i32::MAX
-                    ));
-                }
-                c.$field = n;
+                c.$field = ranged(v, i64::from($min), i64::from($max))?
+                    .try_into()
+                    .expect("a value within the bounds fits the field");
                 Ok(())
             },
         }
@@ -732,7 +709,7 @@ pub static SETTINGS: &[Setting] = &[
         Runtime,
         "A list node's bound: -1..-5 for 4, 8, 16, 32, 64 KB, or a positive number of elements",
         list_max_listpack_size,
-        signed
+        ranged i32::MIN, i32::MAX
     ),
     setting!(
         "list-compress-depth",
@@ -746,7 +723,7 @@ pub static SETTINGS: &[Setting] = &[
         Runtime,
         "Alias of list-max-listpack-size",
         list_max_listpack_size,
-        signed
+        ranged i32::MIN, i32::MAX
     ),
     setting!(
         "memcached-port",
@@ -1019,14 +996,14 @@ const POLICY_NAMES: [&str; 9] = [
 ];
 
 /// An integer within `min..=max`, with Redis's error texts.
-fn ranged(v: &str, min: u32, max: u32) -> Result<u32, String> {
+fn ranged(v: &str, min: i64, max: i64) -> Result<i64, String> {
     let n: i64 = Num::parse(v)?;
-    if n < min as i64 || n > max as i64 {
+    if n < min || n > max {
         return Err(format!(
             "argument must be between {min} and {max} inclusive"
         ));
     }
-    Ok(n as u32)
+    Ok(n)
 }
 
 /// Lower-cases `v` and checks it is one of `choices`, with Redis's error text.

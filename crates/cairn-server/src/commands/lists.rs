@@ -505,14 +505,13 @@ fn lrem(ctx: &mut Ctx, args: Args) -> CmdResult {
         ctx.out.int(0);
         return Ok(());
     };
-    let v = args.get(3);
-    if !list(&e)?.iter().any(|x| x == v) {
+    let l = list_mut(&mut e)?;
+    let removed = l.remove_value(args.get(3), count, &lim);
+    if removed == 0 {
         e.unchanged();
         ctx.out.int(0);
         return Ok(());
     }
-    let l = list_mut(&mut e)?;
-    let removed = l.remove_value(v, count, &lim);
     let empty = l.is_empty();
     let op: Vec<&[u8]> = args.iter().collect();
     e.journal_op(&op);
