@@ -55,6 +55,10 @@ pub struct Config {
     pub set_max_listpack_value: usize,
     pub list_max_listpack_size: i64,
     pub list_compress_depth: usize,
+    pub zset_max_listpack_entries: usize,
+    pub zset_max_listpack_value: usize,
+    /// Largest sparse HyperLogLog, in bytes, before it converts to the dense form.
+    pub hll_sparse_max_bytes: u64,
     /// TCP port of the memcached protocol; 0: off.
     pub memcached_port: u16,
     /// Largest memcached item (memcached's `-I`).
@@ -227,6 +231,9 @@ impl Default for Config {
             set_max_listpack_value: 64,
             list_max_listpack_size: -2,
             list_compress_depth: 0,
+            zset_max_listpack_entries: 128,
+            zset_max_listpack_value: 64,
+            hll_sparse_max_bytes: 3000,
             memcached_port: 0,
             auto_aof_rewrite_percentage: 100,
             auto_aof_rewrite_min_size: 64 * 1024 * 1024,
@@ -724,6 +731,41 @@ pub static SETTINGS: &[Setting] = &[
         "Alias of list-max-listpack-size",
         list_max_listpack_size,
         ranged i32::MIN, i32::MAX
+    ),
+    setting!(
+        "zset-max-listpack-entries",
+        Runtime,
+        "A sorted set with more members than this becomes a skip list (OBJECT ENCODING skiplist)",
+        zset_max_listpack_entries,
+        Num
+    ),
+    setting!(
+        "zset-max-listpack-value",
+        Runtime,
+        "A sorted set with a member longer than this becomes a skip list",
+        zset_max_listpack_value,
+        Num
+    ),
+    setting!(
+        "zset-max-ziplist-entries",
+        Runtime,
+        "Alias of zset-max-listpack-entries",
+        zset_max_listpack_entries,
+        Num
+    ),
+    setting!(
+        "zset-max-ziplist-value",
+        Runtime,
+        "Alias of zset-max-listpack-value",
+        zset_max_listpack_value,
+        Num
+    ),
+    setting!(
+        "hll-sparse-max-bytes",
+        Runtime,
+        "A sparse HyperLogLog larger than this many bytes converts to the dense form",
+        hll_sparse_max_bytes,
+        Memory
     ),
     setting!(
         "memcached-port",

@@ -119,6 +119,8 @@ fn object_limits(c: &Config) -> cairn_store::Limits {
         set_value: c.set_max_listpack_value,
         list_max_listpack_size: c.list_max_listpack_size,
         list_compress_depth: c.list_compress_depth,
+        zset_entries: c.zset_max_listpack_entries,
+        zset_value: c.zset_max_listpack_value,
     }
 }
 

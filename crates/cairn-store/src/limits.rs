@@ -15,6 +15,9 @@ pub struct Limits {
     pub list_max_listpack_size: i64,
     /// `list-compress-depth`: list nodes kept uncompressed at each end (0: none compressed).
     pub list_compress_depth: usize,
+    /// `zset-max-listpack-entries` and `zset-max-listpack-value`.
+    pub zset_entries: usize,
+    pub zset_value: usize,
 }
 
 impl Default for Limits {
@@ -27,6 +30,8 @@ impl Default for Limits {
             set_value: 64,
             list_max_listpack_size: -2,
             list_compress_depth: 0,
+            zset_entries: 128,
+            zset_value: 64,
         }
     }
 }
