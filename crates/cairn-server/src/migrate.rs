@@ -31,6 +31,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use cairn_protocol::resp::reply::format_score;
 use cairn_store::db::Now;
 use cairn_store::{Object, ValueRef};
 
@@ -383,12 +384,19 @@ impl Settle {
     }
 }
 
+/// A score as this module spelled it (`format_score` spells every double so that it
+/// reads back the same).
+fn parse_score(text: &[u8]) -> f64 {
+    crate::commands::zset_args::score_arg(text).expect("a score this node spelled")
+}
+
 /// The type of a collection moving in steps, fixed by its first step.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
     Hash,
     Set,
     List,
+    ZSet,
 }
 
 /// Sends a big collection in steps of [`STEP`] elements, each read under the shard's
@@ -396,7 +404,8 @@ enum Kind {
 /// Returns how many commands went (each gets a reply). A key that went away or changed
 /// type meanwhile ends the steps (its WATCH flag keeps it here).
 ///
-/// Hashes and sets go by SCAN cursor (HSET/SADD of an element sent twice does nothing).
+/// Hashes, sets and sorted sets go by SCAN cursor (HSET/SADD/ZADD of an element sent
+/// twice does nothing new).
 /// A list goes by index, in order: a RESTORE of its first elements, then RPUSH of the
 /// next ones, up to the length it had at the first step (so a list pushed to faster than
 /// it is sent still ends), each step also bounded to [`PIECE`] bytes. If the list changes
@@ -440,6 +449,13 @@ async fn send_in_steps(
                     Kind::Set,
                     set.scan(cursor, STEP, |m| elements.push(m.to_vec())),
                 ),
+                Object::ZSet(z) => {
+                    let next = z.scan(cursor, STEP, |m, score| {
+                        elements.push(format_score(score).into_bytes());
+                        elements.push(m.to_vec());
+                    });
+                    (Kind::ZSet, next)
+                }
                 Object::List(list) => {
                     if kind.is_none() {
                         list_end = list.len();
@@ -477,6 +493,13 @@ async fn send_in_steps(
                 }
                 Kind::Set => cairn_store::rdb::encode_set(&elements),
                 Kind::List => cairn_store::rdb::encode_list(&elements),
+                Kind::ZSet => {
+                    let pairs: Vec<(&[u8], f64)> = elements
+                        .chunks(2)
+                        .map(|p| (p[1].as_slice(), parse_score(&p[0])))
+                        .collect();
+                    cairn_store::rdb::encode_zset(&pairs)
+                }
             };
             let mut c = vec![
                 b"RESTORE-ASKING".to_vec(),
@@ -496,6 +519,7 @@ async fn send_in_steps(
                 Kind::Hash => b"HSET",
                 Kind::Set => b"SADD",
                 Kind::List => b"RPUSH",
+                Kind::ZSet => b"ZADD",
             };
             let mut c = vec![name.to_vec(), key.clone()];
             c.extend(elements);

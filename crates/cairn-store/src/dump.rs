@@ -24,6 +24,7 @@ use crate::rdb::{self, RdbValue};
 use crate::types::hash::Hash;
 use crate::types::list::List;
 use crate::types::set::Set;
+use crate::types::zset::ZSet;
 use crate::value::{Value, ValueRef};
 
 pub use crate::rdb::DumpError;
@@ -49,6 +50,12 @@ pub fn serialize(value: ValueRef<'_>) -> Vec<u8> {
         }
         ValueRef::Obj(Object::Set(set)) => rdb::encode_set(&set.members()),
         ValueRef::Obj(Object::List(list)) => rdb::encode_list(list.iter()),
+        ValueRef::Obj(Object::ZSet(z)) => {
+            // in the set's order, which the encoder then takes as it is
+            let mut pairs: Vec<(&[u8], f64)> = Vec::with_capacity(z.len());
+            z.for_each(|m, s| pairs.push((m, s)));
+            rdb::encode_zset(&pairs)
+        }
     }
 }
 
@@ -90,6 +97,12 @@ pub fn deserialize_with(payload: &[u8], lim: &Limits) -> Result<Value, DumpError
         Ok(RdbValue::List(elements)) => Ok(Value::Obj(Box::new(Object::List(List::from_items(
             &elements, lim,
         ))))),
+        Ok(RdbValue::ZSet(pairs)) => {
+            let items = pairs.iter().map(|(m, s)| (m.as_slice(), *s));
+            Ok(Value::Obj(Box::new(Object::ZSet(ZSet::from_items(
+                items, lim,
+            )))))
+        }
         Err(DumpError::VersionOrChecksum) if is_legacy(payload) => legacy(payload),
         Err(e) => Err(e),
     }
@@ -236,6 +249,147 @@ mod tests {
         assert!(list.iter().eq(items.iter().map(Vec::as_slice)));
     }
 
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    /// A payload around `body`, with a good RDB footer of version `version`.
+    fn sealed(body: &[u8], version: u16) -> Vec<u8> {
+        let mut out = body.to_vec();
+        out.extend_from_slice(&version.to_le_bytes());
+        let crc = crc::Crc::<u64>::new(&crc::CRC_64_REDIS).checksum(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out
+    }
+
+    fn zset(pairs: &[(&[u8], f64)], lim: &Limits) -> Object {
+        Object::ZSet(ZSet::from_items(pairs.iter().copied(), lim))
+    }
+
+    fn restored_zset(payload: &[u8], lim: &Limits) -> ZSet {
+        match deserialize_with(payload, lim) {
+            Ok(Value::Obj(o)) => o.as_zset().expect("a sorted set").clone(),
+            other => panic!("not a sorted set: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn zsets_round_trip_and_read_redis_s() {
+        let lim = Limits::default();
+        // ZADD z 1 a 2 b 3 c -5 d 100000 e 0 f -300 g 5000000000 h, DUMP z (redis-server
+        // 7.0.15): the same bytes back
+        let redis = hex(
+            "113c3c0000001000816702ded402816402dffb028166020001816102010181620202018163020301\
+             816502f2a0860104816802f400f2052a0100000009ff0a009bda7d38c5dad4d0",
+        );
+        let small = zset(
+            &[
+                (b"a", 1.0),
+                (b"b", 2.0),
+                (b"c", 3.0),
+                (b"d", -5.0),
+                (b"e", 100000.0),
+                (b"f", 0.0),
+                (b"g", -300.0),
+                (b"h", 5e9),
+            ],
+            &lim,
+        );
+        assert_eq!(serialize(ValueRef::Obj(&small)), redis);
+        assert_eq!(deserialize(&redis), Ok(Value::Obj(Box::new(small.clone()))));
+        assert_eq!(restored_zset(&redis, &lim).encoding(), "listpack");
+        // ZADD z 1.5 a -2.25 b
+        let redis =
+            hex("1119190000000400816202852d322e32350681610283312e3504ff0a000f49bc5ea22f4741");
+        let fractions = zset(&[(b"a", 1.5), (b"b", -2.25)], &lim);
+        assert_eq!(serialize(ValueRef::Obj(&fractions)), redis);
+        assert_eq!(deserialize(&redis), Ok(Value::Obj(Box::new(fractions))));
+        // 200 members (rdb/zset.rs says which): a skiplist, ZSET_2, the same bytes back
+        let redis = hex(include_str!("rdb/testdata/redis-7.0-zset-200.hex"));
+        let members: Vec<Vec<u8>> = (0..200).map(|i| format!("m{i}").into_bytes()).collect();
+        let pairs: Vec<(&[u8], f64)> = (0..200)
+            .map(|i| {
+                let score = match i % 4 {
+                    0 => f64::from(i),
+                    1 => f64::from(i) / 7.0,
+                    2 => -f64::from(i) * 1000.0,
+                    _ => 1.5,
+                };
+                (members[i as usize].as_slice(), score)
+            })
+            .collect();
+        let big = zset(&pairs, &lim);
+        assert_eq!(big.encoding(), "skiplist");
+        assert_eq!(serialize(ValueRef::Obj(&big)), redis);
+        let back = restored_zset(&redis, &lim);
+        assert_eq!(back.encoding(), "skiplist");
+        assert_eq!(Object::ZSet(back), big);
+        // the server's limits shape the set that comes back, not its contents
+        let tight = Limits {
+            zset_entries: 4,
+            ..Limits::default()
+        };
+        let small_payload = serialize(ValueRef::Obj(&small));
+        assert_eq!(restored_zset(&small_payload, &tight).encoding(), "skiplist");
+        let roomy = Limits {
+            zset_entries: 1000,
+            ..Limits::default()
+        };
+        let back = restored_zset(&serialize(ValueRef::Obj(&big)), &roomy);
+        assert_eq!(back.encoding(), "listpack");
+        assert_eq!(Object::ZSet(back), big);
+    }
+
+    #[test]
+    fn zsets_restore_from_older_forms() {
+        let lim = Limits::default();
+        // ZSET (type 3, RDB 6): "a" 1.5, "b" +inf (length byte 254), "c" -2, scores as
+        // text. redis-server 7.0.15 RESTOREs it and DUMPs it back as this listpack, which
+        // Cairn writes too.
+        let z3 = sealed(
+            &[
+                3, 3, 1, b'a', 3, b'1', b'.', b'5', 1, b'b', 254, 1, b'c', 2, b'-', b'2',
+            ],
+            6,
+        );
+        let want = zset(&[(b"a", 1.5), (b"b", f64::INFINITY), (b"c", -2.0)], &lim);
+        assert_eq!(deserialize(&z3), Ok(Value::Obj(Box::new(want.clone()))));
+        let redis_again = hex(
+            "111d1d0000000600816302dffe0281610283312e350481620283696e6604ff0a006d8ea46ad5a7ed90",
+        );
+        assert_eq!(serialize(ValueRef::Obj(&want)), redis_again);
+        // ZSET_ZIPLIST (type 12, RDB 9, Redis 6.2): "a" 1 (an immediate integer), "b" "2.5"
+        let ziplist = [
+            0x18, 0, 0, 0, // 24 bytes
+            0x12, 0, 0, 0, // the last entry at 18
+            4, 0, // 4 entries
+            0x00, 0x01, b'a', // "a"
+            0x03, 0xf2, // 1
+            0x02, 0x01, b'b', // "b"
+            0x03, 0x03, b'2', b'.', b'5', // "2.5"
+            0xff,
+        ];
+        let mut body = vec![12, ziplist.len() as u8];
+        body.extend_from_slice(&ziplist);
+        let z12 = sealed(&body, 9);
+        let want = zset(&[(b"a", 1.0), (b"b", 2.5)], &lim);
+        assert_eq!(deserialize(&z12), Ok(Value::Obj(Box::new(want.clone()))));
+        let redis_again = hex("1114140000000400816102010181620283322e3504ff0a00d44c6ea4f644d9d7");
+        assert_eq!(serialize(ValueRef::Obj(&want)), redis_again);
+        // refused: NaN (length byte 253), a repeated member, an empty set
+        for body in [
+            &[3, 1, 1, b'a', 253][..],
+            &[3, 2, 1, b'a', 1, b'1', 1, b'a', 1, b'2'][..],
+            &[3, 0][..],
+            &[5, 0][..],
+        ] {
+            assert_eq!(deserialize(&sealed(body, 9)), Err(DumpError::BadFormat));
+        }
+    }
+
     proptest! {
         #[test]
         fn round_trip(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
@@ -260,6 +414,22 @@ mod tests {
         #[test]
         fn garbage_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
             let _ = deserialize(&bytes);
+        }
+
+        #[test]
+        fn zsets_round_trip(set in proptest::collection::btree_map(
+            proptest::collection::vec(any::<u8>(), 0..70),
+            prop_oneof![
+                any::<f64>().prop_filter("not NaN", |s| !s.is_nan()),
+                (-1000i64..1000).prop_map(|i| i as f64 / 4.0),
+            ],
+            1..200,
+        )) {
+            let lim = Limits::default();
+            let pairs: Vec<(&[u8], f64)> = set.iter().map(|(m, s)| (m.as_slice(), *s)).collect();
+            let z = zset(&pairs, &lim);
+            let payload = serialize(ValueRef::Obj(&z));
+            prop_assert_eq!(deserialize(&payload), Ok(Value::Obj(Box::new(z))));
         }
     }
 }

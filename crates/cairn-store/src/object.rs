@@ -8,6 +8,7 @@ pub use crate::limits::Limits;
 use crate::types::hash::Hash;
 use crate::types::list::List;
 use crate::types::set::Set;
+use crate::types::zset::ZSet;
 
 /// A collection value.
 #[derive(Clone, Debug)]
@@ -15,6 +16,7 @@ pub enum Object {
     Hash(Hash),
     Set(Set),
     List(List),
+    ZSet(ZSet),
 }
 
 impl Default for Object {
@@ -31,6 +33,7 @@ impl Object {
             Object::Hash(_) => "hash",
             Object::Set(_) => "set",
             Object::List(_) => "list",
+            Object::ZSet(_) => "zset",
         }
     }
 
@@ -40,6 +43,7 @@ impl Object {
             Object::Hash(h) => h.encoding(),
             Object::Set(s) => s.encoding(),
             Object::List(l) => l.encoding(),
+            Object::ZSet(z) => z.encoding(),
         }
     }
 
@@ -49,6 +53,7 @@ impl Object {
             Object::Hash(h) => h.len(),
             Object::Set(s) => s.len(),
             Object::List(l) => l.len(),
+            Object::ZSet(z) => z.len(),
         }
     }
 
@@ -62,6 +67,7 @@ impl Object {
             Object::Hash(h) => h.heap_bytes(),
             Object::Set(s) => s.heap_bytes(),
             Object::List(l) => l.heap_bytes(),
+            Object::ZSet(z) => z.heap_bytes(),
         }
     }
 
@@ -106,6 +112,20 @@ impl Object {
             _ => None,
         }
     }
+
+    pub fn as_zset(&self) -> Option<&ZSet> {
+        match self {
+            Object::ZSet(z) => Some(z),
+            _ => None,
+        }
+    }
+
+    pub fn as_zset_mut(&mut self) -> Option<&mut ZSet> {
+        match self {
+            Object::ZSet(z) => Some(z),
+            _ => None,
+        }
+    }
 }
 
 impl PartialEq for Object {
@@ -123,6 +143,7 @@ impl PartialEq for Object {
                 same
             }
             (Object::List(a), Object::List(b)) => a == b,
+            (Object::ZSet(a), Object::ZSet(b)) => a == b,
             _ => false,
         }
     }

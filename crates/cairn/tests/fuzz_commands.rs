@@ -104,6 +104,28 @@ const ARGS: &[&str] = &[
     "FXX",
     "WITHVALUES",
     "NOVALUES",
+    "WITHSCORES",
+    "WITHSCORE",
+    "BYSCORE",
+    "BYLEX",
+    "REV",
+    "WEIGHTS",
+    "AGGREGATE",
+    "INCR",
+    "GT",
+    "LT",
+    "CH",
+    "MIN",
+    "MAX",
+    "-inf",
+    "+inf",
+    "(1.5",
+    "[a",
+    "(b",
+    "-",
+    "+",
+    "1e300",
+    "nan",
     "string",
     "\r\n",
     "\0binary\0",
@@ -141,7 +163,10 @@ const SKIP: &[&str] = &[
 /// millisecond at most (their other arguments stay random).
 fn bound_timeout(args: &mut [Vec<u8>]) {
     let at = match args[0].to_ascii_lowercase().as_slice() {
-        b"blpop" | b"brpop" => args.len().checked_sub(1).filter(|&i| i >= 2),
+        b"blpop" | b"brpop" | b"bzpopmin" | b"bzpopmax" => {
+            args.len().checked_sub(1).filter(|&i| i >= 2)
+        }
+        b"bzmpop" => Some(1),
         b"blmove" => Some(5),
         b"brpoplpush" => Some(3),
         b"blmpop" => Some(1),

@@ -182,6 +182,38 @@ fn mixed_writes(c: &mut Connection, round: usize) {
         .arg("s:1")
         .query(c)
         .unwrap();
+    // Sorted sets, small and past the listpack: fractional increments, pops, stores.
+    for i in 0..300 {
+        let _: i64 = redis::cmd("ZADD")
+            .arg(format!("z:{}", i % 3))
+            .arg(format!("{}.{i}", i % 17))
+            .arg(format!("zm:{round}:{}", i / 3))
+            .query(c)
+            .unwrap();
+    }
+    let _: f64 = redis::cmd("ZINCRBY")
+        .arg("z:0")
+        .arg("0.1")
+        .arg("zm:0:1")
+        .query(c)
+        .unwrap();
+    let _: redis::Value = redis::cmd("ZPOPMIN").arg("z:1").arg(2).query(c).unwrap();
+    let _: i64 = redis::cmd("ZREMRANGEBYSCORE")
+        .arg("z:2")
+        .arg("(3")
+        .arg("5")
+        .query(c)
+        .unwrap();
+    let _: i64 = redis::cmd("ZUNIONSTORE")
+        .arg(format!("zu:{round}"))
+        .arg(2)
+        .arg("z:0")
+        .arg("z:1")
+        .arg("WEIGHTS")
+        .arg("0.3")
+        .arg("7")
+        .query(c)
+        .unwrap();
     let _: () = redis::cmd("SELECT").arg(3).query(c).unwrap();
     let _: () = c.set(format!("db3:{round}"), "three").unwrap();
     let _: () = c.set("db3:gone", "x").unwrap();

@@ -171,6 +171,16 @@ impl Reply {
         }
     }
 
+    /// A sorted-set score: `,` in RESP3, a bulk string in RESP2, spelled as Redis 7.0's
+    /// `addReplyDouble` spells it (`%.17g`, see [`format_score`]).
+    pub fn score(&mut self, v: f64) {
+        let s = format_score(v);
+        match self.proto {
+            Protocol::Resp2 => self.bulk(s.as_bytes()),
+            Protocol::Resp3 => self.line(b',', s.as_bytes()),
+        }
+    }
+
     /// A boolean: `#t`/`#f` in RESP3, `:1`/`:0` in RESP2.
     pub fn boolean(&mut self, v: bool) {
         match self.proto {
@@ -241,8 +251,58 @@ pub fn format_double(v: f64) -> String {
     }
 }
 
+/// Spells a double as C's `%.17g` does (what Redis 7.0 replies scores with): 17
+/// significant digits, trailing zeros dropped, an exponent (`e+XX`) below 1e-4 and from
+/// 1e17; `inf`, `-inf` and `nan` for the specials.
+pub fn format_score(v: f64) -> String {
+    if v.is_nan() {
+        return "nan".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "inf" } else { "-inf" }.into();
+    }
+    if v == 0.0 {
+        return if v.is_sign_negative() { "-0" } else { "0" }.into();
+    }
+    let sci = format!("{v:.16e}");
+    let (mant, exp) = sci.split_once('e').expect("an exponent");
+    let exp: i32 = exp.parse().expect("a decimal exponent");
+    let trim = |s: &str| -> String {
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    if !(-4..17).contains(&exp) {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{}e{sign}{:02}", trim(mant), exp.abs())
+    } else {
+        trim(&format!("{:.*}", (16 - exp) as usize, v))
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn scores_spell_as_printf_g17() {
+        for (v, want) in [
+            (0.1, "0.10000000000000001"),
+            (1e300, "1.0000000000000001e+300"),
+            (1.5e-7, "1.4999999999999999e-07"),
+            (123456789012345678.0, "1.2345678901234568e+17"),
+            (3.0, "3"),
+            (-2.5, "-2.5"),
+            (1e16, "10000000000000000"),
+            (0.0001, "0.0001"),
+            (1.0 / 3.0, "0.33333333333333331"),
+            (f64::INFINITY, "inf"),
+            (f64::NEG_INFINITY, "-inf"),
+        ] {
+            assert_eq!(super::format_score(v), want, "{v}");
+        }
+    }
+
     use super::*;
 
     #[test]

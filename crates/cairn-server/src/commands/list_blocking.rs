@@ -90,7 +90,7 @@ pub fn timeout_arg(b: &[u8]) -> Result<Option<Duration>, CmdError> {
 }
 
 /// Parks the client on `keys` with `serve` as its try (see `crate::blocking`).
-fn block(ctx: &mut Ctx, keys: &[&[u8]], timeout: Option<Duration>, serve: ServeFn) {
+pub fn block(ctx: &mut Ctx, keys: &[&[u8]], timeout: Option<Duration>, serve: ServeFn) {
     let server = ctx.server;
     let db = ctx.db();
     let w = Waiter::new(
@@ -119,7 +119,7 @@ fn block(ctx: &mut Ctx, keys: &[&[u8]], timeout: Option<Duration>, serve: ServeF
 }
 
 /// Runs `f` with the server, if it is still up, at the time of the try.
-fn with_server(
+pub fn with_server(
     weak: &Weak<Server>,
     f: impl FnOnce(&Server, cairn_store::db::Now) -> Served,
 ) -> Served {

@@ -36,3 +36,8 @@ pub mod sets;
 pub mod strings;
 pub mod tracking;
 pub mod typed;
+pub mod zset_algebra;
+pub mod zset_args;
+pub mod zset_blocking;
+pub mod zset_ranges;
+pub mod zsets;

@@ -5,6 +5,7 @@
 use cairn_store::types::hash::Hash;
 use cairn_store::types::list::List;
 use cairn_store::types::set::Set;
+use cairn_store::types::zset::ZSet;
 use cairn_store::{Entry, EntryMut, Object, ValueRef};
 
 use crate::error::CmdError;
@@ -61,5 +62,20 @@ pub fn list_mut<'a>(e: &'a mut EntryMut<'_>) -> Result<&'a mut List, CmdError> {
     list(e)?;
     Ok(e.object_mut()
         .and_then(Object::as_list_mut)
+        .expect("checked above"))
+}
+
+/// The sorted set `e` holds.
+pub fn zset(e: &Entry) -> Result<&ZSet, CmdError> {
+    e.object()
+        .and_then(Object::as_zset)
+        .ok_or_else(CmdError::wrong_type)
+}
+
+/// The sorted set a write guard holds, to change it (see [`hash_mut`]).
+pub fn zset_mut<'a>(e: &'a mut EntryMut<'_>) -> Result<&'a mut ZSet, CmdError> {
+    zset(e)?;
+    Ok(e.object_mut()
+        .and_then(Object::as_zset_mut)
         .expect("checked above"))
 }

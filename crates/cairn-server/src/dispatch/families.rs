@@ -1,9 +1,9 @@
 //! Every command family, in the order COMMAND lists them. A new family is one line here.
 
 use crate::commands::{
-    bits, client, cluster, command, config, connection, expire, hash_expiry, hashes, hotkeys, info,
-    keys, lease, list_blocking, lists, memcached, memory, multi, persistence, pubsub, replication,
-    server, sets, strings,
+    bits, client, cluster, command, config, connection, expire, hash_expiry, hashes, hotkeys,
+    info, keys, lease, list_blocking, lists, memcached, memory, multi, persistence,
+    pubsub, replication, server, sets, strings, zset_algebra, zset_blocking, zset_ranges, zsets,
 };
 use crate::ctx::Command;
 
@@ -21,6 +21,10 @@ pub static ALL: &[&[Command]] = &[
     sets::COMMANDS,
     lists::COMMANDS,
     list_blocking::COMMANDS,
+    zsets::COMMANDS,
+    zset_ranges::COMMANDS,
+    zset_algebra::COMMANDS,
+    zset_blocking::COMMANDS,
     keys::COMMANDS,
     expire::COMMANDS,
     memory::COMMANDS,

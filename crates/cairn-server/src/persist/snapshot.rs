@@ -518,7 +518,8 @@ impl Incoming {
 
 /// Applies one block's commands straight to `ks`, without the command table: a snapshot
 /// only ever holds `SELECT db`, `SET key value [PXAT ms]`, `MEMCACHED FLAGS key n`, and
-/// for collections `HSET key f v ...` / `SADD key m ...` / `RPUSH key e ...` (a big one
+/// for collections `HSET key f v ...` / `SADD key m ...` / `RPUSH key e ...` /
+/// `ZADD key score m ...` (a big one
 /// in several), `HPEXPIREAT` for a hash's volatile fields, and `PEXPIREAT key ms`. Keys
 /// are stored even if their deadline has passed meanwhile: the primary that sent them
 /// will send their DEL (a replica follows its primary's expiries). `limits`: when
@@ -613,6 +614,27 @@ pub fn load_block_into(
                         .ok_or("RPUSH to a key that is no list in a snapshot")?;
                     for i in 2..args.len() {
                         list.push_back(args.get(i), limits);
+                    }
+                    keys += u64::from(created);
+                } else if name.eq_ignore_ascii_case(b"ZADD")
+                    && args.len() >= 4
+                    && args.len().is_multiple_of(2)
+                {
+                    // ZADD key score member ...: `%.17g` scores, which read back exactly.
+                    let key = args.get(1);
+                    let slot = cairn_store::key_slot(key);
+                    let mut shard = ks.lock(slot);
+                    let (mut e, created) = shard.db(db).write_or_create(slot, key, now, || {
+                        Object::ZSet(cairn_store::types::zset::ZSet::new())
+                    });
+                    let z = e
+                        .object_mut()
+                        .and_then(Object::as_zset_mut)
+                        .ok_or("ZADD to a key that is no sorted set in a snapshot")?;
+                    for i in (2..args.len()).step_by(2) {
+                        let score = crate::commands::zset_args::score_arg(args.get(i))
+                            .map_err(|_| "bad ZADD score in a snapshot")?;
+                        z.insert(args.get(i + 1), score, limits);
                     }
                     keys += u64::from(created);
                 } else if name.eq_ignore_ascii_case(b"HPEXPIREAT") && args.len() >= 6 {

@@ -246,13 +246,14 @@ pub fn encode_entry(out: &mut Vec<u8>, entry: &Entry) {
     }
 }
 
-/// A collection as HSET / SADD commands of at most [`ELEMENTS_PER_COMMAND`] elements.
+/// A collection as HSET / SADD / RPUSH / ZADD commands of at most [`ELEMENTS_PER_COMMAND`] elements.
 fn encode_object(out: &mut Vec<u8>, key: &[u8], obj: &Object) {
     let mut parts: Vec<Vec<u8>> = Vec::new();
     let name: &[u8] = match obj {
         Object::Hash(_) => b"HSET",
         Object::Set(_) => b"SADD",
         Object::List(_) => b"RPUSH",
+        Object::ZSet(_) => b"ZADD",
     };
     let mut flush = |parts: &mut Vec<Vec<u8>>| {
         if parts.is_empty() {
@@ -287,6 +288,14 @@ fn encode_object(out: &mut Vec<u8>, key: &[u8], obj: &Object) {
                 }
             }
         }
+        // `%.17g` reads back to the same double.
+        Object::ZSet(z) => z.for_each(|m, score| {
+            parts.push(cairn_protocol::resp::reply::format_score(score).into_bytes());
+            parts.push(m.to_vec());
+            if parts.len() >= 2 * ELEMENTS_PER_COMMAND {
+                flush(&mut parts);
+            }
+        }),
     }
     flush(&mut parts);
     if let Object::Hash(h) = obj {

@@ -59,6 +59,13 @@ fn object_lanes(o: &Object) -> (u128, u128) {
             add(&buf);
         }),
         Object::Set(set) => set.for_each(|m| m.with_bytes(&mut add)),
+        // A member with its score's bits (order follows from the scores).
+        Object::ZSet(z) => z.for_each(|m, score| {
+            buf.clear();
+            buf.extend_from_slice(&score.to_bits().to_le_bytes());
+            buf.extend_from_slice(m);
+            add(&buf);
+        }),
         // Order is part of a list: each element is summed with its position.
         Object::List(list) => {
             for (i, v) in list.iter().enumerate() {

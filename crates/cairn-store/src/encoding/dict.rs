@@ -139,6 +139,14 @@ impl Dict {
             .map(Thin::bytes)
     }
 
+    /// The element whose key is `key`, as the allocation it lives in (see
+    /// [`Thin::as_raw`]: a sorted set's order points at its members this way).
+    pub fn get_elem(&self, key: &[u8]) -> Option<&Thin> {
+        let h = self.hash(key);
+        let k = self.key_of;
+        self.segs[self.seg_of(h)].find(h, |e| k(e.bytes()) == key)
+    }
+
     /// Inserts the element made of `parts` (concatenated), replacing the element with the
     /// same key; true if there was none.
     pub fn insert(&mut self, parts: &[&[u8]]) -> bool {

@@ -95,6 +95,24 @@ impl Listpack {
         self.len += 1;
     }
 
+    /// Inserts `items` before the entry at offset `at` (at the end when `at` is the
+    /// buffer's length).
+    pub fn insert(&mut self, at: usize, items: &[&[u8]]) {
+        let mut encoded = Vec::with_capacity(items.iter().map(|i| i.len() + 2).sum());
+        for item in items {
+            varint::push(&mut encoded, item.len() as u64);
+            encoded.extend_from_slice(item);
+        }
+        self.buf.reserve_exact(encoded.len());
+        self.buf.splice(at..at, encoded);
+        self.len += items.len() as u32;
+    }
+
+    /// The offset just past the last entry (where [`Listpack::insert`] appends).
+    pub fn end(&self) -> usize {
+        self.buf.len()
+    }
+
     /// Removes `count` entries starting at offset `at`.
     pub fn remove(&mut self, at: usize, count: usize) {
         let mut end = at;

@@ -9,6 +9,7 @@
 //!   allocation per element in hash-split segments, with SCAN cursors that survive growth.
 //! - [`elem`]: an element handed out (bytes in place, or an intset's integer).
 //! - [`thin`]: a dict's element behind a one-word pointer (its length inside).
+//! - [`ranked`]: an order-statistic B+tree (a big sorted set's order, ranks in O(log n)).
 //! - [`deadlines`]: names ordered by deadline (volatile hash fields, hashes that have them).
 
 pub mod deadlines;
@@ -16,4 +17,5 @@ pub mod dict;
 pub mod elem;
 pub mod intset;
 pub mod listpack;
+pub mod ranked;
 pub mod thin;

@@ -61,6 +61,26 @@ impl Thin {
         unsafe { std::slice::from_raw_parts(self.0.as_ptr().add(head_len), len) }
     }
 
+    /// Where the element lives: stays the same for as long as the element does, wherever
+    /// the `Thin` itself moves (a table growing moves the pointer, not the allocation).
+    pub fn as_raw(&self) -> NonNull<u8> {
+        self.0
+    }
+
+    /// The bytes of the element at `raw` (from [`Thin::as_raw`]).
+    ///
+    /// # Safety
+    /// `raw` must come from a `Thin` that is still alive, and stays alive (unchanged) for
+    /// as long as the returned slice is used.
+    pub unsafe fn bytes_at<'a>(raw: NonNull<u8>) -> &'a [u8] {
+        // SAFETY: the caller guarantees a live element: a varint length, then the bytes.
+        unsafe {
+            let (len, head_len) = varint::read(|i| Some(*raw.as_ptr().add(i)))
+                .expect("an element starts with its length");
+            std::slice::from_raw_parts(raw.as_ptr().add(head_len), len as usize)
+        }
+    }
+
     /// Bytes allocated (before the allocator rounds them to its size class).
     pub fn allocated(&self) -> usize {
         let (len, head_len) = self.head();

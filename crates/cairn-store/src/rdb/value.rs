@@ -5,9 +5,9 @@
 /// A decoded DUMP payload.
 ///
 /// Collections keep the order the payload listed them in (Redis's listpack order, or its
-/// hash table's iteration order); they are never empty, and hashes and sets never hold
-/// duplicates, since Redis refuses such payloads and so does the decoder.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// hash table's iteration order); they are never empty, and hashes, sets and sorted sets
+/// never hold duplicates, since Redis refuses such payloads and so does the decoder.
+#[derive(Clone, Debug, PartialEq)]
 #[non_exhaustive]
 pub enum RdbValue {
     /// A string, byte for byte (integers come back as their decimal spelling).
@@ -22,7 +22,15 @@ pub enum RdbValue {
     /// A list: its elements in order (repeats allowed; packed integers as their decimal
     /// spelling).
     List(Vec<Vec<u8>>),
+    /// A sorted set: member and score pairs, in the payload's order (ascending in a
+    /// listpack, descending in Redis's `ZSET_2`). Scores are never NaN.
+    ZSet(Vec<(Vec<u8>, f64)>),
 }
+
+/// Equality is an equivalence: the only values a `PartialEq` of `f64` does not equal to
+/// themselves are NaN scores, which a sorted set never holds (the decoder refuses them).
+/// `0` and `-0` compare equal, as Redis's scores do.
+impl Eq for RdbValue {}
 
 impl RdbValue {
     /// Redis's name for the value's type (TYPE), for messages and tests.
@@ -32,6 +40,7 @@ impl RdbValue {
             RdbValue::Hash(_) | RdbValue::HashWithTimes(_) => "hash",
             RdbValue::Set(_) => "set",
             RdbValue::List(_) => "list",
+            RdbValue::ZSet(_) => "zset",
         }
     }
 }

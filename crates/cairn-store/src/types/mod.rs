@@ -6,7 +6,10 @@
 //! - [`list`]: elements in order; a chain of packed nodes (Redis's quicklist).
 //! - [`set`]: members; an intset while every member is an integer, a listpack while small,
 //!   then a dict.
+//! - [`zset`]: members ordered by score; a listpack of pairs while small, then a dict
+//!   beside an order-statistic tree ([`crate::encoding::ranked`]).
 
 pub mod hash;
 pub mod list;
 pub mod set;
+pub mod zset;
