@@ -22,6 +22,8 @@
 //! - [`cron`]: `hz` times a second: active expiry, memory figures, ops/sec, idle timeouts.
 //! - [`workers`]: the connection threads, each with its own runtime.
 //! - [`ld80`]: x87 `long double` arithmetic, so INCRBYFLOAT prints what Redis prints.
+//! - [`geo`]: geohash arithmetic (cells, neighbours, search areas, distances) as Redis's
+//!   geo commands compute it, for `commands/geo.rs` over sorted sets.
 //! - [`lazyfree`]: a thread that frees big values and flushed databases off the request path.
 //! - [`pubsub`]: who subscribes to what, and delivery; [`outbox`]: the queue through which
 //!   other connections send a client frames, bounded by `client-output-buffer-limit`.
@@ -61,6 +63,7 @@ pub mod ctx;
 pub mod dispatch;
 pub mod error;
 pub mod evict;
+pub mod geo;
 pub mod hotkeys;
 pub mod keyevents;
 pub mod lazyfree;

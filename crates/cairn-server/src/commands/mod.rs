@@ -16,6 +16,7 @@ pub mod command;
 pub mod config;
 pub mod connection;
 pub mod expire;
+pub mod geo;
 pub mod hash_expiry;
 pub mod hashes;
 pub mod hotkeys;

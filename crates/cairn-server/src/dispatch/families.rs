@@ -1,7 +1,7 @@
 //! Every command family, in the order COMMAND lists them. A new family is one line here.
 
 use crate::commands::{
-    bits, client, cluster, command, config, connection, expire, hash_expiry, hashes, hotkeys,
+    bits, client, cluster, command, config, connection, expire, geo, hash_expiry, hashes, hotkeys,
     info, keys, lease, list_blocking, lists, memcached, memory, multi, persistence,
     pubsub, replication, server, sets, strings, zset_algebra, zset_blocking, zset_ranges, zsets,
 };
@@ -25,6 +25,7 @@ pub static ALL: &[&[Command]] = &[
     zset_ranges::COMMANDS,
     zset_algebra::COMMANDS,
     zset_blocking::COMMANDS,
+    geo::COMMANDS,
     keys::COMMANDS,
     expire::COMMANDS,
     memory::COMMANDS,
