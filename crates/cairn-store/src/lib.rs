@@ -45,6 +45,7 @@ pub mod encoding;
 pub mod entry;
 pub mod evict;
 pub mod glob;
+pub mod hll;
 pub mod hold;
 pub mod journal;
 pub mod keyspace;

@@ -20,6 +20,7 @@ pub mod geo;
 pub mod hash_expiry;
 pub mod hashes;
 pub mod hotkeys;
+pub mod hyperloglog;
 pub mod info;
 pub mod keys;
 pub mod lease;

@@ -2,7 +2,7 @@
 
 use crate::commands::{
     bits, client, cluster, command, config, connection, expire, geo, hash_expiry, hashes, hotkeys,
-    info, keys, lease, list_blocking, lists, memcached, memory, multi, persistence,
+    hyperloglog, info, keys, lease, list_blocking, lists, memcached, memory, multi, persistence,
     pubsub, replication, server, sets, strings, zset_algebra, zset_blocking, zset_ranges, zsets,
 };
 use crate::ctx::Command;
@@ -26,6 +26,7 @@ pub static ALL: &[&[Command]] = &[
     zset_algebra::COMMANDS,
     zset_blocking::COMMANDS,
     geo::COMMANDS,
+    hyperloglog::COMMANDS,
     keys::COMMANDS,
     expire::COMMANDS,
     memory::COMMANDS,
