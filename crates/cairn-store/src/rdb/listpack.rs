@@ -1,5 +1,5 @@
 //! Redis's listpack, byte for byte: the blob inside `HASH_LISTPACK`, `SET_LISTPACK`, the
-//! nodes of `LIST_QUICKLIST_2` (and, later, `ZSET_LISTPACK`). Cairn's own packed
+//! nodes of `LIST_QUICKLIST_2` and `ZSET_LISTPACK`. Cairn's own packed
 //! objects need not share this layout; this file only reads and writes Redis's.
 //!
 //! ```text
