@@ -59,8 +59,13 @@ pub fn read(mut byte: impl FnMut(usize) -> Option<u8>) -> Option<(u64, usize)> {
 }
 
 /// Reads a varint from the front of `b`.
+#[inline]
 pub fn decode(b: &[u8]) -> Option<(u64, usize)> {
-    read(|i| b.get(i).copied())
+    // One byte (below 128) is what small collections' lengths nearly always take.
+    match b.first() {
+        Some(&first) if first < 0x80 => Some((u64::from(first), 1)),
+        _ => read(|i| b.get(i).copied()),
+    }
 }
 
 #[cfg(test)]

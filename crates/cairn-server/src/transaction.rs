@@ -11,10 +11,17 @@ use cairn_store::{Keyspace, key_slot};
 
 use crate::spec::CommandId;
 
-/// A transaction being queued.
+/// A transaction being queued. Every queued command's arguments are copied into one
+/// buffer (and their ranges into one list), so queuing a command costs no allocation of
+/// its own once the buffers have grown: a rate limiter's `MULTI; ZADD; ZREMRANGEBYSCORE;
+/// ZCARD; EXEC` used to make nine.
 #[derive(Default)]
 pub struct Transaction {
     queued: Vec<Queued>,
+    /// The arguments of every queued command, one after another.
+    data: Vec<u8>,
+    /// Each argument's place in `data`.
+    ranges: Vec<Range<usize>>,
     /// An error while queuing: EXEC answers EXECABORT.
     aborted: bool,
     /// The flags of every queued command together (CLIENT PAUSE WRITE holds an EXEC
@@ -22,31 +29,27 @@ pub struct Transaction {
     flags: u32,
 }
 
-/// One queued command, its arguments copied out of the read buffer.
+/// One queued command: its id and which of the transaction's ranges are its arguments.
 pub struct Queued {
     pub id: CommandId,
-    data: Vec<u8>,
-    ranges: Vec<Range<usize>>,
-}
-
-impl Queued {
-    pub fn args(&self) -> Args<'_> {
-        Args::from_parts(&self.data, &self.ranges)
-    }
+    args: Range<usize>,
 }
 
 impl Transaction {
     /// Copies a command into the queue.
     pub fn queue(&mut self, id: CommandId, flags: u32, args: Args<'_>) {
-        let mut data = Vec::with_capacity(args.payload_len());
-        let mut ranges = Vec::with_capacity(args.len());
+        let first = self.ranges.len();
+        self.data.reserve(args.payload_len());
         for a in args.iter() {
-            let start = data.len();
-            data.extend_from_slice(a);
-            ranges.push(start..data.len());
+            let start = self.data.len();
+            self.data.extend_from_slice(a);
+            self.ranges.push(start..self.data.len());
         }
         self.flags |= flags;
-        self.queued.push(Queued { id, data, ranges });
+        self.queued.push(Queued {
+            id,
+            args: first..self.ranges.len(),
+        });
     }
 
     pub fn abort(&mut self) {
@@ -69,8 +72,14 @@ impl Transaction {
         self.queued.is_empty()
     }
 
-    pub fn queued(&self) -> &[Queued] {
-        &self.queued
+    /// The queued commands, in order, with their arguments.
+    pub fn queued(&self) -> impl Iterator<Item = (CommandId, Args<'_>)> + '_ {
+        self.queued.iter().map(|q| {
+            (
+                q.id,
+                Args::from_parts(&self.data, &self.ranges[q.args.clone()]),
+            )
+        })
     }
 }
 

@@ -809,7 +809,9 @@ fn sorted_sets_move_both_ways() {
     let Some((_cairn, mut ccon, _redis, mut rcon)) = both() else {
         return;
     };
-    let small = ["1", "a", "2", "b", "-3", "c", "inf", "d", "-inf", "e", "1.5", "f"];
+    let small = [
+        "1", "a", "2", "b", "-3", "c", "inf", "d", "-inf", "e", "1.5", "f",
+    ];
     for con in [&mut ccon, &mut rcon] {
         let mut c = redis::cmd("ZADD");
         c.arg("zs").arg(&small[..]);

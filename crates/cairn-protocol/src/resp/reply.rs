@@ -264,6 +264,10 @@ pub fn format_score(v: f64) -> String {
     if v == 0.0 {
         return if v.is_sign_negative() { "-0" } else { "0" }.into();
     }
+    // An integer of at most 17 digits prints as itself (timestamps, counters, ranks).
+    if v == v.trunc() && v.abs() < 1e17 {
+        return itoa::Buffer::new().format(v as i64).to_string();
+    }
     let sci = format!("{v:.16e}");
     let (mant, exp) = sci.split_once('e').expect("an exponent");
     let exp: i32 = exp.parse().expect("a decimal exponent");
@@ -294,6 +298,9 @@ mod tests {
             (3.0, "3"),
             (-2.5, "-2.5"),
             (1e16, "10000000000000000"),
+            (1733600000000000.0, "1733600000000000"),
+            (99999999999999999.0, "1e+17"),
+            (-12345.0, "-12345"),
             (0.0001, "0.0001"),
             (1.0 / 3.0, "0.33333333333333331"),
             (f64::INFINITY, "inf"),

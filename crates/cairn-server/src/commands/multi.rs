@@ -153,8 +153,8 @@ fn exec(ctx: &mut Ctx, _args: Args) -> CmdResult {
         }
     }
     ctx.out.array(tx.len());
-    for q in tx.queued() {
-        ctx.run_nested(q.id, q.args());
+    for (id, args) in tx.queued() {
+        ctx.run_nested(id, args);
     }
     drop(hold);
     unwatch_all(server, ctx.session);

@@ -274,7 +274,7 @@ fn zadd(ctx: &mut Ctx, args: Args) -> CmdResult {
                 if f.xx {
                     continue;
                 }
-                z.insert(m, score, &lim);
+                z.insert_new(m, score, &lim);
                 set.push((m, score));
                 added += 1;
                 processed += 1;

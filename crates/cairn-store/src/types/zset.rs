@@ -387,32 +387,53 @@ impl ZSet {
     pub fn insert(&mut self, m: &[u8], score: f64, lim: &Limits) -> Option<f64> {
         debug_assert!(!score.is_nan());
         if let ZSet::Packed(l) = self {
-            let old = Self::find_packed(l, m);
-            if let Some((at, s, _)) = old {
-                if s == score {
+            match Self::find_packed(l, m) {
+                Some((_, s, _)) if s == score => return Some(s),
+                Some((at, s, _)) => {
+                    l.remove(at, 2);
+                    Self::place(l, m, score);
                     return Some(s);
                 }
-                l.remove(at, 2);
-            } else if l.len() / 2 >= lim.zset_entries || m.len() > lim.zset_value {
-                self.convert();
-                return self.insert(m, score, lim);
+                None => {}
             }
-            let mut at = l.end();
-            pairs(l, |here, member, s, _| {
-                if cmp(s, member, score, m) == Ordering::Greater {
-                    at = here;
-                    return false;
-                }
-                true
-            });
-            let mut buf = [0u8; 8];
-            l.insert(at, &[m, pack_score(score, &mut buf)]);
-            return old.map(|(_, s, _)| s);
         }
         match self {
             ZSet::Tree(t) => t.insert(m, score),
-            ZSet::Packed(_) => unreachable!("handled above"),
+            ZSet::Packed(_) => {
+                self.insert_new(m, score, lim);
+                None
+            }
         }
+    }
+
+    /// Adds `m`, which the caller has just found is no member (ZADD looks a member's
+    /// score up before it decides): the small form does not look for it again.
+    pub fn insert_new(&mut self, m: &[u8], score: f64, lim: &Limits) {
+        debug_assert!(!score.is_nan() && self.score(m).is_none());
+        if let ZSet::Packed(l) = self {
+            if l.len() / 2 < lim.zset_entries && m.len() <= lim.zset_value {
+                Self::place(l, m, score);
+                return;
+            }
+            self.convert();
+        }
+        if let ZSet::Tree(t) = self {
+            t.insert(m, score);
+        }
+    }
+
+    /// Puts the pair in its place in a listpack that does not hold `m`.
+    fn place(l: &mut Listpack, m: &[u8], score: f64) {
+        let mut at = l.end();
+        pairs(l, |here, member, s, _| {
+            if cmp(s, member, score, m) == Ordering::Greater {
+                at = here;
+                return false;
+            }
+            true
+        });
+        let mut buf = [0u8; 8];
+        l.insert(at, &[m, pack_score(score, &mut buf)]);
     }
 
     /// The listpack becomes the big form.
@@ -639,11 +660,12 @@ mod tests {
             let mut buf = [0u8; 8];
             let b = pack_score(v, &mut buf).to_vec();
             let back = unpack_score(&b);
-            assert_eq!(back.to_bits(), v.to_bits(), "{v} via {b:?}");
             if v == 0.0 {
-                assert!(b.is_empty());
+                // -0 too: the small form keeps it as 0, as Redis's listpack does.
+                assert!(b.is_empty() && back.to_bits() == 0);
                 continue;
             }
+            assert_eq!(back.to_bits(), v.to_bits(), "{v} via {b:?}");
             if v == 1.0 {
                 assert_eq!(b.len(), 1);
             }
