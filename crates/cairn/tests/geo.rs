@@ -13,6 +13,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 use cairn_protocol::Frame;
+use common::events::keyevents;
 use common::versus::{Both, RedisServer};
 use common::{CairnProcess, q};
 use redis::{Connection, Value};
@@ -581,39 +582,6 @@ fn resp3_coordinates_are_spelled_as_redis_spells_them() {
     }
 }
 
-/// The keyspace events `commands` publish, up to a sentinel SET.
-fn events(client: impl Fn() -> Connection, commands: &[&[&str]]) -> Vec<(String, String)> {
-    let mut con = client();
-    let _: () = q(
-        &mut con,
-        &["CONFIG", "SET", "notify-keyspace-events", "KEA"],
-    );
-    let mut l = client();
-    let mut sub = l.as_pubsub();
-    sub.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    sub.psubscribe("__keyevent@0__:*").unwrap();
-    for c in commands {
-        let _: Value = redis::cmd(c[0])
-            .arg(&c[1..])
-            .query(&mut con)
-            .unwrap_or(Value::Nil);
-    }
-    let _: () = q(&mut con, &["SET", "sentinel", "x"]);
-    let mut seen = Vec::new();
-    loop {
-        let m = sub.get_message().expect("an event");
-        let event = m
-            .get_channel_name()
-            .trim_start_matches("__keyevent@0__:")
-            .to_string();
-        let key: String = m.get_payload().unwrap();
-        if key == "sentinel" {
-            return seen;
-        }
-        seen.push((event, key));
-    }
-}
-
 #[test]
 fn geo_events_are_redis_s() {
     let Some(redis) = RedisServer::start(&[]) else {
@@ -681,8 +649,8 @@ fn geo_events_are_redis_s() {
             "km",
         ],
     ];
-    let from_redis = events(|| redis.client(), commands);
-    let from_cairn = events(|| cairn.client(), commands);
+    let from_redis = keyevents(|| redis.client(), commands);
+    let from_cairn = keyevents(|| cairn.client(), commands);
     assert!(from_redis.len() >= 8, "{from_redis:?}");
     assert_eq!(from_cairn, from_redis);
 }

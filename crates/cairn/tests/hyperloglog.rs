@@ -8,9 +8,8 @@
 
 mod common;
 
-use std::time::Duration;
-
 use cairn_protocol::Frame;
+use common::events::keyevents;
 use common::versus::{Both, RedisServer, Same, show};
 use common::{CairnProcess, q};
 use redis::{Connection, Value};
@@ -458,39 +457,6 @@ fn damaged_values_behave_as_in_redis() {
     }
 }
 
-/// The keyspace events `commands` publish on `client`'s server, up to the sentinel SET.
-fn events(client: impl Fn() -> Connection, commands: &[&[&str]]) -> Vec<(String, String)> {
-    let mut con = client();
-    let _: () = q(
-        &mut con,
-        &["CONFIG", "SET", "notify-keyspace-events", "KEA"],
-    );
-    let mut l = client();
-    let mut sub = l.as_pubsub();
-    sub.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    sub.psubscribe("__keyevent@0__:*").unwrap();
-    for c in commands {
-        let _: Value = redis::cmd(c[0])
-            .arg(&c[1..])
-            .query(&mut con)
-            .unwrap_or(Value::Nil);
-    }
-    let _: () = q(&mut con, &["SET", "sentinel", "x"]);
-    let mut seen = Vec::new();
-    loop {
-        let m = sub.get_message().expect("an event");
-        let event = m
-            .get_channel_name()
-            .trim_start_matches("__keyevent@0__:")
-            .to_string();
-        let key: String = m.get_payload().unwrap();
-        if key == "sentinel" {
-            return seen;
-        }
-        seen.push((event, key));
-    }
-}
-
 #[test]
 fn keyspace_events_are_redis_s() {
     let Some(redis) = RedisServer::start(&[]) else {
@@ -514,8 +480,8 @@ fn keyspace_events_are_redis_s() {
         &["PFADD", "s", "a"],
         &["PFMERGE", "s", "h"],
     ];
-    let from_redis = events(|| redis.client(), commands);
-    let from_cairn = events(|| cairn.client(), commands);
+    let from_redis = keyevents(|| redis.client(), commands);
+    let from_cairn = keyevents(|| cairn.client(), commands);
     assert!(from_redis.len() >= 6, "{from_redis:?}");
     assert_eq!(from_cairn, from_redis);
 }

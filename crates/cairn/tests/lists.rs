@@ -10,8 +10,9 @@ mod common;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::events::{blocked_clients, in_thread, keyevents, wait_blocked};
 use common::versus::Both;
-use common::{CairnProcess, err, q, wait_until};
+use common::{CairnProcess, err, q};
 use redis::{Connection, Value};
 
 const SCRIPT: &str = "
@@ -283,27 +284,6 @@ fn compressed_lists_match_redis() {
     assert_eq!(d1, d2);
 }
 
-fn blocked_clients(c: &mut Connection) -> i64 {
-    let text: String = q(c, &["INFO", "clients"]);
-    text.lines()
-        .find_map(|l| l.strip_prefix("blocked_clients:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(-1)
-}
-
-/// Runs `args` on a connection of its own in a thread; its reply comes back on join.
-fn in_thread(srv: &CairnProcess, args: &[&str]) -> thread::JoinHandle<redis::RedisResult<Value>> {
-    let mut c = srv.client();
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    thread::spawn(move || {
-        let mut cmd = redis::cmd(&args[0]);
-        for a in &args[1..] {
-            cmd.arg(a);
-        }
-        cmd.query(&mut c)
-    })
-}
-
 /// The id of the client blocked in BLPOP, as CLIENT LIST shows it (flag `b`).
 fn blocked_client(c: &mut Connection) -> String {
     let list: String = q(c, &["CLIENT", "LIST"]);
@@ -316,12 +296,6 @@ fn blocked_client(c: &mut Connection) -> String {
         .find_map(|f| f.strip_prefix("id="))
         .expect("an id")
         .to_string()
-}
-
-fn wait_blocked(c: &mut Connection, n: i64) {
-    wait_until(10, &format!("{n} clients blocked"), || {
-        blocked_clients(c) == n
-    });
 }
 
 fn bulk_pair(v: Value) -> (String, String) {
@@ -594,39 +568,6 @@ fn encodings_follow_redis_7_2() {
     assert_eq!(v, ["list-max-listpack-size", "-3"]);
 }
 
-/// The keyspace events `commands` publish on `client`'s server, up to the sentinel SET.
-fn events(client: impl Fn() -> Connection, commands: &[&[&str]]) -> Vec<(String, String)> {
-    let mut con = client();
-    let _: () = q(
-        &mut con,
-        &["CONFIG", "SET", "notify-keyspace-events", "KEA"],
-    );
-    let mut l = client();
-    let mut sub = l.as_pubsub();
-    sub.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    sub.psubscribe("__keyevent@0__:*").unwrap();
-    for c in commands {
-        let _: Value = redis::cmd(c[0])
-            .arg(&c[1..])
-            .query(&mut con)
-            .unwrap_or(Value::Nil);
-    }
-    let _: () = q(&mut con, &["SET", "sentinel", "x"]);
-    let mut seen = Vec::new();
-    loop {
-        let m = sub.get_message().expect("an event");
-        let event = m
-            .get_channel_name()
-            .trim_start_matches("__keyevent@0__:")
-            .to_string();
-        let key: String = m.get_payload().unwrap();
-        if key == "sentinel" {
-            return seen;
-        }
-        seen.push((event, key));
-    }
-}
-
 #[test]
 fn list_events_are_redis_s() {
     let Some(redis) = common::versus::RedisServer::start(&[]) else {
@@ -654,8 +595,8 @@ fn list_events_are_redis_s() {
         &["RPUSH", "t", "1", "2"],
         &["LTRIM", "t", "5", "1"],
     ];
-    let from_redis = events(|| redis.client(), commands);
-    let from_cairn = events(|| cairn.client(), commands);
+    let from_redis = keyevents(|| redis.client(), commands);
+    let from_cairn = keyevents(|| cairn.client(), commands);
     assert!(from_redis.len() >= 20, "{from_redis:?}");
     assert_eq!(from_cairn, from_redis);
 }

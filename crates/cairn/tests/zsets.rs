@@ -5,12 +5,10 @@
 
 mod common;
 
-use std::thread;
-use std::time::Duration;
-
+use common::events::{blocked_clients, in_thread, keyevents, wait_blocked};
 use common::versus::Both;
-use common::{CairnProcess, err, q, wait_until};
-use redis::{Connection, Value};
+use common::{CairnProcess, err, q};
+use redis::Value;
 
 const SCRIPT: &str = "
     ZADD z 1 a 2 b 3 c
@@ -325,33 +323,6 @@ fn the_tree_form_answers_as_redis_does() {
     both.script(&long_script());
 }
 
-fn blocked_clients(c: &mut Connection) -> i64 {
-    let text: String = q(c, &["INFO", "clients"]);
-    text.lines()
-        .find_map(|l| l.strip_prefix("blocked_clients:"))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(-1)
-}
-
-fn wait_blocked(c: &mut Connection, n: i64) {
-    wait_until(10, &format!("{n} clients blocked"), || {
-        blocked_clients(c) == n
-    });
-}
-
-/// Runs `args` on a connection of its own in a thread; its reply comes back on join.
-fn in_thread(srv: &CairnProcess, args: &[&str]) -> thread::JoinHandle<redis::RedisResult<Value>> {
-    let mut c = srv.client();
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    thread::spawn(move || {
-        let mut cmd = redis::cmd(&args[0]);
-        for a in &args[1..] {
-            cmd.arg(a);
-        }
-        cmd.query(&mut c)
-    })
-}
-
 #[test]
 fn blocked_pops_are_served_by_writes_and_replay_from_the_aof() {
     let dir = std::env::temp_dir().join(format!("cairn-zsets-aof-{}", std::process::id()));
@@ -439,38 +410,6 @@ fn a_digest_does_not_depend_on_the_encoding() {
     assert!(err.starts_with("WRONGTYPE"), "{err}");
 }
 
-fn events(client: impl Fn() -> Connection, commands: &[&[&str]]) -> Vec<(String, String)> {
-    let mut con = client();
-    let _: () = q(
-        &mut con,
-        &["CONFIG", "SET", "notify-keyspace-events", "KEA"],
-    );
-    let mut l = client();
-    let mut sub = l.as_pubsub();
-    sub.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    sub.psubscribe("__keyevent@0__:*").unwrap();
-    for c in commands {
-        let _: Value = redis::cmd(c[0])
-            .arg(&c[1..])
-            .query(&mut con)
-            .unwrap_or(Value::Nil);
-    }
-    let _: () = q(&mut con, &["SET", "sentinel", "x"]);
-    let mut seen = Vec::new();
-    loop {
-        let m = sub.get_message().expect("an event");
-        let event = m
-            .get_channel_name()
-            .trim_start_matches("__keyevent@0__:")
-            .to_string();
-        let key: String = m.get_payload().unwrap();
-        if key == "sentinel" {
-            return seen;
-        }
-        seen.push((event, key));
-    }
-}
-
 #[test]
 fn sorted_set_events_are_redis_s() {
     let Some(redis) = common::versus::RedisServer::start(&[]) else {
@@ -501,8 +440,8 @@ fn sorted_set_events_are_redis_s() {
         &["ZMPOP", "1", "x", "MIN", "COUNT", "5"],
         &["BZPOPMIN", "z", "0"],
     ];
-    let from_redis = events(|| redis.client(), commands);
-    let from_cairn = events(|| cairn.client(), commands);
+    let from_redis = keyevents(|| redis.client(), commands);
+    let from_cairn = keyevents(|| cairn.client(), commands);
     assert!(from_redis.len() >= 15, "{from_redis:?}");
     assert_eq!(from_cairn, from_redis);
 }

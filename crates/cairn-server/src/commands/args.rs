@@ -1,5 +1,7 @@
 //! Argument parsing every family shares, with Redis's error texts.
 
+use cairn_protocol::Args;
+
 use crate::ctx::Ctx;
 use crate::error::CmdError;
 
@@ -23,6 +25,53 @@ pub fn float_arg(b: &[u8]) -> Result<f64, CmdError> {
         return Err(CmdError::not_float());
     }
     Ok(v)
+}
+
+/// LMPOP's and ZMPOP's arguments (and their blocking forms' after the timeout): the keys,
+/// which side to pop from, how many.
+pub struct Mpop<'a, T> {
+    pub keys: Vec<&'a [u8]>,
+    pub side: T,
+    pub count: usize,
+}
+
+/// Parses `numkeys key... SIDE [COUNT count]` from `at`, `side` reading the SIDE word
+/// (LEFT|RIGHT, MIN|MAX), in Redis's order: numkeys, the side, then COUNT.
+pub fn mpop_args<'a, T>(
+    args: &Args<'a>,
+    at: usize,
+    side: impl FnOnce(&[u8]) -> Result<T, CmdError>,
+) -> Result<Mpop<'a, T>, CmdError> {
+    let numkeys = int_arg(args.get(at))
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| CmdError::new("ERR numkeys should be greater than 0"))?
+        as usize;
+    let side_at = at
+        .checked_add(numkeys)
+        .and_then(|w| w.checked_add(1))
+        .filter(|w| *w < args.len())
+        .ok_or_else(CmdError::syntax)?;
+    let side = side(args.get(side_at))?;
+    let mut count = None;
+    let mut j = side_at + 1;
+    while j < args.len() {
+        if count.is_none() && is(args.get(j), "count") && j + 1 < args.len() {
+            let c = int_arg(args.get(j + 1))
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| CmdError::new("ERR count should be greater than 0"))?;
+            count = Some(c as usize);
+            j += 2;
+        } else {
+            return Err(CmdError::syntax());
+        }
+    }
+    Ok(Mpop {
+        keys: (at + 1..side_at).map(|i| args.get(i)).collect(),
+        side,
+        count: count.unwrap_or(1),
+    })
 }
 
 /// Case-insensitive comparison of an argument with an option name.

@@ -220,7 +220,7 @@ fn blmpop(ctx: &mut Ctx, args: Args) -> CmdResult {
     let m = mpop_args(&args, 2)?;
     let timeout = timeout_arg(args.get(1))?;
     for key in &m.keys {
-        if let Some(vals) = pop_list(ctx.server, ctx.db(), key, m.end, m.count, ctx.now)? {
+        if let Some(vals) = pop_list(ctx.server, ctx.db(), key, m.side, m.count, ctx.now)? {
             mpop_reply(ctx.out, key, &vals);
             return Ok(());
         }
@@ -230,7 +230,7 @@ fn blmpop(ctx: &mut Ctx, args: Args) -> CmdResult {
         return Ok(());
     }
     let weak = ctx.server.weak();
-    let (end, count) = (m.end, m.count);
+    let (end, count) = (m.side, m.count);
     let serve: ServeFn = Box::new(move |w, key| {
         with_server(&weak, |server, now| {
             match pop_list(server, w.db, key, end, count, now) {

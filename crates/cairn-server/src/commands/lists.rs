@@ -13,7 +13,7 @@ use cairn_store::db::Now;
 use cairn_store::types::list::List;
 use cairn_store::{Entry, Object};
 
-use crate::commands::args::{int_arg, is};
+use crate::commands::args::{Mpop, int_arg, is};
 use crate::commands::typed::{list, list_mut};
 use crate::ctx::{Command, Ctx};
 use crate::error::{CmdError, CmdResult};
@@ -754,45 +754,9 @@ fn rpoplpush(ctx: &mut Ctx, args: Args) -> CmdResult {
     move_command(ctx, args.get(1), args.get(2), End::Right, End::Left)
 }
 
-/// LMPOP's and BLMPOP's arguments after the timeout: the keys, the end, the count.
-pub struct Mpop<'a> {
-    pub keys: Vec<&'a [u8]>,
-    pub end: End,
-    pub count: usize,
-}
-
 /// Parses `numkeys key... LEFT|RIGHT [COUNT count]` starting at `at`.
-pub fn mpop_args<'a>(args: &Args<'a>, at: usize) -> Result<Mpop<'a>, CmdError> {
-    let numkeys = int_arg(args.get(at))
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| CmdError::new("ERR numkeys should be greater than 0"))?
-        as usize;
-    let where_at = at
-        .checked_add(numkeys)
-        .and_then(|w| w.checked_add(1))
-        .filter(|w| *w < args.len())
-        .ok_or_else(CmdError::syntax)?;
-    let end = end_arg(args.get(where_at))?;
-    let mut count = None;
-    let mut j = where_at + 1;
-    while j < args.len() {
-        if count.is_none() && is(args.get(j), "count") && j + 1 < args.len() {
-            let c = int_arg(args.get(j + 1))
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| CmdError::new("ERR count should be greater than 0"))?;
-            count = Some(c as usize);
-            j += 2;
-        } else {
-            return Err(CmdError::syntax());
-        }
-    }
-    Ok(Mpop {
-        keys: (at + 1..where_at).map(|i| args.get(i)).collect(),
-        end,
-        count: count.unwrap_or(1),
-    })
+pub fn mpop_args<'a>(args: &Args<'a>, at: usize) -> Result<Mpop<'a, End>, CmdError> {
+    crate::commands::args::mpop_args(args, at, end_arg)
 }
 
 /// LMPOP's reply: `[key, [elements]]`.
@@ -808,7 +772,7 @@ pub fn mpop_reply(out: &mut Reply, key: &[u8], vals: &[Vec<u8>]) {
 fn lmpop(ctx: &mut Ctx, args: Args) -> CmdResult {
     let m = mpop_args(&args, 1)?;
     for key in &m.keys {
-        if let Some(vals) = pop_list(ctx.server, ctx.db(), key, m.end, m.count, ctx.now)? {
+        if let Some(vals) = pop_list(ctx.server, ctx.db(), key, m.side, m.count, ctx.now)? {
             mpop_reply(ctx.out, key, &vals);
             return Ok(());
         }

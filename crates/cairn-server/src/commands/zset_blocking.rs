@@ -90,7 +90,7 @@ fn bzmpop(ctx: &mut Ctx, args: Args) -> CmdResult {
     let m = mpop_args(&args, 2)?;
     let timeout = timeout_arg(args.get(1))?;
     for key in &m.keys {
-        if let Some(pairs) = pop_zset(ctx.server, ctx.db(), key, m.which, m.count, ctx.now)? {
+        if let Some(pairs) = pop_zset(ctx.server, ctx.db(), key, m.side, m.count, ctx.now)? {
             mpop_reply(ctx.out, key, &pairs);
             return Ok(());
         }
@@ -100,7 +100,7 @@ fn bzmpop(ctx: &mut Ctx, args: Args) -> CmdResult {
         return Ok(());
     }
     let weak = ctx.server.weak();
-    let (which, count) = (m.which, m.count);
+    let (which, count) = (m.side, m.count);
     let serve: ServeFn = Box::new(move |w, key| {
         with_server(&weak, |server, now| {
             match pop_zset(server, w.db, key, which, count, now) {

@@ -14,7 +14,7 @@ use cairn_store::db::Now;
 use cairn_store::types::zset::ZSet;
 use cairn_store::{Limits, Object};
 
-use crate::commands::args::{int_arg, is};
+use crate::commands::args::{Mpop, int_arg, is};
 use crate::commands::scan::ScanOpts;
 use crate::commands::typed::{zset, zset_mut};
 use crate::commands::zset_args::{lex_range, score_arg, score_range};
@@ -721,46 +721,11 @@ fn zpopmax(ctx: &mut Ctx, args: Args) -> CmdResult {
 }
 
 /// ZMPOP's and BZMPOP's `numkeys key... MIN|MAX [COUNT count]` from `at`.
-pub struct Mpop<'a> {
-    pub keys: Vec<&'a [u8]>,
-    pub which: Which,
-    pub count: usize,
-}
-
-pub fn mpop_args<'a>(args: &Args<'a>, at: usize) -> Result<Mpop<'a>, CmdError> {
-    let numkeys = int_arg(args.get(at))
-        .ok()
-        .filter(|n| *n > 0)
-        .ok_or_else(|| CmdError::new("ERR numkeys should be greater than 0"))?
-        as usize;
-    let where_at = at
-        .checked_add(numkeys)
-        .and_then(|w| w.checked_add(1))
-        .filter(|w| *w < args.len())
-        .ok_or_else(CmdError::syntax)?;
-    let which = match args.get(where_at) {
-        w if is(w, "min") => Which::Min,
-        w if is(w, "max") => Which::Max,
-        _ => return Err(CmdError::syntax()),
-    };
-    let mut count = None;
-    let mut j = where_at + 1;
-    while j < args.len() {
-        if count.is_none() && is(args.get(j), "count") && j + 1 < args.len() {
-            let c = int_arg(args.get(j + 1))
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| CmdError::new("ERR count should be greater than 0"))?;
-            count = Some(c as usize);
-            j += 2;
-        } else {
-            return Err(CmdError::syntax());
-        }
-    }
-    Ok(Mpop {
-        keys: (at + 1..where_at).map(|i| args.get(i)).collect(),
-        which,
-        count: count.unwrap_or(1),
+pub fn mpop_args<'a>(args: &Args<'a>, at: usize) -> Result<Mpop<'a, Which>, CmdError> {
+    crate::commands::args::mpop_args(args, at, |w| match w {
+        w if is(w, "min") => Ok(Which::Min),
+        w if is(w, "max") => Ok(Which::Max),
+        _ => Err(CmdError::syntax()),
     })
 }
 
@@ -774,7 +739,7 @@ pub fn mpop_reply(out: &mut Reply, key: &[u8], pairs: &[(Vec<u8>, f64)]) {
 fn zmpop(ctx: &mut Ctx, args: Args) -> CmdResult {
     let m = mpop_args(&args, 1)?;
     for key in &m.keys {
-        if let Some(pairs) = pop_zset(ctx.server, ctx.db(), key, m.which, m.count, ctx.now)? {
+        if let Some(pairs) = pop_zset(ctx.server, ctx.db(), key, m.side, m.count, ctx.now)? {
             mpop_reply(ctx.out, key, &pairs);
             return Ok(());
         }

@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod cluster;
+pub mod events;
 pub mod ops;
 pub mod versus;
 
