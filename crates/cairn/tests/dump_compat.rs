@@ -209,11 +209,11 @@ fn damage_is_refused_with_the_same_words_on_both_servers() {
     let bad_format = "ERR Bad data format";
     refuses_damaged_payloads(&mut rcon, &mut ccon);
     refuses_damaged_payloads(&mut ccon, &mut rcon);
-    // a type Cairn does not hold yet: Redis's sorted set payloads
-    q::<i64>(&mut rcon, &["ZADD", "zset", "1", "a"]);
-    let payload = dump(&mut rcon, b"zset");
+    // a type Cairn does not hold yet: Redis's stream payloads
+    q::<String>(&mut rcon, &["XADD", "stream", "1-1", "f", "v"]);
+    let payload = dump(&mut rcon, b"stream");
     assert_eq!(
-        errb(&mut ccon, &[b"RESTORE", b"zset", b"0", &payload]),
+        errb(&mut ccon, &[b"RESTORE", b"stream", b"0", &payload]),
         bad_format
     );
     // an RDB version redis-server 7.0 does not know (Redis 7.4's 12) with a good checksum:

@@ -515,7 +515,11 @@ fn cache_aside_pass(con: &mut Connection, prefix: &str, n: usize, value: &str) -
 /// here, so the test fails if the drop is not acted on.
 ///
 /// Two sets of 8,000 keys with 150-byte values; either fits in the limit, both do not.
-/// Set A is read until every counter saturates; then set B is read pass after pass.
+/// Set A is read until every counter saturates; then set B is read pass after pass. Once
+/// the tuner halves the sketch, B's hit ratio jumps from ~0.01 to 0.6-0.9 in one pass and
+/// then creeps up as the rest of A ages out: some runs pass 0.9 within a few passes, others
+/// level off near 0.87 (which 0.9 made a coin toss), so B must pass 0.8, which a tuner
+/// that does not act keeps it far from for twice the passes allowed.
 #[test]
 fn tinylfu_follows_popularity_when_it_moves() {
     let (_srv, mut con) = start();
@@ -536,14 +540,14 @@ fn tinylfu_follows_popularity_when_it_moves() {
     for _ in 0..max_passes {
         let hits = cache_aside_pass(&mut con, "b:", n, &value);
         ratios.push(hits as f64 / n as f64);
-        if hits * 10 > n * 9 {
+        if hits * 10 > n * 8 {
             break;
         }
         // The tuner runs on the cron's tick (hz 10): let it see the window that closed.
         std::thread::sleep(std::time::Duration::from_millis(250));
     }
     assert!(
-        ratios.last().is_some_and(|r| *r > 0.9),
+        ratios.last().is_some_and(|r| *r > 0.8),
         "set B never took over the cache; hit ratio per pass: {ratios:?}"
     );
     assert!(info_u64(&mut con, "stats", "evicted_keys") > 0);
