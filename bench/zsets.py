@@ -43,6 +43,8 @@ Each server runs with its defaults, persistence off (--save '' --appendonly no),
 ephemeral 127.0.0.1 port. Every process the script starts (servers, redis-benchmark, the
 limiter's client processes) is stopped when it exits, also on failure, Ctrl-C or SIGTERM (and
 on SIGKILL of the script through PR_SET_PDEATHSIG). A summary table ends the output.
+The servers, the RESP client, the client processes and that cleanup are bench/harness.py's,
+shared with bench/lists.py.
 
   CAIRN_BIN=target/release/cairn python3 bench/zsets.py          # about 3 minutes on 2 cores
   BENCH_N=20000 BIG_MEMBERS=100000 BENCH_ROUNDS=1 LIMITER_SECONDS=3 python3 bench/zsets.py
@@ -58,45 +60,23 @@ LIMITER_CONNS (25 per process), LIMITER_SECONDS (8), LIMITER_WARMUP (1), LIMITER
 SKIP_THROUGHPUT=1, SKIP_LIMITER=1, SKIP_MEMORY=1.
 """
 
-import ctypes
-import multiprocessing
 import os
 import random
 import re
 import select
-import shlex
-import shutil
-import signal
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def env_int(name, default, minimum=1):
-    raw = os.environ.get(name, str(default))
-    try:
-        value = int(raw)
-    except ValueError:
-        value = None
-    if value is None or value < minimum:
-        print(f"error: {name} must be an integer >= {minimum} (got {raw!r})", file=sys.stderr)
-        sys.exit(2)
-    return value
-
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import (INCOMPLETE, Clients, Conn, child_cpu, child_setup,  # noqa: E402
+                     client_socket, die, encode, env_int, parse, ratio, run_bench,
+                     server_state, sleep_until)
+import harness  # noqa: E402
 
 N = env_int("BENCH_N", 200000)
 ROUNDS = env_int("BENCH_ROUNDS", 3)
 BENCH_TIMEOUT = env_int("BENCH_TIMEOUT", 180)
-CAIRN = os.path.abspath(os.environ.get("CAIRN_BIN") or os.path.join(ROOT, "target/release/cairn"))
-if os.environ.get("CAIRN_BIN") and os.sep not in os.environ["CAIRN_BIN"]:
-    CAIRN = shutil.which(os.environ["CAIRN_BIN"]) or CAIRN  # a bare name: look it up in PATH
-CAIRN_ARGS = shlex.split(os.environ.get("CAIRN_ARGS", ""))
-CAIRN_IS_REDIS = os.path.basename(CAIRN).startswith("redis-server")
 
 ZADD_RANGE = env_int("ZADD_RANGE", 1_000_000_000)
 BIG_MEMBERS = env_int("BIG_MEMBERS", 1_000_000, minimum=20)
@@ -116,263 +96,8 @@ if ZADD_RANGE > 2**31 - 1:
     print("error: ZADD_RANGE must fit redis-benchmark's int (< 2^31)", file=sys.stderr)
     sys.exit(2)
 
-WORK = tempfile.mkdtemp(prefix="cairn-zsets.")
-PROCS = []      # servers: subprocess.Popen
-CHILDREN = []   # limiter clients: multiprocessing.Process
+harness.setup("zsets", conn_timeout=120)
 SUMMARY = []    # (label, cairn, redis, fmt)
-CLK_TCK = os.sysconf("SC_CLK_TCK")
-PR_SET_PDEATHSIG = 1
-
-
-class Failure(Exception):
-    pass
-
-
-def die(msg):
-    raise Failure(msg)
-
-
-# ------------------------------------------------------------------- processes --
-
-def _prctl():
-    try:
-        return ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-
-
-PRCTL = _prctl()
-
-
-def die_with_parent():
-    """In a child: get SIGKILL when the script dies, even by SIGKILL (Linux)."""
-    if PRCTL is not None:
-        PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-def cleanup():
-    for p in CHILDREN:
-        if p.is_alive():
-            p.terminate()
-    for p in CHILDREN:
-        p.join(5)
-        if p.is_alive():
-            p.kill()
-            p.join(5)
-    CHILDREN.clear()
-    for p in list(PROCS):
-        stop(p)
-    shutil.rmtree(WORK, ignore_errors=True)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class RespError(str):
-    pass
-
-
-INCOMPLETE = object()
-
-
-def parse(buf, pos=0):
-    """One RESP2/RESP3 reply at buf[pos:]: (value, next position), or (INCOMPLETE, pos)."""
-    end = buf.find(b"\r\n", pos)
-    if end < 0:
-        return INCOMPLETE, pos
-    kind, rest, nxt = buf[pos:pos + 1], buf[pos + 1:end], end + 2
-    if kind in (b"+", b":", b","):
-        return rest, nxt
-    if kind == b"-":
-        return RespError(rest.decode(errors="replace")), nxt
-    if kind == b"_":
-        return None, nxt
-    if kind == b"$":
-        n = int(rest)
-        if n < 0:
-            return None, nxt
-        if len(buf) < nxt + n + 2:
-            return INCOMPLETE, pos
-        return buf[nxt:nxt + n], nxt + n + 2
-    if kind in (b"*", b"%", b">"):
-        n = int(rest)
-        if n < 0:
-            return None, nxt
-        if kind == b"%":
-            n *= 2
-        items = []
-        for _ in range(n):
-            item, nxt = parse(buf, nxt)
-            if item is INCOMPLETE:
-                return INCOMPLETE, pos
-            items.append(item)
-        return items, nxt
-    raise Failure(f"unexpected reply {buf[pos:pos + 80]!r}")
-
-
-def encode(args):
-    out = [b"*%d\r\n" % len(args)]
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(a), a))
-    return b"".join(out)
-
-
-class Conn:
-    """A blocking RESP connection for setup, checks and loading."""
-
-    def __init__(self, port, timeout=120):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
-        self.s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buf = b""
-        self.pos = 0
-
-    def read(self):
-        while True:
-            value, nxt = parse(self.buf, self.pos)
-            if value is not INCOMPLETE:
-                self.pos = nxt
-                if self.pos > 1 << 20:
-                    self.buf, self.pos = self.buf[self.pos:], 0
-                return value
-            chunk = self.s.recv(1 << 20)
-            if not chunk:
-                raise OSError("server closed the connection")
-            self.buf = self.buf[self.pos:] + chunk
-            self.pos = 0
-
-    def call(self, *args, check=True):
-        self.s.sendall(encode(args))
-        reply = self.read()
-        if check and isinstance(reply, RespError):
-            die(f"{' '.join(map(str, args))[:60]}: {reply}")
-        return reply
-
-    def pipeline(self, commands, window=100):
-        """Sends encoded commands in pipelined windows; fails on the first error reply."""
-        batch = []
-        for c in commands:
-            batch.append(c)
-            if len(batch) >= window:
-                self._flush(batch)
-                batch = []
-        if batch:
-            self._flush(batch)
-
-    def _flush(self, batch):
-        self.s.sendall(b"".join(batch))
-        for _ in batch:
-            reply = self.read()
-            if isinstance(reply, RespError):
-                die(f"error reply while loading: {reply}")
-
-    def close(self):
-        self.s.close()
-
-
-def info_field(conn, section, field):
-    text = conn.call("INFO", section).decode()
-    for line in text.splitlines():
-        if line.startswith(field + ":"):
-            return line.split(":", 1)[1].strip()
-    return None
-
-
-class Server:
-    def __init__(self, kind):
-        self.kind = kind
-        self.port = free_port()
-        self.dir = tempfile.mkdtemp(prefix=kind + ".", dir=WORK)
-        self.log = os.path.join(self.dir, "server.log")
-        common = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                  "--appendonly", "no", "--loglevel", "warning", "--dir", self.dir]
-        if kind == "cairn" and not CAIRN_IS_REDIS:
-            argv = [CAIRN, "server"] + common + CAIRN_ARGS
-        elif kind == "cairn":
-            argv = [CAIRN] + common + CAIRN_ARGS
-        else:
-            argv = ["redis-server"] + common
-        with open(self.log, "wb") as out:
-            self.proc = subprocess.Popen(argv, cwd=self.dir, stdin=subprocess.DEVNULL,
-                                         stdout=out, stderr=subprocess.STDOUT,
-                                         start_new_session=True, preexec_fn=die_with_parent)
-        PROCS.append(self.proc)
-        self.pid = self.proc.pid
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                die(f"{kind} exited with status {self.proc.returncode} at start:\n{self.log_tail()}")
-            try:
-                c = Conn(self.port, timeout=2)
-                ok = c.call("PING", check=False) == b"PONG"
-                c.close()
-                if ok:
-                    return
-            except OSError:
-                pass
-            time.sleep(0.05)
-        die(f"{kind} did not answer PING within 20 s:\n{self.log_tail()}")
-
-    def log_tail(self, lines=15):
-        try:
-            with open(self.log, errors="replace") as f:
-                return "".join("  | " + l for l in f.readlines()[-lines:]) or "  (empty log)"
-        except OSError:
-            return "  (no log)"
-
-    def alive(self):
-        if self.proc.poll() is not None:
-            die(f"{self.kind} (pid {self.pid}) exited with status {self.proc.returncode}:\n"
-                f"{self.log_tail()}")
-
-    def cpu(self):
-        """User + system CPU seconds of the server (all its threads) so far."""
-        with open(f"/proc/{self.pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-    def rss(self):
-        with open(f"/proc/{self.pid}/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-        return 0
-
-    def stop(self):
-        stop(self.proc)
-
-
-def stop(p):
-    if p.poll() is None:
-        p.terminate()
-        try:
-            p.wait(10)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
-    if p in PROCS:
-        PROCS.remove(p)
-
-
-def version_of(argv):
-    try:
-        out = subprocess.run(argv, capture_output=True, text=True, timeout=5,
-                             stdin=subprocess.DEVNULL)
-        return (out.stdout.strip() or out.stderr.strip()).splitlines()[0]
-    except (OSError, subprocess.TimeoutExpired, IndexError):
-        return "unknown"
-
-
-def loadavg():
-    with open("/proc/loadavg") as f:
-        return " ".join(f.read().split()[:3])
-
-
-def ratio(a, b):
-    return f"{a / b:.2f}" if b else "n/a"
 
 
 def zadd_commands(key, first, last, per_command=1000):
@@ -416,35 +141,9 @@ def bench_cmd(port, pipe, test):
             "-P", str(pipe), "--csv", "-q"] + bench_args(test)
 
 
-def run_bench(srv, pipe, test):
+def run_zsets_bench(srv, pipe, test):
     """One redis-benchmark run: (ops/s, server CPU seconds)."""
-    srv.alive()
-    cmd = bench_cmd(srv.port, pipe, test)
-    cpu0 = srv.cpu()
-    try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=BENCH_TIMEOUT,
-                             stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
-    except subprocess.TimeoutExpired:
-        die(f"{' '.join(cmd)} did not finish within {BENCH_TIMEOUT} s")
-    cpu = srv.cpu() - cpu0
-    srv.alive()
-    if out.returncode != 0:
-        die(f"{' '.join(cmd)} failed ({out.returncode}): {out.stderr.strip()[-500:]}")
-    rps = {}
-    for line in out.stdout.splitlines():
-        parts = line.split('"')
-        if len(parts) >= 4 and parts[1] != "test":
-            try:
-                rps[parts[1]] = float(parts[3])
-            except ValueError:
-                pass
-    main_line = next((t for t in rps if t.split()[0].lower() == test), None)
-    if main_line is None:
-        die(f"no {test} line in the output of {' '.join(cmd)}:\n{out.stdout}{out.stderr}")
-    if out.stderr.strip():
-        print(f"  note: redis-benchmark {test} on {srv.kind} wrote to stderr: "
-              f"{out.stderr.strip()[:200]}", flush=True)
-    return rps[main_line], cpu
+    return run_bench(srv, bench_cmd(srv.port, pipe, test), test, BENCH_TIMEOUT)
 
 
 def check_big(name, conn):
@@ -475,13 +174,12 @@ def throughput(servers):
     for rnd in range(ROUNDS):
         order = ["cairn", "redis"] if rnd % 2 == 0 else ["redis", "cairn"]
         for pipe in (1, 16):
-            line = []
             for name in order:
                 conns[name].call("DEL", "myzset")
             for test in TESTS:
                 for name in order:
                     c = conns[name]
-                    r, used = run_bench(servers[name], pipe, test)
+                    r, used = run_zsets_bench(servers[name], pipe, test)
                     if test == "zadd":
                         card = int(c.call("ZCARD", "myzset"))
                         missing = N - card
@@ -509,27 +207,14 @@ def throughput(servers):
                             die(f"{name}: ZCARD big is {card} after {test}")
                     rps.setdefault((test, pipe, name), []).append(r)
                     cpu.setdefault((test, pipe, name), []).append(used * 1e6 / N)
-                line.append(f"{test} " + "/".join(f"{rps[(test, pipe, n)][-1]:.0f}"
-                                                  for n in ("cairn", "redis")))
-            print(f"[round {rnd + 1}/{ROUNDS}] P{pipe:<2} cairn/redis ops/s: " + "  ".join(line),
-                  flush=True)
+            harness.print_round(rnd, ROUNDS, pipe, TESTS, rps)
     for c in conns.values():
         c.call("FLUSHALL")
         c.close()
 
-    print(f"\n{'test':18} {'cairn ops/s':>12} {'redis ops/s':>12} {'cairn/redis':>12}"
-          f" {'cairn us/req':>13} {'redis us/req':>13} {'cpu c/r':>8}")
-    for pipe in (1, 16):
-        for test in TESTS:
-            c = statistics.median(rps[(test, pipe, "cairn")])
-            r = statistics.median(rps[(test, pipe, "redis")])
-            cc = statistics.median(cpu[(test, pipe, "cairn")])
-            rc = statistics.median(cpu[(test, pipe, "redis")])
-            label = f"{test.upper()} P{pipe}"
-            print(f"{label:18} {c:12.0f} {r:12.0f} {ratio(c, r):>12}"
-                  f" {cc:13.2f} {rc:13.2f} {ratio(cc, rc):>8}")
-            SUMMARY.append((f"{label} ops/s", c, r, "{:.0f}"))
-            SUMMARY.append((f"{label} server us/req", cc, rc, "{:.2f}"))
+    for label, c, r, cc, rc in harness.throughput_table(rps, cpu, TESTS, 18):
+        SUMMARY.append((f"{label} ops/s", c, r, "{:.0f}"))
+        SUMMARY.append((f"{label} server us/req", cc, rc, "{:.2f}"))
     print("us/req: the server's CPU time (user + system) per request, median.")
     print(f"collisions of the random ZADD members (topped up before zpopmin): cairn "
           f"{dups.get('cairn')}, redis {dups.get('redis')}")
@@ -543,18 +228,6 @@ MULTI = encode([b"MULTI"])
 EXEC = encode([b"EXEC"])
 TX_RE = re.compile(rb"\+OK\r\n\+QUEUED\r\n\+QUEUED\r\n\+QUEUED\r\n"
                    rb"\*3\r\n:(-?\d+)\r\n:(-?\d+)\r\n:(-?\d+)\r\n")
-
-
-def child_setup():
-    die_with_parent()
-    signal.signal(signal.SIGINT, signal.SIG_IGN)   # the parent handles Ctrl-C and stops us
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    signal.signal(signal.SIGHUP, signal.SIG_DFL)
-
-
-def child_cpu():
-    t = os.times()
-    return t.user + t.system
 
 
 def bulk(b):
@@ -581,8 +254,7 @@ def limiter_main(port, chan, index, pipe, max_tx):
         window_us = L_WINDOW_MS * 1000
         socks = {}
         for _ in range(L_CONNS):
-            s = socket.create_connection(("127.0.0.1", port), timeout=30)
-            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            s = client_socket(port)
             s.settimeout(None)   # blocking: we recv only after EPOLLIN, send small batches
             socks[s.fileno()] = s
         ep = select.epoll()
@@ -624,8 +296,7 @@ def limiter_main(port, chan, index, pipe, max_tx):
             sent += k
             return True
 
-        while clock() < start_ns:
-            time.sleep(min(0.01, max(0.0, (start_ns - clock()) / 1e9)))
+        sleep_until(start_ns)
         cpu0 = child_cpu()
         live = 0
         for fd in socks:
@@ -686,47 +357,19 @@ def limiter_main(port, chan, index, pipe, max_tx):
         chan.send(("error", f"limiter client {index}: {e!r}"))
 
 
-def server_state(srv):
-    """For an error message: does the server still answer PING from a new connection?"""
-    if srv.proc.poll() is not None:
-        return f"; the server exited with status {srv.proc.returncode}:\n{srv.log_tail()}"
-    try:
-        c = Conn(srv.port, timeout=2)
-        reply = c.call("PING", check=False)
-        c.close()
-        return f"; the server still answers PING ({reply!r})"
-    except OSError as e:
-        return f"; the server no longer answers PING within 2 s ({e!r}): stuck?"
-
-
 def limiter_phase(srv, pipe):
     srv.alive()
     ctl = Conn(srv.port)
     ctl.call("FLUSHALL")
-    mp = multiprocessing.get_context("fork")
     share = [L_MAX_TX // L_PROCS + (1 if i < L_MAX_TX % L_PROCS else 0) for i in range(L_PROCS)]
-    procs, chans = [], []
-    try:
+    with Clients(srv, "limiter client") as clients:
         for i in range(L_PROCS):
-            parent_end, child_end = mp.Pipe()
-            p = mp.Process(target=limiter_main, args=(srv.port, child_end, i, pipe, share[i]),
-                           daemon=True)
-            p.start()
-            CHILDREN.append(p)
-            procs.append(p)
-            child_end.close()
-            chans.append(parent_end)
-        for ch in chans:
-            if not ch.poll(30):
-                die(f"{srv.kind}: a limiter client did not connect within 30 s{server_state(srv)}")
-            msg = ch.recv()
-            if msg != "ready":
-                die(f"{srv.kind}: limiter client failed: "
-                    f"{msg[1] if isinstance(msg, tuple) else msg}{server_state(srv)}")
+            clients.start(limiter_main, i, pipe, share[i])
+        clients.wait_ready()
         start_ns = time.monotonic_ns() + 200_000_000
         end_ns = start_ns + (L_WARMUP + L_SECONDS) * 1_000_000_000
         count_from = start_ns + L_WARMUP * 1_000_000_000
-        for ch in chans:
+        for ch in clients.chans:
             ch.send((start_ns, end_ns))
         time.sleep(max(0.0, (count_from - time.monotonic_ns()) / 1e9))
         cpu0 = srv.cpu()
@@ -734,24 +377,15 @@ def limiter_phase(srv, pipe):
         server_cpu = srv.cpu() - cpu0
         results = []
         deadline = time.monotonic() + L_DRAIN_LIMIT + 15
-        for ch in chans:
+        for ch in clients.chans:
             if not ch.poll(max(0.0, deadline - time.monotonic())):
                 die(f"{srv.kind}: a limiter client did not finish in time{server_state(srv)}")
             msg = ch.recv()
             if msg[0] == "error":
                 die(f"{srv.kind} (limiter P{pipe}): {msg[1]}{server_state(srv)}")
             results.append(msg)
-        for p in procs:
+        for p in clients.procs:
             p.join(10)
-    finally:
-        for p in procs:
-            if p.is_alive():
-                p.terminate()
-                p.join(5)
-            if p in CHILDREN:
-                CHILDREN.remove(p)
-        for ch in chans:
-            ch.close()
     sent = sum(r[1] for r in results)
     done = sum(r[2] for r in results)
     in_window = sum(r[3] for r in results)
@@ -841,19 +475,14 @@ def memory():
               f" {'members/s':>10}  encoding")
         row = {}
         for name in ("cairn", "redis"):
-            srv = Server(name)
-            try:
-                c = Conn(srv.port)
-                time.sleep(0.3)
-                used0, rss0 = int(info_field(c, "memory", "used_memory")), srv.rss()
-                t = time.monotonic()
+
+            def fill(c):
                 if key == "big":
                     c.pipeline(zadd_commands(b"big", 0, MEM_BIG), window=20)
                 else:
                     c.pipeline(small_sets(), window=200)
-                took = time.monotonic() - t
-                time.sleep(0.5)
-                used1, rss1 = int(info_field(c, "memory", "used_memory")), srv.rss()
+
+            def check(c):
                 if key == "big":
                     card = int(c.call("ZCARD", "big"))
                     ok = card == MEM_BIG
@@ -866,12 +495,8 @@ def memory():
                     what = f"DBSIZE {keys}, last set {last!r:.120}"
                 if not ok:
                     die(f"{name}: after loading, {what}")
-                enc = c.call("OBJECT", "ENCODING", key, check=False)
-                enc = enc.decode() if isinstance(enc, bytes) else "?"
-                c.close()
-            finally:
-                srv.stop()
-            row[name] = ((used1 - used0) / members, (rss1 - rss0) / members)
+            used, rss, took, enc = harness.measure_fill(name, fill, check, key)
+            row[name] = (used / members, rss / members)
             print(f"{name:8} {row[name][0]:21.1f} {row[name][1]:13.1f} {took:7.2f}"
                   f" {members / took:10.0f}  {enc}", flush=True)
         print(f"{'c/r':8} {ratio(row['cairn'][0], row['redis'][0]):>21}"
@@ -882,78 +507,14 @@ def memory():
 
 # ------------------------------------------------------------------------- main --
 
-def preflight(srv):
-    c = Conn(srv.port)
-    reply = c.call("ZADD", "__zsets_probe", "1", "a", check=False)
-    if isinstance(reply, RespError):
-        die(f"{CAIRN} answers ZADD with '{reply}': it has no sorted sets yet. Rebuild it "
-            "(cargo build --release -p cairn), or dry-run the script with "
-            "CAIRN_BIN=$(command -v redis-server)")
-    c.call("DEL", "__zsets_probe")
-    c.close()
-
-
 def summary():
-    print("\n== Summary (medians; cairn/redis above 1.00 is better for ops/s and tx/s, "
-          "below 1.00 for us and bytes)")
-    print(f"{'':38} {'cairn':>12} {'redis':>12} {'cairn/redis':>12}")
-    for label, c, r, fmt in SUMMARY:
-        print(f"{label:38} {fmt.format(c):>12} {fmt.format(r):>12} {ratio(c, r):>12}")
+    harness.print_summary(SUMMARY, 38, "ops/s and tx/s", "us and bytes")
 
 
 def main():
-    def on_signal(signum, _frame):
-        raise SystemExit(128 + signum)
-    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
-        signal.signal(sig, on_signal)
-    for tool in ("redis-server", "redis-benchmark"):
-        if not shutil.which(tool):
-            print(f"error: {tool} not found (apt-get install redis-server redis-tools)",
-                  file=sys.stderr)
-            return 1
-    t0 = time.monotonic()
-    try:
-        if not os.path.exists(CAIRN):
-            print("==> cargo build --release -p cairn", flush=True)
-            subprocess.run(["cargo", "build", "--release", "-p", "cairn"], cwd=ROOT, check=True)
-        print("== Cairn vs Redis: sorted sets")
-        print(f"date: {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())}, "
-              f"cpus: {os.cpu_count()}, loadavg: {loadavg()}")
-        cairn_version = version_of([CAIRN, "--version"])
-        print(f"cairn: {CAIRN} ({cairn_version}){' ' + ' '.join(CAIRN_ARGS) if CAIRN_ARGS else ''}")
-        print(f"redis: {version_of(['redis-server', '--version'])}; "
-              f"{version_of(['redis-benchmark', '--version'])}")
-        if CAIRN_IS_REDIS:
-            print("NOTE: CAIRN_BIN is a redis-server: both sides are redis-server, a dry run "
-                  "of the script, not a comparison")
-        need_servers = os.environ.get("SKIP_THROUGHPUT") != "1" or \
-            os.environ.get("SKIP_LIMITER") != "1"
-        if need_servers:
-            servers = {k: Server(k) for k in ("cairn", "redis")}
-            preflight(servers["cairn"])
-            if os.environ.get("SKIP_THROUGHPUT") != "1":
-                throughput(servers)
-            if os.environ.get("SKIP_LIMITER") != "1":
-                limiter(servers)
-            for s in servers.values():
-                s.stop()
-        if os.environ.get("SKIP_MEMORY") != "1":
-            if not need_servers:
-                probe = Server("cairn")
-                preflight(probe)
-                probe.stop()
-            memory()
-        summary()
-        print(f"loadavg at the end: {loadavg()}; took {time.monotonic() - t0:.0f} s")
-        return 0
-    except Failure as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    except OSError as e:   # a server that closed a connection or stopped answering
-        print(f"error: {e!r}", file=sys.stderr)
-        return 1
-    finally:
-        cleanup()
+    return harness.run("sorted sets", ["ZADD", "__zsets_probe", "1", "a"], "sorted sets",
+                       [("SKIP_THROUGHPUT", throughput), ("SKIP_LIMITER", limiter)],
+                       memory, summary, show_took=True)
 
 
 if __name__ == "__main__":
