@@ -229,9 +229,6 @@ fn zadd(ctx: &mut Ctx, args: Args) -> CmdResult {
     let db = shard.db(ctx.db());
     if f.xx && db.peek(slot, key, ctx.now).is_none() {
         // Nothing to update, and nothing is created.
-        if let Some(e) = db.read(slot, key, ctx.now) {
-            zset(e)?;
-        }
         drop(shard);
         match f.incr {
             true => ctx.out.null(),
