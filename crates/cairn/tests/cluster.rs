@@ -693,7 +693,8 @@ fn primaries_killed_one_after_another_are_each_failed_over() {
 
 /// A client blocked on a key is served in a cluster like anywhere else, is refused with
 /// CROSSSLOT for keys of two slots, and, when its key's slot moves to another node, gets
-/// the redirect that sends its cluster client there.
+/// the redirect that sends its cluster client there (a blocked BZPOPMIN too; a big sorted
+/// set in that slot arrives whole).
 #[test]
 fn a_blocked_pop_follows_its_slot_to_another_node() {
     let c = LocalCluster::start(3, &[]);
@@ -736,6 +737,32 @@ fn a_blocked_pop_follows_its_slot_to_another_node() {
             .query::<redis::Value>(&mut conn(port))
     });
     blocked(&mut admin, 1);
+    // A sorted-set pop blocked in the same slot, and a big sorted set that moves with it
+    // (in steps: a RESTORE, then ZADDs).
+    let zkey = format!("{{{tag}}}:queue");
+    let zmoved = std::thread::spawn(move || {
+        redis::cmd("BZPOPMIN")
+            .arg(&zkey)
+            .arg(0)
+            .query::<redis::Value>(&mut conn(port))
+    });
+    blocked(&mut admin, 2);
+    let board = format!("{{{tag}}}:board");
+    for chunk in (0..3000u32).collect::<Vec<_>>().chunks(500) {
+        let mut z = redis::cmd("ZADD");
+        z.arg(&board);
+        for i in chunk {
+            z.arg(f64::from(*i) / 4.0).arg(format!("player:{i}"));
+        }
+        let _: i64 = z.query(&mut admin).unwrap();
+    }
+    let want: Vec<(String, f64)> = redis::cmd("ZRANGE")
+        .arg(&board)
+        .arg(0)
+        .arg(-1)
+        .arg("WITHSCORES")
+        .query(&mut admin)
+        .unwrap();
     let slot: u16 = redis::cmd("CLUSTER")
         .arg("KEYSLOT")
         .arg(&key)
@@ -744,8 +771,20 @@ fn a_blocked_pop_follows_its_slot_to_another_node() {
     c.move_slot(slot, 0, 1);
     // MOVED, or ASK within the two seconds after a handover in which the former owner
     // answers ASK (docs/cluster.md): either sends the client to the new owner.
-    let e = moved.join().unwrap().unwrap_err();
-    assert!(matches!(e.code(), Some("MOVED" | "ASK")), "{e}");
-    assert!(e.to_string().contains(&c.port(1).to_string()), "{e}");
+    for e in [
+        moved.join().unwrap().unwrap_err(),
+        zmoved.join().unwrap().unwrap_err(),
+    ] {
+        assert!(matches!(e.code(), Some("MOVED" | "ASK")), "{e}");
+        assert!(e.to_string().contains(&c.port(1).to_string()), "{e}");
+    }
     blocked(&mut admin, 0);
+    let got: Vec<(String, f64)> = redis::cmd("ZRANGE")
+        .arg(&board)
+        .arg(0)
+        .arg(-1)
+        .arg("WITHSCORES")
+        .query(&mut conn(c.port(1)))
+        .unwrap();
+    assert_eq!(got, want);
 }
