@@ -150,3 +150,20 @@ impl PartialEq for Object {
 }
 
 impl Eq for Object {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every key holding a collection pays one `Object` allocation: 48 bytes is a jemalloc
+    /// class, 49 would cost 64 (16 bytes more on every hash, set, list and sorted set).
+    #[test]
+    fn an_object_fits_a_48_byte_allocation() {
+        assert!(
+            std::mem::size_of::<Object>() <= 48,
+            "{}",
+            std::mem::size_of::<Object>()
+        );
+        assert_eq!(crate::alloc::alloc_class(std::mem::size_of::<Object>()), 48);
+    }
+}

@@ -32,13 +32,51 @@ const SAFETY_BYTES: usize = 8192;
 pub struct List {
     nodes: VecDeque<Node>,
     len: usize,
-    /// Heap bytes of the nodes' buffers and of the chain, in allocator classes.
-    bytes: usize,
-    /// Reported as `quicklist` (see the module's doc).
-    quick: bool,
-    /// Some node away from the ends may be uncompressed: the next settling looks at every
-    /// node, not only those near the ends.
-    loose: bool,
+    /// Heap bytes of the nodes' buffers, in allocator classes, and two flags.
+    bytes: Bytes,
+}
+
+/// A list's byte count (low bits) and its flags [`QUICK`] and [`LOOSE`] (the top two) in
+/// one word: two `bool`s of their own made a list 56 bytes, and a list is the largest
+/// collection, so every key holding any collection paid a 64-byte `Object` allocation
+/// where 48 bytes now do (16 bytes a hash, set or sorted set key).
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+struct Bytes(usize);
+
+/// Reported as `quicklist` (see the module's doc).
+const QUICK: usize = 1 << (usize::BITS - 1);
+/// Some node away from the ends may be uncompressed: the next settling looks at every
+/// node, not only those near the ends.
+const LOOSE: usize = 1 << (usize::BITS - 2);
+
+impl Bytes {
+    fn get(self) -> usize {
+        self.0 & !(QUICK | LOOSE)
+    }
+
+    /// A node went from `before` to `after` bytes (added first: never below zero).
+    fn change(&mut self, before: usize, after: usize) {
+        self.0 = self.0 + after - before;
+    }
+
+    fn is(self, flag: usize) -> bool {
+        self.0 & flag != 0
+    }
+
+    fn set(&mut self, flag: usize, on: bool) {
+        if on {
+            self.0 |= flag;
+        } else {
+            self.0 &= !flag;
+        }
+    }
+
+    /// The flag's value, cleared.
+    fn take(&mut self, flag: usize) -> bool {
+        let was = self.is(flag);
+        self.set(flag, false);
+        was
+    }
 }
 
 #[derive(Clone, Default)]
@@ -329,7 +367,11 @@ impl List {
     }
 
     pub fn encoding(&self) -> &'static str {
-        if self.quick { "quicklist" } else { "listpack" }
+        if self.bytes.is(QUICK) {
+            "quicklist"
+        } else {
+            "listpack"
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -342,7 +384,7 @@ impl List {
 
     /// Heap bytes, in allocator size classes, in O(1).
     pub fn heap_bytes(&self) -> usize {
-        self.bytes + alloc_class(self.nodes.capacity() * std::mem::size_of::<Node>())
+        self.bytes.get() + alloc_class(self.nodes.capacity() * std::mem::size_of::<Node>())
     }
 
     /// Packed nodes (DEBUG, tests).
@@ -442,10 +484,10 @@ impl List {
         let before = node.heap();
         if node.is_compressed() {
             node.decompress();
-            self.loose = true;
+            self.bytes.set(LOOSE, true);
         }
         let r = f(node);
-        self.bytes = self.bytes + node.heap() - before;
+        self.bytes.change(before, node.heap());
         r
     }
 
@@ -470,7 +512,7 @@ impl List {
                 self.edit(0, Node::seal);
             }
             let n = Node::with(v);
-            self.bytes += n.heap();
+            self.bytes.change(0, n.heap());
             self.nodes.push_front(n);
         }
         self.len += 1;
@@ -492,7 +534,7 @@ impl List {
                 self.edit(last, Node::seal);
             }
             let n = Node::with(v);
-            self.bytes += n.heap();
+            self.bytes.change(0, n.heap());
             self.nodes.push_back(n);
         }
         self.len += 1;
@@ -544,7 +586,7 @@ impl List {
 
     fn drop_node(&mut self, k: usize) {
         let n = self.nodes.remove(k).expect("node k exists");
-        self.bytes -= n.heap();
+        self.bytes.change(n.heap(), 0);
     }
 
     /// Replaces element `index`; false when out of range.
@@ -601,13 +643,13 @@ impl List {
             count: n.count - half as u32,
             raw_len: 0,
         };
-        self.loose = true;
+        self.bytes.set(LOOSE, true);
         self.edit(k, |n| {
             n.buf.truncate(at);
             n.count = half as u32;
             n.buf.shrink_to_fit();
         });
-        self.bytes += tail.heap();
+        self.bytes.change(0, tail.heap());
         self.nodes.insert(k + 1, tail);
         self.split_if_big(k + 1, lim);
         self.split_if_big(k, lim);
@@ -761,7 +803,7 @@ impl List {
                     && b.count > 0
                 {
                     let b = self.nodes.remove(k + 1).expect("k + 1 exists");
-                    self.bytes -= b.heap();
+                    self.bytes.change(b.heap(), 0);
                     self.edit(k, |a| {
                         a.buf.extend_from_slice(&b.buf);
                         a.count += b.count;
@@ -780,7 +822,7 @@ impl List {
     fn compress_interior(&mut self, depth: usize) {
         let n = self.nodes.len();
         if n == 0 {
-            self.loose = false;
+            self.bytes.set(LOOSE, false);
             return;
         }
         let want = |i: usize| depth > 0 && i >= depth && i + depth < n;
@@ -795,9 +837,9 @@ impl List {
             } else {
                 node.decompress();
             }
-            list.bytes = list.bytes + node.heap() - before;
+            list.bytes.change(before, node.heap());
         };
-        if std::mem::take(&mut self.loose) {
+        if self.bytes.take(LOOSE) {
             for i in 0..n {
                 fix(self, i);
             }
@@ -814,18 +856,18 @@ impl List {
             self.compress_interior(lim.list_compress_depth);
         } else {
             // Nodes compressed under an earlier depth stay so until changed.
-            self.loose = false;
+            self.bytes.set(LOOSE, false);
         }
         if self.nodes.len() > 1 {
-            self.quick = true;
-        } else if self.quick {
+            self.bytes.set(QUICK, true);
+        } else if self.bytes.is(QUICK) {
             let (max_bytes, max_count) = node_limits(lim);
             let small = self.nodes.front().is_none_or(|n| {
                 n.buf.len() <= max_bytes / 2
                     && (max_count == usize::MAX || n.count as usize <= max_count / 2)
             });
             if small {
-                self.quick = false;
+                self.bytes.set(QUICK, false);
             }
         }
         if self.nodes.capacity() > 16 && self.nodes.len() * 4 < self.nodes.capacity() {
@@ -885,7 +927,7 @@ mod tests {
         assert_eq!(l.get(10_001).as_deref(), Some(&b"changed"[..]));
         assert!(l.nodes.range(1..l.nodes.len() - 1).all(Node::is_compressed));
         let heap: usize = l.nodes.iter().map(Node::heap).sum();
-        assert_eq!(heap, l.bytes);
+        assert_eq!(heap, l.bytes.get());
     }
 
     #[test]
@@ -998,7 +1040,7 @@ mod tests {
                 let want_back: Vec<Vec<u8>> = m.iter().rev().cloned().collect();
                 prop_assert_eq!(back, want_back);
                 let heap: usize = l.nodes.iter().map(Node::heap).sum();
-                prop_assert_eq!(heap, l.bytes);
+                prop_assert_eq!(heap, l.bytes.get());
                 prop_assert!(l.nodes.iter().all(|n| n.count > 0));
                 // Only nodes away from both ends are compressed, and only under a depth.
                 let n = l.nodes.len();
