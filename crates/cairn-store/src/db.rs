@@ -740,12 +740,14 @@ impl Db {
         }
     }
 
-    /// Looks a key up for a write command: records the access, counts nothing.
+    /// Looks a key up for a write command: records the access, counts nothing. Only a key
+    /// that is there is reported written (WATCH, tracking, blocked clients): a write
+    /// command that finds nothing changes nothing, as in Redis.
     pub fn write(&mut self, slot: u16, key: &[u8], now: Now) -> Option<EntryMut<'_>> {
-        self.changed(key, Change::Written);
         let hash = self.hasher.hash_one(key);
         self.record_write(hash);
         let at = self.locate(slot, hash, key, now, Access::Write)?;
+        self.changed(key, Change::Written);
         Some(self.guard(at, true))
     }
 

@@ -105,6 +105,36 @@ fn out_of_memory_while_queuing_aborts_the_transaction() {
     let _: () = q(&mut con, &["CONFIG", "SET", "maxmemory", "0"]);
 }
 
+/// A write command that finds no key changes nothing: a watcher of that key still
+/// commits, as in Redis (the store reported every write lookup as a write).
+#[test]
+fn write_commands_on_a_missing_key_leave_its_watchers_alone() {
+    let srv = CairnProcess::start(&[]);
+    let mut me = srv.client();
+    let mut other = srv.client();
+    let finds_nothing: &[&[&str]] = &[
+        &["LPOP", "w"],
+        &["ZPOPMIN", "w"],
+        &["SREM", "w", "a"],
+        &["ZREM", "w", "a"],
+        &["HDEL", "w", "f"],
+        &["ZADD", "w", "XX", "1", "a"],
+        &["BLPOP", "w", "0.01"],
+        &["BZPOPMIN", "w", "0.01"],
+    ];
+    for cmd in finds_nothing {
+        let _: () = q(&mut me, &["WATCH", "w"]);
+        let _: Value = redis::cmd(cmd[0]).arg(&cmd[1..]).query(&mut other).unwrap();
+        let _: () = q(&mut me, &["MULTI"]);
+        let _: () = q(&mut me, &["SET", "done", "1"]);
+        assert_ne!(
+            exec(&mut me),
+            Value::Nil,
+            "{cmd:?} failed the watcher's EXEC"
+        );
+    }
+}
+
 #[test]
 fn watch_fails_exec_when_another_client_changes_the_key() {
     let srv = CairnProcess::start(&[]);

@@ -265,11 +265,6 @@ pub fn pop_list(
     let slot = cairn_store::key_slot(key);
     let mut shard = server.keyspace.lock(slot);
     let d = shard.db(db);
-    // A missing key is looked at without a write's lookup: that would report the key
-    // written, and a blocking pop finding nothing would wake a pass for nothing.
-    if !d.contains(slot, key, now) {
-        return Ok(None);
-    }
     let Some(mut e) = d.write(slot, key, now) else {
         return Ok(None);
     };

@@ -645,10 +645,6 @@ pub fn pop_zset(
     let slot = cairn_store::key_slot(key);
     let mut shard = server.keyspace.lock(slot);
     let d = shard.db(db);
-    // A missing key is looked at without a write's lookup (see lists.rs' pop_list).
-    if !d.contains(slot, key, now) {
-        return Ok(None);
-    }
     let Some(mut e) = d.write(slot, key, now) else {
         return Ok(None);
     };
