@@ -10,7 +10,7 @@ use cairn_store::types::hash::Hash;
 
 use crate::commands::args::{int_arg, is};
 use crate::commands::scan::{ScanOpts, reply_scan};
-use crate::commands::typed::{hash, hash_mut};
+use crate::commands::typed::{hash, hash_mut, read};
 use crate::ctx::{Command, Ctx};
 use crate::error::{CmdError, CmdResult};
 use crate::ld80;
@@ -198,28 +198,13 @@ fn hsetnx(ctx: &mut Ctx, args: Args) -> CmdResult {
     Ok(())
 }
 
-/// Runs `f` on the hash at `key` (counting a keyspace hit or miss), or answers
-/// `missing` when there is none.
-fn read_hash(
-    ctx: &mut Ctx,
-    key: &[u8],
-    missing: impl FnOnce(&mut Ctx),
-    f: impl FnOnce(&Hash, &mut cairn_protocol::Reply),
-) -> CmdResult {
-    let (mut shard, slot) = ctx.lock(key);
-    match shard.db(ctx.db()).read(slot, key, ctx.now) {
-        Some(e) => f(hash(e)?, ctx.out),
-        None => missing(ctx),
-    }
-    Ok(())
-}
-
 fn hget(ctx: &mut Ctx, args: Args) -> CmdResult {
     let field = args.get(2);
-    read_hash(
+    read(
         ctx,
         args.get(1),
-        |ctx| ctx.out.null(),
+        hash,
+        |out| out.null(),
         |h, out| match h.get(field) {
             Some(v) => out.bulk(v),
             None => out.null(),
@@ -229,13 +214,14 @@ fn hget(ctx: &mut Ctx, args: Args) -> CmdResult {
 
 fn hmget(ctx: &mut Ctx, args: Args) -> CmdResult {
     let fields = args.tail(2);
-    read_hash(
+    read(
         ctx,
         args.get(1),
-        |ctx| {
-            ctx.out.array(fields.len());
+        hash,
+        |out| {
+            out.array(fields.len());
             for _ in fields.iter() {
-                ctx.out.null();
+                out.null();
             }
         },
         |h, out| {
@@ -251,10 +237,11 @@ fn hmget(ctx: &mut Ctx, args: Args) -> CmdResult {
 }
 
 fn hgetall(ctx: &mut Ctx, args: Args) -> CmdResult {
-    read_hash(
+    read(
         ctx,
         args.get(1),
-        |ctx| ctx.out.map(0),
+        hash,
+        |out| out.map(0),
         |h, out| {
             out.map(h.len());
             h.for_each(|f, v| {
@@ -266,10 +253,11 @@ fn hgetall(ctx: &mut Ctx, args: Args) -> CmdResult {
 }
 
 fn hkeys(ctx: &mut Ctx, args: Args) -> CmdResult {
-    read_hash(
+    read(
         ctx,
         args.get(1),
-        |ctx| ctx.out.array(0),
+        hash,
+        |out| out.array(0),
         |h, out| {
             out.array(h.len());
             h.for_each(|f, _| out.bulk(f));
@@ -278,10 +266,11 @@ fn hkeys(ctx: &mut Ctx, args: Args) -> CmdResult {
 }
 
 fn hvals(ctx: &mut Ctx, args: Args) -> CmdResult {
-    read_hash(
+    read(
         ctx,
         args.get(1),
-        |ctx| ctx.out.array(0),
+        hash,
+        |out| out.array(0),
         |h, out| {
             out.array(h.len());
             h.for_each(|_, v| out.bulk(v));
@@ -290,30 +279,33 @@ fn hvals(ctx: &mut Ctx, args: Args) -> CmdResult {
 }
 
 fn hlen(ctx: &mut Ctx, args: Args) -> CmdResult {
-    read_hash(
+    read(
         ctx,
         args.get(1),
-        |ctx| ctx.out.int(0),
+        hash,
+        |out| out.int(0),
         |h, out| out.int(h.len() as i64),
     )
 }
 
 fn hexists(ctx: &mut Ctx, args: Args) -> CmdResult {
     let field = args.get(2);
-    read_hash(
+    read(
         ctx,
         args.get(1),
-        |ctx| ctx.out.int(0),
+        hash,
+        |out| out.int(0),
         |h, out| out.int(i64::from(h.contains(field))),
     )
 }
 
 fn hstrlen(ctx: &mut Ctx, args: Args) -> CmdResult {
     let field = args.get(2);
-    read_hash(
+    read(
         ctx,
         args.get(1),
-        |ctx| ctx.out.int(0),
+        hash,
+        |out| out.int(0),
         |h, out| out.int(h.get(field).map_or(0, <[u8]>::len) as i64),
     )
 }
@@ -447,12 +439,13 @@ fn hrandfield(ctx: &mut Ctx, args: Args) -> CmdResult {
         _ => return Err(CmdError::syntax()),
     };
     let resp3 = ctx.out.is_resp3();
-    read_hash(
+    read(
         ctx,
         key,
-        |ctx| match count {
-            None => ctx.out.null(),
-            Some(_) => ctx.out.array(0),
+        hash,
+        |out| match count {
+            None => out.null(),
+            Some(_) => out.array(0),
         },
         |h, out| {
             let mut rng = fastrand::Rng::new();

@@ -14,7 +14,7 @@ use cairn_store::types::list::List;
 use cairn_store::{Entry, Object};
 
 use crate::commands::args::{Mpop, int_arg, is};
-use crate::commands::typed::{list, list_mut};
+use crate::commands::typed::{list, list_mut, read};
 use crate::ctx::{Command, Ctx};
 use crate::error::{CmdError, CmdResult};
 use crate::notify::class::{GENERIC, LIST};
@@ -345,25 +345,11 @@ fn rpop(ctx: &mut Ctx, args: Args) -> CmdResult {
     pop_command(ctx, args, End::Right)
 }
 
-/// Runs `f` on the list at `key` (counting a keyspace hit or miss), or answers `missing`.
-fn read_list(
-    ctx: &mut Ctx,
-    key: &[u8],
-    missing: impl FnOnce(&mut Reply),
-    f: impl FnOnce(&List, &mut Reply),
-) -> CmdResult {
-    let (mut shard, slot) = ctx.lock(key);
-    match shard.db(ctx.db()).read(slot, key, ctx.now) {
-        Some(e) => f(list(e)?, ctx.out),
-        None => missing(ctx.out),
-    }
-    Ok(())
-}
-
 fn llen(ctx: &mut Ctx, args: Args) -> CmdResult {
-    read_list(
+    read(
         ctx,
         args.get(1),
+        list,
         |out| out.int(0),
         |l, out| out.int(l.len() as i64),
     )
@@ -440,9 +426,10 @@ fn range(start: i64, end: i64, len: usize) -> Option<(usize, usize)> {
 fn lrange(ctx: &mut Ctx, args: Args) -> CmdResult {
     let start = int_arg(args.get(2))?;
     let end = int_arg(args.get(3))?;
-    read_list(
+    read(
         ctx,
         args.get(1),
+        list,
         |out| out.array(0),
         |l, out| match range(start, end, l.len()) {
             None => out.array(0),

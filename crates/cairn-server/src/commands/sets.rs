@@ -10,7 +10,7 @@ use cairn_store::{Elem, ExpireChange, Limits, Object, Value};
 use crate::commands::args::int_arg;
 use crate::commands::args::is;
 use crate::commands::scan::{ScanOpts, reply_scan};
-use crate::commands::typed::{set, set_mut};
+use crate::commands::typed::{read, set, set_mut};
 use crate::ctx::{Command, Ctx};
 use crate::error::{CmdError, CmdResult};
 use crate::notify::class::{GENERIC, SET};
@@ -208,25 +208,11 @@ fn srem(ctx: &mut Ctx, args: Args) -> CmdResult {
     Ok(())
 }
 
-/// Runs `f` on the set at `key` (counting a keyspace hit or miss), or answers `missing`.
-fn read_set(
-    ctx: &mut Ctx,
-    key: &[u8],
-    missing: impl FnOnce(&mut Reply),
-    f: impl FnOnce(&Set, &mut Reply),
-) -> CmdResult {
-    let (mut shard, slot) = ctx.lock(key);
-    match shard.db(ctx.db()).read(slot, key, ctx.now) {
-        Some(e) => f(set(e)?, ctx.out),
-        None => missing(ctx.out),
-    }
-    Ok(())
-}
-
 fn smembers(ctx: &mut Ctx, args: Args) -> CmdResult {
-    read_set(
+    read(
         ctx,
         args.get(1),
+        set,
         |out| out.set(0),
         |s, out| {
             out.set(s.len());
@@ -237,9 +223,10 @@ fn smembers(ctx: &mut Ctx, args: Args) -> CmdResult {
 
 fn sismember(ctx: &mut Ctx, args: Args) -> CmdResult {
     let m = args.get(2);
-    read_set(
+    read(
         ctx,
         args.get(1),
+        set,
         |out| out.int(0),
         |s, out| out.int(i64::from(s.contains(m))),
     )
@@ -247,9 +234,10 @@ fn sismember(ctx: &mut Ctx, args: Args) -> CmdResult {
 
 fn smismember(ctx: &mut Ctx, args: Args) -> CmdResult {
     let members = args.tail(2);
-    read_set(
+    read(
         ctx,
         args.get(1),
+        set,
         |out| {
             out.array(members.len());
             for _ in members.iter() {
@@ -266,9 +254,10 @@ fn smismember(ctx: &mut Ctx, args: Args) -> CmdResult {
 }
 
 fn scard(ctx: &mut Ctx, args: Args) -> CmdResult {
-    read_set(
+    read(
         ctx,
         args.get(1),
+        set,
         |out| out.int(0),
         |s, out| out.int(s.len() as i64),
     )
@@ -368,9 +357,10 @@ fn spop(ctx: &mut Ctx, args: Args) -> CmdResult {
 /// ```
 fn srandmember(ctx: &mut Ctx, args: Args) -> CmdResult {
     let count = count_arg(args, false)?;
-    read_set(
+    read(
         ctx,
         args.get(1),
+        set,
         |out| match count {
             None => out.null(),
             Some(_) => out.array(0),

@@ -2,13 +2,33 @@
 //! `checkType`: a string command on a hash, or a set command on a string, answers
 //! WRONGTYPE and changes nothing. Every family reads a key's value through these.
 
+use cairn_protocol::Reply;
 use cairn_store::types::hash::Hash;
 use cairn_store::types::list::List;
 use cairn_store::types::set::Set;
 use cairn_store::types::zset::ZSet;
 use cairn_store::{Entry, EntryMut, Object, ValueRef};
 
-use crate::error::CmdError;
+use crate::ctx::Ctx;
+use crate::error::{CmdError, CmdResult};
+
+/// Runs `f` on what `key` holds as `typed` reads it (WRONGTYPE otherwise), counting a
+/// keyspace hit or miss; `missing` answers when there is no such key. The read commands
+/// of every collection family go through here.
+pub fn read<T: ?Sized>(
+    ctx: &mut Ctx,
+    key: &[u8],
+    typed: fn(&Entry) -> Result<&T, CmdError>,
+    missing: impl FnOnce(&mut Reply),
+    f: impl FnOnce(&T, &mut Reply),
+) -> CmdResult {
+    let (mut shard, slot) = ctx.lock(key);
+    match shard.db(ctx.db()).read(slot, key, ctx.now) {
+        Some(e) => f(typed(e)?, ctx.out),
+        None => missing(ctx.out),
+    }
+    Ok(())
+}
 
 /// The string `e` holds.
 pub fn string(e: &Entry) -> Result<ValueRef<'_>, CmdError> {

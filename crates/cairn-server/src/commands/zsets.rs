@@ -16,7 +16,7 @@ use cairn_store::{Limits, Object};
 
 use crate::commands::args::{Mpop, int_arg, is};
 use crate::commands::scan::ScanOpts;
-use crate::commands::typed::{zset, zset_mut};
+use crate::commands::typed::{read, zset, zset_mut};
 use crate::commands::zset_args::{lex_range, score_arg, score_range};
 use crate::ctx::{Command, Ctx};
 use crate::error::{CmdError, CmdResult};
@@ -237,10 +237,10 @@ fn zadd(ctx: &mut Ctx, args: Args) -> CmdResult {
         return Ok(());
     }
     let (mut e, created) = db.write_or_create(slot, key, ctx.now, new_zset);
-    zset(&e)?;
     let z = zset_mut(&mut e)?;
-    let (mut added, mut updated, mut processed) = (0, 0, 0);
+    let (mut added, mut updated) = (0, 0);
     let mut set: Vec<(&[u8], f64)> = Vec::with_capacity(pairs.len());
+    // The score the last pair not turned away ended with (INCR's reply).
     let mut result = None;
     for &(score, m) in &pairs {
         match z.score(m) {
@@ -259,7 +259,6 @@ fn zadd(ctx: &mut Ctx, args: Args) -> CmdResult {
                 if (f.gt && new <= old) || (f.lt && new >= old) {
                     continue;
                 }
-                processed += 1;
                 result = Some(new);
                 if new != old {
                     z.insert(m, new, &lim);
@@ -274,7 +273,6 @@ fn zadd(ctx: &mut Ctx, args: Args) -> CmdResult {
                 z.insert_new(m, score, &lim);
                 set.push((m, score));
                 added += 1;
-                processed += 1;
                 result = Some(score);
             }
         }
@@ -294,9 +292,9 @@ fn zadd(ctx: &mut Ctx, args: Args) -> CmdResult {
         ctx.notify(ZSET, if f.incr { "zincr" } else { "zadd" }, key);
     }
     if f.incr {
-        match (processed, result) {
-            (1.., Some(s)) => ctx.out.score(s),
-            _ => ctx.out.null(),
+        match result {
+            Some(s) => ctx.out.score(s),
+            None => ctx.out.null(),
         }
     } else {
         ctx.out.int(if f.ch { added + updated } else { added });
@@ -365,76 +363,54 @@ fn zrem(ctx: &mut Ctx, args: Args) -> CmdResult {
         return Ok(());
     };
     let z = zset(&e)?;
-    let present: Vec<&[u8]> = {
-        let mut seen = std::collections::HashSet::new();
-        args.tail(2)
-            .iter()
-            .filter(|m| z.score(m).is_some() && seen.insert(*m))
-            .collect()
-    };
-    if present.is_empty() {
+    if !args.tail(2).iter().any(|m| z.score(m).is_some()) {
         e.unchanged();
         ctx.out.int(0);
         return Ok(());
     }
     let z = zset_mut(&mut e)?;
-    for m in &present {
-        z.remove(m);
+    let mut removed = 0;
+    for m in args.tail(2).iter() {
+        removed += i64::from(z.remove(m).is_some());
     }
-    if after_removal(ctx.server, ctx.db(), key, e, &present, "zrem") {
+    // The ZREM itself: members it did not find are no-ops on replay too.
+    let members: Vec<&[u8]> = args.tail(2).iter().collect();
+    if after_removal(ctx.server, ctx.db(), key, e, &members, "zrem") {
         db.remove(slot, key, ctx.now);
         ctx.notify(GENERIC, "del", key);
     }
-    ctx.out.int(present.len() as i64);
+    ctx.out.int(removed);
     Ok(())
 }
 
-/// Runs `f` on the sorted set at `key` (counting a keyspace hit or miss), or answers
-/// `missing`.
-pub fn read_zset(
-    ctx: &mut Ctx,
-    key: &[u8],
-    missing: impl FnOnce(&mut Reply),
-    f: impl FnOnce(&ZSet, &mut Reply) -> CmdResult,
-) -> CmdResult {
-    let (mut shard, slot) = ctx.lock(key);
-    match shard.db(ctx.db()).read(slot, key, ctx.now) {
-        Some(e) => f(zset(e)?, ctx.out),
-        None => {
-            missing(ctx.out);
-            Ok(())
-        }
-    }
-}
-
 fn zcard(ctx: &mut Ctx, args: Args) -> CmdResult {
-    read_zset(
+    read(
         ctx,
         args.get(1),
+        zset,
         |out| out.int(0),
         |z, out| {
             out.int(z.len() as i64);
-            Ok(())
         },
     )
 }
 
 fn zscore(ctx: &mut Ctx, args: Args) -> CmdResult {
     let m = args.get(2);
-    read_zset(ctx, args.get(1), Reply::null, |z, out| {
+    read(ctx, args.get(1), zset, Reply::null, |z, out| {
         match z.score(m) {
             Some(s) => out.score(s),
             None => out.null(),
         }
-        Ok(())
     })
 }
 
 fn zmscore(ctx: &mut Ctx, args: Args) -> CmdResult {
     let members = args.tail(2);
-    read_zset(
+    read(
         ctx,
         args.get(1),
+        zset,
         |out| {
             out.array(members.len());
             for _ in members.iter() {
@@ -449,7 +425,6 @@ fn zmscore(ctx: &mut Ctx, args: Args) -> CmdResult {
                     None => out.null(),
                 }
             }
-            Ok(())
         },
     )
 }
@@ -467,21 +442,18 @@ fn rank(ctx: &mut Ctx, args: Args, rev: bool) -> CmdResult {
         true => out.null_array(),
         false => out.null(),
     };
-    read_zset(ctx, args.get(1), missing, |z, out| {
-        match z.rank(m) {
-            Some(r) => {
-                let r = if rev { z.len() - 1 - r } else { r };
-                if with_score {
-                    out.array(2);
-                    out.int(r as i64);
-                    out.score(z.score(m).expect("ranked"));
-                } else {
-                    out.int(r as i64);
-                }
+    read(ctx, args.get(1), zset, missing, |z, out| match z.rank(m) {
+        Some(r) => {
+            let r = if rev { z.len() - 1 - r } else { r };
+            if with_score {
+                out.array(2);
+                out.int(r as i64);
+                out.score(z.score(m).expect("ranked"));
+            } else {
+                out.int(r as i64);
             }
-            None => missing(out),
         }
-        Ok(())
+        None => missing(out),
     })
 }
 
@@ -495,28 +467,28 @@ fn zrevrank(ctx: &mut Ctx, args: Args) -> CmdResult {
 
 fn zcount(ctx: &mut Ctx, args: Args) -> CmdResult {
     let range = score_range(args.get(2), args.get(3))?;
-    read_zset(
+    read(
         ctx,
         args.get(1),
+        zset,
         |out| out.int(0),
         |z, out| {
             let (a, b) = z.score_span(&range);
             out.int((b - a) as i64);
-            Ok(())
         },
     )
 }
 
 fn zlexcount(ctx: &mut Ctx, args: Args) -> CmdResult {
     let range = lex_range(args.get(2), args.get(3))?;
-    read_zset(
+    read(
         ctx,
         args.get(1),
+        zset,
         |out| out.int(0),
         |z, out| {
             let (a, b) = z.lex_span(&range);
             out.int((b - a) as i64);
-            Ok(())
         },
     )
 }
@@ -537,9 +509,10 @@ fn zrandmember(ctx: &mut Ctx, args: Args) -> CmdResult {
         return Err(CmdError::new("ERR value is out of range"));
     }
     let nested = ctx.out.is_resp3();
-    read_zset(
+    read(
         ctx,
         args.get(1),
+        zset,
         |out| match count {
             None => out.null(),
             Some(_) => out.array(0),
@@ -549,7 +522,7 @@ fn zrandmember(ctx: &mut Ctx, args: Args) -> CmdResult {
             let Some(c) = count else {
                 let (m, _) = z.random(&mut rng).expect("a sorted set is never empty");
                 out.bulk(m);
-                return Ok(());
+                return;
             };
             let picked: Vec<(Vec<u8>, f64)> = if c < 0 {
                 (0..c.unsigned_abs())
@@ -589,7 +562,6 @@ fn zrandmember(ctx: &mut Ctx, args: Args) -> CmdResult {
                     out.bulk(m);
                 }
             }
-            Ok(())
         },
     )
 }
