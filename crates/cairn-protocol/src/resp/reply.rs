@@ -164,21 +164,22 @@ impl Reply {
 
     /// A double: `,` in RESP3, a bulk string in RESP2, spelled as Redis spells it.
     pub fn double(&mut self, v: f64) {
-        let s = format_double(v);
+        self.double_text(&format_double(v));
+    }
+
+    /// A double already spelled (`text`): `,` in RESP3, a bulk string in RESP2. For the
+    /// spellings Redis uses besides the two below (GEOPOS's coordinates).
+    pub fn double_text(&mut self, text: &str) {
         match self.proto {
-            Protocol::Resp2 => self.bulk(s.as_bytes()),
-            Protocol::Resp3 => self.line(b',', s.as_bytes()),
+            Protocol::Resp2 => self.bulk(text.as_bytes()),
+            Protocol::Resp3 => self.line(b',', text.as_bytes()),
         }
     }
 
     /// A sorted-set score: `,` in RESP3, a bulk string in RESP2, spelled as Redis 7.0's
     /// `addReplyDouble` spells it (`%.17g`, see [`format_score`]).
     pub fn score(&mut self, v: f64) {
-        let s = format_score(v);
-        match self.proto {
-            Protocol::Resp2 => self.bulk(s.as_bytes()),
-            Protocol::Resp3 => self.line(b',', s.as_bytes()),
-        }
+        self.double_text(&format_score(v));
     }
 
     /// A boolean: `#t`/`#f` in RESP3, `:1`/`:0` in RESP2.

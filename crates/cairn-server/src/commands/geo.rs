@@ -12,13 +12,13 @@
 //! so every error is the one Redis gives.
 
 use cairn_protocol::{Args, Reply};
+use cairn_store::key_slot;
 use cairn_store::types::zset::{ScoreRange, ZSet};
-use cairn_store::{Object, key_slot};
 
 use crate::commands::args::{int_arg, is};
-use crate::commands::typed::{zset, zset_mut};
+use crate::commands::typed::zset;
 use crate::commands::zset_args::score_arg;
-use crate::commands::zsets::store_zset;
+use crate::commands::zsets::{AddFlags, add_pairs, store_zset};
 use crate::ctx::{Command, Ctx};
 use crate::error::{CmdError, CmdResult};
 use crate::geo::area::{Extent, Shape};
@@ -26,7 +26,6 @@ use crate::geo::distance::{distance, unit};
 use crate::geo::geohash::{decode_score, score, standard_string, valid};
 use crate::geo::search::{Hit, Sort, find, ranked};
 use crate::geo::text;
-use crate::notify::class::ZSET;
 use crate::spec::{Find, KeySpec, Spec, acl, flags::*, key};
 
 /// A key spec's keyword-introduced key: the one argument after `word`.
@@ -127,21 +126,16 @@ pub static COMMANDS: &[Command] = &[
 // Arguments
 // ---------------------------------------------------------------------------------------
 
-/// A number argument as Redis's `getDoubleFromObjectOrReply` reads it, `msg` its error;
-/// `-0` stays negative (Redis prints it so in an invalid pair).
+/// A number argument as Redis's `getDoubleFromObjectOrReply` reads it, `msg` its error
+/// (`-0` stays negative: Redis prints it so in an invalid pair).
 fn number(b: &[u8], msg: &'static str) -> Result<f64, CmdError> {
-    let v = score_arg(b).map_err(|_| CmdError::new(msg))?;
-    Ok(if v == 0.0 && b.first() == Some(&b'-') {
-        -0.0
-    } else {
-        v
-    })
+    score_arg(b).map_err(|_| CmdError::new(msg))
 }
 
 /// `longitude latitude` at `args[at..]`: two floats within Redis's limits.
 fn lon_lat(args: &Args, at: usize) -> Result<(f64, f64), CmdError> {
-    let lon = number(args.get(at), "ERR value is not a valid float")?;
-    let lat = number(args.get(at + 1), "ERR value is not a valid float")?;
+    let lon = score_arg(args.get(at))?;
+    let lat = score_arg(args.get(at + 1))?;
     if !valid(lon, lat) {
         return Err(CmdError::new(text::invalid_pair(lon, lat)));
     }
@@ -209,51 +203,14 @@ fn geoadd(ctx: &mut Ctx, args: Args) -> CmdResult {
         let s = score(lon, lat).expect("a valid point encodes") as f64;
         points.push((s, args.get(i + 2)));
     }
-    let key = args.get(1);
-    let lim = ctx.server.object_limits();
-    let (mut shard, slot) = ctx.lock(key);
-    let db = shard.db(ctx.db());
-    if xx && db.peek(slot, key, ctx.now).is_none() {
-        ctx.out.int(0);
-        return Ok(());
-    }
-    let (mut e, _) = db.write_or_create(slot, key, ctx.now, || Object::ZSet(ZSet::new()));
-    let z = zset_mut(&mut e)?;
-    let (mut added, mut updated) = (0, 0);
-    let mut set: Vec<(f64, &[u8])> = Vec::with_capacity(points.len());
-    for &(s, m) in &points {
-        match z.score(m) {
-            Some(_) if nx => {}
-            Some(old) if old == s => {}
-            Some(_) => {
-                z.insert(m, s, &lim);
-                set.push((s, m));
-                updated += 1;
-            }
-            None if xx => {}
-            None => {
-                z.insert(m, s, &lim);
-                set.push((s, m));
-                added += 1;
-            }
-        }
-    }
-    if set.is_empty() {
-        e.unchanged();
-    } else {
-        // The scores are whole numbers: spelled as such, they read back the same.
-        let spelled: Vec<String> = set.iter().map(|&(s, _)| (s as u64).to_string()).collect();
-        let mut op: Vec<&[u8]> = vec![b"ZADD", key];
-        for ((_, m), s) in set.iter().zip(&spelled) {
-            op.push(s.as_bytes());
-            op.push(m);
-        }
-        e.journal_op(&op);
-        drop(e);
-        ctx.notify(ZSET, "zadd", key);
-    }
-    ctx.out.int(if ch { added + updated } else { added });
-    Ok(())
+    // The scores are geohashes: the rest is ZADD's (its journal and event too).
+    let flags = AddFlags {
+        nx,
+        xx,
+        ch,
+        ..AddFlags::default()
+    };
+    add_pairs(ctx, args.get(1), &flags, &points)
 }
 
 /// ```text
@@ -327,12 +284,7 @@ fn geopos(ctx: &mut Ctx, args: Args) -> CmdResult {
 /// A coordinate as Redis's `addReplyHumanLongDouble` sends it: a bulk string in RESP2,
 /// a double in RESP3, spelled the same.
 fn coordinate(out: &mut Reply, v: f64) {
-    let s = text::coordinate(v);
-    if out.is_resp3() {
-        out.raw(format!(",{s}\r\n").as_bytes());
-    } else {
-        out.bulk(s.as_bytes());
-    }
+    out.double_text(&text::coordinate(v));
 }
 
 // ---------------------------------------------------------------------------------------
@@ -582,45 +534,36 @@ fn search(ctx: &mut Ctx, args: Args, form: Form) -> CmdResult {
         });
         (q, found)
     };
-    match found {
-        // No source: nothing found, and a destination is deleted.
-        None => match q.store {
-            Some(dest) => {
-                let slot = key_slot(dest);
-                let n = store_zset(ctx, locked.db(slot, db), slot, dest, ZSet::new(), "");
-                ctx.out.int(n as i64);
-            }
-            None => ctx.out.array(0),
-        },
-        Some((hits, order)) => match q.store {
-            Some(dest) => {
-                let lim = server.object_limits();
-                let z = ZSet::from_items(
-                    order.iter().map(|&i| {
-                        let h = &hits[i];
-                        let s = if q.store_dist {
-                            h.meters / q.unit
-                        } else {
-                            h.score
-                        };
-                        (h.member.as_slice(), s)
-                    }),
-                    &lim,
-                );
-                let event = if form.is_search() {
-                    "geosearchstore"
-                } else {
-                    "georadiusstore"
-                };
-                let slot = key_slot(dest);
-                let n = store_zset(ctx, locked.db(slot, db), slot, dest, z, event);
-                ctx.out.int(n as i64);
-            }
-            None => {
-                drop(locked);
-                reply_hits(ctx.out, &q, &hits, &order);
-            }
-        },
+    // No source key: nothing found (a destination is then deleted, as an empty result).
+    let (hits, order) = found.unwrap_or_default();
+    match q.store {
+        Some(dest) => {
+            let lim = server.object_limits();
+            let z = ZSet::from_items(
+                order.iter().map(|&i| {
+                    let h = &hits[i];
+                    let s = if q.store_dist {
+                        h.meters / q.unit
+                    } else {
+                        h.score
+                    };
+                    (h.member.as_slice(), s)
+                }),
+                &lim,
+            );
+            let event = if form.is_search() {
+                "geosearchstore"
+            } else {
+                "georadiusstore"
+            };
+            let slot = key_slot(dest);
+            let n = store_zset(ctx, locked.db(slot, db), slot, dest, z, event);
+            ctx.out.int(n as i64);
+        }
+        None => {
+            drop(locked);
+            reply_hits(ctx.out, &q, &hits, &order);
+        }
     }
     Ok(())
 }

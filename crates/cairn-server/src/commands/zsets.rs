@@ -169,15 +169,15 @@ fn journal_zadd(e: &mut cairn_store::EntryMut<'_>, key: &[u8], set: &[(&[u8], f6
     e.journal_op(&op);
 }
 
-/// ZADD's options.
+/// ZADD's options (GEOADD's NX, XX and CH too).
 #[derive(Default)]
-struct AddFlags {
-    nx: bool,
-    xx: bool,
-    gt: bool,
-    lt: bool,
-    ch: bool,
-    incr: bool,
+pub struct AddFlags {
+    pub nx: bool,
+    pub xx: bool,
+    pub gt: bool,
+    pub lt: bool,
+    pub ch: bool,
+    pub incr: bool,
 }
 
 /// ```text
@@ -223,7 +223,12 @@ fn zadd(ctx: &mut Ctx, args: Args) -> CmdResult {
     for i in (at..args.len()).step_by(2) {
         pairs.push((score_arg(args.get(i))?, args.get(i + 1)));
     }
-    let key = args.get(1);
+    add_pairs(ctx, args.get(1), &f, &pairs)
+}
+
+/// ZADD's work once its arguments are read (GEOADD's too): sets the `(score, member)`
+/// pairs as the flags allow, journals what it set, notifies, and replies.
+pub fn add_pairs(ctx: &mut Ctx, key: &[u8], f: &AddFlags, pairs: &[(f64, &[u8])]) -> CmdResult {
     let lim = ctx.server.object_limits();
     let (mut shard, slot) = ctx.lock(key);
     let db = shard.db(ctx.db());
@@ -242,7 +247,7 @@ fn zadd(ctx: &mut Ctx, args: Args) -> CmdResult {
     let mut set: Vec<(&[u8], f64)> = Vec::with_capacity(pairs.len());
     // The score the last pair not turned away ended with (INCR's reply).
     let mut result = None;
-    for &(score, m) in &pairs {
+    for &(score, m) in pairs {
         match z.score(m) {
             Some(old) => {
                 if f.nx {

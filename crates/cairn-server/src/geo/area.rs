@@ -8,7 +8,7 @@
 use super::distance::{
     EARTH_RADIUS_IN_METERS, deg_rad, distance, distance_if_in_radius, lat_distance, rad_deg,
 };
-use super::geohash::{Area, Cell, WGS84};
+use super::geohash::{Cell, WGS84};
 
 /// What a search looks for around its centre, in the unit of the request.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -150,12 +150,7 @@ impl Shape {
                 drop(&[EAST, SOUTH_EAST, NORTH_EAST]);
             }
         }
-        SearchAreas {
-            steps,
-            area,
-            cells,
-            bounds,
-        }
+        SearchAreas { steps, cells }
     }
 }
 
@@ -180,12 +175,9 @@ fn encode(lon: f64, lat: f64, step: u8) -> Cell {
 pub struct SearchAreas {
     /// The step the cells are at.
     pub steps: u8,
-    /// The centre cell's rectangle.
-    pub area: Area,
     /// In the order Redis reads them: centre, north, south, east, west, north-east,
     /// north-west, south-east, south-west; `None` for those left out.
     pub cells: [Option<Cell>; 9],
-    pub bounds: Bounds,
 }
 
 impl SearchAreas {
@@ -236,6 +228,7 @@ pub fn estimate_steps(range_meters: f64, lat: f64) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::geo::geohash::{LAT_MAX, LAT_MIN, LON_MAX, LON_MIN};
 
     fn circle(lon: f64, lat: f64, meters: f64) -> Shape {
         Shape {
@@ -286,14 +279,34 @@ mod tests {
             (2.35, 48.85, 3000.0),
             (-73.9, 40.7, 1_000_000.0),
         ] {
-            let a = circle(lon, lat, r).search_areas();
-            let cells: Vec<Cell> = a.cells.iter().flatten().copied().collect();
-            assert!(cells.contains(&a.cells[0].unwrap()));
-            assert_eq!(cells[0].step, a.steps);
+            let shape = circle(lon, lat, r);
+            let a = shape.search_areas();
             // The centre cell holds the centre.
             let c = WGS84.decode(a.cells[0].unwrap());
             assert!(c.lon.min <= lon && lon <= c.lon.max);
             assert!(c.lat.min <= lat && lat <= c.lat.max);
+            // Every corner of the bounding box (within the latitude limits) lies in a
+            // cell that is read, where the box does not cross the antimeridian.
+            let b = shape.bounding_box();
+            if b.min_lon < LON_MIN || b.max_lon > LON_MAX {
+                continue;
+            }
+            let read: Vec<_> = a.to_read().into_iter().map(|c| WGS84.decode(c)).collect();
+            for (x, y) in [
+                (b.min_lon, b.min_lat),
+                (b.min_lon, b.max_lat),
+                (b.max_lon, b.min_lat),
+                (b.max_lon, b.max_lat),
+            ] {
+                let y = y.clamp(LAT_MIN, LAT_MAX);
+                assert!(
+                    read.iter().any(|c| c.lon.min <= x
+                        && x <= c.lon.max
+                        && c.lat.min <= y
+                        && y <= c.lat.max),
+                    "({x}, {y}) of {lon},{lat} r={r} is in no cell read"
+                );
+            }
         }
     }
 
