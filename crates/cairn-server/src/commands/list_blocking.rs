@@ -8,7 +8,8 @@
 use std::sync::Weak;
 use std::time::{Duration, Instant};
 
-use cairn_protocol::Args;
+use cairn_protocol::{Args, Reply};
+use cairn_store::db::Now;
 
 use crate::blocking::{ServeFn, Served, Waiter};
 use crate::commands::lists::{
@@ -132,15 +133,19 @@ pub fn with_server(
     }
 }
 
-/// BLPOP and BRPOP: `[key, element]` from the first key that has one.
-fn bpop(ctx: &mut Ctx, args: Args, end: End) -> CmdResult {
-    let timeout = timeout_arg(args.get(args.len() - 1))?;
-    let keys: Vec<&[u8]> = (1..args.len() - 1).map(|i| args.get(i)).collect();
-    for &key in &keys {
-        if let Some(vals) = pop_list(ctx.server, ctx.db(), key, end, 1, ctx.now)? {
-            ctx.out.array(2);
-            ctx.out.bulk(key);
-            ctx.out.bulk(&vals[0]);
+/// The blocking pops' one shape (BLPOP, BRPOP, BLMPOP, BZPOPMIN, BZPOPMAX, BZMPOP): `pop`
+/// tried on each key in order and the first that gives something answered with `reply`;
+/// with nothing, a null array inside MULTI, else the client parks with `pop` as its try.
+pub fn pop_or_block<T: 'static>(
+    ctx: &mut Ctx,
+    keys: &[&[u8]],
+    timeout: Option<Duration>,
+    pop: impl Fn(&Server, usize, &[u8], Now) -> Result<Option<T>, CmdError> + Send + Sync + 'static,
+    reply: impl Fn(&mut Reply, &[u8], &T) + Send + Sync + 'static,
+) -> CmdResult {
+    for &key in keys {
+        if let Some(v) = pop(ctx.server, ctx.db(), key, ctx.now)? {
+            reply(ctx.out, key, &v);
             return Ok(());
         }
     }
@@ -150,20 +155,31 @@ fn bpop(ctx: &mut Ctx, args: Args, end: End) -> CmdResult {
     }
     let weak = ctx.server.weak();
     let serve: ServeFn = Box::new(move |w, key| {
-        with_server(&weak, |server, now| {
-            match pop_list(server, w.db, key, end, 1, now) {
-                Ok(Some(vals)) => Served::Reply(w.reply(|out| {
-                    out.array(2);
-                    out.bulk(key);
-                    out.bulk(&vals[0]);
-                })),
-                Ok(None) => Served::Nothing,
-                Err(_) => Served::NotYet,
-            }
+        with_server(&weak, |server, now| match pop(server, w.db, key, now) {
+            Ok(Some(v)) => Served::Reply(w.reply(|out| reply(out, key, &v))),
+            Ok(None) => Served::Nothing,
+            Err(_) => Served::NotYet,
         })
     });
-    block(ctx, &keys, timeout, serve);
+    block(ctx, keys, timeout, serve);
     Ok(())
+}
+
+/// BLPOP and BRPOP: `[key, element]` from the first key that has one.
+fn bpop(ctx: &mut Ctx, args: Args, end: End) -> CmdResult {
+    let timeout = timeout_arg(args.get(args.len() - 1))?;
+    let keys: Vec<&[u8]> = (1..args.len() - 1).map(|i| args.get(i)).collect();
+    pop_or_block(
+        ctx,
+        &keys,
+        timeout,
+        move |server, db, key, now| pop_list(server, db, key, end, 1, now),
+        |out, key, vals| {
+            out.array(2);
+            out.bulk(key);
+            out.bulk(&vals[0]);
+        },
+    )
 }
 
 fn blpop(ctx: &mut Ctx, args: Args) -> CmdResult {
@@ -219,29 +235,14 @@ fn brpoplpush(ctx: &mut Ctx, args: Args) -> CmdResult {
 fn blmpop(ctx: &mut Ctx, args: Args) -> CmdResult {
     let m = mpop_args(&args, 2)?;
     let timeout = timeout_arg(args.get(1))?;
-    for key in &m.keys {
-        if let Some(vals) = pop_list(ctx.server, ctx.db(), key, m.side, m.count, ctx.now)? {
-            mpop_reply(ctx.out, key, &vals);
-            return Ok(());
-        }
-    }
-    if !ctx.may_park() {
-        ctx.out.null_array();
-        return Ok(());
-    }
-    let weak = ctx.server.weak();
     let (end, count) = (m.side, m.count);
-    let serve: ServeFn = Box::new(move |w, key| {
-        with_server(&weak, |server, now| {
-            match pop_list(server, w.db, key, end, count, now) {
-                Ok(Some(vals)) => Served::Reply(w.reply(|out| mpop_reply(out, key, &vals))),
-                Ok(None) => Served::Nothing,
-                Err(_) => Served::NotYet,
-            }
-        })
-    });
-    block(ctx, &m.keys, timeout, serve);
-    Ok(())
+    pop_or_block(
+        ctx,
+        &m.keys,
+        timeout,
+        move |server, db, key, now| pop_list(server, db, key, end, count, now),
+        |out, key, vals| mpop_reply(out, key, vals),
+    )
 }
 
 #[cfg(test)]

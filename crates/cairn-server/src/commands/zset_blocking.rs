@@ -6,8 +6,7 @@
 
 use cairn_protocol::{Args, Reply};
 
-use crate::blocking::{ServeFn, Served};
-use crate::commands::list_blocking::{block, timeout_arg, with_server};
+use crate::commands::list_blocking::{pop_or_block, timeout_arg};
 use crate::commands::zsets::{Which, mpop_args, mpop_reply, pop_zset};
 use crate::ctx::{Command, Ctx};
 use crate::error::CmdResult;
@@ -48,31 +47,13 @@ fn bzpop_reply(out: &mut Reply, key: &[u8], m: &[u8], s: f64) {
 fn bzpop(ctx: &mut Ctx, args: Args, which: Which) -> CmdResult {
     let timeout = timeout_arg(args.get(args.len() - 1))?;
     let keys: Vec<&[u8]> = (1..args.len() - 1).map(|i| args.get(i)).collect();
-    for &key in &keys {
-        if let Some(pairs) = pop_zset(ctx.server, ctx.db(), key, which, 1, ctx.now)? {
-            let (m, s) = &pairs[0];
-            bzpop_reply(ctx.out, key, m, *s);
-            return Ok(());
-        }
-    }
-    if !ctx.may_park() {
-        ctx.out.null_array();
-        return Ok(());
-    }
-    let weak = ctx.server.weak();
-    let serve: ServeFn = Box::new(move |w, key| {
-        with_server(&weak, |server, now| {
-            match pop_zset(server, w.db, key, which, 1, now) {
-                Ok(Some(pairs)) => {
-                    Served::Reply(w.reply(|out| bzpop_reply(out, key, &pairs[0].0, pairs[0].1)))
-                }
-                Ok(None) => Served::Nothing,
-                Err(_) => Served::NotYet,
-            }
-        })
-    });
-    block(ctx, &keys, timeout, serve);
-    Ok(())
+    pop_or_block(
+        ctx,
+        &keys,
+        timeout,
+        move |server, db, key, now| pop_zset(server, db, key, which, 1, now),
+        |out, key, pairs| bzpop_reply(out, key, &pairs[0].0, pairs[0].1),
+    )
 }
 
 fn bzpopmin(ctx: &mut Ctx, args: Args) -> CmdResult {
@@ -89,27 +70,12 @@ fn bzpopmax(ctx: &mut Ctx, args: Args) -> CmdResult {
 fn bzmpop(ctx: &mut Ctx, args: Args) -> CmdResult {
     let m = mpop_args(&args, 2)?;
     let timeout = timeout_arg(args.get(1))?;
-    for key in &m.keys {
-        if let Some(pairs) = pop_zset(ctx.server, ctx.db(), key, m.side, m.count, ctx.now)? {
-            mpop_reply(ctx.out, key, &pairs);
-            return Ok(());
-        }
-    }
-    if !ctx.may_park() {
-        ctx.out.null_array();
-        return Ok(());
-    }
-    let weak = ctx.server.weak();
     let (which, count) = (m.side, m.count);
-    let serve: ServeFn = Box::new(move |w, key| {
-        with_server(&weak, |server, now| {
-            match pop_zset(server, w.db, key, which, count, now) {
-                Ok(Some(pairs)) => Served::Reply(w.reply(|out| mpop_reply(out, key, &pairs))),
-                Ok(None) => Served::Nothing,
-                Err(_) => Served::NotYet,
-            }
-        })
-    });
-    block(ctx, &m.keys, timeout, serve);
-    Ok(())
+    pop_or_block(
+        ctx,
+        &m.keys,
+        timeout,
+        move |server, db, key, now| pop_zset(server, db, key, which, count, now),
+        |out, key, pairs| mpop_reply(out, key, pairs),
+    )
 }
