@@ -208,10 +208,7 @@ mod tests {
         // RPUSH l a b c 1 -300 100000, DUMP l (redis-server 7.0.15): the same bytes back
         let redis =
             "1201021a1a00000006008161028162028163020101ded402f2a0860104ff0a00374d3fc15f4da8f9";
-        let redis: Vec<u8> = (0..redis.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&redis[i..i + 2], 16).unwrap())
-            .collect();
+        let redis = hex(redis);
         let small = Object::List(List::from_items(
             ["a", "b", "c", "1", "-300", "100000"].map(str::as_bytes),
             &lim,

@@ -100,7 +100,8 @@ fn sparse_max(ctx: &Ctx) -> usize {
 
 /// Gives the live string at `key` its own growable buffer (Redis's `raw` encoding) if it
 /// does not have one yet, as Redis's `dbUnshareStringValue`: the bytes stay as they are,
-/// so nothing is journaled or reported.
+/// so nothing is journaled or reported. Callers that looked the key up already skip it
+/// for a value that is `Raw` (it would look the key up again to find that out).
 fn unshare(db: &mut Db, slot: u16, key: &[u8], ctx: &Ctx) {
     if let Some(mut e) = db.peek_mut(slot, key, ctx.now)
         && !matches!(e.value(), ValueRef::Raw(_))
@@ -119,33 +120,38 @@ fn pfadd(ctx: &mut Ctx, args: Args) -> CmdResult {
     let max = sparse_max(ctx);
     let (mut shard, slot) = ctx.lock(key);
     let db = shard.db(ctx.db());
-    let created = match db.peek(slot, key, ctx.now) {
+    let (created, start) = match db.peek(slot, key, ctx.now) {
         Some(e) => {
             check(e)?;
             // Most PFADDs of a busy HLL change nothing: found so without writing, the
             // key is neither journaled nor reported as changed (WATCH), as in Redis. The
             // first element that would change a register, or whose register cannot be
-            // found (corrupt sparse data), decides.
+            // found (corrupt sparse data), decides. The elements before it change
+            // nothing now or later (registers only grow), so the writes start there.
             let first = e.value().with_bytes(|b| {
-                elements.iter().find_map(|el| {
+                elements.iter().enumerate().find_map(|(i, el)| {
                     let (index, value) = hll::pattern(el);
                     match hll::register(b, index) {
                         Ok(r) if r >= value => None,
-                        Ok(_) => Some(Ok(())),
+                        Ok(_) => Some(Ok(i)),
                         Err(c) => Some(Err(c)),
                     }
                 })
             });
-            if let Some(Ok(())) = first {
-                false
-            } else {
-                db.bump(slot, key, ctx.now);
-                unshare(db, slot, key, ctx);
-                if first.is_some() {
-                    return Err(corrupt());
+            match first {
+                Some(Ok(i)) => (false, i),
+                unchanged_or_corrupt => {
+                    let raw = matches!(e.value(), ValueRef::Raw(_));
+                    db.bump(slot, key, ctx.now);
+                    if !raw {
+                        unshare(db, slot, key, ctx);
+                    }
+                    if unchanged_or_corrupt.is_some() {
+                        return Err(corrupt());
+                    }
+                    ctx.out.int(0);
+                    return Ok(());
                 }
-                ctx.out.int(0);
-                return Ok(());
             }
         }
         None if elements.is_empty() => {
@@ -165,7 +171,7 @@ fn pfadd(ctx: &mut Ctx, args: Args) -> CmdResult {
                 ExpireChange::Clear,
                 ctx.now,
             );
-            true
+            (true, 0)
         }
     };
     let Some(mut e) = db.write(slot, key, ctx.now) else {
@@ -174,7 +180,7 @@ fn pfadd(ctx: &mut Ctx, args: Args) -> CmdResult {
     let bytes = e.bytes_mut();
     let mut changed = false;
     let mut failed = false;
-    for el in elements.iter() {
+    for el in elements.iter().skip(start) {
         match hll::add(bytes, el, max) {
             Ok(c) => changed |= c,
             Err(hll::Corrupt) => {
@@ -226,18 +232,18 @@ fn pfcount(ctx: &mut Ctx, args: Args) -> CmdResult {
     };
     check(e)?;
     let raw = matches!(e.value(), ValueRef::Raw(_));
-    let (cached, estimate) = e.value().with_bytes(|b| match hll::cached_count(b) {
-        Some(n) => (Some(n), None),
-        None => (None, Some(hll::count(b))),
+    let counted = e.value().with_bytes(|b| match hll::cached_count(b) {
+        Some(n) => Ok((n, true)),
+        None => hll::count(b).map(|n| (n, false)),
     });
-    let card = match (cached, estimate) {
-        (Some(n), _) => {
+    let card = match counted.map_err(|_| corrupt())? {
+        (n, true) => {
             if !raw {
                 unshare(db, slot, key, ctx);
             }
             n
         }
-        (None, Some(Ok(n))) => {
+        (n, false) => {
             // Written back, journaled as the PFCOUNT that did it (see the module's doc)
             // and reported as a change (WATCH, client-side caching), as Redis does.
             if let Some(mut e) = db.write(slot, key, ctx.now) {
@@ -246,7 +252,6 @@ fn pfcount(ctx: &mut Ctx, args: Args) -> CmdResult {
             }
             n
         }
-        _ => return Err(corrupt()),
     };
     // Redis replies with the unsigned count read as a signed one.
     ctx.out.int(card as i64);
@@ -342,7 +347,9 @@ fn pfdebug(ctx: &mut Ctx, args: Args) -> CmdResult {
         return Err(CmdError::new("ERR The specified key does not exist"));
     };
     let encoding = check(e)?;
-    unshare(db, slot, key, ctx);
+    if !matches!(e.value(), ValueRef::Raw(_)) {
+        unshare(db, slot, key, ctx);
+    }
     let is = |name: &str| sub.eq_ignore_ascii_case(name.as_bytes());
     if is("getreg") || is("todense") {
         let mut converted = false;

@@ -97,27 +97,14 @@ pub fn val(value: u8, len: usize) -> u8 {
 /// Adds the registers' values to `histo`; [`Corrupt`] unless the opcodes cover exactly
 /// 16384 registers.
 pub fn histogram(data: &[u8], histo: &mut Histogram) -> Result<(), Corrupt> {
-    let mut idx = 0usize;
-    let mut p = 0;
-    while p < data.len() {
-        let op = op_at(data, p);
-        let value = match op {
-            Op::Val(v, _) => usize::from(v),
-            _ => 0,
-        };
-        idx += op.run();
-        if idx > REGISTERS {
-            // Past the end for good: invalid whatever follows.
-            return Err(Corrupt);
-        }
-        histo[value] += op.run() as u32;
-        p += op.width();
-    }
-    if idx == REGISTERS {
-        Ok(())
-    } else {
-        Err(Corrupt)
-    }
+    let mut set = 0u32;
+    for_each_register(data, |_, v| {
+        histo[usize::from(v)] += 1;
+        set += 1;
+    })?;
+    // The rest are the ZERO and XZERO runs.
+    histo[0] += REGISTERS as u32 - set;
+    Ok(())
 }
 
 /// Calls `f(register, value)` for every register a VAL opcode sets, in order;

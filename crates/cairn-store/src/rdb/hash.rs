@@ -137,7 +137,7 @@ pub fn write_with_times<F: AsRef<[u8]>, V: AsRef<[u8]>>(
 }
 
 /// Fields and values alternate in a packed hash.
-fn pair_up(entries: Vec<Vec<u8>>) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+pub(super) fn pair_up(entries: Vec<Vec<u8>>) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
     if !entries.len().is_multiple_of(2) {
         return Err(DumpError::BadFormat);
     }

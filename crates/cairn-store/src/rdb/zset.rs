@@ -103,16 +103,10 @@ fn parse_score(text: &[u8]) -> Result<f64> {
 
 /// Members and scores alternate in a packed sorted set.
 fn pair_up(entries: Vec<Vec<u8>>) -> Result<Vec<Pair>> {
-    if !entries.len().is_multiple_of(2) {
-        return Err(DumpError::BadFormat);
-    }
-    let mut pairs = Vec::with_capacity(entries.len() / 2);
-    let mut it = entries.into_iter();
-    while let (Some(m), Some(s)) = (it.next(), it.next()) {
-        let score = parse_score(&s)?;
-        pairs.push((m, score));
-    }
-    Ok(pairs)
+    super::hash::pair_up(entries)?
+        .into_iter()
+        .map(|(m, s)| Ok((m, parse_score(&s)?)))
+        .collect()
 }
 
 /// The order of a sorted set: by score, then by member bytes (`-0` and `0` tie, as in
@@ -173,51 +167,10 @@ fn write_ordered<M: AsRef<[u8]>>(out: &mut Vec<u8>, pairs: &[(M, f64)]) {
 pub fn d2string(v: f64) -> String {
     /// `(double)(LLONG_MAX / 2)`: 2^62.
     const INTEGER_RANGE: f64 = 4_611_686_018_427_387_904.0;
-    if v.is_nan() {
-        return "nan".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "inf" } else { "-inf" }.into();
-    }
     if (-INTEGER_RANGE..=INTEGER_RANGE).contains(&v) && v == v.trunc() {
         return itoa::Buffer::new().format(v as i64).to_string();
     }
-    // "d.dddddddddddddddde<exp>", rounded to 17 significant digits
-    let sci = format!("{:.16e}", v.abs());
-    let (mantissa, exp) = sci.split_once('e').expect("an exponent");
-    let exp: i32 = exp.parse().expect("a decimal exponent");
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
-    let mut out = String::with_capacity(24);
-    if v < 0.0 {
-        out.push('-');
-    }
-    if (-4..17).contains(&exp) {
-        if exp >= 0 {
-            let (int, frac) = digits.split_at(exp as usize + 1);
-            out.push_str(int);
-            push_fraction(&mut out, frac);
-        } else {
-            out.push('0');
-            let zeros = "0".repeat((-exp - 1) as usize);
-            push_fraction(&mut out, &(zeros + &digits));
-        }
-    } else {
-        let (first, frac) = digits.split_at(1);
-        out.push_str(first);
-        push_fraction(&mut out, frac);
-        let sign = if exp < 0 { '-' } else { '+' };
-        out.push_str(&format!("e{sign}{:02}", exp.abs()));
-    }
-    out
-}
-
-/// `.frac` with its trailing zeros dropped; nothing when none are left.
-fn push_fraction(out: &mut String, frac: &str) {
-    let frac = frac.trim_end_matches('0');
-    if !frac.is_empty() {
-        out.push('.');
-        out.push_str(frac);
-    }
+    cairn_protocol::resp::reply::format_score(v)
 }
 
 #[cfg(test)]
