@@ -5,8 +5,9 @@
 //!
 //! Writes journal their effect, so replay never depends on options or arithmetic: ZADD
 //! and ZINCRBY journal `ZADD key score member` with the scores they set (spelled `%.17g`,
-//! which reads back the same double), removals and pops journal `ZREM` of the members
-//! that went. A sorted set whose last member goes is deleted.
+//! which reads back the same double), pops and range removals journal `ZREM` of the
+//! members that went (ZREM journals itself: a member it did not find is a no-op on replay
+//! too). A sorted set whose last member goes is deleted.
 
 use cairn_protocol::resp::reply::format_score;
 use cairn_protocol::{Args, Reply};
