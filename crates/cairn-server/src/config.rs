@@ -57,6 +57,8 @@ pub struct Config {
     pub list_compress_depth: usize,
     pub zset_max_listpack_entries: usize,
     pub zset_max_listpack_value: usize,
+    pub stream_node_max_bytes: usize,
+    pub stream_node_max_entries: usize,
     /// Largest sparse HyperLogLog, in bytes, before it converts to the dense form.
     pub hll_sparse_max_bytes: u64,
     /// TCP port of the memcached protocol; 0: off.
@@ -233,6 +235,8 @@ impl Default for Config {
             list_compress_depth: 0,
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
+            stream_node_max_bytes: 4096,
+            stream_node_max_entries: 100,
             hll_sparse_max_bytes: 3000,
             memcached_port: 0,
             auto_aof_rewrite_percentage: 100,
@@ -758,6 +762,20 @@ pub static SETTINGS: &[Setting] = &[
         Runtime,
         "Alias of zset-max-listpack-value",
         zset_max_listpack_value,
+        Num
+    ),
+    setting!(
+        "stream-node-max-bytes",
+        Runtime,
+        "A stream node takes entries up to this many bytes, then the next starts a new node (0: no bound)",
+        stream_node_max_bytes,
+        Memory
+    ),
+    setting!(
+        "stream-node-max-entries",
+        Runtime,
+        "A stream node takes this many entries, then the next starts a new node (0: no bound)",
+        stream_node_max_entries,
         Num
     ),
     setting!(

@@ -160,7 +160,12 @@ pub fn take(
             .map_or(0, |at| at.saturating_sub(now.ms).max(1));
         let value = e.value();
         let cluster = server.cluster.get();
-        if in_steps && e.object().is_some_and(|o| o.len() > STEP) {
+        // A stream moves whole (its groups refer to its entries), as Redis's MIGRATE moves
+        // every value.
+        if in_steps
+            && e.object()
+                .is_some_and(|o| o.len() > STEP && o.as_stream().is_none())
+        {
             let deadline = e.expire_at();
             let flag = cairn_store::db::WatchFlag::default();
             shard.db(db).watch(key, &flag);
@@ -473,6 +478,9 @@ async fn send_in_steps(
                     let at = from + elements.len();
                     (Kind::List, if at < end { at as u64 } else { 0 })
                 }
+                // Never sent in steps (see `take`); one that became a stream meanwhile
+                // ends them, as any change of type does.
+                Object::Stream(_) => return Ok(sent),
             }
         };
         if *kind.get_or_insert(this) != this {

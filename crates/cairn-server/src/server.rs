@@ -121,6 +121,10 @@ fn object_limits(c: &Config) -> cairn_store::Limits {
         list_compress_depth: c.list_compress_depth,
         zset_entries: c.zset_max_listpack_entries,
         zset_value: c.zset_max_listpack_value,
+        stream_node: cairn_store::types::stream::NodeLimits {
+            max_bytes: c.stream_node_max_bytes,
+            max_entries: c.stream_node_max_entries,
+        },
     }
 }
 

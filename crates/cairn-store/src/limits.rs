@@ -18,6 +18,8 @@ pub struct Limits {
     /// `zset-max-listpack-entries` and `zset-max-listpack-value`.
     pub zset_entries: usize,
     pub zset_value: usize,
+    /// `stream-node-max-bytes` and `stream-node-max-entries`.
+    pub stream_node: crate::types::stream::NodeLimits,
 }
 
 impl Default for Limits {
@@ -32,6 +34,7 @@ impl Default for Limits {
             list_compress_depth: 0,
             zset_entries: 128,
             zset_value: 64,
+            stream_node: crate::types::stream::NodeLimits::default(),
         }
     }
 }

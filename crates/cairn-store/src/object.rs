@@ -3,11 +3,13 @@
 //! size as Redis's does (OBJECT ENCODING answers Redis's names), and it knows its heap
 //! size in O(1), so maxmemory, MEMORY USAGE and INFO stay exact for big collections.
 
+use crate::alloc::alloc_class;
 pub use crate::encoding::elem::Elem;
 pub use crate::limits::Limits;
 use crate::types::hash::Hash;
 use crate::types::list::List;
 use crate::types::set::Set;
+use crate::types::stream::Stream;
 use crate::types::zset::ZSet;
 
 /// A collection value.
@@ -17,6 +19,8 @@ pub enum Object {
     Set(Set),
     List(List),
     ZSet(ZSet),
+    /// Boxed: a stream's counters and trees would make every object bigger.
+    Stream(Box<Stream>),
 }
 
 impl Default for Object {
@@ -34,6 +38,7 @@ impl Object {
             Object::Set(_) => "set",
             Object::List(_) => "list",
             Object::ZSet(_) => "zset",
+            Object::Stream(_) => "stream",
         }
     }
 
@@ -44,6 +49,7 @@ impl Object {
             Object::Set(s) => s.encoding(),
             Object::List(l) => l.encoding(),
             Object::ZSet(z) => z.encoding(),
+            Object::Stream(_) => "stream",
         }
     }
 
@@ -54,6 +60,7 @@ impl Object {
             Object::Set(s) => s.len(),
             Object::List(l) => l.len(),
             Object::ZSet(z) => z.len(),
+            Object::Stream(s) => s.len() as usize,
         }
     }
 
@@ -68,6 +75,7 @@ impl Object {
             Object::Set(s) => s.heap_bytes(),
             Object::List(l) => l.heap_bytes(),
             Object::ZSet(z) => z.heap_bytes(),
+            Object::Stream(s) => alloc_class(std::mem::size_of::<Stream>()) + s.heap_bytes(),
         }
     }
 
@@ -126,6 +134,20 @@ impl Object {
             _ => None,
         }
     }
+
+    pub fn as_stream(&self) -> Option<&Stream> {
+        match self {
+            Object::Stream(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_stream_mut(&mut self) -> Option<&mut Stream> {
+        match self {
+            Object::Stream(s) => Some(s),
+            _ => None,
+        }
+    }
 }
 
 impl PartialEq for Object {
@@ -144,6 +166,7 @@ impl PartialEq for Object {
             }
             (Object::List(a), Object::List(b)) => a == b,
             (Object::ZSet(a), Object::ZSet(b)) => a == b,
+            (Object::Stream(a), Object::Stream(b)) => a == b,
             _ => false,
         }
     }

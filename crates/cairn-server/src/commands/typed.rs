@@ -6,6 +6,7 @@ use cairn_protocol::Reply;
 use cairn_store::types::hash::Hash;
 use cairn_store::types::list::List;
 use cairn_store::types::set::Set;
+use cairn_store::types::stream::Stream;
 use cairn_store::types::zset::ZSet;
 use cairn_store::{Entry, EntryMut, Object, ValueRef};
 
@@ -97,5 +98,20 @@ pub fn zset_mut<'a>(e: &'a mut EntryMut<'_>) -> Result<&'a mut ZSet, CmdError> {
     zset(e)?;
     Ok(e.object_mut()
         .and_then(Object::as_zset_mut)
+        .expect("checked above"))
+}
+
+/// The stream `e` holds.
+pub fn stream(e: &Entry) -> Result<&Stream, CmdError> {
+    e.object()
+        .and_then(Object::as_stream)
+        .ok_or_else(CmdError::wrong_type)
+}
+
+/// The stream a write guard holds, to change it (see [`hash_mut`]).
+pub fn stream_mut<'a>(e: &'a mut EntryMut<'_>) -> Result<&'a mut Stream, CmdError> {
+    stream(e)?;
+    Ok(e.object_mut()
+        .and_then(Object::as_stream_mut)
         .expect("checked above"))
 }

@@ -637,6 +637,17 @@ pub fn load_block_into(
                         z.insert(args.get(i + 1), score, limits);
                     }
                     keys += u64::from(created);
+                } else if name.eq_ignore_ascii_case(b"RESTORE") && args.len() == 4 {
+                    // RESTORE key 0 payload: a stream, whole (see `encode_object`).
+                    let key = args.get(1);
+                    let value = cairn_store::dump::deserialize_with(args.get(3), limits)
+                        .map_err(|_| "a RESTORE payload in a snapshot that does not read")?;
+                    let slot = cairn_store::key_slot(key);
+                    let replaced =
+                        ks.lock(slot)
+                            .db(db)
+                            .set(slot, key, value, ExpireChange::Clear, now);
+                    keys += u64::from(!replaced);
                 } else if name.eq_ignore_ascii_case(b"HPEXPIREAT") && args.len() >= 6 {
                     // HPEXPIREAT key ms FIELDS n field...: after the hash's HSETs.
                     let key = args.get(1);

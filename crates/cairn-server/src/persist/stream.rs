@@ -246,14 +246,22 @@ pub fn encode_entry(out: &mut Vec<u8>, entry: &Entry) {
     }
 }
 
-/// A collection as HSET / SADD / RPUSH / ZADD commands of at most [`ELEMENTS_PER_COMMAND`] elements.
+/// A collection as HSET / SADD / RPUSH / ZADD commands of at most [`ELEMENTS_PER_COMMAND`]
+/// elements; a stream as one `RESTORE key 0 payload` (its groups point into its entries,
+/// so it is rebuilt whole, from its DUMP form).
 fn encode_object(out: &mut Vec<u8>, key: &[u8], obj: &Object) {
+    if let Object::Stream(_) = obj {
+        let payload = cairn_store::dump::serialize(cairn_store::ValueRef::Obj(obj));
+        command(out, &[b"RESTORE", key, b"0", &payload]);
+        return;
+    }
     let mut parts: Vec<Vec<u8>> = Vec::new();
     let name: &[u8] = match obj {
         Object::Hash(_) => b"HSET",
         Object::Set(_) => b"SADD",
         Object::List(_) => b"RPUSH",
         Object::ZSet(_) => b"ZADD",
+        Object::Stream(_) => unreachable!("written above"),
     };
     let mut flush = |parts: &mut Vec<Vec<u8>>| {
         if parts.is_empty() {
@@ -296,6 +304,7 @@ fn encode_object(out: &mut Vec<u8>, key: &[u8], obj: &Object) {
                 flush(&mut parts);
             }
         }),
+        Object::Stream(_) => {}
     }
     flush(&mut parts);
     if let Object::Hash(h) = obj {

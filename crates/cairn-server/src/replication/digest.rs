@@ -10,6 +10,7 @@
 //! digest does not depend on its encoding or order either.
 
 use cairn_store::db::Now;
+use cairn_store::types::stream::StreamId;
 use cairn_store::{Entry, Object, ValueRef};
 use xxhash_rust::xxh3::xxh3_128_with_seed;
 
@@ -66,6 +67,50 @@ fn object_lanes(o: &Object) -> (u128, u128) {
             buf.extend_from_slice(m);
             add(&buf);
         }),
+        // An entry with its id (ids order them); then the counters and each group's
+        // state, pending entries included (what a promoted replica must have).
+        Object::Stream(st) => {
+            st.range(StreamId::MIN, StreamId::MAX, false, 0, |id, fields| {
+                buf.clear();
+                buf.extend_from_slice(&id.ms.to_le_bytes());
+                buf.extend_from_slice(&id.seq.to_le_bytes());
+                for f in fields {
+                    buf.extend_from_slice(&(f.len() as u64).to_le_bytes());
+                    buf.extend_from_slice(f);
+                }
+                add(&buf);
+                true
+            });
+            buf.clear();
+            for id in [st.last_id(), st.max_deleted()] {
+                buf.extend_from_slice(&id.ms.to_le_bytes());
+                buf.extend_from_slice(&id.seq.to_le_bytes());
+            }
+            buf.extend_from_slice(&st.entries_added().to_le_bytes());
+            add(&buf);
+            for (name, g) in st.groups() {
+                buf.clear();
+                buf.extend_from_slice(b"group");
+                buf.extend_from_slice(&(name.len() as u64).to_le_bytes());
+                buf.extend_from_slice(name);
+                buf.extend_from_slice(&g.last_id.ms.to_le_bytes());
+                buf.extend_from_slice(&g.last_id.seq.to_le_bytes());
+                buf.extend_from_slice(&g.entries_read.map_or(u64::MAX, |n| n).to_le_bytes());
+                for (id, p) in g.pel() {
+                    buf.extend_from_slice(&id.ms.to_le_bytes());
+                    buf.extend_from_slice(&id.seq.to_le_bytes());
+                    buf.extend_from_slice(&p.delivery_time.to_le_bytes());
+                    buf.extend_from_slice(&p.delivery_count.to_le_bytes());
+                    buf.extend_from_slice(&(p.consumer.len() as u64).to_le_bytes());
+                    buf.extend_from_slice(&p.consumer);
+                }
+                for c in g.consumers().keys() {
+                    buf.extend_from_slice(&(c.len() as u64).to_le_bytes());
+                    buf.extend_from_slice(c);
+                }
+                add(&buf);
+            }
+        }
         // Order is part of a list: each element is summed with its position.
         Object::List(list) => {
             for (i, v) in list.iter().enumerate() {

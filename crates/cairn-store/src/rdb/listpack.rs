@@ -149,6 +149,20 @@ impl Builder {
         self.out.len() + 1
     }
 
+    /// The finished listpack with `first` in front of the entries pushed so far: a stream
+    /// node's listpack starts with its entry count, known only once the node is full.
+    pub fn finish_after(self, first: &[u8]) -> Vec<u8> {
+        let mut lp = Builder {
+            out: Vec::with_capacity(self.out.len() + 16),
+            count: 0,
+        };
+        lp.out.resize(HEADER, 0);
+        lp.push(first);
+        lp.out.extend_from_slice(&self.out[HEADER..]);
+        lp.count += self.count;
+        lp.finish()
+    }
+
     /// The finished listpack.
     pub fn finish(mut self) -> Vec<u8> {
         self.out.push(EOF);
@@ -160,6 +174,23 @@ impl Builder {
         self.out[4..HEADER].copy_from_slice(&count.to_le_bytes());
         self.out
     }
+}
+
+/// The bytes `entry` takes in a listpack (encoding, data and backlen), as [`Builder::push`]
+/// would write it: a stream writer knows from it how big a node is before it is built.
+pub fn entry_size(entry: &[u8]) -> usize {
+    let size = match crate::value::parse_canonical_i64(entry) {
+        Some(v) if (0..=127).contains(&v) => 1,
+        Some(v) if (-4096..=4095).contains(&v) => 2,
+        Some(v) if i16::try_from(v).is_ok() => 3,
+        Some(v) if (-(1 << 23)..1 << 23).contains(&v) => 4,
+        Some(v) if i32::try_from(v).is_ok() => 5,
+        Some(_) => 9,
+        None if entry.len() < 64 => 1 + entry.len(),
+        None if entry.len() < 4096 => 2 + entry.len(),
+        None => 5 + entry.len(),
+    };
+    size + backlen_width(size)
 }
 
 /// An entry's encoding and data: the narrowest integer form for the canonical spelling
@@ -202,16 +233,21 @@ fn push_entry(out: &mut Vec<u8>, bytes: &[u8]) {
 /// byte, most significant first, every byte after the first with its top bit set (so it
 /// reads right to left). The width thresholds are Redis's, off-by-one included.
 fn push_backlen(out: &mut Vec<u8>, size: usize) {
-    let width = match size {
+    let width = backlen_width(size);
+    out.push((size >> (7 * (width - 1))) as u8);
+    for k in (0..width - 1).rev() {
+        out.push(((size >> (7 * k)) & 127) as u8 | 128);
+    }
+}
+
+/// How many bytes the backlen of an entry of `size` bytes takes.
+fn backlen_width(size: usize) -> usize {
+    match size {
         0..=127 => 1,
         128..16383 => 2,
         16383..2097151 => 3,
         2097151..268435455 => 4,
         _ => 5,
-    };
-    out.push((size >> (7 * (width - 1))) as u8);
-    for k in (0..width - 1).rev() {
-        out.push(((size >> (7 * k)) & 127) as u8 | 128);
     }
 }
 
@@ -303,6 +339,35 @@ mod tests {
         ];
         let lp = build(&values);
         assert_eq!(parse(&lp).unwrap(), values);
+    }
+
+    #[test]
+    fn entry_sizes_and_a_first_entry_put_in_front() {
+        // every integer width, then strings: empty, not canonical, of every length width
+        let ints = "0 127 128 -4096 4096 32767 8388607 2147483647 1099511627776 007 -0";
+        let long = [63, 64, 4095, 20000].map(|n| vec![b'x'; n]);
+        let entries: Vec<Vec<u8>> = ints
+            .split(' ')
+            .map(|s| s.as_bytes().to_vec())
+            .chain([Vec::new()])
+            .chain(long)
+            .collect();
+        for e in &entries {
+            let mut lp = Builder::new();
+            let before = lp.bytes();
+            lp.push(e);
+            assert_eq!(
+                lp.bytes() - before,
+                entry_size(e),
+                "{:?}",
+                &e[..e.len().min(8)]
+            );
+        }
+        let mut rest = Builder::new();
+        for e in &entries[1..] {
+            rest.push(e);
+        }
+        assert_eq!(rest.finish_after(&entries[0]), build(&entries));
     }
 
     #[test]

@@ -13,7 +13,7 @@
 //! | `input.rs` | the bounds-checked cursor every reader reads through |
 //! | `length.rs`, `string.rs`, `lzf.rs` | RDB lengths, RDB strings, LZF decompression |
 //! | `listpack.rs`, `ziplist.rs`, `intset.rs` | Redis's packed blobs, byte for byte |
-//! | `hash.rs`, `set.rs`, `list.rs`, `zset.rs` | the forms each type is read from and written in |
+//! | `hash.rs`, `set.rs`, `list.rs`, `zset.rs`, `stream.rs` | the forms each type is read from and written in |
 //! | `testdata/` | payloads redis-server wrote, too long to spell in a test |
 //!
 //! Everything here reads bytes from strangers: no reader indexes past the end, allocates
@@ -22,11 +22,15 @@
 //!
 //! # Adding a value type
 //!
-//! A stream (say) adds a variant to [`RdbValue`], a `stream.rs` with `read(kind, input)`
-//! and `write(out, ..)` built from the blobs here (as `list.rs` builds quicklists from
-//! listpacks and ziplists in RDB strings, and `zset.rs` reads and writes sorted sets), an
-//! `encode_` function and an arm in `payload.rs`'s `decode_payload`. The keyspace side
-//! maps its objects to and from the variant in `dump.rs`.
+//! A type adds a variant to [`RdbValue`], a file with `read(kind, input)` and
+//! `write(out, ..)` built from the blobs here (as `list.rs` builds quicklists from
+//! listpacks and ziplists in RDB strings, `zset.rs` reads and writes sorted sets, and
+//! `stream.rs` streams with their consumer groups), an `encode_` function and an arm in
+//! `payload.rs`'s `decode_payload`. The keyspace side maps its objects to and from the
+//! variant in `dump.rs`. (A stream's variant holds the keyspace's own [`Stream`]: see
+//! `value.rs`.)
+//!
+//! [`Stream`]: crate::types::stream::Stream
 
 mod error;
 mod hash;
@@ -38,6 +42,7 @@ mod listpack;
 pub(crate) mod lzf;
 mod payload;
 mod set;
+mod stream;
 mod string;
 pub mod types;
 mod value;
@@ -51,8 +56,8 @@ pub use hash::{
 };
 pub use payload::{
     FOOTER_LEN, RDB_VERSION, RDB_VERSION_FIELD_TIMES, READABLE_VERSIONS, checked_body,
-    decode_payload, encode_hash, encode_hash_with_times, encode_int, encode_list, encode_payload,
-    encode_set, encode_string, encode_zset,
+    decode_payload, decode_payload_with, encode_hash, encode_hash_with_times, encode_int,
+    encode_list, encode_payload, encode_set, encode_stream, encode_string, encode_zset,
 };
 pub use set::MAX_INTSET_ENTRIES as SET_MAX_INTSET_ENTRIES;
 pub use value::RdbValue;

@@ -21,7 +21,8 @@ use super::input::Input;
 #[cfg(test)]
 use super::listpack;
 use super::value::RdbValue;
-use super::{hash, list, set, string, types, zset};
+use super::{hash, list, set, stream, string, types, zset};
+use crate::types::stream::{NodeLimits, Stream};
 
 /// The RDB version Cairn writes: redis-server 7.0's.
 pub const RDB_VERSION: u16 = 10;
@@ -44,6 +45,7 @@ pub fn encode_payload(value: &RdbValue) -> Vec<u8> {
         RdbValue::Set(members) => encode_set(members),
         RdbValue::List(elements) => encode_list(elements),
         RdbValue::ZSet(pairs) => encode_zset(pairs),
+        RdbValue::Stream(s) => encode_stream(s),
     }
 }
 
@@ -112,6 +114,14 @@ pub fn encode_zset<M: AsRef<[u8]>>(pairs: &[(M, f64)]) -> Vec<u8> {
     seal(out)
 }
 
+/// The payload of a stream, with its consumer groups, as Redis 7.0 writes it
+/// (`STREAM_LISTPACKS_2`: see `stream.rs` for what it keeps).
+pub fn encode_stream(s: &Stream) -> Vec<u8> {
+    let mut out = Vec::new();
+    stream::write(&mut out, s);
+    seal(out)
+}
+
 /// Appends the footer.
 fn seal(out: Vec<u8>) -> Vec<u8> {
     seal_as(out, RDB_VERSION)
@@ -126,8 +136,15 @@ fn seal_as(mut out: Vec<u8>, version: u16) -> Vec<u8> {
 }
 
 /// Reads a payload Redis or Cairn wrote: the footer first (version, checksum), then the
-/// value, which must end exactly where the footer starts.
+/// value, which must end exactly where the footer starts. A stream comes back in nodes
+/// of the default bounds.
 pub fn decode_payload(payload: &[u8]) -> Result<RdbValue> {
+    decode_payload_with(payload, NodeLimits::default())
+}
+
+/// [`decode_payload`], a stream's nodes cut by `stream_node` (the server's
+/// `stream-node-max-bytes` and `stream-node-max-entries`).
+pub fn decode_payload_with(payload: &[u8], stream_node: NodeLimits) -> Result<RdbValue> {
     let mut input = Input::new(checked_body(payload)?);
     let value = match input.u8()? {
         types::STRING => RdbValue::String(string::read(&mut input)?),
@@ -150,7 +167,11 @@ pub fn decode_payload(payload: &[u8]) -> Result<RdbValue> {
         kind @ (types::ZSET | types::ZSET_2 | types::ZSET_ZIPLIST | types::ZSET_LISTPACK) => {
             RdbValue::ZSet(zset::read(kind, &mut input)?)
         }
-        // Streams, modules: not yet.
+        kind
+        @ (types::STREAM_LISTPACKS | types::STREAM_LISTPACKS_2 | types::STREAM_LISTPACKS_3) => {
+            RdbValue::Stream(Box::new(stream::read(kind, &mut input, stream_node)?))
+        }
+        // Modules: never (they need the module).
         _ => return Err(DumpError::BadFormat),
     };
     input.finish()?;
@@ -388,7 +409,7 @@ mod tests {
             &[types::STRING],                             // no value
             &[types::STRING, 0x05, b'a'],                 // a string cut short
             &[types::STRING, 0x01, b'a', b'b'],           // trailing bytes
-            &[types::STREAM_LISTPACKS, 0x01, 0x01, b'a'], // a type not read yet
+            &[types::STREAM_LISTPACKS, 0x01, 0x01, b'a'], // a node key that is no id
             &[types::ZSET_LISTPACK, 0x00],
             &[types::ZSET, 0x01, 0x01, b'a', 0xfd], // a NaN score
             &[types::HASH_METADATA, 0x00],
@@ -560,7 +581,7 @@ mod tests {
         /// Garbage behind a good footer reaches the body parsers (a bad checksum would
         /// stop it at the door).
         #[test]
-        fn any_body_never_panics(kind in prop_oneof![Just(types::STRING), Just(types::HASH), Just(types::HASH_ZIPLIST), Just(types::HASH_LISTPACK), Just(types::SET), Just(types::SET_INTSET), Just(types::SET_LISTPACK), Just(types::LIST), Just(types::LIST_ZIPLIST), Just(types::LIST_QUICKLIST), Just(types::LIST_QUICKLIST_2), Just(types::ZSET), Just(types::ZSET_2), Just(types::ZSET_ZIPLIST), Just(types::ZSET_LISTPACK), any::<u8>()], rest in proptest::collection::vec(any::<u8>(), 0..200)) {
+        fn any_body_never_panics(kind in prop_oneof![Just(types::STRING), Just(types::HASH), Just(types::HASH_ZIPLIST), Just(types::HASH_LISTPACK), Just(types::SET), Just(types::SET_INTSET), Just(types::SET_LISTPACK), Just(types::LIST), Just(types::LIST_ZIPLIST), Just(types::LIST_QUICKLIST), Just(types::LIST_QUICKLIST_2), Just(types::ZSET), Just(types::ZSET_2), Just(types::ZSET_ZIPLIST), Just(types::ZSET_LISTPACK), Just(types::STREAM_LISTPACKS), Just(types::STREAM_LISTPACKS_2), Just(types::STREAM_LISTPACKS_3), any::<u8>()], rest in proptest::collection::vec(any::<u8>(), 0..200)) {
             let mut body = vec![kind];
             body.extend_from_slice(&rest);
             let _ = decode_payload(&sealed(&body, 10));

@@ -30,7 +30,9 @@ pub const ZSET_ZIPLIST: u8 = 12;
 pub const HASH_ZIPLIST: u8 = 13;
 /// A list as a quicklist of ziplists (Redis 3.2 to 6.2).
 pub const LIST_QUICKLIST: u8 = 14;
-/// Streams, in the successive layouts of 5.0, 7.0 and 7.2.
+/// Streams, in the successive layouts of 5.0, 7.0 and 7.2 (`stream.rs`): 7.0 added the
+/// stream's first id, greatest deleted id and entries added, and each group's read
+/// counter; 7.2 each consumer's active time.
 pub const STREAM_LISTPACKS: u8 = 15;
 /// A hash as a listpack blob (`listpack.rs`); Redis 7.0 writes it for small hashes.
 pub const HASH_LISTPACK: u8 = 16;

@@ -1,6 +1,15 @@
 //! The value a payload holds, in a form owned by nobody's encoding: what RESTORE hands to
 //! the keyspace and what a test compares against. Each value type maps its own objects
 //! to and from this (`dump.rs`).
+//!
+//! A stream is the exception: its entries, counters, consumer groups, consumers and
+//! pending entries are checked against one another as they are read (an entry delivered
+//! to a consumer must be pending in its group, ids must grow), which is the stream's own
+//! bookkeeping, so the reader builds a [`Stream`] directly (`stream.rs`) and hands it
+//! over whole. Its equality is encoding-neutral too: the same entries, counters and
+//! groups, whatever nodes hold them.
+
+use crate::types::stream::Stream;
 
 /// A decoded DUMP payload.
 ///
@@ -25,11 +34,14 @@ pub enum RdbValue {
     /// A sorted set: member and score pairs, in the payload's order (ascending in a
     /// listpack, descending in Redis's `ZSET_2`). Scores are never NaN.
     ZSet(Vec<(Vec<u8>, f64)>),
+    /// A stream with its consumer groups (possibly without entries: Redis keeps empty
+    /// streams), nodes cut by the limits the caller read it with.
+    Stream(Box<Stream>),
 }
 
 /// Equality is an equivalence: the only values a `PartialEq` of `f64` does not equal to
 /// themselves are NaN scores, which a sorted set never holds (the decoder refuses them).
-/// `0` and `-0` compare equal, as Redis's scores do.
+/// `0` and `-0` compare equal, as Redis's scores do. Streams compare as [`Stream`] does.
 impl Eq for RdbValue {}
 
 impl RdbValue {
@@ -41,6 +53,7 @@ impl RdbValue {
             RdbValue::Set(_) => "set",
             RdbValue::List(_) => "list",
             RdbValue::ZSet(_) => "zset",
+            RdbValue::Stream(_) => "stream",
         }
     }
 }

@@ -12,4 +12,6 @@
 pub mod hash;
 pub mod list;
 pub mod set;
+pub mod stream;
+pub mod stream_group;
 pub mod zset;
