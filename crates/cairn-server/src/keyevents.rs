@@ -30,7 +30,8 @@ impl Observer for KeyEvents {
             Change::FieldsExpired => self.notifier.notify(class::HASH, "hexpired", key, db),
             Change::Emptied => self.notifier.notify(class::GENERIC, "del", key, db),
             Change::Written => self.blocking.written(db, key),
-            Change::Deleted => {}
+            // A deleted key wakes its waiters too: a blocked XREADGROUP answers UNBLOCKED.
+            Change::Deleted => self.blocking.written(db, key),
         }
     }
 

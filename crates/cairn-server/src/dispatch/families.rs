@@ -3,7 +3,8 @@
 use crate::commands::{
     bits, client, cluster, command, config, connection, expire, geo, hash_expiry, hashes, hotkeys,
     hyperloglog, info, keys, lease, list_blocking, lists, memcached, memory, multi, persistence,
-    pubsub, replication, server, sets, strings, zset_algebra, zset_blocking, zset_ranges, zsets,
+    pubsub, replication, server, sets, stream_claim, stream_groups, stream_info, stream_read,
+    streams, strings, zset_algebra, zset_blocking, zset_ranges, zsets,
 };
 use crate::ctx::Command;
 
@@ -25,6 +26,11 @@ pub static ALL: &[&[Command]] = &[
     zset_ranges::COMMANDS,
     zset_algebra::COMMANDS,
     zset_blocking::COMMANDS,
+    streams::COMMANDS,
+    stream_read::COMMANDS,
+    stream_groups::COMMANDS,
+    stream_claim::COMMANDS,
+    stream_info::COMMANDS,
     geo::COMMANDS,
     hyperloglog::COMMANDS,
     keys::COMMANDS,
