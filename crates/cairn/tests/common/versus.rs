@@ -104,6 +104,20 @@ impl Resp {
         let mut req = Vec::new();
         cairn_protocol::resp::write_command(&mut req, args);
         self.s.write_all(&req).expect("write");
+        self.read()
+    }
+
+    /// Sends a command (words split on whitespace) without waiting for its reply, as a
+    /// client that blocks does: [`Resp::read`] takes the reply when it comes.
+    pub fn send(&mut self, line: &str) {
+        let args: Vec<&[u8]> = line.split_whitespace().map(str::as_bytes).collect();
+        let mut req = Vec::new();
+        cairn_protocol::resp::write_command(&mut req, &args);
+        self.s.write_all(&req).expect("write");
+    }
+
+    /// The next whole reply (the read times out after 10 s).
+    pub fn read(&mut self) -> Frame {
         loop {
             if let Some((f, n)) = Frame::parse(&self.buf).expect("valid RESP") {
                 self.buf.drain(..n);
