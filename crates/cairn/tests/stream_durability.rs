@@ -179,6 +179,22 @@ fn a_replica_holds_the_primary_s_streams_and_hands_out_the_same_pending_entries(
         let text: String = q(&mut r, &["INFO", "replication"]);
         text.contains("master_link_status:up")
     });
+    // A read blocked on the replica is served by what the primary's stream brings.
+    let blocked = in_thread(&replica, &["XREAD", "BLOCK", "0", "STREAMS", "feed", "$"]);
+    wait_blocked(&mut r, 1);
+    let _: String = q(&mut p, &["XADD", "feed", "7-7", "from", "primary"]);
+    let got: Vec<(String, Vec<(String, Vec<String>)>)> =
+        redis::from_redis_value(blocked.join().unwrap().unwrap()).unwrap();
+    assert_eq!(
+        got,
+        vec![(
+            "feed".to_string(),
+            vec![(
+                "7-7".to_string(),
+                vec!["from".to_string(), "primary".to_string()]
+            )]
+        )]
+    );
     exercise(&primary, &mut p);
     let (digest, pel) = state(&mut p);
     common::wait_until(30, "the replica holds the primary's digest", || {
@@ -262,4 +278,27 @@ fn a_snapshot_brings_streams_back_with_their_groups() {
     let d = dir.display().to_string();
     restart_keeps_streams(&["--dir", &d], true);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A group read that finds nothing new changes nothing: a watcher of the stream still
+/// commits (a write lookup would have reported the key written, and woken every other
+/// blocked reader of it for nothing). One that delivers something fails the watcher.
+#[test]
+fn a_group_read_that_finds_nothing_new_leaves_watchers_alone() {
+    let srv = CairnProcess::start(&[]);
+    let mut me = srv.client();
+    let mut other = srv.client();
+    let _: String = q(&mut other, &["XADD", "s", "1-1", "f", "v"]);
+    let _: () = q(&mut other, &["XGROUP", "CREATE", "s", "g", "$"]);
+    let watched = |me: &mut Connection, other: &mut Connection, args: &[&str]| -> Value {
+        let _: () = q(me, &["WATCH", "s"]);
+        let _: Value = q(other, args);
+        let _: () = q(me, &["MULTI"]);
+        let _: () = q(me, &["SET", "done", "1"]);
+        redis::cmd("EXEC").query(me).unwrap()
+    };
+    let read = ["XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", ">"];
+    assert_ne!(watched(&mut me, &mut other, &read), Value::Nil);
+    let _: String = q(&mut other, &["XADD", "s", "2-1", "f", "v"]);
+    assert_eq!(watched(&mut me, &mut other, &read), Value::Nil);
 }

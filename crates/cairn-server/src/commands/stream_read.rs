@@ -259,18 +259,28 @@ fn serve_key(
         out.raw(body.bytes());
         return Ok(Ok(()));
     };
-    let Some(mut e) = d.write(slot, key, now) else {
-        return Ok(Err(Miss::Gone));
+    // Looked at first without writing: a write lookup reports the key written (WATCH,
+    // tracking, and every other waiter on it tried again), which a read that finds
+    // nothing new must not do.
+    let last = {
+        let Some(e) = d.peek(slot, key, now) else {
+            return Ok(Err(Miss::Gone));
+        };
+        let Ok(s) = stream(e) else {
+            return Ok(Err(Miss::Gone));
+        };
+        let Some(last) = s.group(&g.group).map(|grp| grp.last_id) else {
+            return Ok(Err(Miss::NoGroup));
+        };
+        if let From::New = from
+            && !s.has_after(last)
+        {
+            return Ok(Err(Miss::Nothing));
+        }
+        last
     };
-    if stream(&e).is_err() {
-        e.unchanged();
-        return Ok(Err(Miss::Gone));
-    }
+    let mut e = d.write(slot, key, now).expect("looked up above");
     let s = stream_mut(&mut e)?;
-    let Some(last) = s.group(&g.group).map(|grp| grp.last_id) else {
-        e.unchanged();
-        return Ok(Err(Miss::NoGroup));
-    };
     let mut ops: Vec<Vec<Vec<u8>>> = Vec::new();
     let mut body = Reply::new(out.protocol());
     let consumer = g.consumer.as_slice();

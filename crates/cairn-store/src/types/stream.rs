@@ -449,6 +449,15 @@ impl Stream {
         out
     }
 
+    /// Whether a live entry comes after `id` (a consumer group's `>` has something).
+    pub fn has_after(&self, id: StreamId) -> bool {
+        if self.len == 0 || self.last_id <= id {
+            return false;
+        }
+        id.next()
+            .is_some_and(|start| self.range(start, StreamId::MAX, false, 1, |_, _| false) == 1)
+    }
+
     /// Whether the entry `id` is live.
     pub fn contains(&self, id: StreamId) -> bool {
         self.range(id, id, false, 1, |_, _| false) == 1
