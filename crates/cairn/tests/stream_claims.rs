@@ -6,91 +6,11 @@
 
 mod common;
 
-use cairn_protocol::Frame;
 use common::events::keyevents;
-use common::versus::{Both, RedisServer, show};
+use common::streams::in_both_protocols;
+use common::versus::RedisServer;
 use common::{CairnProcess, q};
 use redis::Value;
-
-/// `f` with what depends on the clock or on Redis's radix tree zeroed: the idle time of
-/// XPENDING's extended entries (`[id, consumer, idle, deliveries]`) and XINFO STREAM's
-/// `radix-tree-nodes`.
-fn masked(f: &Frame) -> Frame {
-    let nodes = Frame::Bulk(b"radix-tree-nodes".to_vec());
-    match f {
-        Frame::Array(v)
-            if v.len() == 4
-                && matches!(
-                    (&v[0], &v[1], &v[2], &v[3]),
-                    (
-                        Frame::Bulk(_),
-                        Frame::Bulk(_),
-                        Frame::Integer(_),
-                        Frame::Integer(_)
-                    )
-                ) =>
-        {
-            Frame::Array(vec![
-                v[0].clone(),
-                v[1].clone(),
-                Frame::Integer(0),
-                v[3].clone(),
-            ])
-        }
-        Frame::Array(v) => Frame::Array(
-            v.iter()
-                .enumerate()
-                .map(|(i, x)| match i > 0 && v[i - 1] == nodes {
-                    true => Frame::Integer(0),
-                    false => masked(x),
-                })
-                .collect(),
-        ),
-        Frame::Map(m) => Frame::Map(
-            m.iter()
-                .map(|(k, v)| match *k == nodes {
-                    true => (k.clone(), Frame::Integer(0)),
-                    false => (k.clone(), masked(v)),
-                })
-                .collect(),
-        ),
-        other => other.clone(),
-    }
-}
-
-/// [`Both::script`] with one more kind of line: a leading `%` compares the replies with
-/// idle times and `radix-tree-nodes` zeroed (see [`masked`]).
-fn script(both: &mut Both, text: &str) {
-    for line in text
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-    {
-        let Some(rest) = line.strip_prefix('%') else {
-            both.script(line);
-            continue;
-        };
-        let args: Vec<&[u8]> = rest.split_whitespace().map(str::as_bytes).collect();
-        let (c, r) = (both.cairn.call(&args), both.redis.call(&args));
-        assert!(
-            masked(&c) == masked(&r),
-            "{rest}: Cairn answered {}, Redis {}",
-            show(&c),
-            show(&r)
-        );
-    }
-}
-
-/// Runs `text` in RESP2, then on an emptied server in RESP3.
-fn in_both_protocols(text: &str) {
-    let Some(mut both) = Both::start(&[], &[]) else {
-        return;
-    };
-    script(&mut both, text);
-    both.resp3();
-    both.script("FLUSHALL");
-    script(&mut both, text);
-}
 
 const CLAIMS: &str = "
     XADD c 1-0 f 1
@@ -192,7 +112,7 @@ const CLAIMS: &str = "
 
 #[test]
 fn claims_answer_as_redis_does() {
-    in_both_protocols(CLAIMS);
+    in_both_protocols(&[CLAIMS]);
 }
 
 const PENDING_AND_INFO: &str = "
@@ -308,7 +228,7 @@ const PENDING_AND_INFO: &str = "
 
 #[test]
 fn xpending_and_xinfo_answer_as_redis_does() {
-    in_both_protocols(PENDING_AND_INFO);
+    in_both_protocols(&[PENDING_AND_INFO]);
 }
 
 // ---------------------------------------------------------------------------------------

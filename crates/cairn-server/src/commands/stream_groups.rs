@@ -8,6 +8,8 @@
 //! a replica's lag figures are the primary's.
 
 use cairn_protocol::Args;
+use cairn_store::EntryMut;
+use cairn_store::db::{Db, Now};
 use cairn_store::types::stream::StreamId;
 
 use crate::commands::args::{help_reply, int_arg, is};
@@ -144,6 +146,25 @@ pub fn no_group(key: &[u8], group: &[u8]) -> CmdError {
     ))
 }
 
+/// The write guard on `key`'s stream for a subcommand that needs `group` there: `ERR The
+/// XGROUP subcommand requires the key to exist`, WRONGTYPE or NOGROUP otherwise.
+fn with_group<'d>(
+    db: &'d mut Db,
+    slot: u16,
+    key: &[u8],
+    group: &[u8],
+    now: Now,
+) -> Result<EntryMut<'d>, CmdError> {
+    let Some(mut e) = db.write(slot, key, now) else {
+        return Err(no_key());
+    };
+    if stream_mut(&mut e)?.group(group).is_none() {
+        e.unchanged();
+        return Err(no_group(key, group));
+    }
+    Ok(e)
+}
+
 /// ```text
 /// XGROUP CREATE key group id|$ [MKSTREAM] [ENTRIESREAD entries-read]
 /// ```
@@ -223,15 +244,8 @@ fn setid(ctx: &mut Ctx, args: Args) -> CmdResult {
     }
     let (key, group) = (args.get(2), args.get(3));
     let (mut shard, slot) = ctx.lock(key);
-    let db = shard.db(ctx.db());
-    let Some(mut e) = db.write(slot, key, ctx.now) else {
-        return Err(no_key());
-    };
+    let mut e = with_group(shard.db(ctx.db()), slot, key, group, ctx.now)?;
     let s = stream_mut(&mut e)?;
-    if s.group(group).is_none() {
-        e.unchanged();
-        return Err(no_group(key, group));
-    }
     let id = match args.get(4) {
         b"$" => s.last_id(),
         b => match parse_id(b, 0, false, false) {
@@ -297,15 +311,10 @@ fn createconsumer(ctx: &mut Ctx, args: Args) -> CmdResult {
     let (key, group, consumer) = (args.get(2), args.get(3), args.get(4));
     let now = consumer_clock(ctx);
     let (mut shard, slot) = ctx.lock(key);
-    let db = shard.db(ctx.db());
-    let Some(mut e) = db.write(slot, key, ctx.now) else {
-        return Err(no_key());
-    };
-    let s = stream_mut(&mut e)?;
-    let Some(g) = s.group_mut(group) else {
-        e.unchanged();
-        return Err(no_group(key, group));
-    };
+    let mut e = with_group(shard.db(ctx.db()), slot, key, group, ctx.now)?;
+    let g = stream_mut(&mut e)?
+        .group_mut(group)
+        .expect("with_group found it");
     let made = g.ensure_consumer(consumer, now);
     if made {
         e.journal_op(&[b"XGROUP", b"CREATECONSUMER", key, group, consumer]);
@@ -327,15 +336,10 @@ fn createconsumer(ctx: &mut Ctx, args: Args) -> CmdResult {
 fn delconsumer(ctx: &mut Ctx, args: Args) -> CmdResult {
     let (key, group, consumer) = (args.get(2), args.get(3), args.get(4));
     let (mut shard, slot) = ctx.lock(key);
-    let db = shard.db(ctx.db());
-    let Some(mut e) = db.write(slot, key, ctx.now) else {
-        return Err(no_key());
-    };
-    let s = stream_mut(&mut e)?;
-    let Some(g) = s.group_mut(group) else {
-        e.unchanged();
-        return Err(no_group(key, group));
-    };
+    let mut e = with_group(shard.db(ctx.db()), slot, key, group, ctx.now)?;
+    let g = stream_mut(&mut e)?
+        .group_mut(group)
+        .expect("with_group found it");
     let pending = g.delete_consumer(consumer);
     if pending.is_some() {
         e.journal_op(&[b"XGROUP", b"DELCONSUMER", key, group, consumer]);

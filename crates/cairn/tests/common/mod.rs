@@ -9,6 +9,7 @@
 pub mod cluster;
 pub mod events;
 pub mod ops;
+pub mod streams;
 pub mod versus;
 
 use std::io::{BufRead, BufReader, Read, Write};
