@@ -129,6 +129,31 @@ const ARGS: &[&str] = &[
     "string",
     "\r\n",
     "\0binary\0",
+    "STREAMS",
+    "GROUP",
+    "BLOCK",
+    "MAXLEN",
+    "MINID",
+    "LIMIT",
+    "~",
+    "=",
+    "NOMKSTREAM",
+    "MKSTREAM",
+    "ENTRIESREAD",
+    "NOACK",
+    "JUSTID",
+    "FORCE",
+    "IDLE",
+    "RETRYCOUNT",
+    "LASTID",
+    "FULL",
+    "$",
+    ">",
+    "0-0",
+    "1-1",
+    "1-*",
+    "(1-1",
+    "18446744073709551615-18446744073709551615",
 ];
 
 /// Commands left out: they stop the server or this client on purpose, or sleep.
@@ -174,6 +199,17 @@ fn bound_timeout(args: &mut [Vec<u8>]) {
     };
     if let Some(slot) = at.and_then(|i| args.get_mut(i)) {
         *slot = b"0.001".to_vec();
+    }
+    // XREAD / XREADGROUP BLOCK n: a millisecond, wherever BLOCK is.
+    if matches!(
+        args[0].to_ascii_lowercase().as_slice(),
+        b"xread" | b"xreadgroup"
+    ) {
+        for i in 1..args.len().saturating_sub(1) {
+            if args[i].eq_ignore_ascii_case(b"block") {
+                args[i + 1] = b"1".to_vec();
+            }
+        }
     }
 }
 
