@@ -379,9 +379,7 @@ const READ: &str = "
     XREAD STREAMS nos 0
     XREAD STREAMS nos a 0 2
     XREAD STREAMS nos $
-    # Redis 7.0 has no `+` (7.4 reads the last entry with it)
-    XREAD STREAMS a +
-    XREAD COUNT 5 STREAMS a b + +
+    # (`+`, Redis 7.4's last entry, is held against Cairn alone below: 7.0 refuses it)
     XREAD STREAMS a b 0
     XREAD STREAMS a b c 0 0
     XREAD STREAMS a
@@ -420,6 +418,46 @@ const READ: &str = "
 #[test]
 fn xread_answers_as_redis_does() {
     in_both_protocols(&[READ]);
+}
+
+/// Redis 7.4's `+`: the last entry of each stream, nothing from an empty or missing one,
+/// and (with BLOCK) the next entry when there is none. XREADGROUP refuses it.
+#[test]
+fn xread_plus_reads_the_last_entry_as_redis_7_4_does() {
+    let srv = CairnProcess::start(&[]);
+    let mut c = srv.client();
+    for (k, id) in [("a", "1-0"), ("a", "2-0"), ("b", "5-5")] {
+        let _: String = q(&mut c, &["XADD", k, id, "f", id]);
+    }
+    let _: () = q(&mut c, &["XGROUP", "CREATE", "e", "g", "$", "MKSTREAM"]);
+    type Read = Vec<(String, Vec<(String, Vec<String>)>)>;
+    let got: Read = q(
+        &mut c,
+        &[
+            "XREAD", "COUNT", "5", "STREAMS", "a", "b", "e", "none", "+", "+", "+", "+",
+        ],
+    );
+    let entry = |id: &str| vec![(id.to_string(), vec!["f".to_string(), id.to_string()])];
+    assert_eq!(
+        got,
+        vec![
+            ("a".to_string(), entry("2-0")),
+            ("b".to_string(), entry("5-5"))
+        ]
+    );
+    let blocked = common::events::in_thread(&srv, &["XREAD", "BLOCK", "0", "STREAMS", "e", "+"]);
+    common::events::wait_blocked(&mut c, 1);
+    let _: String = q(&mut c, &["XADD", "e", "9-9", "f", "9-9"]);
+    let got: Read = redis::from_redis_value(blocked.join().unwrap().unwrap()).unwrap();
+    assert_eq!(got, vec![("e".to_string(), entry("9-9"))]);
+    let e = common::err(
+        &mut c,
+        &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "e", "+"],
+    );
+    assert_eq!(
+        e,
+        "ERR Invalid stream ID specified as stream command argument"
+    );
 }
 
 // ---------------------------------------------------------------------------------------

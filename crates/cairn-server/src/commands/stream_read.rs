@@ -1,7 +1,7 @@
 //! XREAD and XREADGROUP, blocking or not, as Redis 7.0's `xreadCommand` reads its
 //! arguments and serves them.
 //!
-//! Both first look at every key (WRONGTYPE, NOGROUP, `$` resolved) and then serve each
+//! Both first look at every key (WRONGTYPE, NOGROUP, `$` and XREAD's `+` resolved) and then serve each
 //! key that has something, answering `[[key, entries], ...]` (a map in RESP3). With
 //! nothing to serve and BLOCK, the client parks (`crate::blocking`) with a try per key
 //! that serves it once the key holds an entry past the id it waits after: for XREAD the
@@ -177,6 +177,11 @@ fn resolve(ctx: &mut Ctx, r: &ReadArgs) -> Result<Vec<From>, CmdError> {
                 ));
             }
             b"$" => From::After(s.map_or(StreamId::MIN, |s| s.last_id())),
+            // Redis 7.4's `+`: from just before the last id, so the last entry comes back.
+            b"+" if r.group.is_none() => From::After(
+                s.and_then(|s| s.last_id().prev())
+                    .unwrap_or(StreamId::MIN),
+            ),
             b">" if r.group.is_none() => {
                 return Err(CmdError::new(
                     "ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.",
