@@ -183,7 +183,7 @@ fn a_replica_holds_the_primary_s_streams_and_hands_out_the_same_pending_entries(
     let blocked = in_thread(&replica, &["XREAD", "BLOCK", "0", "STREAMS", "feed", "$"]);
     wait_blocked(&mut r, 1);
     let _: String = q(&mut p, &["XADD", "feed", "7-7", "from", "primary"]);
-    let got: Vec<(String, Vec<(String, Vec<String>)>)> =
+    let got: common::streams::Read =
         redis::from_redis_value(blocked.join().unwrap().unwrap()).unwrap();
     assert_eq!(
         got,

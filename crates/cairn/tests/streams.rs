@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 
 use cairn_protocol::Frame;
 use common::events::{blocked_clients, keyevents};
-use common::streams::in_both_protocols;
+use common::streams::{Read, in_both_protocols};
 use common::versus::{RedisServer, Resp, show};
 use common::{CairnProcess, q, qb, wait_until};
 use redis::{Connection, Value};
@@ -430,7 +430,6 @@ fn xread_plus_reads_the_last_entry_as_redis_7_4_does() {
         let _: String = q(&mut c, &["XADD", k, id, "f", id]);
     }
     let _: () = q(&mut c, &["XGROUP", "CREATE", "e", "g", "$", "MKSTREAM"]);
-    type Read = Vec<(String, Vec<(String, Vec<String>)>)>;
     let got: Read = q(
         &mut c,
         &[

@@ -5,6 +5,9 @@ use cairn_protocol::Frame;
 
 use super::versus::{Both, show};
 
+/// XREAD's reply as the redis crate reads it: `[(key, [(id, [field, value, ...])])]`.
+pub type Read = Vec<(String, Vec<(String, Vec<String>)>)>;
+
 /// `f` with what depends on the clock or on the radix tree's layout zeroed: the idle time
 /// of XPENDING's extended entries (`[id, consumer, idle, deliveries]`) and XINFO STREAM's
 /// `radix-tree-nodes`.
