@@ -693,8 +693,8 @@ fn primaries_killed_one_after_another_are_each_failed_over() {
 
 /// A client blocked on a key is served in a cluster like anywhere else, is refused with
 /// CROSSSLOT for keys of two slots, and, when its key's slot moves to another node, gets
-/// the redirect that sends its cluster client there (a blocked BZPOPMIN too; a big sorted
-/// set in that slot arrives whole).
+/// the redirect that sends its cluster client there (a blocked BZPOPMIN and XREADGROUP
+/// too; a big sorted set, and a stream with its group's pending entries, arrive whole).
 #[test]
 fn a_blocked_pop_follows_its_slot_to_another_node() {
     let c = LocalCluster::start(3, &[]);
@@ -747,6 +747,54 @@ fn a_blocked_pop_follows_its_slot_to_another_node() {
             .query::<redis::Value>(&mut conn(port))
     });
     blocked(&mut admin, 2);
+    // A stream with a group and pending entries in the same slot, and a consumer blocked
+    // reading through the group: the stream arrives whole, groups and all.
+    let events = format!("{{{tag}}}:events");
+    let _: String = redis::cmd("XADD")
+        .arg(&events)
+        .arg("1-1")
+        .arg("f")
+        .arg("v")
+        .query(&mut admin)
+        .unwrap();
+    let _: () = redis::cmd("XGROUP")
+        .arg("CREATE")
+        .arg(&events)
+        .arg("g")
+        .arg("0")
+        .query(&mut admin)
+        .unwrap();
+    let _: redis::Value = redis::cmd("XREADGROUP")
+        .arg("GROUP")
+        .arg("g")
+        .arg("alice")
+        .arg("STREAMS")
+        .arg(&events)
+        .arg(">")
+        .query(&mut admin)
+        .unwrap();
+    let ekey = events.clone();
+    let xmoved = std::thread::spawn(move || {
+        redis::cmd("XREADGROUP")
+            .arg("GROUP")
+            .arg("g")
+            .arg("bob")
+            .arg("BLOCK")
+            .arg(0)
+            .arg("STREAMS")
+            .arg(&ekey)
+            .arg(">")
+            .query::<redis::Value>(&mut conn(port))
+    });
+    blocked(&mut admin, 3);
+    let pending = |c: &mut redis::Connection| -> redis::Value {
+        redis::cmd("XPENDING")
+            .arg(&events)
+            .arg("g")
+            .query(c)
+            .unwrap()
+    };
+    let want_pending = pending(&mut admin);
     let board = format!("{{{tag}}}:board");
     for chunk in (0..3000u32).collect::<Vec<_>>().chunks(500) {
         let mut z = redis::cmd("ZADD");
@@ -774,6 +822,7 @@ fn a_blocked_pop_follows_its_slot_to_another_node() {
     for e in [
         moved.join().unwrap().unwrap_err(),
         zmoved.join().unwrap().unwrap_err(),
+        xmoved.join().unwrap().unwrap_err(),
     ] {
         assert!(matches!(e.code(), Some("MOVED" | "ASK")), "{e}");
         assert!(e.to_string().contains(&c.port(1).to_string()), "{e}");
@@ -787,4 +836,5 @@ fn a_blocked_pop_follows_its_slot_to_another_node() {
         .query(&mut conn(c.port(1)))
         .unwrap();
     assert_eq!(got, want);
+    assert_eq!(pending(&mut conn(c.port(1))), want_pending);
 }
