@@ -102,6 +102,8 @@ pub async fn serve(
                         mark: &mut mark,
                         now,
                     };
+                    // Where this command's reply starts (CLIENT REPLY OFF/SKIP drop it).
+                    let mut reply_at = out.len();
                     let step = dispatch::call(
                         &server,
                         &mut session,
@@ -123,6 +125,7 @@ pub async fn serve(
                         // read (what it sends waits in the buffer, as in Redis) so that
                         // its waiter goes with it.
                         let blocked = matches!(park, Park::Blocked(_));
+                        reply_at = out.len();
                         let mut read_meanwhile = 0u64;
                         let rerun = {
                             let waiting = wait(&server, &mut out, &mut batch, park);
@@ -150,6 +153,9 @@ pub async fn serve(
                             // Dispatched again, judged anew (the frame is still in rbuf).
                             continue;
                         }
+                    }
+                    if !session.answered() {
+                        out.truncate(reply_at);
                     }
                     rbuf.advance(len);
                     if session.close_after_reply {

@@ -37,6 +37,21 @@ pub struct Session {
     /// Scratch space for the key positions of the command being judged (cluster routing,
     /// client tracking), kept so that computing them allocates nothing.
     pub key_positions: Vec<(usize, u32)>,
+    /// CLIENT REPLY: whether this connection's commands are answered.
+    pub reply: ReplyMode,
+}
+
+/// CLIENT REPLY's modes, as Redis's `CLIENT_REPLY_OFF`, `_SKIP_NEXT` and `_SKIP` flags.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ReplyMode {
+    #[default]
+    On,
+    /// No command is answered (CLIENT REPLY OFF).
+    Off,
+    /// CLIENT REPLY SKIP is running: the command after it is not answered.
+    SkipNext,
+    /// This command is not answered; the next one is.
+    Skip,
 }
 
 impl Session {
@@ -56,6 +71,24 @@ impl Session {
             asking: false,
             readonly: false,
             key_positions: Vec::new(),
+            reply: ReplyMode::On,
+        }
+    }
+
+    /// Whether the command that just ended is answered, as Redis decides it after each
+    /// command: SKIP's own command is not, and turns into skipping the next one.
+    pub fn answered(&mut self) -> bool {
+        match self.reply {
+            ReplyMode::On => true,
+            ReplyMode::Off => false,
+            ReplyMode::SkipNext => {
+                self.reply = ReplyMode::Skip;
+                false
+            }
+            ReplyMode::Skip => {
+                self.reply = ReplyMode::On;
+                false
+            }
         }
     }
 }

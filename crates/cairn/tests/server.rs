@@ -1477,3 +1477,54 @@ fn port_zero_reports_the_bound_port() {
     assert_eq!(cfg, vec!["port".to_string(), port.clone()]);
     assert_eq!(info(&mut con, &["server"])["tcp_port"], port);
 }
+
+/// CLIENT REPLY OFF / SKIP / ON: the same replies, in the same order, as redis-server
+/// sends for one stream of commands (OFF and SKIP answer nothing themselves; SKIP while
+/// OFF changes nothing; errors are dropped too; RESET turns replies back on and answers).
+#[test]
+fn client_reply_drops_the_replies_redis_drops() {
+    let Some(mut both) = common::versus::Both::start(&[], &[]) else {
+        return;
+    };
+    let lines = [
+        "SET a 1",
+        "CLIENT REPLY OFF",
+        "SET a 2",
+        "GET a",
+        "NOSUCHCOMMAND",
+        "CLIENT REPLY SKIP",
+        "CLIENT REPLY ON",
+        "GET a",
+        "CLIENT REPLY SKIP",
+        "SET a 3",
+        "GET a",
+        "CLIENT REPLY SKIP",
+        "CLIENT REPLY BAD",
+        "CLIENT REPLY BAD",
+        "CLIENT REPLY OFF",
+        "INCR a",
+        "RESET",
+        "GET a",
+        "PING",
+    ];
+    let mut replies = Vec::new();
+    for (name, conn) in [("cairn", &mut both.cairn), ("redis", &mut both.redis)] {
+        for l in lines {
+            conn.send(l);
+        }
+        // PING's PONG is the last reply either sends.
+        let mut got = Vec::new();
+        loop {
+            let f = conn.read();
+            let last = f == cairn_protocol::Frame::Simple(b"PONG".to_vec());
+            got.push(common::versus::show(&f));
+            if last {
+                break;
+            }
+            assert!(got.len() < lines.len(), "{name}: {got:?}");
+        }
+        replies.push(got);
+    }
+    assert_eq!(replies[0], replies[1]);
+    assert!(replies[1].len() >= 5, "{:?}", replies[1]);
+}

@@ -64,6 +64,12 @@ const CLIENT_SUBCOMMANDS: &[Command] = &[
         .doc("7.0.0", "Sets the client eviction mode of the connection.")
         .complexity("O(1)")
         .run(no_evict),
+    Spec::new("client|reply", 3, "connection")
+        .flags(NOSCRIPT | LOADING | STALE)
+        .acl(acl::CONNECTION)
+        .doc("3.2.0", "Instructs the server whether to reply to commands.")
+        .complexity("O(1)")
+        .run(reply),
     Spec::new("client|pause", -3, "connection")
         .flags(ADMIN | NOSCRIPT | LOADING | STALE | PAUSE_EXEMPT)
         .acl(acl::CONNECTION)
@@ -440,6 +446,30 @@ fn no_evict(ctx: &mut Ctx, args: Args) -> CmdResult {
 }
 
 /// ```text
+/// CLIENT REPLY ON|OFF|SKIP
+/// ```
+/// OFF and SKIP answer nothing themselves; SKIP while OFF changes nothing. The connection
+/// drops the replies (`Session::answered`); pushes (pub/sub messages, invalidations)
+/// still go out, as in Redis.
+fn reply(ctx: &mut Ctx, args: Args) -> CmdResult {
+    use crate::session::ReplyMode;
+    match args.get(2) {
+        a if is(a, "on") => {
+            ctx.session.reply = ReplyMode::On;
+            ctx.out.ok();
+        }
+        a if is(a, "off") => ctx.session.reply = ReplyMode::Off,
+        a if is(a, "skip") => {
+            if ctx.session.reply != ReplyMode::Off {
+                ctx.session.reply = ReplyMode::SkipNext;
+            }
+        }
+        _ => return Err(CmdError::syntax()),
+    }
+    Ok(())
+}
+
+/// ```text
 /// CLIENT PAUSE timeout [WRITE | ALL]
 /// ```
 fn pause(ctx: &mut Ctx, args: Args) -> CmdResult {
@@ -491,6 +521,8 @@ fn help(ctx: &mut Ctx, _args: Args) -> CmdResult {
             "    Protect the current client connection from eviction.",
             "PAUSE <timeout> [WRITE|ALL]",
             "    Suspend commands from clients for <timeout> milliseconds.",
+            "REPLY (ON|OFF|SKIP)",
+            "    Control the replies sent to the current connection.",
             "UNBLOCK <clientid> [TIMEOUT|ERROR]",
             "    Unblock the specified blocked client.",
             "UNPAUSE",
