@@ -35,6 +35,7 @@ pub mod replication;
 pub mod scan;
 pub mod server;
 pub mod sets;
+pub mod sort;
 pub mod stream_args;
 pub mod stream_claim;
 pub mod stream_groups;

@@ -3,7 +3,7 @@
 use crate::commands::{
     bits, client, cluster, command, config, connection, expire, geo, hash_expiry, hashes, hotkeys,
     hyperloglog, info, keys, lease, list_blocking, lists, memcached, memory, multi, persistence,
-    pubsub, replication, server, sets, stream_claim, stream_groups, stream_info, stream_read,
+    pubsub, replication, server, sets, sort, stream_claim, stream_groups, stream_info, stream_read,
     streams, strings, zset_algebra, zset_blocking, zset_ranges, zsets,
 };
 use crate::ctx::Command;
@@ -34,6 +34,7 @@ pub static ALL: &[&[Command]] = &[
     geo::COMMANDS,
     hyperloglog::COMMANDS,
     keys::COMMANDS,
+    sort::COMMANDS,
     expire::COMMANDS,
     memory::COMMANDS,
     hotkeys::COMMANDS,
