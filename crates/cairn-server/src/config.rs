@@ -41,6 +41,12 @@ pub struct Config {
     pub shards: usize,
     pub latency_tracking: bool,
     pub latency_tracking_info_percentiles: Vec<f64>,
+    /// SLOWLOG: microseconds from which a command is logged (-1: never), and how many
+    /// entries are kept.
+    pub slowlog_log_slower_than: i64,
+    pub slowlog_max_len: u64,
+    /// LATENCY: milliseconds from which an event is sampled (0: off).
+    pub latency_monitor_threshold: u64,
     pub lazyfree_lazy_user_del: bool,
     pub lazyfree_lazy_user_flush: bool,
     pub client_output_buffer_limit: OutputLimits,
@@ -221,6 +227,9 @@ impl Default for Config {
             shards: (cores * 8).next_power_of_two(),
             latency_tracking: true,
             latency_tracking_info_percentiles: vec![50.0, 99.0, 99.9],
+            slowlog_log_slower_than: 10_000,
+            slowlog_max_len: 128,
+            latency_monitor_threshold: 0,
             lazyfree_lazy_user_del: false,
             lazyfree_lazy_user_flush: false,
             client_output_buffer_limit: OutputLimits::default(),
@@ -630,6 +639,40 @@ pub static SETTINGS: &[Setting] = &[
                 ps.push(p);
             }
             c.latency_tracking_info_percentiles = ps;
+            Ok(())
+        },
+    },
+    // Applied to the atomics the request path reads by `Server::set_config`.
+    Setting {
+        name: "slowlog-log-slower-than",
+        mutability: Mutability::Runtime,
+        help: "SLOWLOG logs commands that ran at least this many microseconds (-1: none, 0: all)",
+        multi_word: false,
+        get: |c| c.slowlog_log_slower_than.to_string(),
+        set: |c, v| {
+            c.slowlog_log_slower_than = ranged(v, -1, i64::MAX)?;
+            Ok(())
+        },
+    },
+    Setting {
+        name: "slowlog-max-len",
+        mutability: Mutability::Runtime,
+        help: "Most entries SLOWLOG keeps",
+        multi_word: false,
+        get: |c| c.slowlog_max_len.to_string(),
+        set: |c, v| {
+            c.slowlog_max_len = ranged(v, 0, i64::MAX)? as u64;
+            Ok(())
+        },
+    },
+    Setting {
+        name: "latency-monitor-threshold",
+        mutability: Mutability::Runtime,
+        help: "LATENCY samples events that took at least this many milliseconds (0: off)",
+        multi_word: false,
+        get: |c| c.latency_monitor_threshold.to_string(),
+        set: |c, v| {
+            c.latency_monitor_threshold = ranged(v, 0, i64::MAX)? as u64;
             Ok(())
         },
     },

@@ -49,6 +49,10 @@ pub struct Server {
     pub clients: Arc<Clients>,
     pub stats: Stats,
     pub hotkeys: crate::hotkeys::HotKeys,
+    /// SLOWLOG's entries and settings.
+    pub slowlog: crate::slowlog::SlowLog,
+    /// LATENCY's events and threshold.
+    pub latency: crate::latency::LatencyMonitor,
     pub pubsub: Arc<crate::pubsub::PubSub>,
     pub tracking: Arc<crate::tracking::Tracking>,
     pub notifier: Arc<crate::notify::Notifier>,
@@ -139,6 +143,9 @@ impl Server {
         let keyspace = Keyspace::new(config.databases, config.shards);
         let clients = Arc::new(Clients::default());
         let pubsub = Arc::new(crate::pubsub::PubSub::default());
+        let slowlog =
+            crate::slowlog::SlowLog::new(config.slowlog_log_slower_than, config.slowlog_max_len);
+        let latency = crate::latency::LatencyMonitor::new(config.latency_monitor_threshold);
         let server = Server {
             keyspace,
             object_limits: RwLock::new(object_limits(&config)),
@@ -173,6 +180,8 @@ impl Server {
             clients,
             stats: Stats::default(),
             hotkeys: Default::default(),
+            slowlog,
+            latency,
             pubsub,
             lazyfree: LazyFree::start(),
             hooks,
@@ -292,6 +301,9 @@ impl Server {
         self.tracking.set_max_keys(next.tracking_table_max_keys);
         self.replication.apply_config(&next);
         self.maxmemory.store(next.maxmemory, Ordering::Relaxed);
+        self.slowlog
+            .configure(next.slowlog_log_slower_than, next.slowlog_max_len);
+        self.latency.set_threshold(next.latency_monitor_threshold);
         self.apply_memory_settings(&next);
         self.stats.set_latency_tracking(next.latency_tracking);
         let before = std::mem::replace(&mut *cfg, next);

@@ -2,9 +2,9 @@
 
 use crate::commands::{
     bits, client, cluster, command, config, connection, expire, geo, hash_expiry, hashes, hotkeys,
-    hyperloglog, info, keys, lease, list_blocking, lists, memcached, memory, multi, persistence,
-    pubsub, replication, server, sets, sort, stream_claim, stream_groups, stream_info, stream_read,
-    streams, strings, zset_algebra, zset_blocking, zset_ranges, zsets,
+    hyperloglog, info, keys, latency, lease, list_blocking, lists, memcached, memory, multi,
+    persistence, pubsub, replication, server, sets, slowlog, sort, stream_claim, stream_groups,
+    stream_info, stream_read, streams, strings, zset_algebra, zset_blocking, zset_ranges, zsets,
 };
 use crate::ctx::Command;
 
@@ -38,6 +38,8 @@ pub static ALL: &[&[Command]] = &[
     expire::COMMANDS,
     memory::COMMANDS,
     hotkeys::COMMANDS,
+    slowlog::COMMANDS,
+    latency::COMMANDS,
     pubsub::COMMANDS,
     multi::COMMANDS,
     lease::COMMANDS,

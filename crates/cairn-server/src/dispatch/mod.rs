@@ -144,13 +144,15 @@ pub fn call(
             stats.appended = stats.appended.max(written);
         }
     }
-    count(
-        out,
-        stats,
-        id,
-        end.duration_since(start).as_nanos() as u64,
-        result,
-    );
+    let ns = end.duration_since(start).as_nanos() as u64;
+    // SLOWLOG and LATENCY see DEBUG SLEEP take as long as Redis's does: here it parks
+    // the connection instead of running that long.
+    let slept = match &park {
+        Some(Park::Sleep(d)) => d.as_micros() as u64,
+        _ => 0,
+    };
+    observe(server, session, spec, args, ns / 1000 + slept);
+    count(out, stats, id, ns, result);
     match park {
         Some(p) => Step::Park(p),
         None => Step::Done,
@@ -191,6 +193,7 @@ pub fn nested(ctx: &mut Ctx<'_>, id: CommandId, args: Args<'_>) {
         Some(other) => unreachable!("handlers do not park inside EXEC: {other:?}"),
     };
     let ns = started.elapsed().as_nanos() as u64;
+    observe(ctx.server, ctx.session, table().spec(id), args, ns / 1000);
     count(ctx.out, ctx.stats, id, ns, result);
 }
 
@@ -311,6 +314,14 @@ fn queue(
         .multi
         .store(tx.len() as i64, std::sync::atomic::Ordering::Relaxed);
     out.simple("QUEUED");
+}
+
+/// The slow log and the latency monitor see a command that ran (each costs a relaxed
+/// load and a comparison unless the command reached its threshold).
+#[inline]
+fn observe(server: &Server, session: &Session, spec: &Spec, args: Args<'_>, usec: u64) {
+    server.slowlog.observe(&session.info, spec, args, usec);
+    server.latency.observe(spec.has(flags::FAST), usec);
 }
 
 /// Counts a command that ran (commandstats, latency) and answers its error, if it had one.
