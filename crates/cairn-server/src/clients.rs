@@ -52,6 +52,8 @@ pub struct ClientInfo {
     pub no_evict: AtomicBool,
     /// Parked in a blocking command (BLPOP ...): CLIENT LIST's `b`.
     pub blocked: AtomicBool,
+    /// In MONITOR mode: CLIENT LIST's `O`.
+    pub monitor: AtomicBool,
     /// Frames other connections send this one (Pub/Sub messages).
     pub outbox: Outbox,
     /// Channels, patterns and shard channels subscribed to (CLIENT LIST sub, psub, ssub).
@@ -94,6 +96,7 @@ impl ClientInfo {
             qbuf: AtomicUsize::new(0),
             argv_mem: AtomicUsize::new(0),
             no_evict: AtomicBool::new(false),
+            monitor: AtomicBool::new(false),
             blocked: AtomicBool::new(false),
             outbox,
             subscriptions: Default::default(),

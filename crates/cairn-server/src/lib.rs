@@ -74,6 +74,7 @@ pub mod listener;
 pub mod memcache;
 pub mod memory;
 pub mod migrate;
+pub mod monitor;
 pub mod notify;
 pub mod outbox;
 pub mod park;

@@ -53,6 +53,8 @@ pub struct Server {
     pub slowlog: crate::slowlog::SlowLog,
     /// LATENCY's events and threshold.
     pub latency: crate::latency::LatencyMonitor,
+    /// MONITOR's clients.
+    pub monitors: crate::monitor::Monitors,
     pub pubsub: Arc<crate::pubsub::PubSub>,
     pub tracking: Arc<crate::tracking::Tracking>,
     pub notifier: Arc<crate::notify::Notifier>,
@@ -182,6 +184,7 @@ impl Server {
             hotkeys: Default::default(),
             slowlog,
             latency,
+            monitors: Default::default(),
             pubsub,
             lazyfree: LazyFree::start(),
             hooks,

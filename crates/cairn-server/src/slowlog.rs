@@ -147,7 +147,7 @@ impl SlowLog {
 
 /// The arguments Redis replaces with `(redacted)` before logging (its
 /// `redactClientCommandArgument` calls): passwords and user names.
-fn redacted(name: &str, args: Args<'_>) -> Vec<usize> {
+pub fn redacted(name: &str, args: Args<'_>) -> Vec<usize> {
     let n = args.len();
     match name {
         "auth" => (1..n).collect(),

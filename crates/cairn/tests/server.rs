@@ -1528,3 +1528,73 @@ fn client_reply_drops_the_replies_redis_drops() {
     assert_eq!(replies[0], replies[1]);
     assert!(replies[1].len() >= 5, "{:?}", replies[1]);
 }
+
+/// MONITOR: the same lines as redis-server's for one client's commands (times and ports
+/// aside): arguments quoted as sdscatrepr quotes them, the database after the command,
+/// EXEC's commands one by one before EXEC, admin commands left out; a second MONITOR is
+/// ignored without a reply; RESET ends it.
+#[test]
+fn monitor_shows_the_lines_redis_shows() {
+    let Some(redis) = common::versus::RedisServer::start(&[]) else {
+        return;
+    };
+    let cairn = CairnProcess::start(&[]);
+    let commands = [
+        "SET k va\"l\\ue",
+        "GET k",
+        "SELECT 1",
+        "SET x 1",
+        "MULTI",
+        "INCR x",
+        "EXEC",
+        "CONFIG SET maxmemory-policy noeviction",
+        "HELLO 2 SETNAME me",
+        "NOSUCHCOMMAND",
+        "GET",
+        "PING",
+    ];
+    let mut shown = Vec::new();
+    for addr in [cairn.addr, redis.addr] {
+        let mut m = common::versus::Resp::connect(addr);
+        assert_eq!(
+            m.cmd("MONITOR"),
+            cairn_protocol::Frame::Simple(b"OK".to_vec())
+        );
+        m.send("MONITOR");
+        let mut c = common::versus::Resp::connect(addr);
+        for line in commands {
+            c.cmd(line);
+        }
+        let mut lines = Vec::new();
+        loop {
+            let cairn_protocol::Frame::Simple(l) = m.read() else {
+                panic!("a monitor line");
+            };
+            let l = String::from_utf8(l).unwrap();
+            // "<secs>.<usecs> [<db> 127.0.0.1:<port>] <args>"
+            let (time, rest) = l.split_once(' ').unwrap();
+            assert!(
+                time.split_once('.').is_some_and(|(_, us)| us.len() == 6),
+                "{l}"
+            );
+            let (client, args) = rest.split_once("] ").unwrap();
+            let db = client.trim_start_matches('[').split(' ').next().unwrap();
+            lines.push(format!("{db} {args}"));
+            if args == "\"PING\"" {
+                break;
+            }
+        }
+        assert_eq!(
+            m.cmd("RESET"),
+            cairn_protocol::Frame::Simple(b"RESET".to_vec())
+        );
+        c.cmd("SET after reset");
+        assert_eq!(
+            m.cmd("PING"),
+            cairn_protocol::Frame::Simple(b"PONG".to_vec())
+        );
+        shown.push(lines);
+    }
+    assert_eq!(shown[0], shown[1]);
+    assert!(shown[1].len() >= 8, "{:?}", shown[1]);
+}

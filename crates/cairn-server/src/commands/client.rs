@@ -224,6 +224,9 @@ fn flags(c: &ClientInfo) -> String {
     if c.blocked.load(Ordering::Relaxed) {
         f.push('b');
     }
+    if c.monitor.load(Ordering::Relaxed) {
+        f.push('O');
+    }
     if f.is_empty() {
         f.push('N');
     }

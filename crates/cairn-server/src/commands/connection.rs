@@ -227,8 +227,9 @@ fn reset(ctx: &mut Ctx, _args: Args) -> CmdResult {
 }
 
 /// Gives up everything the connection holds elsewhere in the server: subscriptions, an
-/// open transaction and its watched keys, client tracking (RESET, disconnect).
+/// open transaction and its watched keys, client tracking, MONITOR (RESET, disconnect).
 pub fn release(server: &crate::server::Server, session: &mut crate::session::Session) {
+    server.monitors.remove(session.info.id);
     crate::commands::pubsub::unsubscribe_all(server, session);
     session.multi = None;
     session

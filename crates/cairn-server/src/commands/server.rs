@@ -68,6 +68,10 @@ pub const COMMANDS: &[Command] = &[
         .doc("1.0.0", "Removes all keys from all databases.")
         .complexity("O(N) where N is the total number of keys in all databases")
         .run(flushall),
+    Spec::new("monitor", 1, "server")
+        .flags(ADMIN | NOSCRIPT | LOADING | STALE)
+        .doc("1.0.0", "Listens for all requests received by the server in real-time.")
+        .run(monitor),
     Spec::new("time", 1, "server")
         .flags(LOADING | STALE | FAST)
         .tips(&["nondeterministic_output"])
@@ -271,6 +275,30 @@ fn debug_sync_chunk_delay(ctx: &mut Ctx, args: Args) -> CmdResult {
 fn debug_digest(ctx: &mut Ctx, _args: Args) -> CmdResult {
     let d = crate::replication::digest::dataset(ctx.server);
     ctx.out.simple(&d);
+    Ok(())
+}
+
+/// ```text
+/// MONITOR
+/// ```
+/// From now on the connection is sent a line per command any client runs
+/// (`crate::monitor`); RESET or QUIT ends it. Not inside MULTI, as in Redis.
+fn monitor(ctx: &mut Ctx, _args: Args) -> CmdResult {
+    if !ctx.may_park() {
+        return Err(CmdError::new(
+            "ERR MONITOR isn't allowed for DENY BLOCKING client",
+        ));
+    }
+    // A second MONITOR is ignored without a reply, as in Redis.
+    if !ctx
+        .session
+        .info
+        .monitor
+        .load(std::sync::atomic::Ordering::Relaxed)
+    {
+        ctx.server.monitors.add(&ctx.session.info);
+        ctx.out.ok();
+    }
     Ok(())
 }
 

@@ -316,12 +316,17 @@ fn queue(
     out.simple("QUEUED");
 }
 
-/// The slow log and the latency monitor see a command that ran (each costs a relaxed
-/// load and a comparison unless the command reached its threshold).
+/// The slow log, the latency monitor and MONITOR's clients see a command that ran (each
+/// costs a relaxed load and a comparison unless it is on and the command reached it).
 #[inline]
 fn observe(server: &Server, session: &Session, spec: &Spec, args: Args<'_>, usec: u64) {
     server.slowlog.observe(&session.info, spec, args, usec);
     server.latency.observe(spec.has(flags::FAST), usec);
+    if server.monitors.active() && !spec.has(flags::SKIP_MONITOR | flags::ADMIN) {
+        server
+            .monitors
+            .feed(&server.pubsub, &session.info, session.db, spec.name, args);
+    }
 }
 
 /// Counts a command that ran (commandstats, latency) and answers its error, if it had one.
