@@ -5,7 +5,9 @@
 //!   first change to the key (any write, delete, expiry, eviction) sends the client an
 //!   invalidation and forgets the pair, until it reads the key again.
 //! - BCAST mode: nothing is remembered; a change to any key under one of the client's
-//!   prefixes (all keys without a prefix) is sent.
+//!   prefixes (all keys without a prefix) is sent, the keys a command (a whole EXEC)
+//!   changed in one message when it ends, as Redis sends a batch per event-loop turn
+//!   (MSET a b c: one `invalidate [a, b, c]`).
 //! - Changes come from the store's observer (`cairn_store::observe`), called while the
 //!   key's shard is locked, so they cannot be missed whatever path changed the key.
 //!
@@ -18,7 +20,7 @@
 //! One mutex guards the whole state. Only tracking clients' reads and changes while some
 //! client tracks take it; a per-slot split is the next step if it shows in a profile.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -76,17 +78,31 @@ thread_local! {
     /// The client whose command is running on this thread (0: none, e.g. the cron), for
     /// NOLOOP.
     static CURRENT: Cell<u64> = const { Cell::new(0) };
+    /// Commands running on this thread (EXEC's nest inside it): while any does, BCAST
+    /// invalidations wait in [`BATCH`].
+    static DEPTH: Cell<u32> = const { Cell::new(0) };
+    /// BCAST invalidations of the command running on this thread, by client id: sent
+    /// when it ends, one message per client carrying every key, as Redis sends a batch.
+    static BATCH: RefCell<Vec<(u64, Vec<u8>)>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Marks `id` as the client running commands on this thread until the guard goes.
-pub fn running(id: u64) -> impl Drop {
-    struct Reset(u64);
-    impl Drop for Reset {
-        fn drop(&mut self) {
-            CURRENT.with(|c| c.set(self.0));
+/// A command running on this thread for a client (see [`Tracking::running`]).
+pub struct Running<'t> {
+    tracking: &'t Tracking,
+    previous: u64,
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        CURRENT.with(|c| c.set(self.previous));
+        let depth = DEPTH.with(|d| {
+            d.set(d.get() - 1);
+            d.get()
+        });
+        if depth == 0 {
+            self.tracking.send_batch();
         }
     }
-    Reset(CURRENT.with(|c| c.replace(id)))
 }
 
 impl Tracking {
@@ -101,6 +117,38 @@ impl Tracking {
             max_keys: AtomicUsize::new(max_keys),
             clients,
             pubsub,
+        }
+    }
+
+    /// Marks `id` as the client running a command on this thread until the guard goes;
+    /// the BCAST invalidations it causes go out together when the outermost command ends.
+    pub fn running(&self, id: u64) -> Running<'_> {
+        DEPTH.with(|d| d.set(d.get() + 1));
+        Running {
+            tracking: self,
+            previous: CURRENT.with(|c| c.replace(id)),
+        }
+    }
+
+    /// Sends the BCAST invalidations a command queued: one message per client.
+    fn send_batch(&self) {
+        let batch = BATCH.with(|b| std::mem::take(&mut *b.borrow_mut()));
+        if batch.is_empty() {
+            return;
+        }
+        let mut by_client: Vec<(u64, Vec<&[u8]>)> = Vec::new();
+        for (id, key) in &batch {
+            match by_client.iter_mut().find(|(c, _)| c == id) {
+                Some((_, keys)) if keys.contains(&key.as_slice()) => {}
+                Some((_, keys)) => keys.push(key),
+                None => by_client.push((*id, vec![key])),
+            }
+        }
+        let t = self.table.lock();
+        for (id, keys) in by_client {
+            if let Some(c) = t.clients.get(&id) {
+                self.send(c, Some(&keys));
+            }
         }
     }
 
@@ -179,7 +227,11 @@ impl Tracking {
                 continue;
             }
             if c.mode.prefixes.is_empty() || c.mode.prefixes.iter().any(|p| key.starts_with(p)) {
-                self.send(c, Some(key));
+                if DEPTH.with(Cell::get) > 0 {
+                    BATCH.with(|b| b.borrow_mut().push((*id, key.to_vec())));
+                } else {
+                    self.send(c, Some(&[key]));
+                }
             }
         }
     }
@@ -192,7 +244,7 @@ impl Tracking {
                 if let Some(c) = t.clients.get(&id)
                     && !(c.mode.noloop && id == me)
                 {
-                    self.send(c, Some(key));
+                    self.send(c, Some(&[key]));
                 }
             }
         }
@@ -208,8 +260,8 @@ impl Tracking {
         }
     }
 
-    /// Sends one invalidation for `c` to wherever it goes.
-    fn send(&self, c: &Tracked, key: Option<&[u8]>) {
+    /// Sends one invalidation of `keys` (all keys: `None`) for `c` to wherever it goes.
+    fn send(&self, c: &Tracked, keys: Option<&[&[u8]]>) {
         let redirected;
         let target: &ClientInfo = if c.mode.redirect == 0 {
             &c.info
@@ -235,9 +287,9 @@ impl Tracking {
             }
         };
         let frame = if target.resp.load(Ordering::Relaxed) == 3 {
-            invalidation(true, key)
+            invalidation(true, keys)
         } else if c.mode.redirect != 0 && target.subscriptions[0].load(Ordering::Relaxed) > 0 {
-            invalidation(false, key)
+            invalidation(false, keys)
         } else {
             // A RESP2 connection can only be told through the channel.
             return;
@@ -262,9 +314,11 @@ impl Tracking {
     }
 }
 
-/// An invalidation frame: a RESP3 push, or a RESP2 message on [`CHANNEL`].
-pub fn invalidation(resp3: bool, key: Option<&[u8]>) -> Bytes {
-    let mut b = BytesMut::with_capacity(64 + key.map_or(0, <[u8]>::len));
+/// An invalidation frame: a RESP3 push, or a RESP2 message on [`CHANNEL`], of `keys`
+/// (a null for all of them).
+pub fn invalidation(resp3: bool, keys: Option<&[&[u8]]>) -> Bytes {
+    let size: usize = keys.map_or(0, |k| k.iter().map(|k| k.len() + 16).sum());
+    let mut b = BytesMut::with_capacity(64 + size);
     if resp3 {
         b.put_slice(b">2\r\n$10\r\ninvalidate\r\n");
     } else {
@@ -274,13 +328,16 @@ pub fn invalidation(resp3: bool, key: Option<&[u8]>) -> Bytes {
         b.put_slice(CHANNEL);
         b.put_slice(b"\r\n");
     }
-    match key {
-        Some(k) => {
-            b.put_slice(b"*1\r\n$");
-            b.put_slice(k.len().to_string().as_bytes());
-            b.put_slice(b"\r\n");
-            b.put_slice(k);
-            b.put_slice(b"\r\n");
+    match keys {
+        Some(keys) => {
+            b.put_slice(format!("*{}\r\n", keys.len()).as_bytes());
+            for k in keys {
+                b.put_slice(b"$");
+                b.put_slice(k.len().to_string().as_bytes());
+                b.put_slice(b"\r\n");
+                b.put_slice(k);
+                b.put_slice(b"\r\n");
+            }
         }
         None if resp3 => b.put_slice(b"_\r\n"),
         None => b.put_slice(b"*-1\r\n"),
@@ -295,7 +352,7 @@ mod tests {
     #[test]
     fn frames() {
         assert_eq!(
-            &invalidation(true, Some(b"k"))[..],
+            &invalidation(true, Some(&[b"k".as_slice()]))[..],
             b">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n"
         );
         assert_eq!(
@@ -303,7 +360,7 @@ mod tests {
             b">2\r\n$10\r\ninvalidate\r\n_\r\n"
         );
         assert_eq!(
-            &invalidation(false, Some(b"k"))[..],
+            &invalidation(false, Some(&[b"k".as_slice()]))[..],
             b"*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n*1\r\n$1\r\nk\r\n"
         );
     }

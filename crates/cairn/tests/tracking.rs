@@ -473,3 +473,40 @@ fn a_broken_redirect_is_reported() {
     };
     assert!(info.contains("broken_redirect"), "{info}");
 }
+
+/// The invalidation messages redis-server sends for multi-key writes: in BCAST mode one
+/// message per command (a whole EXEC too) carrying every key, in default mode one per key.
+#[test]
+fn multi_key_writes_invalidate_as_redis_batches_them() {
+    let Some(redis) = common::versus::RedisServer::start(&[]) else {
+        return;
+    };
+    let cairn = CairnProcess::start(&[]);
+    let mut seen = Vec::new();
+    for addr in [cairn.addr, redis.addr] {
+        let mut bcast = common::versus::Resp::connect(addr);
+        bcast.cmd("HELLO 3");
+        bcast.cmd("CLIENT TRACKING ON BCAST");
+        let mut default = common::versus::Resp::connect(addr);
+        default.cmd("HELLO 3");
+        default.cmd("CLIENT TRACKING ON");
+        default.cmd("MGET a b c");
+        let mut w = common::versus::Resp::connect(addr);
+        let mut frames = Vec::new();
+        w.cmd("MSET a 1 b 2 c 3");
+        frames.push(bcast.read());
+        for _ in 0..3 {
+            frames.push(default.read());
+        }
+        w.cmd("MULTI");
+        w.cmd("SET a 2");
+        w.cmd("DEL b c");
+        w.cmd("EXEC");
+        frames.push(bcast.read());
+        // Nothing else is pending: a PING answers next.
+        bcast.send("PING");
+        frames.push(bcast.read());
+        seen.push(frames.iter().map(common::versus::show).collect::<Vec<_>>());
+    }
+    assert_eq!(seen[0], seen[1]);
+}

@@ -265,7 +265,7 @@ fn execute(
         nested,
     };
     let result = {
-        let _running = crate::tracking::running(ctx.session.info.id);
+        let _running = server.tracking.running(ctx.session.info.id);
         handler(&mut ctx, args)
     };
     let (park, drop_new_key) = (ctx.park.take(), ctx.drop_new_key);
