@@ -333,9 +333,14 @@ impl Watchers {
         }
     }
 
-    fn touch_all(&self) {
-        for f in self.0.values().flatten() {
-            f.store(true, std::sync::atomic::Ordering::Release);
+    /// Flags the watchers of every watched key `present` says is there.
+    fn touch_present(&self, present: impl Fn(&[u8]) -> bool) {
+        for (key, flags) in &self.0 {
+            if present(key) {
+                for f in flags {
+                    f.store(true, std::sync::atomic::Ordering::Release);
+                }
+            }
         }
     }
 }
@@ -417,9 +422,18 @@ impl Db {
         self.watchers.0.len()
     }
 
-    /// Flags every watcher of this database (FLUSHDB, SWAPDB).
-    pub fn touch_all_watched(&self) {
-        self.watchers.touch_all();
+    /// Flags the watchers of the watched keys this database holds, or `other` does
+    /// (FLUSHDB, FLUSHALL, SWAPDB, a replica's full sync), as Redis 7's
+    /// `touchAllWatchedKeysInDb`: a watched key that was not there, and is not there
+    /// after, did not change.
+    pub fn touch_watched_present(&self, other: Option<&Db>) {
+        if self.watchers.0.is_empty() {
+            return;
+        }
+        self.watchers.touch_present(|key| {
+            let slot = crate::key_slot(key);
+            self.find(slot, key).is_some() || other.is_some_and(|o| o.find(slot, key).is_some())
+        });
     }
 
     /// Tells the observer every key of this database may have changed at once.
@@ -1026,7 +1040,7 @@ impl Db {
     /// Takes every key out, leaving the database empty; the caller decides where the
     /// memory is freed (FLUSHDB ASYNC drops it on a background thread).
     pub fn take_all(&mut self) -> Flushed {
-        self.watchers.touch_all();
+        self.touch_watched_present(None);
         let mut freed = self.slots.capacity() * std::mem::size_of::<SlotTable>();
         for st in &self.slots {
             freed += st.table.allocation_size();

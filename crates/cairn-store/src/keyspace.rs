@@ -492,8 +492,9 @@ impl Keyspace {
                 let (left, right) = shard.dbs.split_at_mut(hi);
                 left[lo].swap_watchers(&mut right[0]);
                 std::mem::swap(&mut left[lo].index, &mut right[0].index);
-                left[lo].touch_all_watched();
-                right[0].touch_all_watched();
+                // A watched key changed if either database holds it (before or after).
+                left[lo].touch_watched_present(Some(&right[0]));
+                right[0].touch_watched_present(Some(&left[lo]));
             }
         }
         if a != b

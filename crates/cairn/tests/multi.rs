@@ -323,3 +323,49 @@ fn exec_is_atomic_across_shards() {
     let v: Vec<i64> = q(&mut con, &["MGET", a, b]);
     assert_eq!(v[0] + v[1], 2000);
 }
+
+/// FLUSHALL, FLUSHDB and SWAPDB fail a watcher's EXEC only when the watched key was there
+/// (before, or after a SWAPDB), as Redis 7.0's touchAllWatchedKeysInDb decides.
+#[test]
+fn flushes_and_swapdb_touch_only_watched_keys_that_exist_as_redis_does() {
+    let Some(redis) = common::versus::RedisServer::start(&[]) else {
+        return;
+    };
+    let cairn = CairnProcess::start(&[]);
+    /// A name, what another client sets up, and what it does while the key is watched.
+    type Scenario<'a> = (&'a str, &'a [&'a [&'a str]], &'a [&'a str]);
+    let scenarios: &[Scenario] = &[
+        ("flushall, key missing", &[], &["FLUSHALL"]),
+        ("flushdb, key missing", &[], &["FLUSHDB"]),
+        ("flushall, key there", &[&["SET", "w", "1"]], &["FLUSHALL"]),
+        ("flushdb, key there", &[&["SET", "w", "1"]], &["FLUSHDB"]),
+        ("swapdb, missing in both", &[], &["SWAPDB", "0", "1"]),
+        (
+            "swapdb, there in the other",
+            &[&["SELECT", "1"], &["SET", "w", "x"], &["SELECT", "0"]],
+            &["SWAPDB", "0", "1"],
+        ),
+        (
+            "swapdb, there in this one",
+            &[&["SET", "w", "1"]],
+            &["SWAPDB", "0", "1"],
+        ),
+    ];
+    let outcome = |c: &mut Connection, other: &mut Connection, setup: &[&[&str]], act: &[&str]| {
+        let _: () = q(other, &["FLUSHALL"]);
+        for cmd in setup {
+            let _: Value = q(other, cmd);
+        }
+        let _: () = q(c, &["WATCH", "w"]);
+        let _: Value = q(other, act);
+        let _: () = q(c, &["MULTI"]);
+        let _: () = q(c, &["PING"]);
+        exec(c) != Value::Nil
+    };
+    for (name, setup, act) in scenarios {
+        let (mut rc, mut ro) = (redis.client(), redis.client());
+        let (mut cc, mut co) = (cairn.client(), cairn.client());
+        let want = outcome(&mut rc, &mut ro, setup, act);
+        assert_eq!(outcome(&mut cc, &mut co, setup, act), want, "{name}");
+    }
+}
