@@ -74,7 +74,11 @@ pub fn call(
         _ => 0,
     };
     if let Err(e) = judge::refusal(server, session, spec, args, queued, *clock.mark) {
-        reject(session, out, stats, Some(id), &e);
+        if spec.has(flags::RUNS_QUEUE) && session.multi.is_some() {
+            abort_exec(server, session, out, stats, id, &e);
+        } else {
+            reject(session, out, stats, Some(id), &e);
+        }
         return Step::Done;
     }
     if let Some(e) = judge::context(session, out, spec) {
@@ -97,7 +101,9 @@ pub fn call(
         return Step::Park(Park::Paused { until });
     }
     let mut admission = Admission::Proceed;
-    if spec.has(flags::DENYOOM) && server.maxmemory() != 0 {
+    // EXEC is refused under OOM when what it queued may grow memory (Redis's
+    // getCommandFlags of EXEC is its queue's); a transaction of reads runs.
+    if (spec.flags | queued) & flags::DENYOOM != 0 && server.maxmemory() != 0 {
         let first_key = judge::first_key(spec, args).map(|i| args.get(i));
         match evict::make_room(
             server,
@@ -107,6 +113,10 @@ pub fn call(
             evict::MAX_PER_COMMAND,
         ) {
             Ok(a) => admission = a,
+            Err(e) if spec.has(flags::RUNS_QUEUE) && session.multi.is_some() => {
+                abort_exec(server, session, out, stats, id, &e);
+                return Step::Done;
+            }
             Err(e) => {
                 stats.calls.push((id.index(), 0, Outcome::Rejected));
                 error_reply(out, stats, &e);
@@ -299,8 +309,9 @@ fn queue(
 ) {
     let spec = table().spec(id);
     let tx = session.multi.as_mut().expect("the caller checked");
-    if spec.has(flags::DENYOOM)
-        && server.maxmemory() != 0
+    // Queuing itself takes memory: under OOM no command is queued, reads included (Redis
+    // 7.0's processCommand for a client in MULTI).
+    if server.maxmemory() != 0
         && let Err(e) = evict::make_room(server, session.db, None, now, evict::MAX_PER_COMMAND)
     {
         tx.abort();
@@ -338,6 +349,31 @@ fn count(out: &mut Reply, stats: &mut BatchStats, id: CommandId, ns: u64, result
             error_reply(out, stats, &e);
         }
     }
+}
+
+/// EXEC refused before it ran (OOM with writes queued, a replica's READONLY ...): the
+/// transaction is discarded and the error answered as Redis's `execCommandAbort` words
+/// it, `EXECABORT Transaction discarded because of: <error>`.
+fn abort_exec(
+    server: &Server,
+    session: &mut Session,
+    out: &mut Reply,
+    stats: &mut BatchStats,
+    id: CommandId,
+    e: &CmdError,
+) {
+    stats.calls.push((id.index(), 0, Outcome::Rejected));
+    session.multi = None;
+    session
+        .info
+        .multi
+        .store(-1, std::sync::atomic::Ordering::Relaxed);
+    crate::commands::multi::unwatch_all(server, session);
+    let e = CmdError::new(format!(
+        "EXECABORT Transaction discarded because of: {}",
+        e.0
+    ));
+    error_reply(out, stats, &e);
 }
 
 /// A command refused before it ran: counted against its command (when it resolved to
