@@ -54,6 +54,8 @@ pub struct ClientInfo {
     pub blocked: AtomicBool,
     /// In MONITOR mode: CLIENT LIST's `O`.
     pub monitor: AtomicBool,
+    /// CLIENT NO-TOUCH: its commands leave keys' LRU/LFU alone (CLIENT LIST's `T`).
+    pub no_touch: AtomicBool,
     /// Frames other connections send this one (Pub/Sub messages).
     pub outbox: Outbox,
     /// Channels, patterns and shard channels subscribed to (CLIENT LIST sub, psub, ssub).
@@ -97,6 +99,7 @@ impl ClientInfo {
             argv_mem: AtomicUsize::new(0),
             no_evict: AtomicBool::new(false),
             monitor: AtomicBool::new(false),
+            no_touch: AtomicBool::new(false),
             blocked: AtomicBool::new(false),
             outbox,
             subscriptions: Default::default(),

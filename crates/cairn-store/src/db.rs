@@ -309,6 +309,25 @@ impl std::fmt::Debug for Disposer {
     }
 }
 
+thread_local! {
+    /// CLIENT NO-TOUCH for the command running on this thread: its lookups leave keys'
+    /// LRU/LFU as they were (see [`no_touch`]).
+    static NO_TOUCH: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Until the guard goes, lookups on this thread do not count as accesses for eviction
+/// (LRU clock, LFU counter) when `on`: the command of a CLIENT NO-TOUCH client, as Redis
+/// 7.2's `LOOKUP_NOTOUCH` (TOUCH itself still touches; the server decides).
+pub fn no_touch(on: bool) -> impl Drop {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            NO_TOUCH.with(|n| n.set(self.0));
+        }
+    }
+    Restore(NO_TOUCH.with(|n| n.replace(on)))
+}
+
 /// A watching client's flag: set once any key it watches changes.
 pub type WatchFlag = Arc<std::sync::atomic::AtomicBool>;
 
@@ -630,20 +649,23 @@ impl Db {
             }
             Some(bucket) => {
                 let e = self.slots[local].table.get_mut(bucket);
+                let touch = !NO_TOUCH.with(std::cell::Cell::get);
                 match access {
                     Access::Read => {
                         self.stats.hits += 1;
-                        e.touch(now.s, self.lfu);
+                        if touch {
+                            e.touch(now.s, self.lfu);
+                        }
                         e.mark_fetched();
                     }
                     Access::Fetch { bump } => {
                         self.stats.hits += 1;
-                        if bump {
+                        if bump && touch {
                             e.touch(now.s, self.lfu);
                         }
                     }
-                    Access::Write => e.touch(now.s, self.lfu),
-                    Access::Peek => {}
+                    Access::Write if touch => e.touch(now.s, self.lfu),
+                    Access::Write | Access::Peek => {}
                 }
                 if access != Access::Peek && self.sketch.is_some() {
                     e.set_bits(self.recorded);

@@ -1598,3 +1598,30 @@ fn monitor_shows_the_lines_redis_shows() {
     assert_eq!(shown[0], shown[1]);
     assert!(shown[1].len() >= 8, "{:?}", shown[1]);
 }
+
+/// CLIENT NO-TOUCH (Redis 7.2): the client's reads leave a key's idle time alone, TOUCH
+/// still touches, and OFF (or RESET) restores normal access.
+#[test]
+fn client_no_touch_leaves_idle_times_alone() {
+    let (_srv, mut c) = start();
+    let idle = |c: &mut Connection| -> i64 { q(c, &["OBJECT", "IDLETIME", "k"]) };
+    let _: () = q(&mut c, &["SET", "k", "v"]);
+    std::thread::sleep(Duration::from_millis(2100));
+    let _: () = q(&mut c, &["CLIENT", "NO-TOUCH", "ON"]);
+    let flags: String = q(&mut c, &["CLIENT", "INFO"]);
+    assert!(flags.contains("flags=T"), "{flags}");
+    let _: String = q(&mut c, &["GET", "k"]);
+    assert!(idle(&mut c) >= 2);
+    let _: i64 = q(&mut c, &["TOUCH", "k"]);
+    assert_eq!(idle(&mut c), 0);
+    std::thread::sleep(Duration::from_millis(1100));
+    let _: String = q(&mut c, &["GET", "k"]);
+    assert!(idle(&mut c) >= 1);
+    let _: () = q(&mut c, &["CLIENT", "NO-TOUCH", "OFF"]);
+    let _: String = q(&mut c, &["GET", "k"]);
+    assert_eq!(idle(&mut c), 0);
+    assert_eq!(
+        err(&mut c, &["CLIENT", "NO-TOUCH", "MAYBE"]),
+        "ERR syntax error"
+    );
+}

@@ -70,6 +70,12 @@ const CLIENT_SUBCOMMANDS: &[Command] = &[
         .doc("3.2.0", "Instructs the server whether to reply to commands.")
         .complexity("O(1)")
         .run(reply),
+    Spec::new("client|no-touch", 3, "connection")
+        .flags(NOSCRIPT | LOADING | STALE)
+        .acl(acl::CONNECTION)
+        .doc("7.2.0", "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.")
+        .complexity("O(1)")
+        .run(no_touch),
     Spec::new("client|pause", -3, "connection")
         .flags(ADMIN | NOSCRIPT | LOADING | STALE | PAUSE_EXEMPT)
         .acl(acl::CONNECTION)
@@ -226,6 +232,9 @@ fn flags(c: &ClientInfo) -> String {
     }
     if c.monitor.load(Ordering::Relaxed) {
         f.push('O');
+    }
+    if c.no_touch.load(Ordering::Relaxed) {
+        f.push('T');
     }
     if f.is_empty() {
         f.push('N');
@@ -449,6 +458,23 @@ fn no_evict(ctx: &mut Ctx, args: Args) -> CmdResult {
 }
 
 /// ```text
+/// CLIENT NO-TOUCH ON|OFF
+/// ```
+/// With ON, this client's commands leave the keys they read or write as recently and as
+/// frequently used as they were (TOUCH still touches): dispatch tells the store
+/// (`cairn_store::db::no_touch`).
+fn no_touch(ctx: &mut Ctx, args: Args) -> CmdResult {
+    let on = match args.get(2) {
+        a if is(a, "on") => true,
+        a if is(a, "off") => false,
+        _ => return Err(CmdError::syntax()),
+    };
+    ctx.session.info.no_touch.store(on, Ordering::Relaxed);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// ```text
 /// CLIENT REPLY ON|OFF|SKIP
 /// ```
 /// OFF and SKIP answer nothing themselves; SKIP while OFF changes nothing. The connection
@@ -522,6 +548,8 @@ fn help(ctx: &mut Ctx, _args: Args) -> CmdResult {
             "    Kill connections. Options: ID, ADDR, LADDR, TYPE, USER, SKIPME, MAXAGE.",
             "NO-EVICT (ON|OFF)",
             "    Protect the current client connection from eviction.",
+            "NO-TOUCH (ON|OFF)",
+            "    Will not touch LRU/LFU stats when this mode is on.",
             "PAUSE <timeout> [WRITE|ALL]",
             "    Suspend commands from clients for <timeout> milliseconds.",
             "REPLY (ON|OFF|SKIP)",

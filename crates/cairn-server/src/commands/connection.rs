@@ -220,6 +220,7 @@ fn reset(ctx: &mut Ctx, _args: Args) -> CmdResult {
     ctx.session.info.db.store(0, Ordering::Relaxed);
     ctx.session.info.resp.store(2, Ordering::Relaxed);
     ctx.session.info.no_evict.store(false, Ordering::Relaxed);
+    ctx.session.info.no_touch.store(false, Ordering::Relaxed);
     ctx.session.reply = crate::session::ReplyMode::On;
     ctx.out.set_protocol(Protocol::Resp2);
     ctx.out.simple("RESET");

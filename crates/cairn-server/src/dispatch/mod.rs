@@ -276,6 +276,13 @@ fn execute(
     };
     let result = {
         let _running = server.tracking.running(ctx.session.info.id);
+        let _no_touch = cairn_store::db::no_touch(
+            ctx.session
+                .info
+                .no_touch
+                .load(std::sync::atomic::Ordering::Relaxed)
+                && spec.name != "touch",
+        );
         handler(&mut ctx, args)
     };
     let (park, drop_new_key) = (ctx.park.take(), ctx.drop_new_key);
