@@ -280,8 +280,8 @@ fn a_snapshot_brings_streams_back_with_their_groups() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// A group read that finds nothing new changes nothing: a watcher of the stream still
-/// commits (a write lookup would have reported the key written, and woken every other
+/// A group read that finds nothing new, an XACK or XDEL that finds nothing, change
+/// nothing: a watcher of the stream still commits (a write lookup would have reported the key written, and woken every other
 /// blocked reader of it for nothing). One that delivers something fails the watcher.
 #[test]
 fn a_group_read_that_finds_nothing_new_leaves_watchers_alone() {
@@ -299,6 +299,15 @@ fn a_group_read_that_finds_nothing_new_leaves_watchers_alone() {
     };
     let read = ["XREADGROUP", "GROUP", "g", "c", "STREAMS", "s", ">"];
     assert_ne!(watched(&mut me, &mut other, &read), Value::Nil);
+    // Nor does an XACK of an id nobody holds, or an XDEL of an id that is not there.
+    let ack = ["XACK", "s", "g", "1-1", "9-9"];
+    assert_ne!(watched(&mut me, &mut other, &ack), Value::Nil);
+    let del = ["XDEL", "s", "9-9"];
+    assert_ne!(watched(&mut me, &mut other, &del), Value::Nil);
+    assert_eq!(
+        watched(&mut me, &mut other, &["XDEL", "s", "1-1"]),
+        Value::Nil
+    );
     let _: String = q(&mut other, &["XADD", "s", "2-1", "f", "v"]);
     assert_eq!(watched(&mut me, &mut other, &read), Value::Nil);
 }

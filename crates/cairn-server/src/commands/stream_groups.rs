@@ -361,38 +361,35 @@ fn xack(ctx: &mut Ctx, args: Args) -> CmdResult {
     let (key, group) = (args.get(1), args.get(2));
     let (mut shard, slot) = ctx.lock(key);
     let db = shard.db(ctx.db());
-    let Some(mut e) = db.write(slot, key, ctx.now) else {
-        ctx.out.int(0);
-        return Ok(());
-    };
-    let s = stream_mut(&mut e)?;
-    let Some(g) = s.group_mut(group) else {
-        e.unchanged();
-        drop(e);
-        drop(shard);
-        ctx.out.int(0);
-        return Ok(());
-    };
-    // Every id is read first: an XACK acknowledges all or, on a bad id, nothing.
-    let ids = match (3..args.len())
-        .map(|i| strict_id(args.get(i)))
-        .collect::<Result<Vec<StreamId>, _>>()
-    {
-        Ok(ids) => ids,
-        Err(err) => {
-            e.unchanged();
-            return Err(err);
+    // Looked at first: an XACK that acknowledges nothing writes nothing (a write lookup
+    // would tell WATCH, tracking and blocked readers the key changed).
+    let ids = {
+        let Some(g) = db
+            .read(slot, key, ctx.now)
+            .map(stream)
+            .transpose()?
+            .and_then(|s| s.group(group))
+        else {
+            ctx.out.int(0);
+            return Ok(());
+        };
+        // Every id is read first: an XACK acknowledges all or, on a bad id, nothing.
+        let ids = (3..args.len())
+            .map(|i| strict_id(args.get(i)))
+            .collect::<Result<Vec<StreamId>, _>>()?;
+        if !ids.iter().any(|&id| g.pending(id).is_some()) {
+            ctx.out.int(0);
+            return Ok(());
         }
+        ids
     };
+    let mut e = db.write(slot, key, ctx.now).expect("read above");
+    let g = stream_mut(&mut e)?.group_mut(group).expect("found above");
     let acked: Vec<StreamId> = ids.into_iter().filter(|&id| g.ack(id)).collect();
-    if acked.is_empty() {
-        e.unchanged();
-    } else {
-        let texts: Vec<Vec<u8>> = acked.iter().map(|id| id.to_bytes()).collect();
-        let mut op: Vec<&[u8]> = vec![b"XACK", key, group];
-        op.extend(texts.iter().map(Vec::as_slice));
-        e.journal_op(&op);
-    }
+    let texts: Vec<Vec<u8>> = acked.iter().map(|id| id.to_bytes()).collect();
+    let mut op: Vec<&[u8]> = vec![b"XACK", key, group];
+    op.extend(texts.iter().map(Vec::as_slice));
+    e.journal_op(&op);
     drop(e);
     drop(shard);
     ctx.out.int(acked.len() as i64);

@@ -278,34 +278,31 @@ fn xdel(ctx: &mut Ctx, args: Args) -> CmdResult {
     let key = args.get(1);
     let (mut shard, slot) = ctx.lock(key);
     let db = shard.db(ctx.db());
-    let Some(mut e) = db.write(slot, key, ctx.now) else {
-        // Redis reads the ids only of a stream it found.
-        ctx.out.int(0);
-        return Ok(());
-    };
-    let s = stream_mut(&mut e)?;
-    let ids = (2..args.len())
-        .map(|i| strict_id(args.get(i)))
-        .collect::<Result<Vec<_>, _>>();
-    let ids = match ids {
-        Ok(ids) => ids,
-        Err(err) => {
-            e.unchanged();
-            return Err(err);
+    // Looked at first: an XDEL that deletes nothing writes nothing (no WATCH, tracking or
+    // blocked-reader news). Redis reads the ids only of a stream it found.
+    let ids = {
+        let Some(s) = db.peek(slot, key, ctx.now).map(stream).transpose()? else {
+            ctx.out.int(0);
+            return Ok(());
+        };
+        let ids = (2..args.len())
+            .map(|i| strict_id(args.get(i)))
+            .collect::<Result<Vec<_>, _>>()?;
+        if !ids.iter().any(|&id| s.contains(id)) {
+            ctx.out.int(0);
+            return Ok(());
         }
+        ids
     };
+    let mut e = db.write(slot, key, ctx.now).expect("looked up above");
+    let s = stream_mut(&mut e)?;
     let deleted = ids.iter().filter(|&&id| s.delete(id)).count();
-    if deleted == 0 {
-        e.unchanged();
-        drop(e);
-    } else {
-        let ids: Vec<Vec<u8>> = ids.iter().map(|id| id.to_bytes()).collect();
-        let mut op: Vec<&[u8]> = vec![b"XDEL", key];
-        op.extend(ids.iter().map(Vec::as_slice));
-        e.journal_op(&op);
-        drop(e);
-        ctx.notify(STREAM, "xdel", key);
-    }
+    let ids: Vec<Vec<u8>> = ids.iter().map(|id| id.to_bytes()).collect();
+    let mut op: Vec<&[u8]> = vec![b"XDEL", key];
+    op.extend(ids.iter().map(Vec::as_slice));
+    e.journal_op(&op);
+    drop(e);
+    ctx.notify(STREAM, "xdel", key);
     drop(shard);
     ctx.out.int(deleted as i64);
     Ok(())
