@@ -7,7 +7,7 @@
 mod common;
 
 use common::events::keyevents;
-use common::streams::in_both_protocols;
+use common::streams::{in_both_protocols, pairs};
 use common::versus::RedisServer;
 use common::{CairnProcess, q};
 use redis::Value;
@@ -234,19 +234,6 @@ fn xpending_and_xinfo_answer_as_redis_does() {
 // ---------------------------------------------------------------------------------------
 // Redis 7.2's fields, on Cairn alone
 // ---------------------------------------------------------------------------------------
-
-/// A reply's field-value pairs (a flat RESP2 array or a RESP3 map), names as text.
-fn pairs(v: &Value) -> Vec<(String, Value)> {
-    let name = |k: &Value| match k {
-        Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
-        other => panic!("a field name, not {other:?}"),
-    };
-    match v {
-        Value::Map(m) => m.iter().map(|(k, v)| (name(k), v.clone())).collect(),
-        Value::Array(a) => a.chunks(2).map(|p| (name(&p[0]), p[1].clone())).collect(),
-        other => panic!("field-value pairs, not {other:?}"),
-    }
-}
 
 /// The fields of `v`, which must be exactly `names`, in order.
 fn fields(v: &Value, names: &[&str]) -> Vec<Value> {

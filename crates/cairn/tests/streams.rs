@@ -14,7 +14,7 @@ use std::net::SocketAddr;
 
 use cairn_protocol::Frame;
 use common::events::{blocked_clients, keyevents};
-use common::streams::{Read, in_both_protocols};
+use common::streams::{Read, in_both_protocols, pairs};
 use common::versus::{RedisServer, Resp, show};
 use common::{CairnProcess, q, qb, wait_until};
 use redis::{Connection, Value};
@@ -772,23 +772,6 @@ fn xinfo_and_lag_answer_as_redis_does() {
 // ---------------------------------------------------------------------------------------
 // XINFO CONSUMERS and XINFO STREAM FULL: Redis 7.0's fields, on Cairn alone
 // ---------------------------------------------------------------------------------------
-
-/// A reply's field, value pairs (a flat RESP2 array or a RESP3 map).
-fn pairs(v: &Value) -> Vec<(String, Value)> {
-    let text = |k: &Value| match k {
-        Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
-        Value::SimpleString(s) => s.clone(),
-        other => panic!("a field name, not {other:?}"),
-    };
-    match v {
-        Value::Map(m) => m.iter().map(|(k, v)| (text(k), v.clone())).collect(),
-        Value::Array(a) => {
-            assert!(a.len() % 2 == 0, "field, value pairs: {v:?}");
-            a.chunks(2).map(|p| (text(&p[0]), p[1].clone())).collect()
-        }
-        other => panic!("field, value pairs, not {other:?}"),
-    }
-}
 
 /// The value of `name` among `v`'s fields, after checking that the fields Redis 7.0
 /// reports (`fields_7_0`) are all there and in Redis's order (later fields may come

@@ -232,11 +232,6 @@ fn reset(ctx: &mut Ctx, _args: Args) -> CmdResult {
 pub fn release(server: &crate::server::Server, session: &mut crate::session::Session) {
     server.monitors.remove(session.info.id);
     crate::commands::pubsub::unsubscribe_all(server, session);
-    session.multi = None;
-    session
-        .info
-        .multi
-        .store(-1, std::sync::atomic::Ordering::Relaxed);
-    crate::commands::multi::unwatch_all(server, session);
+    crate::commands::multi::end_transaction(server, session);
     crate::commands::tracking::stop(server, session);
 }

@@ -73,13 +73,20 @@ fn multi(ctx: &mut Ctx, _args: Args) -> CmdResult {
 }
 
 fn discard(ctx: &mut Ctx, _args: Args) -> CmdResult {
-    if ctx.session.multi.take().is_none() {
+    if ctx.session.multi.is_none() {
         return Err(CmdError::new("ERR DISCARD without MULTI"));
     }
-    ctx.session.info.multi.store(-1, Ordering::Relaxed);
-    unwatch_all(ctx.server, ctx.session);
+    end_transaction(ctx.server, ctx.session);
     ctx.out.ok();
     Ok(())
+}
+
+/// Drops the open transaction, if any, and the keys watched for it (DISCARD, an EXEC
+/// refused before it runs, RESET, disconnect).
+pub fn end_transaction(server: &Server, session: &mut Session) {
+    session.multi = None;
+    session.info.multi.store(-1, Ordering::Relaxed);
+    unwatch_all(server, session);
 }
 
 fn watch(ctx: &mut Ctx, args: Args) -> CmdResult {

@@ -370,12 +370,7 @@ fn abort_exec(
     e: &CmdError,
 ) {
     stats.calls.push((id.index(), 0, Outcome::Rejected));
-    session.multi = None;
-    session
-        .info
-        .multi
-        .store(-1, std::sync::atomic::Ordering::Relaxed);
-    crate::commands::multi::unwatch_all(server, session);
+    crate::commands::multi::end_transaction(server, session);
     let e = CmdError::new(format!(
         "EXECABORT Transaction discarded because of: {}",
         e.0

@@ -2,6 +2,7 @@
 //! more kind of line than [`Both::script`]'s for what varies between two servers.
 
 use cairn_protocol::Frame;
+use redis::Value;
 
 use super::versus::{Both, show};
 
@@ -85,5 +86,22 @@ pub fn in_both_protocols(scripts: &[&str]) {
     for s in scripts {
         both.script("FLUSHALL");
         script(&mut both, s);
+    }
+}
+
+/// A reply's field, value pairs (a flat RESP2 array or a RESP3 map).
+pub fn pairs(v: &Value) -> Vec<(String, Value)> {
+    let text = |k: &Value| match k {
+        Value::BulkString(b) => String::from_utf8_lossy(b).into_owned(),
+        Value::SimpleString(s) => s.clone(),
+        other => panic!("a field name, not {other:?}"),
+    };
+    match v {
+        Value::Map(m) => m.iter().map(|(k, v)| (text(k), v.clone())).collect(),
+        Value::Array(a) => {
+            assert!(a.len().is_multiple_of(2), "field, value pairs: {v:?}");
+            a.chunks(2).map(|p| (text(&p[0]), p[1].clone())).collect()
+        }
+        other => panic!("field, value pairs, not {other:?}"),
     }
 }
