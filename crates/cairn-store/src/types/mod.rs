@@ -14,4 +14,5 @@ pub mod list;
 pub mod set;
 pub mod stream;
 pub mod stream_group;
+pub mod stream_id;
 pub mod zset;

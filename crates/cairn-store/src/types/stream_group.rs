@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::alloc::alloc_class;
-use crate::types::stream::StreamId;
+use crate::types::stream_id::StreamId;
 
 /// A pending entry.
 #[derive(Clone, Debug, PartialEq, Eq)]
