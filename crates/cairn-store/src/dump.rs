@@ -69,15 +69,25 @@ pub fn deserialize(payload: &[u8]) -> Result<Value, DumpError> {
 /// [`deserialize`], collections encoded by `lim` (the server's settings).
 pub fn deserialize_with(payload: &[u8], lim: &Limits) -> Result<Value, DumpError> {
     match rdb::decode_payload_with(payload, lim.stream_node) {
-        Ok(RdbValue::String(s)) => Ok(Value::from_bytes(&s)),
-        Ok(RdbValue::Hash(pairs)) => {
+        Ok(v) => from_rdb(v, lim),
+        Err(DumpError::VersionOrChecksum) if is_legacy(payload) => legacy(payload),
+        Err(e) => Err(e),
+    }
+}
+
+/// The keyspace value an RDB value becomes (RESTORE, a dump.rdb's keys), collections
+/// encoded by `lim`.
+pub fn from_rdb(v: RdbValue, lim: &Limits) -> Result<Value, DumpError> {
+    match v {
+        RdbValue::String(s) => Ok(Value::from_bytes(&s)),
+        RdbValue::Hash(pairs) => {
             let mut h = Hash::default();
             for (f, v) in &pairs {
                 h.set(f, v, lim);
             }
             Ok(Value::Obj(Box::new(Object::Hash(h))))
         }
-        Ok(RdbValue::HashWithTimes(triples)) => {
+        RdbValue::HashWithTimes(triples) => {
             let mut h = Hash::default();
             for (f, v, at) in &triples {
                 h.set(f, v, lim);
@@ -87,7 +97,7 @@ pub fn deserialize_with(payload: &[u8], lim: &Limits) -> Result<Value, DumpError
             }
             Ok(Value::Obj(Box::new(Object::Hash(h))))
         }
-        Ok(RdbValue::Set(members)) => {
+        RdbValue::Set(members) => {
             let first = members.first().ok_or(DumpError::BadFormat)?;
             let mut set = Set::for_member(first, lim);
             for m in &members {
@@ -95,19 +105,17 @@ pub fn deserialize_with(payload: &[u8], lim: &Limits) -> Result<Value, DumpError
             }
             Ok(Value::Obj(Box::new(Object::Set(set))))
         }
-        Ok(RdbValue::List(elements)) => Ok(Value::Obj(Box::new(Object::List(List::from_items(
+        RdbValue::List(elements) => Ok(Value::Obj(Box::new(Object::List(List::from_items(
             &elements, lim,
         ))))),
-        Ok(RdbValue::ZSet(pairs)) => {
+        RdbValue::ZSet(pairs) => {
             let items = pairs.iter().map(|(m, s)| (m.as_slice(), *s));
             Ok(Value::Obj(Box::new(Object::ZSet(ZSet::from_items(
                 items, lim,
             )))))
         }
         // Read into a stream already, its nodes cut by `lim`.
-        Ok(RdbValue::Stream(s)) => Ok(Value::Obj(Box::new(Object::Stream(s)))),
-        Err(DumpError::VersionOrChecksum) if is_legacy(payload) => legacy(payload),
-        Err(e) => Err(e),
+        RdbValue::Stream(s) => Ok(Value::Obj(Box::new(Object::Stream(s)))),
     }
 }
 

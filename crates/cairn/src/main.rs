@@ -29,6 +29,15 @@ fn cli() -> Command {
                 .value_name("FILE")
                 .help("TOML file of settings (name = value, Redis directive names)"),
         )
+        .arg(
+            Arg::new("import-rdb")
+                .long("import-rdb")
+                .value_name("PATH")
+                .help(
+                    "Load a dump.rdb written by redis-server 6.2 to 7.x into the keyspace at \
+                     start, before serving (refuses to start if the file is bad)",
+                ),
+        )
         .next_help_heading("Settings");
     for s in SETTINGS {
         let runtime = if s.mutability == Mutability::Runtime {
@@ -197,6 +206,13 @@ fn run() -> anyhow::Result<()> {
         None => unreachable!("subcommand_required"),
     };
     let cfg = load_config(m)?;
+    let import = m
+        .get_one::<String>("import-rdb")
+        .map(std::path::PathBuf::from);
+    if let Some(path) = &import {
+        cairn_server::persist::import::check_path(&cfg.dir, &cfg.dbfilename, path)
+            .map_err(anyhow::Error::msg)?;
+    }
 
     let initial = match std::env::var("RUST_LOG") {
         Ok(v) if !v.is_empty() => EnvFilter::new(v),
@@ -234,10 +250,23 @@ fn run() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let pidfile = cfg.pidfile.clone();
+    let log_to_file = !logfile.is_empty();
     let result = runtime.block_on(async move {
         let server = Server::new(cfg, hooks);
         tokio::spawn(watch_signals(server.clone()));
-        cairn_server::run(server, |addrs| {
+        let srv = server.clone();
+        cairn_server::run(server, move |addrs| {
+            // Persistence has loaded; no connection is served before this returns.
+            if let Some(path) = &import
+                && let Err(e) = cairn_server::persist::import::import(&srv, path)
+            {
+                // Exit at once: no shutdown save of what is loaded.
+                if log_to_file {
+                    tracing::error!("{e}");
+                }
+                eprintln!("cairn: {e}");
+                std::process::exit(1);
+            }
             let list: Vec<String> = addrs.iter().map(|a| a.to_string()).collect();
             tracing::warn!(
                 "Cairn {} (Redis {} compatible) ready to accept connections tcp {}",

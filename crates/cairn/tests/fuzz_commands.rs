@@ -182,6 +182,8 @@ const SKIP: &[&str] = &[
     "slaveof",
     "wait",
     "replconf",
+    // MONITOR turns the connection into a monitor: lines for every command follow.
+    "monitor",
 ];
 
 /// A blocking pop on an empty key with timeout 0 waits for ever: the fuzzer's ones wait a

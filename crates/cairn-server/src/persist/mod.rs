@@ -11,11 +11,13 @@
 //! - [`writer`]: the AOF writer thread (group commit, fsync policy, failing disks).
 //! - [`saving`]: AOF rewrites, snapshots, the `save` schedule, INFO persistence.
 //! - [`load`]: loading at start-up; [`replay`]: applying a stream of commands back.
+//! - [`import`]: `--import-rdb`, a Redis `dump.rdb` loaded at start-up.
 
 pub mod aof;
 pub mod check;
 pub mod cuts;
 pub mod durable;
+pub mod import;
 pub mod load;
 pub mod replay;
 pub mod saving;

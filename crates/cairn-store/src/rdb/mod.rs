@@ -7,6 +7,7 @@
 //! | file | holds |
 //! |---|---|
 //! | `payload.rs` | the footer, and which type reads which body: the entry points |
+//! | `file.rs` | whole RDB files (`dump.rdb`): header, opcodes, keys, the checksum at EOF |
 //! | `value.rs` | [`RdbValue`], the decoded value, owned and encoding-neutral |
 //! | `error.rs` | [`DumpError`], the two refusals RESTORE answers |
 //! | `types.rs` | the object type ids of Redis's `rdb.h` |
@@ -33,6 +34,7 @@
 //! [`Stream`]: crate::types::stream::Stream
 
 mod error;
+pub mod file;
 mod hash;
 mod input;
 mod intset;

@@ -34,7 +34,7 @@ pub const RDB_VERSION_FIELD_TIMES: u16 = 12;
 pub const FOOTER_LEN: usize = 10;
 
 /// Redis's CRC-64, sixteen table lanes: a MIGRATE piece is a megabyte.
-static CRC64: Crc<u64, Table<16>> = Crc::<u64, Table<16>>::new(&CRC_64_REDIS);
+pub(super) static CRC64: Crc<u64, Table<16>> = Crc::<u64, Table<16>>::new(&CRC_64_REDIS);
 
 /// The payload of `value`.
 pub fn encode_payload(value: &RdbValue) -> Vec<u8> {
@@ -128,7 +128,7 @@ fn seal(out: Vec<u8>) -> Vec<u8> {
 }
 
 /// Appends the footer of RDB version `version`.
-fn seal_as(mut out: Vec<u8>, version: u16) -> Vec<u8> {
+pub(super) fn seal_as(mut out: Vec<u8>, version: u16) -> Vec<u8> {
     out.extend_from_slice(&version.to_le_bytes());
     let crc = CRC64.checksum(&out);
     out.extend_from_slice(&crc.to_le_bytes());
@@ -146,36 +146,48 @@ pub fn decode_payload(payload: &[u8]) -> Result<RdbValue> {
 /// `stream-node-max-bytes` and `stream-node-max-entries`).
 pub fn decode_payload_with(payload: &[u8], stream_node: NodeLimits) -> Result<RdbValue> {
     let mut input = Input::new(checked_body(payload)?);
-    let value = match input.u8()? {
-        types::STRING => RdbValue::String(string::read(&mut input)?),
+    let kind = input.u8()?;
+    let value = read_value(kind, &mut input, stream_node)?;
+    input.finish()?;
+    Ok(value)
+}
+
+/// Reads the body of a value of object type `kind` at the cursor, leaving the cursor
+/// just past it: a payload's body without its footer, or a value inside an RDB file
+/// (`file.rs`). A type this server does not parse (modules) is [`DumpError::BadFormat`].
+pub(super) fn read_value(
+    kind: u8,
+    input: &mut Input<'_>,
+    stream_node: NodeLimits,
+) -> Result<RdbValue> {
+    Ok(match kind {
+        types::STRING => RdbValue::String(string::read(input)?),
         kind @ (types::HASH | types::HASH_ZIPLIST | types::HASH_LISTPACK) => {
-            RdbValue::Hash(hash::read(kind, &mut input)?)
+            RdbValue::Hash(hash::read(kind, input)?)
         }
         kind @ (types::SET | types::SET_INTSET | types::SET_LISTPACK) => {
-            RdbValue::Set(set::read(kind, &mut input)?)
+            RdbValue::Set(set::read(kind, input)?)
         }
         kind @ (types::HASH_METADATA
         | types::HASH_METADATA_PRE_GA
         | types::HASH_LISTPACK_EX
         | types::HASH_LISTPACK_EX_PRE_GA) => {
-            RdbValue::HashWithTimes(hash::read_with_times(kind, &mut input)?)
+            RdbValue::HashWithTimes(hash::read_with_times(kind, input)?)
         }
         kind @ (types::LIST
         | types::LIST_ZIPLIST
         | types::LIST_QUICKLIST
-        | types::LIST_QUICKLIST_2) => RdbValue::List(list::read(kind, &mut input)?),
+        | types::LIST_QUICKLIST_2) => RdbValue::List(list::read(kind, input)?),
         kind @ (types::ZSET | types::ZSET_2 | types::ZSET_ZIPLIST | types::ZSET_LISTPACK) => {
-            RdbValue::ZSet(zset::read(kind, &mut input)?)
+            RdbValue::ZSet(zset::read(kind, input)?)
         }
         kind
         @ (types::STREAM_LISTPACKS | types::STREAM_LISTPACKS_2 | types::STREAM_LISTPACKS_3) => {
-            RdbValue::Stream(Box::new(stream::read(kind, &mut input, stream_node)?))
+            RdbValue::Stream(Box::new(stream::read(kind, input, stream_node)?))
         }
         // Modules: never (they need the module).
         _ => return Err(DumpError::BadFormat),
-    };
-    input.finish()?;
-    Ok(value)
+    })
 }
 
 /// The body of `payload` (object type and value) once its footer checks out, as Redis's
