@@ -48,6 +48,12 @@ pub struct Config {
     /// LATENCY: milliseconds from which an event is sampled (0: off).
     pub latency_monitor_threshold: u64,
     pub lazyfree_lazy_user_del: bool,
+    /// Big values evicted, expired, overwritten by the server (RENAME, a replica's full
+    /// sync) are freed on the lazy-free thread, not on the request path.
+    pub lazyfree_lazy_eviction: bool,
+    pub lazyfree_lazy_expire: bool,
+    pub lazyfree_lazy_server_del: bool,
+    pub replica_lazy_flush: bool,
     pub lazyfree_lazy_user_flush: bool,
     pub client_output_buffer_limit: OutputLimits,
     /// Bits of `crate::notify::class`.
@@ -231,6 +237,10 @@ impl Default for Config {
             slowlog_max_len: 128,
             latency_monitor_threshold: 0,
             lazyfree_lazy_user_del: false,
+            lazyfree_lazy_eviction: true,
+            lazyfree_lazy_expire: true,
+            lazyfree_lazy_server_del: true,
+            replica_lazy_flush: true,
             lazyfree_lazy_user_flush: false,
             client_output_buffer_limit: OutputLimits::default(),
             notify_keyspace_events: 0,
@@ -676,6 +686,34 @@ pub static SETTINGS: &[Setting] = &[
             Ok(())
         },
     },
+    setting!(
+        "lazyfree-lazy-eviction",
+        Runtime,
+        "Big values evicted under maxmemory are freed in the background (Redis's default: no)",
+        lazyfree_lazy_eviction,
+        YesNo
+    ),
+    setting!(
+        "lazyfree-lazy-expire",
+        Runtime,
+        "Big values whose TTL passed are freed in the background (Redis's default: no)",
+        lazyfree_lazy_expire,
+        YesNo
+    ),
+    setting!(
+        "lazyfree-lazy-server-del",
+        Runtime,
+        "Big values a command replaces (RENAME onto a key) are freed in the background (Redis's default: no)",
+        lazyfree_lazy_server_del,
+        YesNo
+    ),
+    setting!(
+        "replica-lazy-flush",
+        Runtime,
+        "A replica frees its old data in the background when a full sync replaces it (Redis's default: no)",
+        replica_lazy_flush,
+        YesNo
+    ),
     setting!(
         "lazyfree-lazy-user-del",
         Runtime,

@@ -74,7 +74,7 @@ pub fn sweep(server: &Server, budget: Duration) {
                     .keyspace
                     .sweep_shard(shard, SWEEP_STEP, now, |_db, entry| {
                         if entry.value_heap_size() >= cairn_store::db::LAZYFREE_BYTES {
-                            server.lazyfree.free(entry);
+                            server.lazyfree.free_if(&server.lazy.expire, entry);
                         }
                     });
             if seen == 0

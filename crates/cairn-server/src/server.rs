@@ -79,6 +79,8 @@ pub struct Server {
     /// The store reports key changes while this is on (see `refresh_observing`).
     observing: Arc<AtomicBool>,
     pub lazyfree: LazyFree,
+    /// Which of the server's own removals `lazyfree` takes (`lazyfree-lazy-*`).
+    pub lazy: Arc<crate::lazyfree::When>,
     pub hooks: Hooks,
     pub started: Instant,
     /// 40 hex characters identifying this run (INFO run_id).
@@ -187,6 +189,7 @@ impl Server {
             monitors: Default::default(),
             pubsub,
             lazyfree: LazyFree::start(),
+            lazy: Arc::default(),
             hooks,
             started: Instant::now(),
             run_id: (0..40)
@@ -225,11 +228,16 @@ impl Server {
                 }),
             });
         server.refresh_observing();
-        let lazyfree = server.lazyfree.clone();
+        server.with_config(|c| server.lazy.configure(c));
+        let (lazyfree, lazy) = (server.lazyfree.clone(), server.lazy.clone());
         server
             .keyspace
-            .set_disposer(cairn_store::db::Disposer(Arc::new(move |entry| {
-                lazyfree.free(entry)
+            .set_disposer(cairn_store::db::Disposer(Arc::new(move |entry, why| {
+                let when = match why {
+                    cairn_store::db::Removed::Evicted => &lazy.eviction,
+                    cairn_store::db::Removed::Expired => &lazy.expire,
+                };
+                lazyfree.free_if(when, entry)
             })));
         Arc::new_cyclic(|me| {
             let mut server = server;
@@ -307,6 +315,7 @@ impl Server {
         self.slowlog
             .configure(next.slowlog_log_slower_than, next.slowlog_max_len);
         self.latency.set_threshold(next.latency_monitor_threshold);
+        self.lazy.configure(&next);
         self.apply_memory_settings(&next);
         self.stats.set_latency_tracking(next.latency_tracking);
         let before = std::mem::replace(&mut *cfg, next);

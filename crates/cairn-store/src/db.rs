@@ -298,10 +298,19 @@ fn fields_due(entry: &Entry, now_ms: u64) -> bool {
 /// without a command asking for it (eviction, expiry), as UNLINK frees them.
 pub const LAZYFREE_BYTES: usize = 64 * 1024;
 
+/// Why a database removed an entry on its own (the server's `lazyfree-lazy-eviction` and
+/// `lazyfree-lazy-expire` decide each).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Removed {
+    Evicted,
+    Expired,
+}
+
 /// Where a database hands the entries it removes on its own (evicted, expired) that are
-/// big enough to free elsewhere ([`LAZYFREE_BYTES`]); the server frees them on a thread.
+/// big enough to free elsewhere ([`LAZYFREE_BYTES`]); the server frees them on a thread,
+/// or at once if its settings say so.
 #[derive(Clone)]
-pub struct Disposer(pub Arc<dyn Fn(Entry) + Send + Sync>);
+pub struct Disposer(pub Arc<dyn Fn(Entry, Removed) + Send + Sync>);
 
 impl std::fmt::Debug for Disposer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -641,7 +650,7 @@ impl Db {
             Some(bucket) if self.slots[local].table.get(bucket).is_expired(now.ms) => {
                 if !self.keep_expired {
                     let (entry, _) = self.take_at(Position { local, bucket }, Change::Expired);
-                    self.dispose(entry);
+                    self.dispose(entry, Removed::Expired);
                     self.stats.expired += 1;
                 }
                 self.missed(key, access);
@@ -1322,16 +1331,16 @@ impl Db {
     /// bytes freed.
     pub fn evict_at(&mut self, at: Position) -> usize {
         let (entry, freed) = self.take_at(at, Change::Evicted);
-        self.dispose(entry);
+        self.dispose(entry, Removed::Evicted);
         self.stats.evicted += 1;
         freed
     }
 
     /// Drops an entry this database removed on its own, or hands it to the disposer when
     /// it is big: a million-field hash evicted or expired costs the request no stall.
-    fn dispose(&self, entry: Entry) {
+    fn dispose(&self, entry: Entry, why: Removed) {
         match &self.disposer {
-            Some(d) if entry.value_heap_size() >= LAZYFREE_BYTES => (d.0)(entry),
+            Some(d) if entry.value_heap_size() >= LAZYFREE_BYTES => (d.0)(entry, why),
             _ => drop(entry),
         }
     }

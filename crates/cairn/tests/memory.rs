@@ -1013,7 +1013,7 @@ fn maxmemory_from_the_command_line() {
 
 /// A big collection that goes without a command asking for it (evicted, or found expired
 /// by a lookup) is freed on the lazy-free thread, as UNLINK frees it, not on the request
-/// path: INFO's lazyfreed_objects counts it.
+/// path: INFO's lazyfreed_objects counts it (unless `lazyfree-lazy-expire no` says so).
 #[test]
 fn big_collections_evicted_or_expired_are_freed_off_the_request_path() {
     let (_srv, mut con) = start();
@@ -1062,4 +1062,22 @@ fn big_collections_evicted_or_expired_are_freed_off_the_request_path() {
         before + 2,
         "the expired hash went to the lazy-free thread"
     );
+
+    // Redis's settings say which: all yes by default here; with lazyfree-lazy-expire no,
+    // an expired hash is freed where it is found.
+    for name in [
+        "lazyfree-lazy-eviction",
+        "lazyfree-lazy-expire",
+        "lazyfree-lazy-server-del",
+        "replica-lazy-flush",
+    ] {
+        assert_eq!(config_get(&mut con, name), "yes", "{name}");
+    }
+    let _: () = q(&mut con, &["CONFIG", "SET", "lazyfree-lazy-expire", "no"]);
+    let _: i64 = hset.query(&mut con).unwrap();
+    let _: i64 = q(&mut con, &["PEXPIRE", "big", "20"]);
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    assert!(!exists(&mut con, "big"));
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert_eq!(freed(&mut con), before + 2, "freed on the spot");
 }

@@ -362,7 +362,9 @@ fn rename_generic(ctx: &mut Ctx, args: Args, nx: bool) -> CmdResult {
     if let Some(old) = locked.db(ds, db).put_entry(ds, entry, ctx.now)
         && old.value_heap_size() >= LAZYFREE_BYTES
     {
-        ctx.server.lazyfree.free(old);
+        ctx.server
+            .lazyfree
+            .free_if(&ctx.server.lazy.server_del, old);
     }
     ctx.notify(GENERIC, "rename_from", src);
     ctx.notify(GENERIC, "rename_to", dst);

@@ -377,7 +377,7 @@ async fn full_sync(server: &Arc<Server>, link: &Link, conn: &mut Conn) -> Result
     let old = server
         .keyspace
         .adopt(&staging, || stream.reset(origin.pos, cuts));
-    server.lazyfree.free(old);
+    server.lazyfree.free_if(&server.lazy.replica_flush, old);
     repl.set_ids(super::ids::Ids {
         replid: origin.replid,
         replid2: super::ids::NO_ID,
