@@ -27,7 +27,7 @@ use crate::blocking::{ServeFn, Served};
 use crate::commands::args::{int_arg, is};
 use crate::commands::list_blocking::{block, with_server};
 use crate::commands::stream_args::{count_arg, strict_id};
-use crate::commands::streams::reply_entry;
+use crate::commands::streams::{reply_entry, write_entries};
 use crate::commands::typed::{stream, stream_mut};
 use crate::ctx::{Command, Ctx};
 use crate::error::{CmdError, CmdResult};
@@ -244,23 +244,15 @@ fn serve_key(
             return Ok(Err(Miss::Nothing));
         };
         let mut body = Reply::new(out.protocol());
-        let mut entries: Vec<(StreamId, Vec<Vec<u8>>)> = Vec::new();
-        s.range(start, StreamId::MAX, false, count, |id, f| {
-            entries.push((id, f.iter().map(|v| v.to_vec()).collect()));
-            true
-        });
-        if entries.is_empty() {
+        let n = write_entries(&mut body, s, start, StreamId::MAX, false, count, |_| {});
+        if n == 0 {
             return Ok(Err(Miss::Nothing));
-        }
-        body.array(entries.len());
-        for (id, f) in &entries {
-            let flat: Vec<&[u8]> = f.iter().map(Vec::as_slice).collect();
-            reply_entry(&mut body, *id, &flat);
         }
         if !out.is_resp3() {
             out.array(2);
         }
         out.bulk(key);
+        out.array(n);
         out.raw(body.bytes());
         return Ok(Ok(()));
     };
@@ -296,10 +288,10 @@ fn serve_key(
                 e.unchanged();
                 return Ok(Err(Miss::Nothing));
             };
-            let mut entries: Vec<(StreamId, Vec<Vec<u8>>)> = Vec::new();
-            s.range(start, StreamId::MAX, false, count, |id, f| {
-                entries.push((id, f.iter().map(|v| v.to_vec()).collect()));
-                true
+            let mut entries: Vec<StreamId> = Vec::new();
+            let mut written = Reply::new(out.protocol());
+            write_entries(&mut written, s, start, StreamId::MAX, false, count, |id| {
+                entries.push(id)
             });
             if entries.is_empty() {
                 e.unchanged();
@@ -309,7 +301,7 @@ fn serve_key(
                 .group_mut(&g.group)
                 .expect("checked")
                 .ensure_consumer(consumer, now.ms);
-            for (id, _) in &entries {
+            for id in &entries {
                 if !g.noack {
                     s.group_mut(&g.group)
                         .expect("checked")
@@ -320,16 +312,13 @@ fn serve_key(
             let grp = s.group_mut(&g.group).expect("checked");
             grp.touch(consumer, now.ms, true);
             if !g.noack {
-                for (id, _) in &entries {
+                for id in &entries {
                     ops.push(claim_op(key, &g.group, consumer, *id, grp));
                 }
             }
             ops.push(setid_op(key, &g.group, grp));
             body.array(entries.len());
-            for (id, f) in &entries {
-                let flat: Vec<&[u8]> = f.iter().map(Vec::as_slice).collect();
-                reply_entry(&mut body, *id, &flat);
-            }
+            body.raw(written.bytes());
         }
         From::After(after) => {
             // The consumer's own pending entries past `after`: a deleted one answers

@@ -105,16 +105,29 @@ pub fn reply_range(
     rev: bool,
     count: usize,
 ) {
-    let mut entries: Vec<(StreamId, Vec<Vec<u8>>)> = Vec::new();
+    let mut body = Reply::new(out.protocol());
+    let n = write_entries(&mut body, s, start, end, rev, count, |_| {});
+    out.array(n);
+    out.raw(body.bytes());
+}
+
+/// Writes the entries of a range straight from the stream's nodes into `body` (their
+/// array header is the caller's: the count is known after), handing `each` every id.
+/// Returns how many.
+pub fn write_entries(
+    body: &mut Reply,
+    s: &Stream,
+    start: StreamId,
+    end: StreamId,
+    rev: bool,
+    count: usize,
+    mut each: impl FnMut(StreamId),
+) -> usize {
     s.range(start, end, rev, count, |id, f| {
-        entries.push((id, f.iter().map(|v| v.to_vec()).collect()));
+        reply_entry(body, id, f);
+        each(id);
         true
-    });
-    out.array(entries.len());
-    for (id, fields) in &entries {
-        let flat: Vec<&[u8]> = fields.iter().map(Vec::as_slice).collect();
-        reply_entry(out, *id, &flat);
-    }
+    })
 }
 
 /// The journal's form of a trim that left `s` as it is: where it ended.

@@ -191,13 +191,13 @@ impl Node {
         out
     }
 
-    /// The field-value pairs of the entry at `s`, flat, into `out`.
-    fn fields<'a>(&'a self, s: &Slot, out: &mut Vec<&'a [u8]>) {
+    /// The field-value pairs of the entry at `s`, flat, into `out`; `names` are the
+    /// node's master fields (read once per node, not per entry).
+    fn fields<'a>(&'a self, s: &Slot, names: &[&'a [u8]], out: &mut Vec<&'a [u8]>) {
         out.clear();
         let mut at = s.body;
         if s.flags & SAME_FIELDS != 0 {
-            let names = self.master_fields();
-            for name in names {
+            for &name in names {
                 out.push(name);
                 out.push(read_str(&self.data, &mut at));
             }
@@ -357,12 +357,13 @@ impl Stream {
                 return true;
             }
             let slots = node.slots(master);
+            let names = node.master_fields();
             let mut fields: Vec<&[u8]> = Vec::new();
             let mut one = |s: &Slot| -> bool {
                 if s.flags & DELETED != 0 || s.id < start || s.id > end {
                     return true;
                 }
-                node.fields(s, &mut fields);
+                node.fields(s, &names, &mut fields);
                 let go = f(s.id, &fields);
                 handed += 1;
                 go && (count == 0 || handed < count)
